@@ -1,0 +1,3 @@
+"""ringmap: graph analytics for investigating organized sextortion rings."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""The audit log: every ingest, consultation and export appended as one JSON line.
+
+Who (``RINGMAP_USER`` or the login name), when (UTC), what (command and arguments, with any
+secret-looking argument redacted), why (``--reason`` where given) and counts. The log lives in
+``RINGMAP_AUDIT_LOG`` or beside the embedded case file (``<store>.audit.jsonl``), or in
+``./ringmap-audit.jsonl`` for a Neo4j store.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ringmap.errors import ConfigError
+from ringmap.graphs.model import utcnow
+
+__all__ = ["audit_path", "record", "redact_args"]
+
+_SECRET_WORDS = re.compile(r"pass(word)?|secret|token|key|credential", re.IGNORECASE)
+
+
+def audit_path(store_path: str | os.PathLike[str] | None = None) -> Path:
+    """Where the audit log for this store lives."""
+    configured = os.environ.get("RINGMAP_AUDIT_LOG")
+    if configured:
+        return Path(configured)
+    if store_path is not None:
+        return Path(f"{os.fspath(store_path)}.audit.jsonl")
+    return Path("ringmap-audit.jsonl")
+
+
+def redact_args(args: Sequence[str]) -> list[str]:
+    """Arguments with the value of any secret-looking option replaced by ``***``.
+
+    >>> redact_args(["--password", "hunter2", "--neo4j-password=x", "--out", "d"])
+    ['--password', '***', '--neo4j-password=***', '--out', 'd']
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+        elif arg.startswith("-") and _SECRET_WORDS.search(arg):
+            if "=" in arg:
+                out.append(arg.split("=", 1)[0] + "=***")
+            else:
+                out.append(arg)
+                hide_next = True
+        else:
+            out.append(arg)
+    return out
+
+
+def _user() -> str:
+    try:
+        return os.environ.get("RINGMAP_USER") or getpass.getuser()
+    except OSError:  # no login name in some containers
+        return f"uid:{os.getuid()}"
+
+
+def record(
+    path: Path,
+    command: str,
+    args: Sequence[str] = (),
+    *,
+    reason: str | None = None,
+    counts: Mapping[str, Any] | None = None,
+    store: str | None = None,
+) -> None:
+    """Append one audit entry; a log that cannot be written is an error, not a silent skip."""
+    entry = {
+        "time": utcnow().isoformat(),
+        "user": _user(),
+        "command": command,
+        "args": redact_args(args),
+        "store": store,
+        "reason": reason,
+        "counts": dict(counts or {}),
+    }
+    line = json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise ConfigError(f"cannot append to the audit log {path}: {exc.strerror}") from None

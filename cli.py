@@ -1,0 +1,72 @@
+"""The ``ringmap`` command: a click group whose commands live beside the library they drive.
+
+Every :class:`~ringmap.errors.RingmapError` becomes ``Error: <one line>`` on stderr and a
+non-zero exit; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ringmap import __version__
+from ringmap.clikit import Session, store_options
+from ringmap.errors import RingmapError
+
+__all__ = ["cli", "main"]
+
+
+class _Group(click.Group):
+    """A group that renders every :class:`RingmapError` as ``Error: <one line>``, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RingmapError as exc:
+            raise UserError(exc) from None
+
+
+class UserError(click.ClickException):
+    """A :class:`RingmapError` on its way to the terminal."""
+
+    def __init__(self, error: RingmapError) -> None:
+        super().__init__(error.one_line())
+        self.exit_code = error.exit_code
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="ringmap")
+@store_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Graph analytics for investigating organized sextortion rings.
+
+    Evidence tables go into a case store (an embedded file by default, or Neo4j); cell
+    detection groups agents into the call-centre cells they work in; maps and raid packages
+    are exported for investigators.
+
+    Example: ringmap run examples/strikeback --out out/
+    """
+    ctx.ensure_object(Session)
+
+
+def _register() -> None:
+    from ringmap.analysis.commands import COMMANDS as ANALYSIS
+    from ringmap.graphs.commands import COMMANDS as GRAPHS
+    from ringmap.ingest.commands import COMMANDS as INGEST
+    from ringmap.pipeline import COMMANDS as PIPELINE
+    from ringmap.queries.commands import COMMANDS as QUERIES
+    from ringmap.viz.commands import COMMANDS as VIZ
+
+    for command in (*PIPELINE, *INGEST, *GRAPHS, *ANALYSIS, *VIZ, *QUERIES):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="ringmap")

@@ -1,0 +1,109 @@
+"""Shared pieces of the CLI: store options, output format, the session that opens the store
+and writes the audit log. Command modules (``<package>/commands.py``) use only these."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+
+from ringmap import audit
+from ringmap.graphs.store import DEFAULT_STORE, Store, open_store
+from ringmap.tabular import Format, render
+
+__all__ = ["Session", "emit", "format_option", "pass_session", "store_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Session:
+    """What every command needs: how to open the store, and the audit log."""
+
+    store_path: str | None = None
+    neo4j_uri: str | None = None
+    neo4j_database: str | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def uses_neo4j(self) -> bool:
+        """Whether commands run against Neo4j."""
+        return bool(self.neo4j_uri or (not self.store_path and os.environ.get("NEO4J_URI")))
+
+    def store(self) -> Store:
+        """The store, opened on first use and closed when the CLI exits."""
+        if self._store is None:
+            options: dict[str, Any] = {}
+            if self.neo4j_database:
+                options["database"] = self.neo4j_database
+            self._store = open_store(self.store_path, self.neo4j_uri, **options)
+            click.get_current_context().call_on_close(self._store.close)
+        return self._store
+
+    def audit(
+        self,
+        command: str,
+        *,
+        reason: str | None = None,
+        counts: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append this invocation to the audit log."""
+        store_path = None if self.uses_neo4j else (
+            self.store_path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE)
+        where = self._store.describe() if self._store is not None else store_path
+        audit.record(audit.audit_path(store_path), command, sys.argv[1:], reason=reason,
+                     counts=counts, store=where)
+
+
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+def store_options(func: F) -> F:
+    """``--store PATH`` / ``--neo4j URI`` / ``--database NAME``, spelled the same everywhere."""
+
+    def set_store(ctx: click.Context, _p: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Session).store_path = value
+
+    def set_uri(ctx: click.Context, _p: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Session).neo4j_uri = value
+
+    def set_db(ctx: click.Context, _p: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Session).neo4j_database = value
+
+    decorators = [
+        click.option("--store", "store_path", metavar="PATH", expose_value=False,
+                     callback=set_store, envvar="RINGMAP_STORE",
+                     help="Embedded case file [env RINGMAP_STORE; default ./ringmap.db]."),
+        click.option("--neo4j", "neo4j_uri", metavar="URI", expose_value=False,
+                     callback=set_uri,
+                     help="Use the Neo4j server at URI [env NEO4J_URI]; password from "
+                          "NEO4J_PASSWORD."),
+        click.option("--database", "neo4j_database", metavar="NAME", expose_value=False,
+                     callback=set_db, envvar="NEO4J_DATABASE",
+                     help="Neo4j database [env NEO4J_DATABASE; default neo4j]."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def format_option(default: Format = "table") -> Callable[[F], F]:
+    """``--format table|json|csv``."""
+    return click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                        default=default, show_default=True, help="Output format.")
+
+
+def emit(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: Format,
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Print rows in the chosen format."""
+    click.echo(render(rows, fmt, columns))

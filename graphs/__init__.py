@@ -1,0 +1,1 @@
+"""Domain schema of the evidence graph, identifier normalisers and the stores."""

@@ -1,0 +1,64 @@
+"""The hashing key used for card numbers and victim pseudonyms, kept outside the store.
+
+The key comes from ``RINGMAP_SECRET`` or, failing that, from a key file (``RINGMAP_KEY_FILE``,
+default ``~/.config/ringmap/secret.key``) created with 32 random bytes on first use. It is never
+printed or logged; only a short fingerprint of it may be shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from ringmap.errors import ConfigError
+
+__all__ = ["fingerprint", "keyed_hash", "load_key"]
+
+_MIN_SECRET_CHARS = 16
+
+
+def _key_file() -> Path:
+    configured = os.environ.get("RINGMAP_KEY_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    return Path("~/.config/ringmap/secret.key").expanduser()
+
+
+def load_key() -> bytes:
+    """The hashing key: ``RINGMAP_SECRET``, else the key file (created on first use)."""
+    env = os.environ.get("RINGMAP_SECRET")
+    if env is not None:
+        if len(env) < _MIN_SECRET_CHARS:
+            raise ConfigError(f"RINGMAP_SECRET must be at least {_MIN_SECRET_CHARS} characters")
+        return env.encode()
+    path = _key_file()
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read or create the key file {path}: {exc.strerror}") from None
+    if len(text) < _MIN_SECRET_CHARS:
+        raise ConfigError(f"key file {path} holds fewer than {_MIN_SECRET_CHARS} characters")
+    return text.encode()
+
+
+def keyed_hash(key: bytes, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under ``key``, separated per ``purpose``; 32 hex characters.
+
+    >>> keyed_hash(b"k" * 16, "card", "4111111111111111") == keyed_hash(b"k" * 16, "card",
+    ...     "4111111111111111")
+    True
+    """
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def fingerprint(key: bytes) -> str:
+    """A short, non-reversible fingerprint of the key, safe to show to tell keys apart."""
+    return hashlib.sha256(b"ringmap-fingerprint\x00" + key).hexdigest()[:8]

@@ -1,0 +1,183 @@
+"""The store contract: a small abstract class that every store implements.
+
+Template methods (``project``, ``get_many``) are final and built on a few abstract hooks, so the
+embedded and Neo4j stores answer the same questions the same way; the contract tests in
+``tests/test_store_contract.py`` run against every store.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self, final
+
+import networkx as nx
+
+from ringmap.graphs.model import (
+    AnalysisRun,
+    Batch,
+    CellRecord,
+    Counts,
+    Edge,
+    FileLoad,
+    IngestRun,
+    Node,
+    Provenance,
+)
+
+__all__ = ["DEFAULT_STORE", "Store", "open_store"]
+
+DEFAULT_STORE = "ringmap.db"
+
+
+class Store(ABC):
+    """A case: evidence nodes and relationships with provenance, ledgers and assessments."""
+
+    kind: ClassVar[str]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where this store lives, for messages (never containing a secret)."""
+
+    # -- ingest ----------------------------------------------------------------------------
+    @abstractmethod
+    def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
+        """The ledger record of this file+mapping, complete or resumable, if any."""
+
+    @abstractmethod
+    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        """Merge the batches and record ``load`` (marked complete) in the ledger.
+
+        Nodes merge by id (new non-null properties overwrite), relationships by (type, src,
+        dst); every sighting adds a provenance record. Either the whole file becomes visible
+        or, if the process dies, :meth:`file_load` afterwards reports how far it got
+        (``complete=False``, ``loaded`` rows committed) so a rerun resumes exactly.
+        """
+
+    @abstractmethod
+    def record_run(self, run: IngestRun) -> None:
+        """Insert or update an ingest run."""
+
+    @abstractmethod
+    def runs(self) -> list[IngestRun]:
+        """Every ingest run, oldest first."""
+
+    @abstractmethod
+    def file_loads(self) -> list[FileLoad]:
+        """Every file ledger record, oldest first."""
+
+    # -- reads -----------------------------------------------------------------------------
+    @abstractmethod
+    def get(self, node_id: str) -> Node | None:
+        """The node with this id, or ``None``."""
+
+    @abstractmethod
+    def nodes(self, types: Iterable[str] | None = None) -> Iterator[Node]:
+        """Every node (of these types), ordered by id."""
+
+    @abstractmethod
+    def edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        """Every relationship (of these types), ordered by (type, src, dst)."""
+
+    @abstractmethod
+    def neighbours(
+        self, node_id: str, rel_types: Iterable[str] | None = None
+    ) -> list[tuple[Edge, Node]]:
+        """Relationships touching ``node_id`` in either direction with the node at the other
+        end, ordered by (edge type, other node id)."""
+
+    @abstractmethod
+    def provenance(self, item_id: str) -> list[Provenance]:
+        """Every sighting of a node or relationship id, ordered by (file, row)."""
+
+    @abstractmethod
+    def counts(self) -> Counts:
+        """Nodes and relationships per type (types with none are left out)."""
+
+    # -- assessments -----------------------------------------------------------------------
+    @abstractmethod
+    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+        """Write a cell-detection run and its cells (kept; earlier runs stay)."""
+
+    @abstractmethod
+    def analysis_runs(self, kind: str = "cells") -> list[AnalysisRun]:
+        """Analysis runs of a kind, oldest first."""
+
+    @abstractmethod
+    def load_cells(self, run_id: str) -> list[CellRecord]:
+        """The cells of one analysis run, ordered by cell id."""
+
+    # -- template methods ------------------------------------------------------------------
+    @final
+    def project(
+        self,
+        node_types: Iterable[str] | None = None,
+        rel_types: Iterable[str] | None = None,
+    ) -> nx.MultiDiGraph:
+        """The evidence graph (optionally filtered) as a networkx MultiDiGraph.
+
+        Node attributes: ``type`` plus the node's properties; edge key: the relationship type;
+        edge attributes: ``type`` plus its properties. Edges whose ends were filtered out are
+        dropped.
+        """
+        graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        for node in self.nodes(node_types):
+            graph.add_node(node.id, type=node.type, **node.props)
+        for edge in self.edges(rel_types):
+            if edge.src in graph and edge.dst in graph:
+                graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
+        return graph
+
+    @final
+    def get_many(self, node_ids: Iterable[str]) -> dict[str, Node]:
+        """The nodes among ``node_ids`` that exist, by id."""
+        found: dict[str, Node] = {}
+        for node_id in node_ids:
+            node = self.get(node_id)
+            if node is not None:
+                found[node_id] = node
+        return found
+
+    @final
+    def latest_cells(self) -> tuple[AnalysisRun, list[CellRecord]] | None:
+        """The most recent cell-detection run and its cells, if any."""
+        runs = self.analysis_runs("cells")
+        if not runs:
+            return None
+        return runs[-1], self.load_cells(runs[-1].run_id)
+
+
+def open_store(
+    path: str | os.PathLike[str] | None = None,
+    neo4j_uri: str | None = None,
+    **neo4j_options: Any,
+) -> Store:
+    """Open the store: Neo4j when a URI is given (or ``NEO4J_URI`` is set and no path is
+    given), else the embedded case file (``path``, ``RINGMAP_STORE`` or ``./ringmap.db``)."""
+    uri = neo4j_uri or (None if path else os.environ.get("NEO4J_URI"))
+    if uri:
+        from ringmap.graphs.neo4j_store import Neo4jStore  # only this module imports the driver
+
+        return Neo4jStore.connect(uri, **neo4j_options)
+    from ringmap.graphs.embedded import EmbeddedStore
+
+    return EmbeddedStore(Path(path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE))

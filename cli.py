@@ -54,13 +54,15 @@ def cli(ctx: click.Context) -> None:
 
 def _register() -> None:
     from ringmap.analysis.commands import COMMANDS as ANALYSIS
+    from ringmap.analysis.link_commands import COMMANDS as LINKS
     from ringmap.graphs.commands import COMMANDS as GRAPHS
     from ringmap.ingest.commands import COMMANDS as INGEST
+    from ringmap.ingest.synth_cli import COMMANDS as SYNTH
     from ringmap.pipeline import COMMANDS as PIPELINE
     from ringmap.queries.commands import COMMANDS as QUERIES
     from ringmap.viz.commands import COMMANDS as VIZ
 
-    for command in (*PIPELINE, *INGEST, *GRAPHS, *ANALYSIS, *VIZ, *QUERIES):
+    for command in (*PIPELINE, *INGEST, *SYNTH, *GRAPHS, *ANALYSIS, *LINKS, *VIZ, *QUERIES):
         cli.add_command(command)
 
 

@@ -141,7 +141,7 @@ class Schema(BaseModel):
 
 
 def _p(kind: ValueKind = "str", normaliser: str | None = None, **kw: object) -> PropertySpec:
-    return PropertySpec(kind=kind, normaliser=normaliser, **kw)  # type: ignore[arg-type]
+    return PropertySpec(kind=kind, normaliser=normaliser, **kw)
 
 
 _TEXT = _p()

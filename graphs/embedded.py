@@ -1,0 +1,378 @@
+"""The embedded store: one SQLite case file, no server, durable across crashes.
+
+WAL journal with ``synchronous=FULL``; a file loads in one transaction together with its
+ledger record, so a killed ingest leaves either the whole file or none of it. Nodes and
+relationships get integer row ids so that the provenance of millions of sightings stays
+compact (``sightings`` rows are three integers).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ringmap.errors import StoreError, StoreUnavailable
+from ringmap.graphs.codec import decode_props, encode_props
+from ringmap.graphs.model import (
+    AnalysisRun,
+    Batch,
+    CellRecord,
+    Counts,
+    Edge,
+    FileLoad,
+    IngestRun,
+    Node,
+    Provenance,
+)
+from ringmap.graphs.store import Store
+
+__all__ = ["EmbeddedStore"]
+
+SCHEMA_VERSION = "1"
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    nid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    props TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS nodes_by_type ON nodes (type, id);
+CREATE TABLE IF NOT EXISTS edges (
+    eid INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    src INTEGER NOT NULL REFERENCES nodes (nid),
+    dst INTEGER NOT NULL REFERENCES nodes (nid),
+    props TEXT NOT NULL,
+    UNIQUE (type, src, dst)
+);
+CREATE INDEX IF NOT EXISTS edges_by_src ON edges (src);
+CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst);
+CREATE TABLE IF NOT EXISTS files (
+    file_id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    mapping_digest TEXT NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (sha256, mapping_digest)
+);
+CREATE TABLE IF NOT EXISTS node_sightings (nid INTEGER NOT NULL, file_id INTEGER NOT NULL,
+                                           row INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS node_sightings_by_nid ON node_sightings (nid);
+CREATE TABLE IF NOT EXISTS edge_sightings (eid INTEGER NOT NULL, file_id INTEGER NOT NULL,
+                                           row INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS edge_sightings_by_eid ON edge_sightings (eid);
+CREATE TABLE IF NOT EXISTS row_refs (file_id INTEGER NOT NULL, row INTEGER NOT NULL,
+                                     ref TEXT NOT NULL, PRIMARY KEY (file_id, row));
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS analysis_runs (
+    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    run_id TEXT NOT NULL, cell_id TEXT NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (run_id, cell_id));
+CREATE TABLE IF NOT EXISTS memberships (
+    run_id TEXT NOT NULL, cell_id TEXT NOT NULL, node_id TEXT NOT NULL, confidence REAL NOT NULL,
+    PRIMARY KEY (run_id, node_id));
+CREATE INDEX IF NOT EXISTS memberships_by_node ON memberships (node_id);
+"""
+
+_EDGE_SELECT = """
+SELECT e.type, s.id, d.id, e.props FROM edges e
+JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst
+"""
+
+
+class EmbeddedStore(Store):
+    """A case in a single SQLite file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with EmbeddedStore(pathlib.Path(tempfile.mkdtemp()) / "case.db") as store:
+    ...     store.counts().total_nodes
+    0
+    """
+
+    kind: ClassVar[str] = "embedded"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+            self._db.execute("PRAGMA temp_store=MEMORY")
+            self._db.executescript(_DDL)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"cannot open case file {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open case file {self.path}: {exc.strerror}") from None
+        self._nids: dict[str, int] | None = None
+        self._eids: dict[tuple[str, int, int], int] | None = None
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"case file {self.path} has store schema {row[0]}, this ringmap needs "
+                f"{SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def describe(self) -> str:
+        return f"embedded:{self.path}"
+
+    # -- ingest ----------------------------------------------------------------------------
+    def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
+        row = self._db.execute(
+            "SELECT record FROM files WHERE sha256=? AND mapping_digest=?",
+            (sha256, mapping_digest)).fetchone()
+        return FileLoad.model_validate_json(row[0]) if row else None
+
+    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM files WHERE sha256=? AND mapping_digest=? AND "
+                       "json_extract(record, '$.complete') = 0",
+                       (load.sha256, load.mapping_digest))
+            cur = db.execute(
+                "INSERT INTO files (sha256, mapping_digest, record) VALUES (?, ?, ?)",
+                (load.sha256, load.mapping_digest, load.model_dump_json()))
+            file_id = cur.lastrowid
+            assert file_id is not None
+            for batch in batches:
+                self._write_batch(file_id, batch)
+            done = load.model_copy(update={"complete": True})
+            db.execute("UPDATE files SET record=? WHERE file_id=?",
+                       (done.model_dump_json(), file_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._nids = self._eids = None  # caches may hold rolled-back ids
+            raise
+        return done
+
+    def _node_ids(self) -> dict[str, int]:
+        if self._nids is None:
+            self._nids = dict(self._db.execute("SELECT id, nid FROM nodes"))
+        return self._nids
+
+    def _edge_ids(self) -> dict[tuple[str, int, int], int]:
+        if self._eids is None:
+            self._eids = {(t, s, d): e for e, t, s, d in
+                          self._db.execute("SELECT eid, type, src, dst FROM edges")}
+        return self._eids
+
+    def _write_batch(self, file_id: int, batch: Batch) -> None:
+        nids = self._node_ids()
+        eids = self._edge_ids()
+        merged: dict[str, tuple[str, dict[str, Any]]] = {}
+        for node in batch.nodes:
+            seen = merged.get(node.id)
+            if seen is None:
+                merged[node.id] = (node.type, dict(node.props))
+            else:
+                seen[1].update((k, v) for k, v in node.props.items() if v is not None)
+        next_nid = (max(nids.values()) + 1) if nids else 1
+        node_rows = []
+        for node_id, (type_, props) in merged.items():
+            nid = nids.get(node_id)
+            if nid is None:
+                nid = nids[node_id] = next_nid
+                next_nid += 1
+            node_rows.append((nid, node_id, type_, encode_props(props)))
+        self._db.executemany(
+            "INSERT INTO nodes (nid, id, type, props) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET props = json_patch(nodes.props, excluded.props)",
+            node_rows)
+
+        edge_props: dict[tuple[str, int, int], dict[str, Any]] = {}
+        edge_keys: dict[str, tuple[str, int, int]] = {}
+        for edge in batch.edges:
+            key = (edge.type, nids[edge.src], nids[edge.dst])
+            edge_keys[edge.id] = key
+            props = edge_props.setdefault(key, {})
+            props.update((k, v) for k, v in edge.props.items() if v is not None)
+        next_eid = (max(eids.values()) + 1) if eids else 1
+        edge_rows = []
+        for key, props in edge_props.items():
+            eid = eids.get(key)
+            if eid is None:
+                eid = eids[key] = next_eid
+                next_eid += 1
+            edge_rows.append((eid, *key, encode_props(props)))
+        self._db.executemany(
+            "INSERT INTO edges (eid, type, src, dst, props) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (type, src, dst) DO UPDATE SET "
+            "props = json_patch(edges.props, excluded.props)",
+            edge_rows)
+
+        node_sightings = []
+        edge_sightings = []
+        refs: dict[int, str] = {}
+        for sighting in batch.sightings:
+            nid = nids.get(sighting.item)
+            if nid is not None:
+                node_sightings.append((nid, file_id, sighting.row))
+            else:
+                edge_key = edge_keys.get(sighting.item)
+                if edge_key is None:
+                    raise StoreError(f"sighting of unknown item {sighting.item!r}")
+                edge_sightings.append((eids[edge_key], file_id, sighting.row))
+            if sighting.ref:
+                refs[sighting.row] = sighting.ref
+        self._db.executemany("INSERT INTO node_sightings VALUES (?, ?, ?)", node_sightings)
+        self._db.executemany("INSERT INTO edge_sightings VALUES (?, ?, ?)", edge_sightings)
+        self._db.executemany("INSERT OR REPLACE INTO row_refs VALUES (?, ?, ?)",
+                             [(file_id, row, ref) for row, ref in refs.items()])
+
+    def record_run(self, run: IngestRun) -> None:
+        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)",
+                         (run.run_id, run.model_dump_json()))
+
+    def runs(self) -> list[IngestRun]:
+        rows = self._db.execute("SELECT record FROM runs").fetchall()
+        return sorted((IngestRun.model_validate_json(r[0]) for r in rows),
+                      key=lambda r: (r.started, r.run_id))
+
+    def file_loads(self) -> list[FileLoad]:
+        return [FileLoad.model_validate_json(r[0]) for r in
+                self._db.execute("SELECT record FROM files ORDER BY file_id")]
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, node_id: str) -> Node | None:
+        row = self._db.execute("SELECT id, type, props FROM nodes WHERE id=?",
+                               (node_id,)).fetchone()
+        return Node(row[0], row[1], decode_props(row[1], row[2])) if row else None
+
+    def nodes(self, types: Iterable[str] | None = None) -> Iterator[Node]:
+        sql, params = "SELECT id, type, props FROM nodes", _types_filter(types)
+        if params is not None:
+            sql += f" WHERE type IN ({','.join('?' * len(params))})"
+        for id_, type_, props in self._db.execute(sql + " ORDER BY id", params or ()):
+            yield Node(id_, type_, decode_props(type_, props))
+
+    def edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        sql, params = _EDGE_SELECT, _types_filter(types)
+        if params is not None:
+            sql += f" WHERE e.type IN ({','.join('?' * len(params))})"
+        for type_, src, dst, props in self._db.execute(
+                sql + " ORDER BY e.type, s.id, d.id", params or ()):
+            yield Edge(type_, src, dst, decode_props(type_, props))
+
+    def neighbours(
+        self, node_id: str, rel_types: Iterable[str] | None = None
+    ) -> list[tuple[Edge, Node]]:
+        wanted = None if rel_types is None else set(rel_types)
+        rows = self._db.execute(
+            """
+            SELECT e.type, s.id, d.id, e.props, o.id, o.type, o.props
+            FROM nodes n JOIN edges e ON e.src = n.nid
+            JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst
+            JOIN nodes o ON o.nid = e.dst WHERE n.id = ?1
+            UNION ALL
+            SELECT e.type, s.id, d.id, e.props, o.id, o.type, o.props
+            FROM nodes n JOIN edges e ON e.dst = n.nid
+            JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst
+            JOIN nodes o ON o.nid = e.src WHERE n.id = ?1 AND e.src != e.dst
+            """, (node_id,)).fetchall()
+        out = [(Edge(t, s, d, decode_props(t, p)), Node(oid, otype, decode_props(otype, oprops)))
+               for t, s, d, p, oid, otype, oprops in rows if wanted is None or t in wanted]
+        out.sort(key=lambda pair: (pair[0].type, pair[1].id, pair[0].src))
+        return out
+
+    def provenance(self, item_id: str) -> list[Provenance]:
+        node = self._db.execute("SELECT nid FROM nodes WHERE id=?", (item_id,)).fetchone()
+        if node is not None:
+            sql = "SELECT file_id, row FROM node_sightings WHERE nid=?"
+            key: int = node[0]
+        else:
+            eid = self._edge_rowid(item_id)
+            if eid is None:
+                return []
+            sql, key = "SELECT file_id, row FROM edge_sightings WHERE eid=?", eid
+        sightings = sorted(set(self._db.execute(sql, (key,)).fetchall()))
+        files: dict[int, FileLoad] = {}
+        out = []
+        for file_id, row in sightings:
+            load = files.get(file_id)
+            if load is None:
+                record = self._db.execute("SELECT record FROM files WHERE file_id=?",
+                                          (file_id,)).fetchone()
+                load = files[file_id] = FileLoad.model_validate_json(record[0])
+            ref = self._db.execute("SELECT ref FROM row_refs WHERE file_id=? AND row=?",
+                                   (file_id, row)).fetchone()
+            out.append(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
+                                  ref=ref[0] if ref else None, run_id=load.run_id,
+                                  ingested_at=load.ingested_at, grading=load.grading))
+        return out
+
+    def _edge_rowid(self, edge_id: str) -> int | None:
+        type_, sep, rest = edge_id.partition(":")
+        src, arrow, dst = rest.partition("->")
+        if not sep or not arrow:
+            return None
+        row = self._db.execute(
+            "SELECT e.eid FROM edges e JOIN nodes s ON s.nid = e.src "
+            "JOIN nodes d ON d.nid = e.dst WHERE e.type=? AND s.id=? AND d.id=?",
+            (type_, src, dst)).fetchone()
+        return int(row[0]) if row else None
+
+    def counts(self) -> Counts:
+        nodes = dict(self._db.execute("SELECT type, COUNT(*) FROM nodes GROUP BY type"))
+        rels = dict(self._db.execute("SELECT type, COUNT(*) FROM edges GROUP BY type"))
+        return Counts(nodes=nodes, relationships=rels)
+
+    # -- assessments -----------------------------------------------------------------------
+    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM analysis_runs").fetchone()[0]
+            db.execute("INSERT INTO analysis_runs VALUES (?, ?, ?, ?)",
+                       (run.run_id, run.kind, seq, run.model_dump_json()))
+            db.executemany("INSERT INTO cells VALUES (?, ?, ?)",
+                           [(run.run_id, c.cell_id, c.model_dump_json()) for c in cells])
+            db.executemany("INSERT INTO memberships VALUES (?, ?, ?, ?)",
+                           [(run.run_id, c.cell_id, m.node_id, m.confidence)
+                            for c in cells for m in c.members])
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            db.execute("ROLLBACK")
+            raise StoreError(f"cannot save analysis run {run.run_id}: {exc}") from None
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def analysis_runs(self, kind: str = "cells") -> list[AnalysisRun]:
+        return [AnalysisRun.model_validate_json(r[0]) for r in self._db.execute(
+            "SELECT record FROM analysis_runs WHERE kind=? ORDER BY seq", (kind,))]
+
+    def load_cells(self, run_id: str) -> list[CellRecord]:
+        return [CellRecord.model_validate_json(r[0]) for r in self._db.execute(
+            "SELECT record FROM cells WHERE run_id=? ORDER BY cell_id", (run_id,))]
+
+    # -- embedded-only helpers -------------------------------------------------------------
+    def execute(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> list[
+            tuple[Any, ...]]:
+        """Run a read-only query (the named queries' embedded twins) and return all rows."""
+        self._db.execute("PRAGMA query_only=ON")
+        try:
+            return self._db.execute(sql, params).fetchall()
+        finally:
+            self._db.execute("PRAGMA query_only=OFF")
+
+
+def _types_filter(types: Iterable[str] | None) -> list[str] | None:
+    return None if types is None else sorted(set(types))
+

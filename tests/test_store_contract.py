@@ -1,0 +1,165 @@
+"""The store contract, run against every store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import StoreFactory
+
+from ringmap.graphs.model import (
+    AnalysisRun,
+    Batch,
+    CellMember,
+    CellRecord,
+    Edge,
+    FileLoad,
+    Grading,
+    IngestRun,
+    Node,
+    Sighting,
+)
+from ringmap.graphs.store import Store
+
+HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //</script>"
+
+
+def _load(sha: str = "a" * 64, source: str = "calls.csv") -> FileLoad:
+    return FileLoad(sha256=sha, source_file=source, mapping="calls", mapping_digest="m1",
+                    run_id="run-1", grading=Grading.parse("B2"), read=3, loaded=3)
+
+
+def _batch() -> Batch:
+    agent = Node("Person:AG-1", "Person", {"person_id": "AG-1", "role": "suspect",
+                                           "name": HOSTILE})
+    account = Node("Account:facebook/maria", "Account",
+                   {"platform": "facebook", "handle": "maria"})
+    phone = Node("Phone:+639171234567", "Phone", {"number": "+639171234567"})
+    seen = datetime(2014, 4, 30, 8, 15, tzinfo=UTC)
+    edges = [
+        Edge("USES", agent.id, account.id),
+        Edge("REGISTERED_TO", account.id, phone.id, {"count": 2}),
+        Edge("CONTACTED", account.id, account.id, {"first_seen": seen}),
+    ]
+    sightings = [Sighting(agent.id, 1, "EX-1"), Sighting(account.id, 1, "EX-1"),
+                 Sighting(edges[0].id, 1, "EX-1"), Sighting(account.id, 2),
+                 Sighting(phone.id, 2), Sighting(edges[1].id, 2), Sighting(edges[2].id, 3)]
+    return Batch([agent, account, phone], edges, sightings, last_row=3)
+
+
+def test_empty_store_counts_nothing(any_store: Store) -> None:
+    counts = any_store.counts()
+    assert counts.total_nodes == 0 and counts.total_relationships == 0
+    assert any_store.get("Person:nobody") is None
+    assert any_store.provenance("Person:nobody") == []
+
+
+def test_load_then_read_back(any_store: Store) -> None:
+    done = any_store.load_file(_load(), [_batch()])
+    assert done.complete
+    counts = any_store.counts()
+    assert counts.nodes == {"Account": 1, "Person": 1, "Phone": 1}
+    assert counts.relationships == {"CONTACTED": 1, "REGISTERED_TO": 1, "USES": 1}
+    agent = any_store.get("Person:AG-1")
+    assert agent is not None and agent.props["name"] == HOSTILE  # stored literally
+    assert [n.id for n in any_store.nodes(["Phone", "Person"])] == [
+        "Person:AG-1", "Phone:+639171234567"]
+    edges = list(any_store.edges())
+    assert [(e.type, e.src, e.dst) for e in edges] == [
+        ("CONTACTED", "Account:facebook/maria", "Account:facebook/maria"),
+        ("REGISTERED_TO", "Account:facebook/maria", "Phone:+639171234567"),
+        ("USES", "Person:AG-1", "Account:facebook/maria"),
+    ]
+    assert edges[0].props["first_seen"] == datetime(2014, 4, 30, 8, 15, tzinfo=UTC)
+    assert edges[1].props == {"count": 2}
+
+
+def test_neighbours_both_directions(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    pairs = any_store.neighbours("Account:facebook/maria")
+    assert [(e.type, n.id) for e, n in pairs] == [
+        ("CONTACTED", "Account:facebook/maria"),
+        ("REGISTERED_TO", "Phone:+639171234567"),
+        ("USES", "Person:AG-1"),
+    ]
+    only = any_store.neighbours("Account:facebook/maria", ["USES"])
+    assert [n.id for _, n in only] == ["Person:AG-1"]
+
+
+def test_provenance_of_nodes_and_edges(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    prov = any_store.provenance("Account:facebook/maria")
+    assert [(p.source_file, p.row, p.ref) for p in prov] == [
+        ("calls.csv", 1, "EX-1"), ("calls.csv", 2, None)]
+    assert prov[0].grading == Grading(scheme="admiralty", grade="B2")
+    assert prov[0].sha256 == "a" * 64 and prov[0].run_id == "run-1"
+    edge_prov = any_store.provenance("USES:Person:AG-1->Account:facebook/maria")
+    assert [(p.row, p.ref) for p in edge_prov] == [(1, "EX-1")]
+
+
+def test_repeated_sightings_merge(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    again = Batch([Node("Phone:+639171234567", "Phone", {"number": "+639171234567",
+                                                         "carrier": "Globe"})],
+                  [], [Sighting("Phone:+639171234567", 7)], last_row=7)
+    any_store.load_file(_load("b" * 64, "sims.csv"), [again])
+    assert any_store.counts().nodes["Phone"] == 1
+    phone = any_store.get("Phone:+639171234567")
+    assert phone is not None and phone.props == {"number": "+639171234567", "carrier": "Globe"}
+    assert [p.source_file for p in any_store.provenance(phone.id)] == ["calls.csv", "sims.csv"]
+
+
+def test_ledger_and_runs(any_store: Store) -> None:
+    assert any_store.file_load("a" * 64, "m1") is None
+    any_store.load_file(_load(), [_batch()])
+    record = any_store.file_load("a" * 64, "m1")
+    assert record is not None and record.complete and record.loaded == 3
+    assert any_store.file_load("a" * 64, "other-mapping") is None
+    any_store.record_run(IngestRun(run_id="run-1", command="ingest", files=["a" * 64]))
+    assert [r.run_id for r in any_store.runs()] == ["run-1"]
+    assert [f.source_file for f in any_store.file_loads()] == ["calls.csv"]
+
+
+def test_failed_load_leaves_nothing(store_factory: StoreFactory) -> None:
+    store = store_factory()
+
+    def failing() -> Iterator[Batch]:
+        yield _batch()
+        raise KeyboardInterrupt  # the process is interrupted mid-file
+
+    with pytest.raises(KeyboardInterrupt):
+        store.load_file(_load(), failing())
+    record = store.file_load("a" * 64, "m1")
+    assert record is None or not record.complete
+    # a rerun completes the file
+    store.load_file(_load(), [_batch()])
+    assert store.counts().total_nodes == 3
+    assert store.file_load("a" * 64, "m1").complete  # type: ignore[union-attr]
+
+
+def test_project_filters_types(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    graph = any_store.project(node_types=["Person", "Account"])
+    assert sorted(graph.nodes) == ["Account:facebook/maria", "Person:AG-1"]
+    assert graph.nodes["Person:AG-1"]["type"] == "Person"
+    assert sorted(graph.edges(keys=True)) == [
+        ("Account:facebook/maria", "Account:facebook/maria", "CONTACTED"),
+        ("Person:AG-1", "Account:facebook/maria", "USES"),
+    ]
+
+
+def test_cells_round_trip(any_store: Store) -> None:
+    assert any_store.latest_cells() is None
+    cells = [CellRecord(cell_id="C01", members=[
+        CellMember(node_id="Person:AG-1", confidence=0.9,
+                   explanation=[{"via": "Phone:+639171234567", "weight": 1.0}])],
+        summary={"agents": 1})]
+    any_store.save_cells(AnalysisRun(run_id="cells-1", params={"seed": 1}), cells)
+    any_store.save_cells(AnalysisRun(run_id="cells-2", params={"seed": 2}), cells)
+    latest = any_store.latest_cells()
+    assert latest is not None
+    run, loaded = latest
+    assert run.run_id == "cells-2" and run.params == {"seed": 2}
+    assert loaded == cells
+    assert [r.run_id for r in any_store.analysis_runs()] == ["cells-1", "cells-2"]

@@ -148,6 +148,10 @@ class FileLoad(BaseModel):
     rejected: int = 0
     quarantine: str | None = None
     complete: bool = False
+    last_row: int = Field(
+        default=0,
+        description="row number of the last row covered by committed batches (resume point)",
+    )
 
 
 class IngestRun(BaseModel):

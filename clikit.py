@@ -34,13 +34,18 @@ class Session:
         """Whether commands run against Neo4j."""
         return bool(self.neo4j_uri or (not self.store_path and os.environ.get("NEO4J_URI")))
 
-    def store(self) -> Store:
-        """The store, opened on first use and closed when the CLI exits."""
+    def store(self, *, create: bool = False) -> Store:
+        """The store, opened on first use and closed when the CLI exits.
+
+        Only commands that write evidence pass ``create=True``; the others refuse a case file
+        that does not exist rather than leaving an empty one behind.
+        """
         if self._store is None:
             options: dict[str, Any] = {}
             if self.neo4j_database:
                 options["database"] = self.neo4j_database
-            self._store = open_store(self.store_path, self.neo4j_uri, **options)
+            self._store = open_store(self.store_path, self.neo4j_uri, create=create,
+                                     **options)
             click.get_current_context().call_on_close(self._store.close)
         return self._store
 

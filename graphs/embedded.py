@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ringmap.errors import StoreError, StoreUnavailable
+from ringmap.errors import NotFound, StoreError, StoreUnavailable
 from ringmap.graphs.codec import decode_props, encode_props
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -97,8 +97,11 @@ class EmbeddedStore(Store):
 
     kind: ClassVar[str] = "embedded"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise NotFound(f"no case file at {self.path}: ingest evidence first "
+                           "(ringmap ingest / ringmap run), or pass --store")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

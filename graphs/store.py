@@ -169,10 +169,15 @@ class Store(ABC):
 def open_store(
     path: str | os.PathLike[str] | None = None,
     neo4j_uri: str | None = None,
+    *,
+    create: bool = True,
     **neo4j_options: Any,
 ) -> Store:
     """Open the store: Neo4j when a URI is given (or ``NEO4J_URI`` is set and no path is
-    given), else the embedded case file (``path``, ``RINGMAP_STORE`` or ``./ringmap.db``)."""
+    given), else the embedded case file (``path``, ``RINGMAP_STORE`` or ``./ringmap.db``).
+
+    With ``create=False`` a missing case file is a :class:`~ringmap.errors.NotFound` instead
+    of a new empty case (commands that only read must not leave empty files behind)."""
     uri = neo4j_uri or (None if path else os.environ.get("NEO4J_URI"))
     if uri:
         from ringmap.graphs.neo4j_store import Neo4jStore  # only this module imports the driver
@@ -180,4 +185,5 @@ def open_store(
         return Neo4jStore.connect(uri, **neo4j_options)
     from ringmap.graphs.embedded import EmbeddedStore
 
-    return EmbeddedStore(Path(path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE))
+    return EmbeddedStore(Path(path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE),
+                         create=create)

@@ -1,0 +1,146 @@
+"""What a cell holds and whom it reached: its footprint, victims, money, raid sites, exhibits.
+
+The footprint of a cell is its members (agents and accounts) and the infrastructure around them:
+identifiers one hop from a member, and non-account identifiers one hop further (the SIM in an
+agent's phone, the number of that SIM). Victims are persons whose accounts or numbers the
+footprint contacted, or who paid into a card or wallet of the footprint.
+
+>>> import networkx as nx
+>>> g = nx.MultiDiGraph()
+>>> g.add_node("Person:a", type="Person", role="suspect")
+>>> g.add_node("Phone:+1", type="Phone", number="+1")
+>>> g.add_edge("Person:a", "Phone:+1", key="USES", type="USES")
+'USES'
+>>> sorted(footprint(g, ["Person:a"]))
+['Person:a', 'Phone:+1']
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ringmap.graphs.model import CellRecord
+from ringmap.graphs.schema import SCHEMA, Role
+
+__all__ = ["INFRA_RELS", "CellReach", "cell_of", "footprint", "linked", "reach", "victim_country"]
+
+#: Relationships that tie infrastructure to the people and accounts that use it.
+INFRA_RELS = frozenset({"USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
+                        "SIM_IN", "HAS_NUMBER"})
+_MONEY = frozenset({"PaymentCard", "FinancialAccount"})
+_CONTACTABLE = frozenset({"Account", "Phone"})
+_SITE_RELS = frozenset({"WORKS_AT", "ARRESTED_AT"})
+
+
+def linked(
+    graph: nx.MultiDiGraph, node: str, rels: Iterable[str] | None = None
+) -> Iterator[tuple[str, str, str]]:
+    """``(relationship, direction, other node)`` for every edge touching ``node``.
+
+    ``direction`` is ``"out"`` when ``node`` is the source.
+    """
+    wanted = None if rels is None else frozenset(rels)
+    for _, other, rel in graph.out_edges(node, keys=True):
+        if wanted is None or rel in wanted:
+            yield rel, "out", other
+    for other, _, rel in graph.in_edges(node, keys=True):
+        if wanted is None or rel in wanted:
+            yield rel, "in", other
+
+
+def _type(graph: nx.MultiDiGraph, node: str) -> str:
+    return str(graph.nodes[node].get("type", ""))
+
+
+def footprint(graph: nx.MultiDiGraph, members: Iterable[str]) -> set[str]:
+    """Members plus the identifiers around them (see the module docstring)."""
+    found = {m for m in members if m in graph}
+    identifiers = SCHEMA.identifier_types
+    ring1 = {other for m in found for _, _, other in linked(graph, m, INFRA_RELS)
+             if _type(graph, other) in identifiers}
+    ring2 = {other for n in ring1 for _, _, other in linked(graph, n, INFRA_RELS)
+             if _type(graph, other) in identifiers and _type(graph, other) != "Account"}
+    return found | ring1 | ring2
+
+
+def cell_of(cells: Iterable[CellRecord]) -> dict[str, str]:
+    """Cell id by member node id; a node in several cells goes to its most confident one."""
+    best: dict[str, tuple[float, str]] = {}
+    for cell in cells:
+        for member in cell.members:
+            current = best.get(member.node_id)
+            if current is None or member.confidence > current[0]:
+                best[member.node_id] = (member.confidence, cell.cell_id)
+    return {node: cell for node, (_, cell) in best.items()}
+
+
+@dataclass
+class CellReach:
+    """Everything the maps and packages say about one cell."""
+
+    cell_id: str
+    members: list[str]
+    footprint: set[str]
+    victims: set[str] = field(default_factory=set)
+    payments: list[tuple[str, str]] = field(default_factory=list)  # (payment, victim)
+    sites: set[str] = field(default_factory=set)
+    exhibits: set[str] = field(default_factory=set)
+
+    def money(
+        self, graph: nx.MultiDiGraph, victims: Iterable[str] | None = None
+    ) -> dict[str, float]:
+        """Total paid to the cell per currency (only by ``victims`` when given)."""
+        allowed = None if victims is None else set(victims)
+        totals: dict[str, float] = defaultdict(float)
+        for payment, victim in self.payments:
+            if allowed is None or victim in allowed:
+                attrs = graph.nodes[payment]
+                totals[str(attrs.get("currency") or "?")] += float(attrs.get("amount") or 0.0)
+        return {cur: round(total, 2) for cur, total in sorted(totals.items())}
+
+
+def _victim_users(graph: nx.MultiDiGraph, node: str) -> set[str]:
+    return {other for rel, direction, other in linked(graph, node, ("USES",))
+            if direction == "in" and graph.nodes[other].get("role") == Role.VICTIM}
+
+
+def reach(graph: nx.MultiDiGraph, cell: CellRecord) -> CellReach:
+    """The footprint, victims, payments, raid sites and exhibits of ``cell`` in ``graph``."""
+    members = [m.node_id for m in cell.members if m.node_id in graph]
+    result = CellReach(cell.cell_id, members, footprint(graph, members))
+    for node in result.footprint:
+        kind = _type(graph, node)
+        if kind in _CONTACTABLE:
+            for _, _, other in linked(graph, node, ("CONTACTED",)):
+                result.victims |= _victim_users(graph, other)
+        if kind in _MONEY:
+            for _, direction, payment in linked(graph, node, ("PAID_TO",)):
+                if direction == "in":
+                    for _, _, payer in linked(graph, payment, ("PAID",)):
+                        if graph.nodes[payer].get("role") == Role.VICTIM:
+                            result.victims.add(payer)
+                            result.payments.append((payment, payer))
+        result.exhibits |= {other for _, direction, other in
+                            linked(graph, node, ("SEIZED_FROM", "EXHIBIT_OF")) if direction == "in"}
+        if kind == "Person":
+            result.sites |= {other for _, _, other in linked(graph, node, _SITE_RELS)}
+    for exhibit in result.exhibits:
+        result.sites |= {other for _, _, other in linked(graph, exhibit, ("SEIZED_AT",))}
+    result.payments.sort()
+    return result
+
+
+def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
+    """The ISO code of a victim's country: a LOCATED_IN edge, else the nationality."""
+    for _, direction, other in linked(graph, person, ("LOCATED_IN",)):
+        if direction == "out":
+            code = graph.nodes[other].get("code")
+            if code:
+                return str(code)
+    nationality: Any = graph.nodes[person].get("nationality")
+    return str(nationality) if nationality else None

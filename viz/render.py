@@ -1,0 +1,228 @@
+"""Self-contained, offline map HTML drawn by pyvis through the project's own template.
+
+pyvis 0.3.2's stock template links Bootstrap from a CDN even in ``in_line`` mode, writes the
+heading raw into the page and switches every tooltip to ``innerHTML`` once a title contains
+"href". ``templates/map.html`` replaces it: vis-network is inlined from ``vendor/``, the graph
+goes in as one JSON block with ``< > &`` and U+2028/2029 escaped, and ``templates/map.js`` turns
+every title into an element filled with ``textContent``. A Content-Security-Policy allows only
+the page's own two scripts (by SHA-256) and no network access at all.
+
+>>> html = render_map(MapSpec(title="</script><b>x", nodes=[MapNode("n0", "a")], edges=[]))
+>>> "</script><b>" in html, "cdn" in html.lower()
+(False, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pyvis.network import Network
+
+from ringmap.errors import ExportError
+
+__all__ = ["LegendEntry", "LegendSection", "MapEdge", "MapNode", "MapSpec", "render_map",
+           "script_json", "write_atomic"]
+
+_HERE = Path(__file__).parent
+TEMPLATES = _HERE / "templates"
+VENDOR = _HERE / "vendor"
+_SOURCE_MAP = re.compile(r"\n//# sourceMappingURL=\S*\s*$")
+
+
+@dataclass(slots=True)
+class MapNode:
+    """A node as drawn: opaque id, text label and tooltip, style and optional fixed position."""
+
+    id: str
+    label: str
+    title: str = ""
+    shape: str = "dot"
+    color: str = "#97c2fc"
+    size: float = 12.0
+    x: float | None = None
+    y: float | None = None
+    fixed: bool = False
+
+
+@dataclass(slots=True)
+class MapEdge:
+    """An edge as drawn, with its text tooltip."""
+
+    src: str
+    dst: str
+    title: str = ""
+    width: float = 1.0
+    color: str = "#9a9a9a"
+    dashes: bool = False
+    arrows: bool = True
+
+
+@dataclass(slots=True)
+class LegendEntry:
+    """One legend line: a glyph in a colour and its meaning."""
+
+    glyph: str
+    color: str
+    label: str
+
+
+@dataclass(slots=True)
+class LegendSection:
+    """A titled group of legend lines."""
+
+    title: str
+    items: list[LegendEntry]
+
+
+@dataclass
+class MapSpec:
+    """Everything a map shows; rendered by :func:`render_map`."""
+
+    title: str
+    nodes: list[MapNode]
+    edges: list[MapEdge]
+    legend: list[LegendSection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    banner: str | None = None
+    physics: bool = True
+
+
+def script_json(value: Any) -> str:
+    """JSON safe to place inside a ``<script>`` element, whatever its strings contain.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, so escaping them as ``\\u003c`` etc.
+    keeps the JSON equal while no ``</script>`` or ``<!--`` can appear; U+2028/2029 are escaped
+    for older JavaScript parsers.
+
+    >>> script_json({"a": "</script>&\\u2028"})
+    '{"a":"\\\\u003c/script\\\\u003e\\\\u0026\\\\u2028"}'
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _csp_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+@cache
+def _assets() -> dict[str, str]:
+    """The inlined vis-network, the map script and style, and the CSP that admits them."""
+    vis_js = _SOURCE_MAP.sub("\n", (VENDOR / "vis-network.min.js").read_text(encoding="utf-8"))
+    app_js = (TEMPLATES / "map.js").read_text(encoding="utf-8")
+    for name, script in (("vis-network", vis_js), ("map.js", app_js)):
+        if "</script" in script.lower():  # would end the inline element early
+            raise ExportError(f"the {name} script cannot be inlined: it contains '</script'")
+    csp = "; ".join([
+        "default-src 'none'",
+        f"script-src {_csp_hash(vis_js)} {_csp_hash(app_js)}",
+        "style-src 'unsafe-inline'",
+        "img-src data:",
+        "font-src 'none'",
+        "connect-src 'none'",
+        "media-src 'none'",
+        "object-src 'none'",
+        "frame-src 'none'",
+        "worker-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ])
+    css = (TEMPLATES / "map.css").read_text(encoding="utf-8")
+    return {"vis_js": vis_js, "app_js": app_js, "css": css, "csp": csp}
+
+
+def _options(spec: MapSpec) -> dict[str, Any]:
+    return {
+        "autoResize": True,
+        "nodes": {"font": {"size": 12, "face": "sans-serif"}, "borderWidth": 1},
+        "edges": {"smooth": False, "color": {"inherit": False},
+                  "arrows": {"to": {"enabled": True, "scaleFactor": 0.4}}},
+        "interaction": {"hover": True, "tooltipDelay": 150, "hideEdgesOnDrag": True,
+                        "navigationButtons": False, "keyboard": False},
+        "physics": {
+            "enabled": spec.physics,
+            "solver": "forceAtlas2Based",
+            "forceAtlas2Based": {"gravitationalConstant": -40, "springLength": 80,
+                                 "avoidOverlap": 0.3},
+            "stabilization": {"enabled": True, "iterations": 400, "updateInterval": 50,
+                              "fit": True},
+        },
+        "layout": {"randomSeed": 7, "improvedLayout": len(spec.nodes) <= 150},
+    }
+
+
+def _network(spec: MapSpec) -> Network:
+    net = Network(height="100%", width="100%", directed=True, heading=spec.title,
+                  cdn_resources="in_line")
+    net.set_template_dir(str(TEMPLATES) + os.sep, "map.html")
+    for node in spec.nodes:
+        extra: dict[str, Any] = {}
+        if node.x is not None and node.y is not None:
+            extra = {"x": round(node.x, 1), "y": round(node.y, 1)}
+        if node.fixed:
+            extra["physics"] = False
+            extra["fixed"] = True
+        net.add_node(node.id, label=node.label, shape=node.shape, color=node.color,
+                     title=node.title, size=round(node.size, 1), **extra)
+    for edge in spec.edges:
+        options: dict[str, Any] = {"title": edge.title, "width": round(edge.width, 2),
+                                   "color": edge.color}
+        if edge.dashes:
+            options["dashes"] = True
+        if not edge.arrows:
+            options["arrows"] = {"to": {"enabled": False}}
+        net.add_edge(edge.src, edge.dst, **options)
+    net.set_options(json.dumps(_options(spec)))
+    return net
+
+
+def render_map(spec: MapSpec) -> str:
+    """The map as one self-contained HTML page."""
+    net = _network(spec)
+    assets = _assets()
+    extras = {
+        "legend": [{"title": s.title, "items": [{"glyph": i.glyph, "color": i.color,
+                                                 "label": i.label} for i in s.items]}
+                   for s in spec.legend],
+        "notes": spec.notes,
+        "banner": spec.banner,
+    }
+
+    def payload(nodes: list[Mapping[str, Any]], edges: list[Mapping[str, Any]], heading: str,
+                options: str) -> str:
+        return script_json({"heading": heading, "nodes": nodes, "edges": edges,
+                            "options": json.loads(options), **extras})
+
+    net.templateEnv.globals.update(ringmap=assets, ringmap_payload=payload)
+    html: str = net.generate_html(name="map.html")
+    return html
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it, so it is whole or absent."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)  # gone already once the rename happened
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror}") from None

@@ -1,0 +1,104 @@
+"""Case folders: a ``case.yaml`` naming the evidence tables and the mapping of each.
+
+::
+
+    name: strikeback-demo
+    default_region: PH        # optional; for mappings that set no source.default_region
+    tables:
+      - file: exhibits.csv
+        mapping: mappings/exhibits.yaml
+        grading: A1           # optional; overrides the mapping's source.grading
+
+Paths are relative to the case folder. A mapping's own ``source.default_region`` wins over the
+case's, which only fills in where a mapping is silent (and so takes part in its digest).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ringmap.errors import InputError, MappingError
+from ringmap.graphs.model import Grading
+from ringmap.ingest.mapping import (
+    Mapping,
+    format_validation_error,
+    load_mapping,
+    load_yaml,
+    parse_grading,
+    phone_region,
+)
+from ringmap.ingest.run import IngestTask
+
+__all__ = ["CASE_FILE", "CaseSpec", "TableSpec", "load_case"]
+
+CASE_FILE = "case.yaml"
+
+
+class TableSpec(BaseModel):
+    """One evidence table of a case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str
+    mapping: str
+    grading: Grading | None = None
+
+    @field_validator("grading", mode="before")
+    @classmethod
+    def _grading_text(cls, value: Any) -> Any:
+        return parse_grading(value)
+
+
+class CaseSpec(BaseModel):
+    """A case folder's ``case.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    default_region: str | None = None
+    tables: list[TableSpec] = Field(min_length=1)
+
+    _region = field_validator("default_region")(phone_region)
+
+
+def load_case(case_dir: str | Path) -> list[IngestTask]:
+    """The tables of a case folder as ingest tasks, every mapping loaded and validated.
+
+    Raises
+    ------
+    InputError
+        ``case.yaml`` or a table's file is missing (every missing file named).
+    MappingError
+        ``case.yaml`` or a mapping does not validate (every problem, of every file, at once).
+    """
+    case_dir = Path(case_dir)
+    case_file = case_dir / CASE_FILE
+    if not case_file.is_file():
+        raise InputError(f"{case_dir} is not a case folder: no {CASE_FILE}")
+    data = load_yaml(case_file)
+    try:
+        case = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise MappingError([f"{case_file}: {p}" for p in format_validation_error(exc)]) from None
+    missing = [f"tables[{i}].{what} {name}" for i, table in enumerate(case.tables)
+               for what, name in (("file", table.file), ("mapping", table.mapping))
+               if not (case_dir / name).is_file()]
+    if missing:
+        raise InputError(f"{case_file}: missing file(s): {', '.join(missing)}")
+    mappings: dict[str, Mapping] = {}
+    problems: list[str] = []
+    for table in case.tables:
+        if table.mapping in mappings:
+            continue
+        try:
+            mappings[table.mapping] = load_mapping(case_dir / table.mapping).with_default_region(
+                case.default_region)
+        except MappingError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise MappingError(problems)
+    return [IngestTask(case_dir / t.file, mappings[t.mapping], t.grading) for t in case.tables]

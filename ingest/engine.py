@@ -1,0 +1,499 @@
+"""Rows to normalised nodes, relationships and sightings, with row accounting and quarantine.
+
+A mapping is compiled once into tuples of closures (:func:`compile_mapping`), so the per-row path
+does no validation, no schema look-ups and no pydantic: it reads cells, normalises them through
+per-value caches (evidence repeats the same identifiers many times) and builds node ids.
+
+Values are stored as the schema's kinds: text, ``int``, ``float``, ``bool``, and datetimes as
+timezone-aware UTC :class:`~datetime.datetime` (naive input is taken as UTC; the stores keep
+them as ISO 8601 and give back the same ``datetime``).
+
+Every row read is counted once: ``read = loaded + duplicate + rejected``; rejected rows go to the
+quarantine with their reason. A file is loaded in :class:`~ringmap.graphs.model.Batch`\\ es whose
+``last_row`` lets a store that commits per batch resume exactly after a kill.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import string
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from ringmap.errors import NormalisationError
+from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting
+from ringmap.graphs.normalise import NORMALISERS, Context, card_fields
+from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
+from ringmap.ingest.mapping import CARD_FIELDS, CARD_NUMBER, ValueSpec
+from ringmap.ingest.mapping import Mapping as MappingSpec
+from ringmap.ingest.readers import Row
+from ringmap.tabular import neutralise
+
+__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "load_batches",
+           "mask_digits"]
+
+Values = Sequence[str | None]
+RowNode = tuple[str, str, dict[str, Any]]
+RowEdge = tuple[str, str, str, dict[str, Any]]
+
+#: Distinct raw values remembered per mapped value before the cache starts over.
+_CACHE_SIZE = 1 << 17
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+class RowRejected(Exception):
+    """A row cannot be loaded; ``reason`` says why (never quoting a card number)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    reason: str
+
+
+_MISS = object()
+
+
+def mask_digits(text: str) -> str:
+    """Every digit but the last four replaced by ``*`` (for card numbers shown anywhere).
+
+    >>> mask_digits("4111 1111 1111 1111")
+    '**** **** **** 1111'
+    """
+    total = sum(ch.isdigit() for ch in text)
+    out = []
+    seen = 0
+    for ch in text:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > total - 4 else "*")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# -- value conversion -------------------------------------------------------------------------
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _to_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        number = _to_float(text)
+        if not number.is_integer():
+            raise NormalisationError(f"{_shown(text)} is not a whole number") from None
+        return int(number)
+
+
+def _to_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            number = float(text.replace(",", "").replace(" ", ""))
+        except ValueError:
+            raise NormalisationError(f"{_shown(text)} is not a number") from None
+    if not math.isfinite(number):
+        raise NormalisationError(f"{_shown(text)} is not a finite number")
+    return number
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise NormalisationError(f"{_shown(text)} is not true/false/yes/no/1/0")
+
+
+def _datetime_parser(fmt: str | None) -> Callable[[str], datetime]:
+    """ISO 8601 (or ``fmt`` for strptime, ISO still accepted) → aware UTC datetime."""
+
+    def parse(text: str) -> datetime:
+        try:
+            value = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                expected = f"format {fmt!r}" if fmt else "ISO 8601"
+                raise NormalisationError(
+                    f"{_shown(text)} is not a date/time in {expected}") from None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    return parse
+
+
+_KINDS: dict[str, Callable[[str], Any]] = {"int": _to_int, "float": _to_float, "bool": _to_bool}
+
+
+def _converter(prop: PropertySpec, spec: ValueSpec, ctx: Context) -> Callable[[str], Any] | None:
+    """The text → value function of one property, or ``None`` when the text is the value."""
+    steps: list[Callable[[str], Any]] = []
+    if prop.normaliser is not None:
+        normaliser = NORMALISERS[prop.normaliser]
+        steps.append(lambda text: normaliser(text, ctx))
+    if prop.kind == "datetime":
+        steps.append(_datetime_parser(spec.format))
+    elif prop.kind in _KINDS:
+        steps.append(_KINDS[prop.kind])
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+    first, second = steps
+    return lambda text: second(first(text))
+
+
+def _card_converter(key: bytes) -> Callable[[str], dict[str, str]]:
+    def convert(text: str) -> dict[str, str]:
+        fields = card_fields(text, key)
+        return {name: getattr(fields, name) for name in CARD_FIELDS}
+
+    return convert
+
+
+def _cached(func: Callable[[str], Any], label: str) -> Callable[[str], Any]:
+    """``func`` remembered per raw text; a failure raises :class:`RowRejected`."""
+    cache: dict[str, Any] = {}
+
+    def convert(text: str) -> Any:
+        value = cache.get(text, _MISS)
+        if value is _MISS:
+            try:
+                value = func(text)
+            except NormalisationError as exc:
+                value = _Bad(f"{label}: {exc}")
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[text] = value
+        if type(value) is _Bad:
+            raise RowRejected(value.reason)
+        return value
+
+    return convert
+
+
+# -- reading values ---------------------------------------------------------------------------
+
+
+def _literal_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _reader(spec: ValueSpec, index: Mapping[str, int]) -> Callable[[Values], str | None]:
+    """The function that takes a row's value for ``spec`` (stripped; blank → default)."""
+    default = spec.default
+    if spec.column is not None:
+        i = index[spec.column]
+        return lambda row: (row[i].strip() if row[i] else None) or default  # type: ignore[union-attr]
+    if spec.literal is not None:
+        fixed = _literal_text(spec.literal).strip() or default
+        return lambda row: fixed
+    assert spec.template is not None
+    pieces = [(text, None if field is None else index[field])
+              for text, field, _spec, _conv in string.Formatter().parse(spec.template)]
+
+    def render(row: Values) -> str | None:
+        out = []
+        found = False
+        for text, i in pieces:
+            out.append(text)
+            if i is not None:
+                cell = row[i]
+                if cell and cell.strip():
+                    out.append(cell)
+                    found = True
+        return " ".join("".join(out).split()) if found else default
+
+    return render
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    name: str
+    read: Callable[[Values], str | None]
+    convert: Callable[[str], Any] | None
+    expand: bool = False  # the value is a dict of properties (a card number's fields)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity:
+    local: str
+    type: str
+    optional: bool
+    key_inputs: tuple[_Value, ...]
+    key_names: tuple[str, ...]
+    others: tuple[_Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    type: str
+    source: int
+    target: int
+    props: tuple[_Value, ...]
+
+
+def _props(values: tuple[_Value, ...], row: Values, props: dict[str, Any]) -> None:
+    for value in values:
+        raw = value.read(row)
+        if raw is not None:
+            props[value.name] = raw if value.convert is None else value.convert(raw)
+
+
+class CompiledMapping:
+    """A mapping turned into closures over one table's column positions.
+
+    Build it with :func:`compile_mapping`; :meth:`row` turns one row's values into the row's
+    reference, nodes and relationships, or raises :class:`RowRejected`.
+    """
+
+    def __init__(self, ref: Callable[[Values], str | None] | None, entities: list[_Entity],
+                 links: list[_Link]) -> None:
+        self._ref = ref
+        self._entities = tuple(entities)
+        self._links = tuple(links)
+
+    def row(self, row: Values) -> tuple[str | None, list[RowNode], list[RowEdge]]:
+        """The reference, nodes ``(id, type, props)`` and edges ``(type, src, dst, props)``."""
+        ids: list[str | None] = []
+        nodes: list[RowNode] = []
+        for entity in self._entities:
+            props: dict[str, Any] = {}
+            blank = None
+            for value in entity.key_inputs:
+                raw = value.read(row)
+                if raw is None:
+                    blank = blank or value.name
+                elif value.convert is None:
+                    props[value.name] = raw
+                elif value.expand:
+                    props.update(value.convert(raw))
+                else:
+                    props[value.name] = value.convert(raw)
+            if blank is not None:
+                if entity.optional and not props:
+                    ids.append(None)
+                    continue
+                raise RowRejected(f"{entity.local}.{blank}: blank key")
+            _props(entity.others, row, props)
+            nid = node_id(entity.type, [props[k] for k in entity.key_names])
+            ids.append(nid)
+            nodes.append((nid, entity.type, props))
+        if not nodes:
+            raise RowRejected("nothing to load: every entity's key is blank")
+        edges: list[RowEdge] = []
+        for link in self._links:
+            src, dst = ids[link.source], ids[link.target]
+            if src is not None and dst is not None:
+                props = {}
+                _props(link.props, row, props)
+                edges.append((link.type, src, dst, props))
+        return (self._ref(row) if self._ref else None), nodes, edges
+
+
+def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
+                    card_key: bytes | None = None) -> CompiledMapping:
+    """Compile a validated mapping for a table whose columns sit at ``index``.
+
+    Parameters
+    ----------
+    mapping
+        A mapping from :func:`~ringmap.ingest.mapping.load_mapping`.
+    index
+        Position of each column the mapping reads in a row's values.
+    card_key
+        The hashing key for card numbers; needed when the mapping maps a card ``number``.
+    """
+    region = mapping.source.default_region
+    ctx = Context(default_region=region) if region else Context()
+    entities: list[_Entity] = []
+    positions: dict[str, int] = {}
+    for local, spec in mapping.entities.items():
+        etype = SCHEMA.entity(spec.type)
+        keys: list[_Value] = []
+        others: list[_Value] = []
+        for name, vspec in spec.properties.items():
+            label = f"{local}.{name}"
+            if name == CARD_NUMBER and spec.type == "PaymentCard":
+                if card_key is None:
+                    raise ValueError("compile_mapping needs card_key for a card number")
+                keys.append(_Value(name, _reader(vspec, index),
+                                   _cached(_card_converter(card_key), label), expand=True))
+                continue
+            convert = _converter(etype.properties[name], vspec, ctx)
+            value = _Value(name, _reader(vspec, index),
+                           None if convert is None else _cached(convert, label))
+            (keys if name in etype.keys else others).append(value)
+        positions[local] = len(entities)
+        entities.append(_Entity(local, spec.type, spec.optional, tuple(keys), etype.keys,
+                                tuple(others)))
+    links = []
+    for rel in mapping.relationships:
+        rtype = SCHEMA.relationship(rel.type)
+        values = []
+        for name, vspec in rel.properties.items():
+            convert = _converter(rtype.properties[name], vspec, ctx)
+            values.append(_Value(name, _reader(vspec, index), None if convert is None
+                                 else _cached(convert, f"{rel.type}.{name}")))
+        links.append(_Link(rel.type, positions[rel.source], positions[rel.target],
+                           tuple(values)))
+    ref = mapping.source.reference
+    return CompiledMapping(None if ref is None else _reader(ref, index), entities, links)
+
+
+# -- quarantine -------------------------------------------------------------------------------
+
+
+class Quarantine:
+    """Rejected rows as CSV (row, reason, original columns), written to a temporary file and
+    moved into place by :meth:`commit` only once the store has accepted the file.
+
+    Cells are neutralised against spreadsheet formulas; card-number columns are masked.
+    """
+
+    def __init__(self, path: Path, columns: Sequence[str], masked: Sequence[int] = ()) -> None:
+        self.path = path
+        self._columns = list(columns)
+        self._masked = frozenset(masked)
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+
+    def add(self, row: int, reason: str, values: Values) -> None:
+        """Quarantine one row."""
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._handle, lineterminator="\n")
+            self._writer.writerow([neutralise(c) for c in ("row", "reason", *self._columns)])
+        cells = [mask_digits(v) if i in self._masked and v else v for i, v in enumerate(values)]
+        self._writer.writerow([str(row), neutralise(reason), *map(neutralise, cells)])
+
+    @property
+    def used(self) -> bool:
+        """Whether any row was quarantined."""
+        return self._handle is not None
+
+    def commit(self) -> str | None:
+        """Move the quarantine into place (durably); its path, or ``None`` if no row."""
+        if self._handle is None:
+            return None
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._tmp, self.path)
+        return str(self.path)
+
+    def discard(self) -> None:
+        """Drop the temporary file: the store did not accept the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+def load_batches(
+    rows: Iterator[Row],
+    compiled: CompiledMapping,
+    load: FileLoad,
+    quarantine: Quarantine,
+    *,
+    batch_size: int,
+    resume_row: int = 0,
+    on_progress: Callable[[], None] | None = None,
+) -> Iterator[Batch]:
+    """The file's batches; ``load``'s counts and ``last_row`` are kept current before each.
+
+    Rows up to ``resume_row`` (committed by an earlier, killed run) are read and counted again,
+    so duplicates and the quarantine come out exactly as in one run, but not sent again.
+    """
+    seen: set[int] = set()
+    read = loaded = duplicate = rejected = 0
+    nodes: dict[str, Node] = {}
+    edges: dict[tuple[str, str, str], Edge] = {}
+    sightings: list[Sighting] = []
+    in_batch = 0
+    row_no = resume_row
+
+    def account() -> None:
+        load.read, load.loaded, load.duplicate, load.rejected = (
+            read, loaded, duplicate, rejected)
+        load.last_row = max(row_no, load.last_row)
+        load.quarantine = str(quarantine.path) if quarantine.used else None
+
+    for row_no, values, problem in rows:
+        read += 1
+        in_batch += 1
+        try:
+            if problem is not None:
+                raise RowRejected(problem)
+            ref, row_nodes, row_edges = compiled.row(values)
+        except RowRejected as exc:
+            rejected += 1
+            quarantine.add(row_no, exc.reason, values)
+        else:
+            signature = hash((ref, *((nid, *props.items()) for nid, _t, props in row_nodes),
+                              *((src, dst, *props.items()) for _t, src, dst, props in row_edges)))
+            if signature in seen:
+                duplicate += 1
+            else:
+                seen.add(signature)
+                loaded += 1
+                if row_no > resume_row:
+                    _add(nodes, edges, sightings, row_no, ref, row_nodes, row_edges)
+        if in_batch >= batch_size:
+            if on_progress is not None:
+                on_progress()
+            if sightings:
+                account()
+                yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
+                nodes, edges, sightings = {}, {}, []
+            in_batch = 0
+    account()
+    if sightings:
+        yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
+    if on_progress is not None:
+        on_progress()
+
+
+def _add(nodes: dict[str, Node], edges: dict[tuple[str, str, str], Edge],
+         sightings: list[Sighting], row_no: int, ref: str | None,
+         row_nodes: list[RowNode], row_edges: list[RowEdge]) -> None:
+    """Merge one accepted row into the batch being built (later values overwrite)."""
+    for nid, type_, props in row_nodes:
+        node = nodes.get(nid)
+        if node is None:
+            nodes[nid] = Node(nid, type_, props)
+        else:
+            node.props.update(props)
+        sightings.append(Sighting(nid, row_no, ref))
+    for type_, src, dst, props in row_edges:
+        key = (type_, src, dst)
+        edge = edges.get(key)
+        if edge is None:
+            edge = edges[key] = Edge(type_, src, dst, props)
+        else:
+            edge.props.update(props)
+        sightings.append(Sighting(edge.id, row_no, ref))

@@ -1,7 +1,218 @@
-"""CLI commands of ringmap.analysis.link_commands."""
+"""CLI commands of link analysis: ``path``, ``expand``, ``shared``, ``connect`` and ``batch``.
+
+Tables and CSV show one row per relationship (or node); ``--format json`` gives the whole
+result, every relationship with its full provenance. Entities are named as
+:func:`~ringmap.graphs.resolve.resolve` reads them: ``Phone:+639171234567``,
+``phone:0917 123 4567``, ``card:4111...`` or a bare value.
+"""
 
 from __future__ import annotations
 
-import click
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
-COMMANDS: list[click.Command] = []
+import click
+from pydantic import BaseModel
+
+from ringmap.analysis import batch as batch_lib
+from ringmap.analysis import links
+from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.errors import ExportError
+from ringmap.graphs.resolve import shown_input
+from ringmap.tabular import Format, render
+
+__all__ = ["COMMANDS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Rows = list[dict[str, Any]]
+
+
+def _common(func: F) -> F:
+    """``--region`` and ``--reason``, shared by every link command."""
+    func = click.option("--reason", metavar="TEXT",
+                        help="Why you run this, recorded in the audit log.")(func)
+    return click.option("--region", default="PH", show_default=True, metavar="CC",
+                        help="Region for phone numbers written without a country code.")(func)
+
+
+def _hub_option(func: F) -> F:
+    return click.option("--hub-degree", default=links.DEFAULT_HUB_DEGREE, show_default=True,
+                        type=click.IntRange(min=1), metavar="N",
+                        help="Identifiers with more distinct neighbours than N are hubs.")(func)
+
+
+def _audit(session: Session, command: str, reason: str | None, **counts: Any) -> None:
+    """Record the command, with anything that could be a card number masked."""
+    session.audit(command, reason=reason, counts=counts,
+                  args=[shown_input(arg) for arg in sys.argv[1:]])
+
+
+def _output(
+    fmt: Format,
+    result: BaseModel,
+    sections: Mapping[str, Rows],
+    note: str | None = None,
+) -> None:
+    """JSON: the whole result. Table: each section under its title. CSV: the sections as one
+    table with a ``section`` column when there are several."""
+    if note:
+        click.echo(f"Note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    elif len(sections) == 1:
+        emit(next(iter(sections.values())), fmt)
+    elif fmt == "csv":
+        emit([{"section": name, **row} for name, rows in sections.items() for row in rows], fmt)
+    else:
+        click.echo("\n\n".join(f"{name}:\n{render(rows, fmt)}" for name, rows in sections.items()))
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--max-hops", default=6, show_default=True, type=click.IntRange(min=1),
+              help="Longest path reported.")
+@click.option("--paths", "k", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Most paths reported, shortest first.")
+@click.option("--avoid-hubs", is_flag=True,
+              help="Do not pass through hubs (shared Wi-Fi, CGNAT, much-contacted victims).")
+@_hub_option
+@_common
+@store_options
+@format_option()
+@pass_session
+def path(session: Session, a: str, b: str, max_hops: int, k: int, avoid_hubs: bool,
+         hub_degree: int, region: str, reason: str | None, fmt: Format) -> None:
+    """Shortest evidence paths between A and B, each hop with its provenance.
+
+    Example: ringmap path person:AG-0001 "phone:0917 123 4567" --avoid-hubs
+    """
+    result = links.shortest_paths(session.store(), a, b, max_hops=max_hops,
+                                  avoid_hubs=avoid_hubs, k=k, hub_degree=hub_degree,
+                                  default_region=region)
+    _output(fmt, result, {"paths": result.rows()}, result.note)
+    _audit(session, "path", reason, paths=len(result.paths),
+           excluded_hubs=len(result.excluded_hubs))
+
+
+@click.command()
+@click.argument("key")
+@click.option("--hops", default=1, show_default=True, type=click.IntRange(min=1),
+              help="How far to reach.")
+@click.option("--limit", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Most nodes reported; nearer nodes are kept.")
+@_common
+@store_options
+@format_option()
+@pass_session
+def expand(session: Session, key: str, hops: int, limit: int, region: str,
+           reason: str | None, fmt: Format) -> None:
+    """The neighbourhood of KEY: nodes within --hops and the relationships among them.
+
+    Example: ringmap expand Account:facebook/juan.dc --hops 2
+    """
+    result = links.expand(session.store(), key, hops=hops, limit=limit, default_region=region)
+    _output(fmt, result, {"nodes": result.node_rows(), "relationships": result.edge_rows()},
+            result.note)
+    _audit(session, "expand", reason, nodes=len(result.nodes), relationships=len(result.edges),
+           capped=result.capped)
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@_common
+@store_options
+@format_option()
+@pass_session
+def shared(session: Session, a: str, b: str, region: str, reason: str | None,
+           fmt: Format) -> None:
+    """What A and B share: identifiers linked to both, directly or through an account or
+    person, with the evidence on each side.
+
+    Example: ringmap shared person:AG-0001 person:AG-0002
+    """
+    result = links.shared(session.store(), a, b, default_region=region)
+    note = None if result.shared else "nothing shared within two hops"
+    _output(fmt, result, {"shared": result.rows()}, note)
+    _audit(session, "shared", reason, shared=len(result.shared))
+
+
+@click.command()
+@click.argument("keys", nargs=-1, required=True)
+@_common
+@store_options
+@format_option()
+@pass_session
+def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | None,
+            fmt: Format) -> None:
+    """The smallest network connecting KEYS (a Steiner tree that routes around hubs).
+
+    Example: ringmap connect person:AG-0001 person:AG-0007 "card:4111 1111 1111 1111"
+    """
+    result = links.connect(session.store(), keys, default_region=region)
+    note = ("not connectable to the others: " + ", ".join(result.unconnectable)
+            if result.unconnectable else None)
+    _output(fmt, result, {"nodes": result.node_rows(), "relationships": result.link_rows()},
+            note)
+    _audit(session, "connect", reason, terminals=len(result.terminals),
+           nodes=len(result.nodes), unconnectable=len(result.unconnectable))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` whole or not at all."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror}") from None
+
+
+@click.command()
+@click.argument("watchlist", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results to this file instead of the terminal.")
+@click.option("--max-hops", default=6, show_default=True, type=click.IntRange(min=1),
+              help="Farthest suspect looked for.")
+@click.option("--avoid-hubs", is_flag=True, help="Do not reach suspects through hubs.")
+@_hub_option
+@_common
+@store_options
+@format_option("csv")
+@pass_session
+def batch(session: Session, watchlist: Path, out: Path | None, max_hops: int,
+          avoid_hubs: bool, hub_degree: int, region: str, reason: str | None,
+          fmt: Format) -> None:
+    """Check a watchlist CSV (identifier[,type][,note]) against the case: per row whether
+    it is known, its cell, the nearest suspect and the evidence path to it.
+
+    Example: ringmap batch watchlist.csv --out hits.csv
+    """
+    rows = batch_lib.read_watchlist(watchlist)
+    results = batch_lib.batch(session.store(), rows, max_hops=max_hops, avoid_hubs=avoid_hubs,
+                              hub_degree=hub_degree, default_region=region)
+    if out is None:
+        emit(results, fmt, batch_lib.COLUMNS)
+    else:
+        _write_atomically(out, render(results, fmt, batch_lib.COLUMNS) + "\n")
+        click.echo(f"{len(results)} rows written to {out}", err=True)
+    statuses = [str(r["status"]) for r in results]
+    _audit(session, "batch", reason, rows=len(results),
+           known=sum(r["known"] == "yes" for r in results),
+           linked=statuses.count("linked"),
+           errors=sum(s.startswith("error") for s in statuses))
+
+
+COMMANDS: list[click.Command] = [path, expand, shared, connect, batch]

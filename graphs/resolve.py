@@ -51,7 +51,7 @@ TYPE_ALIASES: dict[str, str] = {
 
 _REF_TYPES = ("Person", "Location", "Exhibit")
 _SEPARATORS = re.compile(r"[\s\-./()]")
-_DIGIT_RUN = re.compile(r"\d(?:[\s\-./()]*\d)*")
+_DIGIT_RUN = re.compile(r"(?<!\d)\+?\d(?:[\s\-./()]*\d)*")
 _PROFILE_URL = re.compile(
     r"^(?:https?://)?(?:www\.|m\.|mobile\.)?(?P<domain>facebook\.com|fb\.com|instagram\.com|"
     r"twitter\.com|x\.com|tiktok\.com|t\.me|snapchat\.com/add|kik\.me)/(?P<handle>\S+)$",
@@ -87,14 +87,15 @@ def _pan_like(text: str) -> bool:
 
 def _mask_run(match: re.Match[str]) -> str:
     digits = _digits(match[0])
-    if not 12 <= len(digits) <= 19:
+    if match[0].startswith("+") or not 12 <= len(digits) <= 19:  # "+63 ..." is a phone
         return match[0]
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
 def shown_input(text: str, type_name: str | None = None) -> str:
     """The analyst's text as it may be shown: every run of 12-19 digits, which could be a
-    card number, is masked unless the text is known to be of another type.
+    card number, is masked unless the text is known to be of another type or the run starts
+    with ``+`` (an international phone number).
 
     >>> shown_input("card:4111 1111 1111 1111"), shown_input("0917 123 4567")
     ('card:411111******1111', '0917 123 4567')

@@ -1,0 +1,179 @@
+"""Batch link analysis: check a watchlist of identifiers against the case in one pass.
+
+Every watchlist row is resolved to a node (if the case knows it), placed in its cell, and
+linked to the nearest known suspect by the shortest evidence path. One multi-source breadth
+first search from all suspects answers every row, so thousands of rows cost one traversal of
+the graph rather than one search each.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ringmap.analysis.links import (
+    DEFAULT_HUB_DEGREE,
+    EvidenceGraph,
+    EvidencePath,
+    multi_source_bfs,
+)
+from ringmap.errors import InputError, NormalisationError, NotFound
+from ringmap.graphs.resolve import describe, lookup, readings, shown_input
+from ringmap.graphs.secrets import load_key
+from ringmap.graphs.store import Store
+
+__all__ = ["COLUMNS", "batch", "read_watchlist"]
+
+#: Output columns, in order.
+COLUMNS = ("row", "input", "type", "note", "status", "key", "known", "node", "node_type",
+           "cell", "suspect", "hops", "path", "evidence")
+_FIELDS = ("identifier", "type", "note")
+
+
+def read_watchlist(path: Path) -> list[dict[str, str]]:
+    """The rows of a watchlist CSV: ``identifier`` and optional ``type`` and ``note`` columns.
+
+    Column names are matched case-insensitively; other columns are ignored. Each row keeps its
+    line number in the file as ``row``.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, is not UTF-8 text, or has no ``identifier`` column.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"watchlist {path} is empty: expected a header row with "
+                                 "an identifier column")
+            columns = {name.strip().lower(): i for i, name in enumerate(header)}
+            if "identifier" not in columns:
+                raise InputError(f"watchlist {path} has no identifier column (columns: "
+                                 f"{', '.join(h.strip() for h in header) or 'none'})")
+            rows = []
+            for record in reader:
+                if not any(cell.strip() for cell in record):
+                    continue
+                row = {"row": str(reader.line_num)}
+                for name in _FIELDS:
+                    index = columns.get(name)
+                    row[name] = record[index] if index is not None and index < len(record) else ""
+                rows.append(row)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"watchlist {path} is not UTF-8 text (byte {exc.start}); save it "
+                         "as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise InputError(f"watchlist {path} is not valid CSV: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read watchlist {path}: {exc.strerror}") from None
+    return rows
+
+
+def _cells(store: Store) -> dict[str, str]:
+    latest = store.latest_cells()
+    if latest is None:
+        return {}
+    return {member.node_id: cell.cell_id for cell in latest[1] for member in cell.members}
+
+
+def _cell_of(eg: EvidenceGraph, node: str, cells: Mapping[str, str]) -> str:
+    """The node's own cell, else the cells of the agents/accounts it is attached to."""
+    if node in cells:
+        return cells[node]
+    return "; ".join(sorted({cells[other] for other in eg.undirected[node] if other in cells}))
+
+
+def batch(
+    store: Store,
+    rows: Sequence[Mapping[str, Any]],
+    max_hops: int = 6,
+    avoid_hubs: bool = False,
+    hub_degree: int = DEFAULT_HUB_DEGREE,
+    default_region: str = "PH",
+    graph: EvidenceGraph | None = None,
+) -> list[dict[str, Any]]:
+    """Check each watchlist row against the case.
+
+    Parameters
+    ----------
+    store
+        The case.
+    rows
+        Mappings with ``identifier`` and optionally ``type`` (phone, handle as
+        PLATFORM/HANDLE, email, card, imei, iccid, ip, ...), ``note`` and ``row``.
+    max_hops
+        Farthest suspect looked for.
+    avoid_hubs
+        Do not pass through hubs (see :mod:`ringmap.analysis.links`) on the way to a suspect.
+    hub_degree
+        Hub threshold.
+    default_region
+        Region in which national phone numbers are read.
+    graph
+        A projection to reuse.
+
+    Returns
+    -------
+    list of dict
+        One result per row with the keys of :data:`COLUMNS`. ``status`` is ``linked``,
+        ``known`` (no suspect within reach), ``unknown`` (valid, not in the case) or
+        ``error: <why>`` for a row that cannot be read; card numbers appear only masked.
+
+    Raises
+    ------
+    AnalysisError
+        If the case is empty.
+    """
+    eg = graph if graph is not None else EvidenceGraph(store)
+    cells = _cells(store)
+    suspects = sorted(n for n in eg.graph if eg.is_suspect(n))
+    blocked = eg.hubs(hub_degree) if avoid_hubs else set()
+    reached = multi_source_bfs(eg, suspects, max_hops, blocked)
+    key = cache(load_key)
+    out = []
+    for index, row in enumerate(rows, 1):
+        text = str(row.get("identifier") or "")
+        type_name = str(row.get("type") or "").strip() or None
+        result: dict[str, Any] = dict.fromkeys(COLUMNS)
+        result.update(row=row.get("row", index), type=type_name, note=row.get("note") or None,
+                      input=shown_input(text, type_name), known="no")
+        try:
+            found = readings(text, type_name, default_region, key)
+            node = lookup(eg.get, found)
+        except (NormalisationError, NotFound) as exc:
+            result["status"] = f"error: {exc.one_line()}"
+            out.append(result)
+            continue
+        key_text = describe(found) if len(found) > 1 else found[0].shown
+        # a bare value that could be a card number keeps its digits masked in every reading
+        pan_like = type_name is None and shown_input(text) != text.strip()
+        result["key"] = shown_input(key_text) if pan_like else key_text
+        if node is None:
+            result["status"] = "unknown"
+            out.append(result)
+            continue
+        result.update(input=shown_input(text, node.type), key=node.id, known="yes",
+                      node=node.id, node_type=node.type, cell=_cell_of(eg, node.id, cells) or None,
+                      status="known")
+        if node.id in reached:
+            walk = _walk_to_suspect(eg, node.id, reached)
+            result.update(status="linked", suspect=walk.nodes[-1], hops=walk.length,
+                          path=walk.text(), evidence=walk.evidence_text())
+        out.append(result)
+    return out
+
+
+def _walk_to_suspect(
+    eg: EvidenceGraph, node: str, reached: Mapping[str, tuple[int, str | None]]
+) -> EvidencePath:
+    nodes = [node]
+    parent = reached[node][1]
+    while parent is not None:
+        nodes.append(parent)
+        parent = reached[parent][1]
+    return eg.path(nodes)

@@ -16,6 +16,8 @@ import pytest
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 
+pytest_plugins = ["neo4j_fixtures"]  # the live server, neo4j_store_factory, the CI rule
+
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 
@@ -55,9 +57,3 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def any_store(store_factory: StoreFactory) -> Store:
     """A fresh, empty store, once per backend."""
     return store_factory()
-
-
-@pytest.fixture
-def neo4j_store_factory() -> StoreFactory:
-    """Replaced by the Neo4j fixture module once the Neo4j store exists."""
-    pytest.skip("Neo4j store not available in this build")

@@ -1,0 +1,259 @@
+"""Cypher of the Neo4j store: constants with ``$params``, and statements built from the schema.
+
+Labels and relationship types appear in Cypher text only here, and only names from the schema's
+closed set (``SCHEMA.entities``, ``SCHEMA.relationships``) or this module's own bookkeeping labels;
+every value travels as a parameter. Statements are built once, at import, into lookup tables, so
+a type that is not in the schema is a ``KeyError`` before any Cypher text exists.
+
+Graph layout (what analysts see in Neo4j Browser or Bloom):
+
+- an evidence node has its schema type as its only label, an ``id`` property (the ringmap node
+  id) and its properties; ``_sr`` holds its sightings, each packed as ``file_seq << 32 | row``;
+- an evidence relationship has its schema type, its properties and ``_sr``;
+- ``(:IngestFile {fid, seq, sha256, mapping_digest, record, complete, last_row})`` is the file
+  ledger; ``(:RowRefs {file_seq, first_row, last_row, rows, refs})`` the exhibit/report
+  references of the rows of one committed batch; ``(:IngestRun {run_id, started, record})`` an
+  ingest run;
+- ``(:AnalysisRun {run_id, kind, seq, record})``, ``(:Cell {run_id, cell_id, size,
+  summary_json, record})`` and ``(member)-[:MEMBER_OF {run_id, confidence}]->(:Cell)`` are
+  analysts' assessments, kept apart from the evidence.
+"""
+
+from __future__ import annotations
+
+from ringmap.graphs.schema import SCHEMA
+
+__all__ = [
+    "ANALYSIS_RUNS",
+    "AWAIT_INDEXES",
+    "CELLS",
+    "COUNT_NODES",
+    "COUNT_RELS",
+    "CREATE_ANALYSIS_RUN",
+    "CREATE_CELLS",
+    "EDGES",
+    "EVIDENCE_LABELS",
+    "FILES_BY_SEQ",
+    "FILE_BEGIN",
+    "FILE_BY_KEY",
+    "FILE_COMPLETE",
+    "FILE_LOADS",
+    "GET_NODE",
+    "INGEST_RUNS",
+    "LEDGER_STEP",
+    "MEMBER_OF",
+    "MERGE_EDGES",
+    "MERGE_NODES",
+    "NEIGHBOURS",
+    "NODES",
+    "PROVENANCE_EDGE",
+    "PROVENANCE_NODE",
+    "RECORD_RUN",
+    "RELATIONSHIP_TYPES",
+    "ROW_REFS",
+    "SAVE_ROW_REFS",
+    "SCHEMA_STATEMENTS",
+    "SERVER_VERSION",
+    "SHOW_CONSTRAINTS",
+    "SIGHTINGS",
+    "WIPE",
+]
+
+SIGHTINGS = "_sr"  #: property holding the packed sightings of a node or relationship
+
+EVIDENCE_LABELS: tuple[str, ...] = tuple(sorted(SCHEMA.entities))
+RELATIONSHIP_TYPES: tuple[str, ...] = tuple(sorted(SCHEMA.relationships))
+
+# the evidence properties of a node or relationship, without its id and sightings
+_PROPS = f"[k IN keys({{v}}) WHERE k <> 'id' AND k <> '{SIGHTINGS}' | [k, {{v}}[k]]]"
+_NODE_PROPS = _PROPS.format(v="n")
+_OTHER_PROPS = _PROPS.format(v="o")
+_EDGE_PROPS = _PROPS.format(v="e")
+
+#: labels of the store's own bookkeeping nodes and their constraints / indexes
+_INTERNAL_SCHEMA = [
+    "CREATE CONSTRAINT ringmap_ingestfile_fid IF NOT EXISTS "
+    "FOR (n:IngestFile) REQUIRE n.fid IS UNIQUE",
+    "CREATE CONSTRAINT ringmap_ingestfile_seq IF NOT EXISTS "
+    "FOR (n:IngestFile) REQUIRE n.seq IS UNIQUE",
+    "CREATE INDEX ringmap_rowrefs IF NOT EXISTS FOR (n:RowRefs) ON (n.file_seq, n.last_row)",
+    "CREATE CONSTRAINT ringmap_ingestrun_id IF NOT EXISTS "
+    "FOR (n:IngestRun) REQUIRE n.run_id IS UNIQUE",
+    "CREATE CONSTRAINT ringmap_analysisrun_id IF NOT EXISTS "
+    "FOR (n:AnalysisRun) REQUIRE n.run_id IS UNIQUE",
+    "CREATE CONSTRAINT ringmap_cell_key IF NOT EXISTS "
+    "FOR (n:Cell) REQUIRE (n.run_id, n.cell_id) IS UNIQUE",
+    "CREATE CONSTRAINT ringmap_counter_key IF NOT EXISTS "
+    "FOR (n:RingmapCounter) REQUIRE n.name IS UNIQUE",
+]
+
+
+def _schema_statements() -> dict[str, str]:
+    statements: dict[str, str] = {}
+    for label, entity in sorted(SCHEMA.entities.items()):
+        name = f"ringmap_{label.lower()}_id"
+        statements[name] = (f"CREATE CONSTRAINT {name} IF NOT EXISTS "
+                            f"FOR (n:`{label}`) REQUIRE n.id IS UNIQUE")
+        for key in entity.keys:
+            name = f"ringmap_{label.lower()}_{key}"
+            statements[name] = f"CREATE INDEX {name} IF NOT EXISTS FOR (n:`{label}`) ON (n.`{key}`)"
+    for statement in _INTERNAL_SCHEMA:
+        statements[statement.split()[2]] = statement
+    return statements
+
+
+#: name of each constraint / index -> its idempotent ``CREATE ... IF NOT EXISTS``
+SCHEMA_STATEMENTS: dict[str, str] = _schema_statements()
+
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name RETURN name"
+AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
+SERVER_VERSION = "CALL dbms.components() YIELD name, versions RETURN name, versions"
+
+#: per label: merge nodes, new non-null properties overwrite, sightings appended
+MERGE_NODES: dict[str, str] = {
+    label: (f"UNWIND $rows AS r MERGE (n:`{label}` {{id: r.id}}) SET n += r.props, "
+            f"n.{SIGHTINGS} = coalesce(n.{SIGHTINGS}, []) + r.sr")
+    for label in EVIDENCE_LABELS
+}
+
+#: per (type, source label, target label) the type allows: merge relationships by their ends
+MERGE_EDGES: dict[tuple[str, str, str], str] = {
+    (rel.name, src, dst): (
+        f"UNWIND $rows AS r MATCH (s:`{src}` {{id: r.src}}) MATCH (d:`{dst}` {{id: r.dst}}) "
+        f"MERGE (s)-[e:`{rel.name}`]->(d) SET e += r.props, "
+        f"e.{SIGHTINGS} = coalesce(e.{SIGHTINGS}, []) + r.sr RETURN count(e) AS merged")
+    for rel in SCHEMA.relationships.values()
+    for src in sorted(rel.sources) for dst in sorted(rel.targets)
+}
+
+#: per label: the node with this id
+GET_NODE: dict[str, str] = {
+    label: f"MATCH (n:`{label}` {{id: $id}}) RETURN n.id AS id, {_NODE_PROPS} AS props"
+    for label in EVIDENCE_LABELS
+}
+
+#: per label: every node of it
+NODES: dict[str, str] = {
+    label: f"MATCH (n:`{label}`) RETURN n.id AS id, {_NODE_PROPS} AS props"
+    for label in EVIDENCE_LABELS
+}
+
+#: per type: every relationship of it with the ids of its ends
+EDGES: dict[str, str] = {
+    rel: f"MATCH (s)-[e:`{rel}`]->(d) RETURN s.id AS src, d.id AS dst, {_EDGE_PROPS} AS props"
+    for rel in RELATIONSHIP_TYPES
+}
+
+#: per label: relationships touching the node either way, with the node at the other end
+NEIGHBOURS: dict[str, str] = {
+    label: (
+        f"MATCH (n:`{label}` {{id: $id}}) CALL (n) {{ "
+        f"MATCH (n)-[e]->(o) WHERE type(e) IN $types RETURN e, o "
+        f"UNION ALL "
+        f"MATCH (n)<-[e]-(o) WHERE type(e) IN $types AND o <> n RETURN e, o }} "
+        f"RETURN type(e) AS type, startNode(e).id AS src, endNode(e).id AS dst, "
+        f"{_EDGE_PROPS} AS props, o.id AS oid, labels(o)[0] AS otype, {_OTHER_PROPS} AS oprops")
+    for label in EVIDENCE_LABELS
+}
+
+#: per label: the packed sightings of a node
+PROVENANCE_NODE: dict[str, str] = {
+    label: f"MATCH (n:`{label}` {{id: $id}}) RETURN n.{SIGHTINGS} AS sr"
+    for label in EVIDENCE_LABELS
+}
+
+#: per (type, source label, target label): the packed sightings of a relationship
+PROVENANCE_EDGE: dict[tuple[str, str, str], str] = {
+    key: (f"MATCH (:`{key[1]}` {{id: $src}})-[e:`{key[0]}`]->(:`{key[2]}` {{id: $dst}}) "
+          f"RETURN e.{SIGHTINGS} AS sr")
+    for key in MERGE_EDGES
+}
+
+#: per label: ``MEMBER_OF`` from the members that exist to their cells
+MEMBER_OF: dict[str, str] = {
+    label: (f"UNWIND $rows AS r MATCH (m:`{label}` {{id: r.node_id}}) "
+            f"MATCH (c:Cell {{run_id: $run_id, cell_id: r.cell_id}}) "
+            f"CREATE (m)-[:MEMBER_OF {{run_id: $run_id, confidence: r.confidence}}]->(c)")
+    for label in EVIDENCE_LABELS
+}
+
+#: per label: how many nodes
+COUNT_NODES: dict[str, str] = {
+    label: f"MATCH (n:`{label}`) RETURN count(n) AS n" for label in EVIDENCE_LABELS}
+#: per type: how many relationships
+COUNT_RELS: dict[str, str] = {
+    rel: f"MATCH ()-[e:`{rel}`]->() RETURN count(e) AS n" for rel in RELATIONSHIP_TYPES}
+
+# -- ledger ----------------------------------------------------------------------------------
+_LEDGER = "RETURN f.record AS record, f.complete AS complete, f.last_row AS last_row"
+FILE_BY_KEY = f"MATCH (f:IngestFile {{fid: $fid}}) {_LEDGER}"
+FILE_LOADS = f"MATCH (f:IngestFile) {_LEDGER} ORDER BY f.seq"
+FILES_BY_SEQ = "MATCH (f:IngestFile) WHERE f.seq IN $seqs RETURN f.seq AS seq, f.record AS record"
+
+#: create or reopen a file's ledger record; a new one takes the next file number
+FILE_BEGIN = """
+MERGE (c:RingmapCounter {name: 'file'})
+WITH c
+OPTIONAL MATCH (old:IngestFile {fid: $fid})
+WITH c, old, CASE WHEN old IS NULL THEN coalesce(c.value, 0) + 1 ELSE c.value END AS next
+SET c.value = next
+MERGE (f:IngestFile {fid: $fid})
+ON CREATE SET f.seq = next, f.last_row = 0
+SET f.sha256 = $sha256, f.mapping_digest = $mapping_digest, f.complete = false,
+    f.record = $record
+RETURN f.seq AS seq, f.last_row AS last_row
+"""
+
+#: first statement of a batch transaction: lock the ledger record, read how far it got, and
+#: move it forward; a batch at or before ``last_row`` was committed already and is skipped
+LEDGER_STEP = """
+MATCH (f:IngestFile {fid: $fid})
+WITH f, f.last_row AS previous
+SET f.last_row = CASE WHEN previous < $last_row THEN $last_row ELSE previous END,
+    f.record = CASE WHEN previous < $last_row THEN $record ELSE f.record END
+RETURN previous
+"""
+
+FILE_COMPLETE = """
+MATCH (f:IngestFile {fid: $fid})
+SET f.complete = true, f.record = $record
+"""
+
+SAVE_ROW_REFS = """
+MERGE (b:RowRefs {file_seq: $file_seq, last_row: $last_row})
+SET b.first_row = $first_row, b.rows = $rows, b.refs = $refs
+"""
+
+#: the references of these rows of one file
+ROW_REFS = """
+MATCH (b:RowRefs {file_seq: $file_seq})
+WHERE b.last_row >= $first AND b.first_row <= $last
+RETURN b.rows AS rows, b.refs AS refs
+"""
+
+RECORD_RUN = """
+MERGE (r:IngestRun {run_id: $run_id})
+SET r.started = $started, r.record = $record
+"""
+
+INGEST_RUNS = "MATCH (r:IngestRun) RETURN r.record AS record"
+
+# -- assessments -----------------------------------------------------------------------------
+CREATE_ANALYSIS_RUN = """
+MERGE (c:RingmapCounter {name: 'analysis'})
+SET c.value = coalesce(c.value, 0) + 1
+CREATE (a:AnalysisRun {run_id: $run_id, kind: $kind, seq: c.value, record: $record})
+"""
+
+CREATE_CELLS = """
+UNWIND $rows AS r
+CREATE (c:Cell {run_id: $run_id, cell_id: r.cell_id, size: r.size,
+                summary_json: r.summary_json, record: r.record})
+"""
+
+ANALYSIS_RUNS = "MATCH (a:AnalysisRun {kind: $kind}) RETURN a.record AS record ORDER BY a.seq"
+
+CELLS = "MATCH (c:Cell {run_id: $run_id}) RETURN c.cell_id AS cell_id, c.record AS record"
+
+#: empty the database in chunks (tests and ``ringmap`` maintenance only)
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"

@@ -1,0 +1,561 @@
+"""The Neo4j store: a case in a Neo4j 5 database, shared by analysts, through the official driver.
+
+Every evidence node carries its schema type as its label, an ``id`` property (the ringmap node
+id, unique per label) and its properties; relationships carry their schema type. Writes are
+``UNWIND $rows`` batches of ``MERGE`` in managed transactions (``execute_write``), one per batch
+of evidence rows, each committing its sightings and the file's ledger record together: a killed
+ingest leaves the file's ledger at the last committed row (``FileLoad.last_row``) and a rerun
+resumes there. A batch at or before that row is skipped inside its transaction, so a retried or
+replayed transaction never duplicates provenance. Cypher lives in :mod:`ringmap.graphs.cypher`.
+
+Configuration: ``NEO4J_URI``, ``NEO4J_USERNAME`` (default ``neo4j``), ``NEO4J_PASSWORD`` and
+``NEO4J_DATABASE`` (default ``neo4j``), or the arguments of :meth:`Neo4jStore.connect`. The
+password is never printed, logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    ConfigurationError,
+    ConstraintError,
+    DatabaseUnavailable,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from ringmap.errors import SchemaError, StoreError, StoreUnavailable
+from ringmap.graphs import cypher
+from ringmap.graphs.codec import datetime_props
+from ringmap.graphs.model import (
+    AnalysisRun,
+    Batch,
+    CellRecord,
+    Counts,
+    Edge,
+    FileLoad,
+    IngestRun,
+    Node,
+    Provenance,
+)
+from ringmap.graphs.store import Store
+
+__all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore"]
+
+#: evidence rows per write transaction (smaller engine batches are combined up to this)
+DEFAULT_BATCH_ROWS = 10_000
+#: records per ``UNWIND`` statement inside a transaction
+_UNWIND_ROWS = 20_000
+_ROW_BITS = 32  # a sighting packs ``file_seq << 32 | row`` into one integer
+_ROW_MASK = (1 << _ROW_BITS) - 1
+
+T = TypeVar("T")
+Props = dict[str, Any]
+
+
+def _redact(uri: str) -> str:
+    """The URI without any ``user:password@`` part, for messages."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable URI>"
+    netloc = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _file_key(sha256: str, mapping_digest: str) -> str:
+    """The ledger key of a file loaded with a mapping."""
+    return hashlib.sha256(f"{sha256}\0{mapping_digest}".encode()).hexdigest()[:32]
+
+
+def _label(node_id: str) -> str | None:
+    """The schema label of a node id (``Type:key``, see ``graphs.schema.node_id``), if any."""
+    label = node_id.partition(":")[0]
+    return label if label in cypher.MERGE_NODES else None
+
+
+def _to_neo(type_name: str, props: Mapping[str, Any]) -> Props:
+    """Properties as Neo4j stores them: nulls dropped, schema datetimes native, other
+    datetimes and dates as ISO text, sets and tuples as sorted lists (as the codec does)."""
+    datetimes = datetime_props(type_name)
+    out: Props = {}
+    for key, value in props.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            if key not in datetimes:
+                value = value.isoformat()
+        elif isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, set | frozenset | tuple):
+            value = sorted(value)
+        elif isinstance(value, dict):
+            raise StoreError(f"property {key!r} of {type_name} is a mapping; Neo4j stores "
+                             "values and lists only")
+        if key == "id" or key == cypher.SIGHTINGS:
+            raise StoreError(f"{type_name} may not have a property named {key!r}")
+        out[key] = value
+    return out
+
+
+def _native(value: Any) -> Any:
+    """A property value as the embedded store returns it (datetimes with fixed offsets)."""
+    if isinstance(value, neo4j.time.DateTime):
+        native = value.to_native()
+        offset = native.utcoffset()
+        return native if offset is None else native.replace(tzinfo=timezone(offset))
+    return value
+
+
+def _props(pairs: list[list[Any]]) -> Props:
+    return {key: _native(value) for key, value in pairs}
+
+
+class _Payload:
+    """The statements and rows of one write transaction, built before it starts."""
+
+    def __init__(self, file_seq: int, committed: int, batches: list[Batch]) -> None:
+        self.last_row = batches[-1].last_row
+        self.first_row = committed + 1
+        base = file_seq << _ROW_BITS
+        sightings: dict[str, list[int]] = defaultdict(list)
+        self.refs: dict[int, str] = {}
+        nodes: dict[str, tuple[str, Props]] = {}
+        edges: dict[str, Edge] = {}
+        for batch in batches:
+            for node in batch.nodes:
+                seen = nodes.get(node.id)
+                if seen is None:
+                    nodes[node.id] = (node.type, dict(node.props))
+                else:
+                    seen[1].update((k, v) for k, v in node.props.items() if v is not None)
+            for edge in batch.edges:
+                key = edge.id
+                known = edges.get(key)
+                if known is None:
+                    edges[key] = Edge(edge.type, edge.src, edge.dst, dict(edge.props))
+                else:
+                    known.props.update((k, v) for k, v in edge.props.items() if v is not None)
+            for sighting in batch.sightings:
+                if sighting.row > committed:  # rows up to ``committed`` are in the store
+                    sightings[sighting.item].append(base | sighting.row)
+                    if sighting.ref:
+                        self.refs[sighting.row] = sighting.ref
+        unknown = sightings.keys() - nodes.keys() - edges.keys()
+        if unknown:
+            raise StoreError(f"sighting of an item not in its batch: {min(unknown)!r}")
+        self.statements: list[tuple[str, list[Props]]] = []
+        by_label: dict[str, list[Props]] = defaultdict(list)
+        for node_id, (type_name, props) in nodes.items():
+            by_label[type_name].append(
+                {"id": node_id, "props": _to_neo(type_name, props), "sr": sightings.get(node_id,
+                                                                                      [])})
+        for type_name, rows in by_label.items():
+            try:
+                self.statements.append((cypher.MERGE_NODES[type_name], rows))
+            except KeyError:
+                raise SchemaError(f"unknown entity type {type_name!r}") from None
+        by_ends: dict[tuple[str, str, str], list[Props]] = defaultdict(list)
+        for key, edge in edges.items():
+            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?")
+            by_ends[ends].append({"src": edge.src, "dst": edge.dst,
+                                  "props": _to_neo(edge.type, edge.props),
+                                  "sr": sightings.get(key, [])})
+        self.edge_statements: list[tuple[str, list[Props]]] = []
+        for ends, rows in by_ends.items():
+            statement = cypher.MERGE_EDGES.get(ends)
+            if statement is None:
+                raise SchemaError(f"relationship {ends[0]} from {ends[1]} to {ends[2]} is not "
+                                  "in the schema")
+            self.edge_statements.append((statement, rows))
+
+
+class Neo4jStore(Store):
+    """A case in a Neo4j 5 database; see the module docstring for the graph layout.
+
+    Examples
+    --------
+    >>> store = Neo4jStore.connect("bolt://127.0.0.1:7687")  # doctest: +SKIP
+    >>> store.counts().total_nodes  # doctest: +SKIP
+    0
+    """
+
+    kind: ClassVar[str] = "neo4j"
+
+    def __init__(self, driver: neo4j.Driver, uri: str, database: str, batch_size: int) -> None:
+        self._driver = driver
+        self.uri = _redact(uri)
+        self.database = database
+        self.batch_size = batch_size
+
+    @classmethod
+    def connect(
+        cls,
+        uri: str | None = None,
+        database: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        batch_size: int | None = None,
+    ) -> Neo4jStore:
+        """Connect, check the server and database, and create constraints and indexes.
+
+        Parameters
+        ----------
+        uri
+            Bolt or neo4j URI; default ``NEO4J_URI``.
+        database
+            Database name; default ``NEO4J_DATABASE`` or ``neo4j``.
+        username, password
+            Credentials; default ``NEO4J_USERNAME`` (or ``neo4j``) and ``NEO4J_PASSWORD``.
+        batch_size
+            Evidence rows per write transaction (default 10,000).
+
+        Raises
+        ------
+        StoreUnavailable
+            The server is down, refuses the login, lacks the database or is older than 5.
+        """
+        uri = uri or os.environ.get("NEO4J_URI")
+        if not uri:
+            raise StoreUnavailable("no Neo4j URI: pass --neo4j URI or set NEO4J_URI")
+        database = database or os.environ.get("NEO4J_DATABASE") or "neo4j"
+        username = username or os.environ.get("NEO4J_USERNAME") or "neo4j"
+        if password is None:
+            password = os.environ.get("NEO4J_PASSWORD")
+        if batch_size is not None and batch_size < 1:
+            raise StoreError(f"batch size must be at least 1, not {batch_size}")
+        shown = _redact(uri)
+        try:
+            driver = GraphDatabase.driver(
+                uri, auth=None if password is None else (username, password),
+                user_agent="ringmap")
+        except (ConfigurationError, ValueError) as exc:
+            raise StoreUnavailable(f"cannot use Neo4j URI {shown}: {exc}") from None
+        store = cls(driver, uri, database, batch_size or DEFAULT_BATCH_ROWS)
+        try:
+            store._check_server(username)
+            store._ensure_schema()
+        except BaseException:
+            driver.close()
+            raise
+        return store
+
+    def _check_server(self, username: str) -> None:
+        where = f"Neo4j at {self.uri}"
+        try:
+            self._driver.verify_connectivity()
+            agent = self._driver.get_server_info().agent
+            with self._session() as session:
+                session.run("RETURN 1").consume()
+        except AuthError:
+            raise StoreUnavailable(
+                f"{where} refused the login of user {username!r}: check NEO4J_USERNAME and "
+                "NEO4J_PASSWORD") from None
+        except ServiceUnavailable:
+            raise StoreUnavailable(
+                f"cannot reach {where}: is the server running? Start one with "
+                "tools/neo4j-dev/neo4j-dev start or check NEO4J_URI") from None
+        except ClientError as exc:
+            if exc.code == "Neo.ClientError.Database.DatabaseNotFound":
+                raise StoreUnavailable(
+                    f"{where} has no database {self.database!r}: check --database / "
+                    "NEO4J_DATABASE (Neo4j Community has only 'neo4j')") from None
+            raise StoreUnavailable(f"{where} refused the connection: {exc.message}") from None
+        except (Neo4jError, DriverError) as exc:
+            raise StoreUnavailable(f"{where} is not usable: {exc}") from None
+        product, _, version = agent.partition("/")
+        major = version.split(".")[0]
+        if product != "Neo4j" or not major.isdigit() or int(major) < 5:
+            raise StoreUnavailable(
+                f"{where} runs {agent}; ringmap needs Neo4j 5 or later (e.g. 5.26 LTS)")
+
+    def _ensure_schema(self) -> None:
+        with self._errors(), self._session() as session:
+            existing = {r["name"] for r in session.run(cypher.SHOW_CONSTRAINTS)}
+            existing |= {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
+            missing = [s for n, s in cypher.SCHEMA_STATEMENTS.items() if n not in existing]
+            for statement in missing:
+                session.run(statement).consume()
+            if missing:
+                session.run(cypher.AWAIT_INDEXES).consume()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _session(self) -> neo4j.Session:
+        return self._driver.session(database=self.database)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver failures during work as the library's errors (bugs keep their tracebacks)."""
+        try:
+            yield
+        except (ServiceUnavailable, SessionExpired, DatabaseUnavailable):
+            raise StoreUnavailable(
+                f"lost the connection to Neo4j at {self.uri}; rerun to resume") from None
+        except TransientError as exc:
+            raise StoreError(f"Neo4j at {self.uri} kept failing ({exc.code}); try again") from None
+        except ConstraintError as exc:
+            raise StoreError(f"Neo4j at {self.uri} refused the write: {exc.message}") from None
+
+    def _write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        with self._errors(), self._session() as session:
+            return session.execute_write(work)
+
+    def _read(self, statement: str, **params: Any) -> list[neo4j.Record]:
+        def work(tx: ManagedTransaction) -> list[neo4j.Record]:
+            return list(tx.run(statement, params))
+
+        with self._errors(), self._session() as session:
+            return session.execute_read(work)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._driver.close()
+
+    def describe(self) -> str:
+        return f"neo4j:{self.uri} database {self.database}"
+
+    def wipe(self) -> None:
+        """Delete every node and relationship of the database (keeps constraints)."""
+        with self._errors(), self._session() as session:
+            session.run(cypher.WIPE).consume()
+
+    # -- ingest ----------------------------------------------------------------------------
+    def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
+        rows = self._read(cypher.FILE_BY_KEY, fid=_file_key(sha256, mapping_digest))
+        return _ledger(rows[0]) if rows else None
+
+    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        fid = _file_key(load.sha256, load.mapping_digest)
+        begun = self._write(lambda tx: tx.run(
+            cypher.FILE_BEGIN, fid=fid, sha256=load.sha256, mapping_digest=load.mapping_digest,
+            record=load.model_copy(update={"complete": False}).model_dump_json()).single(
+                strict=True))
+        file_seq: int = begun["seq"]
+        committed: int = begun["last_row"]
+        pending: list[Batch] = []
+        for batch in batches:
+            if batch.last_row <= committed and not pending:
+                continue  # committed by an earlier, interrupted load of this file
+            pending.append(batch)
+            if batch.last_row - committed >= self.batch_size:
+                committed = self._commit(fid, file_seq, committed, load, pending)
+                pending = []
+        if pending:
+            committed = self._commit(fid, file_seq, committed, load, pending)
+        done = load.model_copy(update={"complete": True,
+                                       "last_row": max(committed, load.last_row)})
+        self._write(lambda tx: tx.run(cypher.FILE_COMPLETE, fid=fid,
+                                      record=done.model_dump_json()).consume())
+        return done
+
+    def _commit(
+        self, fid: str, file_seq: int, committed: int, load: FileLoad, batches: list[Batch]
+    ) -> int:
+        """Write batches and move the ledger to their last row, in one transaction."""
+        payload = _Payload(file_seq, committed, batches)
+        if payload.last_row <= committed:
+            return committed
+        record = load.model_copy(update={"complete": False, "last_row": payload.last_row})
+        self._write(lambda tx: self._write_batch(tx, fid, file_seq, committed, record, payload))
+        return payload.last_row
+
+    def _write_batch(
+        self,
+        tx: ManagedTransaction,
+        fid: str,
+        file_seq: int,
+        committed: int,
+        record: FileLoad,
+        payload: _Payload,
+    ) -> None:
+        """The unit of work of one batch; safe to run again (the driver retries it)."""
+        previous = tx.run(cypher.LEDGER_STEP, fid=fid, last_row=payload.last_row,
+                          record=record.model_dump_json()).single(strict=True)["previous"]
+        if previous >= payload.last_row:
+            return  # this batch committed already (a retry after a lost commit reply)
+        if previous != committed:
+            raise StoreError(f"{record.source_file} is being loaded by another process")
+        for statement, rows in payload.statements:
+            for start in range(0, len(rows), _UNWIND_ROWS):
+                tx.run(statement, rows=rows[start:start + _UNWIND_ROWS]).consume()
+        for statement, rows in payload.edge_statements:
+            for start in range(0, len(rows), _UNWIND_ROWS):
+                chunk = rows[start:start + _UNWIND_ROWS]
+                merged = tx.run(statement, rows=chunk).single(strict=True)["merged"]
+                if merged != len(chunk):
+                    raise StoreError(f"{len(chunk) - merged} relationship(s) in rows up to "
+                                     f"{payload.last_row} join nodes that do not exist")
+        if payload.refs:
+            rows_with_refs = sorted(payload.refs)
+            tx.run(cypher.SAVE_ROW_REFS, file_seq=file_seq, first_row=payload.first_row,
+                   last_row=payload.last_row, rows=rows_with_refs,
+                   refs=[payload.refs[r] for r in rows_with_refs]).consume()
+
+    def record_run(self, run: IngestRun) -> None:
+        self._write(lambda tx: tx.run(cypher.RECORD_RUN, run_id=run.run_id, started=run.started,
+                                      record=run.model_dump_json()).consume())
+
+    def runs(self) -> list[IngestRun]:
+        runs = [IngestRun.model_validate_json(r["record"]) for r in
+                self._read(cypher.INGEST_RUNS)]
+        return sorted(runs, key=lambda r: (r.started, r.run_id))
+
+    def file_loads(self) -> list[FileLoad]:
+        return [_ledger(r) for r in self._read(cypher.FILE_LOADS)]
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, node_id: str) -> Node | None:
+        label = _label(node_id)
+        if label is None:
+            return None
+        rows = self._read(cypher.GET_NODE[label], id=node_id)
+        return Node(node_id, label, _props(rows[0]["props"])) if rows else None
+
+    def nodes(self, types: Iterable[str] | None = None) -> Iterator[Node]:
+        found: list[Node] = []
+        for label in _wanted(types, cypher.EVIDENCE_LABELS):
+            found.extend(Node(r["id"], label, _props(r["props"]))
+                         for r in self._read(cypher.NODES[label]))
+        found.sort(key=lambda n: n.id)
+        return iter(found)
+
+    def edges(self, types: Iterable[str] | None = None) -> Iterator[Edge]:
+        found: list[Edge] = []
+        for rel in _wanted(types, cypher.RELATIONSHIP_TYPES):
+            found.extend(Edge(rel, r["src"], r["dst"], _props(r["props"]))
+                         for r in self._read(cypher.EDGES[rel]))
+        found.sort(key=lambda e: (e.type, e.src, e.dst))
+        return iter(found)
+
+    def neighbours(
+        self, node_id: str, rel_types: Iterable[str] | None = None
+    ) -> list[tuple[Edge, Node]]:
+        label = _label(node_id)
+        if label is None:
+            return []
+        rows = self._read(cypher.NEIGHBOURS[label], id=node_id,
+                          types=_wanted(rel_types, cypher.RELATIONSHIP_TYPES))
+        out = [(Edge(r["type"], r["src"], r["dst"], _props(r["props"])),
+                Node(r["oid"], r["otype"], _props(r["oprops"]))) for r in rows]
+        out.sort(key=lambda pair: (pair[0].type, pair[1].id, pair[0].src))
+        return out
+
+    def provenance(self, item_id: str) -> list[Provenance]:
+        prefix, _, rest = item_id.partition(":")
+        if prefix in cypher.PROVENANCE_NODE:
+            rows = self._read(cypher.PROVENANCE_NODE[prefix], id=item_id)
+        else:
+            src, arrow, dst = rest.partition("->")
+            key = (prefix, _label(src) or "?", _label(dst) or "?")
+            if not arrow or key not in cypher.PROVENANCE_EDGE:
+                return []
+            rows = self._read(cypher.PROVENANCE_EDGE[key], src=src, dst=dst)
+        packed = sorted({p for r in rows for p in (r["sr"] or [])})
+        if not packed:
+            return []
+        by_file: dict[int, list[int]] = defaultdict(list)
+        for value in packed:
+            by_file[value >> _ROW_BITS].append(value & _ROW_MASK)
+        records = {r["seq"]: FileLoad.model_validate_json(r["record"]) for r in
+                   self._read(cypher.FILES_BY_SEQ, seqs=list(by_file))}
+        out: list[Provenance] = []
+        for file_seq, file_rows in by_file.items():
+            load = records[file_seq]
+            refs = self._row_refs(file_seq, file_rows)
+            out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
+                                  ref=refs.get(row), run_id=load.run_id,
+                                  ingested_at=load.ingested_at, grading=load.grading)
+                       for row in file_rows)
+        return out
+
+    def _row_refs(self, file_seq: int, rows: list[int]) -> dict[int, str]:
+        wanted = set(rows)
+        refs: dict[int, str] = {}
+        for record in self._read(cypher.ROW_REFS, file_seq=file_seq, first=rows[0],
+                                 last=rows[-1]):
+            refs.update((row, ref) for row, ref in zip(record["rows"], record["refs"],
+                                                       strict=True) if row in wanted)
+        return refs
+
+    def counts(self) -> Counts:
+        with self._errors(), self._session() as session:
+            nodes = {label: session.run(q).single(strict=True)["n"]
+                     for label, q in cypher.COUNT_NODES.items()}
+            rels = {rel: session.run(q).single(strict=True)["n"]
+                    for rel, q in cypher.COUNT_RELS.items()}
+        return Counts(nodes={k: v for k, v in nodes.items() if v},
+                      relationships={k: v for k, v in rels.items() if v})
+
+    # -- assessments -----------------------------------------------------------------------
+    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+        cell_rows = [{"cell_id": c.cell_id, "size": len(c.members), "record": c.model_dump_json(),
+                      "summary_json": json.dumps(c.summary, sort_keys=True)} for c in cells]
+        members: dict[str, list[Props]] = defaultdict(list)
+        for cell in cells:
+            for member in cell.members:
+                label = _label(member.node_id)
+                if label is not None:
+                    members[label].append({"node_id": member.node_id, "cell_id": cell.cell_id,
+                                           "confidence": member.confidence})
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run(cypher.CREATE_ANALYSIS_RUN, run_id=run.run_id, kind=run.kind,
+                   record=run.model_dump_json()).consume()
+            tx.run(cypher.CREATE_CELLS, run_id=run.run_id, rows=cell_rows).consume()
+            for label, rows in members.items():
+                tx.run(cypher.MEMBER_OF[label], run_id=run.run_id, rows=rows).consume()
+
+        self._write(work)
+
+    def analysis_runs(self, kind: str = "cells") -> list[AnalysisRun]:
+        return [AnalysisRun.model_validate_json(r["record"]) for r in
+                self._read(cypher.ANALYSIS_RUNS, kind=kind)]
+
+    def load_cells(self, run_id: str) -> list[CellRecord]:
+        rows = sorted(self._read(cypher.CELLS, run_id=run_id), key=lambda r: r["cell_id"])
+        return [CellRecord.model_validate_json(r["record"]) for r in rows]
+
+    # -- Neo4j-only helpers ----------------------------------------------------------------
+    def query(
+        self, statement: str, params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run a read-only Cypher statement (named queries) with ``$params``; rows as dicts.
+
+        It runs in a READ transaction, so the server refuses writes; ``timeout`` (seconds)
+        makes the server cancel a slow query.
+        """
+        @neo4j.unit_of_work(timeout=timeout)
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [{k: _native(v) for k, v in record.data().items()}
+                    for record in tx.run(statement, dict(params or {}))]
+
+        with self._errors(), self._session() as session:
+            return session.execute_read(work)
+
+
+def _wanted(types: Iterable[str] | None, known: tuple[str, ...]) -> list[str]:
+    """The schema types asked for (all when ``None``); unknown names match nothing."""
+    return list(known) if types is None else sorted(set(types) & set(known))
+
+
+def _ledger(record: neo4j.Record) -> FileLoad:
+    """A ledger record with its authoritative progress from the node's properties."""
+    return FileLoad.model_validate_json(record["record"]).model_copy(
+        update={"complete": bool(record["complete"]), "last_row": int(record["last_row"])})

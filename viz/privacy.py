@@ -144,3 +144,7 @@ class Privacy:
         if isinstance(value, dict):
             return {str(k): self.value(v) for k, v in value.items()}
         return value
+
+    def text(self, value: str) -> str:
+        """Free text as it may be shown: card numbers in it masked."""
+        return mask_card_numbers(value)

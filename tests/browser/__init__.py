@@ -1,0 +1,1 @@
+"""Helpers for the map and export tests: a hand-made case and a locked-down headless Chromium."""

@@ -1,0 +1,127 @@
+"""Drive Debian's headless Chromium with Playwright, with every request but the map blocked.
+
+Playwright (``pip install playwright``) is used only as a driver for the system Chromium
+(``/usr/bin/chromium``, or ``RINGMAP_CHROMIUM``); ``playwright install`` is never needed. It
+was chosen over Selenium because it can intercept and log every request the page attempts
+(``context.route``), which is the point of the offline test, without a proxy.
+
+Without Chromium or Playwright the browser tests skip with the reason, except in CI (``CI``
+set), where a missing browser fails them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# Collects Content-Security-Policy violations before any page script runs.
+_CSP_PROBE = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+def chromium_path() -> str:
+    """The Chromium executable; skips the test (fails it in CI) when it or Playwright is absent."""
+    path = os.environ.get("RINGMAP_CHROMIUM", "/usr/bin/chromium")
+    problem = None
+    if not Path(path).is_file():
+        problem = f"Chromium not found at {path} (apt-get install chromium, or RINGMAP_CHROMIUM)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is not installed (pip install playwright)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {problem}")
+        pytest.skip(problem)
+    return path
+
+
+def artifact_dir(fallback: Path) -> Path:
+    """Where screenshots go: ``$RINGMAP_TEST_ARTIFACTS`` if set, else ``fallback``."""
+    target = Path(os.environ.get("RINGMAP_TEST_ARTIFACTS") or fallback)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@dataclass
+class MapPage:
+    """A map opened in Chromium and what it tried to do."""
+
+    page: Any
+    url: str
+    attempted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def js(self, expression: str) -> Any:
+        """Evaluate a JavaScript expression in the page."""
+        return self.page.evaluate(expression)
+
+    def csp_violations(self) -> list[str]:
+        """Content-Security-Policy violations the page reported."""
+        found: list[str] = self.js("window.__cspViolations || []")
+        return found
+
+    def wait_stable(self, timeout_ms: int = 20_000) -> None:
+        """Wait until the map says its layout is stable."""
+        self.page.wait_for_function("window.ringmapStable === true", timeout=timeout_ms)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser (a fresh temporary profile per launch)."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=path, args=CHROMIUM_ARGS,
+                                         headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def open_map(browser: Any, html: Path, wait: bool = True) -> Iterator[MapPage]:
+    """Open ``html`` in a fresh context where every other request is blocked and logged."""
+    url = html.resolve().as_uri()
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  service_workers="block")
+    shown = MapPage(page=None, url=url)
+
+    def route(handle: Any) -> None:
+        if handle.request.url == url:
+            handle.continue_()
+        else:
+            shown.attempted.append(handle.request.url)
+            handle.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    shown.page = page
+    page.add_init_script(_CSP_PROBE)
+    page.on("request", lambda r: None if r.url == url else shown.attempted.append(r.url))
+    page.on("pageerror", lambda e: shown.errors.append(str(e)))
+    page.on("console", lambda m: shown.errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(url)
+        if wait:
+            shown.wait_stable()
+        yield shown
+    finally:
+        context.close()

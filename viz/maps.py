@@ -1,0 +1,563 @@
+"""Cell, victims-across-countries and entity-neighbourhood maps of a case.
+
+Each ``*_map`` function reads the store and returns a :class:`~ringmap.viz.render.MapSpec`; each
+``write_*_map`` renders it to one self-contained HTML file (see :mod:`ringmap.viz.render`) and
+returns what it drew. Node ids on a map are opaque (``n0``, ``n1``, ...), labels and tooltips
+are plain text, victims are pseudonymised unless ``reveal=True`` and card numbers are masked.
+
+Example
+-------
+>>> from ringmap.graphs.store import open_store            # doctest: +SKIP
+>>> with open_store("case.db") as store:                    # doctest: +SKIP
+...     write_cell_map(store, Path("out/cells.html"))
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ringmap.errors import ConfigError, NotFound
+from ringmap.graphs.model import CellRecord, Node, Provenance
+from ringmap.graphs.normalise import country_table
+from ringmap.graphs.resolve import resolve
+from ringmap.graphs.schema import Role
+from ringmap.graphs.store import Store
+from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
+from ringmap.viz.privacy import Privacy
+from ringmap.viz.reach import CellReach, cell_of, reach, victim_country
+from ringmap.viz.render import (
+    LegendEntry,
+    LegendSection,
+    MapEdge,
+    MapNode,
+    MapSpec,
+    render_map,
+    write_atomic,
+)
+from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_HOPS",
+    "MapResult",
+    "cell_map",
+    "entity_map",
+    "victim_map",
+    "write_cell_map",
+    "write_entity_map",
+    "write_victim_map",
+]
+
+DEFAULT_HOPS = 2
+_LABEL_CHARS = 40
+_VALUE_CHARS = 160
+_PROVENANCE_LINES = 3
+_DEGREE = 6.0  # canvas units per degree of latitude/longitude on the victims map
+
+
+@dataclass(frozen=True, slots=True)
+class MapResult:
+    """What a written map holds, for messages and the audit log."""
+
+    path: Path
+    nodes: int
+    edges: int
+    aggregated: bool
+
+    def counts(self) -> dict[str, Any]:
+        """The numbers as a mapping."""
+        return {"nodes": self.nodes, "edges": self.edges, "aggregated": self.aggregated}
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _money_text(money: Mapping[str, float]) -> str:
+    return "; ".join(f"{amount:,.2f} {currency}" for currency, amount in money.items()) or "none"
+
+
+def _provenance_lines(items: list[Provenance], privacy: Privacy) -> list[str]:
+    lines = []
+    for p in items[:_PROVENANCE_LINES]:
+        ref = f", ref {p.ref}" if p.ref else ""
+        lines.append(privacy.text(
+            f"  {p.source_file} row {p.row}{ref}, {p.grading}, run {p.run_id}"))
+    if len(items) > _PROVENANCE_LINES:
+        lines.append(f"  … and {len(items) - _PROVENANCE_LINES} more sightings")
+    return lines
+
+
+class _Drawer:
+    """Turns evidence nodes and edges into map nodes and edges with text tooltips."""
+
+    def __init__(self, store: Store, graph: nx.MultiDiGraph, privacy: Privacy,
+                 cells: Mapping[str, str], cell_order: Mapping[str, int]) -> None:
+        self.store = store
+        self.graph = graph
+        self.privacy = privacy
+        self.cells = cells
+        self.cell_order = cell_order
+        self.ids: dict[str, str] = {}
+
+    def map_id(self, node: str) -> str:
+        return self.ids.setdefault(node, f"n{len(self.ids)}")
+
+    def label(self, node: str) -> str:
+        return self.privacy.label(node, self.graph.nodes[node])
+
+    def node(self, node: str) -> MapNode:
+        attrs = self.graph.nodes[node]
+        kind = str(attrs.get("type", ""))
+        style = type_style(kind)
+        lines = [kind]
+        colour = style.color
+        cell = self.cells.get(node)
+        if cell is not None:
+            colour = cell_colour(self.cell_order[cell])
+            lines[0] += f" · cell {cell}"
+        for name, value in self.privacy.properties(node, attrs).items():
+            lines.append(_clip(f"{name}: {value}", _VALUE_CHARS))
+        sightings = self.store.provenance(node)
+        if sightings:
+            lines.append("sources:")
+            lines.extend(_provenance_lines(sightings, self.privacy))
+        return MapNode(self.map_id(node), _clip(self.label(node), _LABEL_CHARS),
+                       title="\n".join(lines), shape=style.shape, color=colour,
+                       size=style.size)
+
+    def edge(self, src: str, dst: str, rel: str) -> MapEdge:
+        attrs = self.graph.edges[src, dst, rel]
+        lines = [f"{rel}: {_clip(self.label(src), 60)} → {_clip(self.label(dst), 60)}"]
+        lines.extend(_clip(f"{k}: {self.privacy.value(v)}", _VALUE_CHARS)
+                     for k, v in attrs.items() if k != "type" and v is not None)
+        sightings = self.store.provenance(f"{rel}:{src}->{dst}")
+        lines.append("evidence:" if sightings else "evidence: no sightings recorded")
+        lines.extend(_provenance_lines(sightings, self.privacy))
+        return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines))
+
+
+def _place(spec: MapSpec, seed: int = 7) -> MapSpec:
+    """Compute positions ahead (physics off) when the browser's physics would not settle."""
+    if len(spec.nodes) > PHYSICS_LIMIT:
+        positions = layout_positions([n.id for n in spec.nodes],
+                                     [(e.src, e.dst) for e in spec.edges], seed=seed)
+        for node in spec.nodes:
+            node.x, node.y = positions[node.id]
+        spec.physics = False
+    return spec
+
+
+def _detailed(drawer: _Drawer, nodes: Iterable[str]) -> tuple[list[MapNode], list[MapEdge]]:
+    wanted = sorted(nodes)
+    drawn = [drawer.node(n) for n in wanted]
+    sub = drawer.graph.subgraph(wanted)
+    edges = [drawer.edge(s, d, r) for s, d, r in sorted(sub.edges(keys=True))]
+    return drawn, edges
+
+
+def _group_edges(collapsed_edges: Mapping[tuple[str, str], Counter[str]],
+                 ids: Mapping[str, str]) -> list[MapEdge]:
+    out = []
+    for (a, b), rels in collapsed_edges.items():
+        total = sum(rels.values())
+        title = "\n".join(f"{rel} × {n}" for rel, n in sorted(rels.items()))
+        out.append(MapEdge(ids[a], ids[b], title=title, width=1 + math.log2(total),
+                           arrows=False))
+    return out
+
+
+def _cells_legend(records: list[CellRecord], order: Mapping[str, int]) -> LegendSection:
+    return LegendSection("Cells", [
+        LegendEntry("●", cell_colour(order[c.cell_id]),
+                    _clip(f"{c.cell_id} · {len(c.members)} members", 60))
+        for c in records])
+
+
+def _latest(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
+    latest = store.latest_cells()
+    if latest is None or not latest[1]:
+        raise NotFound("no cells in this case yet: run cell detection first")
+    run, records = latest
+    if only is not None:
+        wanted = list(dict.fromkeys(only))
+        known = {c.cell_id: c for c in records}
+        missing = [c for c in wanted if c not in known]
+        if missing:
+            raise NotFound(f"no cell {', '.join(missing)} in the latest cell run {run.run_id} "
+                           f"(cells: {', '.join(sorted(known)[:10])}"
+                           f"{', …' if len(known) > 10 else ''})")
+        records = [known[c] for c in wanted]
+    return run.run_id, records
+
+
+def cell_map(
+    store: Store,
+    cells: Iterable[str] | None = None,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    reveal: bool = False,
+    graph: nx.MultiDiGraph | None = None,
+) -> MapSpec:
+    """Agents and accounts coloured by cell, their infrastructure and raid sites.
+
+    Parameters
+    ----------
+    store
+        The case; its latest cell run is drawn.
+    cells
+        Only these cell ids (default: every cell of the run).
+    budget
+        Most nodes drawn individually; above it each cell becomes one super-node with its
+        infrastructure counted per type (and the map says so in a banner).
+    reveal
+        Show victims' identities instead of pseudonyms.
+    graph
+        The evidence graph if the caller already projected it.
+    """
+    if budget < 1:
+        raise ConfigError("the node budget must be at least 1")
+    run_id, records = _latest(store, cells)
+    graph = store.project() if graph is None else graph
+    order = {c.cell_id: i for i, c in enumerate(records)}
+    reaches = [reach(graph, c) for c in records]
+    members = cell_of(records)
+    drawer = _Drawer(store, graph, Privacy.for_graph(graph, reveal=reveal), members, order)
+    shown = {n for r in reaches for n in r.footprint | r.sites}
+    title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
+             else f"Cells of run {run_id}")
+    legend = [_cells_legend(records, order)]
+    if len(shown) <= budget:
+        nodes, edges = _detailed(drawer, shown)
+        legend.append(LegendSection("Entities", type_legend(
+            {str(graph.nodes[n].get("type")) for n in shown})))
+        return _place(MapSpec(title, nodes, edges, legend, notes=[
+            "Hover a node or edge for its properties, evidence and sources.",
+            "Agents and accounts are coloured by cell."]))
+    return _place(_cell_overview(drawer, reaches, shown, budget, title, legend))
+
+
+def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], budget: int,
+                   title: str, legend: list[LegendSection]) -> MapSpec:
+    graph = drawer.graph
+    owners: dict[str, set[str]] = defaultdict(set)
+    for r in reaches:
+        for n in r.footprint | r.sites:
+            owners[n].add(r.cell_id)
+    shared = {n for n, cs in owners.items() if len(cs) > 1 and drawer.cells.get(n) is None}
+    keep = shared if len(shared) <= budget // 4 else set()
+
+    def group_of(node: str) -> str:
+        kind = str(graph.nodes[node].get("type"))
+        cell = drawer.cells.get(node)
+        if cell is not None:
+            return f"cell\x00{cell}"
+        if len(owners[node]) > 1:
+            return f"shared\x00{kind}"
+        return f"infra\x00{min(owners[node])}\x00{kind}"
+
+    sub = graph.subgraph(shown)
+    collapsed = collapse(sub.edges(keys=True), keep, group_of, nodes=sorted(shown))
+    nodes = [drawer.node(n) for n in collapsed.kept]
+    ids = {n: drawer.map_id(n) for n in collapsed.kept}
+    for i, (group, found) in enumerate(collapsed.members.items()):
+        ids[group] = f"g{i}"
+        nodes.append(_group_node(drawer, group, found, f"g{i}"))
+    kept_note = ("identifiers shared between cells are drawn one by one" if keep else
+                 f"the {len(shared):,} identifiers shared between cells are counted per type")
+    banner = (f"Aggregated view: {len(shown):,} nodes exceed the map budget of {budget:,}. "
+              f"Each cell is one node and its infrastructure is counted per type; {kept_note}.")
+    legend.append(LegendSection("Entities", type_legend(
+        {str(graph.nodes[n].get("type")) for n in shown})))
+    return MapSpec(title, nodes, _group_edges(collapsed.edges, ids), legend, banner=banner,
+                   notes=["Hover a group for its counts, an edge for the links it stands for."])
+
+
+def _group_node(drawer: _Drawer, group: str, found: list[str], map_id: str) -> MapNode:
+    parts = group.split("\x00")
+    kinds = Counter(str(drawer.graph.nodes[n].get("type")) for n in found)
+    counted = "\n".join(f"{n:,} × {type_style(k).label}" for k, n in sorted(kinds.items()))
+    if parts[0] == "cell":
+        colour = cell_colour(drawer.cell_order[parts[1]])
+        return MapNode(map_id, _clip(f"Cell {parts[1]} ({len(found):,})", _LABEL_CHARS),
+                       title=f"Cell {parts[1]}\n{counted}", color=colour,
+                       size=16 + 3 * math.sqrt(len(found)))
+    style = type_style(parts[-1])
+    if parts[0] == "shared":
+        label = f"{len(found):,} shared × {style.label}"
+        colour = NEUTRAL
+    else:
+        label = f"{len(found):,} × {style.label}"
+        colour = cell_colour(drawer.cell_order[parts[1]])
+    return MapNode(map_id, _clip(label, _LABEL_CHARS), title=label, shape=style.shape,
+                   color=colour, size=style.size + 2 * math.sqrt(len(found)))
+
+
+# -- victims across countries --------------------------------------------------------------
+
+def _geo(lat: float, lon: float) -> tuple[float, float]:
+    return lon * _DEGREE, -lat * _DEGREE
+
+
+def _spread(points: dict[str, tuple[float, float]], radius: Mapping[str, float],
+            fixed: set[str], rounds: int = 60) -> dict[str, tuple[float, float]]:
+    """Push overlapping markers apart (fixed ones stay) so close raid sites stay legible."""
+    pos = {k: [x, y] for k, (x, y) in points.items()}
+    keys = sorted(pos)
+    for _ in range(rounds):
+        moved = False
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                if a in fixed and b in fixed:
+                    continue
+                dx, dy = pos[b][0] - pos[a][0], pos[b][1] - pos[a][1]
+                dist = math.hypot(dx, dy)
+                need = radius[a] + radius[b] + 6
+                if dist >= need:
+                    continue
+                if dist < 1e-6:  # same spot: separate along a direction fixed by the pair
+                    angle = (sum(map(ord, a + b)) % 360) * math.pi / 180
+                    dx, dy, dist = math.cos(angle), math.sin(angle), 1.0
+                push = (need - dist) / dist
+                share = 0.5 if a not in fixed and b not in fixed else 1.0
+                if a not in fixed:
+                    pos[a][0] -= dx * push * share
+                    pos[a][1] -= dy * push * share
+                if b not in fixed:
+                    pos[b][0] += dx * push * share
+                    pos[b][1] += dy * push * share
+                moved = True
+        if not moved:
+            break
+    return {k: (v[0], v[1]) for k, v in pos.items()}
+
+
+def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec:
+    """Countries at their coordinates sized by victims, raid sites, cells linked to countries.
+
+    No victim is drawn individually: countries carry counts, and each cell-to-country edge
+    the number of victims and the money paid.
+    """
+    graph = store.project() if graph is None else graph
+    table, _ = country_table()
+    latest = store.latest_cells()
+    records = latest[1] if latest is not None else []
+    order = {c.cell_id: i for i, c in enumerate(records)}
+    reaches = [reach(graph, c) for c in records]
+    victims = sorted(n for n, a in graph.nodes(data=True)
+                     if a.get("type") == "Person" and a.get("role") == Role.VICTIM)
+    country_of = {v: victim_country(graph, v) for v in victims}
+    per_country = Counter(c for c in country_of.values() if c in table)
+    attributed = {v for r in reaches for v in r.victims}
+
+    points: dict[str, tuple[float, float]] = {}
+    radius: dict[str, float] = {}
+    nodes: dict[str, MapNode] = {}
+    for code, count in sorted(per_country.items()):
+        row = table[code]
+        key = f"country:{code}"
+        points[key] = _geo(row.lat, row.lon)
+        radius[key] = 8 + 5 * math.sqrt(count)
+        nodes[key] = MapNode(key, _clip(f"{row.name} ({count})", _LABEL_CHARS),
+                             title=f"{row.name} ({code})\n{count:,} victims",
+                             color=type_style("Country").color, size=radius[key])
+    sites = sorted(n for n, a in graph.nodes(data=True) if a.get("type") == "Location"
+                   and isinstance(a.get("lat"), int | float)
+                   and isinstance(a.get("lon"), int | float))
+    privacy = Privacy()
+    for site in sites:
+        attrs = graph.nodes[site]
+        points[site] = _geo(float(attrs["lat"]), float(attrs["lon"]))
+        radius[site] = 7
+        label = privacy.label(site, attrs)
+        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+        nodes[site] = MapNode(site, _clip(label, _LABEL_CHARS), shape="box",
+                              color=type_style("Location").color, size=7, title=privacy.text(
+                                  f"Raid site: {label}\n{where}\n"
+                                  f"{attrs['lat']:.4f}, {attrs['lon']:.4f}"))
+    edges: list[MapEdge] = []
+    unplaced = 0
+    for r in reaches:
+        key = f"cell:{r.cell_id}"
+        here = [points[s] for s in sorted(r.sites) if s in points]
+        if here:
+            x, y = sum(p[0] for p in here) / len(here), sum(p[1] for p in here) / len(here)
+        else:  # no known site: a row below the map
+            x, y = _geo(-62, -150 + 12 * unplaced)
+            unplaced += 1
+        points[key] = (x, y + 1)
+        radius[key] = 8 + 2 * math.sqrt(len(r.members))
+        colour = cell_colour(order[r.cell_id])
+        money = r.money(graph)
+        nodes[key] = MapNode(key, _clip(f"Cell {r.cell_id}", _LABEL_CHARS), color=colour,
+                             size=radius[key], title=privacy.text(
+                                 f"Cell {r.cell_id}\n{len(r.members):,} members\n"
+                                 f"{len(r.victims):,} victims\npaid: {_money_text(money)}"))
+        for site in sorted(r.sites):
+            if site in nodes:
+                edges.append(MapEdge(key, site, title=f"Cell {r.cell_id} — raid site",
+                                     dashes=True, color=colour, arrows=False))
+        by_country: dict[str, set[str]] = defaultdict(set)
+        for v in r.victims:
+            if country_of.get(v) in per_country:
+                by_country[str(country_of[v])].add(v)
+        for code, hit in sorted(by_country.items()):
+            paid = r.money(graph, hit)
+            edges.append(MapEdge(
+                key, f"country:{code}", color=colour, width=1 + 2 * math.log2(1 + len(hit)),
+                title=f"Cell {r.cell_id} → {table[code].name} ({code})\n"
+                      f"{len(hit):,} victims\npaid: {_money_text(paid)}"))
+    fixed = {k for k in points if k.startswith("country:")}
+    placed = _spread(points, radius, fixed)
+    for key, node in nodes.items():
+        node.x, node.y = placed[key]
+        node.fixed = key in fixed or key in sites
+    notes = ["Countries are placed at their centroids and sized by victims; raid sites at "
+             "their coordinates, nudged apart where they would overlap."]
+    missing = sum(1 for v in victims if country_of[v] not in table)
+    if missing:
+        notes.append(f"{missing:,} victims have no known country and are not drawn.")
+    if len(attributed) < len(victims):
+        notes.append(f"{len(victims) - len(attributed):,} victims are not linked to any cell.")
+    if unplaced:
+        notes.append(f"{unplaced} cells with no known raid site are drawn in a row below.")
+    legend = [LegendSection("Map", [
+        LegendEntry("●", type_style("Country").color, "country (size: victims)"),
+        LegendEntry("▬", type_style("Location").color, "raid site"),
+        LegendEntry("—", "#555555", "cell → country (width: victims)")])]
+    if records:
+        legend.insert(0, _cells_legend(records, order))
+    return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
+                   physics=False)
+
+
+# -- entity neighbourhood ------------------------------------------------------------------
+
+def _neighbourhood(store: Store, centre: Node, hops: int, limit: int
+                   ) -> tuple[nx.MultiDiGraph, dict[str, int], bool]:
+    graph: nx.MultiDiGraph = nx.MultiDiGraph()
+    graph.add_node(centre.id, type=centre.type, **centre.props)
+    distance = {centre.id: 0}
+    frontier = [centre.id]
+    truncated = False
+    for hop in range(1, hops + 1):
+        nxt: list[str] = []
+        for node in frontier:
+            for edge, other in store.neighbours(node):
+                if other.id not in graph:
+                    if len(distance) >= limit:
+                        truncated = True
+                        continue
+                    graph.add_node(other.id, type=other.type, **other.props)
+                    distance[other.id] = hop
+                    nxt.append(other.id)
+                graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
+        frontier = nxt
+    # who owns the outermost identifiers decides whether they are a victim's (pseudonymised)
+    context = graph.copy()
+    for node in frontier:
+        for edge, other in store.neighbours(node, ("USES", "HOLDS")):
+            if other.id not in context:
+                context.add_node(other.id, type=other.type, **other.props)
+            context.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type)
+    return context, distance, truncated
+
+
+def entity_map(
+    store: Store,
+    key: str,
+    *,
+    hops: int = DEFAULT_HOPS,
+    budget: int = DEFAULT_BUDGET,
+    reveal: bool = False,
+) -> MapSpec:
+    """The neighbourhood of one entity, ``hops`` relationships deep.
+
+    ``key`` is a node id, ``type:value`` or a bare identifier (see
+    :func:`ringmap.graphs.resolve.resolve`). Above ``budget`` nodes, everything beyond the
+    first hop is counted per hop and type instead of drawn.
+    """
+    if hops < 1:
+        raise ConfigError("--hops must be at least 1")
+    if budget < 1:
+        raise ConfigError("the node budget must be at least 1")
+    centre = resolve(store, key)
+    context, distance, truncated = _neighbourhood(store, centre, hops, 20 * budget)
+    latest = store.latest_cells()
+    records = latest[1] if latest is not None else []
+    order = {c.cell_id: i for i, c in enumerate(records)}
+    drawer = _Drawer(store, context, Privacy.for_graph(context, reveal=reveal),
+                     cell_of(records), order)
+    title = f"Neighbourhood of {_clip(drawer.label(centre.id), 60)} ({hops} hops)"
+    legend = [LegendSection("Entities", type_legend(
+        {str(context.nodes[n].get("type")) for n in distance}))]
+    if records:
+        legend.insert(0, _cells_legend(
+            [c for c in records if any(m.node_id in distance for m in c.members)], order))
+    notes = ["The entity searched for is drawn larger than the rest."]
+    if len(distance) <= budget:
+        nodes, edges = _detailed(drawer, distance)
+        spec = MapSpec(title, nodes, edges, legend, notes)
+    else:
+        spec = _hop_overview(drawer, distance, budget, title, legend, notes, truncated)
+    for node in spec.nodes:
+        if node.id == drawer.ids.get(centre.id):
+            node.size *= 1.6
+    return _place(spec)
+
+
+def _hop_overview(drawer: _Drawer, distance: Mapping[str, int], budget: int, title: str,
+                  legend: list[LegendSection], notes: list[str], truncated: bool) -> MapSpec:
+    first = {n for n, d in distance.items() if d <= 1}
+    keep = first if len(first) <= budget else {n for n, d in distance.items() if d == 0}
+
+    def group_of(node: str) -> str:
+        return f"{distance[node]}\x00{drawer.graph.nodes[node].get('type')}"
+
+    sub = drawer.graph.subgraph(distance)
+    collapsed = collapse(sub.edges(keys=True), keep, group_of, nodes=sorted(distance))
+    nodes = [drawer.node(n) for n in collapsed.kept]
+    ids: dict[str, str] = {n: drawer.map_id(n) for n in collapsed.kept}
+    for i, (group, found) in enumerate(collapsed.members.items()):
+        hop, kind = group.split("\x00")
+        style = type_style(kind)
+        label = f"{len(found):,} × {style.label} at {hop} hops"
+        ids[group] = f"g{i}"
+        nodes.append(MapNode(f"g{i}", label, title=label, shape=style.shape, color=style.color,
+                             size=style.size + 2 * math.sqrt(len(found))))
+    more = " (the walk stopped early: there were even more)" if truncated else ""
+    banner = (f"Aggregated view: {len(distance):,} nodes{more} exceed the map budget of "
+              f"{budget:,}. Nodes beyond the first hop are counted per hop and type.")
+    return MapSpec(title, nodes, _group_edges(collapsed.edges, ids), legend, notes,
+                   banner=banner)
+
+
+# -- writers -------------------------------------------------------------------------------
+
+def _write(spec: MapSpec, path: Path) -> MapResult:
+    write_atomic(path, render_map(spec))
+    return MapResult(Path(path), len(spec.nodes), len(spec.edges), spec.banner is not None)
+
+
+def write_cell_map(store: Store, path: Path, **options: Any) -> MapResult:
+    """Render :func:`cell_map` to ``path`` (options as for :func:`cell_map`)."""
+    return _write(cell_map(store, **options), path)
+
+
+def write_victim_map(store: Store, path: Path, **options: Any) -> MapResult:
+    """Render :func:`victim_map` to ``path``."""
+    return _write(victim_map(store, **options), path)
+
+
+def write_entity_map(store: Store, key: str, path: Path, **options: Any) -> MapResult:
+    """Render :func:`entity_map` of ``key`` to ``path`` (options as for :func:`entity_map`)."""
+    return _write(entity_map(store, key, **options), path)
+

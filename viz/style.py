@@ -1,0 +1,62 @@
+"""How each kind of node looks on a map: cell colours, a shape per entity type, legend lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ringmap.viz.render import LegendEntry
+
+__all__ = ["CELL_COLOURS", "NEUTRAL", "TYPE_STYLES", "TypeStyle", "cell_colour", "type_legend",
+           "type_style"]
+
+#: Distinct colours for cells (Okabe-Ito and Tableau hues), cycled when there are more cells.
+CELL_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#8c564b",
+                "#f0e442", "#7f3c8d", "#11a579", "#e73f74", "#3969ac", "#80ba5a", "#f2b701")
+NEUTRAL = "#b0b0b0"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeStyle:
+    """Shape, colour, size and legend glyph of an entity type."""
+
+    shape: str
+    color: str
+    size: float
+    glyph: str
+    label: str
+
+
+TYPE_STYLES: dict[str, TypeStyle] = {
+    "Person": TypeStyle("dot", NEUTRAL, 16, "●", "agent / person"),
+    "Account": TypeStyle("dot", NEUTRAL, 9, "•", "account"),
+    "Phone": TypeStyle("triangle", "#6b6b6b", 9, "▲", "phone number"),
+    "SimCard": TypeStyle("triangleDown", "#6b6b6b", 9, "▼", "SIM card"),
+    "Device": TypeStyle("square", "#4d4d4d", 9, "■", "device"),
+    "PaymentCard": TypeStyle("diamond", "#8a6d00", 10, "◆", "payment card"),
+    "FinancialAccount": TypeStyle("star", "#8a6d00", 11, "★", "wallet / bank account"),
+    "IPAddress": TypeStyle("hexagon", "#7a7a7a", 8, "⬢", "IP address"),
+    "Email": TypeStyle("triangle", "#9c5a9c", 8, "▲", "email address"),
+    "IdDocument": TypeStyle("square", "#9c5a9c", 8, "■", "ID document"),
+    "Payment": TypeStyle("dot", "#8a6d00", 6, "•", "payment"),
+    "Location": TypeStyle("box", "#e3c98f", 10, "▬", "raid site / place"),
+    "Country": TypeStyle("dot", "#5e8fc7", 14, "●", "country"),
+    "Report": TypeStyle("box", "#b8cde6", 8, "▬", "report"),
+    "Exhibit": TypeStyle("box", "#d0d0d0", 8, "▬", "exhibit"),
+}
+_FALLBACK = TypeStyle("dot", NEUTRAL, 8, "•", "other")
+
+
+def type_style(type_name: str) -> TypeStyle:
+    """The style of an entity type (a plain grey dot for anything unknown)."""
+    return TYPE_STYLES.get(type_name, _FALLBACK)
+
+
+def cell_colour(index: int) -> str:
+    """The colour of the ``index``-th cell."""
+    return CELL_COLOURS[index % len(CELL_COLOURS)]
+
+
+def type_legend(types: set[str]) -> list[LegendEntry]:
+    """Legend lines for these entity types, in the order of :data:`TYPE_STYLES`."""
+    return [LegendEntry(style.glyph, style.color, style.label)
+            for name, style in TYPE_STYLES.items() if name in types]

@@ -309,8 +309,8 @@ def _lookup(obj: dict[str, Any], path: str) -> Any:
 @contextmanager
 def _open_jsonl(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterator[Table]:
     columns = list(dict.fromkeys(needed))
-    with path.open("rb") as probe:
-        _check_paths(path, _text(probe, source), columns)
+    with path.open("rb") as probe, _text(probe, source) as sample:
+        _check_paths(path, sample, columns)
     with path.open("rb") as raw, _text(raw, source) as lines:
         try:
             yield Table(path, columns, _jsonl_rows(lines, columns), size=path.stat().st_size,

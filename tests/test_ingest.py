@@ -1,0 +1,315 @@
+"""Evidence ingest: row accounting, quarantine, card safety, idempotence, resume, CLI."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ringmap.cli import cli
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import Batch, FileLoad, Grading
+from ringmap.graphs.store import Store
+from ringmap.ingest.mapping import load_mapping
+from ringmap.ingest.run import IngestTask, ingest_files
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
+MAPPINGS = FIXTURES / "mappings"
+REMITTANCES = FIXTURES / "remittances.csv"
+REMIT_MAP = MAPPINGS / "remittances.yaml"
+PANS = ("4111111111111111", "5500000000000004", "4111111111111112")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    with EmbeddedStore(tmp_path / "case.db") as opened:
+        yield opened
+
+
+def checksum(store: Store) -> str:
+    """A digest of every node and relationship with its properties."""
+    items = [[n.id, n.type, n.props] for n in store.nodes()]
+    items += [[e.type, e.src, e.dst, e.props] for e in store.edges()]
+    return hashlib.sha256(json.dumps(items, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def quarantine_rows(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_row_accounting_and_quarantine(store: EmbeddedStore, tmp_path: Path) -> None:
+    report = ingest_files(store, [(REMITTANCES, REMIT_MAP, None)],
+                          quarantine_dir=tmp_path / "q")
+    (result,) = report.files
+    assert (result.read, result.loaded, result.duplicate, result.rejected) == (9, 3, 1, 5)
+    assert result.status == "loaded"
+    sha8 = hashlib.sha256(REMITTANCES.read_bytes()).hexdigest()[:8]
+    assert result.quarantine == str(tmp_path / "q" / f"remittances-{sha8}.csv")
+    rows = quarantine_rows(result.quarantine)
+    assert [(r["row"], r["reason"]) for r in rows] == [
+        ("5", "device.device_id: IMEI '490154203237519': Luhn check digit is wrong"),
+        ("6", "phone.number: phone '12': not a possible number"),
+        ("7", "victim.person_id: blank key"),
+        ("8", "card.number: card number: Luhn check digit is wrong"),
+        ("10", "payment.amount: 'abc' is not a number"),
+    ]
+    assert rows[0]["victim_phone"] == "'+65 9123 4567"  # neutralised: would read as formula
+    assert rows[3]["card_number"] == "**** **** **** 1112"
+    assert rows[4]["first_name"] == "'=HYPERLINK(\"http://x\")"
+    counts = store.counts()
+    assert counts.nodes == {"Device": 2, "Payment": 3, "PaymentCard": 2, "Person": 5, "Phone": 2}
+    assert counts.relationships == {"PAID": 3, "PAID_TO": 2, "USES": 4}
+    (load,) = store.file_loads()
+    assert (load.read, load.loaded, load.duplicate, load.rejected) == (9, 3, 1, 5)
+    assert load.complete and load.quarantine == result.quarantine
+    assert load.grading == Grading(scheme="admiralty", grade="B2")
+
+
+def test_values_are_normalised_and_provenance_recorded(store: EmbeddedStore,
+                                                       tmp_path: Path) -> None:
+    report = ingest_files(store, [(REMITTANCES, REMIT_MAP, Grading.parse("A1"))],
+                          quarantine_dir=tmp_path / "q", run_id="run-1")
+    assert report.run_id == "run-1"
+    payment = store.get("Payment:moneygram/MG-555-01")
+    assert payment is not None
+    assert payment.props == {"channel": "moneygram", "reference": "MG-555-01", "amount": 1500.0,
+                             "currency": "USD",
+                             "time": datetime(2014, 5, 2, 11, 30, tzinfo=UTC)}
+    victim = store.get("Person:V001")
+    assert victim is not None and victim.props["name"] == "Juan Cruz"
+    assert store.get("Phone:+639171234567") is not None
+    card = next(store.nodes(["PaymentCard"]))
+    assert set(card.props) == {"card_hash", "bin", "last4", "masked", "brand"}
+    (seen,) = store.provenance("Person:V001")  # row 4 is a duplicate: no second sighting
+    assert (seen.row, seen.ref, seen.run_id, seen.grading.grade) == (2, "EX-1", "run-1", "A1")
+    (run,) = store.runs()
+    assert run.run_id == "run-1" and run.finished is not None and len(run.files) == 1
+
+
+def test_card_numbers_never_reach_the_store_or_the_outputs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", str(REMITTANCES), "--mapping", str(REMIT_MAP),
+                                 "--store", str(tmp_path / "case.db"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".csv" for p in written)
+    for path in written:
+        data = path.read_bytes()
+        for pan in PANS:
+            assert pan.encode() not in data, path
+            assert pan[-8:].encode() not in data, path
+    for pan in PANS:
+        assert pan not in result.output
+
+
+def test_reingest_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    store_path = str(tmp_path / "case.db")
+    args = ["ingest", str(REMITTANCES), "-m", str(REMIT_MAP), "--store", store_path]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "5 row(s) of" in first.stderr and "rejected" in first.stderr
+    with EmbeddedStore(Path(store_path)) as store:
+        before, counts = checksum(store), store.counts()
+    again = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert again.exit_code == 0, again.output
+    (row,) = json.loads(again.stdout)
+    assert row["status"] == "already ingested"
+    assert (row["read"], row["loaded"], row["duplicate"], row["rejected"]) == (9, 3, 1, 5)
+    assert "already ingested with this mapping; nothing changed" in again.stderr
+    with EmbeddedStore(Path(store_path)) as store:
+        assert checksum(store) == before
+        assert store.counts() == counts
+        assert len(store.file_loads()) == 1
+
+
+def test_table_output_and_audit_entry(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["ingest", str(FIXTURES / "devices.xlsx"), "-m",
+                                      str(MAPPINGS / "devices.yaml"), "--store",
+                                      str(tmp_path / "case.db")])
+    assert result.exit_code == 0, result.output
+    header, _rule, line = result.stdout.splitlines()
+    assert header.split() == ["file", "read", "loaded", "duplicate", "rejected", "status",
+                              "quarantine"]
+    assert line.split()[1:6] == ["3", "2", "0", "1", "loaded"]
+    quarantine = tmp_path / "quarantine" / "devices-b93b7a7b.csv"
+    assert quarantine.is_file()
+    assert result.stderr == f"1 row(s) of {FIXTURES / 'devices.xlsx'} rejected; see {quarantine}\n"
+    (entry,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert entry["command"] == "ingest"
+    assert entry["counts"] == {"files": 1, "read": 3, "loaded": 2, "duplicate": 0,
+                               "rejected": 1}
+
+
+@pytest.mark.parametrize(("file", "mapping", "message"), [
+    ("remittances-latin1.csv", "remittances.yaml",
+     r"^Error: \S+remittances-latin1.csv is not valid utf-8: byte 0xe9 at byte offset 131 "),
+    ("remittances-missing.csv", "remittances.yaml",
+     r"^Error: \S+remittances-missing.csv: missing column\(s\) named in the mapping: "
+     r"victim_ref, card_number \(file has: "),
+    ("remittances.csv", "malformed.yaml", r"^Error: 1 problem\(s\) in mapping: \S+malformed.yaml"
+                                          r": YAML syntax error at line 5"),
+    ("remittances.csv", "broken.yaml", r"^Error: 10 problem\(s\) in mapping: "),
+])
+def test_user_mistakes_are_one_line_and_write_nothing(tmp_path: Path, file: str, mapping: str,
+                                                      message: str) -> None:
+    store_path = tmp_path / "case.db"
+    with EmbeddedStore(store_path) as store:
+        ingest_files(store, [(FIXTURES / "contacts.jsonl", MAPPINGS / "contacts.yaml", None)],
+                     quarantine_dir=tmp_path / "q")
+        before = (checksum(store), store.file_loads(), store.runs())
+    # the good file first: nothing of it may be written either when a later file fails
+    result = CliRunner().invoke(cli, ["ingest", str(REMITTANCES),
+                                      str(FIXTURES / file), "-m", str(MAPPINGS / mapping),
+                                      "--store", str(store_path)])
+    assert result.exit_code == 1
+    assert len(result.output.splitlines()) == 1
+    assert result.stdout == ""
+    assert re.match(message, result.stderr), result.stderr
+    with EmbeddedStore(store_path) as store:
+        assert (checksum(store), store.file_loads(), store.runs()) == before
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_failed_ingest_leaves_no_new_case_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["ingest", str(FIXTURES / "remittances-missing.csv"),
+                                      "-m", str(REMIT_MAP), "--store",
+                                      str(tmp_path / "case.db")])
+    assert result.exit_code == 1
+    assert not (tmp_path / "case.db").exists()
+
+
+def test_bad_grading_and_batch_size_are_usage_errors(tmp_path: Path) -> None:
+    base = ["ingest", str(REMITTANCES), "-m", str(REMIT_MAP), "--store", str(tmp_path / "c.db")]
+    result = CliRunner().invoke(cli, [*base, "--grading", "Q7"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --grading: Admiralty grade must be A-F then 1-6")
+    assert CliRunner().invoke(cli, [*base, "--batch-size", "0"]).exit_code == 2
+
+
+def test_xlsx_reader_rows_numbers_and_typed_cells(store: EmbeddedStore, tmp_path: Path) -> None:
+    (result,) = ingest_files(store, [(FIXTURES / "devices.xlsx", MAPPINGS / "devices.yaml",
+                                      None)], quarantine_dir=tmp_path / "q").files
+    assert (result.read, result.loaded, result.duplicate, result.rejected) == (3, 2, 0, 1)
+    assert [r["row"] for r in quarantine_rows(result.quarantine)] == ["6"]  # title row 1
+    device = store.get("Device:490154203237518")  # a numeric cell, not 4.9e14
+    assert device is not None and device.props["make"] == "Nokia"
+    exhibit = store.get("Exhibit:EX-11")
+    assert exhibit is not None
+    assert exhibit.props["seized"] == datetime(2014, 5, 2, 7, 0, tzinfo=UTC)
+    assert [p.row for p in store.provenance("Device:356938035643809")] == [5]  # blank row 4
+    assert store.counts().relationships == {"EXHIBIT_OF": 2, "SIM_IN": 2}
+
+
+def test_jsonl_reader_paths_and_malformed_lines(store: EmbeddedStore, tmp_path: Path) -> None:
+    (result,) = ingest_files(store, [(FIXTURES / "contacts.jsonl", MAPPINGS / "contacts.yaml",
+                                      None)], quarantine_dir=tmp_path / "q").files
+    assert (result.read, result.loaded, result.duplicate, result.rejected) == (5, 2, 1, 2)
+    rows = quarantine_rows(result.quarantine)
+    assert [r["row"] for r in rows] == ["2", "5"]
+    assert rows[0]["reason"].startswith("malformed JSON: ")
+    assert rows[1]["reason"] == "not a JSON object but list"
+    (edge, _other) = store.neighbours("Account:facebook/juan.dc")[0]
+    assert edge.dst == "Account:facebook/victim.one"
+    assert edge.props == {"count": 3, "first_seen": datetime(2014, 5, 1, 2, 0, tzinfo=UTC)}
+    assert store.file_loads()[0].grading == Grading(scheme="uk_3x5x2", grade="1A")
+
+
+def test_jsonl_path_in_no_line_is_a_missing_column(store: EmbeddedStore, tmp_path: Path) -> None:
+    mapping = load_mapping(MAPPINGS / "contacts.yaml")
+    entity = mapping.entities["agent"]
+    props = {**entity.properties,
+             "handle": entity.properties["handle"].model_copy(update={"column": "from.nick"})}
+    broken = mapping.model_copy(update={"entities": {
+        **mapping.entities, "agent": entity.model_copy(update={"properties": props})}})
+    with pytest.raises(Exception, match=r"missing column\(s\) named in the mapping: from.nick"):
+        ingest_files(store, [IngestTask(FIXTURES / "contacts.jsonl", broken)],
+                     quarantine_dir=tmp_path / "q")
+
+
+def _big_csv(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["exhibit_no", "victim_ref", "first_name", "last_name", "victim_phone",
+                         "service", "mtcn", "amount_usd", "sent", "card_number", "agent_ref",
+                         "agent_imei"])
+        for i in range(rows):
+            bad = i % 97 == 0
+            writer.writerow([f"EX-{i}", f"V{i % 400}", "N", f"L{i}",
+                             "12" if bad else f"0917 {i % 1000:03d} {i % 7919:04d}",
+                             "Western Union", f"MT{i}", str(100 + i % 50),
+                             "01/05/2014 10:00", "", f"A{i % 20}", ""])
+            if i % 50 == 0:  # a repeated row
+                writer.writerow([f"EX-{i}", f"V{i % 400}", "N", f"L{i}",
+                                 "12" if bad else f"0917 {i % 1000:03d} {i % 7919:04d}",
+                                 "Western Union", f"MT{i}", str(100 + i % 50),
+                                 "01/05/2014 10:00", "", f"A{i % 20}", ""])
+    return path
+
+
+def test_batch_size_does_not_change_the_result(tmp_path: Path) -> None:
+    data = _big_csv(tmp_path / "big.csv", 600)
+    results = []
+    for size in (7, 5000):
+        with EmbeddedStore(tmp_path / f"case-{size}.db") as store:
+            (result,) = ingest_files(store, [(data, REMIT_MAP, None)], batch_size=size,
+                                     quarantine_dir=tmp_path / f"q{size}").files
+            results.append(((result.read, result.loaded, result.duplicate, result.rejected),
+                            checksum(store)))
+            assert result.read == result.loaded + result.duplicate + result.rejected
+    assert results[0] == results[1]
+    assert results[0][0] == (612, 593, 11, 8)
+
+
+class _Resuming(EmbeddedStore):
+    """An embedded store whose ledger says an earlier load got as far as ``last_row``."""
+
+    def __init__(self, path: Path, last_row: int) -> None:
+        super().__init__(path)
+        self.last_row = last_row
+        self.batches: list[Batch] = []
+
+    def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
+        done = super().file_load(sha256, mapping_digest)
+        if done is not None:
+            return done
+        return FileLoad(sha256=sha256, source_file="x", mapping="m",
+                        mapping_digest=mapping_digest, run_id="killed",
+                        grading=Grading(), last_row=self.last_row, loaded=1)
+
+    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        def keep() -> Iterator[Batch]:
+            for batch in batches:
+                self.batches.append(batch)
+                yield batch
+        return super().load_file(load, keep())
+
+
+def test_resume_sends_only_rows_after_the_committed_row(tmp_path: Path) -> None:
+    data = _big_csv(tmp_path / "big.csv", 300)
+    with _Resuming(tmp_path / "case.db", last_row=101) as store:
+        (result,) = ingest_files(store, [(data, REMIT_MAP, None)], batch_size=40,
+                                 quarantine_dir=tmp_path / "q").files
+        assert result.status == "resumed"
+        assert (result.read, result.loaded, result.duplicate, result.rejected) == (306, 296, 5, 5)
+        rows = [s.row for b in store.batches for s in b.sightings]
+        assert min(rows) == 102
+        assert [b.last_row for b in store.batches][-1] == 307
+        assert len(quarantine_rows(result.quarantine)) == 5  # earlier rows too
+        (load,) = store.file_loads()
+        assert load.complete and load.last_row == 307
+
+
+def test_progress_bar_can_be_asked_for(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["ingest", str(REMITTANCES), "-m", str(REMIT_MAP),
+                                      "--store", str(tmp_path / "c.db"), "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "remittances.csv" in result.stderr

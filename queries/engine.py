@@ -1,0 +1,306 @@
+"""Run a named query on either store: bind its parameters, run the Cypher or its SQL twin, and
+type and pseudonymise the rows the same way for both.
+
+Parameters are checked against the query's header before anything runs: entities are resolved
+from what an analyst types (:func:`ringmap.graphs.resolve.readings`), countries normalised,
+runs and cells looked up; every value reaches the store as a bound parameter. Rows come back
+typed by the header's column kinds, victims on the victim side shown as ``Type:V-…``
+pseudonyms unless ``reveal`` is asked for, and card-like digit runs in text masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ringmap.errors import ConfigError, NotFound, StoreError
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.normalise import NORMALISERS, Context
+from ringmap.graphs.resolve import lookup, readings, resolve
+from ringmap.graphs.schema import SCHEMA
+from ringmap.graphs.store import Store
+from ringmap.queries.catalog import Column, Param, QuerySpec, get_query
+from ringmap.queries.twins import TWINS
+from ringmap.viz.privacy import Privacy, mask_card_numbers
+
+__all__ = ["CypherReader", "QueryResult", "bind", "parse_assignments", "run_named", "victim_side"]
+
+MAX_LIMIT = 100_000
+
+
+@runtime_checkable
+class CypherReader(Protocol):
+    """A store that runs read-only Cypher (the Neo4j store)."""
+
+    def query(
+        self, statement: str, params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``statement`` run in a read transaction, as dicts by column."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The rows of one named query, typed and shown as the header says."""
+
+    spec: QuerySpec
+    params: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+    @property
+    def columns(self) -> list[str]:
+        """The result columns, in order."""
+        return self.spec.column_names
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """``["k=v", ...]`` as a dict; the value may itself contain ``=``.
+
+    >>> parse_assignments(["device=35-2099", "note=a=b"])
+    {'device': '35-2099', 'note': 'a=b'}
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--param wants NAME=VALUE, got {pair!r}")
+        if name.strip() in out:
+            raise ConfigError(f"parameter {name.strip()!r} given twice")
+        out[name.strip()] = value
+    return out
+
+
+# -- binding ----------------------------------------------------------------------------------
+def _node(store: Store, param: Param, text: str) -> str:
+    """The id of the node of one of ``param.types`` that ``text`` names."""
+    found = readings(text)
+    typed = [r for r in found if r.type in param.types]
+    node = lookup(store.get, typed) if typed else None
+    if node is None:
+        node = resolve(store, text)  # raises NotFound naming what was looked for
+    if node.type not in param.types:
+        raise NotFound(f"parameter {param.name}: {Privacy().public_id(node.id)} is a "
+                       f"{node.type}; this query wants {' or '.join(param.types)}")
+    return node.id
+
+
+def _int(param: Param, text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ConfigError(f"parameter {param.name} wants a whole number, got {text!r}") from None
+    low = 1 if param.name == "limit" else 0
+    if not low <= value <= MAX_LIMIT:
+        raise ConfigError(f"parameter {param.name} must be between {low} and {MAX_LIMIT}")
+    return value
+
+
+def _float(param: Param, text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ConfigError(f"parameter {param.name} wants a number, got {text!r}") from None
+
+
+def _run(store: Store, text: str | None) -> str:
+    runs = [r.run_id for r in store.analysis_runs("cells")]
+    if not runs:
+        raise NotFound("no cell-detection run in this case; run `ringmap cells` first")
+    if text is None or text.strip() in ("", "latest"):
+        return runs[-1]
+    if text.strip() not in runs:
+        raise NotFound(f"no cell-detection run {text.strip()!r} (runs: {', '.join(runs[-5:])})")
+    return text.strip()
+
+
+def _cell(store: Store, run_id: str, text: str) -> str:
+    cells = [c.cell_id for c in store.load_cells(run_id)]
+    if text.strip() not in cells:
+        shown = ", ".join(cells[:10]) + (", ..." if len(cells) > 10 else "")
+        raise NotFound(f"no cell {text.strip()!r} in run {run_id} (cells: {shown})")
+    return text.strip()
+
+
+def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Check the analyst's ``raw`` parameters against the header and turn them into values.
+
+    Raises
+    ------
+    ConfigError
+        An unknown, missing or malformed parameter.
+    NotFound
+        An entity, run or cell the case does not hold.
+    NormalisationError
+        A value that cannot be read as its kind (a country, a phone number, ...).
+    """
+    unknown = sorted(set(raw) - {p.name for p in spec.params})
+    if unknown:
+        known = ", ".join(p.name for p in spec.params) or "none"
+        raise ConfigError(f"query {spec.name} has no parameter {unknown[0]!r} "
+                          f"(parameters: {known})")
+    values: dict[str, Any] = {}
+    # a run is bound first: cells are looked up in it
+    for param in sorted(spec.params, key=lambda p: p.kind != "run"):
+        text = raw.get(param.name, param.default)
+        if param.kind == "run":
+            values[param.name] = _run(store, text)
+        elif text is None:
+            raise ConfigError(f"query {spec.name} needs --param {param.name}=VALUE "
+                              f"({param.describe()})")
+        elif text == "null" and param.default == "null":
+            values[param.name] = None
+        else:
+            values[param.name] = _value(store, param, text, values)
+    return values
+
+
+def _value(store: Store, param: Param, text: str, bound: Mapping[str, Any]) -> Any:
+    if param.kind == "node":
+        return _node(store, param, text)
+    if param.kind == "country":
+        return NORMALISERS["country"](text, Context())
+    if param.kind == "cell":
+        run_id = bound.get("run")
+        if run_id is None:
+            raise ConfigError(f"parameter {param.name}: a cell needs a run parameter")
+        return _cell(store, run_id, text)
+    if param.kind == "int":
+        return _int(param, text)
+    if param.kind == "float":
+        return _float(param, text)
+    return text
+
+
+# -- running ----------------------------------------------------------------------------------
+_VICTIM_SIDE_SQL = """
+SELECT n.id FROM nodes n
+WHERE n.id IN (SELECT value FROM json_each(:ids)) AND (
+    json_extract(n.props, '$.role') = 'victim'
+    OR (EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
+                WHERE e.dst = n.nid AND e.type IN ('USES', 'HOLDS')
+                  AND json_extract(p.props, '$.role') = 'victim')
+        AND NOT EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
+                        WHERE e.dst = n.nid AND e.type IN ('USES', 'HOLDS')
+                          AND json_extract(p.props, '$.role') != 'victim')))"""
+
+# The label is one of the schema's entity types (checked), never input; ids are a parameter.
+_VICTIM_SIDE_CYPHER = """
+MATCH (n:{label}) WHERE n.id IN $ids
+  AND (n.role = 'victim'
+       OR (EXISTS {{ (:Person {{role: 'victim'}})-[:USES|HOLDS]->(n) }}
+           AND NOT EXISTS {{ (p:Person)-[:USES|HOLDS]->(n) WHERE p.role <> 'victim' }}))
+RETURN n.id AS id"""
+
+
+def victim_side(store: Store, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` are on the victim side: victims, and what only victims use or hold.
+
+    The same rule as :func:`ringmap.viz.privacy.victim_side`, asked of the store for just these
+    ids in one query (per entity type on Neo4j, so that its id index is used).
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    if isinstance(store, EmbeddedStore):
+        import json
+
+        return {row[0] for row in store.execute(_VICTIM_SIDE_SQL, {"ids": json.dumps(wanted)})}
+    reader = _reader(store)
+    by_type: dict[str, list[str]] = {}
+    for node_id in wanted:
+        by_type.setdefault(node_id.split(":", 1)[0], []).append(node_id)
+    found: set[str] = set()
+    for label, group in by_type.items():
+        if label in SCHEMA.entities:
+            text = _VICTIM_SIDE_CYPHER.format(label=label)
+            found.update(row["id"] for row in reader.query(text, {"ids": group}))
+    return found
+
+
+def _reader(store: Store) -> CypherReader:
+    if not isinstance(store, CypherReader):
+        raise StoreError(f"the {store.kind} store cannot run named queries")
+    return store
+
+
+def _raw_rows(store: Store, spec: QuerySpec, params: Mapping[str, Any],
+              timeout: float | None) -> list[tuple[Any, ...]]:
+    if isinstance(store, EmbeddedStore):
+        return store.execute(TWINS[spec.name], dict(params))
+    rows = _reader(store).query(spec.cypher, params, timeout)
+    return [tuple(row[c] for c in spec.column_names) for row in rows]
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    native = value.to_native()  # a Neo4j temporal value
+    if not isinstance(native, datetime):
+        raise StoreError(f"expected a datetime, got {type(native).__name__}")
+    return native
+
+
+_TYPERS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "float": lambda v: round(float(v), 6),
+    "money": lambda v: round(float(v), 2),
+    "bool": bool,
+    "datetime": _datetime,
+    "str": lambda v: mask_card_numbers(str(v)),
+}
+
+
+def _typed(columns: tuple[Column, ...], raw: tuple[Any, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for column, value in zip(columns, raw, strict=True):
+        typer = _TYPERS.get(column.kind)
+        row[column.name] = value if value is None or typer is None else typer(value)
+    return row
+
+
+def run_named(
+    store: Store,
+    name: str,
+    raw_params: Mapping[str, str] | None = None,
+    *,
+    reveal: bool = False,
+    timeout: float | None = None,
+) -> QueryResult:
+    """Run the named query ``name`` on ``store`` with the analyst's parameters.
+
+    Parameters
+    ----------
+    store
+        The case: embedded (runs the SQL twin) or Neo4j (runs the ``.cypher`` text).
+    name
+        A query of :func:`~ringmap.queries.catalog.catalog`.
+    raw_params
+        Parameter values as typed, by name; defaults fill the rest.
+    reveal
+        Show victims as they are instead of pseudonyms.
+    timeout
+        Seconds the Neo4j server may spend on the query.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with EmbeddedStore(pathlib.Path(tempfile.mkdtemp()) / "case.db") as store:
+    ...     run_named(store, "cross-border-summary").rows
+    []
+    """
+    spec = get_query(name)
+    params = bind(store, spec, raw_params or {})
+    rows = [_typed(spec.columns, raw) for raw in _raw_rows(store, spec, params, timeout)]
+    parties = [c.name for c in spec.columns if c.kind in ("party", "node")]
+    ids = {row[c] for row in rows for c in parties if row[c] is not None}
+    privacy = Privacy(victims=set() if reveal else victim_side(store, ids), reveal=reveal)
+    for row in rows:
+        for column in parties:
+            if row[column] is not None:
+                row[column] = privacy.public_id(row[column])
+    return QueryResult(spec, params, rows)

@@ -1,0 +1,244 @@
+"""Named queries: the catalog, parameter binding, privacy, and the same rows on every store."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import StoreFactory
+from queries_case import (
+    A1,
+    A3,
+    CARD_NUMBER,
+    HOSTILE,
+    IMEI,
+    LAPTOP,
+    OFFICE,
+    PHONE,
+    WALLET,
+    card_id,
+    load_case,
+)
+
+from ringmap.errors import ConfigError, NormalisationError, NotFound, RingmapError
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
+from ringmap.graphs.store import Store
+from ringmap.queries.catalog import catalog, get_query, parse_query
+from ringmap.queries.engine import parse_assignments, run_named
+from ringmap.queries.twins import TWINS
+
+REQUIRED = {"accounts-on-device", "devices-of-account", "who-used-identifier",
+            "shared-identifiers", "contacts-of-account", "victims-by-country", "money-by-cell",
+            "money-trail", "agents-at-site", "reports-for-account", "cell-members",
+            "top-brokers", "cross-border-summary"}
+
+#: parameters that give every named query rows on the case (as an analyst would type them)
+CALLS: dict[str, dict[str, str]] = {
+    "accounts-on-device": {"device": "imei:352099001761481"},
+    "devices-of-account": {"account": "facebook/agent.two"},
+    "who-used-identifier": {"identifier": "phone:0917 123 4567"},
+    "shared-identifiers": {"a": A1, "b": A3},
+    "contacts-of-account": {"account": A1},
+    "agents-at-site": {"site": OFFICE},
+    "reports-for-account": {"account": A1},
+    "cell-members": {"cell": "C1"},
+    "victims-by-country": {},
+    "money-by-cell": {"run": "run-1"},
+    "money-trail": {"instrument": f"card:{CARD_NUMBER}"},
+    "top-brokers": {"limit": "5"},
+    "cross-border-summary": {},
+}
+
+
+@pytest.fixture
+def case(any_store: Store) -> Store:
+    """The queries case, once per store."""
+    load_case(any_store)
+    return any_store
+
+
+@pytest.fixture
+def embedded_case(tmp_path: Path) -> Any:
+    """The queries case in an embedded store."""
+    with EmbeddedStore(tmp_path / "embedded-case.db") as store:
+        load_case(store)
+        yield store
+
+
+def test_catalog_has_every_query_with_its_twin() -> None:
+    assert REQUIRED <= set(catalog())
+    assert set(catalog()) == set(TWINS) == set(CALLS)
+    for spec in catalog().values():
+        assert spec.description and spec.columns
+        assert "ORDER BY" in TWINS[spec.name]
+
+
+def test_bad_header_reports_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "broken.cypher"
+    path.write_text("// @name other\n// @param x: banana\n// @column y: str\n"
+                    "MATCH (n {id: $z}) RETURN n.id AS y\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_query(path)
+    message = str(caught.value)
+    for part in ("must match the file name", "unknown kind 'banana'", "missing @description",
+                 "used but not declared: ['z']", "no ORDER BY"):
+        assert part in message
+
+
+def test_unknown_query_names_close_ones() -> None:
+    with pytest.raises(NotFound, match="did you mean accounts-on-device"):
+        get_query("acounts-on-device")
+
+
+def test_every_query_has_rows(case: Store) -> None:
+    for name, params in CALLS.items():
+        result = run_named(case, name, params)
+        assert result.rows, name
+        assert list(result.rows[0]) == result.columns
+
+
+def test_same_rows_on_every_store(case: Store, embedded_case: EmbeddedStore) -> None:
+    for name, params in CALLS.items():
+        for reveal in (False, True):
+            got = run_named(case, name, params, reveal=reveal).rows
+            assert got == run_named(embedded_case, name, params, reveal=reveal).rows, name
+
+
+def test_who_used_identifier(case: Store) -> None:
+    rows = run_named(case, "who-used-identifier", {"identifier": "+63 917 123 4567"}).rows
+    assert [(r["link"], r["user"], r["role"]) for r in rows] == [
+        ("HAS_NUMBER", "SimCard:8963012345678901234", None),
+        ("REGISTERED_TO", A1, None),
+        ("USES", "Person:AG-1", "suspect"),
+        ("USES", "Person:AG-3", "suspect"),
+    ]
+
+
+def test_accounts_on_device_types_values(case: Store) -> None:
+    rows = run_named(case, "accounts-on-device", {"device": IMEI}).rows
+    assert rows[0] == {"account": A1, "first_seen": datetime(2014, 1, 1, 10, tzinfo=UTC),
+                       "last_seen": datetime(2014, 6, 1, 10, tzinfo=UTC), "count": 4}
+    assert rows[1]["account"] == "Account:facebook/agent.two" and rows[1]["count"] is None
+
+
+def test_victims_and_money_by_cell(case: Store) -> None:
+    rows = run_named(case, "victims-by-country", {}).rows
+    assert [tuple(r.values()) for r in rows] == [
+        ("C1", "GB", 1), ("C1", "US", 1), ("C2", "??", 1), ("C2", "GB", 1)]
+    one = run_named(case, "victims-by-country", {"cell": "C2", "run": "latest"}).rows
+    assert [r["country"] for r in one] == ["??", "GB"]
+    money = run_named(case, "money-by-cell", {}).rows
+    assert [tuple(r.values()) for r in money] == [
+        ("C1", "GBP", 1, 1, 1000.0), ("C1", "USD", 1, 1, 500.0),
+        ("C2", "PHP", 1, 1, 2500.0), ("C2", "USD", 1, 1, 500.0)]
+
+
+def test_money_trail_pseudonymises_victims(case: Store) -> None:
+    rows = run_named(case, "money-trail", {"instrument": card_id()}).rows
+    assert [(r["direction"], r["payment"], r["amount"]) for r in rows] == [
+        ("in", "Payment:wu/P2", 1000.0), ("in", "Payment:wu/P1", 500.0),
+        ("out", "Payment:bank/P4", 1200.5)]
+    payers = [r["counterparty"] for r in rows[:2]]
+    assert all(p.startswith("Person:V-") and "V-1" not in p and "V-2" not in p for p in payers)
+    assert rows[2]["counterparty"] == WALLET  # an instrument, not a victim
+    revealed = run_named(case, "money-trail", {"instrument": card_id()}, reveal=True).rows
+    assert [r["counterparty"] for r in revealed[:2]] == ["Person:V-2", "Person:V-1"]
+    # the same victim gets the same pseudonym in every query
+    again = run_named(case, "money-trail", {"instrument": card_id()}).rows
+    assert [r["counterparty"] for r in again[:2]] == payers
+
+
+def test_victim_accounts_pseudonymised(case: Store) -> None:
+    rows = run_named(case, "contacts-of-account", {"account": A1}).rows
+    assert {r["contact"] for r in rows} == {rows[0]["contact"]}
+    assert rows[0]["contact"].startswith("Account:V-")
+    assert "victim" not in repr(rows)
+
+
+def test_cell_members_and_brokers(case: Store) -> None:
+    members = run_named(case, "cell-members", {"cell": "C2"}).rows
+    assert [(r["member"], r["type"], r["confidence"]) for r in members] == [
+        ("Person:AG-3", "Person", 1.0), (A3, "Account", 0.75)]
+    brokers = {r["broker"]: r["cells"] for r in run_named(case, "top-brokers", {}).rows}
+    assert brokers[LAPTOP] == 2 and brokers[OFFICE] == 2 and brokers[PHONE] == 2
+    assert not any(b.startswith("Person:") for b in brokers)  # members are not brokers
+
+
+def test_reports_oldest_first_then_undated(case: Store) -> None:
+    rows = run_named(case, "reports-for-account", {"account": A1}).rows
+    assert [(r["report"], r["country"], r["named_as"]) for r in rows] == [
+        ("Report:ncmec/CT-1", "US", "suspect"), ("Report:police/R-2", None, None)]
+
+
+@pytest.mark.parametrize(("params", "error", "message"), [
+    ({}, ConfigError, "needs --param device=VALUE (device: node(Device))"),
+    ({"device": IMEI, "colour": "red"}, ConfigError, "has no parameter 'colour'"),
+    ({"device": IMEI, "limit": "ten"}, ConfigError, "wants a whole number"),
+    ({"device": IMEI, "limit": "0"}, ConfigError, "between 1 and"),
+    ({"device": PHONE}, NotFound, "is a Phone; this query wants Device"),
+    ({"device": "Device:000000000000000"}, NotFound, "no entity"),
+])
+def test_bad_parameters_are_one_line_errors(
+    case: Store, params: dict[str, str], error: type[RingmapError], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)) as caught:
+        run_named(case, "accounts-on-device", params)
+    assert "\n" not in caught.value.one_line()
+
+
+def test_bad_run_or_cell(case: Store) -> None:
+    with pytest.raises(NotFound, match="no cell 'C9' in run run-1"):
+        run_named(case, "cell-members", {"cell": "C9"})
+    with pytest.raises(NotFound, match="no cell-detection run 'run-9'"):
+        run_named(case, "money-by-cell", {"run": "run-9"})
+
+
+def test_no_cells_yet(any_store: Store) -> None:
+    with pytest.raises(NotFound, match="run `ringmap cells` first"):
+        run_named(any_store, "top-brokers", {})
+
+
+def test_card_numbers_never_echoed(case: Store) -> None:
+    with pytest.raises(RingmapError) as caught:
+        run_named(case, "money-trail", {"instrument": "card:4000 0000 0000 0002"})
+    assert "4000000000000002" not in str(caught.value).replace(" ", "")
+
+
+def test_injection_through_parameters_is_data(case: Store) -> None:
+    """Hostile text in a parameter is looked up as a value: data back, no effect."""
+    hostile = Node("Account:facebook/" + HOSTILE, "Account",
+                   {"platform": "facebook", "handle": HOSTILE})
+    edge = Edge("LOGGED_IN_ON", hostile.id, LAPTOP)
+    load = FileLoad(sha256="d" * 64, source_file="h.csv", mapping="h", mapping_digest="m1",
+                    run_id="ingest-2", grading=Grading.parse("C3"))
+    case.load_file(load, [Batch([hostile], [edge], [Sighting(hostile.id, 1)], last_row=1)])
+    before = case.counts()
+    rows = run_named(case, "devices-of-account", {"account": hostile.id}).rows
+    assert [r["device"] for r in rows] == [LAPTOP]
+    for attempt in (HOSTILE, "Account:" + HOSTILE, "') RETURN 1 UNION SELECT * FROM nodes --"):
+        with pytest.raises((NotFound, NormalisationError)):
+            run_named(case, "devices-of-account", {"account": attempt})
+        with pytest.raises(NotFound):
+            run_named(case, "cell-members", {"cell": attempt})
+    assert case.counts() == before
+    assert case.get(hostile.id) is not None
+
+
+def test_parse_assignments() -> None:
+    assert parse_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        parse_assignments(["novalue"])
+    with pytest.raises(ConfigError, match="given twice"):
+        parse_assignments(["a=1", "a=2"])
+
+
+def test_store_factory_reopens(store_factory: StoreFactory) -> None:
+    """Rows survive reopening the case (queries read only what the store committed)."""
+    load_case(store_factory())
+    rows = run_named(store_factory(), "cross-border-summary", {}).rows
+    assert [(r["country"], r["victims"], r["reports"]) for r in rows] == [
+        ("??", 1, 0), ("GB", 1, 0), ("US", 1, 1)]

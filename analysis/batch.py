@@ -149,10 +149,8 @@ def batch(
             result["status"] = f"error: {exc.one_line()}"
             out.append(result)
             continue
-        key_text = describe(found) if len(found) > 1 else found[0].shown
-        # a bare value that could be a card number keeps its digits masked in every reading
-        pan_like = type_name is None and shown_input(text) != text.strip()
-        result["key"] = shown_input(key_text) if pan_like else key_text
+        # a bare value that could be a card number shows no other reading of its digits
+        result["key"] = describe(found, type_name is None and shown_input(text) != text.strip())
         if node is None:
             result["status"] = "unknown"
             out.append(result)

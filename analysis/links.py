@@ -241,7 +241,8 @@ def _graph(store: Store, graph: EvidenceGraph | None) -> EvidenceGraph:
 
 
 def _hop_rows(walk: EvidencePath, **lead: Any) -> list[dict[str, Any]]:
-    return [{**lead, "hop": i, "from": hop.start, "relationship": link.arrow, "to": hop.end,
+    return [{**lead, "hop": i, "from": hop.start, "relationship": link.type,
+             "direction": "→" if link.forward else "←", "to": hop.end,
              "properties": link.properties or None, "evidence": evidence_text(link.evidence)}
             for i, hop in enumerate(walk.hops, 1) for link in hop.links]
 

@@ -229,10 +229,17 @@ def readings(
         raise NormalisationError(shown_input(str(exc))) from None
 
 
-def describe(found: list[Reading]) -> str:
-    """The readings as text for a message; digit runs masked if any reading is a card."""
-    cards = any(r.type == "PaymentCard" for r in found)
-    return ", ".join(shown_input(r.shown) if cards else r.shown for r in found)
+def describe(found: list[Reading], hide_digits: bool | None = None) -> str:
+    """The readings as text for a message.
+
+    When the text could be a card number (``hide_digits``, by default: when one reading is a
+    card) the other readings show their type only: their keys are made of the same digits.
+    """
+    if hide_digits is None:
+        hide_digits = any(r.type == "PaymentCard" for r in found)
+    if not hide_digits:
+        return ", ".join(r.shown for r in found)
+    return ", ".join(r.shown if r.type == "PaymentCard" else r.type for r in found)
 
 
 def _readings(text: str, type_name: str | None, ctx: Context, key: KeySource) -> list[Reading]:

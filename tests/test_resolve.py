@@ -140,9 +140,8 @@ def test_ambiguous_readings_list_candidates_masked() -> None:
     nodes = {r.node_id: Node(r.node_id, r.type) for r in found}
     with pytest.raises(NotFound) as err:
         lookup(nodes.get, found)
-    message = str(err.value)
-    assert message.startswith("ambiguous: matches PaymentCard:352099*****1481, ")
-    assert IMEI not in message
+    assert str(err.value) == ("ambiguous: matches PaymentCard:352099*****1481, Device; prefix a "
+                              "type (phone:, imei:, card:, ...) or give the node id")
 
 
 def test_lookup_prefers_the_one_existing_reading() -> None:

@@ -202,5 +202,5 @@ def get_query(name: str) -> QuerySpec:
     if spec is not None:
         return spec
     close = difflib.get_close_matches(name.strip().lower(), known, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else "see ringmap query --list"
+    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known)}"
     raise NotFound(f"unknown query {name!r}; {hint}")

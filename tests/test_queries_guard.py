@@ -55,7 +55,7 @@ ALLOWED = [
 
 @pytest.mark.parametrize("statement", REFUSED)
 def test_write_statements_refused(statement: str) -> None:
-    with pytest.raises(WriteRefused, match="^refused: "):
+    with pytest.raises(WriteRefused, match=r"^refused: "):
         check_read_only(statement)
 
 

@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.connectors.ConnectorPortRegister;
 import org.neo4j.configuration.connectors.ConnectorType;
 import org.neo4j.configuration.connectors.HttpConnector;
@@ -102,8 +103,50 @@ public final class Neo4jDev {
 
         long t0 = System.nanoTime();
         log("starting Neo4j Community " + neo4jVersion() + " in " + home + " (bolt 127.0.0.1:" + port + ")");
+        CountDownLatch stopped = new CountDownLatch(1);
+        try {
+            DatabaseManagementService dbms = build(home, port, pageCache);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                log("shutting down");
+                try {
+                    dbms.shutdown();
+                    log("stopped");
+                } catch (Throwable t) {
+                    log("error during shutdown: " + t);
+                } finally {
+                    stopped.countDown();
+                }
+            }, "neo4j-dev-shutdown"));
 
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+            GraphDatabaseService db = dbms.database(DEFAULT_DB);
+            if (!db.isAvailable(Duration.ofSeconds(120).toMillis())) {
+                throw new IllegalStateException("database '" + DEFAULT_DB + "' did not become available");
+            }
+            log(String.format("DBMS up after %.1f s", (System.nanoTime() - t0) / 1e9));
+            syncPassword(dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), password);
+            if (fresh) {
+                // Consumed when the system database was created; do not leave a hash lying around.
+                Files.deleteIfExists(initialAuth);
+            }
+            int boltPort = boundBoltPort((GraphDatabaseAPI) db, port);
+            log(String.format("started in %.1f s (JVM uptime %.1f s)", (System.nanoTime() - t0) / 1e9,
+                    java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3));
+            System.out.println("READY bolt://127.0.0.1:" + boltPort);
+            System.out.flush();
+        } catch (Throwable t) {
+            log("start-up failed: " + t);
+            t.printStackTrace(System.err);
+            System.exit(1); // runs the shutdown hook if the DBMS was built
+        }
+
+        // Block the main thread; SIGTERM/SIGINT run the shutdown hook, which shuts Neo4j down.
+        stopped.await();
+        // Give the JVM a moment to finish the hook cleanly before main returns.
+        stopped.await(1, TimeUnit.SECONDS);
+    }
+
+    private static DatabaseManagementService build(Path home, int port, long pageCache) {
+        return new DatabaseManagementServiceBuilder(home)
                 .setConfig(Map.ofEntries(
                         // Bolt: loopback only, plain text.
                         Map.entry(BoltConnector.enabled, true),
@@ -111,6 +154,10 @@ public final class Neo4jDev {
                         Map.entry(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port)),
                         Map.entry(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED),
                         Map.entry(HttpConnector.enabled, false),
+                        // Default is to wait 5 s for Bolt connections on shutdown; a dev server
+                        // should stop promptly on SIGTERM.
+                        Map.entry(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1)),
+                        Map.entry(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1)),
                         Map.entry(HttpsConnector.enabled, false),
                         // Real authentication. No lock-out after failed logins, otherwise a
                         // wrong-password test locks the right password out for auth_lock_time.
@@ -125,45 +172,6 @@ public final class Neo4jDev {
                         Map.entry(GraphDatabaseSettings.initial_default_database, DEFAULT_DB),
                         Map.entry(GraphDatabaseSettings.udc_enabled, false)))
                 .build();
-
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            log("shutting down");
-            try {
-                dbms.shutdown();
-                log("stopped");
-            } catch (Throwable t) {
-                log("error during shutdown: " + t);
-            } finally {
-                stopped.countDown();
-            }
-        }, "neo4j-dev-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-
-        try {
-            GraphDatabaseService db = dbms.database(DEFAULT_DB);
-            if (!db.isAvailable(Duration.ofSeconds(120).toMillis())) {
-                throw new IllegalStateException("database '" + DEFAULT_DB + "' did not become available");
-            }
-            syncPassword(dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), password);
-            if (fresh) {
-                // Consumed when the system database was created; do not leave a hash lying around.
-                Files.deleteIfExists(initialAuth);
-            }
-            int boltPort = boundBoltPort((GraphDatabaseAPI) db, port);
-            log(String.format("started in %.1f s", (System.nanoTime() - t0) / 1e9));
-            System.out.println("READY bolt://127.0.0.1:" + boltPort);
-            System.out.flush();
-        } catch (Throwable t) {
-            log("start-up failed: " + t);
-            t.printStackTrace(System.err);
-            System.exit(1); // runs the shutdown hook
-        }
-
-        // Block the main thread; SIGTERM/SIGINT run the shutdown hook, which shuts Neo4j down.
-        stopped.await();
-        // Give the JVM a moment to finish the hook cleanly before main returns.
-        stopped.await(1, TimeUnit.SECONDS);
     }
 
     /** Same thing `neo4j-admin dbms set-initial-password` does: data/dbms/auth.ini. */

@@ -1,7 +1,196 @@
-"""CLI commands of ringmap.viz."""
+"""CLI commands of ringmap.viz: ``map``, ``export`` and ``verify``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ringmap.clikit import Session, pass_session, store_options
+from ringmap.errors import ExportError
+from ringmap.viz.aggregate import DEFAULT_BUDGET
+from ringmap.viz.graphexport import GRAPH_FORMATS, export_graph
+from ringmap.viz.maps import (
+    DEFAULT_HOPS,
+    MapResult,
+    write_cell_map,
+    write_entity_map,
+    write_victim_map,
+)
+from ringmap.viz.package import export_cell, export_cells, verify_package
+from ringmap.viz.privacy import require_reason
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_HTML_OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+_DIR_OUT = click.Path(file_okay=False, writable=True, path_type=Path)
+
+
+def _victim_options(func: F) -> F:
+    """``--include-victim-details`` with the ``--reason`` it requires."""
+    func = click.option("--reason", metavar="TEXT",
+                        help="Why victims' details are needed; recorded in the audit log.")(func)
+    return click.option("--include-victim-details", "reveal", is_flag=True,
+                        help="Show victims' identities instead of pseudonyms "
+                             "(needs --reason).")(func)
+
+
+def _budget_option(func: F) -> F:
+    return click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET,
+                        show_default=True, metavar="N",
+                        help="Most nodes drawn one by one; above it the map is aggregated.")(func)
+
+
+def _said(kind: str, result: MapResult) -> None:
+    how = " (aggregated)" if result.aggregated else ""
+    click.echo(f"Wrote {kind} map{how}: {result.nodes} nodes, {result.edges} edges "
+               f"to {result.path}")
+
+
+@click.group("map")
+def map_group() -> None:
+    """Draw interactive, offline HTML maps of the case.
+
+    Example: ringmap map cells -o cells.html
+    """
+
+
+@map_group.command("cells")
+@store_options
+@click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
+@click.option("--cell", "cells", multiple=True, metavar="ID",
+              help="Only this cell (repeatable); default every cell of the latest run.")
+@_budget_option
+@_victim_options
+@pass_session
+def map_cells(session: Session, out: Path, cells: tuple[str, ...], budget: int,
+              reveal: bool, reason: str | None) -> None:
+    """Agents and accounts coloured by cell, with their infrastructure and raid sites.
+
+    Example: ringmap map cells -o cells.html --budget 2000
+    """
+    require_reason(reveal, reason)
+    result = write_cell_map(session.store(), out, cells=list(cells) or None, budget=budget,
+                            reveal=reveal)
+    session.audit("map cells", reason=reason, counts=result.counts())
+    _said("cell", result)
+
+
+@map_group.command("victims")
+@store_options
+@click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
+@pass_session
+def map_victims(session: Session, out: Path) -> None:
+    """Victims across countries: which cells hit which countries, with victims and money.
+
+    Example: ringmap map victims -o victims.html
+    """
+    result = write_victim_map(session.store(), out)
+    session.audit("map victims", counts=result.counts())
+    _said("victims", result)
+
+
+@map_group.command("entity")
+@store_options
+@click.argument("key")
+@click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
+@click.option("--hops", type=click.IntRange(min=1, max=6), default=DEFAULT_HOPS,
+              show_default=True, help="How many relationships deep.")
+@_budget_option
+@_victim_options
+@pass_session
+def map_entity(session: Session, key: str, out: Path, hops: int, budget: int, reveal: bool,
+               reason: str | None) -> None:
+    """The neighbourhood of one entity: a node id, type:value or a bare identifier.
+
+    Example: ringmap map entity "phone:0917 123 4567" -o phone.html --hops 2
+    """
+    require_reason(reveal, reason)
+    result = write_entity_map(session.store(), key, out, hops=hops, budget=budget,
+                              reveal=reveal)
+    session.audit("map entity", reason=reason, counts=result.counts())
+    _said("entity", result)
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export raid packages and the graph for partner agencies and other tools.
+
+    Example: ringmap export cells --out packages/
+    """
+
+
+@export_group.command("cell")
+@store_options
+@click.argument("cell_id", metavar="ID")
+@click.option("--out", type=_DIR_OUT, required=True, help="Package folder to create.")
+@_victim_options
+@pass_session
+def export_cell_command(session: Session, cell_id: str, out: Path, reveal: bool,
+                        reason: str | None) -> None:
+    """The raid package of one cell: map, rosters, summary and a SHA-256 manifest.
+
+    Example: ringmap export cell C01 --out raid-C01/
+    """
+    result = export_cell(session.store(), cell_id, out, reveal=reveal, reason=reason)
+    session.audit("export", reason=reason, counts={"cell": result.cell_id, **result.rows})
+    click.echo(f"Wrote the raid package of cell {result.cell_id} to {result.path}")
+
+
+@export_group.command("cells")
+@store_options
+@click.option("--out", type=_DIR_OUT, required=True,
+              help="Folder to hold one package folder per cell.")
+@_victim_options
+@pass_session
+def export_cells_command(session: Session, out: Path, reveal: bool,
+                         reason: str | None) -> None:
+    """One raid package per cell of the latest cell run, in OUT/cell-<ID>/.
+
+    Example: ringmap export cells --out packages/
+    """
+    results = export_cells(session.store(), out, reveal=reveal, reason=reason)
+    session.audit("export", reason=reason, counts={"packages": len(results)})
+    click.echo(f"Wrote {len(results)} raid packages under {out}")
+
+
+@export_group.command("graph")
+@store_options
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), required=True,
+              help="GraphML (yEd, Gephi), GEXF (Gephi) or node-link JSON.")
+@click.option("--out", type=_HTML_OUT, required=True, help="File to write.")
+@_victim_options
+@pass_session
+def export_graph_command(session: Session, fmt: str, out: Path, reveal: bool,
+                         reason: str | None) -> None:
+    """The whole evidence graph as GraphML, GEXF or JSON; victims pseudonymised.
+
+    Example: ringmap export graph --format graphml --out case.graphml
+    """
+    require_reason(reveal, reason)
+    counts = export_graph(session.store(), out, fmt, reveal=reveal)
+    session.audit("export", reason=reason, counts={"format": fmt, **counts})
+    click.echo(f"Wrote {counts['nodes']} nodes and {counts['edges']} edges as {fmt} to {out}")
+
+
+@click.command("verify")
+@store_options
+@click.argument("folder", type=click.Path(path_type=Path))
+@pass_session
+def verify(session: Session, folder: Path) -> None:
+    """Check a raid package against its manifest: every changed, missing or extra file.
+
+    Example: ringmap verify packages/cell-C01
+    """
+    problems = verify_package(folder)
+    session.audit("verify", counts={"problems": len(problems)})
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise ExportError(f"{folder} does not match its manifest: {len(problems)} problem(s)")
+    click.echo(f"OK: every file of {folder} matches its manifest")
+
+
+COMMANDS: list[click.Command] = [map_group, export_group, verify]

@@ -23,7 +23,7 @@ from typing import Any
 
 import networkx as nx
 
-from ringmap.errors import ConfigError, NotFound
+from ringmap.errors import ConfigError
 from ringmap.graphs.model import CellRecord, Node, Provenance
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
@@ -31,7 +31,7 @@ from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
 from ringmap.viz.privacy import Privacy
-from ringmap.viz.reach import CellReach, cell_of, reach, victim_country
+from ringmap.viz.reach import CellReach, cell_of, reach, select_cells, victim_country
 from ringmap.viz.render import (
     LegendEntry,
     LegendSection,
@@ -182,23 +182,6 @@ def _cells_legend(records: list[CellRecord], order: Mapping[str, int]) -> Legend
         for c in records])
 
 
-def _latest(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
-    latest = store.latest_cells()
-    if latest is None or not latest[1]:
-        raise NotFound("no cells in this case yet: run cell detection first")
-    run, records = latest
-    if only is not None:
-        wanted = list(dict.fromkeys(only))
-        known = {c.cell_id: c for c in records}
-        missing = [c for c in wanted if c not in known]
-        if missing:
-            raise NotFound(f"no cell {', '.join(missing)} in the latest cell run {run.run_id} "
-                           f"(cells: {', '.join(sorted(known)[:10])}"
-                           f"{', …' if len(known) > 10 else ''})")
-        records = [known[c] for c in wanted]
-    return run.run_id, records
-
-
 def cell_map(
     store: Store,
     cells: Iterable[str] | None = None,
@@ -225,7 +208,7 @@ def cell_map(
     """
     if budget < 1:
         raise ConfigError("the node budget must be at least 1")
-    run_id, records = _latest(store, cells)
+    run_id, records = select_cells(store, cells)
     graph = store.project() if graph is None else graph
     order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = [reach(graph, c) for c in records]

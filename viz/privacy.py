@@ -18,11 +18,12 @@ from typing import Any
 
 import networkx as nx
 
+from ringmap.errors import ConfigError
 from ringmap.graphs.normalise import luhn_valid
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
-__all__ = ["Privacy", "mask_card_numbers", "victim_side"]
+__all__ = ["Privacy", "mask_card_numbers", "require_reason", "victim_side"]
 
 # 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run.
 _CARD_RUN = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
@@ -57,6 +58,12 @@ def victim_side(graph: nx.MultiDiGraph) -> set[str]:
         if rel in _OWNS:
             owners.setdefault(dst, set()).add(src)
     return victims | {item for item, who in owners.items() if who <= victims}
+
+
+def require_reason(reveal: bool, reason: str | None) -> None:
+    """Refuse to show victims' identities without a reason to record in the audit log."""
+    if reveal and not (reason and reason.strip()):
+        raise ConfigError("--include-victim-details needs --reason TEXT saying why")
 
 
 @dataclass

@@ -24,10 +24,13 @@ from typing import Any
 
 import networkx as nx
 
+from ringmap.errors import NotFound
 from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import SCHEMA, Role
+from ringmap.graphs.store import Store
 
-__all__ = ["INFRA_RELS", "CellReach", "cell_of", "footprint", "linked", "reach", "victim_country"]
+__all__ = ["INFRA_RELS", "CellReach", "cell_of", "footprint", "linked", "reach", "select_cells",
+           "victim_country"]
 
 #: Relationships that tie infrastructure to the people and accounts that use it.
 INFRA_RELS = frozenset({"USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
@@ -144,3 +147,21 @@ def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
                 return str(code)
     nationality: Any = graph.nodes[person].get("nationality")
     return str(nationality) if nationality else None
+
+
+def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
+    """The latest cell run's id and its cells (only those named, in that order)."""
+    latest = store.latest_cells()
+    if latest is None or not latest[1]:
+        raise NotFound("no cells in this case yet: run cell detection first")
+    run, records = latest
+    if only is not None:
+        wanted = list(dict.fromkeys(only))
+        known = {c.cell_id: c for c in records}
+        missing = [c for c in wanted if c not in known]
+        if missing:
+            raise NotFound(f"no cell {', '.join(missing)} in the latest cell run {run.run_id} "
+                           f"(cells: {', '.join(sorted(known)[:10])}"
+                           f"{', …' if len(known) > 10 else ''})")
+        records = [known[c] for c in wanted]
+    return run.run_id, records

@@ -1,0 +1,438 @@
+"""Project the evidence graph onto the agent graph: agents tied by the identifiers they share.
+
+An *agent* is a suspect Person together with the Accounts only they use, or an Account whose
+owner is unknown but that acts like an agent's (it contacted someone, is named in a report or is
+tied to identifiers). Two agents are tied by every identifier both reach: devices, SIMs, phones,
+emails, cards and wallets (directly, or because victims they contacted paid into them), IPs,
+victims contacted, offices and raid sites, reports. Each identifier gives every agent that holds
+it its evidence weight, split among its co-holders, so an office Wi-Fi IP or a victim contacted by
+two cells barely counts; identifiers held by more agents than the infrastructure threshold are
+reported as infrastructure and never expanded into pairs.
+
+Examples
+--------
+>>> import networkx as nx
+>>> g = nx.MultiDiGraph()
+>>> for p in ("Person:a", "Person:b"):
+...     g.add_node(p, type="Person", role="suspect")
+>>> g.add_node("Device:1", type="Device")
+>>> g.add_edge("Person:a", "Device:1", key="USES", type="USES")
+'USES'
+>>> g.add_edge("Person:b", "Device:1", key="USES", type="USES")
+'USES'
+>>> agents = project_agents(g)
+>>> agents.units, agents.graph.ecount()
+(['Person:a', 'Person:b'], 1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import igraph as ig
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+
+from ringmap.graphs.model import edge_id
+from ringmap.graphs.schema import Role
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "AgentGraph",
+    "Attachment",
+    "ProjectionSettings",
+    "project_agents",
+]
+
+#: Evidence weight of one shared identifier, by kind (schema type, or a derived kind).
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "Account": 4.0,  # an account used by several suspects
+    "Device": 3.0,
+    "SimCard": 3.0,
+    "Phone": 3.0,
+    "Email": 3.0,
+    "IdDocument": 3.0,
+    "PaymentCard": 2.0,
+    "FinancialAccount": 2.0,
+    "mule": 1.5,  # a money mule receiving for several agents
+    "Location": 1.5,
+    "IPAddress": 1.0,
+    "victim": 1.0,
+    "contact": 1.0,  # agents contacting each other
+    "Report": 1.0,
+}
+
+HubWeighting = Literal["inverse", "log", "none"]
+
+_AGENT_IDENTIFIERS = frozenset(
+    {"Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard", "FinancialAccount",
+     "IdDocument", "Location"}
+)
+# identifier-to-identifier relationships through which agents reach further identifiers
+_CHAIN_RELS = frozenset({"SIM_IN", "HAS_NUMBER", "REGISTERED_TO"})
+
+
+class ProjectionSettings(BaseModel):
+    """How evidence becomes weighted ties between agents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS),
+        description="evidence weight per identifier kind; missing kinds weigh 1",
+    )
+    hub_weighting: HubWeighting = Field(
+        default="inverse",
+        description="down-weighting by the number k of agents sharing an identifier: "
+        "inverse = w/(k-1), log = w/log2(k), none = w",
+    )
+    infra_max_agents: int = Field(
+        default=50, ge=2,
+        description="identifiers shared by more agents than this are infrastructure",
+    )
+    infra_max_share: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="also infrastructure: shared by more than this share of all agents",
+    )
+    indirect_factor: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="weight factor for identifiers reached through another identifier "
+        "(a SIM in an agent's device, a report naming an agent's phone)",
+    )
+    use_grading: bool = Field(
+        default=True, description="scale ties by the reliability of their source grading"
+    )
+
+    def weight(self, kind: str) -> float:
+        """The evidence weight of one shared identifier of this kind."""
+        return self.weights.get(kind, 1.0)
+
+    def hub_factor(self, k: int) -> float:
+        """The factor applied to each pair among ``k`` agents sharing one identifier."""
+        if k < 2 or self.hub_weighting == "none":
+            return 1.0
+        if self.hub_weighting == "inverse":
+            return 1.0 / (k - 1)
+        return 1.0 / math.log2(k)
+
+
+class Attachment(NamedTuple):
+    """How one agent reaches one identifier: reliability and the evidence edges on the way."""
+
+    reliability: float
+    via: tuple[str, ...]
+
+
+@dataclass
+class AgentGraph:
+    """The agent graph with what is needed to explain and report on it."""
+
+    evidence: nx.MultiDiGraph
+    settings: ProjectionSettings
+    units: list[str]
+    """Agent node ids (suspect Persons and unowned Accounts), index = igraph vertex id."""
+    graph: ig.Graph
+    """Undirected weighted tie graph over ``units`` (edge attribute ``weight``)."""
+    accounts: dict[str, list[str]]
+    """Accounts collapsed into each unit (a suspect's own accounts)."""
+    shared_accounts: dict[str, list[str]]
+    """Accounts used by several suspects: account -> its user units."""
+    incidence: dict[str, dict[int, Attachment]]
+    """Identifier id -> the units holding it (including infrastructure)."""
+    kinds: dict[str, str]
+    """Identifier id -> kind (a schema type, ``victim``, ``mule`` or ``contact``)."""
+    infrastructure: dict[str, int] = field(default_factory=dict)
+    """Identifiers above the infrastructure threshold -> how many agents share them."""
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Unit id -> vertex id."""
+        return {u: i for i, u in enumerate(self.units)}
+
+    def holdings(self) -> dict[int, list[str]]:
+        """Vertex id -> identifiers it holds (the inverse of :attr:`incidence`)."""
+        held: dict[int, list[str]] = defaultdict(list)
+        for ident, holders in self.incidence.items():
+            for unit in holders:
+                held[unit].append(ident)
+        return held
+
+
+class _Builder:
+    """One pass over the evidence that collects units and identifier attachments."""
+
+    def __init__(
+        self,
+        evidence: nx.MultiDiGraph,
+        settings: ProjectionSettings,
+        reliability: Mapping[str, float],
+    ) -> None:
+        self.g = evidence
+        self.settings = settings
+        self.reliability = reliability
+        self.types: dict[str, str] = dict(evidence.nodes(data="type", default=""))
+        self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for src, dst, rel in evidence.edges(keys=True):
+            self.by_rel[rel].append((src, dst))
+        roles: dict[str, str] = dict(evidence.nodes(data="role", default=""))
+        self.role = {n: roles[n] for n, t in self.types.items() if t == "Person"}
+        self.units: list[str] = []
+        self.index: dict[str, int] = {}
+        self.owners: dict[str, list[int]] = {}  # account/person id -> units it stands for
+        self.accounts: dict[str, list[str]] = defaultdict(list)
+        self.shared_accounts: dict[str, list[str]] = {}
+        self.victim_of: dict[str, str] = {}  # victim-side node -> victim key
+        self.incidence: dict[str, dict[int, Attachment]] = defaultdict(dict)
+        self.kinds: dict[str, str] = {}
+
+    # -- units ---------------------------------------------------------------------------
+    def _unit(self, node: str) -> int:
+        idx = self.index.get(node)
+        if idx is None:
+            idx = self.index[node] = len(self.units)
+            self.units.append(node)
+        return idx
+
+    def collect_units(self) -> None:
+        for person in sorted(p for p, r in self.role.items() if r == Role.SUSPECT):
+            self.owners[person] = [self._unit(person)]
+        users: dict[str, list[str]] = defaultdict(list)
+        for person, item in self.by_rel["USES"]:
+            role = self.role.get(person)
+            if role == Role.SUSPECT and self.types.get(item) == "Account":
+                users[item].append(person)
+            elif role == Role.VICTIM:
+                self.victim_of[item] = person
+        for account, persons in sorted(users.items()):
+            persons = sorted(set(persons))
+            if len(persons) == 1:
+                self.accounts[persons[0]].append(account)
+            else:
+                self.shared_accounts[account] = persons
+            self.owners[account] = [self.owners[p][0] for p in persons]
+        for account, persons in self.shared_accounts.items():
+            for person in persons:
+                self._attach(account, "Account", self.owners[person][0], 1.0,
+                             (edge_id("USES", person, account),))
+        acting = self._acting_accounts()
+        for account in sorted(acting - self.owners.keys() - self.victim_of.keys()):
+            self.owners[account] = [self._unit(account)]
+
+    def _acting_accounts(self) -> set[str]:
+        """Accounts that act like an agent's: they contact, are reported or hold identifiers."""
+        acting: set[str] = set()
+        for src, _dst in self.by_rel["CONTACTED"]:
+            acting.add(src)
+        for _src, dst in self.by_rel["NAMES"]:
+            acting.add(dst)
+        for rel in ("REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON"):
+            acting.update(src for src, _dst in self.by_rel[rel])
+        return {a for a in acting if self.types.get(a) == "Account"}
+
+    # -- attachments ---------------------------------------------------------------------
+    def _rel(self, *edge_ids: str) -> float:
+        if not self.reliability:
+            return 1.0
+        return min(self.reliability.get(e, 1.0) for e in edge_ids)
+
+    def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[str, ...]) -> None:
+        self.kinds[ident] = kind
+        holders = self.incidence[ident]
+        known = holders.get(unit)
+        if known is None or known.reliability < rel:
+            holders[unit] = Attachment(rel, via)
+
+    def _attach_all(
+        self, ident: str, kind: str, units: Iterable[int], rel: float, via: tuple[str, ...]
+    ) -> None:
+        for unit in units:
+            self._attach(ident, kind, unit, rel, via)
+
+    def direct(self) -> None:
+        """Identifiers an agent (or its account) is linked to by one relationship."""
+        for rel in ("USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
+                    "WORKS_AT", "ARRESTED_AT"):
+            for src, dst in self.by_rel[rel]:
+                units = self.owners.get(src)
+                kind = self.types.get(dst, "")
+                if units and kind in _AGENT_IDENTIFIERS:
+                    eid = edge_id(rel, src, dst)
+                    self._attach_all(dst, kind, units, self._rel(eid), (eid,))
+        for report, named in self.by_rel["NAMES"]:
+            units = self.owners.get(named)
+            if units:
+                eid = edge_id("NAMES", report, named)
+                self._attach_all(report, "Report", units, self._rel(eid), (eid,))
+        self._exhibits()
+
+    def _exhibits(self) -> None:
+        """An item seized from a suspect is theirs; it places them where it was seized."""
+        items: dict[str, list[str]] = defaultdict(list)
+        for exhibit, item in self.by_rel["EXHIBIT_OF"]:
+            items[exhibit].append(item)
+        places: dict[str, list[str]] = defaultdict(list)
+        for exhibit, place in self.by_rel["SEIZED_AT"]:
+            places[exhibit].append(place)
+        for exhibit, person in self.by_rel["SEIZED_FROM"]:
+            units = self.owners.get(person)
+            if not units:
+                continue
+            seized = edge_id("SEIZED_FROM", exhibit, person)
+            for item in items[exhibit]:
+                eid = edge_id("EXHIBIT_OF", exhibit, item)
+                self._attach_all(item, self.types.get(item, ""), units, self._rel(seized, eid),
+                                 (seized, eid))
+            for place in places[exhibit]:
+                eid = edge_id("SEIZED_AT", exhibit, place)
+                self._attach_all(place, "Location", units, self._rel(seized, eid), (seized, eid))
+        # an item seized at a place puts its holders there, one step removed
+        for exhibit, place in self.by_rel["SEIZED_AT"]:
+            eid = edge_id("SEIZED_AT", exhibit, place)
+            for item in items[exhibit]:
+                self._propagate(item, place, "Location", eid)
+
+    def _propagate(self, source: str, target: str, kind: str, eid: str) -> None:
+        holders = self.incidence.get(source)
+        if not holders:
+            return
+        factor = self.settings.indirect_factor * self._rel(eid)
+        for unit, att in list(holders.items()):
+            self._attach(target, kind, unit, att.reliability * factor, (*att.via, eid))
+
+    def chains(self) -> None:
+        """Identifiers reached through another identifier (SIM in a device, number of a SIM)."""
+        pending: list[tuple[str, str, str]] = []
+        for rel in _CHAIN_RELS:
+            for src, dst in self.by_rel[rel]:
+                if self.owners.get(src):
+                    continue  # an agent's own link, already direct
+                if self.types.get(src) in _AGENT_IDENTIFIERS and self.types.get(dst) in \
+                        _AGENT_IDENTIFIERS:
+                    pending.append((src, dst, edge_id(rel, src, dst)))
+        # take a snapshot so that one step never chains into the next
+        snapshot = {i: dict(self.incidence[i]) for s, d, _ in pending for i in (s, d)
+                    if i in self.incidence}
+        for src, dst, eid in pending:
+            for a, b in ((src, dst), (dst, src)):
+                holders = snapshot.get(a)
+                if not holders:
+                    continue
+                factor = self.settings.indirect_factor * self._rel(eid)
+                for unit, att in holders.items():
+                    self._attach(b, self.types[b], unit, att.reliability * factor,
+                                 (*att.via, eid))
+        for report, named in self.by_rel["NAMES"]:
+            if self.types.get(named) in _AGENT_IDENTIFIERS and named in self.incidence:
+                self._propagate(named, report, "Report", edge_id("NAMES", report, named))
+
+    def _agent_side(self, node: str) -> list[int]:
+        units = self.owners.get(node)
+        if units:
+            return units
+        holders = self.incidence.get(node)
+        if holders and self.types.get(node) == "Phone":
+            return list(holders)
+        return []
+
+    def contacts(self) -> dict[str, dict[int, Attachment]]:
+        """Victims each agent contacted (and agents contacting each other)."""
+        victims: set[str] = set()
+        for src, dst in self.by_rel["CONTACTED"]:
+            eid = edge_id("CONTACTED", src, dst)
+            rel = self._rel(eid)
+            a, b = self._agent_side(src), self._agent_side(dst)
+            if a and b:
+                self._attach_all(eid, "contact", {*a, *b}, rel, (eid,))
+                continue
+            agents, other = (a, dst) if a else (b, src)
+            if agents:
+                victim = self.victim_of.get(other, other)
+                victims.add(victim)
+                self._attach_all(victim, "victim", agents, rel, (eid,))
+        return {v: self.incidence[v] for v in victims}
+
+    def money(self, victims: Mapping[str, Mapping[int, Attachment]]) -> None:
+        """Cards and wallets victims paid into belong with the agents who contacted them."""
+        payer: dict[str, list[str]] = defaultdict(list)
+        for person, payment in self.by_rel["PAID"]:
+            payer[payment].append(person)
+        for payment, card in self.by_rel["PAID_TO"]:
+            kind = self.types.get(card, "")
+            paid_to = edge_id("PAID_TO", payment, card)
+            for person in payer.get(payment, ()):
+                paid = edge_id("PAID", person, payment)
+                for unit, att in victims.get(person, {}).items():
+                    rel = min(att.reliability, self._rel(paid, paid_to))
+                    self._attach(card, kind, unit, rel, (*att.via, paid, paid_to))
+        for person, card in self.by_rel["HOLDS"]:
+            if self.role.get(person) == Role.MULE and card in self.incidence:
+                self._propagate(card, person, "mule", edge_id("HOLDS", person, card))
+
+
+def _pairs(
+    agents: AgentGraph, settings: ProjectionSettings
+) -> tuple[list[tuple[int, int]], list[float]]:
+    n_units = len(agents.units)
+    share_cap = (settings.infra_max_share * n_units if settings.infra_max_share is not None
+                 else math.inf)
+    acc: dict[tuple[int, int], float] = defaultdict(float)
+    for ident, holders in agents.incidence.items():
+        k = len(holders)
+        if k < 2:
+            continue
+        if k > settings.infra_max_agents or k > share_cap:
+            agents.infrastructure[ident] = k  # dropped before pair expansion
+            continue
+        base = settings.weight(agents.kinds[ident]) * settings.hub_factor(k)
+        items = sorted((u, a.reliability) for u, a in holders.items())
+        for i, (u, ru) in enumerate(items):
+            for v, rv in items[i + 1:]:
+                acc[(u, v)] += base * (ru if ru < rv else rv)
+    return list(acc.keys()), list(acc.values())
+
+
+def project_agents(
+    evidence: nx.MultiDiGraph,
+    settings: ProjectionSettings | None = None,
+    reliability: Mapping[str, float] | None = None,
+) -> AgentGraph:
+    """Build the weighted agent graph from an evidence graph.
+
+    Parameters
+    ----------
+    evidence
+        The evidence graph as :meth:`ringmap.graphs.store.Store.project` returns it.
+    settings
+        Weights, hub down-weighting and the infrastructure threshold.
+    reliability
+        Optional edge id -> 0..1 reliability of its best source (see
+        :func:`ringmap.analysis.grading.edge_reliability`); missing edges count as 1.
+
+    Returns
+    -------
+    AgentGraph
+        The agents, their weighted ties and the identifiers behind them.
+    """
+    settings = settings or ProjectionSettings()
+    builder = _Builder(evidence, settings, reliability or {})
+    builder.collect_units()
+    builder.direct()
+    builder.chains()
+    builder.money(builder.contacts())
+    agents = AgentGraph(
+        evidence=evidence,
+        settings=settings,
+        units=builder.units,
+        graph=ig.Graph(n=len(builder.units)),
+        accounts={k: sorted(v) for k, v in builder.accounts.items()},
+        shared_accounts=builder.shared_accounts,
+        incidence=dict(builder.incidence),
+        kinds=builder.kinds,
+    )
+    edges, weights = _pairs(agents, settings)
+    agents.graph.add_edges(edges, attributes={"weight": weights})
+    return agents

@@ -1,0 +1,110 @@
+"""Small seeded evidence graphs with planted cells, for the cells/projection/report tests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import networkx as nx
+
+
+@dataclass
+class Planted:
+    """An evidence graph and the planted cell of every suspect Person and Account."""
+
+    graph: nx.MultiDiGraph
+    truth: dict[str, int]
+
+
+def _edge(g: nx.MultiDiGraph, rel: str, src: str, dst: str, **props: object) -> None:
+    g.add_edge(src, dst, key=rel, type=rel, **props)
+
+
+def planted_case(
+    n_cells: int = 6,
+    sizes: tuple[int, int] = (5, 12),
+    seed: int = 1,
+    noise: float = 0.05,
+    cgnat_share: float = 0.3,
+) -> Planted:
+    """Cells of suspects sharing devices, SIMs, an office and its IP, mules' cards and victims.
+
+    Hubs that must not fuse cells: a few carrier CGNAT IPs used by ``cgnat_share`` of all
+    accounts, offices shared by two cells, victims contacted by two cells; ``noise`` is the
+    chance that a suspect also uses a device of another cell.
+    """
+    rng = random.Random(seed)
+    g = nx.MultiDiGraph()
+    truth: dict[str, int] = {}
+    cgnat = [f"IPAddress:100.64.0.{i}" for i in range(3)]
+    for ip in cgnat:
+        g.add_node(ip, type="IPAddress", address=ip.split(":", 1)[1])
+    devices_of: dict[int, list[str]] = {}
+    accounts_of: dict[int, list[str]] = {}
+    for c in range(n_cells):
+        office = f"Location:office{c // 2}"  # two cells per building
+        g.add_node(office, type="Location", location_id=f"office{c // 2}", name=f"Office {c // 2}")
+        office_ip = f"IPAddress:10.0.{c // 2}.1"
+        g.add_node(office_ip, type="IPAddress", address=f"10.0.{c // 2}.1")
+        size = rng.randint(*sizes)
+        devices = [f"Device:c{c}d{i}" for i in range(max(2, size // 3))]
+        devices_of[c] = devices
+        for i, dev in enumerate(devices):
+            sim, phone = f"SimCard:c{c}s{i}", f"Phone:+6391700{c:03d}{i:02d}"
+            g.add_node(dev, type="Device", device_id=dev.split(":")[1])
+            g.add_node(sim, type="SimCard", iccid=sim.split(":")[1])
+            g.add_node(phone, type="Phone", number=phone.split(":")[1])
+            _edge(g, "SIM_IN", sim, dev)
+            _edge(g, "HAS_NUMBER", sim, phone)
+        mule = f"Person:mule{c}"
+        g.add_node(mule, type="Person", role="mule", person_id=f"mule{c}")
+        cards = [f"PaymentCard:c{c}k{i}" for i in range(2)]
+        for card in cards:
+            g.add_node(card, type="PaymentCard", card_hash=card, masked="4111********1111")
+            _edge(g, "HOLDS", mule, card)
+        accounts_of[c] = []
+        for p in range(size):
+            person = f"Person:c{c}p{p}"
+            g.add_node(person, type="Person", role="suspect", person_id=f"c{c}p{p}",
+                       name=f"Agent {c}-{p}")
+            truth[person] = c
+            _edge(g, "WORKS_AT", person, office)
+            dev = rng.choice(devices)
+            _edge(g, "USES", person, dev)
+            for a in range(rng.randint(1, 2)):
+                account = f"Account:facebook/c{c}p{p}a{a}"
+                g.add_node(account, type="Account", platform="facebook", handle=f"c{c}p{p}a{a}")
+                truth[account] = c
+                accounts_of[c].append(account)
+                _edge(g, "USES", person, account)
+                _edge(g, "LOGGED_IN_ON", account, dev)
+                _edge(g, "LOGGED_IN_FROM", account, office_ip)
+                if rng.random() < cgnat_share:
+                    _edge(g, "LOGGED_IN_FROM", account, rng.choice(cgnat))
+    for c in range(n_cells):
+        for account in accounts_of[c]:
+            for _ in range(2):
+                victim = f"Person:v{len(g)}"
+                vacc = f"Account:facebook/{victim.split(':')[1]}"
+                country = rng.choice(["GB", "US", "HK", "SG"])
+                g.add_node(victim, type="Person", role="victim", person_id=victim, nationality=country)
+                g.add_node(vacc, type="Account", platform="facebook", handle=vacc)
+                _edge(g, "USES", victim, vacc)
+                _edge(g, "CONTACTED", account, vacc, count=3)
+                if rng.random() < 0.05 and n_cells > 1:  # a victim two cells went after
+                    other = rng.choice([o for o in range(n_cells) if o != c])
+                    _edge(g, "CONTACTED", rng.choice(accounts_of[other]), vacc)
+                if rng.random() < 0.5:
+                    pay = f"Payment:wu/{victim.split(':')[1]}"
+                    g.add_node(pay, type="Payment", channel="wu", reference=pay,
+                               amount=float(rng.choice([500, 1000, 2500])),
+                               currency=rng.choice(["USD", "GBP", "PHP"]),
+                               time="2014-03-01T10:00:00")
+                    _edge(g, "PAID", victim, pay)
+                    _edge(g, "PAID_TO", pay, f"PaymentCard:c{c}k{rng.randint(0, 1)}")
+    persons = [p for p in truth if p.startswith("Person:")]
+    for person in persons:
+        if rng.random() < noise and n_cells > 1:
+            other = rng.choice([o for o in range(n_cells) if o != truth[person]])
+            _edge(g, "USES", person, rng.choice(devices_of[other]))
+    return Planted(g, truth)

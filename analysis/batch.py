@@ -33,11 +33,11 @@ COLUMNS = ("row", "input", "type", "note", "status", "key", "known", "node", "no
 _FIELDS = ("identifier", "type", "note")
 
 
-def read_watchlist(path: Path) -> list[dict[str, str]]:
+def read_watchlist(path: Path) -> list[dict[str, Any]]:
     """The rows of a watchlist CSV: ``identifier`` and optional ``type`` and ``note`` columns.
 
     Column names are matched case-insensitively; other columns are ignored. Each row keeps its
-    line number in the file as ``row``.
+    line number in the file as ``row`` (an int); blank lines are skipped.
 
     Raises
     ------
@@ -59,14 +59,13 @@ def read_watchlist(path: Path) -> list[dict[str, str]]:
             for record in reader:
                 if not any(cell.strip() for cell in record):
                     continue
-                row = {"row": str(reader.line_num)}
+                row: dict[str, Any] = {"row": reader.line_num}
                 for name in _FIELDS:
                     index = columns.get(name)
                     row[name] = record[index] if index is not None and index < len(record) else ""
                 rows.append(row)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"watchlist {path} is not UTF-8 text (byte {exc.start}); save it "
-                         "as UTF-8 CSV") from None
+    except UnicodeDecodeError:
+        raise InputError(f"watchlist {path} is not UTF-8 text; save it as UTF-8 CSV") from None
     except csv.Error as exc:
         raise InputError(f"watchlist {path} is not valid CSV: {exc}") from None
     except OSError as exc:

@@ -123,15 +123,15 @@ def test_read_watchlist(tmp_path: Path) -> None:
     path.write_text("\ufeffNote,Identifier,TYPE,extra\nfirst,0917 123 4567,phone,x\n,,,\n"
                     "second,AG-3\n", encoding="utf-8")
     assert read_watchlist(path) == [
-        {"row": "2", "identifier": "0917 123 4567", "type": "phone", "note": "first"},
-        {"row": "4", "identifier": "AG-3", "type": "", "note": "second"},
+        {"row": 2, "identifier": "0917 123 4567", "type": "phone", "note": "first"},
+        {"row": 4, "identifier": "AG-3", "type": "", "note": "second"},
     ]
 
 
 @pytest.mark.parametrize(("content", "message"), [
     (b"phone,note\n0917,x\n", "has no identifier column (columns: phone, note)"),
     (b"", "is empty: expected a header row with an identifier column"),
-    (b"identifier\n0917 \xe9\n", "is not UTF-8 text (byte 16); save it as UTF-8 CSV"),
+    (b"identifier\n0917 \xe9\n", "is not UTF-8 text; save it as UTF-8 CSV"),
 ])
 def test_malformed_watchlist_is_one_input_error(tmp_path: Path, content: bytes,
                                                 message: str) -> None:

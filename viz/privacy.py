@@ -5,8 +5,9 @@ whole card number. Every text that leaves ringmap through a map or an export pas
 :meth:`Privacy.text`, which masks any Luhn-valid card-like digit run to BIN + last four.
 
 Victims are pseudonymised by default: a victim Person, and every identifier only victims use, is
-shown as ``V-<8 hex>`` (a keyed hash of its id, stable for one key) with its sensitive properties
-withheld. ``Privacy(reveal=True)`` shows them; the CLI only allows that with a recorded reason.
+shown as ``V-<8 hex>`` (a keyed hash of its id, stable for one key) with only categories such as
+role, age, nationality or platform left of its properties. ``Privacy(reveal=True)`` shows
+them; the CLI only allows that with a recorded reason.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ __all__ = ["Privacy", "mask_card_numbers", "require_reason", "victim_side"]
 _CARD_RUN = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
 # Identifier types whose own keys are Luhn-valid digit runs by design (IMEI, ICCID), not cards.
 _LUHN_KEYED = frozenset({"Device", "SimCard"})
+# What a pseudonymised node still shows: categories that cannot single a victim out.
+_NON_IDENTIFYING = frozenset({"role", "age", "birth_year", "gender", "nationality", "platform",
+                              "kind", "brand", "card_type", "provider", "carrier"})
 # Relationships through which a person owns an identifier.
 _OWNS = frozenset({"USES", "HOLDS"})
 
@@ -121,15 +125,12 @@ class Privacy:
     def properties(self, node_id: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """The node's properties as they may be shown (``type`` left out)."""
         type_name = str(attrs.get("type", ""))
-        entity = SCHEMA.entities.get(type_name)
         hidden = self.hides(node_id)
         shown: dict[str, Any] = {}
         for name, value in attrs.items():
             if name == "type" or value is None:
                 continue
-            spec = entity.properties.get(name) if entity is not None else None
-            if hidden and ((spec is not None and spec.sensitive)
-                           or (entity is not None and name in entity.keys)):
+            if hidden and name not in _NON_IDENTIFYING:
                 continue
             shown[name] = self.value(value, type_name, name)
         if hidden:

@@ -1,7 +1,7 @@
 """Self-contained, offline map HTML drawn by pyvis through the project's own template.
 
 pyvis 0.3.2's stock template links Bootstrap from a CDN even in ``in_line`` mode, writes the
-heading raw into the page and switches every tooltip to ``innerHTML`` once a title contains
+heading raw into the page and renders every tooltip as HTML once a title contains
 "href". ``templates/map.html`` replaces it: vis-network is inlined from ``vendor/``, the graph
 goes in as one JSON block with ``< > &`` and U+2028/2029 escaped, and ``templates/map.js`` turns
 every title into an element filled with ``textContent``. A Content-Security-Policy allows only

@@ -8,7 +8,9 @@ injections, a link with "href", ``javascript:`` URLs and spreadsheet formulas.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -148,4 +150,11 @@ def load_case(store: Store, *, cells: bool = True) -> Store:
     store.load_file(load, [Batch(nodes, edges, sightings, last_row=len(sightings) + 1)])
     if cells:
         store.save_cells(AnalysisRun(run_id="cells-1", params={"seed": 1}), CELLS)
+    return store
+
+
+def open_case(folder: Path, *, cells: bool = True) -> EmbeddedStore:
+    """A new embedded case file under ``folder`` holding the case."""
+    store = EmbeddedStore(folder / "case.db")
+    load_case(store, cells=cells)
     return store

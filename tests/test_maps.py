@@ -1,0 +1,192 @@
+"""Maps: self-contained HTML, text-only data, pseudonymised victims, aggregation and layout."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
+from click.testing import CliRunner
+
+from ringmap.cli import cli
+from ringmap.errors import ConfigError, NotFound
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.normalise import country_table
+from ringmap.viz import maps
+from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
+from ringmap.viz.maps import cell_map, entity_map, victim_map
+from ringmap.viz.render import MapEdge, MapNode, MapSpec, render_map, script_json
+
+VIZ = Path(maps.__file__).parent
+RAW_HTML_SINK = "inner" + "HTML"  # spelled in two parts so a grep of the repo finds no use
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    with open_case(tmp_path) as opened:
+        yield opened
+
+
+def _payload(html: str) -> dict[str, object]:
+    match = re.search(r'<script type="application/json" id="rm-data">(.*?)</script>', html, re.S)
+    assert match is not None
+    data: dict[str, object] = json.loads(match.group(1))
+    return data
+
+
+def _inline_scripts(html: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", html, re.S)
+
+
+def test_template_has_no_cdn_and_no_innerhtml() -> None:
+    for path in [*VIZ.glob("*.py"), *(VIZ / "templates").iterdir()]:
+        text = path.read_text(encoding="utf-8")
+        assert RAW_HTML_SINK not in text, path
+        if path.parent.name == "templates":
+            assert not re.search(r"https?://|cdn|//[a-z]", text, re.I), path
+
+
+def test_vendored_vis_network_has_its_licence() -> None:
+    vendor = VIZ / "vendor"
+    assert (vendor / "LICENSE-MIT").is_file() and (vendor / "LICENSE-APACHE-2.0").is_file()
+    assert "@version 9.1.9" in (vendor / "vis-network.min.js").read_text()[:400]
+
+
+def test_script_json_cannot_end_the_script_element() -> None:
+    text = script_json({"a": SCRIPT + "<!--&\u2028\u2029"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\u2028" not in text and "\u2029" not in text
+    assert json.loads(text) == {"a": SCRIPT + "<!--&\u2028\u2029"}
+
+
+def test_page_is_self_contained_with_a_csp_admitting_only_its_scripts() -> None:
+    html = render_map(MapSpec(SCRIPT, [MapNode("n0", IMG, title=IMG)], []))
+    assert "<link" not in html and "<script src" not in html and "<img" not in html
+    assert SCRIPT not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    policy = csp.group(1)
+    for directive in ("default-src 'none'", "connect-src 'none'", "img-src data:"):
+        assert directive in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    for script in _inline_scripts(html):
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "sourceMappingURL" not in html
+    assert _payload(html)["heading"] == SCRIPT
+
+
+def test_cell_map_colours_cells_and_explains_edges(store: EmbeddedStore) -> None:
+    spec = cell_map(store)
+    labels = {n.label for n in spec.nodes}
+    assert {"Juan Dela Cruz", "ag1.fake", "356938035643809", "411111******1111"} <= labels
+    colours = {n.label: n.color for n in spec.nodes}
+    assert colours["Juan Dela Cruz"] == colours["ag1.fake"] != colours["Maria Santos"]
+    shapes = {n.label: n.shape for n in spec.nodes}
+    assert shapes["+639171234567"] == "triangle" and shapes["356938035643809"] == "square"
+    sim_edge = next(e for e in spec.edges if e.title.startswith("SIM_IN"))
+    assert "seized_phones.csv row" in sim_edge.title and "admiralty:B2" in sim_edge.title
+    assert spec.banner is None
+    assert not any(name in n.label for n in spec.nodes for name in VICTIM_NAMES)
+
+
+def test_one_cell_and_unknown_cells(store: EmbeddedStore) -> None:
+    spec = cell_map(store, ["C2"])
+    assert spec.title == "Cell C2"
+    assert "Juan Dela Cruz" not in {n.label for n in spec.nodes}
+    with pytest.raises(NotFound, match="no cell C9"):
+        cell_map(store, ["C9"])
+
+
+def test_cell_map_needs_cells(tmp_path: Path) -> None:
+    with open_case(tmp_path, cells=False) as bare, pytest.raises(NotFound, match="no cells"):
+        cell_map(bare)
+
+
+def test_cell_map_aggregates_above_the_budget(store: EmbeddedStore) -> None:
+    full = cell_map(store)
+    spec = cell_map(store, budget=5)
+    assert spec.banner is not None and "budget of 5" in spec.banner
+    assert len(spec.nodes) < len(full.nodes)
+    labels = {n.label for n in spec.nodes}
+    assert {"Cell C1 (4)", "Cell C2 (4)", "203.0.113.7"} <= labels  # the shared IP stays
+    html = render_map(spec)
+    assert _payload(html)["banner"] == spec.banner
+
+
+def test_large_maps_get_a_seeded_layout_with_physics_off() -> None:
+    n = PHYSICS_LIMIT + 50
+    nodes = [MapNode(f"n{i}", str(i)) for i in range(n)]
+    edges = [MapEdge(f"n{i}", f"n{(i * 7 + 1) % n}") for i in range(n)]
+    first = maps._place(MapSpec("big", nodes, edges))
+    assert first.physics is False and all(node.x is not None for node in first.nodes)
+    again = layout_positions([f"n{i}" for i in range(n)], [(e.src, e.dst) for e in edges])
+    assert again["n3"] == (first.nodes[3].x, first.nodes[3].y)
+    assert _payload(render_map(first))["options"]["physics"]["enabled"] is False  # type: ignore[index]
+
+
+def test_victim_map_places_countries_and_sizes_them(store: EmbeddedStore) -> None:
+    spec = victim_map(store)
+    nodes = {n.id: n for n in spec.nodes}
+    gb = country_table()[0]["GB"]
+    assert (nodes["country:GB"].x, nodes["country:GB"].y) == (gb.lon * 6, -gb.lat * 6)
+    assert {"country:GB", "country:US", "country:SG"} <= nodes.keys()
+    assert nodes["Location:BICOL-1"].fixed and nodes["cell:C1"].x is not None
+    to_gb = next(e for e in spec.edges if e.dst == "country:GB")
+    assert to_gb.src == "cell:C1" and "1 victims" in to_gb.title and "500.00 USD" in to_gb.title
+    assert spec.physics is False
+    assert any("not linked to any cell" in note for note in spec.notes)
+    html = render_map(spec)
+    assert not any(name in html for name in VICTIM_NAMES)
+
+
+def test_entity_map_pseudonymises_victims_unless_revealed(store: EmbeddedStore) -> None:
+    spec = entity_map(store, "Account:facebook/ag1.fake", hops=2)
+    text = json.dumps([(n.label, n.title) for n in spec.nodes])
+    assert "john.victim.1990" not in text and VICTIM_NAMES[0] not in text
+    assert re.search(r"V-[0-9a-f]{8}", text)
+    shown = entity_map(store, "Account:facebook/ag1.fake", hops=2, reveal=True)
+    assert VICTIM_NAMES[0] in json.dumps([(n.label, n.title) for n in shown.nodes])
+
+
+def test_entity_map_resolves_typed_keys_and_aggregates(store: EmbeddedStore) -> None:
+    spec = entity_map(store, "phone:0917 123 4567", hops=1)
+    assert spec.title.startswith("Neighbourhood of +639171234567")
+    small = entity_map(store, "Person:AG-1", hops=3, budget=4)
+    assert small.banner is not None and "per hop and type" in small.banner
+    with pytest.raises(NotFound):
+        entity_map(store, "Person:NOBODY")
+    with pytest.raises(ConfigError):
+        entity_map(store, "Person:AG-1", hops=0)
+
+
+def test_maps_never_hold_a_card_number(store: EmbeddedStore) -> None:
+    html = "".join(render_map(spec) for spec in (
+        cell_map(store), victim_map(store), entity_map(store, "Exhibit:EX-1", reveal=True)))
+    for pan in PANS:
+        assert pan not in html and pan[:4] + " " + pan[4:8] not in html
+
+
+def test_map_commands_write_and_audit(store: EmbeddedStore, tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "case.db")
+    out = tmp_path / "maps"
+    for args in (["map", "cells", "-o", str(out / "c.html")],
+                 ["map", "victims", "-o", str(out / "v.html")],
+                 ["map", "entity", "Person:AG-1", "-o", str(out / "e.html"), "--hops", "1"]):
+        result = runner.invoke(cli, ["--store", db, *args])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Wrote ")
+    assert sorted(p.name for p in out.iterdir()) == ["c.html", "e.html", "v.html"]
+    log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [e["command"] for e in log] == ["map cells", "map victims", "map entity"]
+    refused = runner.invoke(cli, ["--store", db, "map", "cells", "-o", str(out / "x.html"),
+                                  "--include-victim-details"])
+    assert refused.exit_code == 1
+    assert refused.output == "Error: --include-victim-details needs --reason TEXT saying why\n"
+    assert not (out / "x.html").exists()

@@ -1,6 +1,8 @@
 """The evidence graph as GraphML, GEXF or node-link JSON for Gephi, yEd and other tools.
 
-Nodes keep their ``type`` and a ``label``; relationships their ``type`` (also the edge key).
+Nodes keep their ``type`` and a ``label``; relationships their ``type`` (also the edge key) —
+except in GEXF, where an edge's ``type`` attribute means directed/undirected: there the
+relationship type is the edge's ``label`` and its ``relationship`` attribute.
 Values the formats cannot hold (datetimes, lists, mappings) become text. Victims are
 pseudonymised by default, in ids as well as labels, and card numbers in any text are masked.
 
@@ -63,6 +65,8 @@ def export_graph(store: Store, out: Path, fmt: str, *, reveal: bool = False) -> 
     if fmt == "graphml":
         text = "\n".join(nx.generate_graphml(public, encoding="utf-8", prettyprint=True))
     elif fmt == "gexf":
+        for _, _, attrs in public.edges(data=True):
+            attrs["relationship"] = attrs["label"] = attrs.pop("type")
         text = "\n".join(nx.generate_gexf(public, encoding="utf-8", prettyprint=True))
     else:
         data = nx.node_link_data(public, edges="edges")

@@ -1,0 +1,222 @@
+"""Raid packages, their manifest and verify, and the graph exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from browser.case import FORMULA, PANS, VICTIM_NAMES, open_case
+from click.testing import CliRunner
+
+from ringmap.cli import cli
+from ringmap.errors import ConfigError, ExportError, NotFound
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.normalise import luhn_valid
+from ringmap.viz import package
+from ringmap.viz.graphexport import export_graph
+from ringmap.viz.package import MANIFEST, export_cell, export_cells, verify_package
+
+ROSTERS = ["accounts.csv", "cards.csv", "devices.csv", "exhibits.csv", "persons.csv",
+           "phones.csv"]
+DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    with open_case(tmp_path) as opened:
+        yield opened
+
+
+def _texts(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text(encoding="utf-8")
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _luhn_card_runs(text: str, allowed: set[str]) -> list[str]:
+    """Luhn-valid 13-19 digit runs, other than identifiers (IMEI, ICCID) that are meant to be."""
+    runs = (re.sub(r"[ -]", "", m.group(0)) for m in DIGIT_RUN.finditer(text))
+    return [r for r in runs if luhn_valid(r) and r not in allowed]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_package_holds_every_file_and_verifies(store: EmbeddedStore, tmp_path: Path) -> None:
+    result = export_cell(store, "C1", tmp_path / "raid")
+    names = sorted(p.name for p in result.path.iterdir())
+    assert names == sorted([MANIFEST, "map.html", "summary.json", "summary.md", *ROSTERS])
+    manifest = json.loads((result.path / MANIFEST).read_text())
+    assert set(manifest["files"]) == set(names) - {MANIFEST}
+    assert verify_package(result.path) == []
+    summary = json.loads((result.path / "summary.json").read_text())
+    assert summary["cell_id"] == "C1" and summary["victims"] == 1
+    assert summary["victims_by_country"] == {"GB": 1}
+    assert summary["money_received"] == {"USD": 500.0}
+    assert summary["victims_pseudonymised"] is True
+    exhibits = _rows(result.path / "exhibits.csv")
+    assert exhibits[0]["raid_site"] == "Bicol office"
+    assert exhibits[0]["item"] == "356938035643809"
+
+
+def test_one_changed_byte_fails_verify(store: EmbeddedStore, tmp_path: Path) -> None:
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    data = bytearray((folder / "persons.csv").read_bytes())
+    data[-2] ^= 1
+    (folder / "persons.csv").write_bytes(bytes(data))
+    (folder / "devices.csv").unlink()
+    (folder / "notes.txt").write_text("added later")
+    assert verify_package(folder) == [
+        "missing: devices.csv",
+        "changed: persons.csv (SHA-256 differs from the manifest)",
+        "extra: notes.txt (not in the manifest)",
+    ]
+
+
+def test_verify_refuses_what_is_not_a_package(tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        verify_package(tmp_path / "absent")
+    with pytest.raises(ExportError, match=r"no manifest\.json"):
+        verify_package(tmp_path)
+    (tmp_path / MANIFEST).write_text('{"files": {"../etc/passwd": {"sha256": "0"}}}')
+    assert verify_package(tmp_path)[0].startswith("invalid: '../etc/passwd'")
+
+
+def test_verify_command_exit_codes(store: EmbeddedStore, tmp_path: Path) -> None:
+    folder = export_cell(store, "C2", tmp_path / "raid").path
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["verify", str(folder)])
+    assert ok.exit_code == 0 and ok.output.startswith("OK: every file")
+    (folder / "cards.csv").write_text("tampered\n")
+    bad = runner.invoke(cli, ["verify", str(folder)])
+    assert bad.exit_code == 1
+    assert bad.output.splitlines() == [
+        "changed: cards.csv (SHA-256 differs from the manifest)",
+        f"Error: {folder} does not match its manifest: 1 problem(s)"]
+
+
+def test_no_card_number_in_any_exported_file(store: EmbeddedStore, tmp_path: Path) -> None:
+    export_cells(store, tmp_path / "out" / "packages", reveal=True, reason="test")
+    for fmt in ("graphml", "gexf", "json"):
+        export_graph(store, tmp_path / "out" / f"case.{fmt}", fmt, reveal=True)
+    allowed = {n.props["device_id"] for n in store.nodes(["Device"])} | {
+        n.props["iccid"] for n in store.nodes(["SimCard"])}
+    texts = _texts(tmp_path / "out")
+    assert len(texts) == 2 * 10 + 3
+    for name, text in texts.items():
+        assert _luhn_card_runs(text, allowed) == [], name
+        assert not any(pan in text for pan in PANS), name
+    cards = _rows(tmp_path / "out" / "packages" / "cell-C1" / "cards.csv")
+    assert [c["masked"] for c in cards] == ["411111******1111"]
+
+
+def test_victims_pseudonymised_by_default(store: EmbeddedStore, tmp_path: Path) -> None:
+    export_cells(store, tmp_path / "out" / "packages")
+    export_graph(store, tmp_path / "out" / "case.json", "json")
+    for name, text in _texts(tmp_path / "out").items():
+        assert not any(v in text for v in VICTIM_NAMES), name
+        assert "john.victim.1990" not in text, name
+    victims = [r for r in _rows(tmp_path / "out" / "packages" / "cell-C1" / "persons.csv")
+               if r["role"] == "victim"]
+    assert len(victims) == 1
+    assert re.fullmatch(r"Person:V-[0-9a-f]{8}", victims[0]["id"])
+    assert victims[0]["name"] == "" and victims[0]["age"] == "17"
+    assert victims[0]["country"] == "GB"
+
+
+def test_victim_details_need_a_reason_and_are_audited(store: EmbeddedStore,
+                                                       tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "case.db")
+    refused = runner.invoke(cli, ["--store", db, "export", "cell", "C1", "--out",
+                                  str(tmp_path / "p"), "--include-victim-details"])
+    assert refused.exit_code == 1
+    assert refused.output == "Error: --include-victim-details needs --reason TEXT saying why\n"
+    assert not (tmp_path / "p").exists()
+    with pytest.raises(ConfigError):
+        export_cell(store, "C1", tmp_path / "p", reveal=True, reason="  ")
+    shown = runner.invoke(cli, ["--store", db, "export", "cell", "C1", "--out",
+                                str(tmp_path / "p"), "--include-victim-details",
+                                "--reason", "MLAT request 2024-17"])
+    assert shown.exit_code == 0, shown.output
+    persons = _rows(tmp_path / "p" / "persons.csv")
+    assert VICTIM_NAMES[0] in {r["name"] for r in persons}
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["victim_details_reason"] == "MLAT request 2024-17"
+    log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert log[-1]["command"] == "export" and log[-1]["reason"] == "MLAT request 2024-17"
+
+
+def test_roster_cells_are_neutralised(store: EmbeddedStore, tmp_path: Path) -> None:
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    persons = {r["id"]: r for r in _rows(folder / "persons.csv")}
+    assert persons["Person:AG-1"]["alias"] == "'" + FORMULA
+    c2 = export_cell(store, "C2", tmp_path / "raid2").path
+    assert {r["alias"] for r in _rows(c2 / "persons.csv")} >= {"'-1+1"}
+    assert "'@SUM(1,1)" in {r["display_name"] for r in _rows(c2 / "accounts.csv")}
+    assert _rows(c2 / "exhibits.csv")[0]["description"] == "'" + FORMULA
+
+
+def test_failed_export_leaves_nothing(store: EmbeddedStore, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(package, "render_map", broken)
+    with pytest.raises(ExportError, match="No space left on device"):
+        export_cell(store, "C1", tmp_path / "out" / "raid")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_existing_targets_are_refused(store: EmbeddedStore, tmp_path: Path) -> None:
+    export_cells(store, tmp_path / "packages")
+    with pytest.raises(ExportError, match="already exist"):
+        export_cells(store, tmp_path / "packages")
+    with pytest.raises(ExportError, match="already exists"):
+        export_cell(store, "C1", tmp_path / "packages" / "cell-C1")
+    assert sorted(p.name for p in (tmp_path / "packages").iterdir()) == ["cell-C1", "cell-C2"]
+
+
+def test_export_cells_command(store: EmbeddedStore, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--store", str(tmp_path / "case.db"), "export", "cells",
+                                      "--out", str(tmp_path / "packages")])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote 2 raid packages under {tmp_path / 'packages'}\n"
+    for folder in (tmp_path / "packages").iterdir():
+        assert verify_package(folder) == []
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
+def test_graph_export_keeps_types_and_stringifies(store: EmbeddedStore, tmp_path: Path,
+                                                  fmt: str) -> None:
+    out = tmp_path / f"case.{fmt}"
+    counts = export_graph(store, out, fmt)
+    if fmt == "graphml":
+        graph = nx.read_graphml(out)
+    elif fmt == "gexf":
+        graph = nx.read_gexf(out)
+    else:
+        graph = nx.node_link_graph(json.loads(out.read_text()), edges="edges")
+    assert counts == {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}
+    assert counts["nodes"] == store.counts().total_nodes
+    ag1 = graph.nodes["Person:AG-1"]
+    assert ag1["type"] == "Person" and ag1["label"] == "Juan Dela Cruz"
+    rel = "relationship" if fmt == "gexf" else "type"  # GEXF's edge type is its direction
+    sim = [d for _, _, d in graph.edges(data=True) if d.get(rel) == "SIM_IN"]
+    assert sim and sim[0]["first_seen"] == "2014-04-30T08:15:00+00:00"
+    victims = [n for n, d in graph.nodes(data=True) if d.get("role") == "victim"]
+    assert len(victims) == 3 and all(re.fullmatch(r"Person:V-[0-9a-f]{8}", v) for v in victims)
+
+
+def test_graph_export_rejects_unknown_formats(store: EmbeddedStore, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown graph format"):
+        export_graph(store, tmp_path / "x.dot", "dot")
+    result = CliRunner().invoke(cli, ["--store", str(tmp_path / "case.db"), "export", "graph",
+                                      "--format", "json", "--out", str(tmp_path / "g.json")])
+    assert result.exit_code == 0 and "as json" in result.output

@@ -24,6 +24,7 @@ from ringmap.errors import InputError, NormalisationError, NotFound
 from ringmap.graphs.resolve import describe, lookup, readings, shown_input
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
+from ringmap.viz.privacy import Privacy
 
 __all__ = ["COLUMNS", "batch", "read_watchlist"]
 
@@ -94,6 +95,7 @@ def batch(
     avoid_hubs: bool = False,
     hub_degree: int = DEFAULT_HUB_DEGREE,
     default_region: str = "PH",
+    reveal_victims: bool = False,
     graph: EvidenceGraph | None = None,
 ) -> list[dict[str, Any]]:
     """Check each watchlist row against the case.
@@ -113,6 +115,9 @@ def batch(
         Hub threshold.
     default_region
         Region in which national phone numbers are read.
+    reveal_victims
+        Show victims and the identifiers only they use as they are; by default their ids in
+        ``key``, ``node`` and ``path`` are pseudonyms (see :mod:`ringmap.viz.privacy`).
     graph
         A projection to reuse.
 
@@ -122,6 +127,7 @@ def batch(
         One result per row with the keys of :data:`COLUMNS`. ``status`` is ``linked``,
         ``known`` (no suspect within reach), ``unknown`` (valid, not in the case) or
         ``error: <why>`` for a row that cannot be read; card numbers appear only masked.
+        ``input`` is the row's identifier as given (card numbers masked).
 
     Raises
     ------
@@ -130,6 +136,7 @@ def batch(
     """
     eg = graph if graph is not None else EvidenceGraph(store)
     cells = _cells(store)
+    privacy = Privacy.for_graph(eg.graph, reveal=reveal_victims)
     suspects = sorted(n for n in eg.graph if eg.is_suspect(n))
     blocked = eg.hubs(hub_degree) if avoid_hubs else set()
     reached = multi_source_bfs(eg, suspects, max_hops, blocked)
@@ -154,13 +161,14 @@ def batch(
             result["status"] = "unknown"
             out.append(result)
             continue
-        result.update(input=shown_input(text, node.type), key=node.id, known="yes",
-                      node=node.id, node_type=node.type, cell=_cell_of(eg, node.id, cells) or None,
+        shown = privacy.public_id(node.id)
+        result.update(input=shown_input(text, node.type), key=shown, known="yes", node=shown,
+                      node_type=node.type, cell=_cell_of(eg, node.id, cells) or None,
                       status="known")
         if node.id in reached:
             walk = _walk_to_suspect(eg, node.id, reached)
             result.update(status="linked", suspect=walk.nodes[-1], hops=walk.length,
-                          path=walk.text(), evidence=walk.evidence_text())
+                          path=walk.text(privacy.public_id), evidence=walk.evidence_text())
         out.append(result)
     return out
 

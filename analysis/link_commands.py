@@ -25,6 +25,7 @@ from ringmap.clikit import Session, emit, format_option, pass_session, store_opt
 from ringmap.errors import ExportError
 from ringmap.graphs.resolve import shown_input
 from ringmap.tabular import Format, render
+from ringmap.viz.privacy import require_reason
 
 __all__ = ["COMMANDS"]
 
@@ -187,22 +188,27 @@ def _write_atomically(target: Path, text: str) -> None:
 @click.option("--max-hops", default=6, show_default=True, type=click.IntRange(min=1),
               help="Farthest suspect looked for.")
 @click.option("--avoid-hubs", is_flag=True, help="Do not reach suspects through hubs.")
+@click.option("--include-victim-details", "reveal", is_flag=True,
+              help="Show victims' ids instead of pseudonyms (needs --reason).")
 @_hub_option
 @_common
 @store_options
 @format_option("csv")
 @pass_session
 def batch(session: Session, watchlist: Path, out: Path | None, max_hops: int,
-          avoid_hubs: bool, hub_degree: int, region: str, reason: str | None,
+          avoid_hubs: bool, reveal: bool, hub_degree: int, region: str, reason: str | None,
           fmt: Format) -> None:
     """Check a watchlist CSV (identifier[,type][,note]) against the case: per row whether
-    it is known, its cell, the nearest suspect and the evidence path to it.
+    it is known, its cell, the nearest suspect and the evidence path to it. Victims are
+    shown under pseudonyms, card numbers masked.
 
     Example: ringmap batch watchlist.csv --out hits.csv
     """
+    require_reason(reveal, reason)
     rows = batch_lib.read_watchlist(watchlist)
     results = batch_lib.batch(session.store(), rows, max_hops=max_hops, avoid_hubs=avoid_hubs,
-                              hub_degree=hub_degree, default_region=region)
+                              hub_degree=hub_degree, default_region=region,
+                              reveal_victims=reveal)
     if out is None:
         emit(results, fmt, batch_lib.COLUMNS)
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -112,11 +112,12 @@ class EvidencePath(BaseModel):
         """Number of hops."""
         return len(self.hops)
 
-    def text(self) -> str:
-        """The walk as one line, ``A -USES-> B <-REGISTERED_TO- C``."""
-        parts = [self.nodes[0]]
+    def text(self, name: Callable[[str], str] = str) -> str:
+        """The walk as one line, ``A -USES-> B <-REGISTERED_TO- C``; ``name`` shows a node id
+        (a pseudonym for a victim, say)."""
+        parts = [name(self.nodes[0])]
         for hop in self.hops:
-            parts += [hop.arrow, hop.end]
+            parts += [hop.arrow, name(hop.end)]
         return " ".join(parts)
 
     def evidence_text(self) -> str:

@@ -145,3 +145,18 @@ def test_malformed_watchlist_is_one_input_error(tmp_path: Path, content: bytes,
 def test_missing_watchlist(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read watchlist"):
         read_watchlist(tmp_path / "nope.csv")
+
+
+def test_victims_are_pseudonymised_by_default(case: EmbeddedStore) -> None:
+    row = _one(case, "person:V-1")
+    assert str(row["node"]).startswith("Person:V-") and row["node"] != "Person:V-1"
+    path = str(row["path"])
+    assert path.split()[0] == row["node"]
+    assert "victim.one" not in path and "Person:V-1 " not in path
+    assert path.endswith("-CONTACTED- Account:facebook/agent.one <-USES- Person:AG-1")
+
+
+def test_victim_details_on_request(case: EmbeddedStore) -> None:
+    row = _one(case, "person:V-1", reveal_victims=True)
+    assert row["path"] == ("Person:V-1 -USES-> Account:facebook/victim.one <-CONTACTED- "
+                           "Account:facebook/agent.one <-USES- Person:AG-1")

@@ -189,3 +189,15 @@ def test_every_command_is_documented(command: object) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0
     assert "Example: ringmap " + name in result.output
+
+
+def test_victim_details_need_a_reason(case_path: Path, tmp_path: Path) -> None:
+    watchlist = tmp_path / "w.csv"
+    watchlist.write_text("identifier\nperson:V-1\n", encoding="utf-8")
+    result = _run(case_path, "batch", str(watchlist), "--include-victim-details")
+    assert (result.exit_code, result.output) == (
+        1, "Error: --include-victim-details needs --reason TEXT saying why\n")
+    result = _run(case_path, "batch", str(watchlist), "--include-victim-details",
+                  "--reason", "victim liaison", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["node"] == "Person:V-1"

@@ -220,20 +220,19 @@ class EvidenceGraph:
             self._provenance[rel] = self.store.provenance(rel)
         return self._provenance[rel]
 
-    def hop(self, start: str, end: str, with_evidence: bool = True) -> Hop:
+    def hop(self, start: str, end: str) -> Hop:
         """Every relationship between adjacent ``start`` and ``end``, oriented from ``start``."""
         links: list[Link] = []
         for src, dst, forward in ((start, end, True), (end, start, False)):
             for type_, attrs in sorted((self.graph.get_edge_data(src, dst) or {}).items()):
                 props = {k: v for k, v in attrs.items() if k != "type"}
-                evidence = self.evidence(type_, src, dst) if with_evidence else []
                 links.append(Link(type=type_, source=src, target=dst, forward=forward,
-                                  properties=props, evidence=evidence))
+                                  properties=props, evidence=self.evidence(type_, src, dst)))
         return Hop(start=start, end=end, links=links)
 
-    def path(self, nodes: Sequence[str], with_evidence: bool = True) -> EvidencePath:
+    def path(self, nodes: Sequence[str]) -> EvidencePath:
         """The walk through ``nodes`` with its relationships and their provenance."""
-        hops = [self.hop(a, b, with_evidence) for a, b in pairwise(nodes)]
+        hops = [self.hop(a, b) for a, b in pairwise(nodes)]
         return EvidencePath(nodes=list(nodes), hops=hops)
 
 

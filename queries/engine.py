@@ -132,7 +132,8 @@ def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any
     ConfigError
         An unknown, missing or malformed parameter.
     NotFound
-        An entity, run or cell the case does not hold.
+        An entity or run the case does not hold (cells are checked by :func:`run_named`
+        when no rows come back, so that a large run's cells are not read on every query).
     NormalisationError
         A value that cannot be read as its kind (a country, a phone number, ...).
     """
@@ -163,10 +164,9 @@ def _value(store: Store, param: Param, text: str, bound: Mapping[str, Any]) -> A
     if param.kind == "country":
         return NORMALISERS["country"](text, Context())
     if param.kind == "cell":
-        run_id = bound.get("run")
-        if run_id is None:
+        if bound.get("run") is None:
             raise ConfigError(f"parameter {param.name}: a cell needs a run parameter")
-        return _cell(store, run_id, text)
+        return text.strip()  # looked up only when no rows come back (see run_named)
     if param.kind == "int":
         return _int(param, text)
     if param.kind == "float":
@@ -180,10 +180,10 @@ SELECT n.id FROM nodes n
 WHERE n.id IN (SELECT value FROM json_each(:ids)) AND (
     json_extract(n.props, '$.role') = 'victim'
     OR (EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                WHERE e.dst = n.nid AND e.type IN ('USES', 'HOLDS')
+                WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
                   AND json_extract(p.props, '$.role') = 'victim')
         AND NOT EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                        WHERE e.dst = n.nid AND e.type IN ('USES', 'HOLDS')
+                        WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
                           AND json_extract(p.props, '$.role') != 'victim')))"""
 
 # The label is one of the schema's entity types (checked), never input; ids are a parameter.
@@ -296,6 +296,10 @@ def run_named(
     spec = get_query(name)
     params = bind(store, spec, raw_params or {})
     rows = [_typed(spec.columns, raw) for raw in _raw_rows(store, spec, params, timeout)]
+    cells = [p.name for p in spec.params if p.kind == "cell" and params[p.name] is not None]
+    if not rows:  # no rows: say so if it is because the cell does not exist
+        for cell in cells:
+            _cell(store, params["run"], params[cell])
     parties = [c.name for c in spec.columns if c.kind in ("party", "node")]
     ids = {row[c] for row in rows for c in parties if row[c] is not None}
     privacy = Privacy(victims=set() if reveal else victim_side(store, ids), reveal=reveal)

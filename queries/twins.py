@@ -1,12 +1,15 @@
 """The embedded store's twin of each named query: SQL on the case file's tables.
 
 Each twin returns the same columns, in the same order, as its ``.cypher`` file does on Neo4j;
-both sort explicitly, with ties broken by node id. Parameters arrive as SQLite named
-parameters (``:device``), never formatted into the text. The tables are those of
+both sort explicitly, with ties broken by node id. Parameters arrive as SQLite named parameters
+(``:device``), never formatted into the text. The tables are those of
 :mod:`ringmap.graphs.embedded`: ``nodes(nid, id, type, props)``, ``edges(eid, type, src, dst,
 props)`` with ``src``/``dst`` = ``nodes.nid``, and ``memberships(run_id, cell_id, node_id,
-confidence)``. Fragments shared by several twins are written once, as ``{name}`` placeholders
-filled from :data:`_FRAGMENTS` (constants only) when the module loads.
+confidence)``. Joins are ``CROSS JOIN`` so that SQLite keeps the written order (from the bound
+entity outwards), and a lookup by ``dst`` writes ``+e.type`` so that the planner uses the
+``dst`` index rather than scanning every edge of the type. Fragments shared by several twins are
+written once, as ``{name}`` placeholders filled from :data:`_FRAGMENTS` (constants only) when
+the module loads.
 """
 
 from __future__ import annotations
@@ -22,9 +25,8 @@ _FRAGMENTS: dict[str, str] = {
                    "'PaymentCard', 'FinancialAccount', 'IdDocument'",
     "seen": "json_extract(r.props, '$.first_seen'), json_extract(r.props, '$.last_seen')",
     # A victim's country: its LOCATED_IN country, else its nationality.
-    "located": """LEFT JOIN (SELECT l.src, k.props FROM edges l
-               JOIN nodes k ON k.nid = l.dst AND k.type = 'Country'
-               WHERE l.type = 'LOCATED_IN') k ON k.src = v.nid""",
+    "located": """LEFT JOIN edges l ON l.src = v.nid AND l.type = 'LOCATED_IN'
+    LEFT JOIN nodes k ON k.nid = l.dst AND k.type = 'Country'""",
     "country": "COALESCE(json_extract(k.props, '$.code'), "
                "json_extract(v.props, '$.nationality'), '??')",
     # A cell's side: its members, the accounts and numbers its member people use, the people
@@ -32,92 +34,94 @@ _FRAGMENTS: dict[str, str] = {
     "side": """side AS (
     SELECT cell_id, nid FROM members
     UNION SELECT m.cell_id, o.nid FROM members m
-        JOIN edges e ON e.src = m.nid AND e.type = 'USES' JOIN nodes o ON o.nid = e.dst
+        CROSS JOIN edges e ON e.src = m.nid AND e.type = 'USES'
+        CROSS JOIN nodes o ON o.nid = e.dst
         WHERE m.type = 'Person' AND o.type IN ('Account', 'Phone')
     UNION SELECT m.cell_id, o.nid FROM members m
-        JOIN edges e ON e.dst = m.nid AND e.type = 'USES' JOIN nodes o ON o.nid = e.src
+        CROSS JOIN edges e ON e.dst = m.nid AND +e.type = 'USES'
+        CROSS JOIN nodes o ON o.nid = e.src
         WHERE m.type = 'Account' AND o.type = 'Person')""",
     # Victims each cell (or :cell) contacted: side -CONTACTED- (Account|Phone) <-USES- victim.
     "contacted_victims": """members AS (
-    SELECT m.cell_id, n.nid, n.type FROM memberships m JOIN nodes n ON n.id = m.node_id
+    SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
     WHERE m.run_id = :run AND (:cell IS NULL OR m.cell_id = :cell)),
 {side},
 contacted AS (
     SELECT s.cell_id, e.dst AS other FROM side s
-        JOIN edges e ON e.src = s.nid AND e.type = 'CONTACTED'
+        CROSS JOIN edges e ON e.src = s.nid AND e.type = 'CONTACTED'
     UNION SELECT s.cell_id, e.src FROM side s
-        JOIN edges e ON e.dst = s.nid AND e.type = 'CONTACTED'),
+        CROSS JOIN edges e ON e.dst = s.nid AND +e.type = 'CONTACTED'),
 victims AS (
     SELECT DISTINCT c.cell_id, v.nid, v.props FROM contacted c
-        JOIN nodes t ON t.nid = c.other AND t.type IN ('Account', 'Phone')
-        JOIN edges u ON u.dst = c.other AND u.type = 'USES'
-        JOIN nodes v ON v.nid = u.src AND v.type = 'Person'
+        CROSS JOIN nodes t ON t.nid = c.other AND t.type IN ('Account', 'Phone')
+        CROSS JOIN edges u ON u.dst = c.other AND +u.type = 'USES'
+        CROSS JOIN nodes v ON v.nid = u.src AND v.type = 'Person'
     WHERE json_extract(v.props, '$.role') = 'victim')""",
     # The edges at one end (:a or :b) of shared-identifiers, in either direction.
-    "ends": """SELECT e.eid, e.type, e.dst AS x FROM nodes n JOIN edges e ON e.src = n.nid
+    "ends": """SELECT e.eid, e.type, e.dst AS x FROM nodes n CROSS JOIN edges e ON e.src = n.nid
     WHERE n.id = :{end} AND e.type IN ({use_links}, 'CONTACTED')
-    UNION ALL SELECT e.eid, e.type, e.src FROM nodes n JOIN edges e ON e.dst = n.nid
-    WHERE n.id = :{end} AND e.type IN ({use_links}, 'CONTACTED')""",
+    UNION ALL SELECT e.eid, e.type, e.src FROM nodes n CROSS JOIN edges e ON e.dst = n.nid
+    WHERE n.id = :{end} AND +e.type IN ({use_links}, 'CONTACTED')""",
 }
 
 _TEMPLATES: dict[str, str] = {
     "accounts-on-device": """
 SELECT a.id AS account, {seen}, json_extract(r.props, '$.count')
-FROM nodes d JOIN edges r ON r.dst = d.nid AND r.type = 'LOGGED_IN_ON'
-JOIN nodes a ON a.nid = r.src AND a.type = 'Account'
+FROM nodes d CROSS JOIN edges r ON r.dst = d.nid AND +r.type = 'LOGGED_IN_ON'
+CROSS JOIN nodes a ON a.nid = r.src AND a.type = 'Account'
 WHERE d.id = :device AND d.type = 'Device'
 ORDER BY account LIMIT :limit""",
     "devices-of-account": """
 SELECT d.id AS device, json_extract(d.props, '$.kind'), json_extract(d.props, '$.make'),
        json_extract(d.props, '$.model'), {seen}, json_extract(r.props, '$.count')
-FROM nodes a JOIN edges r ON r.src = a.nid AND r.type = 'LOGGED_IN_ON'
-JOIN nodes d ON d.nid = r.dst AND d.type = 'Device'
+FROM nodes a CROSS JOIN edges r ON r.src = a.nid AND r.type = 'LOGGED_IN_ON'
+CROSS JOIN nodes d ON d.nid = r.dst AND d.type = 'Device'
 WHERE a.id = :account AND a.type = 'Account'
 ORDER BY device LIMIT :limit""",
     "who-used-identifier": """
 SELECT u.id AS user, {kind:u}, json_extract(u.props, '$.role'), r.type AS link, {seen}
-FROM nodes x JOIN edges r ON r.dst = x.nid AND r.type IN ({use_links})
-JOIN nodes u ON u.nid = r.src
+FROM nodes x CROSS JOIN edges r ON r.dst = x.nid AND +r.type IN ({use_links})
+CROSS JOIN nodes u ON u.nid = r.src
 WHERE x.id = :identifier AND x.type IN ({identifiers})
 ORDER BY link, user LIMIT :limit""",
     "shared-identifiers": """
 WITH a_ends AS ({ends:a}), b_ends AS ({ends:b})
 SELECT DISTINCT x.id AS identifier, {kind:x}, ea.type AS link_a, eb.type AS link_b
-FROM a_ends ea JOIN b_ends eb ON eb.x = ea.x AND eb.eid != ea.eid
-JOIN nodes x ON x.nid = ea.x AND x.type IN ({identifiers})
+FROM a_ends ea CROSS JOIN b_ends eb ON eb.x = ea.x AND eb.eid != ea.eid
+CROSS JOIN nodes x ON x.nid = ea.x AND x.type IN ({identifiers})
 WHERE x.id != :a AND x.id != :b
 ORDER BY identifier, link_a, link_b LIMIT :limit""",
     "contacts-of-account": """
 WITH a AS (SELECT nid FROM nodes WHERE id = :account AND type IN ('Account', 'Phone')),
 contacts AS (
     SELECT r.dst AS other, 'out' AS direction, r.props FROM a
-        JOIN edges r ON r.src = a.nid AND r.type = 'CONTACTED' WHERE r.dst != a.nid
+        CROSS JOIN edges r ON r.src = a.nid AND r.type = 'CONTACTED' WHERE r.dst != a.nid
     UNION ALL SELECT r.src, 'in', r.props FROM a
-        JOIN edges r ON r.dst = a.nid AND r.type = 'CONTACTED' WHERE r.src != a.nid)
+        CROSS JOIN edges r ON r.dst = a.nid AND +r.type = 'CONTACTED' WHERE r.src != a.nid)
 SELECT c.id AS contact, r.direction, json_extract(r.props, '$.channel'), {seen},
        json_extract(r.props, '$.count')
-FROM contacts r JOIN nodes c ON c.nid = r.other
+FROM contacts r CROSS JOIN nodes c ON c.nid = r.other
 ORDER BY contact, r.direction LIMIT :limit""",
     "agents-at-site": """
 SELECT p.id AS person, json_extract(p.props, '$.role'), r.type AS link,
-       (SELECT COUNT(DISTINCT u.dst) FROM edges u JOIN nodes a ON a.nid = u.dst
+       (SELECT COUNT(DISTINCT u.dst) FROM edges u CROSS JOIN nodes a ON a.nid = u.dst
         WHERE u.src = p.nid AND u.type = 'USES' AND a.type = 'Account') AS accounts
-FROM nodes l JOIN edges r ON r.dst = l.nid AND r.type IN ('WORKS_AT', 'ARRESTED_AT')
-JOIN nodes p ON p.nid = r.src AND p.type = 'Person'
+FROM nodes l CROSS JOIN edges r ON r.dst = l.nid AND +r.type IN ('WORKS_AT', 'ARRESTED_AT')
+CROSS JOIN nodes p ON p.nid = r.src AND p.type = 'Person'
 WHERE l.id = :site AND l.type = 'Location'
 ORDER BY person, link LIMIT :limit""",
     "reports-for-account": """
 SELECT v.id AS report, json_extract(v.props, '$.source'), json_extract(v.props, '$.kind'),
        json_extract(v.props, '$.received') AS received, json_extract(v.props, '$.agency'),
        json_extract(n.props, '$.role'), json_extract(k.props, '$.code') AS country
-FROM nodes a JOIN edges n ON n.dst = a.nid AND n.type = 'NAMES'
-JOIN nodes v ON v.nid = n.src AND v.type = 'Report'
+FROM nodes a CROSS JOIN edges n ON n.dst = a.nid AND +n.type = 'NAMES'
+CROSS JOIN nodes v ON v.nid = n.src AND v.type = 'Report'
 {located}
 WHERE a.id = :account AND a.type = 'Account'
 ORDER BY received IS NULL, received, report, COALESCE(country, '') LIMIT :limit""",
     "cell-members": """
 SELECT n.id AS member, {kind:n}, json_extract(n.props, '$.role'), m.confidence AS confidence
-FROM memberships m JOIN nodes n ON n.id = m.node_id
+FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
 WHERE m.run_id = :run AND m.cell_id = :cell
 ORDER BY confidence DESC, member LIMIT :limit""",
     "victims-by-country": """
@@ -131,8 +135,8 @@ WITH {contacted_victims}
 SELECT v.cell_id AS cell, COALESCE(json_extract(p.props, '$.currency'), '??') AS currency,
        COUNT(*) AS payments, COUNT(DISTINCT v.nid) AS payers,
        SUM(json_extract(p.props, '$.amount'))
-FROM victims v JOIN edges e ON e.src = v.nid AND e.type = 'PAID'
-JOIN nodes p ON p.nid = e.dst AND p.type = 'Payment'
+FROM victims v CROSS JOIN edges e ON e.src = v.nid AND e.type = 'PAID'
+CROSS JOIN nodes p ON p.nid = e.dst AND p.type = 'Payment'
 GROUP BY cell, currency
 ORDER BY cell, currency LIMIT :limit""",
     "money-trail": """
@@ -143,41 +147,40 @@ trail AS (
     SELECT 'in' AS direction, p.nid AS pid, v.id AS counterparty,
            COALESCE(json_extract(k.props, '$.code'), json_extract(v.props, '$.nationality'))
                AS country
-    FROM instrument i JOIN edges t ON t.dst = i.nid AND t.type = 'PAID_TO'
-    JOIN nodes p ON p.nid = t.src AND p.type = 'Payment'
-    LEFT JOIN (SELECT e.dst, v.nid, v.id, v.props FROM edges e
-               JOIN nodes v ON v.nid = e.src AND v.type = 'Person' WHERE e.type = 'PAID')
-         v ON v.dst = p.nid
+    FROM instrument i CROSS JOIN edges t ON t.dst = i.nid AND +t.type = 'PAID_TO'
+    CROSS JOIN nodes p ON p.nid = t.src AND p.type = 'Payment'
+    LEFT JOIN edges e ON e.dst = p.nid AND +e.type = 'PAID'
+    LEFT JOIN nodes v ON v.nid = e.src AND v.type = 'Person'
     {located}
     UNION ALL
     SELECT 'out', p.nid, o.id, NULL
-    FROM instrument i JOIN edges f ON f.dst = i.nid AND f.type = 'PAID_FROM'
-    JOIN nodes p ON p.nid = f.src AND p.type = 'Payment'
-    LEFT JOIN (SELECT e.src, o.id FROM edges e JOIN nodes o ON o.nid = e.dst
-               WHERE e.type = 'PAID_TO') o ON o.src = p.nid)
+    FROM instrument i CROSS JOIN edges f ON f.dst = i.nid AND +f.type = 'PAID_FROM'
+    CROSS JOIN nodes p ON p.nid = f.src AND p.type = 'Payment'
+    LEFT JOIN edges e ON e.src = p.nid AND e.type = 'PAID_TO'
+    LEFT JOIN nodes o ON o.nid = e.dst)
 SELECT t.direction, p.id AS payment, json_extract(p.props, '$.time') AS time,
        json_extract(p.props, '$.amount'), json_extract(p.props, '$.currency'),
        json_extract(p.props, '$.channel'), t.counterparty, t.country
-FROM trail t JOIN nodes p ON p.nid = t.pid
+FROM trail t CROSS JOIN nodes p ON p.nid = t.pid
 ORDER BY time IS NULL, time, payment, t.direction, COALESCE(t.counterparty, ''),
          COALESCE(t.country, '') LIMIT :limit""",
     "top-brokers": """
 WITH members AS (
-    SELECT m.cell_id, n.nid, n.type FROM memberships m JOIN nodes n ON n.id = m.node_id
+    SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
     WHERE m.run_id = :run),
 {side},
 touches AS (
     SELECT s.cell_id, s.nid AS agent, e.dst AS other FROM side s
-        JOIN edges e ON e.src = s.nid
+        CROSS JOIN edges e ON e.src = s.nid
         WHERE e.type IN ({use_links}, 'CONTACTED', 'WORKS_AT', 'ARRESTED_AT', 'SEIZED_FROM',
                          'NAMES')
     UNION ALL SELECT s.cell_id, s.nid, e.src FROM side s
-        JOIN edges e ON e.dst = s.nid
-        WHERE e.type IN ({use_links}, 'CONTACTED', 'WORKS_AT', 'ARRESTED_AT', 'SEIZED_FROM',
+        CROSS JOIN edges e ON e.dst = s.nid
+        WHERE +e.type IN ({use_links}, 'CONTACTED', 'WORKS_AT', 'ARRESTED_AT', 'SEIZED_FROM',
                          'NAMES'))
 SELECT x.id AS broker, {kind:x}, COUNT(DISTINCT t.cell_id) AS cells,
        COUNT(DISTINCT t.agent) AS agents
-FROM touches t JOIN nodes x ON x.nid = t.other
+FROM touches t CROSS JOIN nodes x ON x.nid = t.other
 WHERE x.id NOT IN (SELECT node_id FROM memberships WHERE run_id = :run)
 GROUP BY x.nid
 HAVING cells >= 2
@@ -191,13 +194,13 @@ per_country AS (
     SELECT v.country, COUNT(DISTINCT v.nid) AS victims, COUNT(DISTINCT p.nid) AS payments,
            COUNT(DISTINCT CASE WHEN p.nid IS NULL THEN NULL ELSE v.nid END) AS paying_victims
     FROM victims v
-    LEFT JOIN (SELECT e.src, q.nid FROM edges e JOIN nodes q ON q.nid = e.dst
-               AND q.type = 'Payment' WHERE e.type = 'PAID') p ON p.src = v.nid
+    LEFT JOIN edges e ON e.src = v.nid AND e.type = 'PAID'
+    LEFT JOIN nodes p ON p.nid = e.dst AND p.type = 'Payment'
     GROUP BY v.country)
 SELECT c.country, c.victims, c.paying_victims, c.payments,
        (SELECT COUNT(DISTINCT r.nid) FROM nodes k
-        JOIN edges l ON l.dst = k.nid AND l.type = 'LOCATED_IN'
-        JOIN nodes r ON r.nid = l.src AND r.type = 'Report'
+        CROSS JOIN edges l ON l.dst = k.nid AND +l.type = 'LOCATED_IN'
+        CROSS JOIN nodes r ON r.nid = l.src AND r.type = 'Report'
         WHERE k.id = 'Country:' || c.country) AS reports
 FROM per_country c
 ORDER BY c.victims DESC, c.country LIMIT :limit""",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StoreFactory
 from queries_case import (
     A1,
     A3,
@@ -236,7 +236,7 @@ def test_parse_assignments() -> None:
         parse_assignments(["a=1", "a=2"])
 
 
-def test_store_factory_reopens(store_factory: StoreFactory) -> None:
+def test_store_factory_reopens(store_factory: Callable[[], Store]) -> None:
     """Rows survive reopening the case (queries read only what the store committed)."""
     load_case(store_factory())
     rows = run_named(store_factory(), "cross-border-summary", {}).rows

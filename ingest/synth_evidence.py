@@ -1,0 +1,437 @@
+"""Evidence rows of synthetic cells, streamed into the case's tables with noise applied.
+
+A :class:`CaseWriter` turns each :class:`~ringmap.ingest.synth_world.Cell` into rows of the
+eight tables of :data:`~ringmap.ingest.synth_tables.TABLES` as soon as the cell is drawn, so a
+case of any size is written in constant memory. It remembers which agents and agent-run
+accounts made it into evidence (a row that was written and is not deliberately bad), since
+only those become nodes and belong in the ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ringmap.ingest.synth_tables import TABLES, Noise, open_table
+from ringmap.ingest.synth_world import (
+    CONTACT_PLATFORMS,
+    VICTIM_COUNTRIES,
+    Account,
+    Agent,
+    Card,
+    Cell,
+    Device,
+    Mule,
+    Victim,
+    Wallet,
+    World,
+)
+
+__all__ = ["CaseWriter", "TableCount"]
+
+# strftime formats, one per table, matching the formats in the mappings
+_EXHIBIT_TIME = "%Y-%m-%d %H:%M"
+_ARREST_TIME = "%d-%b-%Y %H:%M"
+_EXTRACTED_TIME = "%Y-%m-%dT%H:%M:%S"
+_ISO_DATE = "%Y-%m-%d"
+_CREATED_DATE = "%m/%d/%Y"
+_LOGIN_TIME = "%m/%d/%Y %H:%M:%S"
+_REMITTANCE_TIME = "%d/%m/%Y %H:%M"
+_CHAT_TIME = "%Y/%m/%d %H:%M"
+
+# house styles of phone numbers per table (see Noise.phone)
+_E164, _SPACED, _DASHED = 0, 1, 2
+
+_DAY = 86400
+_HOUR = 3600
+_ID_TYPES = (("UMID", "CRN-", 12), ("Driver License", "N01-", 8), ("Postal ID", "PRN", 12),
+             ("Voter ID", "VIN-", 16))
+_REMARKS = ("", "", "on desk", "in drawer", "in bag", "on charging rack", "in locker")
+_BASES = ("subscriber return", "interview", "seized device", "ID match")
+_CURRENCIES = {"GB": ("GBP", 0.6), "AU": ("AUD", 1.07), "SG": ("SGD", 1.25),
+               "HK": ("HKD", 7.75)}
+_AGENCIES = {code: agency for code, _, _, agency in VICTIM_COUNTRIES}
+_PAYMENT_REFS = {"Western Union": ("", 10), "MoneyGram": ("", 8), "GCash": ("GC", 13),
+                 "PayMaya": ("PM", 12), "Cebuana Lhuillier": ("CL", 10),
+                 "Palawan Express": ("PX", 11)}
+
+
+def _at(seconds: int, fmt: str) -> str:
+    return time.strftime(fmt, time.gmtime(seconds))
+
+
+@dataclass
+class TableCount:
+    """Rows written to one table, and how many of them are deliberately bad or repeated."""
+
+    rows: int = 0
+    bad: int = 0
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Instrument:
+    """A card or wallet of a mule that victims pay into."""
+
+    mule: Mule
+    card: Card | None
+    wallet: Wallet | None
+
+
+class CaseWriter:
+    """Writes the evidence of one cell after another into the tables of a case folder.
+
+    Parameters
+    ----------
+    folder
+        Where the table files are created.
+    world
+        The world the cells come from; its random stream also drives the noise.
+    noise
+        Noise level in [0, 1].
+    victims_per_cell
+        Mean number of new victims each cell contacts.
+    """
+
+    def __init__(self, folder: Path, world: World, noise: float, victims_per_cell: int) -> None:
+        self.world = world
+        self.rng = world.rng
+        self.noise = Noise(world.rng, noise)
+        self.victims_per_cell = victims_per_cell
+        self._tables = {spec.name: open_table(folder, spec) for spec in TABLES}
+        self.counts = {spec.name: TableCount() for spec in TABLES}
+        self.seen_agents: set[int] = set()
+        self.seen_accounts: set[int] = set()
+        self.victims = 0
+        self.payments = 0
+        self._exhibits: dict[int, int] = {}
+        self._arrests = 0
+
+    @property
+    def total_rows(self) -> int:
+        """Rows written so far, over all tables."""
+        return sum(c.rows for c in self.counts.values())
+
+    def close(self) -> None:
+        """Finish every table file."""
+        for table in self._tables.values():
+            table.close()
+
+    def _put(self, table: str, record: Any, bad: bool = False) -> bool:
+        """Write ``record`` unless it goes unobserved; whether it is now good evidence."""
+        if self.noise.drop():
+            return False
+        count = self.counts[table]
+        writer = self._tables[table]
+        writer.write(record)
+        count.rows += 1
+        if bad:
+            count.bad += 1
+        elif self.noise.duplicate():
+            writer.write(record)
+            count.rows += 1
+            count.duplicates += 1
+        return not bad
+
+    def _seen(self, agent: Agent | None = None, account: Account | None = None) -> None:
+        if agent is not None:
+            self.seen_agents.add(agent.index)
+        if account is not None:
+            self.seen_accounts.add(account.index)
+
+    def write_cell(self, cell: Cell) -> None:
+        """Write all evidence of ``cell``."""
+        moved = [(account, self.rng.choice(cell.devices)) for account in cell.movers]
+        on_device: dict[str, list[Account]] = {}
+        for account in cell.accounts:
+            for device in account.devices:
+                on_device.setdefault(device.device_id, []).append(account)
+        for account, device in moved:
+            on_device.setdefault(device.device_id, []).append(account)
+        seized = self._raid(cell)
+        self._extractions(cell, seized, on_device)
+        self._identifications(cell)
+        for account in cell.accounts:
+            self._logins(cell, account, account.devices, account.logins, account.created)
+        for account, device in moved:
+            self._logins(cell, account, [device], self.rng.randint(2, 5),
+                         max(account.created, cell.start))
+        self._victims(cell)
+
+    # raids -------------------------------------------------------------------------------
+
+    def _raid(self, cell: Cell) -> list[tuple[str, Device, Agent | None]]:
+        """Arrests and exhibits at the cell's office; the seized phones with their holders."""
+        rng = self.rng
+        office = cell.office
+        present = [a for a in cell.agents if a.arrested]
+        for agent in present:
+            self._arrests += 1
+            row = (self._arrests, agent.agent_id, f"{agent.surname.upper()}, {agent.given}",
+                   agent.alias, agent.gender, agent.birth_year, "Philippines",
+                   office.location_id,
+                   _at(office.raid_time + rng.randrange(3 * _HOUR), _ARREST_TIME))
+            if self._put("arrests", row):
+                self._seen(agent)
+        seized: list[tuple[str, Device, Agent | None]] = []
+        for device in cell.devices:
+            if rng.random() < 0.85:
+                holder = self._holder(present)
+                number = self._exhibit(cell, holder, device.kind, device=device)
+                if device.kind == "mobile phone":
+                    seized.append((number, device, holder))
+        for sim in cell.sims:
+            if rng.random() < 0.4:
+                self._exhibit(cell, self._holder(present), "SIM card", sim_iccid=sim.iccid,
+                              msisdn=sim.msisdn)
+        for agent in present:
+            id_type, prefix, digits = rng.choice(_ID_TYPES)
+            self._exhibit(cell, agent, "ID card", id_doc=(id_type,
+                                                           self.world.reference(prefix, digits)))
+        for mule in cell.mules:
+            for card in mule.cards:
+                if present and rng.random() < 0.4:
+                    self._exhibit(cell, rng.choice(present), card.kind, card=card.pan)
+        return seized
+
+    def _holder(self, present: list[Agent]) -> Agent | None:
+        """Who an item was seized from: a present agent, or nobody (found at a desk)."""
+        if present and self.rng.random() < 0.8:
+            return self.rng.choice(present)
+        return None
+
+    def _exhibit(
+        self,
+        cell: Cell,
+        holder: Agent | None,
+        item: str,
+        *,
+        device: Device | None = None,
+        sim_iccid: str = "",
+        msisdn: str = "",
+        card: str = "",
+        id_doc: tuple[str, str] = ("", ""),
+    ) -> str:
+        """Write one exhibit-log row; its exhibit number."""
+        office = cell.office
+        n = self._exhibits.get(office.index, 0) + 1
+        self._exhibits[office.index] = n
+        number = f"EX-{office.index + 1:03d}-{n:04d}"
+        device_id = device.device_id if device is not None else ""
+        phone = self.noise.phone(msisdn, _DASHED) if msisdn else ""
+        bad = self.noise.bad()
+        if bad and msisdn:
+            phone = self.noise.bad_phone(msisdn)
+        elif bad and device_id.isdigit():
+            device_id = self.noise.bad_imei(device_id)
+        else:
+            bad = False
+        row = (number, _at(office.raid_time + 60 * n, _EXHIBIT_TIME), office.location_id,
+               office.name, office.region, office.city, office.lat, office.lon,
+               holder.agent_id if holder else "", item,
+               device.make if device else "", device.model if device else "", device_id,
+               sim_iccid, phone, self.noise.separators(card) if card else "", id_doc[0],
+               id_doc[1], self.rng.choice(_REMARKS))
+        if self._put("exhibits", row, bad):
+            self._seen(holder)
+        return number
+
+    def _extractions(
+        self,
+        cell: Cell,
+        seized: list[tuple[str, Device, Agent | None]],
+        on_device: dict[str, list[Account]],
+    ) -> None:
+        """One JSON object per SIM and app account found on each extracted phone."""
+        noise = self.noise
+        for number, device, holder in seized:
+            if self.rng.random() >= 0.9:
+                continue
+            accounts = on_device.get(device.device_id, [])
+            sims = device.sims
+            extracted = _at(cell.office.raid_time + _DAY * self.rng.randint(7, 40),
+                            _EXTRACTED_TIME)
+            for i in range(max(len(accounts), len(sims), 1)):
+                bad = noise.bad()
+                record: dict[str, Any] = {"report": f"FX-{number}", "exhibit": number,
+                                          "tool": "UFED 4PC", "extracted": extracted}
+                if holder is not None:
+                    record["seized_from"] = {"suspect_id": holder.agent_id}
+                record["device"] = {
+                    "imei": noise.bad_imei(device.device_id) if bad else device.device_id,
+                    "make": device.make, "model": device.model}
+                if sims:
+                    sim = sims[i % len(sims)]
+                    record["sim"] = {"iccid": sim.iccid, "imsi": sim.imsi,
+                                     "msisdn": noise.phone(sim.msisdn, _E164)}
+                account = accounts[i] if i < len(accounts) else None
+                if account is not None:
+                    record["account"] = {"app": account.platform,
+                                         "user": noise.handle(account.platform, account.handle),
+                                         "display_name": account.display_name}
+                if self._put("extractions", record, bad):
+                    self._seen(holder, account)
+
+    # police and platforms ----------------------------------------------------------------
+
+    def _identifications(self, cell: Cell) -> None:
+        """Police attribution of identified agents to (some of) their accounts."""
+        rng = self.rng
+        for agent in cell.agents:
+            if not agent.identified:
+                continue
+            named: list[Account | None] = [a for a in agent.accounts if rng.random() < 0.75]
+            for account in named or [None]:
+                row = (agent.agent_id, f"{agent.surname}, {agent.given}", agent.alias,
+                       agent.gender, agent.birth_year, cell.office.location_id,
+                       account.platform if account else "",
+                       self.noise.handle(account.platform, account.handle) if account else "",
+                       rng.choice(_BASES),
+                       _at(cell.office.raid_time + _DAY * rng.randint(1, 60), _ISO_DATE))
+                if self._put("identifications", row):
+                    self._seen(agent, account)
+
+    def _logins(self, cell: Cell, account: Account, devices: list[Device], count: int,
+                start: int) -> None:
+        """Subscriber and login rows of ``account`` while it worked in ``cell``."""
+        rng = self.rng
+        noise = self.noise
+        end = cell.office.raid_time - _HOUR
+        span = end - start
+        times = sorted(start + int(rng.random() * span) for _ in range(count))
+        created = _at(account.created, _CREATED_DATE)
+        wifi = cell.office.wifi_ips
+        cgnat = self.world.cgnat_ips
+        msisdn = account.phone.msisdn if account.phone else ""
+        for i, moment in enumerate(times):
+            draw = rng.random()
+            if draw < 0.45:
+                ip = wifi[int(rng.random() * len(wifi))]
+            elif draw < 0.85:
+                ip = cgnat[int(rng.random() * len(cgnat))]
+            else:
+                ip = account.owner.home_ip
+            device_id = (devices[int(rng.random() * len(devices))].device_id
+                         if rng.random() < 0.7 else "")
+            phone = noise.phone(msisdn, _E164) if msisdn else ""
+            bad = noise.bad()
+            if bad and msisdn:
+                phone = noise.bad_phone(msisdn)
+            elif bad and device_id.isdigit():
+                device_id = noise.bad_imei(device_id)
+            else:
+                bad = False
+            row = (noise.handle(account.platform, account.handle), account.platform,
+                   account.display_name, phone, account.email or "", created,
+                   _at(moment + i, _LOGIN_TIME), ip, 1024 + int(rng.random() * 64512), device_id)
+            if self._put("platform_records", row, bad):
+                self._seen(account=account)
+
+    # victims -----------------------------------------------------------------------------
+
+    def _victims(self, cell: Cell) -> None:
+        """Victims the cell contacts, what they paid and what they reported."""
+        rng = self.rng
+        contact = [a for a in cell.accounts if a.platform in CONTACT_PLATFORMS]
+        if not contact:
+            return
+        earlier = self.world.recent_victims
+        instruments = [_Instrument(m, c, None) for m in cell.mules for c in m.cards]
+        instruments += [_Instrument(m, None, w) for m in cell.mules for w in m.wallets]
+        for _ in range(max(1, round(self.victims_per_cell * rng.uniform(0.6, 1.4)))):
+            account = rng.choice(contact)
+            if earlier and rng.random() < 0.04:  # a victim an earlier cell also contacted
+                victim = rng.choice(earlier)
+                same = [a for a in contact if a.platform == victim.platform]
+                if same:
+                    self._chat(rng.choice(same), victim)
+                continue
+            victim = self.world.new_victim(account.platform)
+            self.victims += 1
+            first = self._chat(account, victim)
+            others = [a for a in contact if a.platform == account.platform and a is not account]
+            if others and rng.random() < 0.2:
+                self._chat(rng.choice(others), victim)
+            demand = round(math.exp(rng.uniform(math.log(500), math.log(15000))) / 50) * 50
+            if rng.random() < 0.55:
+                self._payments(cell, victim, first, demand, instruments)
+            if rng.random() < 0.35:
+                self._report(victim, account, first, demand)
+
+    def _chat(self, account: Account, victim: Victim) -> int:
+        """Chat log rows between an agent account and a victim; the first contact time."""
+        rng = self.rng
+        noise = self.noise
+        first = rng.randrange(account.created, 1396137600)  # contacts end by 2014-03-30
+        last = first + rng.randrange(_HOUR, 20 * _DAY)
+        agent_handle = noise.handle(account.platform, account.handle)
+        victim_handle = noise.handle(victim.platform, victim.handle)
+        row = (account.platform, agent_handle, victim_handle, _at(first, _CHAT_TIME),
+               _at(last, _CHAT_TIME), rng.randint(5, 300),
+               rng.choice(("chat", "chat", "video call")))
+        if self._put("chats", row):
+            self._seen(account=account)
+        if rng.random() < 0.3:  # the victim's replies, logged the other way round
+            reply = (account.platform, victim_handle, agent_handle,
+                     _at(first + rng.randrange(60, _HOUR), _CHAT_TIME), _at(last, _CHAT_TIME),
+                     rng.randint(2, 150), "chat")
+            if self._put("chats", reply):
+                self._seen(account=account)
+        return first
+
+    def _payments(self, cell: Cell, victim: Victim, first: int, demand: int,
+                  instruments: list[_Instrument]) -> None:
+        """Remittance ledger rows: the victim pays the demand in one to three transfers."""
+        rng = self.rng
+        noise = self.noise
+        parts = rng.choices((1, 2, 3), (0.6, 0.3, 0.1))[0]
+        currency, rate = _CURRENCIES.get(victim.country, ("USD", 1.0))
+        moment = first + rng.randrange(_DAY, 10 * _DAY)
+        for _ in range(parts):
+            target = rng.choice(instruments)
+            if target.card is not None:
+                service = rng.choice(("Western Union", "MoneyGram"))
+            else:
+                assert target.wallet is not None
+                service = rng.choice(("Western Union", target.wallet.provider,
+                                      "Cebuana Lhuillier", "Palawan Express"))
+            prefix, digits = _PAYMENT_REFS[service]
+            row = (self.world.reference(prefix, digits), service,
+                   _at(moment, _REMITTANCE_TIME), victim.victim_id, victim.name,
+                   victim.country_name, f"{demand / parts * rate:.2f}", currency,
+                   target.mule.mule_id, target.mule.name,
+                   noise.separators(target.card.pan) if target.card else "",
+                   target.wallet.provider if target.wallet else "",
+                   noise.separators(target.wallet.number) if target.wallet else "",
+                   cell.office.city)
+            self._put("remittances", row)
+            self.payments += 1
+            moment += rng.randrange(_DAY, 7 * _DAY)
+
+    def _report(self, victim: Victim, account: Account, first: int, demand: int) -> None:
+        """A CyberTipline, platform or police report naming the agent account and victim."""
+        rng = self.rng
+        draw = rng.random()
+        if victim.country == "US" or draw < 0.35:
+            source, kind, agency = "NCMEC CyberTipline", "CyberTipline report", "NCMEC"
+            reference = self.world.reference("", 8)
+        elif draw < 0.6 and victim.platform in ("Facebook", "Instagram"):
+            source, kind = victim.platform, "platform report"
+            agency = f"{victim.platform} Law Enforcement Response"
+            reference = self.world.reference("LE-", 9)
+        else:
+            source, kind, agency = "Police", "police report", _AGENCIES[victim.country]
+            reference = self.world.reference(f"{victim.country}-2014-", 5)
+        summary = (f"Victim ({victim.age}) was recorded on a video call with a person posing "
+                   f"as '{account.display_name}' and told to pay USD {demand:,} or the "
+                   "recording would be sent to family and friends.")
+        row = (reference, source, kind, _at(first + _DAY * rng.randint(2, 40), _ISO_DATE),
+               agency, victim.victim_id, victim.name, victim.age, victim.gender,
+               victim.country_name, victim.platform,
+               self.noise.handle(victim.platform, victim.handle), account.platform,
+               self.noise.handle(account.platform, account.handle), summary)
+        if self._put("reports", row):
+            self._seen(account=account)

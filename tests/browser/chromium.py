@@ -78,7 +78,7 @@ class MapPage:
 
     def wait_stable(self, timeout_ms: int = 20_000) -> None:
         """Wait until the map says its layout is stable."""
-        self.page.wait_for_function("window.ringmapStable === true", timeout=timeout_ms)
+        self.page.wait_for_function("() => window.ringmapStable === true", timeout=timeout_ms)
 
 
 @contextmanager

@@ -1,0 +1,124 @@
+"""Maps in headless Chromium: offline, drawn, and hostile evidence text shown as text.
+
+Every request other than the map file itself is blocked and logged; a map passes when it made
+none, reported no error or CSP violation, and drew its nodes on a non-blank canvas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser.case import HREF, IMG, JS_URL, SCRIPT, open_case
+from browser.chromium import MapPage, artifact_dir, chromium, open_map
+
+from ringmap.viz.maps import write_cell_map, write_entity_map, write_victim_map
+
+pytestmark = pytest.mark.browser
+
+_INKED_PIXELS = """(() => {
+  const canvas = document.querySelector('#mynetwork canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let inked = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0 && (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235)) inked++;
+  }
+  return inked;
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def maps(tmp_path: Path) -> dict[str, Path]:
+    out = tmp_path / "maps"
+    with open_case(tmp_path) as store:
+        write_cell_map(store, out / "cells.html")
+        write_cell_map(store, out / "overview.html", budget=5)
+        write_victim_map(store, out / "victims.html")
+        write_entity_map(store, "Person:AG-2", out / "entity.html")
+    return {p.stem: p for p in out.iterdir()}
+
+
+def _hover(shown: MapPage, label: str) -> str:
+    """Move the mouse onto the node labelled ``label``; the tooltip's text."""
+    x, y = shown.js(f"""(() => {{
+      const net = window.ringmapNetwork;
+      const id = net.body.data.nodes.getIds({{filter: n => n.label === {json.dumps(label)}}})[0];
+      const p = net.canvasToDOM(net.getPosition(id));
+      const box = document.getElementById('mynetwork').getBoundingClientRect();
+      return [box.left + p.x, box.top + p.y];
+    }})()""")
+    shown.page.mouse.move(x, y)
+    shown.page.wait_for_function(
+        "() => document.querySelector('div.vis-tooltip')?.style.visibility === 'visible'")
+    text: str = shown.js("document.querySelector('div.vis-tooltip').textContent")
+    return text
+
+
+def _assert_clean(shown: MapPage) -> None:
+    assert shown.attempted == []
+    assert shown.errors == []
+    assert shown.csp_violations() == []
+    assert shown.js("typeof window.__x") == "undefined"
+    assert shown.js("document.querySelectorAll('img, a, iframe, object, embed').length") == 0
+    assert shown.js("document.scripts.length") == 3
+
+
+@pytest.mark.parametrize("name", ["cells", "overview", "victims", "entity"])
+def test_map_loads_offline_and_draws(browser: Any, maps: dict[str, Path], name: str) -> None:
+    with open_map(browser, maps[name]) as shown:
+        _assert_clean(shown)
+        expected = len(json.loads(shown.js("document.getElementById('rm-data').textContent"))
+                       ["nodes"])
+        assert expected >= 3
+        assert shown.js("window.ringmapNetwork.body.data.nodes.length") == expected
+        assert shown.js("window.ringmapNetwork.body.nodeIndices.length") == expected
+        assert shown.js(_INKED_PIXELS) > 500
+        assert shown.js("window.ringmapNetwork.physics.physicsEnabled") is False
+
+
+def test_hostile_labels_and_tooltips_are_text(browser: Any, maps: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    shots = artifact_dir(tmp_path)
+    with open_map(browser, maps["cells"]) as shown:
+        shown.page.screenshot(path=str(shots / "cell-map.png"))
+        tip = _hover(shown, IMG)
+        assert tip.startswith("Person · cell C1") and f"name: {IMG}" in tip
+        tip = _hover(shown, "ag1.fake")
+        assert f"display_name: {IMG}" in tip and f"persona: {HREF}" in tip
+        tip = _hover(shown, "ag3.fake")
+        assert f"display_name: {JS_URL}" in tip
+        tip = _hover(shown, "ag2.fake")
+        assert f"display_name: {SCRIPT}" in tip
+        shown.page.screenshot(path=str(shots / "cell-map-tooltip.png"))
+        _assert_clean(shown)
+    assert (shots / "cell-map.png").stat().st_size > 10_000
+
+
+def test_hostile_heading_and_search_are_text(browser: Any, maps: dict[str, Path]) -> None:
+    with open_map(browser, maps["entity"]) as shown:
+        heading = f"Neighbourhood of {IMG} (2 hops)"
+        assert shown.js("document.getElementById('rm-heading').textContent") == heading
+        assert shown.js("document.title") == heading
+        search = shown.page.locator("#rm-search")
+        for term, found in ((SCRIPT, "0 matches"), (JS_URL, "0 matches"), ("<img", "1 match")):
+            search.fill(term)
+            assert shown.js("document.getElementById('rm-search-status').textContent") == found
+        assert len(shown.js("window.ringmapNetwork.getSelectedNodes()")) == 1
+        _assert_clean(shown)
+
+
+def test_aggregated_map_says_so(browser: Any, maps: dict[str, Path]) -> None:
+    with open_map(browser, maps["overview"]) as shown:
+        assert shown.page.locator("#rm-banner").is_visible()
+        assert shown.page.locator("#rm-banner").text_content().startswith("Aggregated view")
+        legend = shown.page.locator("#rm-legend").text_content()
+        assert "C1 · 4 members" in legend and "raid site / place" in legend

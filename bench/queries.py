@@ -218,7 +218,7 @@ def _samples(case: _Case, rng: random.Random) -> dict[str, Callable[[], dict[str
 def _time(store: Store, case: _Case, samples: int, seed: int) -> list[tuple[str, ...]]:
     rng = random.Random(seed)
     params = _samples(case, rng)
-    lines = []
+    lines: list[tuple[str, ...]] = []
     for name in catalog():
         runs = 3 if name in WHOLE_CASE and name != "victims-by-country" else samples
         run_named(store, name, params[name]())  # warm the caches once

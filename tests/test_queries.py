@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queries_case import (
+
+from ringmap.errors import ConfigError, NormalisationError, NotFound, RingmapError
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
+from ringmap.graphs.store import Store
+from ringmap.queries.catalog import catalog, get_query, parse_query
+from ringmap.queries.engine import parse_assignments, run_named
+from ringmap.queries.twins import TWINS
+from ringmap.tests.queries_case import (
     A1,
     A3,
     CARD_NUMBER,
@@ -22,14 +30,6 @@ from queries_case import (
     card_id,
     load_case,
 )
-
-from ringmap.errors import ConfigError, NormalisationError, NotFound, RingmapError
-from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
-from ringmap.graphs.store import Store
-from ringmap.queries.catalog import catalog, get_query, parse_query
-from ringmap.queries.engine import parse_assignments, run_named
-from ringmap.queries.twins import TWINS
 
 REQUIRED = {"accounts-on-device", "devices-of-account", "who-used-identifier",
             "shared-identifiers", "contacts-of-account", "victims-by-country", "money-by-cell",

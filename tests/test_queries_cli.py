@@ -11,12 +11,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from queries_case import A1, CARD_NUMBER, IMEI, load_case
 
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.queries.catalog import catalog
 from ringmap.queries.commands import COMMANDS
+from ringmap.tests.queries_case import A1, CARD_NUMBER, IMEI, load_case
 
 
 @pytest.fixture

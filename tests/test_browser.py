@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.case import HREF, IMG, JS_URL, SCRIPT, open_case
-from browser.chromium import MapPage, artifact_dir, chromium, open_map
 
+from ringmap.tests.browser.case import HREF, IMG, JS_URL, SCRIPT, open_case
+from ringmap.tests.browser.chromium import MapPage, artifact_dir, chromium, open_map
 from ringmap.viz.maps import write_cell_map, write_entity_map, write_victim_map
 
 pytestmark = pytest.mark.browser

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from browser.case import FORMULA, PANS, VICTIM_NAMES, open_case
 from click.testing import CliRunner
 
 from ringmap.cli import cli
 from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.normalise import luhn_valid
+from ringmap.tests.browser.case import FORMULA, PANS, VICTIM_NAMES, open_case
 from ringmap.viz import package
 from ringmap.viz.graphexport import export_graph
 from ringmap.viz.package import MANIFEST, export_cell, export_cells, verify_package

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from click.testing import CliRunner
 
 from ringmap.cli import cli
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.normalise import country_table
+from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map, victim_map

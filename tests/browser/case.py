@@ -142,8 +142,9 @@ CELLS = [
 def load_case(store: Store, *, cells: bool = True) -> Store:
     """Load the case (and, unless ``cells=False``, its two cells) into ``store``."""
     nodes, edges = case_graph()
-    sightings = [Sighting(item.id, row, f"EX-{row % 3}" if row % 2 else None)
-                 for row, item in enumerate([*nodes, *edges], start=2)]
+    ids = [n.id for n in nodes] + [e.id for e in edges]
+    sightings = [Sighting(item, row, f"EX-{row % 3}" if row % 2 else None)
+                 for row, item in enumerate(ids, start=2)]
     load = FileLoad(sha256="c" * 64, source_file=SOURCE_FILE, mapping="seized",
                     mapping_digest="m1", run_id="ingest-1", grading=Grading.parse("B2"),
                     read=len(sightings), loaded=len(sightings))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 import networkx as nx
+
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
+from ringmap.graphs.store import Store
 
 
 @dataclass
@@ -87,7 +91,8 @@ def planted_case(
                 victim = f"Person:v{len(g)}"
                 vacc = f"Account:facebook/{victim.split(':')[1]}"
                 country = rng.choice(["GB", "US", "HK", "SG"])
-                g.add_node(victim, type="Person", role="victim", person_id=victim, nationality=country)
+                g.add_node(victim, type="Person", role="victim", person_id=victim,
+                           nationality=country)
                 g.add_node(vacc, type="Account", platform="facebook", handle=vacc)
                 _edge(g, "USES", victim, vacc)
                 _edge(g, "CONTACTED", account, vacc, count=3)
@@ -99,7 +104,7 @@ def planted_case(
                     g.add_node(pay, type="Payment", channel="wu", reference=pay,
                                amount=float(rng.choice([500, 1000, 2500])),
                                currency=rng.choice(["USD", "GBP", "PHP"]),
-                               time="2014-03-01T10:00:00")
+                               time=datetime(2014, 3, 1, 10))
                     _edge(g, "PAID", victim, pay)
                     _edge(g, "PAID_TO", pay, f"PaymentCard:c{c}k{rng.randint(0, 1)}")
     persons = [p for p in truth if p.startswith("Person:")]
@@ -108,3 +113,19 @@ def planted_case(
             other = rng.choice([o for o in range(n_cells) if o != truth[person]])
             _edge(g, "USES", person, rng.choice(devices_of[other]))
     return Planted(g, truth)
+
+
+def load_into(store: Store, case: Planted, grading: str = "B2") -> None:
+    """Load a planted case into ``store`` as one evidence file, one row per relationship."""
+    g = case.graph
+    nodes = []
+    for n, attrs in g.nodes(data=True):
+        props = {k: v for k, v in attrs.items() if k != "type"}
+        nodes.append(Node(n, attrs["type"], props))
+    edges = [Edge(rel, s, d, {k: v for k, v in a.items() if k != "type"})
+             for s, d, rel, a in g.edges(keys=True, data=True)]
+    sightings = [Sighting(n.id, 1) for n in nodes]
+    sightings += [Sighting(e.id, row, f"EX-{row}") for row, e in enumerate(edges, start=2)]
+    load = FileLoad(sha256="ab" * 32, source_file="/evidence/case.csv", mapping="case",
+                    mapping_digest="cd" * 32, run_id="run-1", grading=Grading.parse(grading))
+    store.load_file(load, [Batch(nodes, edges, sightings, last_row=len(edges) + 1)])

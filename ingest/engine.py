@@ -18,10 +18,12 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,7 +40,6 @@ __all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "l
            "mask_digits"]
 
 Values = Sequence[str | None]
-RowNode = tuple[str, str, dict[str, Any]]
 RowEdge = tuple[str, str, str, dict[str, Any]]
 
 #: Distinct raw values remembered per mapped value before the cache starts over.
@@ -120,19 +121,69 @@ def _to_bool(text: str) -> bool:
     raise NormalisationError(f"{_shown(text)} is not true/false/yes/no/1/0")
 
 
+_DIRECTIVES = {"Y": r"(\d{4})", "y": r"(\d{2})", "m": r"(\d{1,2})", "d": r"(\d{1,2})",
+               "H": r"(\d{1,2})", "M": r"(\d{1,2})", "S": r"(\d{1,2})", "f": r"(\d{1,6})"}
+
+
+def _fast_format(fmt: str) -> Callable[[str], datetime | None] | None:
+    """A regex reading of a strptime format made only of numeric fields (``%d/%m/%Y %H:%M``),
+    several times faster than :func:`~datetime.datetime.strptime`; ``None`` for other
+    formats. The parser gives ``None`` when the text does not match."""
+    pattern = ""
+    order: list[str] = []
+    pieces = iter(fmt)
+    for ch in pieces:
+        if ch != "%":
+            pattern += r"\s+" if ch.isspace() else re.escape(ch)
+            continue
+        directive = next(pieces, "")
+        if directive == "%":
+            pattern += "%"
+        elif directive in _DIRECTIVES and directive not in order:
+            order.append(directive)
+            pattern += _DIRECTIVES[directive]
+        else:
+            return None
+    if not {"d", "m"} <= set(order) or not {"Y", "y"} & set(order):
+        return None
+    matcher = re.compile(pattern).fullmatch
+    at = {d: order.index(d) if d in order else -1 for d in _DIRECTIVES}
+    two_digit_year = at["Y"] < 0
+
+    def parse(text: str) -> datetime | None:
+        found = matcher(text)
+        if found is None:
+            return None
+        groups = found.groups()
+        parts = [int(groups[at[d]]) if at[d] >= 0 else 0 for d in "YymdHMS"]
+        if two_digit_year:
+            parts[0] = parts[1] + (2000 if parts[1] < 69 else 1900)
+        micro = int(groups[at["f"]].ljust(6, "0")) if at["f"] >= 0 else 0
+        return datetime(parts[0], parts[2], parts[3], parts[4], parts[5], parts[6], micro,
+                        tzinfo=UTC)
+
+    return parse
+
+
 def _datetime_parser(fmt: str | None) -> Callable[[str], datetime]:
     """ISO 8601 (or ``fmt`` for strptime, ISO still accepted) → aware UTC datetime."""
+    fast = _fast_format(fmt) if fmt else None
+
+    def slow(text: str) -> datetime:
+        try:
+            return datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+        except ValueError:
+            return datetime.fromisoformat(text)
 
     def parse(text: str) -> datetime:
         try:
-            value = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+            value = fast(text) if fast is not None else None
+            if value is not None:
+                return value
+            value = slow(text)
         except ValueError:
-            try:
-                value = datetime.fromisoformat(text)
-            except ValueError:
-                expected = f"format {fmt!r}" if fmt else "ISO 8601"
-                raise NormalisationError(
-                    f"{_shown(text)} is not a date/time in {expected}") from None
+            expected = f"format {fmt!r}" if fmt else "ISO 8601"
+            raise NormalisationError(f"{_shown(text)} is not a date/time in {expected}") from None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -169,9 +220,10 @@ def _card_converter(key: bytes) -> Callable[[str], dict[str, str]]:
     return convert
 
 
-def _cached(func: Callable[[str], Any], label: str) -> Callable[[str], Any]:
-    """``func`` remembered per raw text; a failure raises :class:`RowRejected`."""
-    cache: dict[str, Any] = {}
+def _cached(func: Callable[[str], Any], label: str,
+            cache: dict[str, Any]) -> Callable[[str], Any]:
+    """``func`` remembered per raw text in ``cache`` (shared by values converted alike); a
+    failure raises :class:`RowRejected` naming ``label``."""
 
     def convert(text: str) -> Any:
         value = cache.get(text, _MISS)
@@ -179,12 +231,12 @@ def _cached(func: Callable[[str], Any], label: str) -> Callable[[str], Any]:
             try:
                 value = func(text)
             except NormalisationError as exc:
-                value = _Bad(f"{label}: {exc}")
+                value = _Bad(str(exc))
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
             cache[text] = value
         if type(value) is _Bad:
-            raise RowRejected(value.reason)
+            raise RowRejected(f"{label}: {value.reason}")
         return value
 
     return convert
@@ -243,6 +295,7 @@ class _Entity:
     key_inputs: tuple[_Value, ...]
     key_names: tuple[str, ...]
     others: tuple[_Value, ...]
+    cells: Callable[[Values], Any]  # the raw cells the entity reads: its memo key
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,55 +313,90 @@ def _props(values: tuple[_Value, ...], row: Values, props: dict[str, Any]) -> No
             props[value.name] = raw if value.convert is None else value.convert(raw)
 
 
+def _cells(columns: Sequence[int]) -> Callable[[Values], Any]:
+    """A row's cells at ``columns`` as a hashable key (C-speed via :func:`itemgetter`)."""
+    if not columns:
+        return lambda row: ()
+    return itemgetter(*columns)
+
+
+#: One row's node: id, type, properties, and a hash of all three (for duplicate detection).
+RowNode = tuple[str, str, dict[str, Any], int]
+_SKIPPED = None
+
+
 class CompiledMapping:
     """A mapping turned into closures over one table's column positions.
 
     Build it with :func:`compile_mapping`; :meth:`row` turns one row's values into the row's
-    reference, nodes and relationships, or raises :class:`RowRejected`.
+    reference, nodes and relationships, or raises :class:`RowRejected`. Each entity's result
+    is remembered per distinct combination of the cells it reads, since evidence repeats the
+    same subscriber, device or victim on many rows.
     """
 
     def __init__(self, ref: Callable[[Values], str | None] | None, entities: list[_Entity],
                  links: list[_Link]) -> None:
         self._ref = ref
-        self._entities = tuple(entities)
+        self._entities: tuple[tuple[_Entity, dict[Any, Any]], ...] = tuple(
+            (entity, {}) for entity in entities)
         self._links = tuple(links)
 
     def row(self, row: Values) -> tuple[str | None, list[RowNode], list[RowEdge]]:
-        """The reference, nodes ``(id, type, props)`` and edges ``(type, src, dst, props)``."""
+        """The reference, nodes ``(id, type, props, hash)`` and edges ``(type, src, dst,
+        props)``."""
         ids: list[str | None] = []
         nodes: list[RowNode] = []
-        for entity in self._entities:
-            props: dict[str, Any] = {}
-            blank = None
-            for value in entity.key_inputs:
-                raw = value.read(row)
-                if raw is None:
-                    blank = blank or value.name
-                elif value.convert is None:
-                    props[value.name] = raw
-                elif value.expand:
-                    props.update(value.convert(raw))
-                else:
-                    props[value.name] = value.convert(raw)
-            if blank is not None:
-                if entity.optional and not props:
-                    ids.append(None)
-                    continue
-                raise RowRejected(f"{entity.local}.{blank}: blank key")
-            _props(entity.others, row, props)
-            nid = node_id(entity.type, [props[k] for k in entity.key_names])
-            ids.append(nid)
-            nodes.append((nid, entity.type, props))
+        for entity, memo in self._entities:
+            key = entity.cells(row)
+            found = memo.get(key, _MISS)
+            if found is _MISS:
+                try:
+                    found = _entity_node(entity, row)
+                except RowRejected as exc:
+                    found = _Bad(exc.reason)
+                if len(memo) >= _CACHE_SIZE:
+                    memo.clear()
+                memo[key] = found
+            if found is _SKIPPED:
+                ids.append(None)
+            elif type(found) is _Bad:
+                raise RowRejected(found.reason)
+            else:
+                ids.append(found[0])
+                nodes.append(found)
         if not nodes:
             raise RowRejected("nothing to load: every entity's key is blank")
         edges: list[RowEdge] = []
         for link in self._links:
             src, dst = ids[link.source], ids[link.target]
             if src is not None and dst is not None:
-                props = {}
+                props: dict[str, Any] = {}
                 _props(link.props, row, props)
                 edges.append((link.type, src, dst, props))
         return (self._ref(row) if self._ref else None), nodes, edges
+
+
+def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
+    """One entity of a row; ``None`` when it is optional and its keys are blank."""
+    props: dict[str, Any] = {}
+    blank = None
+    for value in entity.key_inputs:
+        raw = value.read(row)
+        if raw is None:
+            blank = blank or value.name
+        elif value.convert is None:
+            props[value.name] = raw
+        elif value.expand:
+            props.update(value.convert(raw))
+        else:
+            props[value.name] = value.convert(raw)
+    if blank is not None:
+        if entity.optional and not props:
+            return _SKIPPED
+        raise RowRejected(f"{entity.local}.{blank}: blank key")
+    _props(entity.others, row, props)
+    nid = node_id(entity.type, [props[k] for k in entity.key_names])
+    return nid, entity.type, props, hash((nid, *props.items()))
 
 
 def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
@@ -326,6 +414,22 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
     """
     region = mapping.source.default_region
     ctx = Context(default_region=region) if region else Context()
+    caches: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def value(name: str, label: str, vspec: ValueSpec, prop: PropertySpec | None) -> _Value:
+        """One mapped value; values converted alike share one cache of results."""
+        read = _reader(vspec, index)
+        if prop is None:  # a card number
+            if card_key is None:
+                raise ValueError("compile_mapping needs card_key for a card number")
+            cache = caches.setdefault(("card",), {})
+            return _Value(name, read, _cached(_card_converter(card_key), label, cache), True)
+        convert = _converter(prop, vspec, ctx)
+        if convert is None:
+            return _Value(name, read, None)
+        cache = caches.setdefault((prop.normaliser, prop.kind, vspec.format), {})
+        return _Value(name, read, _cached(convert, label, cache))
+
     entities: list[_Entity] = []
     positions: dict[str, int] = {}
     for local, spec in mapping.entities.items():
@@ -333,30 +437,20 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
         keys: list[_Value] = []
         others: list[_Value] = []
         for name, vspec in spec.properties.items():
-            label = f"{local}.{name}"
-            if name == CARD_NUMBER and spec.type == "PaymentCard":
-                if card_key is None:
-                    raise ValueError("compile_mapping needs card_key for a card number")
-                keys.append(_Value(name, _reader(vspec, index),
-                                   _cached(_card_converter(card_key), label), expand=True))
-                continue
-            convert = _converter(etype.properties[name], vspec, ctx)
-            value = _Value(name, _reader(vspec, index),
-                           None if convert is None else _cached(convert, label))
-            (keys if name in etype.keys else others).append(value)
+            is_card = name == CARD_NUMBER and spec.type == "PaymentCard"
+            made = value(name, f"{local}.{name}", vspec,
+                         None if is_card else etype.properties[name])
+            (keys if is_card or name in etype.keys else others).append(made)
+        columns = sorted({index[c] for v in spec.properties.values() for c in v.columns()})
         positions[local] = len(entities)
         entities.append(_Entity(local, spec.type, spec.optional, tuple(keys), etype.keys,
-                                tuple(others)))
+                                tuple(others), _cells(columns)))
     links = []
     for rel in mapping.relationships:
         rtype = SCHEMA.relationship(rel.type)
-        values = []
-        for name, vspec in rel.properties.items():
-            convert = _converter(rtype.properties[name], vspec, ctx)
-            values.append(_Value(name, _reader(vspec, index), None if convert is None
-                                 else _cached(convert, f"{rel.type}.{name}")))
-        links.append(_Link(rel.type, positions[rel.source], positions[rel.target],
-                           tuple(values)))
+        values = tuple(value(name, f"{rel.type}.{name}", vspec, rtype.properties[name])
+                       for name, vspec in rel.properties.items())
+        links.append(_Link(rel.type, positions[rel.source], positions[rel.target], values))
     ref = mapping.source.reference
     return CompiledMapping(None if ref is None else _reader(ref, index), entities, links)
 
@@ -454,7 +548,7 @@ def load_batches(
             rejected += 1
             quarantine.add(row_no, exc.reason, values)
         else:
-            signature = hash((ref, *((nid, *props.items()) for nid, _t, props in row_nodes),
+            signature = hash((ref, *(node[3] for node in row_nodes),
                               *((src, dst, *props.items()) for _t, src, dst, props in row_edges)))
             if signature in seen:
                 duplicate += 1
@@ -482,10 +576,10 @@ def _add(nodes: dict[str, Node], edges: dict[tuple[str, str, str], Edge],
          sightings: list[Sighting], row_no: int, ref: str | None,
          row_nodes: list[RowNode], row_edges: list[RowEdge]) -> None:
     """Merge one accepted row into the batch being built (later values overwrite)."""
-    for nid, type_, props in row_nodes:
+    for nid, type_, props, _hash in row_nodes:
         node = nodes.get(nid)
         if node is None:
-            nodes[nid] = Node(nid, type_, props)
+            nodes[nid] = Node(nid, type_, dict(props))  # the row's dict is remembered: copy
         else:
             node.props.update(props)
         sightings.append(Sighting(nid, row_no, ref))

@@ -33,18 +33,18 @@ from ringmap.analysis.community import (
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, edge_id, utcnow
-from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
+from ringmap.viz.privacy import Privacy
 
 __all__ = [
     "Cell",
     "CellSettings",
     "CellsResult",
     "detect_cells",
-    "display_label",
     "edge_reliability",
     "explain_members",
     "find_cells",
+    "public_edge",
     "write_cells",
 ]
 
@@ -232,35 +232,48 @@ def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsRes
     return find_cells(evidence, settings, reliability)
 
 
-def display_label(evidence: nx.MultiDiGraph, node: str, kind: str) -> str:
-    """A node's display text; victims and people only by id (never by name)."""
-    if kind in ("victim", "mule") or node not in evidence:
-        return node
-    attrs = evidence.nodes[node]
-    entity = SCHEMA.entities.get(attrs.get("type", ""))
-    if entity is None or entity.name == "Person":
-        return node
-    return str(attrs.get(entity.display) or node)
+def public_edge(privacy: Privacy, eid: str) -> str:
+    """An edge id with its victim-side ends pseudonymised (see :mod:`ringmap.viz.privacy`)."""
+    rel, _, ends = eid.partition(":")
+    src, sep, dst = ends.partition("->")
+    if not sep:
+        return privacy.public_id(eid)
+    return f"{rel}:{privacy.public_id(src)}->{privacy.public_id(dst)}"
 
 
-def _evidence_rows(store: Store, items: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
+def _evidence_rows(
+    store: Store, privacy: Privacy, items: tuple[str, ...], limit: int
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for item in items:
         for p in store.provenance(item)[:limit]:
-            rows.append({"item": item, "file": p.source_file, "row": p.row, "ref": p.ref,
-                         "grading": str(p.grading)})
+            rows.append({"item": public_edge(privacy, item), "file": p.source_file,
+                         "row": p.row, "ref": p.ref, "grading": str(p.grading)})
     return rows[:limit]
+
+
+def _uses_tie(
+    store: Store, privacy: Privacy, person: str, account: str, users: int,
+    settings: CellSettings,
+) -> dict[str, Any]:
+    """An account is in its user's cell: the USES link and its evidence."""
+    return {"kind": "uses", "identifier": person, "label": person, "weight": None,
+            "shared_by": users, "in_cell": 1, "infrastructure": False,
+            "evidence": _evidence_rows(store, privacy, (edge_id("USES", person, account),),
+                                       settings.evidence_per_tie)}
 
 
 def explain_members(
     store: Store,
     result: CellsResult,
     cell: Cell,
+    privacy: Privacy,
     held: Mapping[int, list[str]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Why each member is in ``cell``: its strongest shared identifiers, with provenance.
 
-    ``held`` is :meth:`AgentGraph.holdings`, passed in when explaining many cells.
+    Victims are shown by ``privacy`` (pseudonymised by default); ``held`` is
+    :meth:`AgentGraph.holdings`, passed in when explaining many cells.
 
     Returns
     -------
@@ -290,35 +303,31 @@ def explain_members(
         ties.sort(key=lambda t: (-t[0], t[1]))
         unit = agents.units[v]
         out[unit] = [
-            {"kind": agents.kinds[ident], "identifier": ident,
-             "label": display_label(agents.evidence, ident, agents.kinds[ident]),
+            {"kind": agents.kinds[ident], "identifier": privacy.public_id(ident),
+             "label": privacy.label(ident, agents.evidence.nodes[ident]),
              "weight": round(weight, 4), "shared_by": k, "in_cell": in_cell,
              "infrastructure": ident in agents.infrastructure,
-             "evidence": _evidence_rows(store, agents.incidence[ident][v].via,
+             "evidence": _evidence_rows(store, privacy, agents.incidence[ident][v].via,
                                         settings.evidence_per_tie)}
             for weight, ident, k, in_cell in ties[: settings.explain_top]
         ]
         for account in agents.accounts.get(unit, ()):
-            uses = edge_id("USES", unit, account)
-            out[account] = [{"kind": "uses", "identifier": unit, "label": unit, "weight": None,
-                             "shared_by": 1, "in_cell": 1, "infrastructure": False,
-                             "evidence": _evidence_rows(store, (uses,),
-                                                        settings.evidence_per_tie)}]
+            out[account] = [_uses_tie(store, privacy, unit, account, 1, settings)]
     for account, users in agents.shared_accounts.items():
         if account in cell.members:
-            out[account] = [{"kind": "uses", "identifier": u, "label": u, "weight": None,
-                             "shared_by": len(users), "in_cell": 1, "infrastructure": False,
-                             "evidence": _evidence_rows(store, (edge_id("USES", u, account),),
-                                                        settings.evidence_per_tie)}
+            out[account] = [_uses_tie(store, privacy, u, account, len(users), settings)
                             for u in users if u in cell.members]
     return out
 
 
-def write_cells(store: Store, result: CellsResult, run_id: str | None = None) -> AnalysisRun:
-    """Explain, report and save a detection run; returns the saved :class:`AnalysisRun`."""
+def write_cells(
+    store: Store, result: CellsResult, run_id: str | None = None
+) -> tuple[AnalysisRun, list[CellRecord]]:
+    """Explain, report and save a detection run; returns the run and cells as saved."""
     from ringmap.analysis.report import build_reports
 
-    reports = build_reports(result)
+    privacy = Privacy.for_graph(result.agents.evidence)
+    reports = build_reports(result, privacy)
     created = utcnow()
     run = AnalysisRun(
         run_id=run_id or f"cells-{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}",
@@ -338,7 +347,7 @@ def write_cells(store: Store, result: CellsResult, run_id: str | None = None) ->
     records: list[CellRecord] = []
     held = result.agents.holdings()
     for cell in result.cells:
-        why = explain_members(store, result, cell, held)
+        why = explain_members(store, result, cell, privacy, held)
         records.append(CellRecord(
             cell_id=cell.cell_id,
             members=[CellMember(node_id=m, confidence=c, explanation=why.get(m, []))
@@ -346,4 +355,4 @@ def write_cells(store: Store, result: CellsResult, run_id: str | None = None) ->
             summary=reports[cell.cell_id],
         ))
     store.save_cells(run, records)
-    return run
+    return run, records

@@ -1,7 +1,147 @@
-"""CLI commands of ringmap.analysis."""
+"""CLI commands of ringmap.analysis: ``ringmap cells`` and ``ringmap cell``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
+from ringmap.analysis.report import cell_rows
+from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.errors import ConfigError, NotFound
+from ringmap.graphs.model import AnalysisRun, CellRecord
+from ringmap.graphs.store import Store
+from ringmap.tabular import Format
+
+__all__ = ["COMMANDS"]
+
+_OVERVIEW = ["cell", "agents", "accounts", "victims", "countries", "usd", "key_player",
+             "confidence"]
+_MEMBER_COLUMNS = ["member", "type", "confidence", "degree", "betweenness", "pagerank", "tie",
+                   "evidence"]
+
+
+def _resolution(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"--resolution must be auto or a positive number, got {text!r}")
+    return value
+
+
+@click.command("cells")
+@store_options
+@click.option("--method", type=click.Choice(["leiden", "louvain", "lpa"]), default="leiden",
+              show_default=True, help="Community detection method.")
+@click.option("--resolution", default="auto", show_default=True, metavar="auto|X",
+              help="Modularity resolution; auto picks realistic cell sizes (5-40 agents).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--runs", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Seeds in the consensus that gives each member its confidence.")
+@format_option()
+@pass_session
+def cells_command(
+    session: Session, method: str, resolution: str, seed: int, runs: int, fmt: Format
+) -> None:
+    """Find the cells agents work in, save them as a new run and list them.
+
+    One row per cell: agents, accounts, victims, their countries, money received in USD,
+    the key player and the mean confidence. Unassigned agents and infrastructure
+    identifiers (hubs not used for linking) are counted on stderr.
+
+    Example: ringmap cells --runs 10 --format json
+    """
+    settings = CellSettings.model_validate(
+        {"method": method, "resolution": _resolution(resolution), "seed": seed, "runs": runs})
+    store = session.store()
+    result = detect_cells(store, settings)
+    run, records = write_cells(store, result)
+    session.audit("cells", counts={"cells": len(records), "agents": len(result.agents.units),
+                                   "unassigned": len(result.unassigned)})
+    emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, _OVERVIEW)
+    click.echo(f"run {run.run_id}: {len(records)} cells, {len(result.unassigned)} unassigned, "
+               f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
+
+
+def _find_cell(store: Store, cell_id: str, run_id: str | None) -> tuple[AnalysisRun, CellRecord]:
+    runs = store.analysis_runs("cells")
+    if not runs:
+        raise NotFound("no cell run in this store: run `ringmap cells` first")
+    if run_id is None:
+        run = runs[-1]
+    else:
+        matches = [r for r in runs if r.run_id == run_id]
+        if not matches:
+            raise NotFound(f"no cell run {run_id!r} (latest: {runs[-1].run_id})")
+        run = matches[0]
+    for record in store.load_cells(run.run_id):
+        if record.cell_id == cell_id:
+            return run, record
+    raise NotFound(f"no cell {cell_id!r} in run {run.run_id}")
+
+
+def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
+    nodes = store.get_many(m.node_id for m in record.members)
+    scores = record.summary.get("centrality", {})
+    rows = []
+    for member in record.members:
+        node = nodes.get(member.node_id)
+        degree, between, rank = scores.get(member.node_id, [None, None, None])
+        top = member.explanation[0] if member.explanation else {}
+        evidence = top.get("evidence") or [{}]
+        rows.append({
+            "member": member.node_id, "type": node.type if node else None,
+            "confidence": member.confidence, "degree": degree, "betweenness": between,
+            "pagerank": rank,
+            "tie": f"{top['kind']} {top['label']}" if top else None,
+            "evidence": (f"{evidence[0].get('file')}:{evidence[0].get('row')}"
+                         if evidence[0] else None),
+        })
+    return rows
+
+
+@click.command("cell")
+@store_options
+@click.argument("cell_id", metavar="ID")
+@click.option("--run", "run_id", metavar="RUN", help="Cell run to read [default: the latest].")
+@format_option()
+@pass_session
+def cell_command(session: Session, cell_id: str, run_id: str | None, fmt: Format) -> None:
+    """Show the full report of one cell from a saved cell run.
+
+    Table: the cell's overview, then one row per member with its centrality and its strongest
+    tie. JSON: the whole record (report, members, explanations with provenance). CSV: the
+    members.
+
+    Example: ringmap cell C001 --format json
+    """
+    store = session.store()
+    run, record = _find_cell(store, cell_id, run_id)
+    session.audit("cell", counts={"members": len(record.members)})
+    if fmt == "json":
+        emit([{"run": run.run_id, "cell": record.cell_id, "summary": record.summary,
+               "members": [m.model_dump() for m in record.members]}], fmt)
+        return
+    members = _member_rows(store, record)
+    if fmt == "table":
+        summary = record.summary
+        money = summary.get("money", {})
+        overview = {**cell_rows(record.cell_id, summary), "run": run.run_id,
+                    "persons": len(summary.get("persons", [])),
+                    "sites": ", ".join(s["label"] for s in summary.get("sites", [])),
+                    "money": ", ".join(f"{c} {a:,.2f}"
+                                       for c, a in money.get("by_currency", {}).items()),
+                    "infrastructure": ", ".join(
+                        f"{k} {v['count']}" for k, v in summary.get("infrastructure", {}).items()),
+                    "brokers": len(summary.get("brokers", []))}
+        emit([{"field": k, "value": v} for k, v in overview.items()], fmt)
+        click.echo("")
+    emit(members, fmt, _MEMBER_COLUMNS)
+
+
+COMMANDS: list[click.Command] = [cells_command, cell_command]

@@ -18,9 +18,10 @@ from typing import Any
 
 import networkx as nx
 
-from ringmap.analysis.cells import Cell, CellsResult, display_label
+from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
+from ringmap.viz.privacy import Privacy
 
 __all__ = ["build_reports", "cell_rows", "money_received", "victim_country"]
 
@@ -109,11 +110,14 @@ def _holdings(result: CellsResult) -> dict[int, dict[str, int]]:
     return held
 
 
-def _listing(result: CellsResult, held: Mapping[str, int], kind: str) -> dict[str, Any]:
+def _listing(
+    result: CellsResult, privacy: Privacy, held: Mapping[str, int], kind: str
+) -> dict[str, Any]:
     agents = result.agents
     items = sorted((i for i in held if agents.kinds[i] == kind), key=lambda i: (-held[i], i))
     return {"count": len(items), "items": [
-        {"id": i, "label": display_label(agents.evidence, i, kind), "members": held[i],
+        {"id": privacy.public_id(i), "label": privacy.label(i, agents.evidence.nodes[i]),
+         "members": held[i],
          "shared_by": len(agents.incidence[i]), "infrastructure": i in agents.infrastructure}
         for i in items[:_LIST_CAP]]}
 
@@ -139,8 +143,9 @@ def _brokers(result: CellsResult) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def _bridges(result: CellsResult, held: Mapping[str, int], cell_index: int) -> list[dict[str,
-                                                                                          Any]]:
+def _bridges(
+    result: CellsResult, privacy: Privacy, held: Mapping[str, int]
+) -> list[dict[str, Any]]:
     """Identifiers this cell shares with other cells, most cells first."""
     ids = [c.cell_id for c in result.cells]
     rows = []
@@ -148,7 +153,7 @@ def _bridges(result: CellsResult, held: Mapping[str, int], cell_index: int) -> l
         cells = sorted({result.membership[u] for u in result.agents.incidence[ident]
                         if result.membership[u] >= 0})
         if len(cells) > 1:
-            rows.append({"identifier": ident, "kind": result.agents.kinds[ident],
+            rows.append({"identifier": privacy.public_id(ident), "kind": result.agents.kinds[ident],
                          "cells": [ids[c] for c in cells],
                          "infrastructure": ident in result.agents.infrastructure})
     rows.sort(key=lambda r: (-len(r["cells"]), r["identifier"]))
@@ -157,8 +162,8 @@ def _bridges(result: CellsResult, held: Mapping[str, int], cell_index: int) -> l
 
 def _cell_report(
     result: CellsResult,
-    cell_index: int,
     cell: Cell,
+    privacy: Privacy,
     held: Mapping[str, int],
     money_cards: Sequence[str],
     brokers: Sequence[dict[str, Any]],
@@ -176,9 +181,9 @@ def _cell_report(
         "persons": sorted(m for m, t in types.items() if t == "Person"),
         "accounts": sorted(m for m, t in types.items() if t == "Account"),
         "confidence": round(sum(confidences) / len(confidences), 4),
-        "infrastructure": {k: _listing(result, held, k) for k in _INFRA_KINDS
+        "infrastructure": {k: _listing(result, privacy, held, k) for k in _INFRA_KINDS
                            if any(agents.kinds[i] == k for i in held)},
-        "sites": _listing(result, held, "Location")["items"],
+        "sites": _listing(result, privacy, held, "Location")["items"],
         "victims": len(victims),
         "victims_by_country": dict(sorted(Counter(
             victim_country(evidence, v) for v in victims).items())),
@@ -190,12 +195,15 @@ def _cell_report(
         "centrality": {agents.units[v]: [round(s.degree, 3), round(s.betweenness, 4),
                                          round(s.pagerank, 4)] for v, s in scores.items()},
         "brokers": list(brokers)[:_LIST_CAP],
-        "bridging_identifiers": _bridges(result, held, cell_index),
+        "bridging_identifiers": _bridges(result, privacy, held),
     }
 
 
-def build_reports(result: CellsResult, fx: FxTable | None = None) -> dict[str, dict[str, Any]]:
-    """The report of every cell of ``result``, by cell id (JSON-ready)."""
+def build_reports(
+    result: CellsResult, privacy: Privacy, fx: FxTable | None = None
+) -> dict[str, dict[str, Any]]:
+    """The report of every cell of ``result``, by cell id (JSON-ready; victims as ``privacy``
+    shows them)."""
     fx = fx or FxTable.load()
     owner = _owner_cells(result, _MONEY_KINDS)
     cards: dict[int, list[str]] = defaultdict(list)
@@ -203,7 +211,7 @@ def build_reports(result: CellsResult, fx: FxTable | None = None) -> dict[str, d
         cards[cell_index].append(card)
     brokers = _brokers(result)
     held = _holdings(result)
-    return {cell.cell_id: _cell_report(result, i, cell, held[i], cards[i], brokers[i], fx)
+    return {cell.cell_id: _cell_report(result, cell, privacy, held[i], cards[i], brokers[i], fx)
             for i, cell in enumerate(result.cells)}
 
 

@@ -1,7 +1,193 @@
-"""``ringmap run``: ingest a case folder, analyse it and write the results."""
+"""``ringmap run``: the whole job on a case folder — ingest, cells, maps, summary.
+
+A case folder holds ``case.yaml``, the evidence tables and their mappings (see
+:mod:`ringmap.ingest.case`). The run ingests every table (a re-run changes nothing), detects the
+cells and saves them as a new analysis run, and writes into ``--out``::
+
+    summary.md, summary.json   counts, row accounting, cells, infrastructure, files written
+    cells.csv                  one row per cell (agents, victims, countries, USD, key player)
+    maps/cells.html            cell map (offline, text-only)
+    maps/victims.html          victims across countries
+    packages/cell-*/           raid packages, with --packages
+    quarantine/                rejected rows, when there are any
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
+from ringmap.analysis.report import cell_rows
+from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.errors import AnalysisError
+from ringmap.graphs.stats import count_rows
+from ringmap.graphs.store import Store
+from ringmap.ingest.case import load_case
+from ringmap.ingest.run import IngestReport, check_files, ingest_files
+from ringmap.tabular import Format, render, to_jsonable, write_csv
+from ringmap.viz.maps import write_cell_map, write_victim_map
+from ringmap.viz.package import export_cells
+from ringmap.viz.render import write_atomic
+
+__all__ = ["COMMANDS", "RunSummary", "run_case"]
+
+CELL_COLUMNS = ["cell", "agents", "accounts", "victims", "countries", "usd", "key_player",
+                "confidence"]
+
+
+@dataclass
+class RunSummary:
+    """What one ``ringmap run`` did."""
+
+    case: str
+    store: str
+    ingest: IngestReport
+    counts: list[dict[str, Any]]
+    cells_run: str | None = None
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    cells_note: str | None = None
+    unassigned: int = 0
+    infrastructure: list[dict[str, Any]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data."""
+        return to_jsonable({
+            "case": self.case, "store": self.store, "ingest_run": self.ingest.run_id,
+            "ingest": self.ingest.rows(), "totals": self.ingest.totals(),
+            "counts": self.counts, "cells_run": self.cells_run, "cells": self.cells,
+            "cells_note": self.cells_note, "unassigned": self.unassigned,
+            "infrastructure": self.infrastructure, "files": self.files,
+        })
+
+
+def run_case(
+    store: Store,
+    case_dir: Path,
+    out: Path,
+    *,
+    settings: CellSettings | None = None,
+    maps: bool = True,
+    packages: bool = False,
+    progress: bool = False,
+) -> RunSummary:
+    """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
+
+    Every table is checked (mappings, encodings, columns) before anything is written.
+
+    Raises
+    ------
+    InputError, MappingError
+        The case folder, a table or a mapping is unusable; nothing was written.
+    """
+    checked = check_files(load_case(case_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    report = ingest_files(store, checked, quarantine_dir=out / "quarantine", progress=progress,
+                          command="run")
+    summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
+                         counts=count_rows(store))
+    try:
+        result = detect_cells(store, settings or CellSettings())
+    except AnalysisError as exc:
+        summary.cells_note = exc.one_line()
+    else:
+        run, records = write_cells(store, result)
+        summary.cells_run = run.run_id
+        summary.cells = [cell_rows(r.cell_id, r.summary) for r in records]
+        summary.unassigned = len(result.unassigned)
+        summary.infrastructure = run.summary.get("infrastructure", [])
+        write_csv(out / "cells.csv", summary.cells, CELL_COLUMNS)
+        summary.files.append("cells.csv")
+        if maps:
+            write_cell_map(store, out / "maps" / "cells.html")
+            write_victim_map(store, out / "maps" / "victims.html")
+            summary.files += ["maps/cells.html", "maps/victims.html"]
+        if packages and records:
+            written = export_cells(store, out / "packages")
+            summary.files += [f"packages/{p.path.name}/" for p in written]
+    summary.files += ["summary.json", "summary.md"]
+    write_atomic(out / "summary.json", json.dumps(summary.as_json(), indent=2,
+                                                  ensure_ascii=False) + "\n")
+    write_atomic(out / "summary.md", _markdown(summary))
+    return summary
+
+
+def _markdown(summary: RunSummary) -> str:
+    def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+        return "```\n" + render(rows, "table", columns) + "\n```\n"
+
+    totals = summary.ingest.totals()
+    parts = [
+        f"# ringmap run: {summary.case}\n",
+        f"Store: `{summary.store}`; ingest run `{summary.ingest.run_id}`.\n",
+        "## Evidence\n",
+        f"{totals['files']} file(s): {totals['read']} rows read, {totals['loaded']} loaded, "
+        f"{totals['duplicate']} duplicate, {totals['rejected']} rejected (quarantined).\n",
+        table(summary.ingest.rows()),
+        "## Graph\n",
+        table(summary.counts),
+        "## Cells\n",
+    ]
+    if summary.cells_run is None:
+        parts.append(f"No cells: {summary.cells_note}\n")
+    else:
+        parts += [
+            f"Run `{summary.cells_run}`: {len(summary.cells)} cell(s), {summary.unassigned} "
+            "agent(s) unassigned. Cells are an analytical assessment, not evidence: each "
+            "member's confidence and the shared identifiers behind it are in "
+            "`ringmap cell ID`.\n",
+            table(summary.cells, CELL_COLUMNS),
+            "## Infrastructure (shared too widely to link agents)\n",
+            table(summary.infrastructure[:20]) if summary.infrastructure else "None.\n",
+        ]
+    parts += ["## Files\n", "".join(f"- {f}\n" for f in summary.files)]
+    return "\n".join(parts)
+
+
+@click.command("run")
+@click.argument("case_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the summary, cells, maps (and the case file by default).")
+@store_options
+@click.option("--method", type=click.Choice(["leiden", "louvain", "lpa"]), default="leiden",
+              show_default=True, help="Community detection method.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--maps/--no-maps", default=True, show_default=True, help="Write the maps.")
+@click.option("--packages/--no-packages", default=False, show_default=True,
+              help="Also write a raid package per cell (victims pseudonymised).")
+@format_option()
+@pass_session
+def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, maps: bool,
+        packages: bool, fmt: Format) -> None:
+    """Run the whole job on CASE_DIR: ingest every table, detect cells, write maps and a
+    summary into OUT.
+
+    Without --store or --neo4j the case file is OUT/ringmap.db. Running again on the same
+    case ingests nothing new and adds a new cell run.
+
+    Example: ringmap run examples/strikeback --out out/
+    """
+    if not session.uses_neo4j and session.store_path is None and not os.environ.get(
+            "RINGMAP_STORE"):
+        session.store_path = str(out / "ringmap.db")
+    settings = CellSettings.model_validate({"method": method, "seed": seed})
+    summary = run_case(session.store(create=True), case_dir, out, settings=settings,
+                       maps=maps, packages=packages, progress=sys.stderr.isatty())
+    session.audit("run", counts={**summary.ingest.totals(), "cells": len(summary.cells)})
+    emit(summary.cells, fmt, CELL_COLUMNS)
+    totals = summary.ingest.totals()
+    click.echo(f"{totals['read']} rows read, {totals['loaded']} loaded, {totals['duplicate']} "
+               f"duplicate, {totals['rejected']} rejected; "
+               f"{len(summary.cells)} cells -> {out}/summary.md", err=True)
+    if summary.cells_note:
+        click.echo(f"no cells: {summary.cells_note}", err=True)
+
+
+COMMANDS: list[click.Command] = [run]

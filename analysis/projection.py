@@ -223,14 +223,26 @@ class _Builder:
             self.owners[account] = [self._unit(account)]
 
     def _acting_accounts(self) -> set[str]:
-        """Accounts that act like an agent's: they contact, are reported or hold identifiers."""
+        """Unowned accounts that act like an agent's.
+
+        An account is an agent's when it holds identifiers (registered to a phone or email,
+        logged in from an IP or on a device), when a report names it other than as a victim,
+        or when it contacted, or was contacted by, a known victim. An account named as a
+        victim's, or one that only talks to agents, is on the victim side.
+        """
         acting: set[str] = set()
-        for src, _dst in self.by_rel["CONTACTED"]:
-            acting.add(src)
-        for _src, dst in self.by_rel["NAMES"]:
-            acting.add(dst)
         for rel in ("REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON"):
             acting.update(src for src, _dst in self.by_rel[rel])
+        for report, named in self.by_rel["NAMES"]:
+            if self.g.edges[report, named, "NAMES"].get("role") == Role.VICTIM:
+                self.victim_of.setdefault(named, named)
+            else:
+                acting.add(named)
+        for src, dst in self.by_rel["CONTACTED"]:
+            if dst in self.victim_of:
+                acting.add(src)
+            elif src in self.victim_of:
+                acting.add(dst)
         return {a for a in acting if self.types.get(a) == "Account"}
 
     # -- attachments ---------------------------------------------------------------------

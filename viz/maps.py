@@ -90,7 +90,7 @@ def _provenance_lines(items: list[Provenance], privacy: Privacy) -> list[str]:
     for p in items[:_PROVENANCE_LINES]:
         ref = f", ref {p.ref}" if p.ref else ""
         lines.append(privacy.text(
-            f"  {p.source_file} row {p.row}{ref}, {p.grading}, run {p.run_id}"))
+            f"  {p.source_file} row {p.row}{ref}, {p.grading}"))
     if len(items) > _PROVENANCE_LINES:
         lines.append(f"  … and {len(items) - _PROVENANCE_LINES} more sightings")
     return lines

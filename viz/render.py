@@ -37,6 +37,7 @@ _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
 VENDOR = _HERE / "vendor"
 _SOURCE_MAP = re.compile(r"\n//# sourceMappingURL=\S*\s*$")
+_EDGE_COLOUR = "#9a9a9a"
 
 
 @dataclass(slots=True)
@@ -62,7 +63,7 @@ class MapEdge:
     dst: str
     title: str = ""
     width: float = 1.0
-    color: str = "#9a9a9a"
+    color: str = _EDGE_COLOUR
     dashes: bool = False
     arrows: bool = True
 
@@ -147,7 +148,8 @@ def _options(spec: MapSpec) -> dict[str, Any]:
     return {
         "autoResize": True,
         "nodes": {"font": {"size": 12, "face": "sans-serif"}, "borderWidth": 1},
-        "edges": {"smooth": False, "color": {"inherit": False},
+        "edges": {"smooth": False, "color": {"color": _EDGE_COLOUR, "inherit": False},
+                  "width": 1,
                   "arrows": {"to": {"enabled": True, "scaleFactor": 0.4}}},
         "interaction": {"hover": True, "tooltipDelay": 150, "hideEdgesOnDrag": True,
                         "navigationButtons": False, "keyboard": False},
@@ -167,23 +169,29 @@ def _network(spec: MapSpec) -> Network:
     net = Network(height="100%", width="100%", directed=True, heading=spec.title,
                   cdn_resources="in_line")
     net.set_template_dir(str(TEMPLATES) + os.sep, "map.html")
+    # Values equal to the defaults in _options() are left out: maps of thousands of nodes
+    # must stay small, and the page reads the defaults from the options.
     for node in spec.nodes:
         extra: dict[str, Any] = {}
         if node.x is not None and node.y is not None:
-            extra = {"x": round(node.x, 1), "y": round(node.y, 1)}
+            extra = {"x": round(node.x), "y": round(node.y)}
         if node.fixed:
             extra["physics"] = False
             extra["fixed"] = True
         net.add_node(node.id, label=node.label, shape=node.shape, color=node.color,
                      title=node.title, size=round(node.size, 1), **extra)
     for edge in spec.edges:
-        options: dict[str, Any] = {"title": edge.title, "width": round(edge.width, 2),
-                                   "color": edge.color}
+        options: dict[str, Any] = {"title": edge.title}
+        if edge.width != 1.0:
+            options["width"] = round(edge.width, 2)
+        if edge.color != _EDGE_COLOUR:
+            options["color"] = edge.color
         if edge.dashes:
             options["dashes"] = True
-        if not edge.arrows:
-            options["arrows"] = {"to": {"enabled": False}}
+        options["arrows"] = "to" if edge.arrows else ""
         net.add_edge(edge.src, edge.dst, **options)
+        if edge.arrows:
+            del net.edges[-1]["arrows"]  # the default; pyvis adds it to every directed edge
     net.set_options(json.dumps(_options(spec)))
     return net
 

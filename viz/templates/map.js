@@ -47,6 +47,7 @@
   window.ringmapStable = false;
 
   function stable() {
+    window.ringmapStableAt = performance.now();
     window.ringmapStable = true;
     document.body.setAttribute("data-stable", "true");
   }

@@ -46,6 +46,7 @@ from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_HOPS",
+    "PHYSICS_LIMIT",
     "MapResult",
     "cell_map",
     "entity_map",

@@ -27,8 +27,8 @@ _FRAGMENTS: dict[str, str] = {
     # A victim's country: its LOCATED_IN country, else its nationality.
     "located": """LEFT JOIN edges l ON l.src = v.nid AND l.type = 'LOCATED_IN'
     LEFT JOIN nodes k ON k.nid = l.dst AND k.type = 'Country'""",
-    "country": "COALESCE(json_extract(k.props, '$.code'), "
-               "json_extract(v.props, '$.nationality'), '??')",
+    # (a Country's id is "Country:" and its code, so the code is read off the id)
+    "country": "COALESCE(substr(k.id, 9), json_extract(v.props, '$.nationality'), '??')",
     # A cell's side: its members, the accounts and numbers its member people use, the people
     # who use its member accounts (the Cypher's OPTIONAL MATCH (m)-[:USES]-(o)).
     "side": """side AS (
@@ -196,13 +196,15 @@ per_country AS (
     FROM victims v
     LEFT JOIN edges e ON e.src = v.nid AND e.type = 'PAID'
     LEFT JOIN nodes p ON p.nid = e.dst AND p.type = 'Payment'
-    GROUP BY v.country)
-SELECT c.country, c.victims, c.paying_victims, c.payments,
-       (SELECT COUNT(DISTINCT r.nid) FROM nodes k
-        CROSS JOIN edges l ON l.dst = k.nid AND +l.type = 'LOCATED_IN'
-        CROSS JOIN nodes r ON r.nid = l.src AND r.type = 'Report'
-        WHERE k.id = 'Country:' || c.country) AS reports
-FROM per_country c
+    GROUP BY v.country),
+reports AS (
+    SELECT substr(k.id, 9) AS country, COUNT(DISTINCT r.nid) AS reports
+    FROM nodes r CROSS JOIN edges l ON l.src = r.nid AND l.type = 'LOCATED_IN'
+    CROSS JOIN nodes k ON k.nid = l.dst AND k.type = 'Country'
+    WHERE r.type = 'Report'
+    GROUP BY k.nid)
+SELECT c.country, c.victims, c.paying_victims, c.payments, COALESCE(r.reports, 0)
+FROM per_country c LEFT JOIN reports r ON r.country = c.country
 ORDER BY c.victims DESC, c.country LIMIT :limit""",
 }
 

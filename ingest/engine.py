@@ -16,6 +16,7 @@ quarantine with their reason. A file is loaded in :class:`~ringmap.graphs.model.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ringmap.errors import NormalisationError
-from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting
+from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
 from ringmap.ingest.mapping import CARD_FIELDS, CARD_NUMBER, ValueSpec
@@ -40,7 +41,6 @@ __all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "l
            "mask_digits"]
 
 Values = Sequence[str | None]
-RowEdge = tuple[str, str, str, dict[str, Any]]
 
 #: Distinct raw values remembered per mapped value before the cache starts over.
 _CACHE_SIZE = 1 << 17
@@ -304,6 +304,8 @@ class _Link:
     source: int
     target: int
     props: tuple[_Value, ...]
+    cells: Callable[[Values], Any]  # the raw cells its properties read: its memo key
+    spec: str  # links whose properties are mapped alike share one memo
 
 
 def _props(values: tuple[_Value, ...], row: Values, props: dict[str, Any]) -> None:
@@ -322,7 +324,22 @@ def _cells(columns: Sequence[int]) -> Callable[[Values], Any]:
 
 #: One row's node: id, type, properties, and a hash of all three (for duplicate detection).
 RowNode = tuple[str, str, dict[str, Any], int]
+#: One row's relationship: type, source id, target id, properties and their hash.
+RowEdge = tuple[str, str, str, dict[str, Any], int]
 _SKIPPED = None
+
+
+def _remember(memo: dict[Any, Any], key: Any, compute: Callable[[Any, Values], Any],
+              item: Any, row: Values) -> Any:
+    """``compute(item, row)`` stored in ``memo`` under ``key``; a rejection is stored too."""
+    try:
+        found = compute(item, row)
+    except RowRejected as exc:
+        found = _Bad(exc.reason)
+    if len(memo) >= _CACHE_SIZE:
+        memo.clear()
+    memo[key] = found
+    return found
 
 
 class CompiledMapping:
@@ -330,8 +347,8 @@ class CompiledMapping:
 
     Build it with :func:`compile_mapping`; :meth:`row` turns one row's values into the row's
     reference, nodes and relationships, or raises :class:`RowRejected`. Each entity's result
-    is remembered per distinct combination of the cells it reads, since evidence repeats the
-    same subscriber, device or victim on many rows.
+    (and each relationship's properties) is remembered per distinct combination of the cells
+    it reads, since evidence repeats the same subscriber, device or victim on many rows.
     """
 
     def __init__(self, ref: Callable[[Values], str | None] | None, entities: list[_Entity],
@@ -339,24 +356,23 @@ class CompiledMapping:
         self._ref = ref
         self._entities: tuple[tuple[_Entity, dict[Any, Any]], ...] = tuple(
             (entity, {}) for entity in entities)
-        self._links = tuple(links)
+        memos: dict[str, dict[Any, Any]] = {}
+        self._links: tuple[tuple[_Link, dict[Any, Any]], ...] = tuple(
+            (link, memos.setdefault(link.spec, {})) for link in links)
 
-    def row(self, row: Values) -> tuple[str | None, list[RowNode], list[RowEdge]]:
-        """The reference, nodes ``(id, type, props, hash)`` and edges ``(type, src, dst,
-        props)``."""
+    def row(self, row: Values) -> tuple[str | None, list[RowNode], list[RowEdge], int]:
+        """The reference, nodes ``(id, type, props, hash)``, edges ``(type, src, dst, props,
+        hash)`` and a hash of it all (equal rows, equal hashes); :class:`RowRejected` if the
+        row cannot be loaded."""
+        ref = self._ref(row) if self._ref else None
         ids: list[str | None] = []
         nodes: list[RowNode] = []
+        hashes: list[Any] = [ref]
         for entity, memo in self._entities:
             key = entity.cells(row)
             found = memo.get(key, _MISS)
             if found is _MISS:
-                try:
-                    found = _entity_node(entity, row)
-                except RowRejected as exc:
-                    found = _Bad(exc.reason)
-                if len(memo) >= _CACHE_SIZE:
-                    memo.clear()
-                memo[key] = found
+                found = _remember(memo, key, _entity_node, entity, row)
             if found is _SKIPPED:
                 ids.append(None)
             elif type(found) is _Bad:
@@ -364,16 +380,22 @@ class CompiledMapping:
             else:
                 ids.append(found[0])
                 nodes.append(found)
+                hashes.append(found[3])
         if not nodes:
             raise RowRejected("nothing to load: every entity's key is blank")
         edges: list[RowEdge] = []
-        for link in self._links:
+        for link, memo in self._links:
             src, dst = ids[link.source], ids[link.target]
             if src is not None and dst is not None:
-                props: dict[str, Any] = {}
-                _props(link.props, row, props)
-                edges.append((link.type, src, dst, props))
-        return (self._ref(row) if self._ref else None), nodes, edges
+                key = link.cells(row)
+                found = memo.get(key, _MISS)
+                if found is _MISS:
+                    found = _remember(memo, key, _link_props, link, row)
+                if type(found) is _Bad:
+                    raise RowRejected(found.reason)
+                edges.append((link.type, src, dst, *found))
+                hashes.append(found[1])
+        return ref, nodes, edges, hash(tuple(hashes))
 
 
 def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
@@ -397,6 +419,13 @@ def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
     _props(entity.others, row, props)
     nid = node_id(entity.type, [props[k] for k in entity.key_names])
     return nid, entity.type, props, hash((nid, *props.items()))
+
+
+def _link_props(link: _Link, row: Values) -> tuple[dict[str, Any], int]:
+    """A relationship's properties in a row, with their hash."""
+    props: dict[str, Any] = {}
+    _props(link.props, row, props)
+    return props, hash(tuple(props.items()))
 
 
 def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
@@ -450,7 +479,11 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
         rtype = SCHEMA.relationship(rel.type)
         values = tuple(value(name, f"{rel.type}.{name}", vspec, rtype.properties[name])
                        for name, vspec in rel.properties.items())
-        links.append(_Link(rel.type, positions[rel.source], positions[rel.target], values))
+        columns = sorted({index[c] for v in rel.properties.values() for c in v.columns()})
+        shape = json.dumps({n: v.model_dump(mode="json") for n, v in rel.properties.items()},
+                           sort_keys=True)
+        links.append(_Link(rel.type, positions[rel.source], positions[rel.target], values,
+                           _cells(columns), shape))
     ref = mapping.source.reference
     return CompiledMapping(None if ref is None else _reader(ref, index), entities, links)
 
@@ -526,7 +559,7 @@ def load_batches(
     seen: set[int] = set()
     read = loaded = duplicate = rejected = 0
     nodes: dict[str, Node] = {}
-    edges: dict[tuple[str, str, str], Edge] = {}
+    edges: dict[str, Edge] = {}
     sightings: list[Sighting] = []
     in_batch = 0
     row_no = resume_row
@@ -543,13 +576,11 @@ def load_batches(
         try:
             if problem is not None:
                 raise RowRejected(problem)
-            ref, row_nodes, row_edges = compiled.row(values)
+            ref, row_nodes, row_edges, signature = compiled.row(values)
         except RowRejected as exc:
             rejected += 1
             quarantine.add(row_no, exc.reason, values)
         else:
-            signature = hash((ref, *(node[3] for node in row_nodes),
-                              *((src, dst, *props.items()) for _t, src, dst, props in row_edges)))
             if signature in seen:
                 duplicate += 1
             else:
@@ -572,22 +603,22 @@ def load_batches(
         on_progress()
 
 
-def _add(nodes: dict[str, Node], edges: dict[tuple[str, str, str], Edge],
-         sightings: list[Sighting], row_no: int, ref: str | None,
-         row_nodes: list[RowNode], row_edges: list[RowEdge]) -> None:
+def _add(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
+         row_no: int, ref: str | None, row_nodes: list[RowNode],
+         row_edges: list[RowEdge]) -> None:
     """Merge one accepted row into the batch being built (later values overwrite)."""
     for nid, type_, props, _hash in row_nodes:
         node = nodes.get(nid)
         if node is None:
-            nodes[nid] = Node(nid, type_, dict(props))  # the row's dict is remembered: copy
-        else:
+            nodes[nid] = Node(nid, type_, dict(props))  # ``props`` is remembered: copy
+        elif props:
             node.props.update(props)
         sightings.append(Sighting(nid, row_no, ref))
-    for type_, src, dst, props in row_edges:
-        key = (type_, src, dst)
-        edge = edges.get(key)
+    for type_, src, dst, props, _hash in row_edges:
+        eid = edge_id(type_, src, dst)
+        edge = edges.get(eid)
         if edge is None:
-            edge = edges[key] = Edge(type_, src, dst, props)
-        else:
+            edges[eid] = Edge(type_, src, dst, dict(props))
+        elif props:
             edge.props.update(props)
-        sightings.append(Sighting(edge.id, row_no, ref))
+        sightings.append(Sighting(eid, row_no, ref))

@@ -275,6 +275,10 @@ def main() -> int:
             if neo.counts().total_nodes == 0:
                 print("loading the case into Neo4j ...", file=sys.stderr)
                 _load(neo, _Case(args.rows, args.seed))
+            elif [f.source_file for f in neo.file_loads()] != ["bench"]:
+                print(f"{neo.describe()} holds another case; give an empty database",
+                      file=sys.stderr)
+                return 1
             _report(f"neo4j ({neo.describe()})", _time(neo, case, args.samples, args.seed))
     return 0
 

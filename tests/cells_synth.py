@@ -31,11 +31,11 @@ def planted_case(
     noise: float = 0.05,
     cgnat_share: float = 0.3,
 ) -> Planted:
-    """Cells of suspects sharing devices, SIMs, an office and its IP, mules' cards and victims.
+    """Cells of suspects sharing devices, SIMs, emails, an office, mules' cards and victims.
 
     Hubs that must not fuse cells: a few carrier CGNAT IPs used by ``cgnat_share`` of all
-    accounts, offices shared by two cells, victims contacted by two cells; ``noise`` is the
-    chance that a suspect also uses a device of another cell.
+    accounts, a building Wi-Fi IP shared by two cells, victims contacted by two cells;
+    ``noise`` is the chance that a suspect also uses a device of another cell.
     """
     rng = random.Random(seed)
     g = nx.MultiDiGraph()
@@ -46,9 +46,9 @@ def planted_case(
     devices_of: dict[int, list[str]] = {}
     accounts_of: dict[int, list[str]] = {}
     for c in range(n_cells):
-        office = f"Location:office{c // 2}"  # two cells per building
-        g.add_node(office, type="Location", location_id=f"office{c // 2}", name=f"Office {c // 2}")
-        office_ip = f"IPAddress:10.0.{c // 2}.1"
+        office = f"Location:office{c}"
+        g.add_node(office, type="Location", location_id=f"office{c}", name=f"Office {c}")
+        office_ip = f"IPAddress:10.0.{c // 2}.1"  # two cells per building Wi-Fi
         g.add_node(office_ip, type="IPAddress", address=f"10.0.{c // 2}.1")
         size = rng.randint(*sizes)
         devices = [f"Device:c{c}d{i}" for i in range(max(2, size // 3))]
@@ -66,6 +66,9 @@ def planted_case(
         for card in cards:
             g.add_node(card, type="PaymentCard", card_hash=card, masked="4111********1111")
             _edge(g, "HOLDS", mule, card)
+        emails = [f"Email:c{c}e{i}@mail.test" for i in range(2)]
+        for email in emails:
+            g.add_node(email, type="Email", address=email.split(":", 1)[1])
         accounts_of[c] = []
         for p in range(size):
             person = f"Person:c{c}p{p}"
@@ -83,6 +86,7 @@ def planted_case(
                 _edge(g, "USES", person, account)
                 _edge(g, "LOGGED_IN_ON", account, dev)
                 _edge(g, "LOGGED_IN_FROM", account, office_ip)
+                _edge(g, "REGISTERED_TO", account, rng.choice(emails))
                 if rng.random() < cgnat_share:
                     _edge(g, "LOGGED_IN_FROM", account, rng.choice(cgnat))
     for c in range(n_cells):

@@ -1,0 +1,129 @@
+"""The agent-graph projection: who is an agent, which identifiers tie them and how strongly."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+from ringmap.analysis.projection import ProjectionSettings, project_agents
+from ringmap.graphs.model import edge_id
+from ringmap.tests.cells_synth import planted_case
+
+
+def _graph(*edges: tuple[str, str, str], **roles: str) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    for src, rel, dst in edges:
+        for node in (src, dst):
+            if node not in g:
+                g.add_node(node, type=node.split(":", 1)[0])
+        g.add_edge(src, dst, key=rel, type=rel)
+    for person, role in roles.items():
+        g.nodes[f"Person:{person}"]["role"] = role
+    return g
+
+
+def _weight(agents_graph: object, a: str, b: str) -> float:
+    from ringmap.analysis.projection import AgentGraph
+
+    assert isinstance(agents_graph, AgentGraph)
+    index = agents_graph.index
+    eid = agents_graph.graph.get_eid(index[a], index[b], error=False)
+    return 0.0 if eid == -1 else float(agents_graph.graph.es[eid]["weight"])
+
+
+def test_suspect_and_own_accounts_are_one_agent() -> None:
+    g = _graph(("Person:a", "USES", "Account:fb/a1"), ("Person:a", "USES", "Account:fb/a2"),
+               ("Person:b", "USES", "Account:fb/b1"),
+               ("Account:fb/a1", "LOGGED_IN_ON", "Device:1"),
+               ("Account:fb/b1", "LOGGED_IN_ON", "Device:1"), a="suspect", b="suspect")
+    agents = project_agents(g)
+    assert agents.units == ["Person:a", "Person:b"]
+    assert agents.accounts == {"Person:a": ["Account:fb/a1", "Account:fb/a2"],
+                               "Person:b": ["Account:fb/b1"]}
+    assert _weight(agents, "Person:a", "Person:b") == pytest.approx(3.0)
+
+
+def test_account_shared_by_two_suspects_ties_them() -> None:
+    g = _graph(("Person:a", "USES", "Account:fb/x"), ("Person:b", "USES", "Account:fb/x"),
+               a="suspect", b="suspect")
+    agents = project_agents(g)
+    assert agents.shared_accounts == {"Account:fb/x": ["Person:a", "Person:b"]}
+    assert _weight(agents, "Person:a", "Person:b") == pytest.approx(4.0)
+
+
+def test_victim_side_accounts_are_not_agents() -> None:
+    g = _graph(("Person:v", "USES", "Account:fb/victim"),
+               ("Account:fb/agent", "CONTACTED", "Account:fb/victim"),
+               ("Account:fb/talker", "CONTACTED", "Account:fb/agent"),
+               ("Account:fb/agent", "LOGGED_IN_FROM", "IPAddress:1.2.3.4"),
+               ("Report:r/1", "NAMES", "Account:fb/named-victim"), v="victim")
+    g.edges["Report:r/1", "Account:fb/named-victim", "NAMES"]["role"] = "victim"
+    agents = project_agents(g)
+    # the unowned account that contacted a victim is an agent; one that only talks to an
+    # agent, and one a report names as a victim's, are not
+    assert agents.units == ["Account:fb/agent"]
+    assert agents.kinds["Person:v"] == "victim"
+
+
+def test_identifier_weight_is_split_among_holders() -> None:
+    edges = [(f"Person:p{i}", "USES", "Device:shared") for i in range(4)]
+    g = _graph(*edges, **{f"p{i}": "suspect" for i in range(4)})
+    agents = project_agents(g)
+    assert _weight(agents, "Person:p0", "Person:p1") == pytest.approx(3.0 / 3)
+    flat = project_agents(g, ProjectionSettings(hub_weighting="none"))
+    assert _weight(flat, "Person:p0", "Person:p1") == pytest.approx(3.0)
+
+
+def test_hubs_above_threshold_are_infrastructure_not_ties() -> None:
+    edges = [(f"Person:p{i}", "USES", "Device:hub") for i in range(6)]
+    edges.append(("Person:p0", "USES", "Device:pair"))
+    edges.append(("Person:p1", "USES", "Device:pair"))
+    g = _graph(*edges, **{f"p{i}": "suspect" for i in range(6)})
+    agents = project_agents(g, ProjectionSettings(infra_max_agents=5))
+    assert agents.infrastructure == {"Device:hub": 6}
+    assert agents.graph.ecount() == 1  # only the pair device ties anyone
+    relative = project_agents(g, ProjectionSettings(infra_max_share=0.5))
+    assert "Device:hub" in relative.infrastructure
+
+
+def test_card_victims_paid_into_belongs_with_agents_who_contacted_them() -> None:
+    g = _graph(("Person:v1", "USES", "Account:fb/v1"), ("Person:v2", "USES", "Account:fb/v2"),
+               ("Person:a", "USES", "Account:fb/a"), ("Person:b", "USES", "Account:fb/b"),
+               ("Account:fb/a", "CONTACTED", "Account:fb/v1"),
+               ("Account:fb/b", "CONTACTED", "Account:fb/v2"),
+               ("Person:v1", "PAID", "Payment:wu/1"), ("Person:v2", "PAID", "Payment:wu/2"),
+               ("Payment:wu/1", "PAID_TO", "PaymentCard:k"),
+               ("Payment:wu/2", "PAID_TO", "PaymentCard:k"),
+               ("Person:mule", "HOLDS", "PaymentCard:k"),
+               v1="victim", v2="victim", a="suspect", b="suspect", mule="mule")
+    agents = project_agents(g)
+    index = agents.index
+    assert set(agents.incidence["PaymentCard:k"]) == {index["Person:a"], index["Person:b"]}
+    assert set(agents.incidence["Person:mule"]) == {index["Person:a"], index["Person:b"]}
+    via = agents.incidence["PaymentCard:k"][index["Person:a"]].via
+    assert via == (edge_id("CONTACTED", "Account:fb/a", "Account:fb/v1"),
+                   edge_id("PAID", "Person:v1", "Payment:wu/1"),
+                   edge_id("PAID_TO", "Payment:wu/1", "PaymentCard:k"))
+
+
+def test_low_graded_link_weighs_less() -> None:
+    g = _graph(("Person:a", "USES", "Device:1"), ("Person:b", "USES", "Device:1"),
+               a="suspect", b="suspect")
+    weak = {edge_id("USES", "Person:b", "Device:1"): 0.09}
+    assert _weight(project_agents(g, reliability=weak), "Person:a", "Person:b") == \
+        pytest.approx(3.0 * 0.09)
+
+
+def test_sim_in_a_shared_device_reaches_its_holders() -> None:
+    g = _graph(("Person:a", "USES", "Device:1"), ("Person:b", "USES", "SimCard:9"),
+               ("SimCard:9", "SIM_IN", "Device:1"), a="suspect", b="suspect")
+    agents = project_agents(g, ProjectionSettings(indirect_factor=0.5))
+    assert _weight(agents, "Person:a", "Person:b") == pytest.approx(3.0 * 0.5 * 2)
+
+
+def test_planted_case_projection_is_deterministic() -> None:
+    case = planted_case(4, seed=5)
+    one, two = project_agents(case.graph), project_agents(case.graph)
+    assert one.units == two.units
+    assert sorted(one.graph.get_edgelist()) == sorted(two.graph.get_edgelist())
+    assert set(one.units) <= set(case.truth)

@@ -1,9 +1,11 @@
 """Cypher of the Neo4j store: constants with ``$params``, and statements built from the schema.
 
-Labels and relationship types appear in Cypher text only here, and only names from the schema's
-closed set (``SCHEMA.entities``, ``SCHEMA.relationships``) or this module's own bookkeeping labels;
-every value travels as a parameter. Statements are built once, at import, into lookup tables, so
-a type that is not in the schema is a ``KeyError`` before any Cypher text exists.
+Labels, relationship types and property names appear in Cypher text only here, and only names
+from the schema's closed set (``SCHEMA.entities``, ``SCHEMA.relationships`` and their properties)
+or this module's own bookkeeping labels; every value travels as a parameter. Read statements are
+built at import into lookup tables; the merge statements are built (and cached) per shape of row
+after checking every name against the schema, so a name that is not in the schema raises
+:class:`~ringmap.errors.SchemaError` before any Cypher text exists.
 
 Graph layout (what analysts see in Neo4j Browser or Bloom):
 
@@ -21,6 +23,11 @@ Graph layout (what analysts see in Neo4j Browser or Bloom):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cache
+from typing import Literal
+
+from ringmap.errors import SchemaError
 from ringmap.graphs.schema import SCHEMA
 
 __all__ = [
@@ -42,8 +49,6 @@ __all__ = [
     "INGEST_RUNS",
     "LEDGER_STEP",
     "MEMBER_OF",
-    "MERGE_EDGES",
-    "MERGE_NODES",
     "NEIGHBOURS",
     "NODES",
     "PROVENANCE_EDGE",
@@ -57,6 +62,10 @@ __all__ = [
     "SHOW_CONSTRAINTS",
     "SIGHTINGS",
     "WIPE",
+    "Shape",
+    "ValueKind",
+    "merge_edges",
+    "merge_nodes",
 ]
 
 SIGHTINGS = "_sr"  #: property holding the packed sightings of a node or relationship
@@ -109,22 +118,46 @@ SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name RETURN name"
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 SERVER_VERSION = "CALL dbms.components() YIELD name, versions RETURN name, versions"
 
-#: per label: merge nodes, new non-null properties overwrite, sightings appended
-MERGE_NODES: dict[str, str] = {
-    label: (f"UNWIND $rows AS r MERGE (n:`{label}` {{id: r.id}}) SET n += r.props, "
-            f"n.{SIGHTINGS} = coalesce(n.{SIGHTINGS}, []) + r.sr")
-    for label in EVIDENCE_LABELS
-}
+#: how a property value travels: as is, or as ISO text made a datetime / local datetime by the
+#: server (the driver's own datetime packing costs more than the whole row otherwise)
+ValueKind = Literal["v", "dt", "ldt"]
+Shape = tuple[tuple[str, ValueKind], ...]
 
-#: per (type, source label, target label) the type allows: merge relationships by their ends
-MERGE_EDGES: dict[tuple[str, str, str], str] = {
-    (rel.name, src, dst): (
-        f"UNWIND $rows AS r MATCH (s:`{src}` {{id: r.src}}) MATCH (d:`{dst}` {{id: r.dst}}) "
-        f"MERGE (s)-[e:`{rel.name}`]->(d) SET e += r.props, "
-        f"e.{SIGHTINGS} = coalesce(e.{SIGHTINGS}, []) + r.sr RETURN count(e) AS merged")
-    for rel in SCHEMA.relationships.values()
-    for src in sorted(rel.sources) for dst in sorted(rel.targets)
-}
+_VALUE = {"v": "r.p.`{p}`", "dt": "datetime(r.p.`{p}`)", "ldt": "localdatetime(r.p.`{p}`)"}
+
+
+def _set(var: str, type_name: str, known: Iterable[str], shape: Shape) -> str:
+    """``SET`` of each property the rows give and of the sightings. Naming the properties
+    (rather than ``SET n += map``) keeps the planner from adding Eager barriers."""
+    unknown = sorted({p for p, _ in shape} - set(known))
+    if unknown:
+        raise SchemaError(f"{type_name} has no property {unknown[0]!r}")
+    sets = [f"{var}.`{p}` = " + _VALUE[kind].format(p=p) for p, kind in shape]
+    sets.append(f"{var}.{SIGHTINGS} = coalesce({var}.{SIGHTINGS}, []) + r.sr")
+    return "SET " + ", ".join(sets)
+
+
+@cache
+def merge_nodes(label: str, shape: Shape) -> str:
+    """Merge nodes of ``label`` by id, setting the properties of ``shape``, appending
+    sightings; :class:`SchemaError` for a label or property not in the schema."""
+    entity = SCHEMA.entity(label)
+    return (f"UNWIND $rows AS r MERGE (n:`{entity.name}` {{id: r.id}}) "
+            + _set("n", label, entity.properties, shape))
+
+
+@cache
+def merge_edges(type_name: str, source: str, target: str, shape: Shape) -> str:
+    """Merge relationships by their ends' ids, setting the properties of ``shape``,
+    appending sightings, returning how many merged; :class:`SchemaError` for a type, end
+    or property not in the schema."""
+    rel = SCHEMA.relationship(type_name)
+    if not rel.allows(source, target):
+        raise SchemaError(f"{type_name} may not go from {source} to {target}")
+    return (f"UNWIND $rows AS r MATCH (s:`{source}` {{id: r.src}}) "
+            f"MATCH (d:`{target}` {{id: r.dst}}) MERGE (s)-[e:`{rel.name}`]->(d) "
+            + _set("e", type_name, rel.properties, shape) + " RETURN count(e) AS merged")
+
 
 #: per label: the node with this id
 GET_NODE: dict[str, str] = {
@@ -164,9 +197,10 @@ PROVENANCE_NODE: dict[str, str] = {
 
 #: per (type, source label, target label): the packed sightings of a relationship
 PROVENANCE_EDGE: dict[tuple[str, str, str], str] = {
-    key: (f"MATCH (:`{key[1]}` {{id: $src}})-[e:`{key[0]}`]->(:`{key[2]}` {{id: $dst}}) "
-          f"RETURN e.{SIGHTINGS} AS sr")
-    for key in MERGE_EDGES
+    (rel.name, src, dst): (f"MATCH (:`{src}` {{id: $src}})-[e:`{rel.name}`]->(:`{dst}` "
+                           f"{{id: $dst}}) RETURN e.{SIGHTINGS} AS sr")
+    for rel in SCHEMA.relationships.values()
+    for src in sorted(rel.sources) for dst in sorted(rel.targets)
 }
 
 #: per label: ``MEMBER_OF`` from the members that exist to their cells

@@ -40,7 +40,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from ringmap.errors import SchemaError, StoreError, StoreUnavailable
+from ringmap.errors import StoreError, StoreUnavailable
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import datetime_props
 from ringmap.graphs.model import (
@@ -54,6 +54,7 @@ from ringmap.graphs.model import (
     Node,
     Provenance,
 )
+from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore"]
@@ -67,7 +68,6 @@ _ROW_MASK = (1 << _ROW_BITS) - 1
 
 T = TypeVar("T")
 Props = dict[str, Any]
-
 
 def _redact(uri: str) -> str:
     """The URI without any ``user:password@`` part, for messages."""
@@ -87,20 +87,25 @@ def _file_key(sha256: str, mapping_digest: str) -> str:
 def _label(node_id: str) -> str | None:
     """The schema label of a node id (``Type:key``, see ``graphs.schema.node_id``), if any."""
     label = node_id.partition(":")[0]
-    return label if label in cypher.MERGE_NODES else None
+    return label if label in SCHEMA.entities else None
 
 
-def _to_neo(type_name: str, props: Mapping[str, Any]) -> Props:
-    """Properties as Neo4j stores them: nulls dropped, schema datetimes native, other
-    datetimes and dates as ISO text, sets and tuples as sorted lists (as the codec does)."""
+def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, cypher.Shape]:
+    """Property values as they travel to Neo4j, and the shape of the row (see
+    :func:`ringmap.graphs.cypher.merge_nodes`): nulls dropped, schema datetimes as ISO text the
+    server turns back into datetimes, other datetimes and dates as ISO text, sets and tuples
+    as sorted lists (as the embedded store's codec does)."""
     datetimes = datetime_props(type_name)
     out: Props = {}
+    shape: list[tuple[str, cypher.ValueKind]] = []
     for key, value in props.items():
         if value is None:
             continue
+        kind: cypher.ValueKind = "v"
         if isinstance(value, datetime):
-            if key not in datetimes:
-                value = value.isoformat()
+            if key in datetimes:
+                kind = "ldt" if value.tzinfo is None else "dt"
+            value = value.isoformat()
         elif isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, set | frozenset | tuple):
@@ -108,10 +113,9 @@ def _to_neo(type_name: str, props: Mapping[str, Any]) -> Props:
         elif isinstance(value, dict):
             raise StoreError(f"property {key!r} of {type_name} is a mapping; Neo4j stores "
                              "values and lists only")
-        if key == "id" or key == cypher.SIGHTINGS:
-            raise StoreError(f"{type_name} may not have a property named {key!r}")
         out[key] = value
-    return out
+        shape.append((key, kind))
+    return out, tuple(shape)
 
 
 def _native(value: Any) -> Any:
@@ -160,30 +164,20 @@ class _Payload:
         unknown = sightings.keys() - nodes.keys() - edges.keys()
         if unknown:
             raise StoreError(f"sighting of an item not in its batch: {min(unknown)!r}")
-        self.statements: list[tuple[str, list[Props]]] = []
-        by_label: dict[str, list[Props]] = defaultdict(list)
+        by_shape: dict[tuple[str, cypher.Shape], list[Props]] = defaultdict(list)
         for node_id, (type_name, props) in nodes.items():
-            by_label[type_name].append(
-                {"id": node_id, "props": _to_neo(type_name, props), "sr": sightings.get(node_id,
-                                                                                      [])})
-        for type_name, rows in by_label.items():
-            try:
-                self.statements.append((cypher.MERGE_NODES[type_name], rows))
-            except KeyError:
-                raise SchemaError(f"unknown entity type {type_name!r}") from None
-        by_ends: dict[tuple[str, str, str], list[Props]] = defaultdict(list)
+            values, shape = _to_neo(type_name, props)
+            by_shape[type_name, shape].append(
+                {"id": node_id, "p": values, "sr": sightings.get(node_id, [])})
+        self.statements = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
+        by_ends: dict[tuple[str, str, str, cypher.Shape], list[Props]] = defaultdict(list)
         for key, edge in edges.items():
-            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?")
-            by_ends[ends].append({"src": edge.src, "dst": edge.dst,
-                                  "props": _to_neo(edge.type, edge.props),
+            values, shape = _to_neo(edge.type, edge.props)
+            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?", shape)
+            by_ends[ends].append({"src": edge.src, "dst": edge.dst, "p": values,
                                   "sr": sightings.get(key, [])})
-        self.edge_statements: list[tuple[str, list[Props]]] = []
-        for ends, rows in by_ends.items():
-            statement = cypher.MERGE_EDGES.get(ends)
-            if statement is None:
-                raise SchemaError(f"relationship {ends[0]} from {ends[1]} to {ends[2]} is not "
-                                  "in the schema")
-            self.edge_statements.append((statement, rows))
+        self.edge_statements = [(cypher.merge_edges(*key), rows)
+                                for key, rows in by_ends.items()]
 
 
 class Neo4jStore(Store):
@@ -244,7 +238,7 @@ class Neo4jStore(Store):
         try:
             driver = GraphDatabase.driver(
                 uri, auth=None if password is None else (username, password),
-                user_agent="ringmap")
+                user_agent="ringmap", notifications_min_severity="OFF")
         except (ConfigurationError, ValueError) as exc:
             raise StoreUnavailable(f"cannot use Neo4j URI {shown}: {exc}") from None
         store = cls(driver, uri, database, batch_size or DEFAULT_BATCH_ROWS)

@@ -73,10 +73,11 @@ def test_value_spec_needs_exactly_one_source() -> None:
 
 
 def test_card_number_covers_the_card_key_but_not_alongside_derived_fields() -> None:
-    card = {"type": "PaymentCard", "properties": {"number": {"column": "pan"}}}
+    props: dict[str, Any] = {"number": {"column": "pan"}}
+    card = {"type": "PaymentCard", "properties": props}
     mapping = parse_mapping({"entities": {"card": card}})
     assert mapping.card_columns() == {"pan"}
-    card["properties"]["last4"] = {"column": "l4"}
+    props["last4"] = {"column": "l4"}
     assert _problems({"entities": {"card": card}}) == [
         "m.yaml: entities.card.properties.last4: derived from number; map one or the other"]
     assert _problems({"entities": {"p": {"type": "Phone", "properties": {"number": {

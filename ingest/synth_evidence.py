@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ringmap.ingest.synth_tables import TABLES, Noise, open_table
+from ringmap.ingest.synth_tables import (
+    TABLES,
+    Noise,
+    handle_spellings,
+    open_table,
+    phone_spellings,
+)
 from ringmap.ingest.synth_world import (
     CONTACT_PLATFORMS,
     VICTIM_COUNTRIES,
@@ -61,6 +69,19 @@ _PAYMENT_REFS = {"Western Union": ("", 10), "MoneyGram": ("", 8), "GCash": ("GC"
 
 def _at(seconds: int, fmt: str) -> str:
     return time.strftime(fmt, time.gmtime(seconds))
+
+
+@lru_cache(maxsize=1024)
+def _login_day(day: int) -> str:
+    return _at(day * _DAY, "%m/%d/%Y")
+
+
+def _login_time(seconds: int) -> str:
+    """``seconds`` in the platform records' format, ``_LOGIN_TIME``, without strftime."""
+    day, rest = divmod(seconds, _DAY)
+    hours, rest = divmod(rest, _HOUR)
+    minutes, secs = divmod(rest, 60)
+    return f"{_login_day(day)} {hours:02d}:{minutes:02d}:{secs:02d}"
 
 
 @dataclass
@@ -120,21 +141,41 @@ class CaseWriter:
         for table in self._tables.values():
             table.close()
 
-    def _put(self, table: str, record: Any, bad: bool = False) -> bool:
-        """Write ``record`` unless it goes unobserved; whether it is now good evidence."""
-        if self.noise.drop():
-            return False
+    def _put_all(self, table: str, records: Iterable[tuple[Any, bool]]) -> int:
+        """Write each ``(record, bad)`` unless it goes unobserved (a good one is sometimes
+        written twice); how many good records were written."""
+        rng = self.rng
+        p_drop, p_duplicate = self.noise.p_drop, self.noise.p_duplicate
         count = self.counts[table]
-        writer = self._tables[table]
-        writer.write(record)
-        count.rows += 1
-        if bad:
-            count.bad += 1
-        elif self.noise.duplicate():
-            writer.write(record)
-            count.rows += 1
-            count.duplicates += 1
-        return not bad
+        out: list[Any] = []
+        good = 0
+        for record, bad in records:
+            if p_drop > 0 and rng.random() < p_drop:
+                continue
+            out.append(record)
+            if bad:
+                count.bad += 1
+                continue
+            good += 1
+            if p_duplicate > 0 and rng.random() < p_duplicate:
+                out.append(record)
+                count.duplicates += 1
+        count.rows += len(out)
+        self._tables[table].write_many(out)
+        return good
+
+    def _put(self, table: str, record: Any, bad: bool = False) -> bool:
+        """Write one record unless it goes unobserved; whether it is now good evidence."""
+        return self._put_all(table, ((record, bad),)) > 0
+
+    def _spoil(self, phone: str, msisdn: str, device_id: str) -> tuple[str, str, bool]:
+        """One bad value for a row that is to be bad: an impossible number or a wrong IMEI
+        check digit; the phone as written, the device id and whether the row is bad."""
+        if msisdn and (not device_id.isdigit() or self.rng.random() < 0.5):
+            return self.noise.bad_phone(msisdn), device_id, True
+        if device_id.isdigit():
+            return phone, self.noise.bad_imei(device_id), True
+        return phone, device_id, False
 
     def _seen(self, agent: Agent | None = None, account: Account | None = None) -> None:
         if agent is not None:
@@ -223,12 +264,8 @@ class CaseWriter:
         device_id = device.device_id if device is not None else ""
         phone = self.noise.phone(msisdn, _DASHED) if msisdn else ""
         bad = self.noise.bad()
-        if bad and msisdn:
-            phone = self.noise.bad_phone(msisdn)
-        elif bad and device_id.isdigit():
-            device_id = self.noise.bad_imei(device_id)
-        else:
-            bad = False
+        if bad:
+            phone, device_id, bad = self._spoil(phone, msisdn, device_id)
         row = (number, _at(office.raid_time + 60 * n, _EXHIBIT_TIME), office.location_id,
                office.name, office.region, office.city, office.lat, office.lon,
                holder.agent_id if holder else "", item,
@@ -297,8 +334,16 @@ class CaseWriter:
     def _logins(self, cell: Cell, account: Account, devices: list[Device], count: int,
                 start: int) -> None:
         """Subscriber and login rows of ``account`` while it worked in ``cell``."""
+        if self._put_all("platform_records",
+                         self._login_rows(cell, account, devices, count, start)):
+            self._seen(account=account)
+
+    def _login_rows(self, cell: Cell, account: Account, devices: list[Device], count: int,
+                    start: int) -> Iterator[tuple[tuple[Any, ...], bool]]:
+        # the hot loop of big cases: random() rather than choice(), spellings drawn once
         rng = self.rng
         noise = self.noise
+        p_bad = noise.p_bad
         end = cell.office.raid_time - _HOUR
         span = end - start
         times = sorted(start + int(rng.random() * span) for _ in range(count))
@@ -306,6 +351,9 @@ class CaseWriter:
         wifi = cell.office.wifi_ips
         cgnat = self.world.cgnat_ips
         msisdn = account.phone.msisdn if account.phone else ""
+        phones = phone_spellings(msisdn) if msisdn else ("",)
+        handles = handle_spellings(account.platform, account.handle)
+        email = account.email or ""
         for i, moment in enumerate(times):
             draw = rng.random()
             if draw < 0.45:
@@ -316,19 +364,13 @@ class CaseWriter:
                 ip = account.owner.home_ip
             device_id = (devices[int(rng.random() * len(devices))].device_id
                          if rng.random() < 0.7 else "")
-            phone = noise.phone(msisdn, _E164) if msisdn else ""
-            bad = noise.bad()
-            if bad and msisdn:
-                phone = noise.bad_phone(msisdn)
-            elif bad and device_id.isdigit():
-                device_id = noise.bad_imei(device_id)
-            else:
-                bad = False
-            row = (noise.handle(account.platform, account.handle), account.platform,
-                   account.display_name, phone, account.email or "", created,
-                   _at(moment + i, _LOGIN_TIME), ip, 1024 + int(rng.random() * 64512), device_id)
-            if self._put("platform_records", row, bad):
-                self._seen(account=account)
+            phone = noise.pick(phones)
+            bad = False
+            if p_bad > 0 and rng.random() < p_bad:
+                phone, device_id, bad = self._spoil(phone, msisdn, device_id)
+            yield ((noise.pick(handles), account.platform, account.display_name, phone, email,
+                    created, _login_time(moment + i), ip, 1024 + int(rng.random() * 64512),
+                    device_id), bad)
 
     # victims -----------------------------------------------------------------------------
 
@@ -341,20 +383,22 @@ class CaseWriter:
         earlier = self.world.recent_victims
         instruments = [_Instrument(m, c, None) for m in cell.mules for c in m.cards]
         instruments += [_Instrument(m, None, w) for m in cell.mules for w in m.wallets]
+        on_platform: dict[str, list[Account]] = {}
+        for account in contact:
+            on_platform.setdefault(account.platform, []).append(account)
         for _ in range(max(1, round(self.victims_per_cell * rng.uniform(0.6, 1.4)))):
             account = rng.choice(contact)
             if earlier and rng.random() < 0.04:  # a victim an earlier cell also contacted
                 victim = rng.choice(earlier)
-                same = [a for a in contact if a.platform == victim.platform]
-                if same:
-                    self._chat(rng.choice(same), victim)
+                if victim.platform in on_platform:
+                    self._chat(rng.choice(on_platform[victim.platform]), victim)
                 continue
             victim = self.world.new_victim(account.platform)
             self.victims += 1
             first = self._chat(account, victim)
-            others = [a for a in contact if a.platform == account.platform and a is not account]
-            if others and rng.random() < 0.2:
-                self._chat(rng.choice(others), victim)
+            other = rng.choice(on_platform[account.platform])
+            if other is not account and rng.random() < 0.2:  # a second agent joins in
+                self._chat(other, victim)
             demand = round(math.exp(rng.uniform(math.log(500), math.log(15000))) / 50) * 50
             if rng.random() < 0.55:
                 self._payments(cell, victim, first, demand, instruments)

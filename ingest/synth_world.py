@@ -14,12 +14,11 @@ that a streaming writer does not need again (a few small reservoirs for cross-ce
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from ringmap.graphs.normalise import luhn_valid
 
 __all__ = [
     "CONTACT_PLATFORMS",
@@ -71,6 +70,10 @@ VICTIM_COUNTRIES: tuple[tuple[str, str, float, str], ...] = (
     ("KR", "South Korea", 0.06, "Korean National Police Agency"),
     ("PH", "Philippines", 0.06, "PNP-ACG"),
 )
+
+_PLATFORM_NAMES = tuple(p for p, _ in PLATFORMS)
+_PLATFORM_CUM = tuple(itertools.accumulate(w for _, w in PLATFORMS))
+_COUNTRY_CUM = tuple(itertools.accumulate(w for _, _, w, _ in VICTIM_COUNTRIES))
 
 _PH_GIVEN_M = ("Juan", "Jose", "Mark", "John Paul", "Rommel", "Jerome", "Ryan", "Carlo",
                "Paolo", "Miguel", "Kevin", "Arnel", "Dennis", "Joel", "Ramon", "Christian")
@@ -129,8 +132,20 @@ _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 
 
 def _with_check_digit(body: str) -> str:
-    """``body`` followed by the digit that makes it Luhn-valid."""
-    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+    """``body`` followed by the digit that makes it Luhn-valid.
+
+    >>> from ringmap.graphs.normalise import luhn_valid
+    >>> _with_check_digit("411111111111111"), luhn_valid(_with_check_digit("8963021234"))
+    ('4111111111111111', True)
+    """
+    # with the check digit appended, the body's last digit is the first one doubled
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        digit = ord(ch) - 48
+        if i % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return body + str(-total % 10)
 
 
 def cell_size(rng: random.Random) -> int:
@@ -366,16 +381,21 @@ class World:
         return given, self.rng.choice(_PH_SURNAMES)
 
     def _handle(self, first: str, last: str) -> str:
-        rng = self.rng
-        patterns: Sequence[Callable[[], str]] = (
-            lambda: f"{first}.{last}.{rng.randrange(10, 99)}",
-            lambda: f"{first}_{last}{rng.randrange(1, 999)}",
-            lambda: f"{first}{last}{rng.randrange(80, 99)}",
-            lambda: f"its.{first}.{rng.randrange(1, 9999)}",
-            lambda: f"{first}.{last}{rng.randrange(1000, 99999)}",
-        )
+        return self._fresh(lambda: self._handle_pattern(first, last))
+
+    def _handle_pattern(self, first: str, last: str) -> str:
         # a fresh pattern on every try: the short patterns run out in big cases
-        return self._fresh(lambda: rng.choice(patterns)())
+        rng = self.rng
+        pattern = int(rng.random() * 5)
+        if pattern == 0:
+            return f"{first}.{last}.{rng.randrange(10, 99)}"
+        if pattern == 1:
+            return f"{first}_{last}{rng.randrange(1, 999)}"
+        if pattern == 2:
+            return f"{first}{last}{rng.randrange(80, 99)}"
+        if pattern == 3:
+            return f"its.{first}.{rng.randrange(1, 9999)}"
+        return f"{first}.{last}{rng.randrange(1000, 99999)}"
 
     # offices, cells ----------------------------------------------------------------------
 
@@ -447,13 +467,11 @@ class World:
 
     def _accounts_of(self, agent: Agent, cell: Cell) -> None:
         rng = self.rng
-        names = [p for p, _ in PLATFORMS]
-        weights = [w for _, w in PLATFORMS]
         taken = {a.handle for a in cell.accounts if a.platform == "WhatsApp"}
         free_sims = [s for s in cell.sims if s.msisdn[1:] not in taken]
         chosen: list[str] = []
         for _ in range(rng.randint(2, 4)):
-            platform = rng.choices(names, weights)[0]
+            platform = rng.choices(_PLATFORM_NAMES, cum_weights=_PLATFORM_CUM)[0]
             if platform in chosen or (platform == "WhatsApp" and not free_sims):
                 continue
             chosen.append(platform)
@@ -498,8 +516,7 @@ class World:
     def new_victim(self, platform: str) -> Victim:
         """A new victim reached on ``platform``."""
         rng = self.rng
-        code, name, _, _ = rng.choices(VICTIM_COUNTRIES,
-                                       [w for _, _, w, _ in VICTIM_COUNTRIES])[0]
+        code, name, _, _ = rng.choices(VICTIM_COUNTRIES, cum_weights=_COUNTRY_CUM)[0]
         given_names, surnames = _VICTIM_NAMES[code]
         given, surname = rng.choice(given_names), rng.choice(surnames)
         handle = self._handle(given.lower().replace(" ", "").replace("-", ""), surname.lower())

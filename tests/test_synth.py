@@ -370,3 +370,10 @@ def test_bad_parameters_are_user_errors(params: SynthParams, message: str,
     with pytest.raises(ConfigError, match=message):
         generate(tmp_path / "case", params)
     assert not list(tmp_path.iterdir())
+
+
+def test_committed_example_is_what_the_generator_writes(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "strikeback"
+    params = SynthParams(**_summary(example)["parameters"])
+    generate(tmp_path / "strikeback", params)
+    assert _files(tmp_path / "strikeback") == _files(example)

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.schema import SCHEMA
@@ -39,8 +39,8 @@ __all__ = ["Column", "Param", "QuerySpec", "catalog", "get_query", "parse_query"
 ParamKind = Literal["node", "country", "run", "cell", "int", "float", "str"]
 ColumnKind = Literal["str", "int", "float", "money", "datetime", "bool", "node", "party"]
 
-_PARAM_KINDS: frozenset[str] = frozenset(ParamKind.__args__)  # type: ignore[attr-defined]
-_COLUMN_KINDS: frozenset[str] = frozenset(ColumnKind.__args__)  # type: ignore[attr-defined]
+_PARAM_KINDS: frozenset[str] = frozenset(get_args(ParamKind))
+_COLUMN_KINDS: frozenset[str] = frozenset(get_args(ColumnKind))
 _HERE = Path(__file__).parent
 _TAG = re.compile(r"^//\s*@(?P<tag>\w+)\s*(?P<rest>.*)$")
 _PARAM = re.compile(
@@ -52,20 +52,16 @@ _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A declared parameter: its kind, entity types (``node``) and default (``None``: required).
+    """A declared parameter: its kind, entity types (``node``) and default.
 
-    The default ``"null"`` makes the parameter optional with no value.
+    No default makes the parameter required (a ``run`` defaults to the latest run); the
+    default ``"null"`` makes it optional with no value.
     """
 
     name: str
     kind: ParamKind
     types: tuple[str, ...] = ()
     default: str | None = None
-
-    @property
-    def required(self) -> bool:
-        """Whether the analyst must give this parameter."""
-        return self.default is None and self.kind != "run"
 
     def describe(self) -> str:
         """``name: kind(Types) = default`` as written in the header."""
@@ -100,10 +96,6 @@ class QuerySpec:
     def column_names(self) -> list[str]:
         """The result columns, in order."""
         return [c.name for c in self.columns]
-
-    def param(self, name: str) -> Param | None:
-        """The declared parameter called ``name``, if any."""
-        return next((p for p in self.params if p.name == name), None)
 
 
 def _parse_param(rest: str, problems: list[str]) -> Param | None:

@@ -10,6 +10,7 @@ pseudonyms unless ``reveal`` is asked for, and card-like digit runs in text mask
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,8 +206,6 @@ def victim_side(store: Store, ids: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     if isinstance(store, EmbeddedStore):
-        import json
-
         return {row[0] for row in store.execute(_VICTIM_SIDE_SQL, {"ids": json.dumps(wanted)})}
     reader = _reader(store)
     by_type: dict[str, list[str]] = {}

@@ -26,7 +26,7 @@ from ringmap.ingest.run import DEFAULT_BATCH_SIZE, ingest_files
 from ringmap.ingest.synth import SynthParams, generate
 
 #: Evidence rows a synthetic cell yields at the default victims per cell (measured).
-_ROWS_PER_CELL = 530
+_ROWS_PER_CELL = 450
 _TARGET_ROWS_PER_S = 50_000
 
 

@@ -1,0 +1,105 @@
+"""Compiled mappings: value reading, kinds, datetimes, templates and rejections."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ringmap.ingest.engine import (
+    CompiledMapping,
+    RowRejected,
+    compile_mapping,
+    mask_digits,
+)
+from ringmap.ingest.engine import (
+    _datetime_parser as datetime_parser,
+)
+from ringmap.ingest.mapping import parse_mapping
+
+KEY = b"k" * 16
+
+FORMATS = ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d", "%d.%m.%y", "%Y%m%d%H%M%S",
+           "%Y-%m-%dT%H:%M:%S.%f", "%d %b %Y %H:%M"]
+
+
+@given(moment=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2068, 12, 31)),
+       fmt=st.sampled_from(FORMATS))
+def test_datetime_formats_read_like_strptime(moment: datetime, fmt: str) -> None:
+    text = moment.strftime(fmt)
+    expected = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    assert datetime_parser(fmt)(text) == expected
+
+
+def test_datetimes_end_up_in_utc_and_bad_ones_are_named() -> None:
+    iso = datetime_parser(None)
+    assert iso("2014-05-01T10:00:00+08:00") == datetime(2014, 5, 1, 2, 0, tzinfo=UTC)
+    assert iso("2014-05-01") == datetime(2014, 5, 1, tzinfo=UTC)
+    assert datetime_parser("%d/%m/%Y")("2014-05-01T10:00") == datetime(2014, 5, 1, 10, 0,
+                                                                       tzinfo=UTC)
+    with pytest.raises(Exception, match=r"'31/02/2014' is not a date/time in format '%d/%m/%Y'"):
+        datetime_parser("%d/%m/%Y")("31/02/2014")
+    assert iso("2014-05-01T10:00:00-05:00").tzinfo == UTC
+    assert iso("2014-05-01T10:00:00-05:00") == datetime(
+        2014, 5, 1, 10, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def _compile(entities: dict[str, Any], columns: list[str],
+             relationships: list[dict[str, Any]] | None = None) -> CompiledMapping:
+    mapping = parse_mapping({"entities": entities, "relationships": relationships or []})
+    return compile_mapping(mapping, {c: i for i, c in enumerate(columns)}, KEY)
+
+
+def test_kinds_templates_defaults_and_literals() -> None:
+    compiled = _compile({
+        "pay": {"type": "Payment", "properties": {
+            "channel": {"literal": "Western Union"},
+            "reference": {"template": "{a}-{b}"},
+            "amount": {"column": "amt", "default": "0"},
+            "currency": {"column": "cur"},
+        }},
+    }, ["a", "b", "amt", "cur"])
+    _ref, nodes, edges, _sig = compiled.row(["MT", " 7 ", "1,500.50", "$"])
+    assert [(n[0], n[2]) for n in nodes] == [("Payment:western_union/MT- 7", {
+        "reference": "MT- 7", "channel": "western_union", "amount": 1500.5, "currency": "USD"})]
+    assert edges == []
+    _ref, nodes, _edges, _sig = compiled.row(["MT", "", "", "usd"])
+    assert nodes[0][2]["amount"] == 0.0 and nodes[0][2]["reference"] == "MT-"
+    with pytest.raises(RowRejected, match=r"^pay.reference: blank key$"):
+        compiled.row(["", " ", "1", "usd"])
+    with pytest.raises(RowRejected, match=r"^pay.amount: 'inf' is not a finite number$"):
+        compiled.row(["MT", "1", "inf", "usd"])
+
+
+def test_optional_entities_skip_their_relationships_and_equal_rows_hash_equal() -> None:
+    compiled = _compile({
+        "acc": {"type": "Account", "properties": {"platform": {"literal": "fb"},
+                                                  "handle": {"column": "h"}}},
+        "ip": {"type": "IPAddress", "optional": True, "properties": {"address": {"column": "ip"}}},
+    }, ["h", "ip", "n"], [{"type": "LOGGED_IN_FROM", "source": "acc", "target": "ip",
+                           "properties": {"count": {"column": "n"}}}])
+    _ref, nodes, edges, sig = compiled.row(["@Juan", "::ffff:10.0.0.1", "3"])
+    assert [n[0] for n in nodes] == ["Account:facebook/juan", "IPAddress:10.0.0.1"]
+    assert [(e[0], e[1], e[2], e[3]) for e in edges] == [
+        ("LOGGED_IN_FROM", "Account:facebook/juan", "IPAddress:10.0.0.1", {"count": 3})]
+    assert compiled.row(["juan", "10.0.0.1", "3"])[3] == sig  # the same after normalising
+    assert compiled.row(["juan", "10.0.0.1", "4"])[3] != sig
+    _ref, nodes, edges, _sig = compiled.row(["juan", "", "3"])
+    assert [n[0] for n in nodes] == ["Account:facebook/juan"] and edges == []
+    with pytest.raises(RowRejected, match=r"^LOGGED_IN_FROM.count: '3.5' is not a whole number$"):
+        compiled.row(["juan", "10.0.0.1", "3.5"])
+
+
+def test_card_numbers_are_hashed_and_never_quoted() -> None:
+    compiled = _compile({"card": {"type": "PaymentCard",
+                                  "properties": {"number": {"column": "pan"}}}}, ["pan"])
+    _ref, nodes, _edges, _sig = compiled.row(["4111-1111-1111-1111"])
+    props = nodes[0][2]
+    assert props["masked"] == "411111******1111" and "4111111111111111" not in str(props)
+    with pytest.raises(RowRejected) as caught:
+        compiled.row(["4111 1111 1111 1112"])
+    assert "1112" not in caught.value.reason and "4111" not in caught.value.reason
+    assert mask_digits("4111-1111-1111-1112") == "****-****-****-1112"

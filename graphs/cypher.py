@@ -126,37 +126,41 @@ Shape = tuple[tuple[str, ValueKind], ...]
 _VALUE = {"v": "r.p.`{p}`", "dt": "datetime(r.p.`{p}`)", "ldt": "localdatetime(r.p.`{p}`)"}
 
 
-def _set(var: str, type_name: str, known: Iterable[str], shape: Shape) -> str:
-    """``SET`` of each property the rows give and of the sightings. Naming the properties
-    (rather than ``SET n += map``) keeps the planner from adding Eager barriers."""
+def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bool) -> str:
+    """``SET`` of each schema property the rows give (named, which keeps the planner from
+    adding Eager barriers), of other properties from the map ``r.x`` when ``extra``, and of
+    the sightings."""
     unknown = sorted({p for p, _ in shape} - set(known))
     if unknown:
         raise SchemaError(f"{type_name} has no property {unknown[0]!r}")
     sets = [f"{var}.`{p}` = " + _VALUE[kind].format(p=p) for p, kind in shape]
+    if extra:
+        sets.append(f"{var} += r.x")
     sets.append(f"{var}.{SIGHTINGS} = coalesce({var}.{SIGHTINGS}, []) + r.sr")
     return "SET " + ", ".join(sets)
 
 
 @cache
-def merge_nodes(label: str, shape: Shape) -> str:
-    """Merge nodes of ``label`` by id, setting the properties of ``shape``, appending
-    sightings; :class:`SchemaError` for a label or property not in the schema."""
+def merge_nodes(label: str, shape: Shape, extra: bool) -> str:
+    """Merge nodes of ``label`` by id, setting the schema properties of ``shape`` (and the
+    others in ``r.x`` when ``extra``), appending sightings; :class:`SchemaError` for a label
+    or a named property not in the schema."""
     entity = SCHEMA.entity(label)
     return (f"UNWIND $rows AS r MERGE (n:`{entity.name}` {{id: r.id}}) "
-            + _set("n", label, entity.properties, shape))
+            + _set("n", label, entity.properties, shape, extra))
 
 
 @cache
-def merge_edges(type_name: str, source: str, target: str, shape: Shape) -> str:
-    """Merge relationships by their ends' ids, setting the properties of ``shape``,
-    appending sightings, returning how many merged; :class:`SchemaError` for a type, end
-    or property not in the schema."""
+def merge_edges(type_name: str, source: str, target: str, shape: Shape, extra: bool) -> str:
+    """Merge relationships by their ends' ids, setting the properties as
+    :func:`merge_nodes` does, returning how many merged; :class:`SchemaError` for a type,
+    end or named property not in the schema."""
     rel = SCHEMA.relationship(type_name)
     if not rel.allows(source, target):
         raise SchemaError(f"{type_name} may not go from {source} to {target}")
     return (f"UNWIND $rows AS r MATCH (s:`{source}` {{id: r.src}}) "
             f"MATCH (d:`{target}` {{id: r.dst}}) MERGE (s)-[e:`{rel.name}`]->(d) "
-            + _set("e", type_name, rel.properties, shape) + " RETURN count(e) AS merged")
+            + _set("e", type_name, rel.properties, shape, extra) + " RETURN count(e) AS merged")
 
 
 #: per label: the node with this id

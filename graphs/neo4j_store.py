@@ -40,7 +40,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from ringmap.errors import StoreError, StoreUnavailable
+from ringmap.errors import SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import datetime_props
 from ringmap.graphs.model import (
@@ -69,6 +69,12 @@ _ROW_MASK = (1 << _ROW_BITS) - 1
 T = TypeVar("T")
 Props = dict[str, Any]
 
+#: the schema's properties of each entity and relationship type
+_KNOWN: dict[str, frozenset[str]] = {
+    **{name: frozenset(spec.properties) for name, spec in SCHEMA.entities.items()},
+    **{name: frozenset(spec.properties) for name, spec in SCHEMA.relationships.items()},
+}
+
 def _redact(uri: str) -> str:
     """The URI without any ``user:password@`` part, for messages."""
     try:
@@ -90,13 +96,21 @@ def _label(node_id: str) -> str | None:
     return label if label in SCHEMA.entities else None
 
 
-def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, cypher.Shape]:
-    """Property values as they travel to Neo4j, and the shape of the row (see
-    :func:`ringmap.graphs.cypher.merge_nodes`): nulls dropped, schema datetimes as ISO text the
-    server turns back into datetimes, other datetimes and dates as ISO text, sets and tuples
-    as sorted lists (as the embedded store's codec does)."""
+_RESERVED = frozenset({"id", cypher.SIGHTINGS})
+
+
+def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, Props, cypher.Shape]:
+    """Property values as they travel to Neo4j: the schema's properties with the shape of the
+    row (see :func:`ringmap.graphs.cypher.merge_nodes`), and any others.
+
+    Nulls are dropped; schema datetimes travel as ISO text the server turns back into
+    datetimes; other datetimes and dates become ISO text, sets and tuples sorted lists (as
+    the embedded store's codec does).
+    """
     datetimes = datetime_props(type_name)
+    known = _KNOWN[type_name]
     out: Props = {}
+    extra: Props = {}
     shape: list[tuple[str, cypher.ValueKind]] = []
     for key, value in props.items():
         if value is None:
@@ -113,9 +127,14 @@ def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, cypher.Sha
         elif isinstance(value, dict):
             raise StoreError(f"property {key!r} of {type_name} is a mapping; Neo4j stores "
                              "values and lists only")
-        out[key] = value
-        shape.append((key, kind))
-    return out, tuple(shape)
+        if key in known:
+            out[key] = value
+            shape.append((key, kind))
+        elif key in _RESERVED:
+            raise StoreError(f"{type_name} may not have a property named {key!r}")
+        else:
+            extra[key] = value
+    return out, extra, tuple(shape)
 
 
 def _native(value: Any) -> Any:
@@ -164,17 +183,22 @@ class _Payload:
         unknown = sightings.keys() - nodes.keys() - edges.keys()
         if unknown:
             raise StoreError(f"sighting of an item not in its batch: {min(unknown)!r}")
-        by_shape: dict[tuple[str, cypher.Shape], list[Props]] = defaultdict(list)
+        by_shape: dict[tuple[str, cypher.Shape, bool], list[Props]] = defaultdict(list)
         for node_id, (type_name, props) in nodes.items():
-            values, shape = _to_neo(type_name, props)
-            by_shape[type_name, shape].append(
-                {"id": node_id, "p": values, "sr": sightings.get(node_id, [])})
+            if type_name not in SCHEMA.entities:
+                raise SchemaError(f"unknown entity type {type_name!r}")
+            values, extra, shape = _to_neo(type_name, props)
+            by_shape[type_name, shape, bool(extra)].append(
+                {"id": node_id, "p": values, "x": extra, "sr": sightings.get(node_id, [])})
         self.statements = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
-        by_ends: dict[tuple[str, str, str, cypher.Shape], list[Props]] = defaultdict(list)
+        by_ends: dict[tuple[str, str, str, cypher.Shape, bool], list[Props]] = defaultdict(list)
         for key, edge in edges.items():
-            values, shape = _to_neo(edge.type, edge.props)
-            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?", shape)
-            by_ends[ends].append({"src": edge.src, "dst": edge.dst, "p": values,
+            if edge.type not in SCHEMA.relationships:
+                raise SchemaError(f"unknown relationship type {edge.type!r}")
+            values, extra, shape = _to_neo(edge.type, edge.props)
+            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?", shape,
+                    bool(extra))
+            by_ends[ends].append({"src": edge.src, "dst": edge.dst, "p": values, "x": extra,
                                   "sr": sightings.get(key, [])})
         self.edge_statements = [(cypher.merge_edges(*key), rows)
                                 for key, rows in by_ends.items()]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,11 +157,20 @@ def _place(spec: MapSpec, seed: int = 7) -> MapSpec:
     return spec
 
 
+def _edges_within(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+    """``(source, target, type)`` of every edge between ``nodes``, sorted.
+
+    Faster than iterating a networkx subgraph view, which re-checks membership at every step.
+    """
+    wanted = set(nodes)
+    return sorted((src, dst, rel) for src in wanted
+                  for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
+
+
 def _detailed(drawer: _Drawer, nodes: Iterable[str]) -> tuple[list[MapNode], list[MapEdge]]:
     wanted = sorted(nodes)
     drawn = [drawer.node(n) for n in wanted]
-    sub = drawer.graph.subgraph(wanted)
-    edges = [drawer.edge(s, d, r) for s, d, r in sorted(sub.edges(keys=True))]
+    edges = [drawer.edge(s, d, r) for s, d, r in _edges_within(drawer.graph, wanted)]
     return drawn, edges
 
 
@@ -231,6 +240,8 @@ def cell_map(
 
 def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], budget: int,
                    title: str, legend: list[LegendSection]) -> MapSpec:
+    """Cells as super-nodes; their infrastructure counted per type, in groups of its own or,
+    when even those exceed the budget, inside the cell's node."""
     graph = drawer.graph
     owners: dict[str, set[str]] = defaultdict(set)
     for r in reaches:
@@ -238,18 +249,23 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
             owners[n].add(r.cell_id)
     shared = {n for n, cs in owners.items() if len(cs) > 1 and drawer.cells.get(n) is None}
     keep = shared if len(shared) <= budget // 4 else set()
+    inside = _edges_within(graph, shown)
 
-    def group_of(node: str) -> str:
-        kind = str(graph.nodes[node].get("type"))
-        cell = drawer.cells.get(node)
-        if cell is not None:
-            return f"cell\x00{cell}"
-        if len(owners[node]) > 1:
-            return f"shared\x00{kind}"
-        return f"infra\x00{min(owners[node])}\x00{kind}"
+    def grouping(fold: bool) -> Callable[[str], str]:
+        def group_of(node: str) -> str:
+            kind = str(graph.nodes[node].get("type"))
+            cell = drawer.cells.get(node)
+            if cell is None and len(owners[node]) > 1:
+                return f"shared\x00{kind}"
+            if cell is None and not fold:
+                return f"infra\x00{min(owners[node])}\x00{kind}"
+            return f"cell\x00{cell or min(owners[node])}"
+        return group_of
 
-    sub = graph.subgraph(shown)
-    collapsed = collapse(sub.edges(keys=True), keep, group_of, nodes=sorted(shown))
+    collapsed = collapse(inside, keep, grouping(False), nodes=sorted(shown))
+    folded = len(collapsed.kept) + len(collapsed.members) > budget
+    if folded:
+        collapsed = collapse(inside, keep, grouping(True), nodes=sorted(shown))
     nodes = [drawer.node(n) for n in collapsed.kept]
     ids = {n: drawer.map_id(n) for n in collapsed.kept}
     for i, (group, found) in enumerate(collapsed.members.items()):
@@ -257,8 +273,10 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
         nodes.append(_group_node(drawer, group, found, f"g{i}"))
     kept_note = ("identifiers shared between cells are drawn one by one" if keep else
                  f"the {len(shared):,} identifiers shared between cells are counted per type")
+    where = "inside the cell's node (hover it)" if folded else "in one node per type"
     banner = (f"Aggregated view: {len(shown):,} nodes exceed the map budget of {budget:,}. "
-              f"Each cell is one node and its infrastructure is counted per type; {kept_note}.")
+              f"Each cell is one node and its infrastructure is counted per type {where}; "
+              f"{kept_note}.")
     legend.append(LegendSection("Entities", type_legend(
         {str(graph.nodes[n].get("type")) for n in shown})))
     return MapSpec(title, nodes, _group_edges(collapsed.edges, ids), legend, banner=banner,
@@ -271,7 +289,8 @@ def _group_node(drawer: _Drawer, group: str, found: list[str], map_id: str) -> M
     counted = "\n".join(f"{n:,} × {type_style(k).label}" for k, n in sorted(kinds.items()))
     if parts[0] == "cell":
         colour = cell_colour(drawer.cell_order[parts[1]])
-        return MapNode(map_id, _clip(f"Cell {parts[1]} ({len(found):,})", _LABEL_CHARS),
+        members = sum(1 for n in found if n in drawer.cells)
+        return MapNode(map_id, _clip(f"Cell {parts[1]} ({members:,})", _LABEL_CHARS),
                        title=f"Cell {parts[1]}\n{counted}", color=colour,
                        size=16 + 3 * math.sqrt(len(found)))
     style = type_style(parts[-1])
@@ -506,8 +525,8 @@ def _hop_overview(drawer: _Drawer, distance: Mapping[str, int], budget: int, tit
     def group_of(node: str) -> str:
         return f"{distance[node]}\x00{drawer.graph.nodes[node].get('type')}"
 
-    sub = drawer.graph.subgraph(distance)
-    collapsed = collapse(sub.edges(keys=True), keep, group_of, nodes=sorted(distance))
+    collapsed = collapse(_edges_within(drawer.graph, distance), keep, group_of,
+                         nodes=sorted(distance))
     nodes = [drawer.node(n) for n in collapsed.kept]
     ids: dict[str, str] = {n: drawer.map_id(n) for n in collapsed.kept}
     for i, (group, found) in enumerate(collapsed.members.items()):

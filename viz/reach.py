@@ -48,12 +48,11 @@ def linked(
     ``direction`` is ``"out"`` when ``node`` is the source.
     """
     wanted = None if rels is None else frozenset(rels)
-    for _, other, rel in graph.out_edges(node, keys=True):
-        if wanted is None or rel in wanted:
-            yield rel, "out", other
-    for other, _, rel in graph.in_edges(node, keys=True):
-        if wanted is None or rel in wanted:
-            yield rel, "in", other
+    for direction, adjacent in (("out", graph.succ[node]), ("in", graph.pred[node])):
+        for other, keyed in adjacent.items():
+            for rel in keyed:  # multigraph edge keys are the relationship types
+                if wanted is None or rel in wanted:
+                    yield rel, direction, other
 
 
 def _type(graph: nx.MultiDiGraph, node: str) -> str:

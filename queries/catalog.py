@@ -12,10 +12,10 @@ Each ``queries/<name>.cypher`` file opens with a header of ``//`` comment lines:
 followed by the Cypher, which reads its parameters as ``$device``, ``$limit``. Parameter kinds:
 ``node(Type|Type...)`` (an entity, typed as an analyst would: node id, ``phone:0917...``, a bare
 value), ``country`` (ISO code or name), ``run`` (a cell-detection run, ``latest`` by default),
-``cell`` (a cell id of that run), ``int``, ``float`` and ``str``; ``= null`` makes a parameter
-optional. Column kinds say how values are typed and shown: ``str``, ``int``, ``float``,
-``money`` (two decimals), ``datetime``, ``bool``, ``node`` (a node id) and ``party`` (a node id
-shown under a pseudonym when it is on the victim side).
+``cell`` (a cell id of that run; the query needs a ``run`` parameter too) and ``int``;
+``= null`` makes a parameter optional. Column kinds say how values are typed and shown:
+``str``, ``int``, ``float``, ``money`` (two decimals), ``datetime``, ``node`` (a node id) and
+``party`` (a node id shown under a pseudonym when it is on the victim side).
 
 >>> spec = catalog()["accounts-on-device"]
 >>> [p.name for p in spec.params], spec.columns[0].name
@@ -36,8 +36,8 @@ from ringmap.graphs.schema import SCHEMA
 
 __all__ = ["Column", "Param", "QuerySpec", "catalog", "get_query", "parse_query"]
 
-ParamKind = Literal["node", "country", "run", "cell", "int", "float", "str"]
-ColumnKind = Literal["str", "int", "float", "money", "datetime", "bool", "node", "party"]
+ParamKind = Literal["node", "country", "run", "cell", "int"]
+ColumnKind = Literal["str", "int", "float", "money", "datetime", "node", "party"]
 
 _PARAM_KINDS: frozenset[str] = frozenset(get_args(ParamKind))
 _COLUMN_KINDS: frozenset[str] = frozenset(get_args(ColumnKind))
@@ -165,6 +165,9 @@ def parse_query(path: Path) -> QuerySpec:
     declared = {p.name for p in params}
     if used - declared:
         problems.append(f"parameters used but not declared: {sorted(used - declared)}")
+    if any(p.kind == "cell" for p in params) and not any(
+            p.kind == "run" and p.name == "run" for p in params):
+        problems.append("a cell parameter needs a run parameter named run")
     if declared - used:
         problems.append(f"parameters declared but not used: {sorted(declared - used)}")
     if "ORDER BY" not in cypher.upper():

@@ -99,13 +99,6 @@ def _int(param: Param, text: str) -> int:
     return value
 
 
-def _float(param: Param, text: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise ConfigError(f"parameter {param.name} wants a number, got {text!r}") from None
-
-
 def _run(store: Store, text: str | None) -> str:
     runs = [r.run_id for r in store.analysis_runs("cells")]
     if not runs:
@@ -117,12 +110,11 @@ def _run(store: Store, text: str | None) -> str:
     return text.strip()
 
 
-def _cell(store: Store, run_id: str, text: str) -> str:
+def _check_cell(store: Store, run_id: str, cell_id: str) -> None:
     cells = [c.cell_id for c in store.load_cells(run_id)]
-    if text.strip() not in cells:
+    if cell_id not in cells:
         shown = ", ".join(cells[:10]) + (", ..." if len(cells) > 10 else "")
-        raise NotFound(f"no cell {text.strip()!r} in run {run_id} (cells: {shown})")
-    return text.strip()
+        raise NotFound(f"no cell {cell_id!r} in run {run_id} (cells: {shown})")
 
 
 def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any]:
@@ -144,8 +136,7 @@ def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any
         raise ConfigError(f"query {spec.name} has no parameter {unknown[0]!r} "
                           f"(parameters: {known})")
     values: dict[str, Any] = {}
-    # a run is bound first: cells are looked up in it
-    for param in sorted(spec.params, key=lambda p: p.kind != "run"):
+    for param in spec.params:
         text = raw.get(param.name, param.default)
         if param.kind == "run":
             values[param.name] = _run(store, text)
@@ -155,24 +146,18 @@ def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any
         elif text == "null" and param.default == "null":
             values[param.name] = None
         else:
-            values[param.name] = _value(store, param, text, values)
+            values[param.name] = _value(store, param, text)
     return values
 
 
-def _value(store: Store, param: Param, text: str, bound: Mapping[str, Any]) -> Any:
+def _value(store: Store, param: Param, text: str) -> Any:
     if param.kind == "node":
         return _node(store, param, text)
     if param.kind == "country":
         return NORMALISERS["country"](text, Context())
-    if param.kind == "cell":
-        if bound.get("run") is None:
-            raise ConfigError(f"parameter {param.name}: a cell needs a run parameter")
-        return text.strip()  # looked up only when no rows come back (see run_named)
     if param.kind == "int":
         return _int(param, text)
-    if param.kind == "float":
-        return _float(param, text)
-    return text
+    return text.strip()  # a cell: looked up only when no rows come back (see run_named)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -248,7 +233,6 @@ _TYPERS: dict[str, Callable[[Any], Any]] = {
     "int": int,
     "float": lambda v: round(float(v), 6),
     "money": lambda v: round(float(v), 2),
-    "bool": bool,
     "datetime": _datetime,
     "str": lambda v: mask_card_numbers(str(v)),
 }
@@ -298,7 +282,7 @@ def run_named(
     cells = [p.name for p in spec.params if p.kind == "cell" and params[p.name] is not None]
     if not rows:  # no rows: say so if it is because the cell does not exist
         for cell in cells:
-            _cell(store, params["run"], params[cell])
+            _check_cell(store, params["run"], params[cell])
     parties = [c.name for c in spec.columns if c.kind in ("party", "node")]
     ids = {row[c] for row in rows for c in parties if row[c] is not None}
     privacy = Privacy(victims=set() if reveal else victim_side(store, ids), reveal=reveal)

@@ -128,6 +128,7 @@ ORDER BY confidence DESC, member LIMIT :limit""",
 WITH {contacted_victims}
 SELECT v.cell_id AS cell, {country} AS country, COUNT(DISTINCT v.nid) AS victims
 FROM victims v {located}
+WHERE :country IS NULL OR {country} = :country
 GROUP BY cell, country
 ORDER BY cell, victims DESC, country LIMIT :limit""",
     "money-by-cell": """

@@ -1,7 +1,8 @@
 // @name victims-by-country
-// @description Victims each cell contacted, by the victim's country (one cell, or every cell of the run).
+// @description Victims each cell contacted, by the victim's country (one cell or every cell of the run; one country or all).
 // @param run: run
 // @param cell: cell = null
+// @param country: country = null
 // @param limit: int = 1000
 // @column cell: str
 // @column country: str
@@ -19,6 +20,7 @@ MATCH (agent)-[:CONTACTED]-(:Account|Phone)<-[:USES]-(v:Person {role: 'victim'})
 WITH DISTINCT c, v
 OPTIONAL MATCH (v)-[:LOCATED_IN]->(k:Country)
 WITH c.cell_id AS cell, coalesce(k.code, v.nationality, '??') AS country, v
+WHERE $country IS NULL OR country = $country
 RETURN cell, country, count(DISTINCT v) AS victims
 ORDER BY cell, victims DESC, country
 LIMIT $limit

@@ -46,7 +46,7 @@ CALLS: dict[str, dict[str, str]] = {
     "agents-at-site": {"site": OFFICE},
     "reports-for-account": {"account": A1},
     "cell-members": {"cell": "C1"},
-    "victims-by-country": {},
+    "victims-by-country": {"country": "gb"},
     "money-by-cell": {"run": "run-1"},
     "money-trail": {"instrument": f"card:{CARD_NUMBER}"},
     "top-brokers": {"limit": "5"},
@@ -131,6 +131,8 @@ def test_victims_and_money_by_cell(case: Store) -> None:
         ("C1", "GB", 1), ("C1", "US", 1), ("C2", "??", 1), ("C2", "GB", 1)]
     one = run_named(case, "victims-by-country", {"cell": "C2", "run": "latest"}).rows
     assert [r["country"] for r in one] == ["??", "GB"]
+    britain = run_named(case, "victims-by-country", {"country": "United Kingdom"}).rows
+    assert [(r["cell"], r["country"]) for r in britain] == [("C1", "GB"), ("C2", "GB")]
     money = run_named(case, "money-by-cell", {}).rows
     assert [tuple(r.values()) for r in money] == [
         ("C1", "GBP", 1, 1, 1000.0), ("C1", "USD", 1, 1, 500.0),

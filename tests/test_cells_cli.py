@@ -1,0 +1,104 @@
+"""``ringmap cells`` and ``ringmap cell``: wiring, formats, exit codes, one-line errors, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ringmap.cli import cli
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.tests.cells_synth import load_into, planted_case
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = tmp_path / "case.db"
+    with EmbeddedStore(path) as store:
+        load_into(store, planted_case(3, seed=8, noise=0.0))
+    return str(path)
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _audit(tmp_path: Path) -> list[dict[str, object]]:
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_cells_lists_one_row_per_cell_and_saves_the_run(db: str, tmp_path: Path) -> None:
+    code, out, err = _run("--store", db, "cells", "--runs", "2")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["cell", "agents", "accounts", "victims", "countries", "usd",
+                                "key_player", "confidence"]
+    assert [line.split()[0] for line in lines[2:]] == ["C001", "C002", "C003"]
+    assert err.startswith("run cells-") and "3 cells, 0 unassigned" in err
+    with EmbeddedStore(Path(db)) as store:
+        latest = store.latest_cells()
+    assert latest is not None and latest[0].params["runs"] == 2
+    entry = _audit(tmp_path)[-1]
+    assert entry["command"] == "cells" and entry["counts"] == {
+        "cells": 3, "agents": 21, "unassigned": 0}
+
+
+def test_cells_json_and_csv(db: str) -> None:
+    code, out, _ = _run("--store", db, "cells", "--runs", "1", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 3 and rows[0]["cell"] == "C001" and rows[0]["usd"] > 0
+    code, out, _ = _run("--store", db, "cells", "--runs", "1", "--method", "louvain",
+                        "--resolution", "1.5", "--format", "csv")
+    assert code == 0
+    assert next(csv.reader(io.StringIO(out)))[0] == "cell"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["cells", "--resolution", "big"], "Error: --resolution must be auto or a positive number"),
+    (["cells", "--resolution", "-1"], "Error: --resolution must be auto or a positive number"),
+    (["cell", "C001"], "Error: no cell run in this store"),
+])
+def test_user_mistakes_are_one_line_errors(db: str, args: list[str], message: str) -> None:
+    code, out, err = _run("--store", db, *args)
+    assert code == 1 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_empty_store_is_an_analysis_error(tmp_path: Path) -> None:
+    EmbeddedStore(tmp_path / "empty.db").close()
+    code, _out, err = _run("--store", str(tmp_path / "empty.db"), "cells")
+    assert code == 1
+    assert err == "Error: the store holds no evidence: ingest evidence before finding cells\n"
+
+
+def test_cell_report_formats_and_unknown_ids(db: str, tmp_path: Path) -> None:
+    assert _run("--store", db, "cells", "--runs", "1")[0] == 0
+    code, out, _ = _run("--store", db, "cell", "C002")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["field", "value"]
+    assert "member" in out and "Office" in out
+    code, out, _ = _run("--store", db, "cell", "C002", "--format", "json")
+    record = json.loads(out)[0]
+    assert record["cell"] == "C002" and record["summary"]["agents"] > 0
+    assert all(m["explanation"] for m in record["members"])
+    code, out, _ = _run("--store", db, "cell", "C002", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(r["tie"] for r in rows)
+    assert _audit(tmp_path)[-1]["command"] == "cell"
+    code, _out, err = _run("--store", db, "cell", "C999")
+    assert code == 1 and err.startswith("Error: no cell 'C999' in run cells-")
+    code, _out, err = _run("--store", db, "cell", "C001", "--run", "nope")
+    assert code == 1 and err.startswith("Error: no cell run 'nope'")
+
+
+def test_commands_have_help_with_an_example() -> None:
+    for name in ("cells", "cell"):
+        code, out, _ = _run(name, "--help")
+        assert code == 0 and "Example: ringmap " + name in out

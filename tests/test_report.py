@@ -1,0 +1,113 @@
+"""Cell reports: money in USD at the payment's date, victims by country, key players, brokers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import igraph as ig
+import networkx as nx
+import pytest
+
+from ringmap.analysis.cells import CellSettings, find_cells
+from ringmap.analysis.fx import FxTable
+from ringmap.analysis.keyplayers import centralities, participation
+from ringmap.analysis.report import build_reports, money_received, victim_country
+from ringmap.errors import ConfigError
+from ringmap.tests.cells_synth import planted_case
+from ringmap.viz.privacy import Privacy
+
+
+@pytest.fixture
+def fx(tmp_path: Path) -> FxTable:
+    table = tmp_path / "fx.csv"
+    table.write_text("date,currency,usd_per_unit\n2014-01-01,GBP,1.5\n2015-01-01,GBP,2.0\n"
+                     "2014-01-01,USD,1\n")
+    return FxTable.load(table)
+
+
+def test_rate_is_the_nearest_earlier_one(fx: FxTable) -> None:
+    assert fx.rate("GBP", date(2014, 12, 31)) == 1.5
+    assert fx.rate("gbp", date(2015, 1, 1)) == 2.0
+    assert fx.rate("GBP", datetime(2020, 6, 1, 12)) == 2.0
+    assert fx.rate("GBP", date(2013, 12, 31)) is None  # older than every rate
+    assert fx.rate("GBP", None) == 2.0  # undated: the latest rate
+    assert fx.rate("EUR", date(2015, 1, 1)) is None
+
+
+def test_shipped_table_covers_the_case_currencies() -> None:
+    table = FxTable.load()
+    for currency in ("USD", "PHP", "GBP", "EUR", "HKD", "SGD", "IDR", "MYR", "AUD", "KRW"):
+        assert table.rate(currency, date(2014, 6, 1)), currency
+
+
+def test_bad_fx_table_is_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,currency,usd_per_unit\nyesterday,GBP,1.5\n")
+    with pytest.raises(ConfigError, match="line 2"):
+        FxTable.load(bad)
+
+
+def _payment(g: nx.MultiDiGraph, ref: str, amount: float, currency: str,
+             when: datetime | None) -> None:
+    g.add_node(ref, type="Payment", amount=amount, currency=currency,
+               **({"time": when} if when else {}))
+    g.add_edge(ref, "PaymentCard:k", key="PAID_TO", type="PAID_TO")
+
+
+def test_money_received_per_currency_and_in_usd(fx: FxTable) -> None:
+    g = nx.MultiDiGraph()
+    g.add_node("PaymentCard:k", type="PaymentCard")
+    _payment(g, "Payment:1", 100.0, "GBP", datetime(2014, 5, 1))
+    _payment(g, "Payment:2", 100.0, "GBP", datetime(2015, 5, 1))
+    _payment(g, "Payment:3", 50.0, "USD", None)
+    _payment(g, "Payment:4", 10.0, "XXX", datetime(2015, 5, 1))
+    money = money_received(g, ["PaymentCard:k", "PaymentCard:absent"], fx)
+    assert money["payments"] == 4
+    assert money["by_currency"] == {"GBP": 200.0, "USD": 50.0, "XXX": 10.0}
+    assert money["usd"] == 150.0 + 200.0 + 50.0
+    assert money["unconverted"] == 1 and money["undated"] == 1
+
+
+def test_victim_country_prefers_located_in() -> None:
+    g = nx.MultiDiGraph()
+    g.add_node("Person:v1", type="Person", nationality="GB")
+    g.add_node("Country:SG", type="Country", code="SG")
+    g.add_edge("Person:v1", "Country:SG", key="LOCATED_IN")
+    g.add_node("Person:v2", type="Person", nationality="GB")
+    assert victim_country(g, "Person:v1") == "SG"
+    assert victim_country(g, "Person:v2") == "GB"
+    assert victim_country(g, "Account:fb/unknown") == "unknown"
+
+
+def test_key_players_and_participation() -> None:
+    star = ig.Graph.Star(5)
+    star.es["weight"] = 1.0
+    scores = centralities(star, [0, 1, 2, 3, 4])
+    assert max(scores, key=lambda v: scores[v].pagerank) == 0
+    assert scores[0].betweenness == 1.0 and scores[1].betweenness == 0.0
+    assert scores[0].degree == 4.0
+    bridge = ig.Graph(n=4, edges=[(0, 1), (1, 2), (2, 3)])
+    bridge.es["weight"] = 1.0
+    assert participation(bridge, [0, 0, 1, 1]) == [0.0, 0.5, 0.5, 0.0]
+
+
+def test_reports_of_a_planted_case() -> None:
+    case = planted_case(4, seed=2, noise=0.0)
+    result = find_cells(case.graph, CellSettings(runs=2))
+    reports = build_reports(result, Privacy.for_graph(case.graph))
+    assert set(reports) == {c.cell_id for c in result.cells}
+    for cell in result.cells:
+        report = reports[cell.cell_id]
+        assert report["agents"] == len(cell.units)
+        assert set(report["persons"]) | set(report["accounts"]) == set(cell.members)
+        assert report["victims"] == sum(report["victims_by_country"].values()) > 0
+        assert set(report["victims_by_country"]) <= {"GB", "US", "HK", "SG"}
+        assert report["money"]["usd"] > 0 and report["money"]["unconverted"] == 0
+        assert report["key_players"][0]["node"] in cell.members
+        assert {"Device", "SimCard", "IPAddress"} <= set(report["infrastructure"])
+        assert report["sites"][0]["label"].startswith("Office")
+    # money is attributed once: the cells' totals add up to every payment into a mule's card
+    total = sum(r["money"]["payments"] for r in reports.values())
+    paid = sum(1 for _s, _d, rel in case.graph.edges(keys=True) if rel == "PAID_TO")
+    assert total == paid

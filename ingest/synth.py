@@ -7,7 +7,8 @@
 - ``case.yaml`` listing the tables with their mappings and source gradings,
 - ``mappings/<table>.yaml`` in the format of ``docs/mappings.md``,
 - ``truth/cells.csv``: ``node_id,cell_id,office`` for every agent Person and agent-run Account
-  that appears in the evidence, with the node id ingest gives it,
+  that appears in the evidence, with the node id ingest gives it; an agent who later works
+  with another cell (noise) stays in the cell he was drawn in,
 - ``truth/summary.json``: parameters, counts and rows per table,
 - ``README.md`` saying what the case is and how to regenerate it.
 
@@ -254,6 +255,8 @@ def _readme(params: SynthParams, summary: dict[str, Any]) -> str:
         f"- noise level {params.noise}: unobserved rows, duplicates, a few deliberately bad",
         "  values (bad IMEI check digits, impossible phone numbers) that ingest must reject,",
         "  spelling variants of numbers and handles, resold devices, agents changing cell",
+        "- the truth keeps every agent and account in the cell it was drawn in: an agent who",
+        "  later worked with another cell, or a device resold to one, does not move it",
         "",
         "## Files",
         "",

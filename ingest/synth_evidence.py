@@ -197,9 +197,9 @@ class CaseWriter:
         self._identifications(cell)
         for account in cell.accounts:
             self._logins(cell, account, account.devices, account.logins, account.created)
-        for account, device in moved:
+        for account, device in moved:  # the last weeks before the raids, in the new cell
             self._logins(cell, account, [device], self.rng.randint(2, 5),
-                         max(account.created, cell.start))
+                         max(account.created, cell.office.raid_time - 45 * _DAY))
         self._victims(cell)
 
     # raids -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def resolution_for(graph: ig.Graph, x: float) -> float:
     With ``gamma = x * 2m / (s * REFERENCE_CELL)``, ``s`` the median vertex strength, two cells
     merge roughly when the weight between them exceeds ``x`` times a typical cell's strength.
     """
-    strengths = sorted(s for s in graph.strength(weights="weight") if s > 0)
+    strengths = sorted(float(s) for s in graph.strength(weights="weight") if s > 0)
     if not strengths:
         return 1.0
     median = strengths[len(strengths) // 2]

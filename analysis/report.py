@@ -148,7 +148,7 @@ def _bridges(
 ) -> list[dict[str, Any]]:
     """Identifiers this cell shares with other cells, most cells first."""
     ids = [c.cell_id for c in result.cells]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ident in held:
         cells = sorted({result.membership[u] for u in result.agents.incidence[ident]
                         if result.membership[u] >= 0})

@@ -17,6 +17,7 @@ from ringmap.analysis.cells import (
     write_cells,
 )
 from ringmap.analysis.community import (
+    Method,
     co_assignment,
     detect,
     size_plausibility,
@@ -107,8 +108,9 @@ def test_co_assignment_confidence() -> None:
 def test_detect_is_deterministic_per_seed() -> None:
     g = ig.Graph.Famous("Zachary")
     g.es["weight"] = 1.0
-    for method in ("leiden", "louvain", "lpa"):
-        assert detect(g, method, 1.0, seed=3) == detect(g, method, 1.0, seed=3)  # type: ignore[arg-type]
+    methods: list[Method] = ["leiden", "louvain", "lpa"]
+    for method in methods:
+        assert detect(g, method, 1.0, seed=3) == detect(g, method, 1.0, seed=3)
 
 
 def test_ari_and_nmi_match_known_values() -> None:

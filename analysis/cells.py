@@ -70,6 +70,10 @@ class CellSettings(BaseModel):
     min_cell: int = Field(default=2, ge=1, description="smaller groups are unassigned")
     explain_top: int = Field(default=5, ge=1, description="strongest ties kept per member")
     evidence_per_tie: int = Field(default=3, ge=1, description="provenance rows per tie")
+    grading_lookups: int = Field(
+        default=20_000, ge=0,
+        description="most relationships whose provenance is read to weigh ties by grading",
+    )
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
 
 
@@ -98,10 +102,16 @@ class CellsResult:
     unassigned: list[str]
     resolution: float | None
     scan: list[Scan]
+    grading: str = "off"
+    """How source gradings weighed ties: uniform, applied, skipped (too many) or off."""
 
     def cell_of(self) -> dict[str, str]:
         """Member node id -> cell id."""
         return {m: c.cell_id for c in self.cells for m in c.members}
+
+
+# relationships that never tie agents, so their grading is never looked up
+_UNGRADED = frozenset({"LOCATED_IN"})
 
 
 @contextmanager
@@ -205,31 +215,41 @@ def find_cells(
                        None if settings.method == "lpa" else resolution, scan)
 
 
-def edge_reliability(store: Store, evidence: nx.MultiDiGraph) -> dict[str, float]:
-    """Edge id -> reliability of its best source, or ``{}`` when every file has one grading.
+def edge_reliability(
+    store: Store, evidence: nx.MultiDiGraph, limit: int
+) -> tuple[dict[str, float], str]:
+    """Edge id -> reliability of its best source, and how grading was applied.
 
-    With a single grading the weights are all scaled alike, so nothing is looked up; otherwise
-    each relationship's provenance is read once (a cost paid only by mixed-grading cases).
+    With a single grading every tie scales alike, so nothing is looked up (``uniform``).
+    Otherwise each relationship's provenance is read once, one lookup per relationship, so
+    above ``limit`` relationships grading is skipped (and said so) rather than stalling the
+    run.
     """
     gradings = {load.grading for load in store.file_loads()}
     if len(gradings) <= 1:
-        return {}
+        return {}, "uniform"
+    edges = [(s, d, r) for s, d, r in evidence.edges(keys=True) if r not in _UNGRADED]
+    if len(edges) > limit:
+        return {}, f"skipped: {len(edges):,} relationships over the lookup limit of {limit:,}"
     out: dict[str, float] = {}
-    for src, dst, rel in evidence.edges(keys=True):
+    for src, dst, rel in edges:
         eid = edge_id(rel, src, dst)
         sightings = store.provenance(eid)
         if sightings:
             out[eid] = max(p.grading.reliability() for p in sightings)
-    return out
+    return out, "applied"
 
 
 def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsResult:
     """Detect the cells of the case in ``store`` (see :func:`find_cells`)."""
     settings = settings or CellSettings()
     evidence = store.project()
-    reliability = (edge_reliability(store, evidence) if settings.projection.use_grading
-                   else None)
-    return find_cells(evidence, settings, reliability)
+    reliability, grading = ({}, "off")
+    if settings.projection.use_grading:
+        reliability, grading = edge_reliability(store, evidence, settings.grading_lookups)
+    result = find_cells(evidence, settings, reliability)
+    result.grading = grading
+    return result
 
 
 def public_edge(privacy: Privacy, eid: str) -> str:
@@ -342,6 +362,7 @@ def write_cells(
                                for i, k in sorted(result.agents.infrastructure.items(),
                                                   key=lambda kv: (-kv[1], kv[0]))],
             "scan": [vars(p) for p in result.scan],
+            "grading": result.grading,
         },
     )
     records: list[CellRecord] = []

@@ -20,6 +20,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import Any, ClassVar, TypeVar
@@ -57,7 +58,7 @@ from ringmap.graphs.model import (
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 
-__all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore"]
+__all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore", "require_version"]
 
 #: evidence rows per write transaction (smaller engine batches are combined up to this)
 DEFAULT_BATCH_ROWS = 10_000
@@ -83,6 +84,25 @@ def _redact(uri: str) -> str:
         return "<unparseable URI>"
     netloc = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=netloc).geturl()
+
+
+def require_version(agent: str, where: str) -> None:
+    """Refuse a server older than Neo4j 5, from its agent string (``Neo4j/5.26.0``).
+
+    Examples
+    --------
+
+    >>> require_version("Neo4j/5.26.30", "Neo4j at bolt://127.0.0.1:7687")
+    >>> require_version("Neo4j/4.4.12", "Neo4j at bolt://db:7687")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ringmap.errors.StoreUnavailable: Neo4j at bolt://db:7687 runs Neo4j/4.4.12; ...
+    """
+    product, _, version = agent.partition("/")
+    major = version.split(".")[0]
+    if product != "Neo4j" or not major.isdigit() or int(major) < 5:
+        raise StoreUnavailable(
+            f"{where} runs {agent}; ringmap needs Neo4j 5 or later (e.g. 5.26 LTS)")
 
 
 def _file_key(sha256: str, mapping_digest: str) -> str:
@@ -297,11 +317,7 @@ class Neo4jStore(Store):
             raise StoreUnavailable(f"{where} refused the connection: {exc.message}") from None
         except (Neo4jError, DriverError) as exc:
             raise StoreUnavailable(f"{where} is not usable: {exc}") from None
-        product, _, version = agent.partition("/")
-        major = version.split(".")[0]
-        if product != "Neo4j" or not major.isdigit() or int(major) < 5:
-            raise StoreUnavailable(
-                f"{where} runs {agent}; ringmap needs Neo4j 5 or later (e.g. 5.26 LTS)")
+        require_version(agent, where)
 
     def _ensure_schema(self) -> None:
         with self._errors(), self._session() as session:
@@ -367,15 +383,23 @@ class Neo4jStore(Store):
         file_seq: int = begun["seq"]
         committed: int = begun["last_row"]
         pending: list[Batch] = []
-        for batch in batches:
-            if batch.last_row <= committed and not pending:
-                continue  # committed by an earlier, interrupted load of this file
-            pending.append(batch)
-            if batch.last_row - committed >= self.batch_size:
-                committed = self._commit(fid, file_seq, committed, load, pending)
-                pending = []
-        if pending:
-            committed = self._commit(fid, file_seq, committed, load, pending)
+        # one transaction in flight while the next batch is prepared: Python and the server
+        # work at the same time, and batches still commit one after another, in order
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ringmap-neo4j") as writer:
+            in_flight: Future[None] | None = None
+            for batch in batches:
+                if batch.last_row <= committed and not pending:
+                    continue  # committed by an earlier, interrupted load of this file
+                pending.append(batch)
+                if batch.last_row - committed >= self.batch_size:
+                    in_flight, committed = self._commit(
+                        writer, in_flight, fid, file_seq, committed, load, pending)
+                    pending = []
+            if pending:
+                in_flight, committed = self._commit(
+                    writer, in_flight, fid, file_seq, committed, load, pending)
+            if in_flight is not None:
+                in_flight.result()
         done = load.model_copy(update={"complete": True,
                                        "last_row": max(committed, load.last_row)})
         self._write(lambda tx: tx.run(cypher.FILE_COMPLETE, fid=fid,
@@ -383,15 +407,24 @@ class Neo4jStore(Store):
         return done
 
     def _commit(
-        self, fid: str, file_seq: int, committed: int, load: FileLoad, batches: list[Batch]
-    ) -> int:
-        """Write batches and move the ledger to their last row, in one transaction."""
+        self,
+        writer: ThreadPoolExecutor,
+        in_flight: Future[None] | None,
+        fid: str,
+        file_seq: int,
+        committed: int,
+        load: FileLoad,
+        batches: list[Batch],
+    ) -> tuple[Future[None] | None, int]:
+        """Hand batches to the writer as one transaction that also moves the ledger to their
+        last row, once the transaction before it has committed."""
         payload = _Payload(file_seq, committed, batches)
-        if payload.last_row <= committed:
-            return committed
         record = load.model_copy(update={"complete": False, "last_row": payload.last_row})
-        self._write(lambda tx: self._write_batch(tx, fid, file_seq, committed, record, payload))
-        return payload.last_row
+        if in_flight is not None:
+            in_flight.result()  # raises what the previous transaction raised
+        future = writer.submit(self._write, lambda tx: self._write_batch(
+            tx, fid, file_seq, committed, record, payload))
+        return future, payload.last_row
 
     def _write_batch(
         self,

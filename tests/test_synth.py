@@ -318,7 +318,7 @@ def test_ingest_rejects_only_the_bad_rows_and_keeps_no_card_number(
         assert by_file[spec.file].duplicate == tables[spec.name]["duplicates"], spec.name
     assert set(found) == set(truth)
     assert suspects == {n for n in truth if n.startswith("Person:")}
-    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     pans = {re.sub(r"\D", "", r["Payout Card"]) for r in _rows(noisy_case, "remittances")
             if r["Payout Card"]}
     assert pans
@@ -377,3 +377,15 @@ def test_committed_example_is_what_the_generator_writes(tmp_path: Path) -> None:
     params = SynthParams(**_summary(example)["parameters"])
     generate(tmp_path / "strikeback", params)
     assert _files(tmp_path / "strikeback") == _files(example)
+
+
+def test_cli_reports_progress_on_stderr_for_big_cases(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ringmap.ingest import synth_cli
+
+    monkeypatch.setattr(synth_cli, "_PROGRESS_FROM_CELLS", 2)
+    result = CliRunner().invoke(cli, ["synth", str(tmp_path / "case"), "--cells", "2",
+                                      "--victims-per-cell", "2", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "synth: 2/2 cells" in result.stderr
+    assert result.stdout.splitlines()[0] == "table,rows,bad,duplicates"

@@ -227,6 +227,9 @@ def _write_mappings(folder: Path, params: SynthParams) -> None:
         (folder / spec.mapping_file).write_text(spec.mapping(), encoding="utf-8")
     case = {
         "name": params.name,
+        "description": (f"synthetic Strikeback-like case, no real person (ringmap synth "
+                        f"--cells {params.cells} --seed {params.seed} --noise {params.noise} "
+                        f"--victims-per-cell {params.victims_per_cell})"),
         "tables": [{"file": s.file, "mapping": s.mapping_file, "grading": s.grading}
                    for s in TABLES],
     }

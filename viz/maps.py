@@ -18,7 +18,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import networkx as nx
@@ -31,7 +31,14 @@ from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
 from ringmap.viz.privacy import Privacy
-from ringmap.viz.reach import CellReach, cell_of, reach, select_cells, victim_country
+from ringmap.viz.reach import (
+    CellReach,
+    cell_of,
+    figures,
+    reach,
+    select_cells,
+    victim_country,
+)
 from ringmap.viz.render import (
     LegendEntry,
     LegendSection,
@@ -91,7 +98,7 @@ def _provenance_lines(items: list[Provenance], privacy: Privacy) -> list[str]:
     for p in items[:_PROVENANCE_LINES]:
         ref = f", ref {p.ref}" if p.ref else ""
         lines.append(privacy.text(
-            f"  {p.source_file} row {p.row}{ref}, {p.grading}"))
+            f"  {PurePath(p.source_file).name} row {p.row}{ref}, {p.grading}"))
     if len(items) > _PROVENANCE_LINES:
         lines.append(f"  … and {len(items) - _PROVENANCE_LINES} more sightings")
     return lines
@@ -311,16 +318,17 @@ def _geo(lat: float, lon: float) -> tuple[float, float]:
 
 
 def _spread(points: dict[str, tuple[float, float]], radius: Mapping[str, float],
-            fixed: set[str], rounds: int = 60) -> dict[str, tuple[float, float]]:
-    """Push overlapping markers apart (fixed ones stay) so close raid sites stay legible."""
+            heavy: set[str], rounds: int = 80) -> dict[str, tuple[float, float]]:
+    """Push overlapping markers apart so close countries and raid sites stay legible.
+
+    A light marker (site, cell) gives way to a heavy one (country); two of a kind share it.
+    """
     pos = {k: [x, y] for k, (x, y) in points.items()}
     keys = sorted(pos)
     for _ in range(rounds):
         moved = False
         for i, a in enumerate(keys):
             for b in keys[i + 1:]:
-                if a in fixed and b in fixed:
-                    continue
                 dx, dy = pos[b][0] - pos[a][0], pos[b][1] - pos[a][1]
                 dist = math.hypot(dx, dy)
                 need = radius[a] + radius[b] + 6
@@ -330,17 +338,49 @@ def _spread(points: dict[str, tuple[float, float]], radius: Mapping[str, float],
                     angle = (sum(map(ord, a + b)) % 360) * math.pi / 180
                     dx, dy, dist = math.cos(angle), math.sin(angle), 1.0
                 push = (need - dist) / dist
-                share = 0.5 if a not in fixed and b not in fixed else 1.0
-                if a not in fixed:
+                move_a = a not in heavy or b in heavy
+                move_b = b not in heavy or a in heavy
+                share = 0.5 if move_a and move_b else 1.0
+                if move_a:
                     pos[a][0] -= dx * push * share
                     pos[a][1] -= dy * push * share
-                if b not in fixed:
+                if move_b:
                     pos[b][0] += dx * push * share
                     pos[b][1] += dy * push * share
                 moved = True
         if not moved:
             break
     return {k: (v[0], v[1]) for k, v in pos.items()}
+
+
+def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]]
+               ) -> dict[str, tuple[float, float]]:
+    """Cells with known raid sites on a ring around those sites, each on the side of its own.
+
+    Dozens of cells share a few offices in one region; drawn at their sites they would hide
+    the sites and each other, so they sit around them, linked to their sites by dashed lines.
+    """
+    located = {r.cell_id: [points[s] for s in sorted(r.sites) if s in points] for r in reaches}
+    located = {c: here for c, here in located.items() if here}
+    if not located:
+        return {}
+    every = [p for here in located.values() for p in here]
+    cx, cy = sum(p[0] for p in every) / len(every), sum(p[1] for p in every) / len(every)
+    reach_out = max(math.hypot(p[0] - cx, p[1] - cy) for p in every)
+    radius = reach_out + 40 + 6 * len(located)
+
+    def bearing(cell: str) -> float:
+        here = located[cell]
+        x = sum(p[0] for p in here) / len(here) - cx
+        y = sum(p[1] for p in here) / len(here) - cy
+        return math.atan2(y, x) if (x, y) != (0.0, 0.0) else 0.0
+
+    ordered = sorted(located, key=lambda c: (bearing(c), c))
+    step = 2 * math.pi / len(ordered)
+    start = bearing(ordered[0])
+    angles = {cell: start + i * step for i, cell in enumerate(ordered)}
+    return {cell: (cx + radius * math.cos(a), cy + radius * math.sin(a))
+            for cell, a in angles.items()}
 
 
 def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec:
@@ -359,7 +399,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
                      if a.get("type") == "Person" and a.get("role") == Role.VICTIM)
     country_of = {v: victim_country(graph, v) for v in victims}
     per_country = Counter(c for c in country_of.values() if c in table)
-    attributed = {v for r in reaches for v in r.victims}
+    attributed = 0
 
     points: dict[str, tuple[float, float]] = {}
     radius: dict[str, float] = {}
@@ -368,7 +408,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
         row = table[code]
         key = f"country:{code}"
         points[key] = _geo(row.lat, row.lon)
-        radius[key] = 8 + 5 * math.sqrt(count)
+        radius[key] = 6 + 3 * math.sqrt(count)
         nodes[key] = MapNode(key, _clip(f"{row.name} ({count})", _LABEL_CHARS),
                              title=f"{row.name} ({code})\n{count:,} victims",
                              color=type_style("Country").color, size=radius[key])
@@ -388,48 +428,48 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
                                   f"{attrs['lat']:.4f}, {attrs['lon']:.4f}"))
     edges: list[MapEdge] = []
     unplaced = 0
+    ring = _cell_ring(reaches, points)
     for r in reaches:
         key = f"cell:{r.cell_id}"
-        here = [points[s] for s in sorted(r.sites) if s in points]
-        if here:
-            x, y = sum(p[0] for p in here) / len(here), sum(p[1] for p in here) / len(here)
+        if r.cell_id in ring:
+            points[key] = ring[r.cell_id]
         else:  # no known site: a row below the map
-            x, y = _geo(-62, -150 + 12 * unplaced)
+            points[key] = _geo(-62, -150 + 12 * unplaced)
             unplaced += 1
-        points[key] = (x, y + 1)
-        radius[key] = 8 + 2 * math.sqrt(len(r.members))
+        radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
         colour = cell_colour(order[r.cell_id])
-        money = r.money(graph)
+        counted = figures(graph, r, records[order[r.cell_id]])
+        attributed += counted.victims
         nodes[key] = MapNode(key, _clip(f"Cell {r.cell_id}", _LABEL_CHARS), color=colour,
                              size=radius[key], title=privacy.text(
                                  f"Cell {r.cell_id}\n{len(r.members):,} members\n"
-                                 f"{len(r.victims):,} victims\npaid: {_money_text(money)}"))
+                                 f"{counted.victims:,} victims\n"
+                                 f"received: {_money_text(counted.money)}\n"
+                                 f"(figures from the {counted.source})"))
         for site in sorted(r.sites):
             if site in nodes:
                 edges.append(MapEdge(key, site, title=f"Cell {r.cell_id} — raid site",
                                      dashes=True, color=colour, arrows=False))
-        by_country: dict[str, set[str]] = defaultdict(set)
-        for v in r.victims:
-            if country_of.get(v) in per_country:
-                by_country[str(country_of[v])].add(v)
-        for code, hit in sorted(by_country.items()):
-            paid = r.money(graph, hit)
+        for code, hit in counted.by_country.items():
+            if code not in per_country:
+                continue
+            traced = {v for v in r.victims if country_of.get(v) == code}
             edges.append(MapEdge(
-                key, f"country:{code}", color=colour, width=1 + 2 * math.log2(1 + len(hit)),
-                title=f"Cell {r.cell_id} → {table[code].name} ({code})\n"
-                      f"{len(hit):,} victims\npaid: {_money_text(paid)}"))
-    fixed = {k for k in points if k.startswith("country:")}
-    placed = _spread(points, radius, fixed)
+                key, f"country:{code}", color=colour, width=1 + 2 * math.log2(1 + hit),
+                title=f"Cell {r.cell_id} → {table[code].name} ({code})\n{hit:,} victims\n"
+                      f"payments traced from them: {_money_text(r.money(graph, traced))}"))
+    countries = {k for k in points if k.startswith("country:")}
+    placed = _spread(points, radius, countries)
     for key, node in nodes.items():
         node.x, node.y = placed[key]
-        node.fixed = key in fixed or key in sites
-    notes = ["Countries are placed at their centroids and sized by victims; raid sites at "
-             "their coordinates, nudged apart where they would overlap."]
+        node.fixed = key in countries or key in sites
+    notes = ["Countries are placed at their centroids and sized by victims, raid sites at "
+             "their coordinates; markers that would overlap are nudged apart."]
     missing = sum(1 for v in victims if country_of[v] not in table)
     if missing:
         notes.append(f"{missing:,} victims have no known country and are not drawn.")
-    if len(attributed) < len(victims):
-        notes.append(f"{len(victims) - len(attributed):,} victims are not linked to any cell.")
+    if attributed < len(victims):
+        notes.append(f"{len(victims) - attributed:,} victims are not linked to any cell.")
     if unplaced:
         notes.append(f"{unplaced} cells with no known raid site are drawn in a row below.")
     legend = [LegendSection("Map", [

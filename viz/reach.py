@@ -3,7 +3,10 @@
 The footprint of a cell is its members (agents and accounts) and the infrastructure around them:
 identifiers one hop from a member, and non-account identifiers one hop further (the SIM in an
 agent's phone, the number of that SIM). Victims are persons whose accounts or numbers the
-footprint contacted, or who paid into a card or wallet of the footprint.
+footprint contacted, who paid into a card or wallet of the footprint, or whom a report names
+together with an identifier of the footprint: victims with a direct evidence path to the cell.
+Where cell detection stored its own report with the cell (victims, by country, money),
+:func:`figures` prefers those numbers, so maps and packages agree with ``ringmap cell``.
 
 >>> import networkx as nx
 >>> g = nx.MultiDiGraph()
@@ -29,8 +32,8 @@ from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.store import Store
 
-__all__ = ["INFRA_RELS", "CellReach", "cell_of", "footprint", "linked", "reach", "select_cells",
-           "victim_country"]
+__all__ = ["INFRA_RELS", "CellReach", "Figures", "cell_of", "figures", "footprint", "linked",
+           "reach", "select_cells", "victim_country"]
 
 #: Relationships that tie infrastructure to the people and accounts that use it.
 INFRA_RELS = frozenset({"USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
@@ -127,6 +130,10 @@ def reach(graph: nx.MultiDiGraph, cell: CellRecord) -> CellReach:
                         if graph.nodes[payer].get("role") == Role.VICTIM:
                             result.victims.add(payer)
                             result.payments.append((payment, payer))
+        for _, direction, report in linked(graph, node, ("NAMES",)):
+            if direction == "in":  # a report naming this identifier and a victim
+                result.victims |= {other for _, _, other in linked(graph, report, ("NAMES",))
+                                   if graph.nodes[other].get("role") == Role.VICTIM}
         result.exhibits |= {other for _, direction, other in
                             linked(graph, node, ("SEIZED_FROM", "EXHIBIT_OF")) if direction == "in"}
         if kind == "Person":
@@ -135,6 +142,35 @@ def reach(graph: nx.MultiDiGraph, cell: CellRecord) -> CellReach:
         result.sites |= {other for _, _, other in linked(graph, exhibit, ("SEIZED_AT",))}
     result.payments.sort()
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A cell's victims, victims per country and money received, and where they come from."""
+
+    victims: int
+    by_country: dict[str, int]
+    money: dict[str, float]
+    source: str
+
+
+def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figures:
+    """The cell report's figures when cell detection stored them, else the traced ones."""
+    report = cell.summary
+    victims, by_country, money = (report.get("victims"), report.get("victims_by_country"),
+                                  report.get("money"))
+    if isinstance(victims, int) and isinstance(by_country, dict):
+        currencies = money.get("by_currency") if isinstance(money, dict) else None
+        return Figures(
+            victims, {str(k): int(v) for k, v in sorted(by_country.items())},
+            ({str(k): round(float(v), 2) for k, v in sorted(currencies.items())}
+             if isinstance(currencies, dict) else found.money(graph)),
+            "cell report")
+    counted: dict[str, int] = defaultdict(int)
+    for victim in found.victims:
+        counted[victim_country(graph, victim) or "unknown"] += 1
+    return Figures(len(found.victims), dict(sorted(counted.items())), found.money(graph),
+                   "traced evidence")
 
 
 def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:

@@ -41,7 +41,8 @@ _FRAGMENTS: dict[str, str] = {
         CROSS JOIN edges e ON e.dst = m.nid AND +e.type = 'USES'
         CROSS JOIN nodes o ON o.nid = e.src
         WHERE m.type = 'Account' AND o.type = 'Person')""",
-    # Victims each cell (or :cell) contacted: side -CONTACTED- (Account|Phone) <-USES- victim.
+    # Victims each cell (or :cell) contacted: side -CONTACTED- (Account|Phone) <-USES- victim
+    # (the schema lets CONTACTED join accounts and phones only, so their type goes unchecked).
     "contacted_victims": """members AS (
     SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
     WHERE m.run_id = :run AND (:cell IS NULL OR m.cell_id = :cell)),
@@ -52,8 +53,7 @@ contacted AS (
     UNION SELECT s.cell_id, e.src FROM side s
         CROSS JOIN edges e ON e.dst = s.nid AND +e.type = 'CONTACTED'),
 victims AS (
-    SELECT DISTINCT c.cell_id, v.nid, v.props FROM contacted c
-        CROSS JOIN nodes t ON t.nid = c.other AND t.type IN ('Account', 'Phone')
+    SELECT DISTINCT c.cell_id, v.nid FROM contacted c
         CROSS JOIN edges u ON u.dst = c.other AND +u.type = 'USES'
         CROSS JOIN nodes v ON v.nid = u.src AND v.type = 'Person'
     WHERE json_extract(v.props, '$.role') = 'victim')""",
@@ -126,8 +126,8 @@ WHERE m.run_id = :run AND m.cell_id = :cell
 ORDER BY confidence DESC, member LIMIT :limit""",
     "victims-by-country": """
 WITH {contacted_victims}
-SELECT v.cell_id AS cell, {country} AS country, COUNT(DISTINCT v.nid) AS victims
-FROM victims v {located}
+SELECT w.cell_id AS cell, {country} AS country, COUNT(DISTINCT v.nid) AS victims
+FROM victims w CROSS JOIN nodes v ON v.nid = w.nid {located}
 WHERE :country IS NULL OR {country} = :country
 GROUP BY cell, country
 ORDER BY cell, victims DESC, country LIMIT :limit""",

@@ -14,7 +14,7 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.resolve import shown_input
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import CypherReader, parse_assignments, run_named
-from ringmap.queries.guard import check_read_only
+from ringmap.queries.guard import WriteRefused, check_read_only
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS", "cypher", "query"]
@@ -123,7 +123,11 @@ def cypher(
     if not session.uses_neo4j:
         raise ConfigError("ringmap cypher runs on Neo4j only: give --neo4j URI or set "
                           "NEO4J_URI (named queries run on both: ringmap query --list)")
-    check_read_only(statement)
+    try:
+        check_read_only(statement)
+    except WriteRefused:
+        session.audit("cypher", reason=reason, args=_audit_args(), counts={"refused": 1})
+        raise
     values = {k: _cypher_value(v) for k, v in parse_assignments(params).items()}
     store = session.store()
     if not isinstance(store, CypherReader):

@@ -118,6 +118,7 @@ def test_cypher_write_refused_before_connecting(tmp_path: Path) -> None:
     code, _, err = _run("cypher", "--neo4j", "bolt://127.0.0.1:9", "CREATE (n)")
     assert code == 1
     assert err == "Error: refused: CREATE is a write clause; ringmap cypher only reads\n"
+    assert _audit(tmp_path)[-1]["counts"] == {"refused": 1}  # the attempt is on record
 
 
 def test_commands_documented() -> None:

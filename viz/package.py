@@ -42,7 +42,14 @@ from ringmap.graphs.store import Store
 from ringmap.tabular import to_jsonable, write_csv
 from ringmap.viz.maps import cell_map
 from ringmap.viz.privacy import Privacy, require_reason
-from ringmap.viz.reach import CellReach, linked, reach, select_cells, victim_country
+from ringmap.viz.reach import (
+    CellReach,
+    figures,
+    linked,
+    reach,
+    select_cells,
+    victim_country,
+)
 from ringmap.viz.render import render_map
 
 __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PackageResult", "export_cell", "export_cells",
@@ -123,7 +130,7 @@ class _Rosters:
                 for n in self._of("Account")]
 
     def phones(self) -> list[dict[str, Any]]:
-        return [{**self._base(n), "kind": self.graph.nodes[n]["type"],
+        return [{**self._base(n), "type": self.graph.nodes[n]["type"],
                  "used_by": self._labels(n, ("USES", "REGISTERED_TO"), "in"),
                  "linked": self._labels(n, ("SIM_IN", "HAS_NUMBER"))}
                 for n in self._of("Phone", "SimCard")]
@@ -143,7 +150,7 @@ class _Rosters:
                 attrs = self.graph.nodes[payment]
                 currency = str(attrs.get("currency") or "?")
                 total[currency] = total.get(currency, 0.0) + float(attrs.get("amount") or 0.0)
-            rows.append({**self._base(node), "kind": self.graph.nodes[node]["type"],
+            rows.append({**self._base(node), "type": self.graph.nodes[node]["type"],
                          "held_by": self._labels(node, ("HOLDS",), "in"),
                          "payments_received": len(set(payments)),
                          "received": "; ".join(f"{a:,.2f} {c}" for c, a in sorted(total.items()))})
@@ -172,7 +179,7 @@ class _Roster:
     def columns(self) -> list[str]:
         """Fixed columns: id, the schema's properties of the roster's types, then the extras."""
         props = dict.fromkeys(p for t in self.types for p in SCHEMA.entity(t).properties)
-        return ["id", *(("kind",) if len(self.types) > 1 else ()), *props,
+        return ["id", *(("type",) if len(self.types) > 1 else ()), *props,
                 "in_cell", "confidence", *self.extra]
 
 
@@ -191,10 +198,7 @@ _ROSTERS: dict[str, _Roster] = {
 
 def _summary(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord, run_id: str,
              privacy: Privacy, rows: Mapping[str, int], reason: str | None) -> dict[str, Any]:
-    by_country: dict[str, int] = {}
-    for victim in found.victims:
-        code = victim_country(graph, victim) or "unknown"
-        by_country[code] = by_country.get(code, 0) + 1
+    counted = figures(graph, found, cell)
     types: dict[str, int] = {}
     for node in found.footprint:
         kind = str(graph.nodes[node].get("type"))
@@ -211,9 +215,11 @@ def _summary(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord, run_id:
         "victim_details_reason": reason,
         "members": len(found.members),
         "entities": dict(sorted(types.items())),
-        "victims": len(found.victims),
-        "victims_by_country": dict(sorted(by_country.items())),
-        "money_received": found.money(graph),
+        "victims": counted.victims,
+        "victims_by_country": counted.by_country,
+        "money_received": counted.money,
+        "figures_from": counted.source,
+        "victims_listed": len(found.victims),
         "raid_sites": sites,
         "exhibits": len(found.exhibits),
         "rows": dict(rows),
@@ -230,8 +236,10 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
            f"- Cell run: {line(summary['cell_run'])}",
            f"- Created: {summary['created']} (ringmap {summary['ringmap_version']})",
            f"- Members: {summary['members']}",
-           f"- Victims reached: {summary['victims']}",
+           f"- Victims reached: {summary['victims']} ({summary['victims_listed']} with a direct "
+           "evidence link are listed in persons.csv)",
            f"- Money received: {money}",
+           f"- Figures from: the {summary['figures_from']}",
            f"- Exhibits: {summary['exhibits']}",
            "- Victims: " + ("pseudonymised" if summary["victims_pseudonymised"] else
                             "shown in full, reason: " + line(summary["victim_details_reason"]

@@ -5,7 +5,7 @@ heading raw into the page and renders every tooltip as HTML once a title contain
 "href". ``templates/map.html`` replaces it: vis-network is inlined from ``vendor/``, the graph
 goes in as one JSON block with ``< > &`` and U+2028/2029 escaped, and ``templates/map.js`` turns
 every title into an element filled with ``textContent``. A Content-Security-Policy allows only
-the page's own two scripts (by SHA-256) and no network access at all.
+the page's own two scripts and its stylesheet (by SHA-256) and no network access at all.
 
 >>> html = render_map(MapSpec(title="</script><b>x", nodes=[MapNode("n0", "a")], edges=[]))
 >>> "</script><b>" in html, "cdn" in html.lower()
@@ -126,10 +126,12 @@ def _assets() -> dict[str, str]:
     for name, script in (("vis-network", vis_js), ("map.js", app_js)):
         if "</script" in script.lower():  # would end the inline element early
             raise ExportError(f"the {name} script cannot be inlined: it contains '</script'")
+    css = (TEMPLATES / "map.css").read_text(encoding="utf-8")
     csp = "; ".join([
         "default-src 'none'",
         f"script-src {_csp_hash(vis_js)} {_csp_hash(app_js)}",
-        "style-src 'unsafe-inline'",
+        # the page's own stylesheet by hash; vis-network styles elements through the CSSOM
+        f"style-src {_csp_hash(css)}",
         "img-src data:",
         "font-src 'none'",
         "connect-src 'none'",
@@ -140,7 +142,6 @@ def _assets() -> dict[str, str]:
         "base-uri 'none'",
         "form-action 'none'",
     ])
-    css = (TEMPLATES / "map.css").read_text(encoding="utf-8")
     return {"vis_js": vis_js, "app_js": app_js, "css": css, "csp": csp}
 
 

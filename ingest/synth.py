@@ -133,18 +133,19 @@ def generate(
     ['README.md', 'arrests.xlsx', 'case.yaml']
     """
     params.check()
-    _check_target(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.synth-partial"
+    target = out.resolve()  # "." has no name to put a staging folder beside
+    _check_target(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.synth-partial"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
     done = False
     try:
         result = _write_case(staging, params, progress)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
         done = True
     finally:
         if not done:

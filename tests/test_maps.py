@@ -191,3 +191,16 @@ def test_map_commands_write_and_audit(store: EmbeddedStore, tmp_path: Path) -> N
     assert refused.exit_code == 1
     assert refused.output == "Error: --include-victim-details needs --reason TEXT saying why\n"
     assert not (out / "x.html").exists()
+
+
+def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    from ringmap.tests.browser.chromium import chromium_path
+
+    monkeypatch.setenv("RINGMAP_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        chromium_path()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="browser tests must run in CI"):
+        chromium_path()

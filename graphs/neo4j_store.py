@@ -82,8 +82,9 @@ def _redact(uri: str) -> str:
         parts = urlsplit(uri)
     except ValueError:
         return "<unparseable URI>"
-    netloc = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=netloc).geturl()
+    if "@" not in parts.netloc:
+        return uri
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def require_version(agent: str, where: str) -> None:
@@ -279,6 +280,9 @@ class Neo4jStore(Store):
         if batch_size is not None and batch_size < 1:
             raise StoreError(f"batch size must be at least 1, not {batch_size}")
         shown = _redact(uri)
+        if shown != uri:
+            raise StoreUnavailable(f"Neo4j URI {shown} carries credentials: put them in "
+                                   "NEO4J_USERNAME and NEO4J_PASSWORD instead")
         try:
             driver = GraphDatabase.driver(
                 uri, auth=None if password is None else (username, password),
@@ -310,6 +314,10 @@ class Neo4jStore(Store):
                 f"cannot reach {where}: is the server running? Start one with "
                 "tools/neo4j-dev/neo4j-dev start or check NEO4J_URI") from None
         except ClientError as exc:
+            if (exc.code or "").startswith("Neo.ClientError.Security."):
+                raise StoreUnavailable(
+                    f"{where} refused the login of user {username!r} ({exc.code}): check "
+                    "NEO4J_USERNAME and NEO4J_PASSWORD") from None
             if exc.code == "Neo.ClientError.Database.DatabaseNotFound":
                 raise StoreUnavailable(
                     f"{where} has no database {self.database!r}: check --database / "

@@ -1,0 +1,362 @@
+"""The Neo4j store against a live server: parity with the embedded store, hostile values,
+retried and replayed transactions, a killed ingest that resumes, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+from neo4j.exceptions import TransientError
+from neo4j_fixtures import Neo4jServer, require_neo4j
+
+from ringmap.cli import cli
+from ringmap.errors import SchemaError, StoreError, StoreUnavailable
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import (
+    AnalysisRun,
+    Batch,
+    CellMember,
+    CellRecord,
+    Edge,
+    FileLoad,
+    Grading,
+    Node,
+    Sighting,
+)
+from ringmap.graphs.neo4j_store import Neo4jStore, require_version
+from ringmap.graphs.store import Store
+from ringmap.ingest.case import load_case
+from ringmap.ingest.run import ingest_files
+from ringmap.ingest.synth import SynthParams, generate
+
+HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //"
+SCRIPT = "</script><script>alert(1)</script>"
+
+
+def _load(sha: str = "c" * 64) -> FileLoad:
+    return FileLoad(sha256=sha, source_file="evidence.csv", mapping="m", mapping_digest="d1",
+                    run_id="run-1", grading=Grading.parse("B2"))
+
+
+def _rows(first: int, last: int) -> Batch:
+    """Rows ``first..last``: each an agent using an account, sighted on that row."""
+    nodes, edges, sightings = [], [], []
+    for row in range(first, last + 1):
+        agent = Node(f"Person:AG-{row % 7}", "Person", {"person_id": f"AG-{row % 7}",
+                                                        "role": "suspect"})
+        account = Node(f"Account:telegram/a{row % 11}", "Account",
+                       {"platform": "telegram", "handle": f"a{row % 11}"})
+        edge = Edge("USES", agent.id, account.id)
+        nodes += [agent, account]
+        edges.append(edge)
+        sightings += [Sighting(agent.id, row, f"EX-{row}"), Sighting(account.id, row),
+                      Sighting(edge.id, row)]
+    return Batch(nodes, edges, sightings, last_row=last)
+
+
+def _batches(size: int, rows: int) -> list[Batch]:
+    return [_rows(first, min(first + size - 1, rows)) for first in range(1, rows + 1, size)]
+
+
+def _snapshot(store: Store, every: int = 1) -> tuple[Any, ...]:
+    """Everything a reader sees (provenance of every ``every``-th item, without the run's id
+    and time)."""
+    nodes = list(store.nodes())
+    edges = list(store.edges())
+    items = [n.id for n in nodes] + [e.id for e in edges]
+    provenance = {item: [(p.source_file, p.sha256, p.row, p.ref, p.grading)
+                         for p in store.provenance(item)] for item in items[::every]}
+    return store.counts(), nodes, edges, provenance
+
+
+@pytest.fixture
+def neo4j(neo4j_store_factory: Callable[[], Store]) -> Neo4jStore:
+    store = neo4j_store_factory()
+    assert isinstance(store, Neo4jStore)
+    return store
+
+
+# -- parity with the embedded store -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synth_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("synth") / "case"
+    os.environ.setdefault("RINGMAP_SECRET", "test-secret-0123456789abcdef")
+    generate(folder, SynthParams(cells=2, seed=11, noise=0.2, victims_per_cell=4))
+    return folder
+
+
+def test_synthetic_case_reads_the_same_on_both_stores(
+    neo4j: Neo4jStore, synth_case: Path, tmp_path: Path
+) -> None:
+    tasks = load_case(synth_case)
+    with EmbeddedStore(tmp_path / "case.db") as embedded:
+        ingest_files(embedded, tasks, quarantine_dir=tmp_path / "q1", batch_size=50)
+        ingest_files(neo4j, tasks, quarantine_dir=tmp_path / "q2", batch_size=50)
+        want = _snapshot(embedded, every=5)
+        assert want[0].total_nodes > 100
+        assert _snapshot(neo4j, every=5) == want
+        for node in want[1][::7]:
+            assert neo4j.get(node.id) == embedded.get(node.id)
+            assert neo4j.neighbours(node.id) == embedded.neighbours(node.id)
+        assert nx.utils.graphs_equal(neo4j.project(), embedded.project())
+        people = neo4j.project(node_types=["Person", "Account"], rel_types=["USES"])
+        assert nx.utils.graphs_equal(
+            people, embedded.project(node_types=["Person", "Account"], rel_types=["USES"]))
+        assert [f.source_file for f in neo4j.file_loads()] == [
+            f.source_file for f in embedded.file_loads()]
+
+        again = ingest_files(neo4j, tasks, quarantine_dir=tmp_path / "q2")
+        assert {f.status for f in again.files} == {"already ingested"}
+        assert _snapshot(neo4j, every=5) == want
+
+
+def test_values_round_trip_like_the_embedded_store(neo4j: Neo4jStore, tmp_path: Path) -> None:
+    props = {"first_seen": datetime(2014, 4, 30, 8, 15, tzinfo=UTC),
+             "last_seen": datetime(2014, 5, 1, 9, 0, 1, 250_000,
+                                   tzinfo=timezone(timedelta(hours=8))),
+             "count": 3, "channel": "viber", "note": date(2014, 5, 2), "tags": {"b", "a"},
+             "score": 0.125, "flag": True}
+    naive = {"first_seen": datetime(2014, 4, 30, 8, 15)}
+    a, b = Node("Phone:+639171234567", "Phone", {"number": "+639171234567"}), Node(
+        "Phone:+639181234567", "Phone", {"number": "+639181234567"})
+    edges = [Edge("CONTACTED", a.id, b.id, props), Edge("CONTACTED", b.id, a.id, naive)]
+    batch = Batch([a, b], edges, [Sighting(e.id, 1) for e in edges], last_row=1)
+    with EmbeddedStore(tmp_path / "case.db") as embedded:
+        for store in (embedded, neo4j):
+            store.load_file(_load(), [batch])
+        assert list(neo4j.edges()) == list(embedded.edges())
+        got = {e.src: e.props for e in neo4j.edges()}
+        assert got[a.id]["last_seen"].utcoffset() == timedelta(hours=8)
+        assert got[a.id]["note"] == "2014-05-02" and got[a.id]["tags"] == ["a", "b"]
+        assert got[b.id]["first_seen"].tzinfo is None
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+
+def test_hostile_values_are_stored_literally(neo4j: Neo4jStore) -> None:
+    person = Node(f"Person:{HOSTILE}", "Person",
+                  {"person_id": HOSTILE, "role": "victim", "name": SCRIPT, HOSTILE: SCRIPT})
+    phone = Node("Phone:+639171234567", "Phone", {"number": "+639171234567"})
+    uses = Edge("USES", person.id, phone.id, {"`) DETACH DELETE n //": HOSTILE})
+    sightings = [Sighting(person.id, 1, HOSTILE), Sighting(phone.id, 2, SCRIPT),
+                 Sighting(uses.id, 2)]
+    neo4j.load_file(_load(), [Batch([person, phone], [uses], sightings, last_row=2)])
+    assert neo4j.counts().total_nodes == 2 and neo4j.counts().total_relationships == 1
+    got = neo4j.get(person.id)
+    assert got is not None and got.props["name"] == SCRIPT and got.props[HOSTILE] == SCRIPT
+    assert [e.props for e in neo4j.edges()] == [{"`) DETACH DELETE n //": HOSTILE}]
+    assert [p.ref for p in neo4j.provenance(person.id)] == [HOSTILE]
+    assert [p.ref for p in neo4j.provenance(phone.id)] == [SCRIPT]
+    assert [n.id for _, n in neo4j.neighbours(phone.id)] == [person.id]
+
+
+@pytest.mark.parametrize("bad", [
+    Node("Person:x", "Person`) DETACH DELETE n //", {}),
+    Node("Person:x", "Cell", {}),
+])
+def test_labels_only_from_the_schema(neo4j: Neo4jStore, bad: Node) -> None:
+    with pytest.raises(SchemaError):
+        neo4j.load_file(_load(), [Batch([bad], [], [Sighting(bad.id, 1)], last_row=1)])
+    assert neo4j.counts().total_nodes == 0
+
+
+def test_relationship_types_only_from_the_schema(neo4j: Neo4jStore) -> None:
+    batch = _rows(1, 1)
+    batch.edges = [Edge("OWNS]->() DETACH DELETE n //", e.src, e.dst) for e in batch.edges]
+    batch.sightings = [s for s in batch.sightings if not s.item.startswith("USES")]
+    with pytest.raises(SchemaError):
+        neo4j.load_file(_load(), [batch])
+    assert neo4j.counts().total_nodes == 0
+
+
+# -- transactions: retried, replayed, killed ------------------------------------------------------
+
+
+def test_transient_error_is_retried_without_duplicates(
+    neo4j: Neo4jStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = Neo4jStore._write_batch
+    attempts: list[int] = []
+
+    def flaky(self: Neo4jStore, tx: Any, *args: Any) -> None:
+        real(self, tx, *args)  # every statement of the batch ran, not yet committed
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransientError("injected: deadlock detected")
+
+    monkeypatch.setattr(Neo4jStore, "_write_batch", flaky)
+    neo4j.batch_size = 10
+    neo4j.load_file(_load(), _batches(5, 30))
+    assert len(attempts) == 4  # three transactions, the first one twice
+    with EmbeddedStore(tmp_path / "case.db") as embedded:
+        embedded.load_file(_load(), _batches(5, 30))
+        assert _snapshot(neo4j) == _snapshot(embedded)
+
+
+def test_replayed_batches_add_no_provenance(neo4j: Neo4jStore, tmp_path: Path) -> None:
+    def interrupted() -> Iterator[Batch]:
+        yield from _batches(5, 20)
+        raise KeyboardInterrupt
+
+    neo4j.batch_size = 5
+    with pytest.raises(KeyboardInterrupt):
+        neo4j.load_file(_load(), interrupted())
+    record = neo4j.file_load("c" * 64, "d1")
+    assert record is not None and not record.complete and record.last_row == 20
+    # a rerun that sends every batch again (the engine skips committed rows; this one doesn't)
+    done = neo4j.load_file(_load(), _batches(7, 40))
+    assert done.complete and done.last_row == 40
+    with EmbeddedStore(tmp_path / "case.db") as embedded:
+        embedded.load_file(_load(), _batches(5, 40))
+        assert _snapshot(neo4j) == _snapshot(embedded)
+
+
+_KILLED_INGEST = """
+import os, signal, sys
+from pathlib import Path
+from ringmap.graphs.neo4j_store import Neo4jStore
+from ringmap.ingest.case import load_case
+from ringmap.ingest.run import ingest_files
+
+real = Neo4jStore._write_batch
+calls = []
+
+def dying(self, tx, *args):
+    calls.append(1)
+    if len(calls) == int(os.environ["KILL_AT"]):
+        real(self, tx, *args)
+        os.kill(os.getpid(), signal.SIGKILL)  # mid-transaction, nothing flushed
+    real(self, tx, *args)
+
+Neo4jStore._write_batch = dying
+store = Neo4jStore.connect(batch_size=40)
+ingest_files(store, load_case(Path(sys.argv[1])), quarantine_dir=Path(sys.argv[2]),
+             batch_size=20)
+"""
+
+
+def test_killed_ingest_resumes_exactly(
+    neo4j: Neo4jStore, neo4j_server: Neo4jServer, synth_case: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, **neo4j_server.env, "KILL_AT": "4"}
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_INGEST), str(synth_case),
+         str(tmp_path / "q")], env=env, capture_output=True, text=True, timeout=300,
+        check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    partial = [f for f in neo4j.file_loads() if not f.complete]
+    assert len(partial) == 1 and partial[0].last_row > 0  # three batches committed, one lost
+
+    report = ingest_files(neo4j, load_case(synth_case), quarantine_dir=tmp_path / "q",
+                          batch_size=20)
+    assert "resumed" in {f.status for f in report.files}
+    with EmbeddedStore(tmp_path / "case.db") as embedded:
+        want = ingest_files(embedded, load_case(synth_case), quarantine_dir=tmp_path / "q1",
+                            batch_size=20)
+        assert [(f.read, f.loaded, f.duplicate, f.rejected) for f in report.files] == [
+            (f.read, f.loaded, f.duplicate, f.rejected) for f in want.files]
+        assert _snapshot(neo4j, every=3) == _snapshot(embedded, every=3)
+
+
+# -- assessments ----------------------------------------------------------------------------------
+
+
+def test_cells_are_visible_in_the_graph(neo4j: Neo4jStore) -> None:
+    neo4j.load_file(_load(), [_rows(1, 7)])
+    cells = [CellRecord(cell_id="C02", members=[
+                 CellMember(node_id="Person:AG-1", confidence=0.75,
+                            explanation=[{"via": "Account:telegram/a1", "note": HOSTILE}])],
+                        summary={"agents": 1, "name": SCRIPT}),
+             CellRecord(cell_id="C01", members=[
+                 CellMember(node_id="Person:AG-2", confidence=1.0),
+                 CellMember(node_id="Person:not-in-graph", confidence=0.5)])]
+    neo4j.save_cells(AnalysisRun(run_id="cells-1", params={"seed": 3}), cells)
+    assert neo4j.load_cells("cells-1") == sorted(cells, key=lambda c: c.cell_id)
+    rows = neo4j.query("MATCH (p)-[m:MEMBER_OF]->(c:Cell) RETURN p.id AS member, "
+                       "c.cell_id AS cell, m.confidence AS confidence, m.run_id AS run "
+                       "ORDER BY member")
+    assert rows == [
+        {"member": "Person:AG-1", "cell": "C02", "confidence": 0.75, "run": "cells-1"},
+        {"member": "Person:AG-2", "cell": "C01", "confidence": 1.0, "run": "cells-1"},
+    ]
+    # assessments stay apart from evidence
+    assert [e.type for e, _ in neo4j.neighbours("Person:AG-1")] == ["USES"]
+    assert neo4j.counts().nodes == {"Account": 7, "Person": 7}
+    with pytest.raises(StoreError, match="refused"):
+        neo4j.save_cells(AnalysisRun(run_id="cells-1"), cells)
+
+
+# -- connecting: one line, no password --------------------------------------------------------
+
+
+def test_describe_and_errors_never_show_the_password(neo4j_server: Neo4jServer) -> None:
+    uri = neo4j_server.uri.replace("bolt://", "bolt://neo4j:s3cr3t-in-uri@")
+    with pytest.raises(StoreUnavailable) as caught:
+        Neo4jStore.connect(uri, password="wrong-password-xyz")
+    assert "s3cr3t" not in str(caught.value) and "wrong-password" not in str(caught.value)
+    with neo4j_server.connect() as store:
+        assert neo4j_server.password is None or neo4j_server.password not in store.describe()
+
+
+@pytest.mark.parametrize("case", ["wrong password", "server down", "unknown database"])
+def test_connection_problems_are_one_line(
+    neo4j_server: Neo4jServer, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    password = neo4j_server.password or ""
+    args = ["stats", "--neo4j", neo4j_server.uri]
+    if case == "wrong password":
+        password = "not-the-password-0987"
+    elif case == "server down":
+        args[2] = "bolt://127.0.0.1:9"  # discard port: nothing listens
+    else:
+        args += ["--database", "no-such-db"]
+    monkeypatch.setenv("NEO4J_PASSWORD", password)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_server.username)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert {"wrong password": "refused the login", "server down": "cannot reach",
+            "unknown database": "no database 'no-such-db'"}[case] in lines[0]
+    assert args[2].removeprefix("bolt://") in lines[0]
+    assert password not in result.output and "Traceback" not in result.output
+
+
+def test_old_servers_are_refused() -> None:
+    with pytest.raises(StoreUnavailable, match="needs Neo4j 5"):
+        require_version("Neo4j/4.4.30", "Neo4j at bolt://db:7687")
+    require_version("Neo4j/5.26.0", "Neo4j at bolt://db:7687")
+
+
+def test_ci_fails_a_skipped_neo4j_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    assert not require_neo4j()
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("RINGMAP_REQUIRE_NEO4J", "1")
+    assert require_neo4j()
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    neo4j: live server\n")
+    (tmp_path / "test_skipping.py").write_text(
+        "import pytest\n\n@pytest.mark.neo4j\ndef test_needs_server():\n"
+        "    pytest.skip('no server')\n\ndef test_other():\n    pytest.skip('fine')\n")
+    ci = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "neo4j_fixtures", "-p", "no:cacheprovider",
+         "-q", "-rfs", "test_skipping.py"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)}, capture_output=True,
+        text=True, check=False, cwd=tmp_path)
+    assert ci.returncode == 1, ci.stdout
+    assert "1 failed, 1 skipped" in ci.stdout and "RINGMAP_REQUIRE_NEO4J" in ci.stdout

@@ -24,7 +24,8 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.model import FileLoad, Grading, IngestRun, utcnow
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
-from ringmap.ingest.engine import Quarantine, compile_mapping, load_batches
+from ringmap.ingest import engine
+from ringmap.ingest.engine import Quarantine, compile_mapping
 from ringmap.ingest.mapping import CARD_NUMBER, Mapping, load_mapping
 from ringmap.ingest.readers import Table, open_table, scan_file, source_format
 
@@ -219,9 +220,9 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
             [index[c] for c in mapping.card_columns()])
         compiled = compile_mapping(mapping, index, key)
         with _progress_bar(table, progress) as tick:
-            batches = load_batches(table.rows, compiled, load, quarantine,
-                                   batch_size=batch_size, resume_row=resume_row,
-                                   on_progress=tick)
+            batches = engine.load_batches(table.rows, compiled, load, quarantine,
+                                          batch_size=batch_size, resume_row=resume_row,
+                                          on_progress=tick)
             try:
                 done = store.load_file(load, batches)
             except BaseException:

@@ -19,10 +19,11 @@ MAPPING = Path(__file__).parent / "fixtures" / "ingest" / "mappings" / "remittan
 _CHILD = """
 import os, signal, sys
 from pathlib import Path
+import ringmap.ingest.engine as engine
 import ringmap.ingest.run as run
 from ringmap.graphs.embedded import EmbeddedStore
 
-inner = run.load_batches
+inner = engine.load_batches
 
 def dying(*args, **kwargs):
     for n, batch in enumerate(inner(*args, **kwargs)):
@@ -30,7 +31,7 @@ def dying(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
         yield batch
 
-run.load_batches = dying
+engine.load_batches = dying
 store, data, mapping, quarantine = sys.argv[1:]
 run.ingest_files(EmbeddedStore(Path(store)), [(data, mapping, None)],
                  quarantine_dir=Path(quarantine), batch_size=25)

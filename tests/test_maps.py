@@ -15,8 +15,10 @@ from click.testing import CliRunner
 from ringmap.cli import cli
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord
 from ringmap.graphs.normalise import country_table
 from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
+from ringmap.tests.browser.chromium import chromium_path
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map, victim_map
@@ -195,8 +197,6 @@ def test_map_commands_write_and_audit(store: EmbeddedStore, tmp_path: Path) -> N
 
 def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path: Path) -> None:
-    from ringmap.tests.browser.chromium import chromium_path
-
     monkeypatch.setenv("RINGMAP_CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
@@ -204,3 +204,27 @@ def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch: pytest.Monke
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="browser tests must run in CI"):
         chromium_path()
+
+
+def test_cells_fold_their_infrastructure_when_groups_exceed_the_budget(
+        store: EmbeddedStore) -> None:
+    spec = cell_map(store, budget=3)
+    assert spec.banner is not None and "inside the cell's node" in spec.banner
+    cells = {n.label: n for n in spec.nodes if n.label.startswith("Cell ")}
+    assert set(cells) == {"Cell C1 (4)", "Cell C2 (4)"}
+    assert "1 × device" in cells["Cell C1 (4)"].title
+
+
+def test_victim_map_prefers_the_stored_cell_report(store: EmbeddedStore) -> None:
+    report = {"victims": 7, "victims_by_country": {"US": 5, "GB": 2, "unknown": 1},
+              "money": {"by_currency": {"USD": 1234.5}}}
+    store.save_cells(AnalysisRun(run_id="cells-2"), [CellRecord(
+        cell_id="C9", members=[CellMember(node_id="Person:AG-1", confidence=1.0)],
+        summary=report)])
+    spec = victim_map(store)
+    edges = {e.dst: e for e in spec.edges if e.src == "cell:C9" and e.dst.startswith("country")}
+    assert set(edges) == {"country:US", "country:GB"}
+    assert "5 victims" in edges["country:US"].title
+    cell = next(n for n in spec.nodes if n.id == "cell:C9")
+    assert "7 victims" in cell.title and "1,234.50 USD" in cell.title
+    assert "cell report" in cell.title

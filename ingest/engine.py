@@ -1,8 +1,9 @@
 """Rows to normalised nodes, relationships and sightings, with row accounting and quarantine.
 
 A mapping is compiled once into tuples of closures (:func:`compile_mapping`), so the per-row path
-does no validation, no schema look-ups and no pydantic: it reads cells, normalises them through
-per-value caches (evidence repeats the same identifiers many times) and builds node ids.
+does no validation, no schema look-ups and no pydantic: it reads cells, normalises them and
+builds node ids. Evidence repeats the same identifiers many times, so each entity's result is
+remembered per distinct combination of the cells it reads, and each converted value per raw text.
 
 Values are stored as the schema's kinds: text, ``int``, ``float``, ``bool``, and datetimes as
 timezone-aware UTC :class:`~datetime.datetime` (naive input is taken as UTC; the stores keep
@@ -42,7 +43,8 @@ __all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "l
 
 Values = Sequence[str | None]
 
-#: Distinct raw values remembered per mapped value before the cache starts over.
+#: Entries a memo (of converted values, entities or relationship properties) holds before it
+#: starts over: bounds memory on files with millions of distinct values.
 _CACHE_SIZE = 1 << 17
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})

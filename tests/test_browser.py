@@ -36,15 +36,20 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-@pytest.fixture
-def maps(tmp_path: Path) -> dict[str, Path]:
-    out = tmp_path / "maps"
-    with open_case(tmp_path) as store:
-        write_cell_map(store, out / "cells.html")
-        write_cell_map(store, out / "overview.html", budget=5)
-        write_victim_map(store, out / "victims.html")
-        write_entity_map(store, "Person:AG-2", out / "entity.html")
-    return {p.stem: p for p in out.iterdir()}
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """The maps of the case, written once for the module (the secret set here, since the
+    per-test secret fixture is not active yet at module scope)."""
+    folder = tmp_path_factory.mktemp("browser-case")
+    out = folder / "maps"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RINGMAP_SECRET", "browser-test-secret-0123456789")
+        with open_case(folder) as store:
+            write_cell_map(store, out / "cells.html")
+            write_cell_map(store, out / "overview.html", budget=5)
+            write_victim_map(store, out / "victims.html")
+            write_entity_map(store, "Person:AG-2", out / "entity.html")
+    yield {p.stem: p for p in out.iterdir()}
 
 
 def _hover(shown: MapPage, label: str) -> str:

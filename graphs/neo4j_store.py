@@ -605,8 +605,11 @@ class Neo4jStore(Store):
             return [{k: _native(v) for k, v in record.data().items()}
                     for record in tx.run(statement, dict(params or {}))]
 
-        with self._errors(), self._session() as session:
-            return session.execute_read(work)
+        try:
+            with self._errors(), self._session() as session:
+                return session.execute_read(work)
+        except ClientError as exc:  # the statement's fault: syntax, a write, a timeout
+            raise StoreError(f"Neo4j refused the query: {exc.message or exc.code}") from None
 
 
 def _wanted(types: Iterable[str] | None, known: tuple[str, ...]) -> list[str]:

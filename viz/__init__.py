@@ -1,1 +1,8 @@
-"""ringmap.viz."""
+"""Maps, raid packages and graph exports: what leaves ringmap for investigators and partners.
+
+- :mod:`ringmap.viz.maps` — cell, victims-across-countries and entity maps (offline HTML drawn
+  by pyvis through the project's own template, :mod:`ringmap.viz.render`);
+- :mod:`ringmap.viz.package` — raid packages with rosters, summary and SHA-256 manifest;
+- :mod:`ringmap.viz.graphexport` — GraphML, GEXF and node-link JSON;
+- :mod:`ringmap.viz.privacy` — victims pseudonymised and card numbers masked in all of them.
+"""

@@ -262,11 +262,12 @@ MERGE (b:RowRefs {file_seq: $file_seq, last_row: $last_row})
 SET b.first_row = $first_row, b.rows = $rows, b.refs = $refs
 """
 
-#: the references of these rows of one file
+#: the references of rows in ranges ``[file_seq, first_row, last_row]``
 ROW_REFS = """
-MATCH (b:RowRefs {file_seq: $file_seq})
-WHERE b.last_row >= $first AND b.first_row <= $last
-RETURN b.rows AS rows, b.refs AS refs
+UNWIND $ranges AS g
+MATCH (b:RowRefs {file_seq: g[0]})
+WHERE b.last_row >= g[1] AND b.first_row <= g[2]
+RETURN g[0] AS seq, b.rows AS rows, b.refs AS refs
 """
 
 RECORD_RUN = """

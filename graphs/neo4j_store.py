@@ -518,39 +518,34 @@ class Neo4jStore(Store):
     def provenance(self, item_id: str) -> list[Provenance]:
         prefix, _, rest = item_id.partition(":")
         if prefix in cypher.PROVENANCE_NODE:
-            rows = self._read(cypher.PROVENANCE_NODE[prefix], id=item_id)
+            statement, params = cypher.PROVENANCE_NODE[prefix], {"id": item_id}
         else:
             src, arrow, dst = rest.partition("->")
             key = (prefix, _label(src) or "?", _label(dst) or "?")
             if not arrow or key not in cypher.PROVENANCE_EDGE:
                 return []
-            rows = self._read(cypher.PROVENANCE_EDGE[key], src=src, dst=dst)
-        packed = sorted({p for r in rows for p in (r["sr"] or [])})
-        if not packed:
-            return []
-        by_file: dict[int, list[int]] = defaultdict(list)
-        for value in packed:
-            by_file[value >> _ROW_BITS].append(value & _ROW_MASK)
-        records = {r["seq"]: FileLoad.model_validate_json(r["record"]) for r in
-                   self._read(cypher.FILES_BY_SEQ, seqs=list(by_file))}
-        out: list[Provenance] = []
-        for file_seq, file_rows in by_file.items():
-            load = records[file_seq]
-            refs = self._row_refs(file_seq, file_rows)
-            out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
-                                  ref=refs.get(row), run_id=load.run_id,
-                                  ingested_at=load.ingested_at, grading=load.grading)
-                       for row in file_rows)
-        return out
+            statement, params = cypher.PROVENANCE_EDGE[key], {"src": src, "dst": dst}
 
-    def _row_refs(self, file_seq: int, rows: list[int]) -> dict[int, str]:
-        wanted = set(rows)
-        refs: dict[int, str] = {}
-        for record in self._read(cypher.ROW_REFS, file_seq=file_seq, first=rows[0],
-                                 last=rows[-1]):
-            refs.update((row, ref) for row, ref in zip(record["rows"], record["refs"],
-                                                       strict=True) if row in wanted)
-        return refs
+        def work(tx: ManagedTransaction) -> list[Provenance]:
+            packed = sorted({p for r in tx.run(statement, params) for p in (r["sr"] or [])})
+            by_file: dict[int, list[int]] = defaultdict(list)
+            for value in packed:
+                by_file[value >> _ROW_BITS].append(value & _ROW_MASK)
+            if not by_file:
+                return []
+            records = {r["seq"]: FileLoad.model_validate_json(r["record"]) for r in
+                       tx.run(cypher.FILES_BY_SEQ, seqs=list(by_file))}
+            ranges = [[seq, rows[0], rows[-1]] for seq, rows in by_file.items()]
+            refs = {(r["seq"], row): ref for r in tx.run(cypher.ROW_REFS, ranges=ranges)
+                    for row, ref in zip(r["rows"], r["refs"], strict=True)}
+            return [Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
+                               ref=refs.get((seq, row)), run_id=load.run_id,
+                               ingested_at=load.ingested_at, grading=load.grading)
+                    for seq, rows in by_file.items() for load in (records[seq],)
+                    for row in rows]
+
+        with self._errors(), self._session() as session:
+            return session.execute_read(work)
 
     def counts(self) -> Counts:
         with self._errors(), self._session() as session:

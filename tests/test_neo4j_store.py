@@ -17,7 +17,6 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 from neo4j.exceptions import TransientError
-from neo4j_fixtures import Neo4jServer, require_neo4j
 
 from ringmap.cli import cli
 from ringmap.errors import SchemaError, StoreError, StoreUnavailable
@@ -38,6 +37,7 @@ from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
 from ringmap.ingest.synth import SynthParams, generate
+from ringmap.tests.neo4j_fixtures import Neo4jServer, require_neo4j
 
 HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //"
 SCRIPT = "</script><script>alert(1)</script>"

@@ -9,6 +9,8 @@ from typing import Any
 
 from ringmap.graphs.schema import SCHEMA
 
+_loads = json.JSONDecoder().decode
+
 __all__ = ["datetime_props", "decode_props", "encode_props"]
 
 
@@ -37,7 +39,9 @@ def datetime_props(type_name: str) -> frozenset[str]:
 
 def decode_props(type_name: str, text: str) -> dict[str, Any]:
     """Properties from :func:`encode_props` text, datetimes back as ``datetime``."""
-    props: dict[str, Any] = json.loads(text)
+    if text == "{}":  # most relationships carry no properties: skip the parser
+        return {}
+    props: dict[str, Any] = _loads(text)
     for name in datetime_props(type_name):
         value = props.get(name)
         if isinstance(value, str):

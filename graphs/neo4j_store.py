@@ -303,7 +303,7 @@ class Neo4jStore(Store):
         try:
             self._driver.verify_connectivity()
             agent = self._driver.get_server_info().agent
-            with self._session() as session:
+            with self.session() as session:
                 session.run("RETURN 1").consume()
         except AuthError:
             raise StoreUnavailable(
@@ -328,7 +328,7 @@ class Neo4jStore(Store):
         require_version(agent, where)
 
     def _ensure_schema(self) -> None:
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             existing = {r["name"] for r in session.run(cypher.SHOW_CONSTRAINTS)}
             existing |= {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
             missing = [s for n, s in cypher.SCHEMA_STATEMENTS.items() if n not in existing]
@@ -338,7 +338,8 @@ class Neo4jStore(Store):
                 session.run(cypher.AWAIT_INDEXES).consume()
 
     # -- plumbing --------------------------------------------------------------------------
-    def _session(self) -> neo4j.Session:
+    def session(self) -> neo4j.Session:
+        """A driver session on the store's database (tools that need the driver itself)."""
         return self._driver.session(database=self.database)
 
     @contextmanager
@@ -355,14 +356,14 @@ class Neo4jStore(Store):
             raise StoreError(f"Neo4j at {self.uri} refused the write: {exc.message}") from None
 
     def _write(self, work: Callable[[ManagedTransaction], T]) -> T:
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             return session.execute_write(work)
 
     def _read(self, statement: str, **params: Any) -> list[neo4j.Record]:
         def work(tx: ManagedTransaction) -> list[neo4j.Record]:
             return list(tx.run(statement, params))
 
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             return session.execute_read(work)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -374,7 +375,7 @@ class Neo4jStore(Store):
 
     def wipe(self) -> None:
         """Delete every node and relationship of the database (keeps constraints)."""
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             session.run(cypher.WIPE).consume()
 
     # -- ingest ----------------------------------------------------------------------------
@@ -544,11 +545,11 @@ class Neo4jStore(Store):
                     for seq, rows in by_file.items() for load in (records[seq],)
                     for row in rows]
 
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             return session.execute_read(work)
 
     def counts(self) -> Counts:
-        with self._errors(), self._session() as session:
+        with self._errors(), self.session() as session:
             nodes = {label: session.run(q).single(strict=True)["n"]
                      for label, q in cypher.COUNT_NODES.items()}
             rels = {rel: session.run(q).single(strict=True)["n"]
@@ -601,7 +602,7 @@ class Neo4jStore(Store):
                     for record in tx.run(statement, dict(params or {}))]
 
         try:
-            with self._errors(), self._session() as session:
+            with self._errors(), self.session() as session:
                 return session.execute_read(work)
         except ClientError as exc:  # the statement's fault: syntax, a write, a timeout
             raise StoreError(f"Neo4j refused the query: {exc.message or exc.code}") from None

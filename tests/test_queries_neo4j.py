@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from ringmap.cli import cli
+from ringmap.errors import StoreError
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.neo4j_store import Neo4jStore
 from ringmap.graphs.store import Store
 from ringmap.tests.neo4j_fixtures import Neo4jServer
 from ringmap.tests.queries_case import A1, IMEI, load_case
@@ -80,3 +82,20 @@ def test_named_query_same_on_both_stores(
     assert code == 0, err
     result = CliRunner().invoke(cli, [args[0], "--store", str(case_file), *args[1:]])
     assert result.exit_code == 0 and json.loads(result.stdout) == json.loads(on_neo4j)
+
+
+def test_cypher_syntax_error_is_one_line(neo4j_case: tuple[Neo4jServer, Store]) -> None:
+    server, _ = neo4j_case
+    code, out, err = _run(server, "cypher", "MATCH (n RETURN n")
+    assert code == 1 and out == ""
+    assert err.startswith("Error: Neo4j refused the query: ") and err.count("\n") == 1
+
+
+def test_read_transaction_refuses_writes(neo4j_case: tuple[Neo4jServer, Store]) -> None:
+    """The second line of defence: what gets past the guard still runs in READ mode."""
+    _, store = neo4j_case
+    before = store.counts()
+    assert isinstance(store, Neo4jStore)
+    with pytest.raises(StoreError, match="read access mode"):
+        store.query("CREATE (n:Person {id: 'Person:X'}) RETURN n")
+    assert store.counts() == before

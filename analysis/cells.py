@@ -63,10 +63,15 @@ class CellSettings(BaseModel):
     min_size: int = Field(default=5, ge=1, description="smallest realistic cell (agents)")
     max_size: int = Field(default=40, ge=2, description="largest realistic cell (agents)")
     scan: tuple[float, ...] = Field(
-        default=(0.05, 0.1, 0.2, 0.3, 0.5, 0.8),
+        default=(0.02, 0.04, 0.08, 0.15, 0.3, 0.6),
         description="size-free resolution scale points tried by auto",
     )
-    anchor: float = Field(default=0.3, gt=0, description="preferred scale point of auto")
+    anchor: float = Field(default=0.08, gt=0, description="preferred scale point of auto")
+    accounts_per_agent: float = Field(
+        default=3.0, ge=1.0,
+        description="accounts an agent runs: an account of unknown owner counts as this "
+        "fraction of an agent when judging cell sizes",
+    )
     min_cell: int = Field(default=2, ge=1, description="smaller groups are unassigned")
     explain_top: int = Field(default=5, ge=1, description="strongest ties kept per member")
     evidence_per_tie: int = Field(default=3, ge=1, description="provenance rows per tie")
@@ -131,8 +136,12 @@ def _resolution(result_agents: AgentGraph, settings: CellSettings) -> tuple[floa
         return float(settings.resolution), []
     if settings.method == "lpa":
         return 1.0, []
+    persons = {p for p, t in result_agents.evidence.nodes(data="type") if t == "Person"}
+    agents = [1.0 if u in persons else 1.0 / settings.accounts_per_agent
+              for u in result_agents.units]
     return scan_resolution(result_agents.graph, settings.method, settings.seed,
-                           settings.min_size, settings.max_size, settings.scan, settings.anchor)
+                           settings.min_size, settings.max_size, settings.scan, settings.anchor,
+                           agents)
 
 
 def _assemble(

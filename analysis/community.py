@@ -19,9 +19,10 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,12 +83,14 @@ def resolution_for(graph: ig.Graph, x: float) -> float:
 
     With ``gamma = x * 2m / (s * REFERENCE_CELL)``, ``s`` the median vertex strength, two cells
     merge roughly when the weight between them exceeds ``x`` times a typical cell's strength.
+    Never below 1: in a small graph plain modularity has no resolution limit to undo, and a
+    lower resolution would only merge cells.
     """
     strengths = sorted(float(s) for s in graph.strength(weights="weight") if s > 0)
     if not strengths:
         return 1.0
     median = strengths[len(strengths) // 2]
-    return x * sum(strengths) / (median * REFERENCE_CELL)
+    return max(1.0, x * sum(strengths) / (median * REFERENCE_CELL))
 
 
 def detect(graph: ig.Graph, method: Method, resolution: float, seed: int) -> list[int]:
@@ -152,23 +155,39 @@ def split_disconnected(graph: ig.Graph, membership: Sequence[int]) -> list[int]:
 
 
 def size_plausibility(
-    membership: Sequence[int], components: Sequence[int], min_size: int, max_size: int
+    membership: Sequence[int],
+    components: Sequence[int],
+    min_size: float,
+    max_size: float,
+    agents: Sequence[float] | None = None,
 ) -> float:
-    """Share of agents (in components of two or more) whose cell has a realistic size.
+    """Share of agents (in components of two or more vertices) whose cell has a realistic size.
 
-    A cell is plausible when it has ``min_size`` to ``max_size`` agents, or when it is smaller
-    but is a whole connected component (nothing could make it bigger).
+    A cell is plausible when it holds ``min_size`` to ``max_size`` agents, or when it is
+    smaller but is a whole connected component (nothing could make it bigger). ``agents``
+    says how many agents each vertex stands for (1 each by default).
+
+    >>> size_plausibility([0, 0, 1, 1], [0, 0, 0, 0], 2, 10)
+    1.0
+    >>> size_plausibility([0, 0, 1, 1], [0, 0, 0, 0], 2, 10, agents=[1, 1, 1, 0.5])
+    0.5
     """
-    cell_size = Counter(membership)
-    comp_size = Counter(components)
-    counted = plausible = 0
-    for label, comp in zip(membership, components, strict=True):
-        if comp_size[comp] < 2:
+    weight = agents if agents is not None else [1.0] * len(membership)
+    cell_size: dict[int, float] = defaultdict(float)
+    comp_size: dict[int, float] = defaultdict(float)
+    comp_count = Counter(components)
+    for v, (label, comp) in enumerate(zip(membership, components, strict=True)):
+        cell_size[label] += weight[v]
+        comp_size[comp] += weight[v]
+    counted = plausible = 0.0
+    for v, (label, comp) in enumerate(zip(membership, components, strict=True)):
+        if comp_count[comp] < 2:
             continue
-        counted += 1
+        counted += weight[v]
         size = cell_size[label]
-        if min_size <= size <= max_size or (size < min_size and size == comp_size[comp]):
-            plausible += 1
+        if min_size <= size <= max_size or (size < min_size and
+                                            math.isclose(size, comp_size[comp])):
+            plausible += weight[v]
     return plausible / counted if counted else 1.0
 
 
@@ -180,39 +199,57 @@ class Scan:
     resolution: float
     cells: int
     plausibility: float
+    stability: float
+    """Mean ARI of this point's partition with its neighbours' on the grid (a plateau: 1)."""
+
+    @property
+    def score(self) -> float:
+        """What the scan maximises: realistic sizes on a stable plateau."""
+        return self.plausibility * self.stability
 
 
 def scan_resolution(
     graph: ig.Graph,
     method: Method,
     seed: int,
-    min_size: int,
-    max_size: int,
+    min_size: float,
+    max_size: float,
     grid: Sequence[float],
     anchor: float,
-    tolerance: float = 0.02,
+    agents: Sequence[float] | None = None,
+    tolerance: float = 0.01,
 ) -> tuple[float, list[Scan]]:
-    """Choose the resolution whose cells have realistic sizes, nearest to ``anchor``.
+    """Choose the resolution of realistic, stable cells.
 
-    Each ``x`` in ``grid`` (the size-free scale of :func:`resolution_for`) is run once; among
-    the points within ``tolerance`` of the best size plausibility the one closest to
-    ``anchor`` (on a log scale) wins, so sizes move the choice only when the anchor gives
-    implausible cells.
+    Each ``x`` of the increasing ``grid`` (the size-free scale of :func:`resolution_for`) is
+    run once. A point scores its size plausibility (:func:`size_plausibility`, with
+    ``agents`` per vertex) times its stability, the mean ARI of its partition with those of
+    its neighbours on the grid: real cells sit on a plateau where a change of resolution
+    changes nothing, while merged or shattered cells keep changing. Among points within
+    ``tolerance`` of the best score, the one nearest ``anchor`` (on a log scale) wins.
 
     Returns
     -------
     tuple[float, list[Scan]]
         The chosen resolution and every scanned point.
     """
+    from ringmap.analysis.quality import adjusted_rand_index
+
     components = graph.connected_components().membership
+    xs = sorted(grid)
+    resolutions = [resolution_for(graph, x) for x in xs]
+    partitions = [detect(graph, method, r, seed) for r in resolutions]
+    agree = [adjusted_rand_index(a, b) for a, b in itertools.pairwise(partitions)]
     points: list[Scan] = []
-    for x in grid:
-        resolution = resolution_for(graph, x)
-        membership = detect(graph, method, resolution, seed)
+    for i, (x, resolution, membership) in enumerate(zip(xs, resolutions, partitions,
+                                                        strict=True)):
+        near = agree[max(0, i - 1): i + 1] or [1.0]
         points.append(Scan(x, resolution, len(set(membership)),
-                           size_plausibility(membership, components, min_size, max_size)))
-    best = max(p.plausibility for p in points)
-    eligible = [p for p in points if p.plausibility >= best - tolerance]
+                           size_plausibility(membership, components, min_size, max_size,
+                                             agents),
+                           sum(near) / len(near)))
+    best = max(p.score for p in points)
+    eligible = [p for p in points if p.score >= best - tolerance]
     chosen = min(eligible, key=lambda p: (abs(math.log(p.x / anchor)), p.x))
     return chosen.resolution, points
 

@@ -84,7 +84,8 @@ def planted_case(
                 truth[account] = c
                 accounts_of[c].append(account)
                 _edge(g, "USES", person, account)
-                _edge(g, "LOGGED_IN_ON", account, dev)
+                for used in {dev, rng.choice(devices)}:  # a second handset now and then
+                    _edge(g, "LOGGED_IN_ON", account, used)
                 _edge(g, "LOGGED_IN_FROM", account, office_ip)
                 _edge(g, "REGISTERED_TO", account, rng.choice(emails))
                 if rng.random() < cgnat_share:

@@ -52,15 +52,22 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     yield {p.stem: p for p in out.iterdir()}
 
 
-def _hover(shown: MapPage, label: str) -> str:
-    """Move the mouse onto the node labelled ``label``; the tooltip's text."""
+def _hover(shown: MapPage, label: str, other: str | None = None) -> str:
+    """Move the mouse onto the node labelled ``label`` (or the middle of the edge from it to
+    the node labelled ``other``); the tooltip's text."""
     x, y = shown.js(f"""(() => {{
       const net = window.ringmapNetwork;
-      const id = net.body.data.nodes.getIds({{filter: n => n.label === {json.dumps(label)}}})[0];
-      const p = net.canvasToDOM(net.getPosition(id));
+      const at = (label) => net.getPosition(
+        net.body.data.nodes.getIds({{filter: n => n.label === label}})[0]);
+      const a = at({json.dumps(label)});
+      const b = {json.dumps(other)} === null ? a : at({json.dumps(other)});
+      const p = net.canvasToDOM({{x: (a.x + b.x) / 2, y: (a.y + b.y) / 2}});
       const box = document.getElementById('mynetwork').getBoundingClientRect();
       return [box.left + p.x, box.top + p.y];
     }})()""")
+    shown.page.mouse.move(5, 5)  # off every node, so the previous tooltip goes away first
+    shown.page.wait_for_function(
+        "() => document.querySelector('div.vis-tooltip')?.style.visibility !== 'visible'")
     shown.page.mouse.move(x, y)
     shown.page.wait_for_function(
         "() => document.querySelector('div.vis-tooltip')?.style.visibility === 'visible'")
@@ -103,6 +110,9 @@ def test_hostile_labels_and_tooltips_are_text(browser: Any, maps: dict[str, Path
         assert f"display_name: {JS_URL}" in tip
         tip = _hover(shown, "ag2.fake")
         assert f"display_name: {SCRIPT}" in tip
+        tip = _hover(shown, "8963012345678901234", "356938035643809")
+        assert tip.startswith("SIM_IN: 8963012345678901234 → 356938035643809")
+        assert "seized_phones.csv row" in tip and "admiralty:B2" in tip
         shown.page.screenshot(path=str(shots / "cell-map-tooltip.png"))
         _assert_clean(shown)
     assert (shots / "cell-map.png").stat().st_size > 10_000

@@ -65,7 +65,9 @@ def _hover(shown: MapPage, label: str, other: str | None = None) -> str:
       const box = document.getElementById('mynetwork').getBoundingClientRect();
       return [box.left + p.x, box.top + p.y];
     }})()""")
-    shown.page.mouse.move(5, 5)  # off every node, so the previous tooltip goes away first
+    corner = shown.js("(() => { const b = document.getElementById('mynetwork')"
+                      ".getBoundingClientRect(); return [b.left + 3, b.top + 3]; })()")
+    shown.page.mouse.move(*corner)  # a blank spot of the canvas: the last tooltip goes away
     shown.page.wait_for_function(
         "() => document.querySelector('div.vis-tooltip')?.style.visibility !== 'visible'")
     shown.page.mouse.move(x, y)

@@ -255,6 +255,8 @@ def main() -> int:
                         help="time the case already in --store instead of rebuilding it")
     parser.add_argument("--neo4j", metavar="URI", default=os.environ.get("NEO4J_URI"),
                         help="also load and time the case on this (empty) Neo4j database")
+    parser.add_argument("--no-embedded", action="store_true",
+                        help="time Neo4j only (the embedded case is still needed to build it)")
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2014)
     args = parser.parse_args()
@@ -268,8 +270,9 @@ def main() -> int:
         if not args.reuse:
             print(f"building the case in {args.store} ...", file=sys.stderr)
             _load(store, case)
-        _report(f"embedded ({args.store}, {case.agents:,} agents, {case.cells:,} cells)",
-                _time(store, case, args.samples, args.seed))
+        if not args.no_embedded:
+            _report(f"embedded ({args.store}, {case.agents:,} agents, {case.cells:,} cells)",
+                    _time(store, case, args.samples, args.seed))
     if args.neo4j:
         with open_store(neo4j_uri=args.neo4j) as neo:
             if neo.counts().total_nodes == 0:

@@ -88,6 +88,14 @@ def test_verify_refuses_what_is_not_a_package(tmp_path: Path) -> None:
     assert verify_package(tmp_path)[0].startswith("invalid: '../etc/passwd'")
 
 
+def test_verify_does_not_follow_links(store: EmbeddedStore, tmp_path: Path) -> None:
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    (tmp_path / "elsewhere.csv").write_bytes((folder / "cards.csv").read_bytes())
+    (folder / "cards.csv").unlink()
+    (folder / "cards.csv").symlink_to(tmp_path / "elsewhere.csv")
+    assert verify_package(folder) == ["changed: cards.csv is a link, not a file"]
+
+
 def test_verify_command_exit_codes(store: EmbeddedStore, tmp_path: Path) -> None:
     folder = export_cell(store, "C2", tmp_path / "raid").path
     runner = CliRunner()

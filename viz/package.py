@@ -360,8 +360,10 @@ def verify_package(folder: Path) -> list[str]:
     present = {p.name for p in folder.iterdir()} - {MANIFEST}
     for name, digest in sorted(expected.items()):
         path = folder / name
-        if name not in present or not path.is_file():
+        if name not in present or not (path.is_file() or path.is_symlink()):
             problems.append(f"missing: {_shown(name)}")
+        elif path.is_symlink():  # a package holds plain files only; never follow a link
+            problems.append(f"changed: {_shown(name)} is a link, not a file")
         elif _sha256(path) != digest:
             problems.append(f"changed: {_shown(name)} (SHA-256 differs from the manifest)")
     problems += [f"extra: {_shown(name)} (not in the manifest)"

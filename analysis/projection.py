@@ -91,7 +91,7 @@ class ProjectionSettings(BaseModel):
         "inverse = w/(k-1), log = w/log2(k), none = w",
     )
     infra_max_agents: int = Field(
-        default=50, ge=2,
+        default=30, ge=2,
         description="identifiers shared by more agents than this are infrastructure",
     )
     infra_max_share: float | None = Field(

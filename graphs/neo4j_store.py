@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from itertools import islice
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -589,17 +590,18 @@ class Neo4jStore(Store):
     # -- Neo4j-only helpers ----------------------------------------------------------------
     def query(
         self, statement: str, params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None, limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Run a read-only Cypher statement (named queries) with ``$params``; rows as dicts.
 
         It runs in a READ transaction, so the server refuses writes; ``timeout`` (seconds)
-        makes the server cancel a slow query.
+        makes the server cancel a slow query; with ``limit`` at most that many rows are
+        pulled and the rest is discarded on the server.
         """
         @neo4j.unit_of_work(timeout=timeout)
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             return [{k: _native(v) for k, v in record.data().items()}
-                    for record in tx.run(statement, dict(params or {}))]
+                    for record in islice(tx.run(statement, dict(params or {})), limit)]
 
         try:
             with self._errors(), self.session() as session:

@@ -132,10 +132,10 @@ def cypher(
     store = session.store()
     if not isinstance(store, CypherReader):
         raise ConfigError(f"the {store.kind} store does not run Cypher")
-    rows = store.query(statement, values, timeout)
+    rows = store.query(statement, values, timeout, limit + 1)  # one more: are there more?
     emit(rows[:limit], fmt)
     if len(rows) > limit:
-        click.echo(f"(first {limit} of {len(rows)} rows; raise --limit to see more)", err=True)
+        click.echo(f"(first {limit} rows; there are more: raise --limit to see them)", err=True)
     session.audit("cypher", reason=reason, args=_audit_args(),
                   counts={"rows": min(len(rows), limit)})
 

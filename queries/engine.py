@@ -37,9 +37,9 @@ class CypherReader(Protocol):
 
     def query(
         self, statement: str, params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None, limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of ``statement`` run in a read transaction, as dicts by column."""
+        """At most ``limit`` rows of ``statement`` run in a read transaction, as dicts."""
         ...
 
 

@@ -210,8 +210,10 @@ class _Payload:
             if type_name not in SCHEMA.entities:
                 raise SchemaError(f"unknown entity type {type_name!r}")
             values, extra, shape = _to_neo(type_name, props)
-            by_shape[type_name, shape, bool(extra)].append(
-                {"id": node_id, "p": values, "x": extra, "sr": sightings.get(node_id, [])})
+            row = {"id": node_id, "p": values, "sr": sightings.get(node_id, [])}
+            if extra:
+                row["x"] = extra
+            by_shape[type_name, shape, bool(extra)].append(row)
         self.statements = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
         by_ends: dict[tuple[str, str, str, cypher.Shape, bool], list[Props]] = defaultdict(list)
         for key, edge in edges.items():
@@ -220,8 +222,10 @@ class _Payload:
             values, extra, shape = _to_neo(edge.type, edge.props)
             ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?", shape,
                     bool(extra))
-            by_ends[ends].append({"src": edge.src, "dst": edge.dst, "p": values, "x": extra,
-                                  "sr": sightings.get(key, [])})
+            row = {"src": edge.src, "dst": edge.dst, "p": values, "sr": sightings.get(key, [])}
+            if extra:
+                row["x"] = extra
+            by_ends[ends].append(row)
         self.edge_statements = [(cypher.merge_edges(*key), rows)
                                 for key, rows in by_ends.items()]
 
@@ -240,6 +244,8 @@ class Neo4jStore(Store):
 
     def __init__(self, driver: neo4j.Driver, uri: str, database: str, batch_size: int) -> None:
         self._driver = driver
+        # reads see this store's earlier writes also on a cluster (causal consistency)
+        self._bookmarks = GraphDatabase.bookmark_manager()
         self.uri = _redact(uri)
         self.database = database
         self.batch_size = batch_size
@@ -341,7 +347,7 @@ class Neo4jStore(Store):
     # -- plumbing --------------------------------------------------------------------------
     def session(self) -> neo4j.Session:
         """A driver session on the store's database (tools that need the driver itself)."""
-        return self._driver.session(database=self.database)
+        return self._driver.session(database=self.database, bookmark_manager=self._bookmarks)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -40,6 +40,7 @@ __all__ = [
     "Cell",
     "CellSettings",
     "CellsResult",
+    "EvidenceReader",
     "detect_cells",
     "edge_reliability",
     "explain_members",
@@ -73,8 +74,12 @@ class CellSettings(BaseModel):
         "fraction of an agent when judging cell sizes",
     )
     min_cell: int = Field(default=2, ge=1, description="smaller groups are unassigned")
-    explain_top: int = Field(default=5, ge=1, description="strongest ties kept per member")
+    explain_top: int = Field(default=3, ge=1, description="strongest ties kept per member")
     evidence_per_tie: int = Field(default=3, ge=1, description="provenance rows per tie")
+    evidence_lookups: int = Field(
+        default=200_000, ge=0,
+        description="most provenance lookups spent on explanations in one run",
+    )
     grading_lookups: int = Field(
         default=20_000, ge=0,
         description="most relationships whose provenance is read to weigh ties by grading",
@@ -270,39 +275,55 @@ def public_edge(privacy: Privacy, eid: str) -> str:
     return f"{rel}:{privacy.public_id(src)}->{privacy.public_id(dst)}"
 
 
-def _evidence_rows(
-    store: Store, privacy: Privacy, items: tuple[str, ...], limit: int
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for item in items:
-        for p in store.provenance(item)[:limit]:
-            rows.append({"item": public_edge(privacy, item), "file": p.source_file,
-                         "row": p.row, "ref": p.ref, "grading": str(p.grading)})
-    return rows[:limit]
+@dataclass
+class EvidenceReader:
+    """Provenance rows behind ties, within a budget of store lookups for the whole run.
+
+    A tie's evidence comes from the first relationship on its way that has sightings (the one
+    tying the agent to the identifier); once ``budget`` lookups are spent, further ties keep
+    their identifiers but no rows, and :attr:`exhausted` says so.
+    """
+
+    store: Store
+    privacy: Privacy
+    rows_per_tie: int
+    budget: int
+    lookups: int = 0
+    exhausted: bool = False
+
+    def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere."""
+        for item in items:
+            if self.lookups >= self.budget:
+                self.exhausted = True
+                return []
+            self.lookups += 1
+            sightings = self.store.provenance(item)
+            if sightings:
+                public = public_edge(self.privacy, item)
+                return [{"item": public, "file": p.source_file, "row": p.row, "ref": p.ref,
+                         "grading": str(p.grading)} for p in sightings[: self.rows_per_tie]]
+        return []
 
 
-def _uses_tie(
-    store: Store, privacy: Privacy, person: str, account: str, users: int,
-    settings: CellSettings,
-) -> dict[str, Any]:
+def _uses_tie(evidence: EvidenceReader, person: str, account: str, users: int
+              ) -> dict[str, Any]:
     """An account is in its user's cell: the USES link and its evidence."""
     return {"kind": "uses", "identifier": person, "label": person, "weight": None,
             "shared_by": users, "in_cell": 1, "infrastructure": False,
-            "evidence": _evidence_rows(store, privacy, (edge_id("USES", person, account),),
-                                       settings.evidence_per_tie)}
+            "evidence": evidence.rows((edge_id("USES", person, account),))}
 
 
 def explain_members(
-    store: Store,
     result: CellsResult,
     cell: Cell,
-    privacy: Privacy,
+    evidence: EvidenceReader,
     held: Mapping[int, list[str]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Why each member is in ``cell``: its strongest shared identifiers, with provenance.
 
-    Victims are shown by ``privacy`` (pseudonymised by default); ``held`` is
-    :meth:`AgentGraph.holdings`, passed in when explaining many cells.
+    Victims are shown as ``evidence.privacy`` shows them (pseudonymised by default);
+    ``held`` is :meth:`AgentGraph.holdings`, passed in when explaining many cells.
 
     Returns
     -------
@@ -332,19 +353,18 @@ def explain_members(
         ties.sort(key=lambda t: (-t[0], t[1]))
         unit = agents.units[v]
         out[unit] = [
-            {"kind": agents.kinds[ident], "identifier": privacy.public_id(ident),
-             "label": privacy.label(ident, agents.evidence.nodes[ident]),
+            {"kind": agents.kinds[ident], "identifier": evidence.privacy.public_id(ident),
+             "label": evidence.privacy.label(ident, agents.evidence.nodes[ident]),
              "weight": round(weight, 4), "shared_by": k, "in_cell": in_cell,
              "infrastructure": ident in agents.infrastructure,
-             "evidence": _evidence_rows(store, privacy, agents.incidence[ident][v].via,
-                                        settings.evidence_per_tie)}
+             "evidence": evidence.rows(agents.incidence[ident][v].via)}
             for weight, ident, k, in_cell in ties[: settings.explain_top]
         ]
         for account in agents.accounts.get(unit, ()):
-            out[account] = [_uses_tie(store, privacy, unit, account, 1, settings)]
+            out[account] = [_uses_tie(evidence, unit, account, 1)]
     for account, users in agents.shared_accounts.items():
         if account in cell.members:
-            out[account] = [_uses_tie(store, privacy, u, account, len(users), settings)
+            out[account] = [_uses_tie(evidence, u, account, len(users))
                             for u in users if u in cell.members]
     return out
 
@@ -357,6 +377,8 @@ def write_cells(
 
     privacy = Privacy.for_graph(result.agents.evidence)
     reports = build_reports(result, privacy)
+    evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
+                              result.settings.evidence_lookups)
     created = utcnow()
     run = AnalysisRun(
         run_id=run_id or f"cells-{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}",
@@ -367,7 +389,8 @@ def write_cells(
             "agents": len(result.agents.units),
             "assigned": sum(len(c.units) for c in result.cells),
             "unassigned": result.unassigned,
-            "infrastructure": [{"identifier": i, "kind": result.agents.kinds[i], "shared_by": k}
+            "infrastructure": [{"identifier": privacy.public_id(i),
+                                "kind": result.agents.kinds[i], "shared_by": k}
                                for i, k in sorted(result.agents.infrastructure.items(),
                                                   key=lambda kv: (-kv[1], kv[0]))],
             "scan": [vars(p) for p in result.scan],
@@ -377,12 +400,14 @@ def write_cells(
     records: list[CellRecord] = []
     held = result.agents.holdings()
     for cell in result.cells:
-        why = explain_members(store, result, cell, privacy, held)
+        why = explain_members(result, cell, evidence, held)
         records.append(CellRecord(
             cell_id=cell.cell_id,
             members=[CellMember(node_id=m, confidence=c, explanation=why.get(m, []))
                      for m, c in sorted(cell.members.items())],
             summary=reports[cell.cell_id],
         ))
+    run.summary["evidence"] = (f"rows for the first {evidence.lookups:,} lookups only"
+                               if evidence.exhausted else "complete")
     store.save_cells(run, records)
     return run, records

@@ -180,3 +180,12 @@ def test_single_low_graded_link_does_not_join_cells(tmp_path: Path) -> None:
     reliability, _how = edge_reliability(store, store.project(), limit=10_000)
     assert reliability[tip.id] == pytest.approx(0.09)
     assert edge_reliability(store, store.project(), limit=10)[1].startswith("skipped: ")
+
+
+def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:
+    result = detect_cells(stored, CellSettings(runs=1, evidence_lookups=5))
+    run, records = write_cells(stored, result)
+    assert run.summary["evidence"] == "rows for the first 5 lookups only"
+    members = [m for r in records for m in r.members]
+    assert all(m.explanation for m in members)  # still explained by their ties
+    assert sum(1 for m in members for t in m.explanation if t["evidence"]) <= 5

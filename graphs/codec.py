@@ -11,7 +11,7 @@ from ringmap.graphs.schema import SCHEMA
 
 _loads = json.JSONDecoder().decode
 
-__all__ = ["datetime_props", "decode_props", "encode_props"]
+__all__ = ["datetime_props", "decode_props", "encode_props", "merge_props"]
 
 
 def _default(value: Any) -> Any:
@@ -24,8 +24,11 @@ def _default(value: Any) -> Any:
 
 def encode_props(props: dict[str, Any]) -> str:
     """Canonical JSON of the non-null properties (sorted keys, datetimes as ISO 8601)."""
-    return json.dumps({k: v for k, v in props.items() if v is not None}, default=_default,
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _encode({k: v for k, v in props.items() if v is not None})
+
+
+_encode = json.JSONEncoder(default=_default, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":")).encode
 
 
 @cache
@@ -47,3 +50,34 @@ def decode_props(type_name: str, text: str) -> dict[str, Any]:
         if isinstance(value, str):
             props[name] = datetime.fromisoformat(value)
     return props
+
+
+_EARLIEST = "first_seen"
+_LATEST = "last_seen"
+_LARGEST = "count"
+
+
+def merge_props(into: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Merge a new sighting's properties into ``into`` (in place; returned for chaining).
+
+    Non-null values overwrite, except that ``first_seen`` keeps the earliest, ``last_seen``
+    the latest and ``count`` the largest value seen, so repeated sightings of a contact or
+    login widen its time span instead of replacing it.
+
+    >>> merge_props({"first_seen": 1, "last_seen": 5, "count": 3},
+    ...             {"first_seen": 0, "last_seen": 4, "count": 2, "channel": "sms"})
+    {'first_seen': 0, 'last_seen': 5, 'count': 3, 'channel': 'sms'}
+    """
+    for key, value in new.items():
+        if value is None:
+            continue
+        old = into.get(key)
+        if old is None or type(old) is not type(value):
+            into[key] = value
+        elif key == _EARLIEST:
+            into[key] = min(old, value)
+        elif key in (_LATEST, _LARGEST):
+            into[key] = max(old, value)
+        else:
+            into[key] = value
+    return into

@@ -2,8 +2,9 @@
 
 WAL journal with ``synchronous=FULL``; a file loads in one transaction together with its
 ledger record, so a killed ingest leaves either the whole file or none of it. Nodes and
-relationships get integer row ids so that the provenance of millions of sightings stays
-compact (``sightings`` rows are three integers).
+relationships get integer row ids, and the sightings of one item in one batch are packed into
+one record (its row numbers), so the provenance of millions of rows stays compact. Nodes and
+relationships whose properties did not change since the last write are not written again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ringmap.errors import NotFound, StoreError, StoreUnavailable
-from ringmap.graphs.codec import decode_props, encode_props
+from ringmap.graphs.codec import decode_props, encode_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -26,11 +27,12 @@ from ringmap.graphs.model import (
     Node,
     Provenance,
 )
+from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 
 __all__ = ["EmbeddedStore"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,13 +61,14 @@ CREATE TABLE IF NOT EXISTS files (
     UNIQUE (sha256, mapping_digest)
 );
 CREATE TABLE IF NOT EXISTS node_sightings (nid INTEGER NOT NULL, file_id INTEGER NOT NULL,
-                                           row INTEGER NOT NULL);
+                                           rows TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS node_sightings_by_nid ON node_sightings (nid);
 CREATE TABLE IF NOT EXISTS edge_sightings (eid INTEGER NOT NULL, file_id INTEGER NOT NULL,
-                                           row INTEGER NOT NULL);
+                                           rows TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS edge_sightings_by_eid ON edge_sightings (eid);
 CREATE TABLE IF NOT EXISTS row_refs (file_id INTEGER NOT NULL, row INTEGER NOT NULL,
-                                     ref TEXT NOT NULL, PRIMARY KEY (file_id, row));
+                                     ref TEXT NOT NULL, PRIMARY KEY (file_id, row))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS analysis_runs (
     run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
@@ -116,8 +119,7 @@ class EmbeddedStore(Store):
             raise StoreUnavailable(f"cannot open case file {self.path}: {exc}") from None
         except OSError as exc:
             raise StoreUnavailable(f"cannot open case file {self.path}: {exc.strerror}") from None
-        self._nids: dict[str, int] | None = None
-        self._eids: dict[tuple[str, int, int], int] | None = None
+        self._ids: _IdCache | None = None
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -161,39 +163,30 @@ class EmbeddedStore(Store):
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
-            self._nids = self._eids = None  # caches may hold rolled-back ids
+            self._ids = None  # the cache may hold rolled-back ids
             raise
         return done
 
-    def _node_ids(self) -> dict[str, int]:
-        if self._nids is None:
-            self._nids = dict(self._db.execute("SELECT id, nid FROM nodes"))
-        return self._nids
-
-    def _edge_ids(self) -> dict[tuple[str, int, int], int]:
-        if self._eids is None:
-            self._eids = {(t, s, d): e for e, t, s, d in
-                          self._db.execute("SELECT eid, type, src, dst FROM edges")}
-        return self._eids
+    def _id_cache(self) -> _IdCache:
+        if self._ids is None:
+            self._ids = _IdCache(self._db)
+        return self._ids
 
     def _write_batch(self, file_id: int, batch: Batch) -> None:
-        nids = self._node_ids()
-        eids = self._edge_ids()
+        ids = self._id_cache()
         merged: dict[str, tuple[str, dict[str, Any]]] = {}
         for node in batch.nodes:
             seen = merged.get(node.id)
             if seen is None:
-                merged[node.id] = (node.type, dict(node.props))
+                merged[node.id] = (node.type, {k: v for k, v in node.props.items()
+                                               if v is not None})
             else:
-                seen[1].update((k, v) for k, v in node.props.items() if v is not None)
-        next_nid = (max(nids.values()) + 1) if nids else 1
+                merge_props(seen[1], node.props)
         node_rows = []
         for node_id, (type_, props) in merged.items():
-            nid = nids.get(node_id)
-            if nid is None:
-                nid = nids[node_id] = next_nid
-                next_nid += 1
-            node_rows.append((nid, node_id, type_, encode_props(props)))
+            nid, _ = ids.node(node_id)
+            if ids.changed(("n", nid), props):
+                node_rows.append((nid, node_id, type_, encode_props(props)))
         self._db.executemany(
             "INSERT INTO nodes (nid, id, type, props) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET props = json_patch(nodes.props, excluded.props)",
@@ -202,40 +195,47 @@ class EmbeddedStore(Store):
         edge_props: dict[tuple[str, int, int], dict[str, Any]] = {}
         edge_keys: dict[str, tuple[str, int, int]] = {}
         for edge in batch.edges:
-            key = (edge.type, nids[edge.src], nids[edge.dst])
+            key = (edge.type, ids.nids[edge.src], ids.nids[edge.dst])
             edge_keys[edge.id] = key
-            props = edge_props.setdefault(key, {})
-            props.update((k, v) for k, v in edge.props.items() if v is not None)
-        next_eid = (max(eids.values()) + 1) if eids else 1
+            merge_props(edge_props.setdefault(key, {}), edge.props)
         edge_rows = []
         for key, props in edge_props.items():
-            eid = eids.get(key)
-            if eid is None:
-                eid = eids[key] = next_eid
-                next_eid += 1
-            edge_rows.append((eid, *key, encode_props(props)))
+            eid, known = ids.edge(key)
+            if known and key[0] in _TEMPORAL_RELS and props:
+                old = self._db.execute("SELECT props FROM edges WHERE eid=?", (eid,)).fetchone()
+                props = merge_props(decode_props(key[0], old[0]), props) if old else props
+            if ids.changed(("e", eid), props):
+                edge_rows.append((eid, *key, encode_props(props)))
         self._db.executemany(
             "INSERT INTO edges (eid, type, src, dst, props) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (type, src, dst) DO UPDATE SET "
             "props = json_patch(edges.props, excluded.props)",
             edge_rows)
 
-        node_sightings = []
-        edge_sightings = []
+        node_rows_seen: dict[int, list[int]] = {}
+        edge_rows_seen: dict[int, list[int]] = {}
         refs: dict[int, str] = {}
+        nids, eids = ids.nids, ids.eids
         for sighting in batch.sightings:
-            nid = nids.get(sighting.item)
+            item, row = sighting.item, sighting.row
+            nid = nids.get(item)
             if nid is not None:
-                node_sightings.append((nid, file_id, sighting.row))
+                seen = node_rows_seen.get(nid)
+                if seen is None:
+                    node_rows_seen[nid] = [row]
+                else:
+                    seen.append(row)
             else:
-                edge_key = edge_keys.get(sighting.item)
+                edge_key = edge_keys.get(item)
                 if edge_key is None:
-                    raise StoreError(f"sighting of unknown item {sighting.item!r}")
-                edge_sightings.append((eids[edge_key], file_id, sighting.row))
+                    raise StoreError(f"sighting of unknown item {item!r}")
+                edge_rows_seen.setdefault(eids[edge_key], []).append(row)
             if sighting.ref:
-                refs[sighting.row] = sighting.ref
-        self._db.executemany("INSERT INTO node_sightings VALUES (?, ?, ?)", node_sightings)
-        self._db.executemany("INSERT INTO edge_sightings VALUES (?, ?, ?)", edge_sightings)
+                refs[row] = sighting.ref
+        self._db.executemany("INSERT INTO node_sightings VALUES (?, ?, ?)",
+                             [(k, file_id, _pack(v)) for k, v in node_rows_seen.items()])
+        self._db.executemany("INSERT INTO edge_sightings VALUES (?, ?, ?)",
+                             [(k, file_id, _pack(v)) for k, v in edge_rows_seen.items()])
         self._db.executemany("INSERT OR REPLACE INTO row_refs VALUES (?, ?, ?)",
                              [(file_id, row, ref) for row, ref in refs.items()])
 
@@ -297,14 +297,15 @@ class EmbeddedStore(Store):
     def provenance(self, item_id: str) -> list[Provenance]:
         node = self._db.execute("SELECT nid FROM nodes WHERE id=?", (item_id,)).fetchone()
         if node is not None:
-            sql = "SELECT file_id, row FROM node_sightings WHERE nid=?"
+            sql = "SELECT file_id, rows FROM node_sightings WHERE nid=?"
             key: int = node[0]
         else:
             eid = self._edge_rowid(item_id)
             if eid is None:
                 return []
-            sql, key = "SELECT file_id, row FROM edge_sightings WHERE eid=?", eid
-        sightings = sorted(set(self._db.execute(sql, (key,)).fetchall()))
+            sql, key = "SELECT file_id, rows FROM edge_sightings WHERE eid=?", eid
+        sightings = sorted({(file_id, int(row)) for file_id, rows in
+                            self._db.execute(sql, (key,)) for row in rows.split(",")})
         files: dict[int, FileLoad] = {}
         out = []
         for file_id, row in sightings:
@@ -379,3 +380,50 @@ class EmbeddedStore(Store):
 def _types_filter(types: Iterable[str] | None) -> list[str] | None:
     return None if types is None else sorted(set(types))
 
+
+_TEMPORAL_RELS = frozenset(name for name, rel in SCHEMA.relationships.items()
+                           if "first_seen" in rel.properties)
+
+
+def _pack(rows: list[int]) -> str:
+    return ",".join(map(str, rows))
+
+
+class _IdCache:
+    """Integer ids of nodes and relationships, and a digest of what was last written for
+    each, kept for the life of a connection (dropped on rollback)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.nids: dict[str, int] = dict(db.execute("SELECT id, nid FROM nodes"))
+        self.eids: dict[tuple[str, int, int], int] = {
+            (t, s, d): e for e, t, s, d in db.execute("SELECT eid, type, src, dst FROM edges")}
+        self._next_nid = max(self.nids.values(), default=0) + 1
+        self._next_eid = max(self.eids.values(), default=0) + 1
+        self._written: dict[tuple[str, int], int] = {}
+
+    def node(self, node_id: str) -> tuple[int, bool]:
+        """The node's integer id, and whether it existed before."""
+        nid = self.nids.get(node_id)
+        if nid is not None:
+            return nid, True
+        nid = self.nids[node_id] = self._next_nid
+        self._next_nid += 1
+        return nid, False
+
+    def edge(self, key: tuple[str, int, int]) -> tuple[int, bool]:
+        """The relationship's integer id, and whether it existed before."""
+        eid = self.eids.get(key)
+        if eid is not None:
+            return eid, True
+        eid = self.eids[key] = self._next_eid
+        self._next_eid += 1
+        return eid, False
+
+    def changed(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
+        """Whether ``props`` differ from what was last written for ``item``: merging the same
+        properties again changes nothing, so that write is skipped."""
+        digest = hash(frozenset(props.items()))
+        if self._written.get(item) == digest:
+            return False
+        self._written[item] = digest
+        return True

@@ -163,3 +163,24 @@ def test_cells_round_trip(any_store: Store) -> None:
     assert run.run_id == "cells-2" and run.params == {"seed": 2}
     assert loaded == cells
     assert [r.run_id for r in any_store.analysis_runs()] == ["cells-1", "cells-2"]
+
+
+def test_repeated_contacts_widen_their_time_span(any_store: Store) -> None:
+    a, b = "Account:facebook/maria", "Account:skype/live:v1"
+    nodes = [Node(a, "Account", {"platform": "facebook", "handle": "maria"}),
+             Node(b, "Account", {"platform": "skype", "handle": "live:v1"})]
+
+    def contact(sha: str, first: int, last: int, count: int) -> None:
+        edge = Edge("CONTACTED", a, b, {
+            "first_seen": datetime(2014, 3, first, tzinfo=UTC),
+            "last_seen": datetime(2014, 3, last, tzinfo=UTC), "count": count})
+        any_store.load_file(_load(sha, f"{sha[0]}.csv"),
+                            [Batch(nodes, [edge], [Sighting(edge.id, 1)], last_row=1)])
+
+    contact("a" * 64, 10, 12, 5)
+    contact("b" * 64, 2, 11, 3)
+    contact("c" * 64, 11, 20, 1)
+    (edge,) = any_store.edges(["CONTACTED"])
+    assert edge.props == {"first_seen": datetime(2014, 3, 2, tzinfo=UTC),
+                          "last_seen": datetime(2014, 3, 20, tzinfo=UTC), "count": 5}
+    assert len(any_store.provenance(edge.id)) == 3

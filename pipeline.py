@@ -59,13 +59,14 @@ class RunSummary:
 
     def as_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
-        return to_jsonable({
+        data: dict[str, Any] = to_jsonable({
             "case": self.case, "store": self.store, "ingest_run": self.ingest.run_id,
             "ingest": self.ingest.rows(), "totals": self.ingest.totals(),
             "counts": self.counts, "cells_run": self.cells_run, "cells": self.cells,
             "cells_note": self.cells_note, "unassigned": self.unassigned,
             "infrastructure": self.infrastructure, "files": self.files,
         })
+        return data
 
 
 def run_case(

@@ -218,13 +218,13 @@ class EmbeddedStore(Store):
         nids, eids = ids.nids, ids.eids
         for sighting in batch.sightings:
             item, row = sighting.item, sighting.row
-            nid = nids.get(item)
-            if nid is not None:
-                seen = node_rows_seen.get(nid)
-                if seen is None:
-                    node_rows_seen[nid] = [row]
+            node_nid = nids.get(item)
+            if node_nid is not None:
+                rows = node_rows_seen.get(node_nid)
+                if rows is None:
+                    node_rows_seen[node_nid] = [row]
                 else:
-                    seen.append(row)
+                    rows.append(row)
             else:
                 edge_key = edge_keys.get(item)
                 if edge_key is None:

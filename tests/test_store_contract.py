@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import StoreFactory
 
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -21,6 +20,8 @@ from ringmap.graphs.model import (
     Sighting,
 )
 from ringmap.graphs.store import Store
+
+StoreFactory = Callable[[], Store]
 
 HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //</script>"
 
@@ -135,7 +136,8 @@ def test_failed_load_leaves_nothing(store_factory: StoreFactory) -> None:
     # a rerun completes the file
     store.load_file(_load(), [_batch()])
     assert store.counts().total_nodes == 3
-    assert store.file_load("a" * 64, "m1").complete  # type: ignore[union-attr]
+    record = store.file_load("a" * 64, "m1")
+    assert record is not None and record.complete
 
 
 def test_project_filters_types(any_store: Store) -> None:

@@ -47,6 +47,9 @@
   window.ringmapStable = false;
 
   function stable() {
+    // Show the whole map once it is laid out: fixed positions (countries at their
+    // coordinates) can lie far outside the first viewport.
+    network.fit({ animation: false });
     window.ringmapStableAt = performance.now();
     window.ringmapStable = true;
     document.body.setAttribute("data-stable", "true");

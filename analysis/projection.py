@@ -35,6 +35,7 @@ from typing import Literal, NamedTuple
 
 import igraph as ig
 import networkx as nx
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ringmap.graphs.model import edge_id
@@ -174,12 +175,17 @@ class _Builder:
         self.g = evidence
         self.settings = settings
         self.reliability = reliability
-        self.types: dict[str, str] = dict(evidence.nodes(data="type", default=""))
+        self.types: dict[str, str] = {}
+        self.role: dict[str, str] = {}
+        for node, attrs in evidence.nodes(data=True):  # one pass over the node dicts
+            kind = self.types[node] = attrs.get("type", "")
+            if kind == "Person":
+                self.role[node] = attrs.get("role", "")
         self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for src, dst, rel in evidence.edges(keys=True):
-            self.by_rel[rel].append((src, dst))
-        roles: dict[str, str] = dict(evidence.nodes(data="role", default=""))
-        self.role = {n: roles[n] for n, t in self.types.items() if t == "Person"}
+        for src, targets in evidence.adjacency():
+            for dst, rels in targets.items():
+                for rel in rels:
+                    self.by_rel[rel].append((src, dst))
         self.units: list[str] = []
         self.index: dict[str, int] = {}
         self.owners: dict[str, list[int]] = {}  # account/person id -> units it stands for
@@ -385,26 +391,44 @@ class _Builder:
                 self._propagate(card, person, "mule", edge_id("HOLDS", person, card))
 
 
-def _pairs(
-    agents: AgentGraph, settings: ProjectionSettings
-) -> tuple[list[tuple[int, int]], list[float]]:
+def _pairs(agents: AgentGraph, settings: ProjectionSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Tie weights summed over shared identifiers, expanded in bulk per holder count.
+
+    Identifiers above the infrastructure threshold are set aside first, so no hub is ever
+    expanded into its pairs; the rest are grouped by holder count ``k`` and expanded as
+    ``(identifiers x k)`` arrays, so the cost is numpy's, not a Python loop per pair.
+    """
     n_units = len(agents.units)
     share_cap = (settings.infra_max_share * n_units if settings.infra_max_share is not None
                  else math.inf)
-    acc: dict[tuple[int, int], float] = defaultdict(float)
+    groups: dict[int, tuple[list[list[int]], list[list[float]], list[float]]] = {}
     for ident, holders in agents.incidence.items():
         k = len(holders)
         if k < 2:
             continue
         if k > settings.infra_max_agents or k > share_cap:
-            agents.infrastructure[ident] = k  # dropped before pair expansion
+            agents.infrastructure[ident] = k
             continue
-        base = settings.weight(agents.kinds[ident]) * settings.hub_factor(k)
-        items = sorted((u, a.reliability) for u, a in holders.items())
-        for i, (u, ru) in enumerate(items):
-            for v, rv in items[i + 1:]:
-                acc[(u, v)] += base * (ru if ru < rv else rv)
-    return list(acc.keys()), list(acc.values())
+        units, rels, bases = groups.setdefault(k, ([], [], []))
+        units.append(list(holders))
+        rels.append([a.reliability for a in holders.values()])
+        bases.append(settings.weight(agents.kinds[ident]) * settings.hub_factor(k))
+    keys: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for k, (units, rels, bases) in groups.items():
+        holder = np.asarray(units, dtype=np.int64)
+        rel = np.asarray(rels, dtype=np.float64)
+        first, second = np.triu_indices(k, 1)
+        u, v = holder[:, first], holder[:, second]
+        low, high = np.minimum(u, v), np.maximum(u, v)
+        keys.append((low * n_units + high).ravel())
+        weights.append((np.asarray(bases)[:, None]
+                        * np.minimum(rel[:, first], rel[:, second])).ravel())
+    if not keys:
+        return np.empty((0, 2), dtype=np.int64), np.empty(0)
+    pair_keys, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    summed = np.bincount(inverse, weights=np.concatenate(weights))
+    return np.stack([pair_keys // n_units, pair_keys % n_units], axis=1), summed
 
 
 def project_agents(
@@ -446,5 +470,5 @@ def project_agents(
         kinds=builder.kinds,
     )
     edges, weights = _pairs(agents, settings)
-    agents.graph.add_edges(edges, attributes={"weight": weights})
+    agents.graph.add_edges(edges.tolist(), attributes={"weight": weights.tolist()})
     return agents

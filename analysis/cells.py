@@ -258,7 +258,8 @@ def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsRes
     """Detect the cells of the case in ``store`` (see :func:`find_cells`)."""
     settings = settings or CellSettings()
     evidence = store.project()
-    reliability, grading = ({}, "off")
+    reliability: dict[str, float] = {}
+    grading = "off"
     if settings.projection.use_grading:
         reliability, grading = edge_reliability(store, evidence, settings.grading_lookups)
     result = find_cells(evidence, settings, reliability)

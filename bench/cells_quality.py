@@ -46,7 +46,8 @@ GOAL = 0.95
 NAIVE = ProjectionSettings(hub_weighting="none", infra_max_agents=10**9, use_grading=False)
 
 
-def _case(root: Path, cells: int, noise: float, seed: int) -> tuple[Path, Path]:
+def prepare_case(root: Path, cells: int, noise: float, seed: int) -> tuple[Path, Path]:
+    """The synthetic case folder and its ingested store, generated and ingested once."""
     folder = root / f"cells{cells}-noise{noise}-seed{seed}"
     if not (folder / "case.yaml").is_file():
         print(f"generating {folder.name} ...", file=sys.stderr)
@@ -115,7 +116,7 @@ def _timed(func: Callable[[], Any]) -> tuple[Any, float]:
 
 def run_case(root: Path, cells: int, noise: float, seed: int) -> dict[str, Any]:
     """Score ringmap and the baselines on one synthetic case."""
-    folder, db = _case(root, cells, noise, seed)
+    folder, db = prepare_case(root, cells, noise, seed)
     truth = _truth(folder)
     with EmbeddedStore(db) as store:
         result, seconds = _timed(lambda: detect_cells(store, None))

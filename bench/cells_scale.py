@@ -13,7 +13,7 @@ The goal: projection + detection of a case with >= 1M evidence links in <= 30 s.
 
 Usage::
 
-    python bench/cells_scale.py --cells 100,400,1700,2500
+    python bench/cells_scale.py --cells 15,150,600,1700
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def measure(db: Path) -> dict[str, Any]:
 def main() -> int:
     """Measure every case; exit 1 when the >= 1M-link case misses the goal."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="100,400,1700,2500",
+    parser.add_argument("--cells", default="15,150,600,1700",
                         help="cells per case, comma-separated (about 450 links a cell)")
-    parser.add_argument("--noise", type=float, default=0.2)
+    parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cases", type=Path,
                         default=Path(tempfile.gettempdir()) / "ringmap-cells-bench",
@@ -88,13 +88,12 @@ def main() -> int:
         print(json.dumps(measure(args.measure)))
         return 0
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from cells_quality import _case
+    from ringmap.bench.cells_quality import prepare_case
 
     args.cases.mkdir(parents=True, exist_ok=True)
     rows = []
     for cells in (int(c) for c in args.cells.split(",")):
-        _folder, db = _case(args.cases, cells, args.noise, args.seed)
+        _folder, db = prepare_case(args.cases, cells, args.noise, args.seed)
         out = subprocess.run([sys.executable, __file__, "--measure", str(db)], check=True,
                              capture_output=True, text=True)
         row = {"cells": cells, **json.loads(out.stdout)}

@@ -136,15 +136,15 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _resolution(result_agents: AgentGraph, settings: CellSettings) -> tuple[float, list[Scan]]:
+def _resolution(agents_graph: AgentGraph, settings: CellSettings) -> tuple[float, list[Scan]]:
     if settings.resolution != "auto":
         return float(settings.resolution), []
     if settings.method == "lpa":
         return 1.0, []
-    persons = {p for p, t in result_agents.evidence.nodes(data="type") if t == "Person"}
+    persons = {p for p, t in agents_graph.evidence.nodes(data="type") if t == "Person"}
     agents = [1.0 if u in persons else 1.0 / settings.accounts_per_agent
-              for u in result_agents.units]
-    return scan_resolution(result_agents.graph, settings.method, settings.seed,
+              for u in agents_graph.units]
+    return scan_resolution(agents_graph.graph, settings.method, settings.seed,
                            settings.min_size, settings.max_size, settings.scan, settings.anchor,
                            agents)
 
@@ -222,8 +222,8 @@ def find_cells(
         raise AnalysisError("no suspects or agent accounts in the evidence: nothing to "
                             "group into cells (are suspects marked with role suspect?)")
     resolution, scan = _resolution(agents, settings)
-    labels, confidence, _runs = consensus(agents.graph, settings.method, resolution,
-                                          settings.seed, settings.runs)
+    labels, confidence = consensus(agents.graph, settings.method, resolution, settings.seed,
+                                   settings.runs)
     membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
     return CellsResult(settings, agents, membership, confidence, cells, unassigned,
                        None if settings.method == "lpa" else resolution, scan)

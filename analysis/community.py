@@ -282,7 +282,7 @@ def co_assignment(final: Sequence[int], runs: Sequence[Sequence[int]]) -> list[f
 
 def consensus(
     graph: ig.Graph, method: Method, resolution: float, seed: int, runs: int
-) -> tuple[list[int], list[float], list[list[int]]]:
+) -> tuple[list[int], list[float]]:
     """Run ``runs`` seeds (``seed``, ``seed+1``, ...), keep the best, score each vertex.
 
     The kept partition is the one with the highest modularity at ``resolution`` (ties: the
@@ -292,7 +292,7 @@ def consensus(
     Returns
     -------
     tuple
-        The kept membership, per-vertex confidence in [0, 1], and every run's membership.
+        The kept membership and each vertex's confidence in [0, 1].
     """
     partitions = [detect(graph, method, resolution, seed + i) for i in range(max(1, runs))]
     weights = graph.es["weight"] if graph.ecount() else None
@@ -302,4 +302,4 @@ def consensus(
 
     best = max(range(len(partitions)), key=lambda i: (quality(partitions[i]), -i))
     final = split_disconnected(graph, partitions[best])
-    return final, co_assignment(final, partitions), partitions
+    return final, co_assignment(final, partitions)

@@ -40,7 +40,6 @@ __all__ = [
     "CREATE_CELLS",
     "EDGES",
     "EVIDENCE_LABELS",
-    "FILES_BY_SEQ",
     "FILE_BEGIN",
     "FILE_BY_KEY",
     "FILE_COMPLETE",
@@ -55,7 +54,6 @@ __all__ = [
     "PROVENANCE_NODE",
     "RECORD_RUN",
     "RELATIONSHIP_TYPES",
-    "ROW_REFS",
     "SAVE_ROW_REFS",
     "SCHEMA_STATEMENTS",
     "SERVER_VERSION",
@@ -126,6 +124,24 @@ Shape = tuple[tuple[str, ValueKind], ...]
 _VALUE = {"v": "r.p.`{p}`", "dt": "datetime(r.p.`{p}`)", "ldt": "localdatetime(r.p.`{p}`)"}
 
 
+#: properties of relationships that record when something was seen: repeated sightings widen
+#: them (the earliest ``first_seen``, the latest ``last_seen``, the largest ``count``), as
+#: :func:`ringmap.graphs.codec.merge_props` does; other properties are overwritten
+_WIDEN = {"first_seen": "<", "last_seen": ">", "count": ">"}
+_TEMPORAL = frozenset(name for name, rel in SCHEMA.relationships.items()
+                      if "first_seen" in rel.properties)
+
+
+def _assign(var: str, prop: str, kind: ValueKind, widen: bool) -> str:
+    value = _VALUE[kind].format(p=prop)
+    old = f"{var}.`{prop}`"
+    if widen and prop in _WIDEN:
+        # a value that does not compare with the old one (null, other type) replaces it
+        return (f"{old} = CASE WHEN coalesce({value} {_WIDEN[prop]} {old}, true) "
+                f"THEN {value} ELSE {old} END")
+    return f"{old} = {value}"
+
+
 def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bool) -> str:
     """``SET`` of each schema property the rows give (named, which keeps the planner from
     adding Eager barriers), of other properties from the map ``r.x`` when ``extra``, and of
@@ -133,7 +149,8 @@ def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bo
     unknown = sorted({p for p, _ in shape} - set(known))
     if unknown:
         raise SchemaError(f"{type_name} has no property {unknown[0]!r}")
-    sets = [f"{var}.`{p}` = " + _VALUE[kind].format(p=p) for p, kind in shape]
+    widen = type_name in _TEMPORAL
+    sets = [_assign(var, p, kind, widen) for p, kind in shape]
     if extra:
         sets.append(f"{var} += r.x")
     sets.append(f"{var}.{SIGHTINGS} = coalesce({var}.{SIGHTINGS}, []) + r.sr")
@@ -193,16 +210,26 @@ NEIGHBOURS: dict[str, str] = {
     for label in EVIDENCE_LABELS
 }
 
-#: per label: the packed sightings of a node
+#: the sightings of the item matched as ``item``, per file: the file's ledger record, the rows
+#: (sightings are packed ``file_seq * 2^32 + row``) and the references of those rows' batches
+_PROVENANCE = f"""
+UNWIND coalesce(item.{SIGHTINGS}, []) AS packed
+WITH DISTINCT packed / 4294967296 AS seq, packed % 4294967296 AS row
+WITH seq, collect(row) AS rows, min(row) AS first, max(row) AS last
+MATCH (f:IngestFile {{seq: seq}})
+OPTIONAL MATCH (b:RowRefs {{file_seq: seq}}) WHERE b.last_row >= first AND b.first_row <= last
+RETURN seq, f.record AS record, rows, collect(b.rows) AS ref_rows, collect(b.refs) AS refs
+"""
+
+#: per label: the provenance of a node
 PROVENANCE_NODE: dict[str, str] = {
-    label: f"MATCH (n:`{label}` {{id: $id}}) RETURN n.{SIGHTINGS} AS sr"
-    for label in EVIDENCE_LABELS
+    label: f"MATCH (item:`{label}` {{id: $id}})" + _PROVENANCE for label in EVIDENCE_LABELS
 }
 
-#: per (type, source label, target label): the packed sightings of a relationship
+#: per (type, source label, target label): the provenance of a relationship
 PROVENANCE_EDGE: dict[tuple[str, str, str], str] = {
-    (rel.name, src, dst): (f"MATCH (:`{src}` {{id: $src}})-[e:`{rel.name}`]->(:`{dst}` "
-                           f"{{id: $dst}}) RETURN e.{SIGHTINGS} AS sr")
+    (rel.name, src, dst): (f"MATCH (:`{src}` {{id: $src}})-[item:`{rel.name}`]->(:`{dst}` "
+                           f"{{id: $dst}})" + _PROVENANCE)
     for rel in SCHEMA.relationships.values()
     for src in sorted(rel.sources) for dst in sorted(rel.targets)
 }
@@ -226,7 +253,6 @@ COUNT_RELS: dict[str, str] = {
 _LEDGER = "RETURN f.record AS record, f.complete AS complete, f.last_row AS last_row"
 FILE_BY_KEY = f"MATCH (f:IngestFile {{fid: $fid}}) {_LEDGER}"
 FILE_LOADS = f"MATCH (f:IngestFile) {_LEDGER} ORDER BY f.seq"
-FILES_BY_SEQ = "MATCH (f:IngestFile) WHERE f.seq IN $seqs RETURN f.seq AS seq, f.record AS record"
 
 #: create or reopen a file's ledger record; a new one takes the next file number
 FILE_BEGIN = """
@@ -260,14 +286,6 @@ SET f.complete = true, f.record = $record
 SAVE_ROW_REFS = """
 MERGE (b:RowRefs {file_seq: $file_seq, last_row: $last_row})
 SET b.first_row = $first_row, b.rows = $rows, b.refs = $refs
-"""
-
-#: the references of rows in ranges ``[file_seq, first_row, last_row]``
-ROW_REFS = """
-UNWIND $ranges AS g
-MATCH (b:RowRefs {file_seq: g[0]})
-WHERE b.last_row >= g[1] AND b.first_row <= g[2]
-RETURN g[0] AS seq, b.rows AS rows, b.refs AS refs
 """
 
 RECORD_RUN = """

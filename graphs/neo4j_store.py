@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from itertools import islice
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -44,7 +45,7 @@ from neo4j.exceptions import (
 
 from ringmap.errors import SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
-from ringmap.graphs.codec import datetime_props
+from ringmap.graphs.codec import datetime_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -126,8 +127,8 @@ def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, Props, cyp
     row (see :func:`ringmap.graphs.cypher.merge_nodes`), and any others.
 
     Nulls are dropped; schema datetimes travel as ISO text the server turns back into
-    datetimes; other datetimes and dates become ISO text, sets and tuples sorted lists (as
-    the embedded store's codec does).
+    datetimes; other datetimes and dates become ISO text, tuples lists and sets sorted lists
+    (as the embedded store's codec does).
     """
     datetimes = datetime_props(type_name)
     known = _KNOWN[type_name]
@@ -144,7 +145,9 @@ def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, Props, cyp
             value = value.isoformat()
         elif isinstance(value, date):
             value = value.isoformat()
-        elif isinstance(value, set | frozenset | tuple):
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, set | frozenset):
             value = sorted(value)
         elif isinstance(value, dict):
             raise StoreError(f"property {key!r} of {type_name} is a mapping; Neo4j stores "
@@ -189,14 +192,14 @@ class _Payload:
                 if seen is None:
                     nodes[node.id] = (node.type, dict(node.props))
                 else:
-                    seen[1].update((k, v) for k, v in node.props.items() if v is not None)
+                    merge_props(seen[1], node.props)
             for edge in batch.edges:
                 key = edge.id
                 known = edges.get(key)
                 if known is None:
                     edges[key] = Edge(edge.type, edge.src, edge.dst, dict(edge.props))
                 else:
-                    known.props.update((k, v) for k, v in edge.props.items() if v is not None)
+                    merge_props(known.props, edge.props)
             for sighting in batch.sightings:
                 if sighting.row > committed:  # rows up to ``committed`` are in the store
                     sightings[sighting.item].append(base | sighting.row)
@@ -534,26 +537,16 @@ class Neo4jStore(Store):
                 return []
             statement, params = cypher.PROVENANCE_EDGE[key], {"src": src, "dst": dst}
 
-        def work(tx: ManagedTransaction) -> list[Provenance]:
-            packed = sorted({p for r in tx.run(statement, params) for p in (r["sr"] or [])})
-            by_file: dict[int, list[int]] = defaultdict(list)
-            for value in packed:
-                by_file[value >> _ROW_BITS].append(value & _ROW_MASK)
-            if not by_file:
-                return []
-            records = {r["seq"]: FileLoad.model_validate_json(r["record"]) for r in
-                       tx.run(cypher.FILES_BY_SEQ, seqs=list(by_file))}
-            ranges = [[seq, rows[0], rows[-1]] for seq, rows in by_file.items()]
-            refs = {(r["seq"], row): ref for r in tx.run(cypher.ROW_REFS, ranges=ranges)
-                    for row, ref in zip(r["rows"], r["refs"], strict=True)}
-            return [Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
-                               ref=refs.get((seq, row)), run_id=load.run_id,
-                               ingested_at=load.ingested_at, grading=load.grading)
-                    for seq, rows in by_file.items() for load in (records[seq],)
-                    for row in rows]
-
-        with self._errors(), self.session() as session:
-            return session.execute_read(work)
+        out: list[Provenance] = []
+        for found in sorted(self._read(statement, **params), key=lambda r: r["seq"]):
+            load = _file_record(found["record"])
+            refs = {row: ref for rows, texts in zip(found["ref_rows"], found["refs"], strict=True)
+                    for row, ref in zip(rows, texts, strict=True)}
+            out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
+                                  ref=refs.get(row), run_id=load.run_id,
+                                  ingested_at=load.ingested_at, grading=load.grading)
+                       for row in sorted(found["rows"]))
+        return out
 
     def counts(self) -> Counts:
         with self._errors(), self.session() as session:
@@ -619,6 +612,12 @@ class Neo4jStore(Store):
 def _wanted(types: Iterable[str] | None, known: tuple[str, ...]) -> list[str]:
     """The schema types asked for (all when ``None``); unknown names match nothing."""
     return list(known) if types is None else sorted(set(types) & set(known))
+
+
+@lru_cache(maxsize=256)
+def _file_record(text: str) -> FileLoad:
+    """A ledger record read for provenance (parsed once per version of the record)."""
+    return FileLoad.model_validate_json(text)
 
 
 def _ledger(record: neo4j.Record) -> FileLoad:

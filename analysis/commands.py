@@ -61,7 +61,7 @@ def cells_command(
     store = session.store()
     result = detect_cells(store, settings)
     run, records = write_cells(store, result)
-    session.audit("cells", counts={"cells": len(records), "agents": len(result.agents.units),
+    session.audit("cells", counts={"cells": len(records), "units": len(result.agents.units),
                                    "unassigned": len(result.unassigned)})
     emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, _OVERVIEW)
     click.echo(f"run {run.run_id}: {len(records)} cells, {len(result.unassigned)} unassigned, "

@@ -1,12 +1,13 @@
 """The report of each cell: who, with what, where, against whom, for how much, and who matters.
 
-Per cell: members (persons, accounts), the shared infrastructure they hold (phones, SIMs,
-devices, emails, cards and wallets, IPs), raid sites and offices, victims by country, money
-received per currency and in USD at the payment's date (:mod:`ringmap.analysis.fx`), reports,
-key players (strength, betweenness, PageRank in the cell) and brokers (agents with strong ties
-into several cells; identifiers several cells hold). Everything is plain JSON so it is stored
-with the cell and read back by ``ringmap cell``, maps and exports. Victims appear only by id
-and country, never by name.
+Per cell: members (persons, accounts; ``agents`` counts the identified suspects, ``units``
+the agent-graph vertices: suspects plus accounts whose owner is unknown), the shared
+infrastructure they hold (phones, SIMs, devices, emails, cards and wallets, IPs), raid sites
+and offices, victims by country, money received per currency and in USD at the payment's date
+(:mod:`ringmap.analysis.fx`), reports, key players (strength, betweenness, PageRank in the
+cell) and brokers (agents with strong ties into several cells; identifiers several cells
+hold). Everything is plain JSON so it is stored with the cell and read back by
+``ringmap cell``, maps and exports. Victims appear only under pseudonyms and by country.
 """
 
 from __future__ import annotations
@@ -146,17 +147,20 @@ def _brokers(result: CellsResult) -> dict[int, list[dict[str, Any]]]:
 def _bridges(
     result: CellsResult, privacy: Privacy, held: Mapping[str, int]
 ) -> list[dict[str, Any]]:
-    """Identifiers this cell shares with other cells, most cells first."""
+    """Identifiers this cell shares with other cells, the most specific (fewest holders)
+    first: a handset passed between two cells says more than a carrier address."""
     ids = [c.cell_id for c in result.cells]
     rows: list[dict[str, Any]] = []
     for ident in held:
         cells = sorted({result.membership[u] for u in result.agents.incidence[ident]
                         if result.membership[u] >= 0})
         if len(cells) > 1:
-            rows.append({"identifier": privacy.public_id(ident), "kind": result.agents.kinds[ident],
+            holders = len(result.agents.incidence[ident])
+            rows.append({"identifier": privacy.public_id(ident),
+                         "kind": result.agents.kinds[ident], "shared_by": holders,
                          "cells": [ids[c] for c in cells],
                          "infrastructure": ident in result.agents.infrastructure})
-    rows.sort(key=lambda r: (-len(r["cells"]), r["identifier"]))
+    rows.sort(key=lambda r: (r["shared_by"], len(r["cells"]), r["identifier"]))
     return rows[:_LIST_CAP]
 
 
@@ -177,7 +181,8 @@ def _cell_report(
     ranked = sorted(scores, key=lambda v: (-scores[v].pagerank, agents.units[v]))
     confidences = list(cell.members.values())
     return {
-        "agents": len(cell.units),
+        "agents": sum(1 for t in types.values() if t == "Person"),
+        "units": len(cell.units),
         "persons": sorted(m for m, t in types.items() if t == "Person"),
         "accounts": sorted(m for m, t in types.items() if t == "Account"),
         "confidence": round(sum(confidences) / len(confidences), 4),

@@ -46,7 +46,7 @@ def test_cells_lists_one_row_per_cell_and_saves_the_run(db: str, tmp_path: Path)
     assert latest is not None and latest[0].params["runs"] == 2
     entry = _audit(tmp_path)[-1]
     assert entry["command"] == "cells" and entry["counts"] == {
-        "cells": 3, "agents": 23, "unassigned": 0}
+        "cells": 3, "units": 23, "unassigned": 0}
 
 
 def test_cells_json_and_csv(db: str) -> None:

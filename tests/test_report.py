@@ -99,7 +99,8 @@ def test_reports_of_a_planted_case() -> None:
     assert set(reports) == {c.cell_id for c in result.cells}
     for cell in result.cells:
         report = reports[cell.cell_id]
-        assert report["agents"] == len(cell.units)
+        assert report["units"] == len(cell.units)
+        assert report["agents"] == len(report["persons"])
         assert set(report["persons"]) | set(report["accounts"]) == set(cell.members)
         assert report["victims"] == sum(report["victims_by_country"].values()) > 0
         assert set(report["victims_by_country"]) <= {"GB", "US", "HK", "SG"}

@@ -8,6 +8,8 @@ from pathlib import Path
 import igraph as ig
 import networkx as nx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ringmap.analysis.cells import (
     CellSettings,
@@ -189,3 +191,15 @@ def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:
     members = [m for r in records for m in r.members]
     assert all(m.explanation for m in members)  # still explained by their ties
     assert sum(1 for m in members for t in m.explanation if t["evidence"]) <= 5
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=40))
+def test_ari_and_nmi_properties(pairs: list[tuple[int, int]]) -> None:
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_index(b, a))
+    assert adjusted_rand_index(a, a) == 1.0
+    renamed = [f"cell-{x * 7}" for x in a]  # labels are names, not numbers
+    assert adjusted_rand_index(renamed, b) == pytest.approx(adjusted_rand_index(a, b))
+    assert 0.0 <= normalised_mutual_information(a, b) <= 1.0
+    assert normalised_mutual_information(a, b) == pytest.approx(
+        normalised_mutual_information(b, a))

@@ -58,6 +58,7 @@ __all__ = [
     "SCHEMA_STATEMENTS",
     "SERVER_VERSION",
     "SHOW_CONSTRAINTS",
+    "SHOW_INDEXES",
     "SIGHTINGS",
     "WIPE",
     "Shape",
@@ -113,6 +114,7 @@ def _schema_statements() -> dict[str, str]:
 SCHEMA_STATEMENTS: dict[str, str] = _schema_statements()
 
 SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name RETURN name"
+SHOW_INDEXES = "SHOW INDEXES YIELD name RETURN name"
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 SERVER_VERSION = "CALL dbms.components() YIELD name, versions RETURN name, versions"
 

@@ -340,7 +340,7 @@ class Neo4jStore(Store):
     def _ensure_schema(self) -> None:
         with self._errors(), self.session() as session:
             existing = {r["name"] for r in session.run(cypher.SHOW_CONSTRAINTS)}
-            existing |= {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
+            existing |= {r["name"] for r in session.run(cypher.SHOW_INDEXES)}
             missing = [s for n, s in cypher.SCHEMA_STATEMENTS.items() if n not in existing]
             for statement in missing:
                 session.run(statement).consume()

@@ -14,6 +14,7 @@ run ``runs`` seeds and keep the best partition, cut disconnected cells, put agen
 from __future__ import annotations
 
 import gc
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -114,6 +115,8 @@ class CellsResult:
     scan: list[Scan]
     grading: str = "off"
     """How source gradings weighed ties: uniform, applied, skipped (too many) or off."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent per stage: projection, resolution, consensus."""
 
     def cell_of(self) -> dict[str, str]:
         """Member node id -> cell id."""
@@ -126,7 +129,7 @@ _UNGRADED = frozenset({"LOCATED_IN"})
 
 @contextmanager
 def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building millions of small objects that all stay alive."""
+    """Pause the cyclic GC while allocating next to a huge graph of live objects."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -216,17 +219,32 @@ def find_cells(
     settings = settings or CellSettings()
     if evidence.number_of_nodes() == 0:
         raise AnalysisError("the store holds no evidence: ingest evidence before finding cells")
+    # the evidence graph holds millions of live objects: a cyclic collection triggered by
+    # the small allocations below (igraph's random numbers, pair keys) would walk them all
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
     with _no_gc():
         agents = project_agents(evidence, settings.projection, reliability)
-    if not agents.units:
-        raise AnalysisError("no suspects or agent accounts in the evidence: nothing to "
-                            "group into cells (are suspects marked with role suspect?)")
-    resolution, scan = _resolution(agents, settings)
-    labels, confidence = consensus(agents.graph, settings.method, resolution, settings.seed,
-                                   settings.runs)
-    membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
+        lap("projection")
+        if not agents.units:
+            raise AnalysisError("no suspects or agent accounts in the evidence: nothing to "
+                                "group into cells (are suspects marked with role suspect?)")
+        resolution, scan = _resolution(agents, settings)
+        lap("resolution")
+        labels, confidence = consensus(agents.graph, settings.method, resolution,
+                                       settings.seed, settings.runs)
+        membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
+        lap("consensus")
     return CellsResult(settings, agents, membership, confidence, cells, unassigned,
-                       None if settings.method == "lpa" else resolution, scan)
+                       None if settings.method == "lpa" else resolution, scan,
+                       timings=timings)
 
 
 def edge_reliability(
@@ -396,6 +414,7 @@ def write_cells(
                                                   key=lambda kv: (-kv[1], kv[0]))],
             "scan": [vars(p) for p in result.scan],
             "grading": result.grading,
+            "seconds": result.timings,
         },
     )
     records: list[CellRecord] = []

@@ -422,7 +422,10 @@ class _IdCache:
     def changed(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
         """Whether ``props`` differ from what was last written for ``item``: merging the same
         properties again changes nothing, so that write is skipped."""
-        digest = hash(frozenset(props.items()))
+        try:
+            digest = hash(frozenset(props.items()))
+        except TypeError:  # a list or set value: hash its canonical text instead
+            digest = hash(encode_props(props))
         if self._written.get(item) == digest:
             return False
         self._written[item] = digest

@@ -186,3 +186,12 @@ def test_repeated_contacts_widen_their_time_span(any_store: Store) -> None:
     assert edge.props == {"first_seen": datetime(2014, 3, 2, tzinfo=UTC),
                           "last_seen": datetime(2014, 3, 20, tzinfo=UTC), "count": 5}
     assert len(any_store.provenance(edge.id)) == 3
+
+
+def test_unhashable_property_values_load(any_store: Store) -> None:
+    """Regression: skipping unchanged writes hashed properties and crashed on a set value."""
+    node = Node("Device:SN:ABC123", "Device", {"device_id": "SN:ABC123", "kind": "laptop",
+                                                "aliases": {"b", "a"}})
+    any_store.load_file(_load(), [Batch([node], [], [Sighting(node.id, 1)], last_row=1)])
+    stored = any_store.get(node.id)
+    assert stored is not None and stored.props["aliases"] == ["a", "b"]

@@ -392,7 +392,14 @@ def write_cells(
     store: Store, result: CellsResult, run_id: str | None = None
 ) -> tuple[AnalysisRun, list[CellRecord]]:
     """Explain, report and save a detection run; returns the run and cells as saved."""
-    from ringmap.analysis.report import build_reports
+    with _no_gc():
+        return _write_cells(store, result, run_id)
+
+
+def _write_cells(
+    store: Store, result: CellsResult, run_id: str | None
+) -> tuple[AnalysisRun, list[CellRecord]]:
+    from ringmap.analysis.report import build_reports  # report builds on this module
 
     privacy = Privacy.for_graph(result.agents.evidence)
     reports = build_reports(result, privacy)

@@ -325,6 +325,15 @@ class EvidenceReader:
         return []
 
 
+def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:
+    """How an identifier appears: a node as privacy shows it; a contact as its edge."""
+    if ident in graph:
+        return {"identifier": privacy.public_id(ident), "label": privacy.label(ident,
+                                                                                graph.nodes[ident])}
+    shown = public_edge(privacy, ident)
+    return {"identifier": shown, "label": shown}
+
+
 def _uses_tie(evidence: EvidenceReader, person: str, account: str, users: int
               ) -> dict[str, Any]:
     """An account is in its user's cell: the USES link and its evidence."""
@@ -372,8 +381,7 @@ def explain_members(
         ties.sort(key=lambda t: (-t[0], t[1]))
         unit = agents.units[v]
         out[unit] = [
-            {"kind": agents.kinds[ident], "identifier": evidence.privacy.public_id(ident),
-             "label": evidence.privacy.label(ident, agents.evidence.nodes[ident]),
+            {"kind": agents.kinds[ident], **_shown(evidence.privacy, agents.evidence, ident),
              "weight": round(weight, 4), "shared_by": k, "in_cell": in_cell,
              "infrastructure": ident in agents.infrastructure,
              "evidence": evidence.rows(agents.incidence[ident][v].via)}

@@ -203,3 +203,16 @@ def test_ari_and_nmi_properties(pairs: list[tuple[int, int]]) -> None:
     assert 0.0 <= normalised_mutual_information(a, b) <= 1.0
     assert normalised_mutual_information(a, b) == pytest.approx(
         normalised_mutual_information(b, a))
+
+
+def test_agents_contacting_each_other_are_explained_by_the_contact(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "talk.db")
+    case = planted_case(2, seed=6, noise=0.0)
+    case.graph.add_edge("Account:facebook/c0p0a0", "Account:facebook/c0p1a0", key="CONTACTED",
+                        type="CONTACTED")
+    load_into(store, case)
+    _run, records = write_cells(store, detect_cells(store, CellSettings(runs=1,
+                                                                        explain_top=50)))
+    ties = [t for r in records for m in r.members for t in m.explanation
+            if t["kind"] == "contact"]
+    assert ties and ties[0]["label"].startswith("CONTACTED:Account:facebook/c0p")

@@ -55,7 +55,7 @@ def measure(db: Path) -> dict[str, Any]:
     seconds = result.timings
     return {
         "links": evidence.number_of_edges(), "nodes": evidence.number_of_nodes(),
-        "agents": len(result.agents.units), "ties": result.agents.graph.ecount(),
+        "units": len(result.agents.units), "ties": result.agents.graph.ecount(),
         "cells_found": len(result.cells),
         "load_s": round(loaded - started, 2),
         "projection_s": round(seconds["projection"], 2),
@@ -96,7 +96,7 @@ def main() -> int:
         rows.append(row)
     from ringmap.tabular import render
 
-    print(render(rows, "table", ["cells", "links", "agents", "ties", "cells_found", "load_s",
+    print(render(rows, "table", ["cells", "links", "units", "ties", "cells_found", "load_s",
                                  "projection_s", "detection_s", "total_s", "cpu_s",
                                  "rss_load_mb", "rss_peak_mb"]))
     big = [r for r in rows if r["links"] >= GOAL_LINKS]

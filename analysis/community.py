@@ -236,8 +236,12 @@ def scan_resolution(
     from ringmap.analysis.quality import adjusted_rand_index
 
     components = graph.connected_components().membership
-    xs = sorted(grid)
-    resolutions = [resolution_for(graph, x) for x in xs]
+    # points that map to the same resolution (the floor at 1) are one point, not a plateau
+    by_resolution: dict[float, float] = {}
+    for x in sorted(grid):
+        by_resolution.setdefault(resolution_for(graph, x), x)
+    resolutions = list(by_resolution)
+    xs = list(by_resolution.values())
     partitions = [detect(graph, method, r, seed) for r in resolutions]
     agree = [adjusted_rand_index(a, b) for a, b in itertools.pairwise(partitions)]
     points: list[Scan] = []

@@ -22,6 +22,7 @@ from ringmap.analysis.community import (
     Method,
     co_assignment,
     detect,
+    scan_resolution,
     size_plausibility,
     split_disconnected,
 )
@@ -216,3 +217,18 @@ def test_agents_contacting_each_other_are_explained_by_the_contact(tmp_path: Pat
     ties = [t for r in records for m in r.members for t in m.explanation
             if t["kind"] == "contact"]
     assert ties and ties[0]["label"].startswith("CONTACTED:Account:facebook/c0p")
+
+
+def test_auto_resolution_undoes_the_resolution_limit() -> None:
+    # the classic ring of 30 five-cliques: modularity at resolution 1 merges neighbours
+    edges = []
+    for c in range(30):
+        base = 5 * c
+        edges += [(base + i, base + j) for i in range(5) for j in range(i + 1, 5)]
+        edges.append((base + 4, 5 * ((c + 1) % 30)))
+    ring = ig.Graph(n=150, edges=edges)
+    ring.es["weight"] = 1.0
+    assert len(set(detect(ring, "leiden", 1.0, seed=1))) < 30
+    resolution, points = scan_resolution(ring, "leiden", 1, 3, 40, FAST.scan, FAST.anchor)
+    assert len(set(detect(ring, "leiden", resolution, seed=1))) == 30
+    assert len({p.resolution for p in points}) == len(points)

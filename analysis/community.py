@@ -169,8 +169,8 @@ def size_plausibility(
 
     >>> size_plausibility([0, 0, 1, 1], [0, 0, 0, 0], 2, 10)
     1.0
-    >>> size_plausibility([0, 0, 1, 1], [0, 0, 0, 0], 2, 10, agents=[1, 1, 1, 0.5])
-    0.5
+    >>> round(size_plausibility([0, 0, 1, 1], [0, 0, 0, 0], 2, 10, agents=[1, 1, 0.5, 0.5]), 3)
+    0.667
     """
     weight = agents if agents is not None else [1.0] * len(membership)
     cell_size: dict[int, float] = defaultdict(float)

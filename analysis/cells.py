@@ -13,12 +13,10 @@ run ``runs`` seeds and keep the best partition, cut disconnected cells, put agen
 
 from __future__ import annotations
 
-import gc
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +33,7 @@ from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_
 from ringmap.errors import AnalysisError
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, edge_id, utcnow
 from ringmap.graphs.store import Store
+from ringmap.perf import paused_gc
 from ringmap.viz.privacy import Privacy
 
 __all__ = [
@@ -125,18 +124,6 @@ class CellsResult:
 
 # relationships that never tie agents, so their grading is never looked up
 _UNGRADED = frozenset({"LOCATED_IN"})
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while allocating next to a huge graph of live objects."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _resolution(agents_graph: AgentGraph, settings: CellSettings) -> tuple[float, list[Scan]]:
@@ -230,7 +217,7 @@ def find_cells(
         timings[stage] = round(now - clock, 3)
         clock = now
 
-    with _no_gc():
+    with paused_gc():
         agents = project_agents(evidence, settings.projection, reliability)
         lap("projection")
         if not agents.units:
@@ -400,7 +387,7 @@ def write_cells(
     store: Store, result: CellsResult, run_id: str | None = None
 ) -> tuple[AnalysisRun, list[CellRecord]]:
     """Explain, report and save a detection run; returns the run and cells as saved."""
-    with _no_gc():
+    with paused_gc():
         return _write_cells(store, result, run_id)
 
 

@@ -8,7 +8,6 @@ changes nothing, and a file whose earlier load was killed part-way is resumed.
 
 from __future__ import annotations
 
-import gc
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ from ringmap.ingest import engine
 from ringmap.ingest.engine import Quarantine, compile_mapping
 from ringmap.ingest.mapping import CARD_NUMBER, Mapping, load_mapping
 from ringmap.ingest.readers import Table, open_table, scan_file, source_format
+from ringmap.perf import paused_gc
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -176,7 +176,7 @@ def ingest_files(
     run = IngestRun(run_id=run_id or new_run_id(), command=command)
     store.record_run(run)
     key = load_key() if any(_has_card_number(c.mapping) for c in checked) else None
-    with _without_gc():
+    with paused_gc():
         reports = [_ingest_one(store, c, run.run_id, quarantine_dir, batch_size, progress, key)
                    for c in checked]
     run.finished = utcnow()
@@ -230,20 +230,6 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
                 raise
     quarantine.commit()
     return _report(checked, done, "resumed" if earlier is not None else "loaded")
-
-
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: loading builds millions of small containers (and
-    no cycles), and its repeated full passes over them would cost more than the load itself.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextmanager

@@ -80,10 +80,6 @@ class CellSettings(BaseModel):
         default=200_000, ge=0,
         description="most provenance lookups spent on explanations in one run",
     )
-    grading_lookups: int = Field(
-        default=20_000, ge=0,
-        description="most relationships whose provenance is read to weigh ties by grading",
-    )
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
 
 
@@ -234,28 +230,25 @@ def find_cells(
                        timings=timings)
 
 
-def edge_reliability(
-    store: Store, evidence: nx.MultiDiGraph, limit: int
-) -> tuple[dict[str, float], str]:
+def edge_reliability(store: Store, evidence: nx.MultiDiGraph) -> tuple[dict[str, float], str]:
     """Edge id -> reliability of its best source, and how grading was applied.
 
     With a single grading every tie scales alike, so nothing is looked up (``uniform``).
-    Otherwise each relationship's provenance is read once, one lookup per relationship, so
-    above ``limit`` relationships grading is skipped (and said so) rather than stalling the
-    run.
+    Otherwise the gradings of every relationship are read in one pass
+    (:meth:`~ringmap.graphs.store.Store.edge_gradings`).
     """
     gradings = {load.grading for load in store.file_loads()}
     if len(gradings) <= 1:
         return {}, "uniform"
-    edges = [(s, d, r) for s, d, r in evidence.edges(keys=True) if r not in _UNGRADED]
-    if len(edges) > limit:
-        return {}, f"skipped: {len(edges):,} relationships over the lookup limit of {limit:,}"
+    seen = store.edge_gradings()
     out: dict[str, float] = {}
-    for src, dst, rel in edges:
+    for src, dst, rel in evidence.edges(keys=True):
+        if rel in _UNGRADED:
+            continue
         eid = edge_id(rel, src, dst)
-        sightings = store.provenance(eid)
-        if sightings:
-            out[eid] = max(p.grading.reliability() for p in sightings)
+        sources = seen.get(eid)
+        if sources:
+            out[eid] = max(g.reliability() for g in sources)
     return out, "applied"
 
 
@@ -266,7 +259,7 @@ def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsRes
     reliability: dict[str, float] = {}
     grading = "off"
     if settings.projection.use_grading:
-        reliability, grading = edge_reliability(store, evidence, settings.grading_lookups)
+        reliability, grading = edge_reliability(store, evidence)
     result = find_cells(evidence, settings, reliability)
     result.grading = grading
     return result

@@ -39,10 +39,12 @@ __all__ = [
     "CREATE_ANALYSIS_RUN",
     "CREATE_CELLS",
     "EDGES",
+    "EDGE_SIGHTINGS",
     "EVIDENCE_LABELS",
     "FILE_BEGIN",
     "FILE_BY_KEY",
     "FILE_COMPLETE",
+    "FILE_GRADINGS",
     "FILE_LOADS",
     "GET_NODE",
     "INGEST_RUNS",
@@ -234,6 +236,15 @@ PROVENANCE_EDGE: dict[tuple[str, str, str], str] = {
                            f"{{id: $dst}})" + _PROVENANCE)
     for rel in SCHEMA.relationships.values()
     for src in sorted(rel.sources) for dst in sorted(rel.targets)
+}
+
+#: every file's number and ledger record, for the gradings of packed sightings
+FILE_GRADINGS = "MATCH (f:IngestFile) RETURN f.seq AS seq, f.record AS record"
+
+#: per relationship type: each relationship's ends and packed sightings
+EDGE_SIGHTINGS: dict[str, str] = {
+    rel: f"MATCH (s)-[r:`{rel}`]->(d) RETURN s.id AS src, d.id AS dst, r.{SIGHTINGS} AS sr"
+    for rel in SCHEMA.relationships
 }
 
 #: per label: ``MEMBER_OF`` from the members that exist to their cells

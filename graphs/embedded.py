@@ -23,9 +23,11 @@ from ringmap.graphs.model import (
     Counts,
     Edge,
     FileLoad,
+    Grading,
     IngestRun,
     Node,
     Provenance,
+    edge_id,
 )
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -331,6 +333,16 @@ class EmbeddedStore(Store):
             "JOIN nodes d ON d.nid = e.dst WHERE e.type=? AND s.id=? AND d.id=?",
             (type_, src, dst)).fetchone()
         return int(row[0]) if row else None
+
+    def edge_gradings(self) -> dict[str, frozenset[Grading]]:
+        gradings = {file_id: FileLoad.model_validate_json(record).grading
+                    for file_id, record in self._db.execute("SELECT file_id, record FROM files")}
+        rows = self._db.execute(
+            "SELECT e.type, s.id, d.id, GROUP_CONCAT(DISTINCT es.file_id) "
+            "FROM edge_sightings es JOIN edges e ON e.eid = es.eid "
+            "JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst GROUP BY es.eid")
+        return {edge_id(type_, src, dst): frozenset(gradings[int(f)] for f in files.split(","))
+                for type_, src, dst, files in rows}
 
     def counts(self) -> Counts:
         nodes = dict(self._db.execute("SELECT type, COUNT(*) FROM nodes GROUP BY type"))

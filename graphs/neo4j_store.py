@@ -53,9 +53,11 @@ from ringmap.graphs.model import (
     Counts,
     Edge,
     FileLoad,
+    Grading,
     IngestRun,
     Node,
     Provenance,
+    edge_id,
 )
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -546,6 +548,17 @@ class Neo4jStore(Store):
                                   ref=refs.get(row), run_id=load.run_id,
                                   ingested_at=load.ingested_at, grading=load.grading)
                        for row in sorted(found["rows"]))
+        return out
+
+    def edge_gradings(self) -> dict[str, frozenset[Grading]]:
+        gradings = {int(r["seq"]): _file_record(r["record"]).grading
+                    for r in self._read(cypher.FILE_GRADINGS)}
+        out: dict[str, frozenset[Grading]] = {}
+        for rel, statement in cypher.EDGE_SIGHTINGS.items():
+            for found in self._read(statement):
+                seqs = {packed >> 32 for packed in found["sr"] or ()}
+                out[edge_id(rel, found["src"], found["dst"])] = frozenset(
+                    gradings[seq] for seq in seqs if seq in gradings)
         return out
 
     def counts(self) -> Counts:

@@ -23,6 +23,7 @@ from ringmap.graphs.model import (
     Counts,
     Edge,
     FileLoad,
+    Grading,
     IngestRun,
     Node,
     Provenance,
@@ -108,6 +109,11 @@ class Store(ABC):
     @abstractmethod
     def provenance(self, item_id: str) -> list[Provenance]:
         """Every sighting of a node or relationship id, ordered by (file, row)."""
+
+    @abstractmethod
+    def edge_gradings(self) -> dict[str, frozenset[Grading]]:
+        """Every relationship id with the gradings of the files it was seen in, in one pass
+        (weighing ties by source grading must not cost one lookup per relationship)."""
 
     @abstractmethod
     def counts(self) -> Counts:

@@ -195,3 +195,20 @@ def test_unhashable_property_values_load(any_store: Store) -> None:
     any_store.load_file(_load(), [Batch([node], [], [Sighting(node.id, 1)], last_row=1)])
     stored = any_store.get(node.id)
     assert stored is not None and stored.props["aliases"] == ["a", "b"]
+
+
+def test_edge_gradings_in_one_pass(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    tip = Edge("USES", "Person:AG-1", "Phone:+639171234567")
+    tip_load = _load("c" * 64, "tip.csv").model_copy(update={"grading": Grading.parse("E5")})
+    any_store.load_file(tip_load, [Batch([], [tip], [Sighting(tip.id, 4)], last_row=4)])
+    again = _load("d" * 64, "again.csv").model_copy(update={"grading": Grading.parse("A1")})
+    uses = "USES:Person:AG-1->Account:facebook/maria"
+    any_store.load_file(again, [Batch([], [Edge("USES", "Person:AG-1",
+                                                 "Account:facebook/maria")],
+                                      [Sighting(uses, 9)], last_row=9)])
+    gradings = any_store.edge_gradings()
+    assert gradings[tip.id] == {Grading.parse("E5")}
+    assert gradings[uses] == {Grading.parse("B2"), Grading.parse("A1")}
+    assert gradings["REGISTERED_TO:Account:facebook/maria->Phone:+639171234567"] == {
+        Grading.parse("B2")}

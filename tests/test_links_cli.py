@@ -20,9 +20,9 @@ from ringmap.tests.links_case import HUB_IP, SECRET, shared_case
 @pytest.fixture(scope="module")
 def case_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("links_cli")
-    with shared_case(directory):
-        pass
-    yield directory / "c.db"
+    with shared_case(directory) as store:
+        path = store.path  # built and closed before the CLI opens it
+    yield path
 
 
 @pytest.fixture(autouse=True)

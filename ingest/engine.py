@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ringmap.errors import NormalisationError
+from ringmap.graphs.codec import merge_props
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
@@ -608,13 +609,14 @@ def load_batches(
 def _add(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
          row_no: int, ref: str | None, row_nodes: list[RowNode],
          row_edges: list[RowEdge]) -> None:
-    """Merge one accepted row into the batch being built (later values overwrite)."""
+    """Merge one accepted row into the batch being built, as the stores merge sightings
+    (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen)."""
     for nid, type_, props, _hash in row_nodes:
         node = nodes.get(nid)
         if node is None:
             nodes[nid] = Node(nid, type_, dict(props))  # ``props`` is remembered: copy
         elif props:
-            node.props.update(props)
+            merge_props(node.props, props)
         sightings.append(Sighting(nid, row_no, ref))
     for type_, src, dst, props, _hash in row_edges:
         eid = edge_id(type_, src, dst)
@@ -622,5 +624,5 @@ def _add(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sightin
         if edge is None:
             edges[eid] = Edge(type_, src, dst, dict(props))
         elif props:
-            edge.props.update(props)
+            merge_props(edge.props, props)
         sightings.append(Sighting(eid, row_no, ref))

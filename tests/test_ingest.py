@@ -313,3 +313,22 @@ def test_progress_bar_can_be_asked_for(tmp_path: Path) -> None:
                                       "--store", str(tmp_path / "c.db"), "--progress"])
     assert result.exit_code == 0, result.output
     assert "remittances.csv" in result.stderr
+
+
+def test_repeated_contacts_in_one_file_widen_their_span(store: EmbeddedStore,
+                                                        tmp_path: Path) -> None:
+    """Regression: rows merged within a batch let the later row's first_seen win."""
+    lines = [
+        {"exhibit": "EX-1", "from": {"platform": "fb", "handle": "juan.dc"},
+         "to": {"platform": "fb", "handle": "victim.one"},
+         "first": "2014-05-09T10:00:00+00:00", "count": 7},
+        {"exhibit": "EX-2", "from": {"platform": "fb", "handle": "juan.dc"},
+         "to": {"platform": "fb", "handle": "victim.one"},
+         "first": "2014-05-01T10:00:00+00:00", "count": 2},
+    ]
+    evidence = tmp_path / "contacts.jsonl"
+    evidence.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    ingest_files(store, [IngestTask(evidence, load_mapping(MAPPINGS / "contacts.yaml"))],
+                 quarantine_dir=tmp_path / "q")
+    (edge,) = store.edges(["CONTACTED"])
+    assert edge.props == {"first_seen": datetime(2014, 5, 1, 10, tzinfo=UTC), "count": 7}

@@ -31,7 +31,14 @@ from ringmap.analysis.community import (
 )
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
-from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, edge_id, utcnow
+from ringmap.graphs.model import (
+    AnalysisRun,
+    CellMember,
+    CellRecord,
+    Provenance,
+    edge_id,
+    utcnow,
+)
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 from ringmap.viz.privacy import Privacy
@@ -290,19 +297,43 @@ class EvidenceReader:
     lookups: int = 0
     exhausted: bool = False
 
+    fetched: dict[str, list[Provenance]] | None = None
+    prefetched: frozenset[str] = frozenset()
+    wanted: list[str] | None = None
+
     def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
-        """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere."""
+        """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere.
+
+        While :meth:`collecting`, only notes which items would be read and returns nothing.
+        """
+        if self.wanted is not None:
+            self.wanted.extend(items)
+            return []
         for item in items:
-            if self.lookups >= self.budget:
+            if self.lookups >= self.budget or (
+                    self.fetched is not None and item not in self.prefetched):
                 self.exhausted = True
                 return []
             self.lookups += 1
-            sightings = self.store.provenance(item)
+            sightings = (self.store.provenance(item) if self.fetched is None
+                         else self.fetched.get(item, []))
             if sightings:
                 public = public_edge(self.privacy, item)
                 return [{"item": public, "file": p.source_file, "row": p.row, "ref": p.ref,
                          "grading": str(p.grading)} for p in sightings[: self.rows_per_tie]]
         return []
+
+    def collecting(self) -> None:
+        """Start noting the items explanations will read (a dry run of :meth:`rows`)."""
+        self.wanted = []
+
+    def prefetch(self) -> None:
+        """Read the noted items' provenance in one bulk call (within the lookup budget), so
+        explanations cost a few store round trips rather than one per tie."""
+        wanted = list(dict.fromkeys(self.wanted or []))[: self.budget]
+        self.wanted = None
+        self.prefetched = frozenset(wanted)
+        self.fetched = self.store.provenance_many(wanted)
 
 
 def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:
@@ -414,6 +445,10 @@ def _write_cells(
     )
     records: list[CellRecord] = []
     held = result.agents.holdings()
+    evidence.collecting()
+    for cell in result.cells:
+        explain_members(result, cell, evidence, held)
+    evidence.prefetch()
     for cell in result.cells:
         why = explain_members(result, cell, evidence, held)
         records.append(CellRecord(

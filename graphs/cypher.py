@@ -53,7 +53,9 @@ __all__ = [
     "NEIGHBOURS",
     "NODES",
     "PROVENANCE_EDGE",
+    "PROVENANCE_EDGES",
     "PROVENANCE_NODE",
+    "PROVENANCE_NODES",
     "RECORD_RUN",
     "RELATIONSHIP_TYPES",
     "SAVE_ROW_REFS",
@@ -234,6 +236,25 @@ PROVENANCE_NODE: dict[str, str] = {
 PROVENANCE_EDGE: dict[tuple[str, str, str], str] = {
     (rel.name, src, dst): (f"MATCH (:`{src}` {{id: $src}})-[item:`{rel.name}`]->(:`{dst}` "
                            f"{{id: $dst}})" + _PROVENANCE)
+    for rel in SCHEMA.relationships.values()
+    for src in sorted(rel.sources) for dst in sorted(rel.targets)
+}
+
+#: per label: the provenance of many nodes (``$ids``), one row per item and file
+PROVENANCE_NODES: dict[str, str] = {
+    label: (f"UNWIND $ids AS id MATCH (item:`{label}` {{id: id}}) "
+            f"CALL (item) {{ {_PROVENANCE} }} "
+            f"RETURN id AS item, seq, record, rows, ref_rows, refs")
+    for label in EVIDENCE_LABELS
+}
+
+#: per (type, source label, target label): the provenance of many relationships (``$pairs``
+#: of ``{src, dst}``), one row per relationship and file
+PROVENANCE_EDGES: dict[tuple[str, str, str], str] = {
+    (rel.name, src, dst): (f"UNWIND $pairs AS p MATCH (:`{src}` {{id: p.src}})-[item:"
+                           f"`{rel.name}`]->(:`{dst}` {{id: p.dst}}) "
+                           f"CALL (item) {{ {_PROVENANCE} }} "
+                           f"RETURN p.src AS src, p.dst AS dst, seq, record, rows, ref_rows, refs")
     for rel in SCHEMA.relationships.values()
     for src in sorted(rel.sources) for dst in sorted(rel.targets)
 }

@@ -539,16 +539,28 @@ class Neo4jStore(Store):
                 return []
             statement, params = cypher.PROVENANCE_EDGE[key], {"src": src, "dst": dst}
 
-        out: list[Provenance] = []
-        for found in sorted(self._read(statement, **params), key=lambda r: r["seq"]):
-            load = _file_record(found["record"])
-            refs = {row: ref for rows, texts in zip(found["ref_rows"], found["refs"], strict=True)
-                    for row, ref in zip(rows, texts, strict=True)}
-            out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
-                                  ref=refs.get(row), run_id=load.run_id,
-                                  ingested_at=load.ingested_at, grading=load.grading)
-                       for row in sorted(found["rows"]))
-        return out
+        return _sightings(self._read(statement, **params))
+
+    def provenance_many(self, item_ids: Iterable[str]) -> dict[str, list[Provenance]]:
+        nodes: dict[str, list[str]] = defaultdict(list)
+        edges: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
+        for item in dict.fromkeys(item_ids):
+            prefix, _, rest = item.partition(":")
+            if prefix in cypher.PROVENANCE_NODES:
+                nodes[prefix].append(item)
+                continue
+            src, arrow, dst = rest.partition("->")
+            key = (prefix, _label(src) or "?", _label(dst) or "?")
+            if arrow and key in cypher.PROVENANCE_EDGES:
+                edges[key].append({"src": src, "dst": dst})
+        found: dict[str, list[neo4j.Record]] = defaultdict(list)
+        for label, ids in nodes.items():
+            for record in self._read(cypher.PROVENANCE_NODES[label], ids=ids):
+                found[record["item"]].append(record)
+        for key, pairs in edges.items():
+            for record in self._read(cypher.PROVENANCE_EDGES[key], pairs=pairs):
+                found[edge_id(key[0], record["src"], record["dst"])].append(record)
+        return {item: _sightings(records) for item, records in found.items()}
 
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:
         gradings = {int(r["seq"]): _file_record(r["record"]).grading
@@ -637,3 +649,17 @@ def _ledger(record: neo4j.Record) -> FileLoad:
     """A ledger record with its authoritative progress from the node's properties."""
     return FileLoad.model_validate_json(record["record"]).model_copy(
         update={"complete": bool(record["complete"]), "last_row": int(record["last_row"])})
+
+
+def _sightings(found: Iterable[neo4j.Record]) -> list[Provenance]:
+    """Provenance rows from the per-file records the provenance statements return."""
+    out: list[Provenance] = []
+    for record in sorted(found, key=lambda r: r["seq"]):
+        load = _file_record(record["record"])
+        refs = {row: ref for rows, texts in zip(record["ref_rows"], record["refs"], strict=True)
+                for row, ref in zip(rows, texts, strict=True)}
+        out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
+                              ref=refs.get(row), run_id=load.run_id,
+                              ingested_at=load.ingested_at, grading=load.grading)
+                   for row in sorted(record["rows"]))
+    return out

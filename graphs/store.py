@@ -110,6 +110,12 @@ class Store(ABC):
     def provenance(self, item_id: str) -> list[Provenance]:
         """Every sighting of a node or relationship id, ordered by (file, row)."""
 
+    def provenance_many(self, item_ids: Iterable[str]) -> dict[str, list[Provenance]]:
+        """:meth:`provenance` of many items at once (items never seen are left out); stores
+        behind a network override it to answer in a few round trips."""
+        found = {item: self.provenance(item) for item in dict.fromkeys(item_ids)}
+        return {item: rows for item, rows in found.items() if rows}
+
     @abstractmethod
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:
         """Every relationship id with the gradings of the files it was seen in, in one pass

@@ -212,3 +212,14 @@ def test_edge_gradings_in_one_pass(any_store: Store) -> None:
     assert gradings[uses] == {Grading.parse("B2"), Grading.parse("A1")}
     assert gradings["REGISTERED_TO:Account:facebook/maria->Phone:+639171234567"] == {
         Grading.parse("B2")}
+
+
+def test_provenance_many_matches_one_by_one(any_store: Store) -> None:
+    any_store.load_file(_load(), [_batch()])
+    items = ["Account:facebook/maria", "USES:Person:AG-1->Account:facebook/maria",
+             "REGISTERED_TO:Account:facebook/maria->Phone:+639171234567", "Phone:+639171234567",
+             "Person:nobody", "USES:Person:AG-1->Phone:+639171234567", "not an id"]
+    many = any_store.provenance_many(items)
+    assert many == {item: any_store.provenance(item) for item in items
+                    if any_store.provenance(item)}
+    assert set(many) == set(items[:4])

@@ -12,11 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 
 pytest_plugins = ["neo4j_fixtures"]  # the live server, neo4j_store_factory, the CI rule
+
+# No per-example deadline: CI and these 2-core machines are shared, and a slow example is not a
+# failure of the property under test.
+settings.register_profile("ringmap", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ringmap")
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 

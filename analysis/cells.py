@@ -299,16 +299,17 @@ class EvidenceReader:
 
     fetched: dict[str, list[Provenance]] | None = None
     prefetched: frozenset[str] = frozenset()
-    wanted: list[str] | None = None
+    deferred: list[tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
 
     def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
         """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere.
 
-        While :meth:`collecting`, only notes which items would be read and returns nothing.
+        While :meth:`deferring`, returns an empty list that :meth:`resolve` fills later.
         """
-        if self.wanted is not None:
-            self.wanted.extend(items)
-            return []
+        if self.deferred is not None:
+            placeholder: list[dict[str, Any]] = []
+            self.deferred.append((items, placeholder))
+            return placeholder
         for item in items:
             if self.lookups >= self.budget or (
                     self.fetched is not None and item not in self.prefetched):
@@ -323,17 +324,20 @@ class EvidenceReader:
                          "grading": str(p.grading)} for p in sightings[: self.rows_per_tie]]
         return []
 
-    def collecting(self) -> None:
-        """Start noting the items explanations will read (a dry run of :meth:`rows`)."""
-        self.wanted = []
+    def deferring(self) -> None:
+        """Hand out placeholders instead of reading, until :meth:`resolve`."""
+        self.deferred = []
 
-    def prefetch(self) -> None:
-        """Read the noted items' provenance in one bulk call (within the lookup budget), so
-        explanations cost a few store round trips rather than one per tie."""
-        wanted = list(dict.fromkeys(self.wanted or []))[: self.budget]
-        self.wanted = None
-        self.prefetched = frozenset(wanted)
-        self.fetched = self.store.provenance_many(wanted)
+    def resolve(self) -> None:
+        """Read every deferred item's provenance in one bulk call (within the lookup budget)
+        and fill the placeholders in the order they were handed out, so explanations cost a
+        few store round trips rather than one per tie."""
+        deferred, self.deferred = self.deferred or [], None
+        wanted = list(dict.fromkeys(item for items, _ in deferred for item in items))
+        self.prefetched = frozenset(wanted[: self.budget])
+        self.fetched = self.store.provenance_many(wanted[: self.budget])
+        for items, placeholder in deferred:
+            placeholder.extend(self.rows(items))
 
 
 def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:
@@ -445,12 +449,10 @@ def _write_cells(
     )
     records: list[CellRecord] = []
     held = result.agents.holdings()
-    evidence.collecting()
-    for cell in result.cells:
-        explain_members(result, cell, evidence, held)
-    evidence.prefetch()
-    for cell in result.cells:
-        why = explain_members(result, cell, evidence, held)
+    evidence.deferring()
+    whys = [explain_members(result, cell, evidence, held) for cell in result.cells]
+    evidence.resolve()
+    for cell, why in zip(result.cells, whys, strict=True):
         records.append(CellRecord(
             cell_id=cell.cell_id,
             members=[CellMember(node_id=m, confidence=c, explanation=why.get(m, []))

@@ -9,8 +9,10 @@ relationships whose properties did not change since the last write are not writt
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,6 +124,7 @@ class EmbeddedStore(Store):
         except OSError as exc:
             raise StoreUnavailable(f"cannot open case file {self.path}: {exc.strerror}") from None
         self._ids: _IdCache | None = None
+        self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -147,6 +150,7 @@ class EmbeddedStore(Store):
 
     def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         db = self._db
+        self._files.clear()
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM files WHERE sha256=? AND mapping_digest=? AND "
@@ -308,20 +312,27 @@ class EmbeddedStore(Store):
             sql, key = "SELECT file_id, rows FROM edge_sightings WHERE eid=?", eid
         sightings = sorted({(file_id, int(row)) for file_id, rows in
                             self._db.execute(sql, (key,)) for row in rows.split(",")})
-        files: dict[int, FileLoad] = {}
-        out = []
-        for file_id, row in sightings:
-            load = files.get(file_id)
-            if load is None:
-                record = self._db.execute("SELECT record FROM files WHERE file_id=?",
-                                          (file_id,)).fetchone()
-                load = files[file_id] = FileLoad.model_validate_json(record[0])
-            ref = self._db.execute("SELECT ref FROM row_refs WHERE file_id=? AND row=?",
-                                   (file_id, row)).fetchone()
-            out.append(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
-                                  ref=ref[0] if ref else None, run_id=load.run_id,
-                                  ingested_at=load.ingested_at, grading=load.grading))
+        out: list[Provenance] = []
+        for file_id, rows_seen in groupby(sightings, key=lambda fr: fr[0]):
+            load = self._file(file_id)
+            rows = [row for _, row in rows_seen]
+            refs = dict(self._db.execute(
+                "SELECT row, ref FROM row_refs WHERE file_id=? AND row IN "
+                "(SELECT value FROM json_each(?))", (file_id, json.dumps(rows))))
+            # built from this store's own ledger: no need to validate again
+            out.extend(Provenance.model_construct(
+                source_file=load.source_file, sha256=load.sha256, row=row, ref=refs.get(row),
+                run_id=load.run_id, ingested_at=load.ingested_at, grading=load.grading)
+                for row in rows)
         return out
+
+    def _file(self, file_id: int) -> FileLoad:
+        load = self._files.get(file_id)
+        if load is None:
+            record = self._db.execute("SELECT record FROM files WHERE file_id=?",
+                                      (file_id,)).fetchone()
+            load = self._files[file_id] = FileLoad.model_validate_json(record[0])
+        return load
 
     def _edge_rowid(self, edge_id: str) -> int | None:
         type_, sep, rest = edge_id.partition(":")

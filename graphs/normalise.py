@@ -33,6 +33,7 @@ __all__ = [
     "card_fields",
     "country_table",
     "luhn_valid",
+    "mask_pan",
 ]
 
 
@@ -366,6 +367,15 @@ _BRANDS = (("4", "visa"), ("51", "mastercard"), ("52", "mastercard"), ("53", "ma
            ("37", "amex"), ("35", "jcb"), ("62", "unionpay"), ("6", "discover"))
 
 
+def mask_pan(digits: str) -> str:
+    """A card number as it may be shown: BIN (first six) and last four digits.
+
+    >>> mask_pan("4111111111111111")
+    '411111******1111'
+    """
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
 def card_fields(raw: str, key: bytes) -> CardFields:
     """Keyed hash, BIN, last four and brand of a card number (12-19 digits, Luhn-checked).
 
@@ -386,6 +396,6 @@ def card_fields(raw: str, key: bytes) -> CardFields:
         card_hash=keyed_hash(key, "card", digits),
         bin=digits[:6],
         last4=digits[-4:],
-        masked=digits[:6] + "*" * (len(digits) - 10) + digits[-4:],
+        masked=mask_pan(digits),
         brand=brand,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ringmap.errors import NormalisationError, NotFound
 from ringmap.graphs.model import Node
-from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, luhn_valid
+from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
@@ -89,7 +89,7 @@ def _mask_run(match: re.Match[str]) -> str:
     digits = _digits(match[0])
     if match[0].startswith("+") or not 12 <= len(digits) <= 19:  # "+63 ..." is a phone
         return match[0]
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    return mask_pan(digits)
 
 
 def shown_input(text: str, type_name: str | None = None) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from ringmap.errors import ConfigError
-from ringmap.graphs.normalise import luhn_valid
+from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
@@ -41,7 +41,7 @@ def _mask_match(match: re.Match[str]) -> str:
     digits = re.sub(r"[ -]", "", match.group(0))
     if not luhn_valid(digits) or digits[0] not in "23456":
         return match.group(0)
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    return mask_pan(digits)
 
 
 def mask_card_numbers(text: str) -> str:

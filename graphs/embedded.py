@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ringmap.errors import NotFound, StoreError, StoreUnavailable
 from ringmap.graphs.codec import decode_props, encode_props, merge_props
@@ -404,6 +404,8 @@ def _types_filter(types: Iterable[str] | None) -> list[str] | None:
     return None if types is None else sorted(set(types))
 
 
+K = TypeVar("K", str, tuple[str, int, int])
+
 _TEMPORAL_RELS = frozenset(name for name, rel in SCHEMA.relationships.items()
                            if "first_seen" in rel.properties)
 
@@ -412,35 +414,34 @@ def _pack(rows: list[int]) -> str:
     return ",".join(map(str, rows))
 
 
+class _Ids(Generic[K]):
+    """Integer ids handed out in order, for keys of one kind."""
+
+    def __init__(self, known: dict[K, int]) -> None:
+        self.ids: dict[K, int] = known
+        self._next = max(known.values(), default=0) + 1
+
+    def of(self, key: K) -> tuple[int, bool]:
+        """The key's integer id, and whether it existed before."""
+        found = self.ids.get(key)
+        if found is not None:
+            return found, True
+        new = self.ids[key] = self._next
+        self._next += 1
+        return new, False
+
+
 class _IdCache:
     """Integer ids of nodes and relationships, and a digest of what was last written for
     each, kept for the life of a connection (dropped on rollback)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
-        self.nids: dict[str, int] = dict(db.execute("SELECT id, nid FROM nodes"))
-        self.eids: dict[tuple[str, int, int], int] = {
-            (t, s, d): e for e, t, s, d in db.execute("SELECT eid, type, src, dst FROM edges")}
-        self._next_nid = max(self.nids.values(), default=0) + 1
-        self._next_eid = max(self.eids.values(), default=0) + 1
+        self._nodes = _Ids[str](dict(db.execute("SELECT id, nid FROM nodes")))
+        self._edges = _Ids[tuple[str, int, int]]({
+            (t, s, d): e for e, t, s, d in db.execute("SELECT eid, type, src, dst FROM edges")})
+        self.nids, self.eids = self._nodes.ids, self._edges.ids
+        self.node, self.edge = self._nodes.of, self._edges.of
         self._written: dict[tuple[str, int], int] = {}
-
-    def node(self, node_id: str) -> tuple[int, bool]:
-        """The node's integer id, and whether it existed before."""
-        nid = self.nids.get(node_id)
-        if nid is not None:
-            return nid, True
-        nid = self.nids[node_id] = self._next_nid
-        self._next_nid += 1
-        return nid, False
-
-    def edge(self, key: tuple[str, int, int]) -> tuple[int, bool]:
-        """The relationship's integer id, and whether it existed before."""
-        eid = self.eids.get(key)
-        if eid is not None:
-            return eid, True
-        eid = self.eids[key] = self._next_eid
-        self._next_eid += 1
-        return eid, False
 
     def changed(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
         """Whether ``props`` differ from what was last written for ``item``: merging the same

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
-from ringmap.analysis.report import cell_rows
+from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import AnalysisError
 from ringmap.graphs.stats import count_rows
@@ -37,9 +37,6 @@ from ringmap.viz.package import export_cells
 from ringmap.viz.render import write_atomic
 
 __all__ = ["COMMANDS", "RunSummary", "run_case"]
-
-CELL_COLUMNS = ["cell", "agents", "accounts", "victims", "countries", "usd", "key_player",
-                "confidence"]
 
 
 @dataclass

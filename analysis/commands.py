@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
-from ringmap.analysis.report import cell_rows
+from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.model import AnalysisRun, CellRecord
@@ -16,8 +16,6 @@ from ringmap.tabular import Format
 
 __all__ = ["COMMANDS"]
 
-_OVERVIEW = ["cell", "agents", "accounts", "victims", "countries", "usd", "key_player",
-             "confidence"]
 _MEMBER_COLUMNS = ["member", "type", "confidence", "degree", "betweenness", "pagerank", "tie",
                    "evidence"]
 
@@ -63,7 +61,7 @@ def cells_command(
     run, records = write_cells(store, result)
     session.audit("cells", counts={"cells": len(records), "units": len(result.agents.units),
                                    "unassigned": len(result.unassigned)})
-    emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, _OVERVIEW)
+    emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, CELL_COLUMNS)
     click.echo(f"run {run.run_id}: {len(records)} cells, {len(result.unassigned)} unassigned, "
                f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
 

@@ -24,7 +24,7 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
 from ringmap.viz.privacy import Privacy
 
-__all__ = ["build_reports", "cell_rows", "money_received", "victim_country"]
+__all__ = ["CELL_COLUMNS", "build_reports", "cell_rows", "money_received", "victim_country"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
                 "FinancialAccount", "IdDocument")
@@ -218,6 +218,11 @@ def build_reports(
     held = _holdings(result)
     return {cell.cell_id: _cell_report(result, cell, privacy, held[i], cards[i], brokers[i], fx)
             for i, cell in enumerate(result.cells)}
+
+
+#: the columns of :func:`cell_rows`, in order
+CELL_COLUMNS = ["cell", "agents", "accounts", "victims", "countries", "usd", "key_player",
+                "confidence"]
 
 
 def cell_rows(cell_id: str, summary: Mapping[str, Any]) -> dict[str, Any]:

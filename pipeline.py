@@ -27,6 +27,7 @@ from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import AnalysisError
+from ringmap.fileio import write_atomic
 from ringmap.graphs.stats import count_rows
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
@@ -34,7 +35,6 @@ from ringmap.ingest.run import IngestReport, check_files, ingest_files
 from ringmap.tabular import Format, render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
 from ringmap.viz.package import export_cells
-from ringmap.viz.render import write_atomic
 
 __all__ = ["COMMANDS", "RunSummary", "run_case"]
 

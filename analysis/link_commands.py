@@ -9,9 +9,7 @@ result, every relationship with its full provenance. Entities are named as
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +20,7 @@ from pydantic import BaseModel
 from ringmap.analysis import batch as batch_lib
 from ringmap.analysis import links
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
-from ringmap.errors import ExportError
+from ringmap.fileio import write_atomic
 from ringmap.graphs.resolve import shown_input
 from ringmap.tabular import Format, render
 from ringmap.viz.privacy import require_reason
@@ -165,22 +163,6 @@ def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | 
            nodes=len(result.nodes), unconnectable=len(result.unconnectable))
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` whole or not at all."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise ExportError(f"cannot write {target}: {exc.strerror}") from None
-
-
 @click.command()
 @click.argument("watchlist", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -212,7 +194,7 @@ def batch(session: Session, watchlist: Path, out: Path | None, max_hops: int,
     if out is None:
         emit(results, fmt, batch_lib.COLUMNS)
     else:
-        _write_atomically(out, render(results, fmt, batch_lib.COLUMNS) + "\n")
+        write_atomic(out, render(results, fmt, batch_lib.COLUMNS) + "\n")
         click.echo(f"{len(results)} rows written to {out}", err=True)
     statuses = [str(r["status"]) for r in results]
     _audit(session, "batch", reason, rows=len(results),

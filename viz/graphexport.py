@@ -20,10 +20,10 @@ from typing import Any, Literal
 import networkx as nx
 
 from ringmap.errors import ConfigError
+from ringmap.fileio import write_atomic
 from ringmap.graphs.store import Store
 from ringmap.tabular import to_jsonable
 from ringmap.viz.privacy import Privacy
-from ringmap.viz.render import write_atomic
 
 __all__ = ["GRAPH_FORMATS", "GraphFormat", "export_graph", "public_graph"]
 

@@ -24,6 +24,7 @@ from typing import Any
 import networkx as nx
 
 from ringmap.errors import ConfigError
+from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord, Node, Provenance
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
@@ -46,7 +47,6 @@ from ringmap.viz.render import (
     MapNode,
     MapSpec,
     render_map,
-    write_atomic,
 )
 from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
 

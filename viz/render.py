@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,7 +30,7 @@ from pyvis.network import Network
 from ringmap.errors import ExportError
 
 __all__ = ["LegendEntry", "LegendSection", "MapEdge", "MapNode", "MapSpec", "render_map",
-           "script_json", "write_atomic"]
+           "script_json"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -217,21 +216,3 @@ def render_map(spec: MapSpec) -> str:
     net.templateEnv.globals.update(ringmap=assets, ringmap_payload=payload)
     html: str = net.generate_html(name="map.html")
     return html
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it, so it is whole or absent."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)  # gone already once the rename happened
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror}") from None

@@ -35,11 +35,20 @@ def audit_path(store_path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def redact_args(args: Sequence[str]) -> list[str]:
-    """Arguments with the value of any secret-looking option replaced by ``***``.
+    """Arguments with the value of any secret-looking option replaced by ``***`` and every
+    card-like number masked to BIN + last four (whatever command an analyst typed it into).
 
     >>> redact_args(["--password", "hunter2", "--neo4j-password=x", "--out", "d"])
     ['--password', '***', '--neo4j-password=***', '--out', 'd']
+    >>> redact_args(["map", "entity", "card:4111 1111 1111 1111"])
+    ['map', 'entity', 'card:411111******1111']
     """
+    from ringmap.graphs.resolve import shown_input
+
+    return [shown_input(arg) for arg in _hide_secrets(args)]
+
+
+def _hide_secrets(args: Sequence[str]) -> list[str]:
     out: list[str] = []
     hide_next = False
     for arg in args:

@@ -55,18 +55,13 @@ class Session:
         *,
         reason: str | None = None,
         counts: Mapping[str, Any] | None = None,
-        args: Sequence[str] | None = None,
     ) -> None:
-        """Append this invocation to the audit log.
-
-        ``args`` replaces the command line as recorded (default ``sys.argv[1:]``), for
-        commands whose arguments may hold a card number that must be masked first.
-        """
+        """Append this invocation to the audit log (secrets and card numbers masked there)."""
         store_path = None if self.uses_neo4j else (
             self.store_path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE)
         where = self._store.describe() if self._store is not None else store_path
         audit.record(audit.audit_path(store_path), command,
-                     sys.argv[1:] if args is None else args, reason=reason,
+                     sys.argv[1:], reason=reason,
                      counts=counts, store=where)
 
 

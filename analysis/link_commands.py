@@ -9,7 +9,6 @@ result, every relationship with its full provenance. Entities are named as
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,6 @@ from ringmap.analysis import batch as batch_lib
 from ringmap.analysis import links
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.fileio import write_atomic
-from ringmap.graphs.resolve import shown_input
 from ringmap.tabular import Format, render
 from ringmap.viz.privacy import require_reason
 
@@ -46,9 +44,8 @@ def _hub_option(func: F) -> F:
 
 
 def _audit(session: Session, command: str, reason: str | None, **counts: Any) -> None:
-    """Record the command, with anything that could be a card number masked."""
-    session.audit(command, reason=reason, counts=counts,
-                  args=[shown_input(arg) for arg in sys.argv[1:]])
+    """Record the command with its counts."""
+    session.audit(command, reason=reason, counts=counts)
 
 
 def _output(

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
 from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError
-from ringmap.graphs.resolve import shown_input
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import CypherReader, parse_assignments, run_named
 from ringmap.queries.guard import WriteRefused, check_read_only
@@ -23,11 +21,6 @@ _PARAM_HELP = "A parameter, NAME=VALUE (repeatable)."
 _TIMEOUT = click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0,
                         show_default=True, metavar="S",
                         help="Seconds the Neo4j server may spend before it cancels the query.")
-
-
-def _audit_args() -> list[str]:
-    """The command line as the audit log records it: card-like numbers masked."""
-    return [shown_input(arg) for arg in sys.argv[1:]]
 
 
 def catalog_rows() -> list[dict[str, Any]]:
@@ -79,7 +72,7 @@ def query(
     result = run_named(session.store(), name, parse_assignments(params),
                        reveal=reveal_victims, timeout=timeout)
     emit(result.rows, fmt, result.columns)
-    session.audit("query", reason=reason, args=_audit_args(),
+    session.audit("query", reason=reason,
                   counts={"query": result.spec.name, "rows": len(result.rows)})
 
 
@@ -126,7 +119,7 @@ def cypher(
     try:
         check_read_only(statement)
     except WriteRefused:
-        session.audit("cypher", reason=reason, args=_audit_args(), counts={"refused": 1})
+        session.audit("cypher", reason=reason, counts={"refused": 1})
         raise
     values = {k: _cypher_value(v) for k, v in parse_assignments(params).items()}
     store = session.store()
@@ -136,7 +129,7 @@ def cypher(
     emit(rows[:limit], fmt)
     if len(rows) > limit:
         click.echo(f"(first {limit} rows; there are more: raise --limit to see them)", err=True)
-    session.audit("cypher", reason=reason, args=_audit_args(),
+    session.audit("cypher", reason=reason,
                   counts={"rows": min(len(rows), limit)})
 
 

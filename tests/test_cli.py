@@ -61,3 +61,14 @@ def test_missing_case_file_is_one_line(tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("ringmap, version ")
+
+
+def test_audit_masks_card_numbers_for_every_command() -> None:
+    """Regression: only link and query commands masked card numbers in the audit log."""
+    from ringmap.audit import redact_args
+
+    assert redact_args(["map", "entity", "card:4111 1111 1111 1111", "--password", "pw"]) == [
+        "map", "entity", "card:411111******1111", "--password", "***"]
+    # international phone numbers stay readable; any other 12-19 digit run is masked
+    assert redact_args(["path", "+63 917 123 4567", "imei:490154203237518"]) == [
+        "path", "+63 917 123 4567", "imei:490154*****7518"]

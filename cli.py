@@ -26,11 +26,10 @@ class _Group(click.Group):
 
 
 class UserError(click.ClickException):
-    """A :class:`RingmapError` on its way to the terminal."""
+    """A :class:`RingmapError` on its way to the terminal: its one line, exit code 1."""
 
     def __init__(self, error: RingmapError) -> None:
         super().__init__(error.one_line())
-        self.exit_code = error.exit_code
 
 
 @click.group(

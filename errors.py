@@ -25,8 +25,6 @@ from __future__ import annotations
 class RingmapError(Exception):
     """Base class of every error a user can cause; rendered as one line by the CLI."""
 
-    exit_code = 1
-
     def one_line(self) -> str:
         """The message flattened to a single line."""
         return " ".join(str(self).split()) or type(self).__name__

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
-__all__ = ["paused_gc"]
+__all__ = ["Progress", "paused_gc"]
+
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+"""How library code reports progress without knowing the terminal: called with a label and a
+total, it gives a context whose callback takes the position reached so far. The CLI passes one
+that draws a bar; library callers pass ``None``."""
 
 
 @contextmanager

@@ -15,28 +15,24 @@ cells and saves them as a new analysis run, and writes into ``--out``::
 from __future__ import annotations
 
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
 from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.stats import count_rows
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import IngestReport, check_files, ingest_files
-from ringmap.tabular import Format, render, to_jsonable, write_csv
+from ringmap.perf import Progress
+from ringmap.tabular import render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
 from ringmap.viz.package import export_cells
 
-__all__ = ["COMMANDS", "RunSummary", "run_case"]
+__all__ = ["RunSummary", "run_case"]
 
 
 @dataclass
@@ -74,7 +70,7 @@ def run_case(
     settings: CellSettings | None = None,
     maps: bool = True,
     packages: bool = False,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> RunSummary:
     """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
 
@@ -147,45 +143,3 @@ def _markdown(summary: RunSummary) -> str:
         ]
     parts += ["## Files\n", "".join(f"- {f}\n" for f in summary.files)]
     return "\n".join(parts)
-
-
-@click.command("run")
-@click.argument("case_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the summary, cells, maps (and the case file by default).")
-@store_options
-@click.option("--method", type=click.Choice(["leiden", "louvain", "lpa"]), default="leiden",
-              show_default=True, help="Community detection method.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-@click.option("--maps/--no-maps", default=True, show_default=True, help="Write the maps.")
-@click.option("--packages/--no-packages", default=False, show_default=True,
-              help="Also write a raid package per cell (victims pseudonymised).")
-@format_option()
-@pass_session
-def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, maps: bool,
-        packages: bool, fmt: Format) -> None:
-    """Run the whole job on CASE_DIR: ingest every table, detect cells, write maps and a
-    summary into OUT.
-
-    Without --store or --neo4j the case file is OUT/ringmap.db. Running again on the same
-    case ingests nothing new and adds a new cell run.
-
-    Example: ringmap run examples/strikeback --out out/
-    """
-    if not session.uses_neo4j and session.store_path is None and not os.environ.get(
-            "RINGMAP_STORE"):
-        session.store_path = str(out / "ringmap.db")
-    settings = CellSettings.model_validate({"method": method, "seed": seed})
-    summary = run_case(session.store(create=True), case_dir, out, settings=settings,
-                       maps=maps, packages=packages, progress=sys.stderr.isatty())
-    session.audit("run", counts={**summary.ingest.totals(), "cells": len(summary.cells)})
-    emit(summary.cells, fmt, CELL_COLUMNS)
-    totals = summary.ingest.totals()
-    click.echo(f"{totals['read']} rows read, {totals['loaded']} loaded, {totals['duplicate']} "
-               f"duplicate, {totals['rejected']} rejected; "
-               f"{len(summary.cells)} cells -> {out}/summary.md", err=True)
-    if summary.cells_note:
-        click.echo(f"no cells: {summary.cells_note}", err=True)
-
-
-COMMANDS: list[click.Command] = [run]

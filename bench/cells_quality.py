@@ -39,7 +39,7 @@ from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_info
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
-from ringmap.ingest.synth import SynthParams, generate
+from ringmap.synth import SynthParams, generate
 
 GOAL = 0.95
 #: Everything the evidence links, with no hub handling: what naive approaches see.

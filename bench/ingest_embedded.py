@@ -31,7 +31,7 @@ import ringmap.ingest.run as run
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import Batch
 from ringmap.ingest.case import load_case
-from ringmap.ingest.synth import SynthParams, generate
+from ringmap.synth import SynthParams, generate
 
 #: Evidence rows a synthetic cell yields at the default victims per cell (measured).
 _ROWS_PER_CELL = 450

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ringmap.ingest.synth import SynthParams, generate
+from ringmap.synth import SynthParams, generate
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ changes nothing, and a file whose earlier load was killed part-way is resumed.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import click
 from pydantic import BaseModel
 
 from ringmap.errors import ConfigError
@@ -27,7 +25,7 @@ from ringmap.ingest import engine
 from ringmap.ingest.engine import Quarantine, compile_mapping
 from ringmap.ingest.mapping import CARD_NUMBER, Mapping, load_mapping
 from ringmap.ingest.readers import Table, open_table, scan_file, source_format
-from ringmap.perf import paused_gc
+from ringmap.perf import Progress, paused_gc
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -133,7 +131,7 @@ def ingest_files(
     run_id: str | None = None,
     quarantine_dir: Path = Path("quarantine"),
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = False,
+    progress: Progress | None = None,
     command: str = "ingest",
 ) -> IngestReport:
     """Ingest evidence files into ``store`` and record the run.
@@ -153,7 +151,7 @@ def ingest_files(
     batch_size
         Rows per batch handed to the store.
     progress
-        Show a progress bar on stderr.
+        Reports each file's progress (bytes read), e.g. a bar drawn by the CLI.
     command
         What started the run, for the run record.
 
@@ -204,7 +202,7 @@ def _report(checked: CheckedTask, load: FileLoad, status: Status) -> FileReport:
 
 
 def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir: Path,
-                batch_size: int, progress: bool, key: bytes | None) -> FileReport:
+                batch_size: int, progress: Progress | None, key: bytes | None) -> FileReport:
     mapping = checked.mapping
     digest = mapping.digest()
     earlier = store.file_load(checked.sha256, digest)
@@ -233,19 +231,11 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
 
 
 @contextmanager
-def _progress_bar(table: Table, enabled: bool) -> Iterator[Callable[[], None] | None]:
-    """A progress callback drawing a bar on stderr, or ``None`` when not wanted."""
-    if not enabled:
+def _progress_bar(table: Table, progress: Progress | None) -> Iterator[Callable[[], None] | None]:
+    """A callback telling ``progress`` how far into ``table`` the reader is, or ``None``."""
+    if progress is None:
         yield None
         return
-    with click.progressbar(length=max(table.size, 1), label=table.path.name,
-                           file=sys.stderr) as bar:
-        shown = [0]
-
-        def tick() -> None:
-            position = table.position()
-            bar.update(position - shown[0])
-            shown[0] = position
-
-        yield tick
+    with progress(table.path.name, max(table.size, 1)) as update:
+        yield lambda: update(table.position())
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ringmap.analysis.link_commands import COMMANDS
 from ringmap.cli import cli
+from ringmap.cli.links import COMMANDS
 from ringmap.tests.links_case import HUB_IP, SECRET, shared_case
 
 

@@ -36,7 +36,7 @@ from ringmap.graphs.neo4j_store import Neo4jStore, require_version
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
-from ringmap.ingest.synth import SynthParams, generate
+from ringmap.synth import SynthParams, generate
 from ringmap.tests.neo4j_fixtures import Neo4jServer, require_neo4j
 
 HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //"

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from ringmap.cli import cli
+from ringmap.cli.queries import COMMANDS
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.queries.catalog import catalog
-from ringmap.queries.commands import COMMANDS
 from ringmap.tests.queries_case import A1, CARD_NUMBER, IMEI, load_case
 
 

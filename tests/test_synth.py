@@ -19,9 +19,9 @@ from ringmap.cli import cli
 from ringmap.errors import ConfigError, NormalisationError
 from ringmap.graphs.normalise import NORMALISERS, Context, luhn_valid
 from ringmap.graphs.schema import SCHEMA
-from ringmap.ingest.synth import SynthParams, generate, truth_node_id
-from ringmap.ingest.synth_tables import TABLES, Noise
-from ringmap.ingest.synth_world import World, cell_size
+from ringmap.synth import SynthParams, generate, truth_node_id
+from ringmap.synth.tables import TABLES, Noise
+from ringmap.synth.world import World, cell_size
 
 SECRET = "test-secret-0123456789"
 CTX = Context(default_region="PH")
@@ -381,7 +381,7 @@ def test_committed_example_is_what_the_generator_writes(tmp_path: Path) -> None:
 
 def test_cli_reports_progress_on_stderr_for_big_cases(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from ringmap.ingest import synth_cli
+    from ringmap.cli import synth as synth_cli
 
     monkeypatch.setattr(synth_cli, "_PROGRESS_FROM_CELLS", 2)
     result = CliRunner().invoke(cli, ["synth", str(tmp_path / "case"), "--cells", "2",

@@ -1,4 +1,7 @@
-"""The ``ringmap`` command: a click group whose commands live beside the library they drive.
+"""The ``ringmap`` command: one click group, one module per command group beside it.
+
+The library packages (graphs, ingest, synth, analysis, viz, queries) know nothing of click;
+these modules parse options, call one library function and print.
 
 Every :class:`~ringmap.errors.RingmapError` becomes ``Error: <one line>`` on stderr and a
 non-zero exit; anything else is a bug and keeps its traceback.
@@ -9,7 +12,7 @@ from __future__ import annotations
 import click
 
 from ringmap import __version__
-from ringmap.clikit import Session, store_options
+from ringmap.cli.session import Session, store_options
 from ringmap.errors import RingmapError
 
 __all__ = ["cli", "main"]
@@ -52,14 +55,14 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from ringmap.analysis.commands import COMMANDS as ANALYSIS
-    from ringmap.analysis.link_commands import COMMANDS as LINKS
-    from ringmap.graphs.commands import COMMANDS as GRAPHS
-    from ringmap.ingest.commands import COMMANDS as INGEST
-    from ringmap.ingest.synth_cli import COMMANDS as SYNTH
-    from ringmap.pipeline import COMMANDS as PIPELINE
-    from ringmap.queries.commands import COMMANDS as QUERIES
-    from ringmap.viz.commands import COMMANDS as VIZ
+    from ringmap.cli.cells import COMMANDS as ANALYSIS
+    from ringmap.cli.ingest import COMMANDS as INGEST
+    from ringmap.cli.links import COMMANDS as LINKS
+    from ringmap.cli.maps import COMMANDS as VIZ
+    from ringmap.cli.queries import COMMANDS as QUERIES
+    from ringmap.cli.run import COMMANDS as PIPELINE
+    from ringmap.cli.stats import COMMANDS as GRAPHS
+    from ringmap.cli.synth import COMMANDS as SYNTH
 
     for command in (*PIPELINE, *INGEST, *SYNTH, *GRAPHS, *ANALYSIS, *LINKS, *VIZ, *QUERIES):
         cli.add_command(command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.graphs.stats import count_rows, file_rows
 from ringmap.tabular import Format
 

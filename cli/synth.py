@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ringmap.clikit import emit, format_option
-from ringmap.ingest.synth import SynthParams, generate
+from ringmap.cli.session import emit, format_option
+from ringmap.synth import SynthParams, generate
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS", "synth"]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import (
+    Session,
+    emit,
+    format_option,
+    pass_session,
+    store_options,
+    terminal_progress,
+)
 from ringmap.errors import ConfigError
 from ringmap.graphs.model import Grading
 from ringmap.graphs.store import DEFAULT_STORE
@@ -81,7 +87,7 @@ def ingest(
         checked,
         quarantine_dir=quarantine or _quarantine_dir(session),
         batch_size=batch_size,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=terminal_progress(progress),
     )
     session.audit("ingest", counts=report.totals())
     emit(report.rows(), fmt)

@@ -8,7 +8,7 @@ import click
 
 from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.model import AnalysisRun, CellRecord
 from ringmap.graphs.store import Store

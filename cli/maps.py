@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ringmap.clikit import Session, pass_session, store_options
+from ringmap.cli.session import Session, pass_session, store_options
 from ringmap.errors import ExportError
 from ringmap.viz.aggregate import DEFAULT_BUDGET
 from ringmap.viz.graphexport import GRAPH_FORMATS, export_graph

@@ -1,7 +1,7 @@
 """Evidence rows of synthetic cells, streamed into the case's tables with noise applied.
 
-A :class:`CaseWriter` turns each :class:`~ringmap.ingest.synth_world.Cell` into rows of the
-eight tables of :data:`~ringmap.ingest.synth_tables.TABLES` as soon as the cell is drawn, so a
+A :class:`CaseWriter` turns each :class:`~ringmap.synth.world.Cell` into rows of the
+eight tables of :data:`~ringmap.synth.tables.TABLES` as soon as the cell is drawn, so a
 case of any size is written in constant memory. It remembers which agents and agent-run
 accounts made it into evidence (a row that was written and is not deliberately bad), since
 only those become nodes and belong in the ground truth.
@@ -17,14 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ringmap.ingest.synth_tables import (
+from ringmap.synth.tables import (
     TABLES,
     Noise,
     handle_spellings,
     open_table,
     phone_spellings,
 )
-from ringmap.ingest.synth_world import (
+from ringmap.synth.world import (
     CONTACT_PLATFORMS,
     VICTIM_COUNTRIES,
     Account,

@@ -1,8 +1,8 @@
 """Synthetic Strikeback-like cases: evidence tables, mappings, case file and ground truth.
 
 :func:`generate` draws a world of call-centre offices and blackmail cells
-(:mod:`~ringmap.ingest.synth_world`), streams their evidence into tables of different layouts
-(:mod:`~ringmap.ingest.synth_evidence`, :mod:`~ringmap.ingest.synth_tables`) and writes
+(:mod:`~ringmap.synth.world`), streams their evidence into tables of different layouts
+(:mod:`~ringmap.synth.evidence`, :mod:`~ringmap.synth.tables`) and writes
 
 - ``case.yaml`` listing the tables with their mappings and source gradings,
 - ``mappings/<table>.yaml`` in the format of ``docs/mappings.md``,
@@ -31,9 +31,9 @@ import yaml
 from ringmap.errors import ConfigError
 from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.schema import SCHEMA, node_id
-from ringmap.ingest.synth_evidence import CaseWriter, TableCount
-from ringmap.ingest.synth_tables import TABLES
-from ringmap.ingest.synth_world import World
+from ringmap.synth.evidence import CaseWriter, TableCount
+from ringmap.synth.tables import TABLES
+from ringmap.synth.world import World
 
 __all__ = ["SynthParams", "SynthResult", "generate", "truth_node_id"]
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from ringmap.analysis import batch as batch_lib
 from ringmap.analysis import links
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.fileio import write_atomic
 from ringmap.tabular import Format, render
 from ringmap.viz.privacy import require_reason

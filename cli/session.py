@@ -1,11 +1,12 @@
-"""Shared pieces of the CLI: store options, output format, the session that opens the store
-and writes the audit log. Command modules (``<package>/commands.py``) use only these."""
+"""Shared pieces of the CLI: store options, output format, progress bars, the session that opens
+the store and writes the audit log. The command modules beside this one use only these."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -13,9 +14,18 @@ import click
 
 from ringmap import audit
 from ringmap.graphs.store import DEFAULT_STORE, Store, open_store
+from ringmap.perf import Progress
 from ringmap.tabular import Format, render
 
-__all__ = ["Session", "emit", "format_option", "pass_session", "store_options"]
+__all__ = [
+    "Session",
+    "emit",
+    "format_option",
+    "pass_session",
+    "progress_bar",
+    "store_options",
+    "terminal_progress",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,3 +123,24 @@ def emit(
 ) -> None:
     """Print rows in the chosen format."""
     click.echo(render(rows, fmt, columns))
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A :data:`ringmap.perf.Progress` that draws a bar on stderr."""
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        shown = 0
+
+        def update(position: int) -> None:
+            nonlocal shown
+            bar.update(position - shown)
+            shown = position
+
+        yield update
+
+
+def terminal_progress(enabled: bool | None = None) -> Progress | None:
+    """:func:`progress_bar` when ``enabled`` (by default: when stderr is a terminal)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return progress_bar if enabled else None

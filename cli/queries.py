@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ringmap.clikit import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import CypherReader, parse_assignments, run_named

@@ -24,7 +24,7 @@ from ringmap.errors import InputError, NormalisationError, NotFound
 from ringmap.graphs.resolve import describe, lookup, readings, shown_input
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
-from ringmap.viz.privacy import Privacy
+from ringmap.privacy import Privacy
 
 __all__ = ["COLUMNS", "batch", "read_watchlist"]
 
@@ -117,7 +117,7 @@ def batch(
         Region in which national phone numbers are read.
     reveal_victims
         Show victims and the identifiers only they use as they are; by default their ids in
-        ``key``, ``node`` and ``path`` are pseudonyms (see :mod:`ringmap.viz.privacy`).
+        ``key``, ``node`` and ``path`` are pseudonyms (see :mod:`ringmap.privacy`).
     graph
         A projection to reuse.
 

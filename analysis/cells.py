@@ -41,7 +41,7 @@ from ringmap.graphs.model import (
 )
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
-from ringmap.viz.privacy import Privacy
+from ringmap.privacy import Privacy
 
 __all__ = [
     "Cell",
@@ -273,7 +273,7 @@ def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsRes
 
 
 def public_edge(privacy: Privacy, eid: str) -> str:
-    """An edge id with its victim-side ends pseudonymised (see :mod:`ringmap.viz.privacy`)."""
+    """An edge id with its victim-side ends pseudonymised (see :mod:`ringmap.privacy`)."""
     rel, _, ends = eid.partition(":")
     src, sep, dst = ends.partition("->")
     if not sep:

@@ -22,7 +22,7 @@ import networkx as nx
 from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
-from ringmap.viz.privacy import Privacy
+from ringmap.privacy import Privacy
 
 __all__ = ["CELL_COLUMNS", "build_reports", "cell_rows", "money_received", "victim_country"]
 

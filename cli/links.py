@@ -20,8 +20,8 @@ from ringmap.analysis import batch as batch_lib
 from ringmap.analysis import links
 from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.fileio import write_atomic
+from ringmap.privacy import require_reason
 from ringmap.tabular import Format, render
-from ringmap.viz.privacy import require_reason
 
 __all__ = ["COMMANDS"]
 

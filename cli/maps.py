@@ -10,6 +10,7 @@ import click
 
 from ringmap.cli.session import Session, pass_session, store_options
 from ringmap.errors import ExportError
+from ringmap.privacy import require_reason
 from ringmap.viz.aggregate import DEFAULT_BUDGET
 from ringmap.viz.graphexport import GRAPH_FORMATS, export_graph
 from ringmap.viz.maps import (
@@ -20,7 +21,6 @@ from ringmap.viz.maps import (
     write_victim_map,
 )
 from ringmap.viz.package import export_cell, export_cells, verify_package
-from ringmap.viz.privacy import require_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -22,9 +22,9 @@ from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.resolve import lookup, readings, resolve
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy, mask_card_numbers
 from ringmap.queries.catalog import Column, Param, QuerySpec, get_query
 from ringmap.queries.twins import TWINS
-from ringmap.viz.privacy import Privacy, mask_card_numbers
 
 __all__ = ["CypherReader", "QueryResult", "bind", "parse_assignments", "run_named", "victim_side"]
 
@@ -184,7 +184,7 @@ RETURN n.id AS id"""
 def victim_side(store: Store, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` are on the victim side: victims, and what only victims use or hold.
 
-    The same rule as :func:`ringmap.viz.privacy.victim_side`, asked of the store for just these
+    The same rule as :func:`ringmap.privacy.victim_side`, asked of the store for just these
     ids in one query (per entity type on Neo4j, so that its id index is used).
     """
     wanted = sorted(set(ids))

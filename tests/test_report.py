@@ -14,8 +14,8 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation
 from ringmap.analysis.report import build_reports, money_received, victim_country
 from ringmap.errors import ConfigError
+from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
-from ringmap.viz.privacy import Privacy
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 - :mod:`ringmap.viz.maps` — cell, victims-across-countries and entity maps (offline HTML drawn
   by pyvis through the project's own template, :mod:`ringmap.viz.render`);
 - :mod:`ringmap.viz.package` — raid packages with rosters, summary and SHA-256 manifest;
-- :mod:`ringmap.viz.graphexport` — GraphML, GEXF and node-link JSON;
-- :mod:`ringmap.viz.privacy` — victims pseudonymised and card numbers masked in all of them.
+- :mod:`ringmap.viz.graphexport` — GraphML, GEXF and node-link JSON.
+
+All of them show nodes through :mod:`ringmap.privacy`: victims pseudonymised, card numbers masked.
 """

@@ -22,8 +22,8 @@ import networkx as nx
 from ringmap.errors import ConfigError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
 from ringmap.tabular import to_jsonable
-from ringmap.viz.privacy import Privacy
 
 __all__ = ["GRAPH_FORMATS", "GraphFormat", "export_graph", "public_graph"]
 

@@ -30,8 +30,8 @@ from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
-from ringmap.viz.privacy import Privacy
 from ringmap.viz.reach import (
     CellReach,
     cell_of,

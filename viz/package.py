@@ -39,9 +39,9 @@ from ringmap.errors import ExportError, NotFound
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy, require_reason
 from ringmap.tabular import to_jsonable, write_csv
 from ringmap.viz.maps import cell_map
-from ringmap.viz.privacy import Privacy, require_reason
 from ringmap.viz.reach import (
     CellReach,
     figures,

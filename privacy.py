@@ -1,4 +1,6 @@
-"""What maps and exports may show: victims pseudonymised, card numbers never in clear.
+"""What any output may show: victims pseudonymised, card numbers never in clear.
+
+One policy for maps, exports, query results and the CLI's tables, below all of them.
 
 Evidence text is attacker-controlled and sometimes careless: an exhibit description may quote a
 whole card number. Every text that leaves ringmap through a map or an export passes through

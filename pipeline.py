@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
+from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic

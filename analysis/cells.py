@@ -1,9 +1,8 @@
-"""Cells: split the agents into the call-centre cells they work in, with confidence and reasons.
+"""Cells: split the agents into the call-centre cells they work in, with a confidence each.
 
 :func:`find_cells` runs on an evidence graph, :func:`detect_cells` on a store; both return a
-:class:`CellsResult`. :func:`write_cells` explains every member from provenance, builds each
-cell's report and saves the run (with its parameters) through ``Store.save_cells``, where maps,
-exports and queries read it.
+:class:`CellsResult`, the partition. Explaining the members and saving the run is
+:mod:`ringmap.analysis.explain`; each cell's report is :mod:`ringmap.analysis.report`.
 
 Pipeline: project the evidence onto the agent graph (:mod:`ringmap.analysis.projection`),
 choose the resolution (size-plausible cells, :func:`~ringmap.analysis.community.scan_resolution`),
@@ -14,11 +13,10 @@ run ``runs`` seeds and keep the best partition, cut disconnected cells, put agen
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,29 +29,17 @@ from ringmap.analysis.community import (
 )
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
-from ringmap.graphs.model import (
-    AnalysisRun,
-    CellMember,
-    CellRecord,
-    Provenance,
-    edge_id,
-    utcnow,
-)
+from ringmap.graphs.model import edge_id
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
-from ringmap.privacy import Privacy
 
 __all__ = [
     "Cell",
     "CellSettings",
     "CellsResult",
-    "EvidenceReader",
     "detect_cells",
     "edge_reliability",
-    "explain_members",
     "find_cells",
-    "public_edge",
-    "write_cells",
 ]
 
 
@@ -99,7 +85,6 @@ class Cell:
     """Vertex ids of the agent graph."""
     members: dict[str, float]
     """Member node id (agents and their accounts) -> confidence."""
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -259,10 +244,18 @@ def edge_reliability(store: Store, evidence: nx.MultiDiGraph) -> tuple[dict[str,
     return out, "applied"
 
 
-def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsResult:
-    """Detect the cells of the case in ``store`` (see :func:`find_cells`)."""
+def detect_cells(
+    store: Store,
+    settings: CellSettings | None = None,
+    evidence: nx.MultiDiGraph | None = None,
+) -> CellsResult:
+    """Detect the cells of the case in ``store`` (see :func:`find_cells`).
+
+    ``evidence`` is the store's evidence graph when the caller has projected it already
+    (``ringmap run`` projects once and hands the graph to cells, maps and packages).
+    """
     settings = settings or CellSettings()
-    evidence = store.project()
+    evidence = store.project() if evidence is None else evidence
     reliability: dict[str, float] = {}
     grading = "off"
     if settings.projection.use_grading:
@@ -270,196 +263,3 @@ def detect_cells(store: Store, settings: CellSettings | None = None) -> CellsRes
     result = find_cells(evidence, settings, reliability)
     result.grading = grading
     return result
-
-
-def public_edge(privacy: Privacy, eid: str) -> str:
-    """An edge id with its victim-side ends pseudonymised (see :mod:`ringmap.privacy`)."""
-    rel, _, ends = eid.partition(":")
-    src, sep, dst = ends.partition("->")
-    if not sep:
-        return privacy.public_id(eid)
-    return f"{rel}:{privacy.public_id(src)}->{privacy.public_id(dst)}"
-
-
-@dataclass
-class EvidenceReader:
-    """Provenance rows behind ties, within a budget of store lookups for the whole run.
-
-    A tie's evidence comes from the first relationship on its way that has sightings (the one
-    tying the agent to the identifier); once ``budget`` lookups are spent, further ties keep
-    their identifiers but no rows, and :attr:`exhausted` says so.
-    """
-
-    store: Store
-    privacy: Privacy
-    rows_per_tie: int
-    budget: int
-    lookups: int = 0
-    exhausted: bool = False
-
-    fetched: dict[str, list[Provenance]] | None = None
-    prefetched: frozenset[str] = frozenset()
-    deferred: list[tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
-
-    def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
-        """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere.
-
-        While :meth:`deferring`, returns an empty list that :meth:`resolve` fills later.
-        """
-        if self.deferred is not None:
-            placeholder: list[dict[str, Any]] = []
-            self.deferred.append((items, placeholder))
-            return placeholder
-        for item in items:
-            if self.lookups >= self.budget or (
-                    self.fetched is not None and item not in self.prefetched):
-                self.exhausted = True
-                return []
-            self.lookups += 1
-            sightings = (self.store.provenance(item) if self.fetched is None
-                         else self.fetched.get(item, []))
-            if sightings:
-                public = public_edge(self.privacy, item)
-                return [{"item": public, "file": p.source_file, "row": p.row, "ref": p.ref,
-                         "grading": str(p.grading)} for p in sightings[: self.rows_per_tie]]
-        return []
-
-    def deferring(self) -> None:
-        """Hand out placeholders instead of reading, until :meth:`resolve`."""
-        self.deferred = []
-
-    def resolve(self) -> None:
-        """Read every deferred item's provenance in one bulk call (within the lookup budget)
-        and fill the placeholders in the order they were handed out, so explanations cost a
-        few store round trips rather than one per tie."""
-        deferred, self.deferred = self.deferred or [], None
-        wanted = list(dict.fromkeys(item for items, _ in deferred for item in items))
-        self.prefetched = frozenset(wanted[: self.budget])
-        self.fetched = self.store.provenance_many(wanted[: self.budget])
-        for items, placeholder in deferred:
-            placeholder.extend(self.rows(items))
-
-
-def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:
-    """How an identifier appears: a node as privacy shows it; a contact as its edge."""
-    if ident in graph:
-        return {"identifier": privacy.public_id(ident), "label": privacy.label(ident,
-                                                                                graph.nodes[ident])}
-    shown = public_edge(privacy, ident)
-    return {"identifier": shown, "label": shown}
-
-
-def _uses_tie(evidence: EvidenceReader, person: str, account: str, users: int
-              ) -> dict[str, Any]:
-    """An account is in its user's cell: the USES link and its evidence."""
-    return {"kind": "uses", "identifier": person, "label": person, "weight": None,
-            "shared_by": users, "in_cell": 1, "infrastructure": False,
-            "evidence": evidence.rows((edge_id("USES", person, account),))}
-
-
-def explain_members(
-    result: CellsResult,
-    cell: Cell,
-    evidence: EvidenceReader,
-    held: Mapping[int, list[str]] | None = None,
-) -> dict[str, list[dict[str, Any]]]:
-    """Why each member is in ``cell``: its strongest shared identifiers, with provenance.
-
-    Victims are shown as ``evidence.privacy`` shows them (pseudonymised by default);
-    ``held`` is :meth:`AgentGraph.holdings`, passed in when explaining many cells.
-
-    Returns
-    -------
-    dict
-        Member node id -> ties, strongest first: ``kind``, ``identifier``, ``label``,
-        ``weight`` (its contribution), ``shared_by`` (agents holding it), ``in_cell`` (of them
-        in this cell) and ``evidence`` rows (file, row, ref, grading).
-    """
-    agents, settings = result.agents, result.settings
-    index = result.membership
-    target = result.cells.index(cell)
-    held = agents.holdings() if held is None else held
-    out: dict[str, list[dict[str, Any]]] = {}
-    for v in cell.units:
-        ties: list[tuple[float, str, int, int]] = []
-        for ident in held.get(v, ()):
-            holders = agents.incidence[ident]
-            in_cell = sum(1 for u in holders if index[u] == target)
-            if in_cell < 2:
-                continue
-            kind = agents.kinds[ident]
-            k = len(holders)
-            weight = 0.0 if ident in agents.infrastructure else (
-                settings.projection.weight(kind) * settings.projection.hub_factor(k)
-                * (in_cell - 1) * holders[v].reliability)
-            ties.append((weight, ident, k, in_cell))
-        ties.sort(key=lambda t: (-t[0], t[1]))
-        unit = agents.units[v]
-        out[unit] = [
-            {"kind": agents.kinds[ident], **_shown(evidence.privacy, agents.evidence, ident),
-             "weight": round(weight, 4), "shared_by": k, "in_cell": in_cell,
-             "infrastructure": ident in agents.infrastructure,
-             "evidence": evidence.rows(agents.incidence[ident][v].via)}
-            for weight, ident, k, in_cell in ties[: settings.explain_top]
-        ]
-        for account in agents.accounts.get(unit, ()):
-            out[account] = [_uses_tie(evidence, unit, account, 1)]
-    for account, users in agents.shared_accounts.items():
-        if account in cell.members:
-            out[account] = [_uses_tie(evidence, u, account, len(users))
-                            for u in users if u in cell.members]
-    return out
-
-
-def write_cells(
-    store: Store, result: CellsResult, run_id: str | None = None
-) -> tuple[AnalysisRun, list[CellRecord]]:
-    """Explain, report and save a detection run; returns the run and cells as saved."""
-    with paused_gc():
-        return _write_cells(store, result, run_id)
-
-
-def _write_cells(
-    store: Store, result: CellsResult, run_id: str | None
-) -> tuple[AnalysisRun, list[CellRecord]]:
-    from ringmap.analysis.report import build_reports  # report builds on this module
-
-    privacy = Privacy.for_graph(result.agents.evidence)
-    reports = build_reports(result, privacy)
-    evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
-                              result.settings.evidence_lookups)
-    created = utcnow()
-    run = AnalysisRun(
-        run_id=run_id or f"cells-{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}",
-        created=created,
-        params={**result.settings.model_dump(mode="json"), "resolution_used": result.resolution},
-        summary={
-            "cells": len(result.cells),
-            "agents": len(result.agents.units),
-            "assigned": sum(len(c.units) for c in result.cells),
-            "unassigned": result.unassigned,
-            "infrastructure": [{"identifier": privacy.public_id(i),
-                                "kind": result.agents.kinds[i], "shared_by": k}
-                               for i, k in sorted(result.agents.infrastructure.items(),
-                                                  key=lambda kv: (-kv[1], kv[0]))],
-            "scan": [vars(p) for p in result.scan],
-            "grading": result.grading,
-            "seconds": result.timings,
-        },
-    )
-    records: list[CellRecord] = []
-    held = result.agents.holdings()
-    evidence.deferring()
-    whys = [explain_members(result, cell, evidence, held) for cell in result.cells]
-    evidence.resolve()
-    for cell, why in zip(result.cells, whys, strict=True):
-        records.append(CellRecord(
-            cell_id=cell.cell_id,
-            members=[CellMember(node_id=m, confidence=c, explanation=why.get(m, []))
-                     for m, c in sorted(cell.members.items())],
-            summary=reports[cell.cell_id],
-        ))
-    run.summary["evidence"] = (f"rows for the first {evidence.lookups:,} lookups only"
-                               if evidence.exhausted else "complete")
-    store.save_cells(run, records)
-    return run, records

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
+from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError, NotFound

@@ -16,7 +16,6 @@ from ringmap.analysis.cells import (
     detect_cells,
     edge_reliability,
     find_cells,
-    write_cells,
 )
 from ringmap.analysis.community import (
     Method,
@@ -26,6 +25,7 @@ from ringmap.analysis.community import (
     size_plausibility,
     split_disconnected,
 )
+from ringmap.analysis.explain import write_cells
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.errors import AnalysisError
 from ringmap.graphs.embedded import EmbeddedStore

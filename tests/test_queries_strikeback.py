@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ringmap.analysis.cells import CellSettings, detect_cells, write_cells
+from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -90,18 +91,51 @@ def _write_csv_rows(handle: Any, rows: list[Mapping[str, Any]], cols: list[str])
     return len(rows)
 
 
-def _table(rows: list[Mapping[str, Any]], cols: list[str], max_width: int = 48) -> str:
-    def cell(value: Any) -> str:
-        text = "" if value is None else _scalar_text(value)
-        text = " ".join(text.split())  # no control characters or line breaks from evidence
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+_GAP = "  "
+_MIN_WIDTH = 8  # a wrapped column keeps at least its header, or this many characters
 
-    body = [[cell(row.get(c)) for c in cols] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                 for r in body)
+
+def _cell_text(value: Any) -> str:
+    text = "" if value is None else _scalar_text(value)
+    return " ".join(text.split())  # no control characters or line breaks from evidence
+
+
+def _fit(natural: list[int], floors: list[int], width: int) -> list[int]:
+    """Column widths that fit ``width``: the widest columns are narrowed first, to one common
+    cap, none below its floor (a table that cannot fit at its floors overflows)."""
+    room = width - len(_GAP) * (len(natural) - 1)
+
+    def capped(cap: int) -> list[int]:
+        return [max(f, min(n, cap)) for n, f in zip(natural, floors, strict=True)]
+
+    low, high = 1, max(natural)  # the largest cap whose widths fit, by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if sum(capped(mid)) <= room else (low, mid - 1)
+    return capped(low)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+
+
+def _table(rows: list[Mapping[str, Any]], cols: list[str], width: int | None) -> str:
+    body = [[_cell_text(row.get(c)) for c in cols] for row in rows]
+    natural = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(cols)]
+    widths = natural if width is None else _fit(
+        natural, [min(n, max(len(c), _MIN_WIDTH)) for n, c in zip(natural, cols, strict=True)],
+        width)
+
+    def lines_of(cells: list[str]) -> list[str]:
+        wrapped = [_wrap(v, w) if len(v) > w else [v] for v, w in zip(cells, widths, strict=True)]
+        return [_GAP.join(part[i].ljust(w) if i < len(part) else " " * w
+                          for part, w in zip(wrapped, widths, strict=True)).rstrip()
+                for i in range(max(len(part) for part in wrapped))]
+
+    lines = lines_of(cols)
+    lines.append(_GAP.join("-" * w for w in widths))
+    for cells in body:
+        lines.extend(lines_of(cells))
     return "\n".join(lines)
 
 
@@ -109,13 +143,23 @@ def render(
     rows: Iterable[Mapping[str, Any]],
     fmt: Format = "table",
     columns: Sequence[str] | None = None,
+    width: int | None = None,
 ) -> str:
     """Rows as an aligned text table, a JSON array or neutralised CSV.
+
+    A table shows every cell in full: with ``width`` (a terminal's) the widest columns are
+    narrowed to fit it and their text wraps onto further lines of the row; without, lines are
+    as long as their content (for files, pipes and ``grep``).
 
     >>> print(render([{"a": 1, "b": "x"}], "table"))
     a  b
     -  -
     1  x
+    >>> print(render([{"id": "AG-9", "note": "posed as a nurse from Cebu"}], "table", width=22))
+    id    note
+    ----  ----------------
+    AG-9  posed as a nurse
+          from Cebu
     """
     materialised = list(rows)
     cols = _columns(materialised, columns)
@@ -128,4 +172,4 @@ def render(
         return buffer.getvalue().rstrip("\n")
     if not materialised:
         return "(no rows)"
-    return _table(materialised, cols)
+    return _table(materialised, cols, width)

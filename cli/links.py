@@ -18,7 +18,14 @@ from pydantic import BaseModel
 
 from ringmap.analysis import batch as batch_lib
 from ringmap.analysis import links
-from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import (
+    Session,
+    emit,
+    format_option,
+    pass_session,
+    store_options,
+    table_width,
+)
 from ringmap.fileio import write_atomic
 from ringmap.privacy import require_reason
 from ringmap.tabular import Format, render
@@ -65,7 +72,9 @@ def _output(
     elif fmt == "csv":
         emit([{"section": name, **row} for name, rows in sections.items() for row in rows], fmt)
     else:
-        click.echo("\n\n".join(f"{name}:\n{render(rows, fmt)}" for name, rows in sections.items()))
+        width = table_width()
+        click.echo("\n\n".join(f"{name}:\n{render(rows, fmt, width=width)}"
+                               for name, rows in sections.items()))
 
 
 @click.command()

@@ -4,6 +4,7 @@ the store and writes the audit log. The command modules beside this one use only
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ __all__ = [
     "pass_session",
     "progress_bar",
     "store_options",
+    "table_width",
     "terminal_progress",
 ]
 
@@ -121,8 +123,14 @@ def emit(
     fmt: Format,
     columns: Sequence[str] | None = None,
 ) -> None:
-    """Print rows in the chosen format."""
-    click.echo(render(rows, fmt, columns))
+    """Print rows in the chosen format (a table fitted to the terminal, if any)."""
+    click.echo(render(rows, fmt, columns, table_width()))
+
+
+def table_width() -> int | None:
+    """The terminal's width when stdout is one; ``None`` (cells never wrapped) for files and
+    pipes, where whole lines are what ``grep`` and ``cut`` want."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 @contextmanager

@@ -1,14 +1,86 @@
-"""Files written whole or not at all."""
+"""Files ringmap reads and writes: inputs checked before they are opened, outputs written whole
+or not at all, and file content quoted in messages only as a short, masked excerpt."""
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 
-from ringmap.errors import ExportError
+from ringmap.errors import ExportError, InputError
 
-__all__ = ["write_atomic"]
+__all__ = ["excerpt", "input_file", "write_atomic"]
+
+#: pseudo-file systems holding the machine's state (environment, memory, devices), not evidence
+_SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+#: a name as a table header spells it: words, digits, spaces and a little punctuation
+_NAME = re.compile(r"[\w .,:;()#/&%+'-]{1,40}")
+#: a long run of letters and digits with a digit in it: a key or a token, not a name
+_TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9+/_=-]*\d)[A-Za-z0-9+/_=-]{16,}")
+_NAME_DIGITS = 6  # a name with this many digits is a number (a card, a phone), not a name
+_EXCERPT_CHARS = 4
+
+
+def input_file(path: str | os.PathLike[str], *, within: Path | None = None) -> Path:
+    """``path`` resolved (symlinks followed), once it is known to be a file ringmap may read.
+
+    Parameters
+    ----------
+    path
+        The file named by the user or by a case folder.
+    within
+        The folder the file must resolve into (a case folder), if any.
+
+    Raises
+    ------
+    InputError
+        The file does not exist, is not a regular file, lies outside ``within``, is a system
+        file (``/proc``, ``/sys``, ``/dev``) or is ringmap's own hashing key file.
+    """
+    from ringmap.graphs.secrets import key_file
+
+    try:
+        real = Path(path).resolve(strict=True)
+        info = real.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if within is not None and not real.is_relative_to(within.resolve()):
+        raise InputError(f"{path} is outside the case folder {within} (it resolves to {real})")
+    if any(real.is_relative_to(tree) for tree in _SYSTEM_TREES):
+        raise InputError(f"{path} is a system file ({real}), not evidence")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path} is not a regular file")
+    try:
+        key = key_file().stat()
+    except OSError:
+        key = None
+    if key is not None and (key.st_dev, key.st_ino) == (info.st_dev, info.st_ino):
+        raise InputError(f"{path} is ringmap's hashing key file, not evidence")
+    return real
+
+
+def excerpt(text: str) -> str:
+    """``text`` from a file as it may appear in a message: a name as it is, anything else
+    (long text, a ``KEY=value`` line, a key or number) cut to a short prefix with its digits
+    masked, so that an error about a file never repeats the file.
+
+    >>> excerpt("full_name")
+    'full_name'
+    >>> excerpt("NEO4J_PASSWORD=hunter2 RINGMAP_SECRET=x")
+    'NEO4…(38 chars)'
+    >>> excerpt("4111 1111 1111 1111 and more")
+    '####…(28 chars)'
+    """
+    if (_NAME.fullmatch(text) and not _TOKEN_LIKE.search(text)
+            and sum(c.isdigit() for c in text) < _NAME_DIGITS):
+        return text
+    prefix = "".join("#" if c.isdigit() else c if c.isprintable() else "?"
+                     for c in text[:_EXCERPT_CHARS])
+    return f"{prefix}…({len(text)} chars)"
 
 
 def write_atomic(path: Path, text: str) -> None:

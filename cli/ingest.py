@@ -16,6 +16,7 @@ from ringmap.cli.session import (
     terminal_progress,
 )
 from ringmap.errors import ConfigError
+from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
 from ringmap.graphs.store import DEFAULT_STORE
 from ringmap.ingest.mapping import load_mapping
@@ -79,6 +80,7 @@ def ingest(
 
     Example: ringmap ingest remittances.csv --mapping mappings/remittances.yaml --grading B2
     """
+    input_file(mapping_path)  # never the key file or /proc: mapping errors quote their keys
     mapping = load_mapping(mapping_path)
     override = _grading(grading)
     checked = check_files([IngestTask(f, mapping, override) for f in files])

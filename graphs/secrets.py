@@ -15,12 +15,13 @@ from pathlib import Path
 
 from ringmap.errors import ConfigError
 
-__all__ = ["fingerprint", "keyed_hash", "load_key"]
+__all__ = ["fingerprint", "key_file", "keyed_hash", "load_key"]
 
 _MIN_SECRET_CHARS = 16
 
 
-def _key_file() -> Path:
+def key_file() -> Path:
+    """Where the key file is (``RINGMAP_KEY_FILE``, default ``~/.config/ringmap/secret.key``)."""
     configured = os.environ.get("RINGMAP_KEY_FILE")
     if configured:
         return Path(configured).expanduser()
@@ -34,7 +35,7 @@ def load_key() -> bytes:
         if len(env) < _MIN_SECRET_CHARS:
             raise ConfigError(f"RINGMAP_SECRET must be at least {_MIN_SECRET_CHARS} characters")
         return env.encode()
-    path = _key_file()
+    path = key_file()
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,10 @@
         mapping: mappings/exhibits.yaml
         grading: A1           # optional; overrides the mapping's source.grading
 
-Paths are relative to the case folder. A mapping's own ``source.default_region`` wins over the
-case's, which only fills in where a mapping is silent (and so takes part in its digest).
+Paths are relative to the case folder and must stay inside it: a table or mapping that
+resolves (symlinks followed) outside the folder, or is not a regular file, is refused. A
+mapping's own ``source.default_region`` wins over the case's, which only fills in where a
+mapping is silent (and so takes part in its digest).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ringmap.errors import InputError, MappingError
+from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
 from ringmap.ingest.mapping import (
     Mapping,
@@ -71,7 +74,8 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
     Raises
     ------
     InputError
-        ``case.yaml`` or a table's file is missing (every missing file named).
+        ``case.yaml``, a table's file or a mapping is missing, outside the case folder or not a
+        regular file (every such file named).
     MappingError
         ``case.yaml`` or a mapping does not validate (every problem, of every file, at once).
     """
@@ -79,16 +83,20 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
     case_file = case_dir / CASE_FILE
     if not case_file.is_file():
         raise InputError(f"{case_dir} is not a case folder: no {CASE_FILE}")
-    data = load_yaml(case_file)
+    data = load_yaml(input_file(case_file, within=case_dir))
     try:
         case = CaseSpec.model_validate(data)
     except ValidationError as exc:
         raise MappingError([f"{case_file}: {p}" for p in format_validation_error(exc)]) from None
-    missing = [f"tables[{i}].{what} {name}" for i, table in enumerate(case.tables)
-               for what, name in (("file", table.file), ("mapping", table.mapping))
-               if not (case_dir / name).is_file()]
-    if missing:
-        raise InputError(f"{case_file}: missing file(s): {', '.join(missing)}")
+    refused: list[str] = []
+    for i, table in enumerate(case.tables):
+        for what, name in (("file", table.file), ("mapping", table.mapping)):
+            try:
+                input_file(case_dir / name, within=case_dir)
+            except InputError as exc:
+                refused.append(f"tables[{i}].{what}: {exc}")
+    if refused:
+        raise InputError(f"{case_file}: {'; '.join(refused)}")
     mappings: dict[str, Mapping] = {}
     problems: list[str] = []
     for table in case.tables:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ringmap.errors import InputError
+from ringmap.fileio import excerpt
 from ringmap.ingest.mapping import SourceFormat, SourceSpec
 
 __all__ = ["Table", "open_table", "scan_file", "source_format"]
@@ -128,7 +129,8 @@ class Table:
         have = self.index
         missing = [c for c in needed if c not in have]
         if missing:
-            shown = ", ".join(self.columns[:30]) + (" ..." if len(self.columns) > 30 else "")
+            shown = ", ".join(map(excerpt, self.columns[:30])) + (
+                " ..." if len(self.columns) > 30 else "")
             raise InputError(f"{self.path}: missing column(s) named in the mapping: "
                              f"{', '.join(missing)} (file has: {shown or 'no columns'})")
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel
 
 from ringmap.errors import ConfigError
+from ringmap.fileio import input_file
 from ringmap.graphs.model import FileLoad, Grading, IngestRun, utcnow
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
@@ -108,7 +109,8 @@ def check_files(tasks: Iterable[TaskLike]) -> list[CheckedTask]:
     Raises
     ------
     InputError
-        A file cannot be read, has the wrong encoding or lacks a mapped column.
+        A file cannot be read, is not evidence (:func:`ringmap.fileio.input_file`), has the
+        wrong encoding or lacks a mapped column.
     MappingError
         A mapping file does not validate.
     """
@@ -117,6 +119,7 @@ def check_files(tasks: Iterable[TaskLike]) -> list[CheckedTask]:
 
 def _check(task: IngestTask) -> CheckedTask:
     path, mapping = Path(task.file), task.mapping
+    input_file(path)
     text = source_format(path, mapping.source) != "xlsx"
     sha = scan_file(path, mapping.source.encoding if text else None)
     with open_table(path, mapping.source, mapping.columns()):

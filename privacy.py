@@ -1,15 +1,42 @@
 """What any output may show: victims pseudonymised, card numbers never in clear.
 
-One policy for maps, exports, query results and the CLI's tables, below all of them.
+One policy, below everything that shows data (maps, exports, query results, the CLI's tables and
+CSV, the audit log, the quarantine), and the rule for which node keys a store may hold.
 
-Evidence text is attacker-controlled and sometimes careless: an exhibit description may quote a
-whole card number. Every text that leaves ringmap through a map or an export passes through
-:meth:`Privacy.text`, which masks any Luhn-valid card-like digit run to BIN + last four.
+Card numbers
+------------
+One detection rule decides what is a card number:
 
-Victims are pseudonymised by default: a victim Person, and every identifier only victims use, is
-shown as ``V-<8 hex>`` (a keyed hash of its id, stable for one key) with only categories such as
-role, age, nationality or platform left of its properties. ``Privacy(reveal=True)`` shows
-them; the CLI only allows that with a recorded reason.
+- a *run* is digits (any script: ``4111``, full-width ``４１１１``) in groups joined by one to
+  three separators (spaces, also double and full-width; dots; dashes, also full-width);
+- a *card number* is one or more whole consecutive groups of a run with 12-19 digits in all,
+  Luhn-valid, on every issuer range (first digit 1-9: UATP's ``1`` too); it is shown as BIN +
+  last four (:func:`~ringmap.graphs.normalise.mask_pan`).
+
+Identifiers of other kinds take precedence where their shape or place says what they are:
+
+- a run directly after ``+`` is a phone number (cards are never written with ``+``);
+- ``89…`` is an ICCID (ISO/IEC 7812 major industry 8, telecommunications: no payment card);
+- 15 digits starting ``35`` or ``86`` are an IMEI (no scheme issues 15-digit cards there);
+  any other 15-digit IMEI (never ``34``/``37``, American Express) counts as one in an IMEI
+  field (``Device.device_id``) or right after a device label (``Device:``, ``imei:``); an ICCID
+  or IMSI field keeps its value when it has that identifier's shape;
+- groups of at most three digits (``203.177.100.200``) are an IP address or a phone layout;
+- a group glued to a letter (``ab1234…``: hex digests, UUIDs) is part of a word.
+
+Everything else that fits is masked: a false alarm costs a readable number, a miss a card.
+
+Victims
+-------
+Victims are pseudonymised by default: a victim Person, and every identifier owned (``USES``,
+``HOLDS``) by victims and by no one else, is shown as ``V-<8 hex>`` (a keyed hash of its id,
+stable for one key) with only categories such as role, age, nationality or platform left of its
+properties. ``Privacy(reveal=True)`` shows them; the CLI only allows that with a recorded reason.
+
+>>> mask_card_numbers("paid to 4111 1111 1111 1111, ref 12345")
+'paid to 411111******1111, ref 12345'
+>>> mask_card_numbers("IMEI 356938035643809, SIM 8963012345678901234, tel +639171234567")
+'IMEI 356938035643809, SIM 8963012345678901234, tel +639171234567'
 """
 
 from __future__ import annotations
@@ -26,33 +53,163 @@ from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
-__all__ = ["Privacy", "mask_card_numbers", "require_reason", "victim_side"]
+__all__ = ["Privacy", "key_problem", "mask_card_numbers", "mask_field", "mask_value",
+           "require_reason", "victim_side"]
 
-# 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run.
-_CARD_RUN = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
-# Identifier types whose own keys are Luhn-valid digit runs by design (IMEI, ICCID), not cards.
-_LUHN_KEYED = frozenset({"Device", "SimCard"})
+_SEP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000.\uff0e\-\u2010-\u2015\u2212\uff0d]"
+_RUN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
+_GROUP = re.compile(r"\d+")
+_WORD = re.compile(r"[A-Za-z_]")
+_DEVICE_LABEL = re.compile(r"(?:device|imei(?:sv)?)\s*[:#=]?\s*$", re.IGNORECASE)
+_PHONE_SIGN = ("+", "\uff0b")
+# No reporting body allots IMEIs starting 34 or 37: those 15 digits are American Express.
+_IMEI = re.compile(r"(?!3[47])\d{15}")
+#: Fields whose values are identifiers of another kind when they have that kind's shape.
+_TYPED_FIELDS = {
+    "device_id": _IMEI,
+    "iccid": re.compile(r"89\d{16,18}"),
+    "imsi": re.compile(r"\d{14,15}"),
+}
+_KEYED_HASH = re.compile(r"[0-9a-f]{32}")
+
+
+def _ascii(digits: str) -> str:
+    return digits if digits.isascii() else "".join(str(int(ch)) for ch in digits)
+
+
+def _is_card(digits: str, groups: list[str], device_label: bool) -> bool:
+    if digits[0] == "0" or digits.startswith("89") or max(map(len, groups)) <= 3:
+        return False
+    if (digits[:2] in ("35", "86") or device_label) and _IMEI.fullmatch(digits):
+        return False
+    return luhn_valid(digits)
+
+
+def _card_spans(text: str, device_label: bool = False) -> list[tuple[int, int, str]]:
+    """``(start, end, digits)`` of every card number in ``text``."""
+    found: list[tuple[int, int, str]] = []
+    for run in _RUN.finditer(text):
+        start, end = run.span()
+        if sum(ch.isdigit() for ch in run[0]) < 12:
+            continue
+        groups = [(m.start() + start, m.end() + start, _ascii(m[0]))
+                  for m in _GROUP.finditer(run[0])]
+        first = 1 if start and _WORD.match(text[start - 1]) else 0
+        last = len(groups) - (1 if end < len(text) and _WORD.match(text[end]) else 0)
+        phone = text[:start].endswith(_PHONE_SIGN)
+        labelled = device_label or bool(_DEVICE_LABEL.search(text[max(0, start - 12):start]))
+        i = first
+        while i < last:
+            j = _longest_card(groups, i, last, phone=phone and i == 0,
+                              labelled=labelled and i == 0)
+            if j is None:
+                i += 1
+                continue
+            found.append((groups[i][0], groups[j][1], "".join(g[2] for g in groups[i:j + 1])))
+            i = j + 1
+    return found
+
+
+def _longest_card(groups: list[tuple[int, int, str]], i: int, last: int, *, phone: bool,
+                  labelled: bool) -> int | None:
+    """The last group of the longest card number starting at group ``i``, if any."""
+    if phone:
+        return None
+    lengths = []
+    total = 0
+    for j in range(i, last):
+        total += len(groups[j][2])
+        if total > 19:
+            break
+        lengths.append((j, total))
+    for j, total in reversed(lengths):
+        if total >= 12:
+            parts = [g[2] for g in groups[i:j + 1]]
+            if _is_card("".join(parts), parts, labelled):
+                return j
+    return None
+
+
+def mask_card_numbers(text: str) -> str:
+    """``text`` with every card number in it shown as BIN + last four.
+
+    >>> mask_card_numbers("４１１１−１１１１−１１１１−１１１１ / 4111.1111.1111.1111")
+    '411111******1111 / 411111******1111'
+    >>> mask_card_numbers("UATP 1234 56789 012347, phone 0917 123 4567")
+    'UATP 123456*****2347, phone 0917 123 4567'
+    """
+    spans = _card_spans(text)
+    if not spans:
+        return text
+    out = []
+    at = 0
+    for start, end, digits in spans:
+        out += [text[at:start], mask_pan(digits)]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def mask_field(text: str, field: str | None = None) -> str:
+    """A value of the property (or column) ``field`` as it may be shown.
+
+    In an IMEI, ICCID or IMSI field a value of that identifier's shape is that identifier;
+    every other value is text, card numbers masked.
+
+    >>> mask_field("352099001761481", "device_id"), mask_field("4111111111111111", "device_id")
+    ('352099001761481', '411111******1111')
+    """
+    shape = _TYPED_FIELDS.get(field or "")
+    if shape is not None and shape.fullmatch(text):
+        return text
+    return mask_card_numbers(text)
+
+
+def mask_value(value: Any, field: str | None = None) -> Any:
+    """Any value as it may be shown: text by :func:`mask_field`, lists and dicts item by item
+    (a dict's keys name the fields of its values), other values unchanged.
+
+    >>> mask_value({"device_id": "352099001761481", "note": ["pan 4111111111111111"]})
+    {'device_id': '352099001761481', 'note': ['pan 411111******1111']}
+    """
+    if isinstance(value, str):
+        return mask_field(value, field)
+    if isinstance(value, list | tuple):
+        return [mask_value(v, field) for v in value]
+    if isinstance(value, dict):
+        return {str(k): mask_value(v, str(k)) for k, v in value.items()}
+    return value
+
+
+def key_problem(type_name: str, node_id: str) -> str | None:
+    """Why a node of ``type_name`` with this id may not be stored, or ``None``.
+
+    A card is keyed by the keyed hash of its number; no other key may hold a card number.
+
+    >>> key_problem("Person", "Person:4111 1111 1111 1111")
+    'Person key holds a card number (411111******1111); map card numbers as a PaymentCard number'
+    >>> key_problem("PaymentCard", "PaymentCard:4111111111111111")
+    'PaymentCard key is not a keyed hash: a card is keyed by the HMAC of its number'
+    """
+    key = node_id.split(":", 1)[-1]
+    if type_name == "PaymentCard":
+        if _KEYED_HASH.fullmatch(key):
+            return None
+        return "PaymentCard key is not a keyed hash: a card is keyed by the HMAC of its number"
+    entity = SCHEMA.entities.get(type_name)
+    field = entity.keys[0] if entity is not None and len(entity.keys) == 1 else None
+    shown = mask_field(key, field)
+    if shown == key:
+        return None
+    return (f"{type_name} key holds a card number ({shown}); map card numbers as a "
+            "PaymentCard number")
+
+
 # What a pseudonymised node still shows: categories that cannot single a victim out.
 _NON_IDENTIFYING = frozenset({"role", "age", "birth_year", "gender", "nationality", "platform",
                               "kind", "brand", "card_type", "provider", "carrier"})
 # Relationships through which a person owns an identifier.
 _OWNS = frozenset({"USES", "HOLDS"})
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    if not luhn_valid(digits) or digits[0] not in "23456":
-        return match.group(0)
-    return mask_pan(digits)
-
-
-def mask_card_numbers(text: str) -> str:
-    """``text`` with every Luhn-valid, card-like run of 13-19 digits masked to BIN + last four.
-
-    >>> mask_card_numbers("paid to 4111 1111 1111 1111, ref 12345")
-    'paid to 411111******1111, ref 12345'
-    """
-    return _CARD_RUN.sub(_mask_match, text)
 
 
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
@@ -110,7 +267,7 @@ class Privacy:
         type_name = node_id.split(":", 1)[0]
         if self.hides(node_id):
             return f"{type_name}:{self.pseudonym(node_id)}"
-        return node_id if type_name in _LUHN_KEYED else mask_card_numbers(node_id)
+        return mask_card_numbers(node_id)
 
     def label(self, node_id: str, attrs: Mapping[str, Any]) -> str:
         """The text shown for a node: its display property, or its pseudonym."""
@@ -140,20 +297,9 @@ class Privacy:
         return shown
 
     def value(self, value: Any, type_name: str = "", prop: str = "") -> Any:
-        """A value as it may be shown: card numbers in its text masked.
-
-        The keys of devices and SIM cards (IMEI, ICCID) are Luhn-valid by design and stay.
-        """
-        if isinstance(value, str):
-            entity = SCHEMA.entities.get(type_name)
-            if type_name in _LUHN_KEYED and entity is not None and prop in entity.keys:
-                return value
-            return mask_card_numbers(value)
-        if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): self.value(v) for k, v in value.items()}
-        return value
+        """A value as it may be shown: card numbers in its text masked (see
+        :func:`mask_value`; an IMEI in ``Device.device_id`` is an IMEI)."""
+        return mask_value(value, prop or None)
 
     def text(self, value: str) -> str:
         """Free text as it may be shown: card numbers in it masked."""

@@ -148,7 +148,7 @@ class EmbeddedStore(Store):
             (sha256, mapping_digest)).fetchone()
         return FileLoad.model_validate_json(row[0]) if row else None
 
-    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         db = self._db
         self._files.clear()
         db.execute("BEGIN IMMEDIATE")

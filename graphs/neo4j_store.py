@@ -395,7 +395,7 @@ class Neo4jStore(Store):
         rows = self._read(cypher.FILE_BY_KEY, fid=_file_key(sha256, mapping_digest))
         return _ledger(rows[0]) if rows else None
 
-    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         fid = _file_key(load.sha256, load.mapping_digest)
         begun = self._write(lambda tx: tx.run(
             cypher.FILE_BEGIN, fid=fid, sha256=load.sha256, mapping_digest=load.mapping_digest,

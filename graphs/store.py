@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Self, final
 
 import networkx as nx
 
+from ringmap.errors import StoreError
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -28,10 +29,21 @@ from ringmap.graphs.model import (
     Node,
     Provenance,
 )
+from ringmap.privacy import key_problem
 
 __all__ = ["DEFAULT_STORE", "Store", "open_store"]
 
 DEFAULT_STORE = "ringmap.db"
+
+
+def _refuse_card_keys(batch: Batch) -> Batch:
+    """``batch`` itself; :class:`StoreError` if a node key holds a card number (a defence
+    behind the ingest engine, which rejects such rows before they get here)."""
+    for node in batch.nodes:
+        problem = key_problem(node.type, node.id)
+        if problem is not None:
+            raise StoreError(f"refused to store {problem}")
+    return batch
 
 
 class Store(ABC):
@@ -64,7 +76,7 @@ class Store(ABC):
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
         """The ledger record of this file+mapping, complete or resumable, if any."""
 
-    @abstractmethod
+    @final
     def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         """Merge the batches and record ``load`` (marked complete) in the ledger.
 
@@ -72,7 +84,18 @@ class Store(ABC):
         dst); every sighting adds a provenance record. Either the whole file becomes visible
         or, if the process dies, :meth:`file_load` afterwards reports how far it got
         (``complete=False``, ``loaded`` rows committed) so a rerun resumes exactly.
+
+        Raises
+        ------
+        StoreError
+            If a node key holds a card number (:func:`ringmap.privacy.key_problem`); nothing
+            of the file is stored then.
         """
+        return self._load_file(load, map(_refuse_card_keys, batches))
+
+    @abstractmethod
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        """:meth:`load_file` of this store, given batches already checked."""
 
     @abstractmethod
     def record_run(self, run: IngestRun) -> None:

@@ -37,6 +37,7 @@ from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
 from ringmap.ingest.mapping import CARD_FIELDS, CARD_NUMBER, ValueSpec
 from ringmap.ingest.mapping import Mapping as MappingSpec
 from ringmap.ingest.readers import Row
+from ringmap.privacy import key_problem
 from ringmap.tabular import neutralise
 
 __all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "load_batches",
@@ -421,6 +422,9 @@ def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
         raise RowRejected(f"{entity.local}.{blank}: blank key")
     _props(entity.others, row, props)
     nid = node_id(entity.type, [props[k] for k in entity.key_names])
+    problem = key_problem(entity.type, nid)
+    if problem is not None:
+        raise RowRejected(f"{entity.local}: {problem}")
     return nid, entity.type, props, hash((nid, *props.items()))
 
 

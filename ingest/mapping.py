@@ -290,14 +290,16 @@ def _entity_problems(name: str, raw: Any) -> tuple[list[str], str | None]:
     problems = _property_problems(where, type_name, entity.properties, props,
                                   frozenset({CARD_NUMBER}) if is_card else frozenset())
     if isinstance(props, dict):
-        has_number = is_card and CARD_NUMBER in props
-        for key in entity.keys:
-            if key not in props and not (has_number and key in CARD_FIELDS):
+        for key in () if is_card else entity.keys:
+            if key not in props:
                 problems.append(f"{where}.properties: key property {key!r} of {type_name} "
                                 f"is not mapped")
-        if has_number:
-            problems.extend(f"{where}.properties.{field}: derived from {CARD_NUMBER}; map one "
-                            f"or the other" for field in CARD_FIELDS if field in props)
+        if is_card:  # a column feeding card_hash, bin, ... would store card numbers in clear
+            if CARD_NUMBER not in props:
+                problems.append(f"{where}.properties: a PaymentCard is mapped from its "
+                                f"{CARD_NUMBER!r} (hashed, never stored)")
+            problems.extend(f"{where}.properties.{field}: derived from {CARD_NUMBER}, never "
+                            f"mapped" for field in CARD_FIELDS if field in props)
     return problems, type_name
 
 

@@ -24,6 +24,11 @@ def _edge(g: nx.MultiDiGraph, rel: str, src: str, dst: str, **props: object) -> 
     g.add_edge(src, dst, key=rel, type=rel, **props)
 
 
+def _card_id(cell: int, i: int) -> str:
+    """A card node id keyed like a real one: 32 hex characters (stores refuse other keys)."""
+    return f"PaymentCard:{cell:016x}{i:016x}"
+
+
 def planted_case(
     n_cells: int = 6,
     sizes: tuple[int, int] = (5, 12),
@@ -62,9 +67,10 @@ def planted_case(
             _edge(g, "HAS_NUMBER", sim, phone)
         mule = f"Person:mule{c}"
         g.add_node(mule, type="Person", role="mule", person_id=f"mule{c}")
-        cards = [f"PaymentCard:c{c}k{i}" for i in range(2)]
+        cards = [_card_id(c, i) for i in range(2)]
         for card in cards:
-            g.add_node(card, type="PaymentCard", card_hash=card, masked="4111********1111")
+            g.add_node(card, type="PaymentCard", card_hash=card.split(":")[1],
+                       masked="4111********1111")
             _edge(g, "HOLDS", mule, card)
         emails = [f"Email:c{c}e{i}@mail.test" for i in range(2)]
         for email in emails:
@@ -111,7 +117,7 @@ def planted_case(
                                currency=rng.choice(["USD", "GBP", "PHP"]),
                                time=datetime(2014, 3, 1, 10))
                     _edge(g, "PAID", victim, pay)
-                    _edge(g, "PAID_TO", pay, f"PaymentCard:c{c}k{rng.randint(0, 1)}")
+                    _edge(g, "PAID_TO", pay, _card_id(c, rng.randint(0, 1)))
     persons = [p for p in truth if p.startswith("Person:")]
     for person in persons:
         if rng.random() < noise and n_cells > 1:

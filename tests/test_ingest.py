@@ -17,7 +17,7 @@ from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import Batch, FileLoad, Grading
 from ringmap.graphs.store import Store
-from ringmap.ingest.mapping import load_mapping
+from ringmap.ingest.mapping import load_mapping, parse_mapping
 from ringmap.ingest.run import IngestTask, ingest_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -285,12 +285,12 @@ class _Resuming(EmbeddedStore):
                         mapping_digest=mapping_digest, run_id="killed",
                         grading=Grading(), last_row=self.last_row, loaded=1)
 
-    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         def keep() -> Iterator[Batch]:
             for batch in batches:
                 self.batches.append(batch)
                 yield batch
-        return super().load_file(load, keep())
+        return super()._load_file(load, keep())
 
 
 def test_resume_sends_only_rows_after_the_committed_row(tmp_path: Path) -> None:
@@ -332,3 +332,20 @@ def test_repeated_contacts_in_one_file_widen_their_span(store: EmbeddedStore,
                  quarantine_dir=tmp_path / "q")
     (edge,) = store.edges(["CONTACTED"])
     assert edge.props == {"first_seen": datetime(2014, 5, 1, 10, tzinfo=UTC), "count": 7}
+
+
+def test_issue_9_a_row_whose_key_is_a_card_number_is_rejected(store: EmbeddedStore,
+                                                              tmp_path: Path) -> None:
+    """issue 9: a card number mapped as another entity's key was stored in clear."""
+    data = tmp_path / "persons.csv"
+    data.write_text("ref,name\nAG-1,Juan\n4111 1111 1111 1111,Maria\n", encoding="utf-8")
+    mapping = parse_mapping({"entities": {"person": {"type": "Person", "properties": {
+        "person_id": {"column": "ref"}, "name": {"column": "name"},
+        "role": {"literal": "suspect"}}}}})
+    (result,) = ingest_files(store, [(data, mapping, None)],
+                             quarantine_dir=tmp_path / "q").files
+    assert (result.loaded, result.rejected) == (1, 1)
+    assert [r["reason"] for r in quarantine_rows(result.quarantine)] == [
+        "person: Person key holds a card number (411111******1111); map card numbers as a "
+        "PaymentCard number"]
+    assert [n.id for n in store.nodes()] == ["Person:AG-1"]

@@ -79,7 +79,21 @@ def test_card_number_covers_the_card_key_but_not_alongside_derived_fields() -> N
     assert mapping.card_columns() == {"pan"}
     props["last4"] = {"column": "l4"}
     assert _problems({"entities": {"card": card}}) == [
-        "m.yaml: entities.card.properties.last4: derived from number; map one or the other"]
+        "m.yaml: entities.card.properties.last4: derived from number, never mapped"]
+
+
+def test_issue_9_card_fields_from_columns_are_refused_all_at_once() -> None:
+    """issue 9: ``card_hash: {column: card}`` stored the full card number in clear."""
+    card = {"type": "PaymentCard", "properties": {
+        "card_hash": {"column": "card"}, "bin": {"column": "card"},
+        "last4": {"literal": "1111"}, "masked": {"template": "{card}"}}}
+    phone = {"type": "Phone", "properties": {}}
+    assert _problems({"entities": {"card": card, "phone": phone}}) == [
+        "m.yaml: entities.card.properties: a PaymentCard is mapped from its 'number' (hashed, "
+        "never stored)",
+        *(f"m.yaml: entities.card.properties.{name}: derived from number, never mapped"
+          for name in ("card_hash", "bin", "last4", "masked")),
+        "m.yaml: entities.phone.properties: key property 'number' of Phone is not mapped"]
     assert _problems({"entities": {"p": {"type": "Phone", "properties": {"number": {
         "column": "n"}}, "optional": "maybe"}}})[0].startswith("m.yaml: entities.p.optional:")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from ringmap.errors import StoreError
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -223,3 +225,32 @@ def test_provenance_many_matches_one_by_one(any_store: Store) -> None:
     assert many == {item: any_store.provenance(item) for item in items
                     if any_store.provenance(item)}
     assert set(many) == set(items[:4])
+
+
+@pytest.mark.parametrize(("node", "why"), [
+    (Node("PaymentCard:4111111111111111", "PaymentCard", {"card_hash": "4111111111111111"}),
+     "PaymentCard key is not a keyed hash"),
+    (Node("Person:4111 1111 1111 1111", "Person", {"person_id": "4111 1111 1111 1111"}),
+     "Person key holds a card number (411111******1111)"),
+    (Node("Device:SN:4111111111111111", "Device", {"device_id": "SN:4111111111111111"}),
+     "Device key holds a card number"),
+])
+def test_issue_9_a_key_holding_a_card_number_is_refused(any_store: Store, node: Node,
+                                                        why: str) -> None:
+    """issue 9: nothing kept any store from holding a card number in clear as a node key."""
+    batch = _batch()
+    batch.nodes.append(node)
+    with pytest.raises(StoreError, match=re.escape(why)) as caught:
+        any_store.load_file(_load(), [batch])
+    assert "4111111111111111" not in str(caught.value)
+    assert any_store.get(node.id) is None and any_store.get("Person:AG-1") is None
+
+
+def test_imeis_iccids_and_keyed_hashes_are_stored(any_store: Store) -> None:
+    batch = _batch()
+    batch.nodes += [Node("Device:356938035643809", "Device", {"device_id": "356938035643809"}),
+                    Node("SimCard:8963012345678901234", "SimCard",
+                         {"iccid": "8963012345678901234"}),
+                    Node("PaymentCard:" + "0f" * 16, "PaymentCard", {"card_hash": "0f" * 16})]
+    any_store.load_file(_load(), [batch])
+    assert all(any_store.get(n.id) is not None for n in batch.nodes)

@@ -39,7 +39,15 @@ class SchemaError(RingmapError):
 
 
 class NormalisationError(RingmapError):
-    """An identifier cannot be normalised into a key."""
+    """An identifier cannot be normalised into a key.
+
+    ``reason`` says why without quoting the value (``phone: contains letters``), so that
+    failures can be counted by cause; it defaults to the message.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class MappingError(RingmapError):

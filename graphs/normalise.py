@@ -4,6 +4,12 @@ Each normaliser takes the raw text and a :class:`Context` and returns the canoni
 raises :class:`~ringmap.errors.NormalisationError` with the reason. They are pure and cached,
 since evidence repeats the same identifiers many times.
 
+They are strict: a value that only looks like an identifier is refused rather than bent into
+one (``abc 12345`` is no phone number, a number that is not valid for its region is refused
+with the reason), because a wrong key merges unrelated evidence. No identifier normaliser
+turns a payment card number into a key in clear: a value that is a card number by shape
+(Luhn-valid, in an issuer's range) is refused without being quoted.
+
 >>> ctx = Context(default_region="PH")
 >>> NORMALISERS["phone"]("0917 123 4567", ctx)
 '+639171234567'
@@ -30,8 +36,10 @@ __all__ = [
     "NORMALISERS",
     "CardFields",
     "Context",
+    "card_brand",
     "card_fields",
     "country_table",
+    "is_card_number",
     "luhn_valid",
     "mask_pan",
 ]
@@ -58,7 +66,23 @@ def _register(name: str) -> Callable[[Normaliser], Normaliser]:
 
 def _fail(kind: str, raw: str, reason: str) -> NormalisationError:
     shown = raw if len(raw) <= 40 else raw[:37] + "..."
-    return NormalisationError(f"{kind} {shown!r}: {reason}")
+    return NormalisationError(f"{kind} {shown!r}: {reason}", f"{kind}: {reason}")
+
+
+def _card_like(kind: str, digits: str) -> None:
+    """Refuse, without quoting it, a value that is a payment card number by shape."""
+    if is_card_number(digits):
+        reason = "looks like a payment card number (Luhn, issuer range); map it as a card"
+        raise NormalisationError(f"{kind}: {reason}", f"{kind}: {reason}")
+
+
+#: Words evidence writes where a value is missing; as a key they would merge unrelated rows.
+_PLACEHOLDERS = frozenset({"unknown", "none", "null", "nil", "n/a", "na", "-", "--", "?", "tbd",
+                           "tba", "missing", "unk", "not known", "not available"})
+
+
+def _placeholder(text: str) -> bool:
+    return text.strip().lower() in _PLACEHOLDERS
 
 
 def luhn_valid(digits: str) -> bool:
@@ -92,19 +116,61 @@ def _digits(raw: str) -> str:
     return _NON_DIGITS.sub("", raw.strip())
 
 
+_PHONE_CHARS = re.compile(r"[\d\s\-./()+]+")
+_POSSIBLE = phonenumbers.ValidationResult
+_NOT_POSSIBLE = {
+    _POSSIBLE.INVALID_COUNTRY_CODE: "unknown country code",
+    _POSSIBLE.TOO_SHORT: "too short",
+    _POSSIBLE.TOO_LONG: "too long",
+    _POSSIBLE.INVALID_LENGTH: "wrong length",
+    _POSSIBLE.IS_POSSIBLE_LOCAL_ONLY: "too short (a local number without its area code?)",
+}
+_NOT_PARSED = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+#: Ranges reserved for drama and training (Ofcom) that libphonenumber counts as invalid; the
+#: synthetic cases and exercises use them, so they are accepted.
+_FICTIONAL = (("44", "7700900"), ("44", "1632960"))
+
+
 @_register("phone")
 @lru_cache(maxsize=1 << 18)
 def phone(raw: str, ctx: Context) -> str:
-    """E.164, reading national numbers in the context's default region."""
+    """E.164, reading national numbers in the context's default region.
+
+    Only digits, spaces, ``+ - . ( ) /`` and a leading ``tel:`` or ``00`` are a phone number;
+    the number must be valid for its region (libphonenumber's ranges), else the reason is
+    given: ``07700 900456`` read in PH is no Philippine number and is refused, read in GB it
+    is ``+447700900456``.
+    """
     text = raw.strip()
+    if text[:4].lower() == "tel:":
+        text = text[4:].strip()
+    if not _PHONE_CHARS.fullmatch(text):
+        letters = any(ch.isalpha() for ch in text)
+        raise _fail("phone", raw, "contains letters" if letters else "not digits")
+    plus = text.find("+")
+    if text.count("+") > 1 or any(ch.isdigit() for ch in text[:max(plus, 0)]):
+        raise _fail("phone", raw, "misplaced +")
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         parsed = phonenumbers.parse(text, ctx.default_region)
     except phonenumbers.NumberParseException as exc:
-        raise _fail("phone", raw, str(exc.args[0]) if exc.args else "unparseable") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise _fail("phone", raw, "not a possible number")
+        raise _fail("phone", raw, _NOT_PARSED.get(exc.error_type, "not a number")) from None
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible != _POSSIBLE.IS_POSSIBLE:
+        raise _fail("phone", raw, _NOT_POSSIBLE.get(possible, "not a possible number"))
+    national = str(parsed.national_number)
+    if not phonenumbers.is_valid_number(parsed) and not any(
+            str(parsed.country_code) == code and national.startswith(start)
+            for code, start in _FICTIONAL):
+        region = phonenumbers.region_code_for_number(parsed) or ctx.default_region
+        read = "" if "+" in text else f" (national numbers are read in {ctx.default_region})"
+        raise _fail("phone", raw, f"not a valid number in {region}{read}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -115,13 +181,15 @@ def imei(raw: str, ctx: Context) -> str:
     digits = _digits(raw)
     if not digits.isdigit():
         raise _fail("IMEI", raw, "not all digits")
+    _card_like("IMEI", digits)
     if len(digits) == 16:  # IMEISV: 14-digit body + 2-digit software version
         digits = digits[:14]
     if len(digits) == 14:
-        return digits + _luhn_check_digit(digits)
-    if len(digits) != 15:
+        digits += _luhn_check_digit(digits)
+        _card_like("IMEI", digits)
+    elif len(digits) != 15:
         raise _fail("IMEI", raw, f"{len(digits)} digits, expected 14-16")
-    if not luhn_valid(digits):
+    elif not luhn_valid(digits):
         raise _fail("IMEI", raw, "Luhn check digit is wrong")
     return digits
 
@@ -132,9 +200,11 @@ def device_id(raw: str, ctx: Context) -> str:
     digits = _digits(raw)
     if digits.isdigit() and 14 <= len(digits) <= 16:
         return imei(raw, ctx)
-    serial = re.sub(r"\s+", "", raw.strip()).upper()
-    serial = serial.removeprefix("SN:").removeprefix("S/N:")
-    if not serial or not re.fullmatch(r"[A-Z0-9\-_.:/]{3,64}", serial):
+    serial = raw.strip().upper()
+    serial = re.sub(r"^S/?N\s*:", "", serial).strip()
+    if digits.isdigit():
+        _card_like("device", digits)
+    if not re.fullmatch(r"[A-Z0-9\-_.:/]{3,64}", serial) or _placeholder(serial):
         raise _fail("device", raw, "neither an IMEI nor a serial number")
     return "SN:" + serial
 
@@ -157,10 +227,13 @@ def iccid(raw: str, ctx: Context) -> str:
 
 @_register("imsi")
 def imsi(raw: str, ctx: Context) -> str:
-    """IMSI: 14 or 15 digits."""
+    """IMSI: 14 or 15 digits starting with a mobile country code (2-7)."""
     digits = _digits(raw)
     if not digits.isdigit() or not 14 <= len(digits) <= 15:
         raise _fail("IMSI", raw, "expected 14-15 digits")
+    _card_like("IMSI", digits)
+    if digits[0] not in "234567":
+        raise _fail("IMSI", raw, "does not start with a mobile country code")
     return digits
 
 
@@ -216,19 +289,30 @@ _URL_PREFIX = re.compile(
 )
 
 
+#: No platform's handles hold these; a cell holding them is several values or free text.
+_NOT_IN_HANDLE = re.compile(r"[\s,;<>\"'\\/]")
+
+
 def _token(raw: str) -> str:
     return re.sub(r"[\s_\-]+", "_", raw.strip().lower()).strip("_")
+
+
+#: A token: a word character, then word characters and ``. & +`` (``coins.ph``, ``at&t``).
+_TOKEN = re.compile(r"[^\W_][\w.&+]*")
+
+
+def _checked_token(kind: str, raw: str, text: str) -> str:
+    token = _token(text)
+    if not _TOKEN.fullmatch(token) or token.isdigit():
+        raise _fail(kind, raw, "empty" if not token else "not a name")
+    return token
 
 
 @_register("platform")
 def platform(raw: str, ctx: Context) -> str:
     """Lower-case platform name with common aliases folded (fb → facebook)."""
     text = raw.strip().lower()
-    text = _PLATFORM_ALIASES.get(text, text)
-    token = _token(text)
-    if not token:
-        raise _fail("platform", raw, "empty")
-    return token
+    return _checked_token("platform", raw, _PLATFORM_ALIASES.get(text, text))
 
 
 @_register("handle")
@@ -240,8 +324,10 @@ def handle(raw: str, ctx: Context) -> str:
     """
     text = _URL_PREFIX.sub("", raw.strip())
     text = text.split("?", 1)[0].rstrip("/").lstrip("@").strip().lower()
-    if not text or re.search(r"\s", text):
-        raise _fail("handle", raw, "empty or contains whitespace")
+    if not text or _NOT_IN_HANDLE.search(text):
+        raise _fail("handle", raw, "empty, or holds whitespace or , ; < > \" ' \\ /")
+    if _placeholder(text):
+        raise _fail("handle", raw, "a placeholder, not a value")
     return text
 
 
@@ -249,16 +335,13 @@ def handle(raw: str, ctx: Context) -> str:
 def provider(raw: str, ctx: Context) -> str:
     """A payment/report provider or channel as a lower-case token (``Western Union`` →
     ``western_union``)."""
-    token = _token(raw)
-    if not token:
-        raise _fail("provider", raw, "empty")
-    return token
+    return _checked_token("provider", raw, raw)
 
 
 @_register("token")
 def token(raw: str, ctx: Context) -> str:
     """A free-form category as a lower-case token."""
-    return provider(raw, ctx)
+    return _checked_token("category", raw, raw)
 
 
 @_register("ref")
@@ -267,6 +350,10 @@ def ref(raw: str, ctx: Context) -> str:
     text = " ".join(raw.split())
     if not text:
         raise _fail("reference", raw, "empty")
+    if not text.isprintable():
+        raise _fail("reference", raw, "holds control characters")
+    if _placeholder(text):
+        raise _fail("reference", raw, "a placeholder, not a value")
     if "/" in text:
         text = text.replace("/", "-")
     return text
@@ -276,8 +363,11 @@ def ref(raw: str, ctx: Context) -> str:
 def account_ref(raw: str, ctx: Context) -> str:
     """A bank account, wallet or receiver number: separators dropped, upper-cased."""
     text = re.sub(r"[\s\-./]", "", raw.strip()).upper()
-    if not text:
-        raise _fail("account", raw, "empty")
+    if not re.fullmatch(r"\+?[A-Z0-9]+", text):
+        raise _fail("account", raw, "empty" if not text else "not letters and digits")
+    if _placeholder(raw):
+        raise _fail("account", raw, "a placeholder, not a value")
+    _card_like("account", text.lstrip("+"))
     return text
 
 
@@ -287,13 +377,27 @@ def doc_number(raw: str, ctx: Context) -> str:
     return account_ref(raw, ctx)
 
 
+#: Active ISO 4217 codes (no XXX/XTS placeholders) and the crypto-assets victims are told to buy.
+_CURRENCIES = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
+BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY
+KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR
+MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB
+RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD
+TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XCD XDR XOF XPD XPF XPT
+YER ZAR ZMW ZWG ZWL BTC ETH USDT USDC
+""".split())
+_CURRENCY_SIGNS = {"$": "USD", "us$": "USD", "₱": "PHP", "£": "GBP", "€": "EUR", "a$": "AUD",
+                   "s$": "SGD", "hk$": "HKD", "₩": "KRW", "rm": "MYR", "rp": "IDR"}
+
+
 @_register("currency")
 def currency(raw: str, ctx: Context) -> str:
-    """ISO 4217 code, upper-cased (``$`` → USD, ``₱``/PHP → PHP)."""
-    symbols = {"$": "USD", "us$": "USD", "₱": "PHP", "php": "PHP", "£": "GBP", "€": "EUR"}
+    """ISO 4217 code, upper-cased (``$`` → USD, ``₱``/php → PHP, ``RM`` → MYR)."""
     text = raw.strip().lower()
-    code = symbols.get(text, text.upper())
-    if not re.fullmatch(r"[A-Z]{3}", code):
+    code = _CURRENCY_SIGNS.get(text, text.upper())
+    if code not in _CURRENCIES:
         raise _fail("currency", raw, "not an ISO 4217 code")
     return code
 
@@ -362,9 +466,41 @@ class CardFields:
     brand: str
 
 
-_BRANDS = (("4", "visa"), ("51", "mastercard"), ("52", "mastercard"), ("53", "mastercard"),
-           ("54", "mastercard"), ("55", "mastercard"), ("2", "mastercard"), ("34", "amex"),
-           ("37", "amex"), ("35", "jcb"), ("62", "unionpay"), ("6", "discover"))
+#: Issuer ranges: brand, (first, last) prefix ranges and the lengths its numbers have.
+_ISSUERS: tuple[tuple[str, tuple[tuple[str, str], ...], range], ...] = (
+    ("amex", (("34", "34"), ("37", "37")), range(15, 16)),
+    ("visa", (("4", "4"),), range(13, 20, 3)),
+    ("mastercard", (("51", "55"), ("2221", "2720")), range(16, 17)),
+    ("discover", (("6011", "6011"), ("644", "649"), ("65", "65")), range(16, 20)),
+    ("jcb", (("3528", "3589"),), range(16, 20)),
+    ("unionpay", (("62", "62"),), range(16, 20)),
+    ("diners", (("300", "305"), ("36", "36"), ("38", "39")), range(14, 20)),
+    ("mir", (("2200", "2204"),), range(16, 20)),
+    ("maestro", (("5018", "5018"), ("5020", "5020"), ("5038", "5038"), ("5893", "5893"),
+                 ("6304", "6304"), ("6759", "6759"), ("6761", "6763")), range(12, 20)),
+)
+
+
+def card_brand(digits: str) -> str | None:
+    """The card brand whose issuer range and lengths fit ``digits``, or ``None``.
+
+    >>> card_brand("4111111111111111"), card_brand("378282246310005"), card_brand("639171234567")
+    ('visa', 'amex', None)
+    """
+    for brand, ranges, lengths in _ISSUERS:
+        if len(digits) in lengths and any(low <= digits[:len(low)] <= high
+                                          for low, high in ranges):
+            return brand
+    return None
+
+
+def is_card_number(digits: str) -> bool:
+    """Whether a digit string is a payment card number by shape: Luhn-valid, in a range.
+
+    >>> is_card_number("4111111111111111"), is_card_number("490154203237518")
+    (True, False)
+    """
+    return digits.isdigit() and luhn_valid(digits) and card_brand(digits) is not None
 
 
 def mask_pan(digits: str) -> str:
@@ -391,7 +527,7 @@ def card_fields(raw: str, key: bytes) -> CardFields:
     if not luhn_valid(digits):
         # the number itself is never echoed, not even in an error message
         raise NormalisationError("card number: Luhn check digit is wrong")
-    brand = next((name for prefix, name in _BRANDS if digits.startswith(prefix)), "other")
+    brand = card_brand(digits) or "other"
     return CardFields(
         card_hash=keyed_hash(key, "card", digits),
         bin=digits[:6],

@@ -57,7 +57,7 @@ def test_row_accounting_and_quarantine(store: EmbeddedStore, tmp_path: Path) -> 
     rows = quarantine_rows(result.quarantine)
     assert [(r["row"], r["reason"]) for r in rows] == [
         ("5", "device.device_id: IMEI '490154203237519': Luhn check digit is wrong"),
-        ("6", "phone.number: phone '12': not a possible number"),
+        ("6", "phone.number: phone '12': too short"),
         ("7", "victim.person_id: blank key"),
         ("8", "card.number: card number: Luhn check digit is wrong"),
         ("10", "payment.amount: 'abc' is not a number"),

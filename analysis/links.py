@@ -7,20 +7,26 @@ their provenance (file, row, reference, grading), so an analyst can cite the evi
 Hubs
 ----
 An office Wi-Fi address, a carrier's CGNAT address or a victim contacted by many agents links
-everything to everything. A *hub* is an identifier node (or a victim) whose hub degree, the
-number of distinct neighbours not counting the ones it contacted itself, is above a threshold
-(:data:`DEFAULT_HUB_DEGREE`); an agent account working through a list of victims is therefore
-not a hub, a victim contacted by many agents is. :func:`shortest_paths` with
-``avoid_hubs=True`` *excludes* hubs as intermediate steps (the two ends are always allowed);
-:func:`connect` always *weights* by hub degree: passing a node of hub degree ``d`` costs
-``ln(d - 1)`` extra.
+everything to everything. A node's *hub degree* is the number of its distinct neighbours, not
+counting the ones it contacted itself (an agent account working through a list of victims is
+therefore not a hub, a victim contacted by many agents is). :func:`shortest_paths` with
+``avoid_hubs=True`` keeps out of its intermediate steps (the two ends are always allowed):
+
+- every node whose hub degree is above a threshold (:data:`DEFAULT_HUB_DEGREE`);
+- context nodes (:data:`CONTEXT_TYPES`): a country or a raid site says where things happened,
+  and everyone in it would be "linked" through it;
+- the identifiers that the latest cell run set aside as shared infrastructure.
+
+:func:`connect` always *weights* by hub degree: passing a shared identifier, a victim or a
+context node of hub degree ``d`` costs ``ln(d - 1)`` extra.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -34,8 +40,10 @@ from ringmap.graphs.model import Node, Provenance, edge_id
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
 
 __all__ = [
+    "CONTEXT_TYPES",
     "DEFAULT_HUB_DEGREE",
     "EdgeInfo",
     "EvidenceGraph",
@@ -58,6 +66,8 @@ __all__ = [
 
 #: Identifier nodes with more distinct neighbours than this are hubs (see the module notes).
 DEFAULT_HUB_DEGREE = 25
+#: Entity types that place evidence (where, which country) rather than tie people together.
+CONTEXT_TYPES = frozenset({"Country", "Location"})
 _SHAREABLE = SCHEMA.identifier_types | {"Location"}
 _INTERMEDIARIES = frozenset({"Account", "Person"})
 _ROUTES_PER_SIDE = 5
@@ -169,14 +179,19 @@ class EvidenceGraph:
         attrs = dict(self.graph.nodes[node])
         return Node(node, str(attrs.pop("type")), attrs)
 
+    @cached_property
+    def privacy(self) -> Privacy:
+        """The policy every output follows, the maps' own: victims pseudonymised."""
+        return Privacy.for_graph(self.graph)
+
+    def label(self, node: str) -> str:
+        """``node``'s label as the maps show it (a name, handle or number; a victim's
+        pseudonym)."""
+        return self.privacy.label(node, self.graph.nodes[node])
+
     def info(self, node: str, hops: int | None = None) -> NodeInfo:
-        """``node`` as shown in results; sensitive display properties give way to the id."""
-        attrs = self.graph.nodes[node]
-        entity = SCHEMA.entity(attrs["type"])
-        value = attrs.get(entity.display)
-        sensitive = entity.properties[entity.display].sensitive
-        label = str(value) if value not in (None, "") and not sensitive else node.split(":", 1)[1]
-        return NodeInfo(id=node, type=entity.name, label=label, hops=hops)
+        """``node`` as shown in results, labelled as the maps label it."""
+        return NodeInfo(id=node, type=self.type_of(node), label=self.label(node), hops=hops)
 
     def is_suspect(self, node: str) -> bool:
         """Whether ``node`` is a Person with the suspect role."""
@@ -194,17 +209,27 @@ class EvidenceGraph:
         return cached
 
     def can_be_hub(self, node: str) -> bool:
-        """Whether ``node`` is a shared identifier or a victim, the kinds of node that hub."""
+        """Whether ``node`` is a shared identifier, a victim or a context node: the kinds of
+        node that cost extra to pass (see :meth:`hub_cost`)."""
         attrs = self.graph.nodes[node]
         if attrs["type"] == "Person":
             return bool(attrs.get("role") == Role.VICTIM)
-        return attrs["type"] in SCHEMA.identifier_types
+        return attrs["type"] in SCHEMA.identifier_types | CONTEXT_TYPES
+
+    @cached_property
+    def infrastructure(self) -> frozenset[str]:
+        """The identifiers the latest cell run set aside as shared infrastructure."""
+        runs = self.store.analysis_runs("cells")
+        marked = runs[-1].summary.get("infrastructure", []) if runs else []
+        return frozenset(item["identifier"] for item in marked
+                         if item["identifier"] in self.graph)
 
     def hubs(self, threshold: int = DEFAULT_HUB_DEGREE) -> set[str]:
-        """Nodes that can hub and have a hub degree above ``threshold``."""
+        """Nodes a walk that avoids hubs does not pass through: hub degree above
+        ``threshold``, context nodes, and the cell run's infrastructure."""
         return {n for n in self.graph
-                if self.undirected.degree[n] > threshold and self.can_be_hub(n)
-                and self.hub_degree(n) > threshold}
+                if self.type_of(n) in CONTEXT_TYPES or n in self.infrastructure
+                or (self.undirected.degree[n] > threshold and self.hub_degree(n) > threshold)}
 
     def hub_cost(self, node: str) -> float:
         """Extra cost of passing through ``node``: ``ln(hub degree - 1)`` for hub kinds."""
@@ -240,9 +265,11 @@ def _graph(store: Store, graph: EvidenceGraph | None) -> EvidenceGraph:
     return graph if graph is not None else EvidenceGraph(store)
 
 
-def _hop_rows(walk: EvidencePath, **lead: Any) -> list[dict[str, Any]]:
-    return [{**lead, "hop": i, "from": hop.start, "relationship": link.type,
-             "direction": "→" if link.forward else "←", "to": hop.end,
+def _hop_rows(walk: EvidencePath, labels: Mapping[str, str], **lead: Any
+              ) -> list[dict[str, Any]]:
+    return [{**lead, "hop": i, "from": hop.start, "from_label": labels.get(hop.start),
+             "relationship": link.type, "direction": "→" if link.forward else "←",
+             "to": hop.end, "to_label": labels.get(hop.end),
              "properties": link.properties or None, "evidence": evidence_text(link.evidence)}
             for i, hop in enumerate(walk.hops, 1) for link in hop.links]
 
@@ -258,12 +285,14 @@ class PathResult(BaseModel):
     hub_degree: int
     excluded_hubs: list[str] = Field(default_factory=list)
     paths: list[EvidencePath] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict,
+                                   description="every node on the paths, labelled as on maps")
     note: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per relationship per hop of every path."""
+        """One row per relationship per hop of every path, each end with its label."""
         return [row for i, path in enumerate(self.paths, 1)
-                for row in _hop_rows(path, path=i, hops=path.length)]
+                for row in _hop_rows(path, self.labels, path=i, hops=path.length)]
 
 
 def shortest_paths(
@@ -288,7 +317,8 @@ def shortest_paths(
     max_hops
         Longest path reported.
     avoid_hubs
-        Exclude hubs (hub degree above ``hub_degree``) as intermediate steps.
+        Keep hubs (hub degree above ``hub_degree``), context nodes and the cell run's
+        infrastructure out of the intermediate steps (see the module notes).
     k
         Most paths reported.
     hub_degree
@@ -331,6 +361,7 @@ def shortest_paths(
         if len(nodes) - 1 > max_hops or len(result.paths) == k:
             break
         result.paths.append(eg.path(nodes))
+    result.labels = {n: eg.label(n) for path in result.paths for n in path.nodes}
     return result
 
 
@@ -360,9 +391,12 @@ class Neighbourhood(BaseModel):
         return [node.model_dump() for node in self.nodes]
 
     def edge_rows(self) -> list[dict[str, Any]]:
-        """One row per relationship."""
-        return [{"source": e.source, "relationship": e.type, "target": e.target,
-                 "properties": e.properties or None} for e in self.edges]
+        """One row per relationship, each end with its label."""
+        labels = {node.id: node.label for node in self.nodes}
+        return [{"source": e.source, "source_label": labels.get(e.source),
+                 "relationship": e.type, "target": e.target,
+                 "target_label": labels.get(e.target), "properties": e.properties or None}
+                for e in self.edges]
 
 
 def expand(
@@ -440,7 +474,8 @@ class SharedResult(BaseModel):
         for item in self.shared:
             route_a, route_b = item.routes_a[0], item.routes_b[0]
             rows.append({
-                "shared": item.node.id, "type": item.node.type, "hub_degree": item.hub_degree,
+                "shared": item.node.id, "label": item.node.label, "type": item.node.type,
+                "hub_degree": item.hub_degree,
                 "hops_a": route_a.length, "route_a": route_a.text(),
                 "evidence_a": route_a.evidence_text(),
                 "hops_b": route_b.length, "route_b": route_b.text(),
@@ -523,9 +558,11 @@ class Network(BaseModel):
                 for node in self.nodes]
 
     def link_rows(self) -> list[dict[str, Any]]:
-        """One row per relationship of the network, with its evidence."""
-        return [{"from": link.source, "relationship": link.type, "to": link.target,
-                 "properties": link.properties or None,
+        """One row per relationship of the network, with its ends' labels and its evidence."""
+        labels = {node.id: node.label for node in self.nodes}
+        return [{"from": link.source, "from_label": labels.get(link.source),
+                 "relationship": link.type, "to": link.target,
+                 "to_label": labels.get(link.target), "properties": link.properties or None,
                  "evidence": evidence_text(link.evidence)}
                 for hop in self.hops for link in hop.links]
 

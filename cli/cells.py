@@ -13,12 +13,14 @@ from ringmap.cli.session import Session, emit, format_option, pass_session, stor
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.model import AnalysisRun, CellRecord
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
+from ringmap.queries.engine import victim_side
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS"]
 
-_MEMBER_COLUMNS = ["member", "type", "confidence", "degree", "betweenness", "pagerank", "tie",
-                   "evidence"]
+_MEMBER_COLUMNS = ["member", "label", "type", "confidence", "degree", "betweenness", "pagerank",
+                   "tie", "evidence"]
 
 
 def _resolution(text: str) -> float | str:
@@ -86,6 +88,7 @@ def _find_cell(store: Store, cell_id: str, run_id: str | None) -> tuple[Analysis
 
 def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
     nodes = store.get_many(m.node_id for m in record.members)
+    privacy = Privacy(victims=victim_side(store, nodes))  # the maps' labels
     scores = record.summary.get("centrality", {})
     rows = []
     for member in record.members:
@@ -94,7 +97,9 @@ def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
         top = member.explanation[0] if member.explanation else {}
         evidence = top.get("evidence") or [{}]
         rows.append({
-            "member": member.node_id, "type": node.type if node else None,
+            "member": member.node_id,
+            "label": privacy.label(node.id, {"type": node.type, **node.props}) if node else None,
+            "type": node.type if node else None,
             "confidence": member.confidence, "degree": degree, "betweenness": between,
             "pagerank": rank,
             "tie": f"{top['kind']} {top['label']}" if top else None,

@@ -1,4 +1,5 @@
-"""Shared fixtures: a secret for keyed hashing, and stores parametrised over every backend.
+"""Shared fixtures: a secret for keyed hashing, stores parametrised over every backend, and the
+committed example case built once per session.
 
 ``any_store`` runs a test once per store. The Neo4j store needs a live server: ``NEO4J_URI``
 (with ``NEO4J_PASSWORD``) if set, else the repo's launcher ``tools/neo4j-dev`` when Java and
@@ -14,8 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
+from ringmap.tests.example_case import STRIKEBACK, ingest_example
 
 pytest_plugins = ["neo4j_fixtures"]  # the live server, neo4j_store_factory, the CI rule
 
@@ -63,3 +67,19 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def any_store(store_factory: StoreFactory) -> Store:
     """A fresh, empty store, once per backend."""
     return store_factory()
+
+
+@pytest.fixture(scope="session")
+def strikeback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+    """The example case, ingested and with its cells detected, in an embedded store (read it,
+    never write to it: the session shares it)."""
+    if not (STRIKEBACK / "case.yaml").is_file():
+        pytest.skip("examples/strikeback is not in this checkout")
+    folder = tmp_path_factory.mktemp("strikeback")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RINGMAP_SECRET", TEST_SECRET)
+        store = EmbeddedStore(folder / "case.db")
+        ingest_example(store, folder / "quarantine")
+        write_cells(store, detect_cells(store, CellSettings()))
+    yield store
+    store.close()

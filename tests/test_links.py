@@ -12,6 +12,7 @@ from ringmap.analysis.links import EvidenceGraph, connect, expand, shared, short
 from ringmap.errors import AnalysisError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import Edge
+from ringmap.privacy import Privacy
 from ringmap.tests.links_case import (
     HUB_DEGREE,
     HUB_IP,
@@ -65,7 +66,7 @@ def test_hop_keeps_relationship_properties(case: EmbeddedStore) -> None:
 def test_avoid_hubs_routes_around_the_cgnat_address(case: EmbeddedStore) -> None:
     result = shortest_paths(case, "person:AG-1", "person:AG-3", avoid_hubs=True,
                             hub_degree=HUB_DEGREE)
-    assert result.excluded_hubs == [IP]
+    assert result.excluded_hubs == [IP, "Location:L-1"]  # the office is context, not a link
     assert result.paths, result.note
     assert all(IP not in p.nodes for p in result.paths)
     assert result.paths[0].nodes == ["Person:AG-1", ONE, "Account:facebook/victim.one",
@@ -101,15 +102,22 @@ def test_hub_degree_ignores_whom_a_node_contacted(case: EmbeddedStore) -> None:
     assert graph.hub_degree(ONE) == 4  # person, phone, device, IP; not the victim it contacted
     assert graph.hub_degree("Account:facebook/victim.one") == 2
     assert graph.hub_degree(IP) == 8
-    assert graph.hubs(HUB_DEGREE) == {IP}
+    assert graph.hubs(HUB_DEGREE) == {IP, "Location:L-1"}
     assert graph.hub_cost("Person:AG-1") == 0.0
 
 
-def test_sensitive_labels_give_way_to_the_id(case: EmbeddedStore) -> None:
+def test_issue_9_labels_are_the_maps_labels(case: EmbeddedStore) -> None:
+    """Regression: link results labelled a person by its id, not its name as the maps do."""
     graph = EvidenceGraph(case)
-    assert graph.info("Person:V-1").label == "V-1"  # the name is sensitive
+    maps = Privacy.for_graph(graph.graph)
+    assert graph.info("Person:AG-1").label == "Name AG-1"
     assert graph.info("Location:L-1").label == "Taguig office"
     assert graph.info(card_id()).label == "411111******1111"
+    # victims keep the pseudonyms the maps give them
+    assert graph.info("Person:V-1").label == maps.pseudonym("Person:V-1")
+    victim_account = "Account:facebook/victim.one"
+    assert graph.info(victim_account).label == "Account " + maps.pseudonym(victim_account)
+    assert all(graph.info(n).label == maps.label(n, graph.graph.nodes[n]) for n in graph.graph)
 
 
 def test_expand_one_hop(case: EmbeddedStore) -> None:

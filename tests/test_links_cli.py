@@ -43,10 +43,11 @@ def test_path_table(case_path: Path) -> None:
     result = _run(case_path, "path", "person:AG-1", "person:AG-3", "--paths", "1")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["path", "hops", "hop", "from", "relationship", "direction",
-                                "to", "properties", "evidence"]
-    assert lines[2].split() == ["1", "4", "1", "Person:AG-1", "USES", "→",
-                                "Account:facebook/agent.one", "calls.csv:2", "EX-2", "B2"]
+    assert lines[0].split() == ["path", "hops", "hop", "from", "from_label", "relationship",
+                                "direction", "to", "to_label", "properties", "evidence"]
+    assert lines[2].split() == ["1", "4", "1", "Person:AG-1", "Name", "AG-1", "USES", "→",
+                                "Account:facebook/agent.one", "agent.one", "calls.csv:2",
+                                "EX-2", "B2"]
     assert len(lines) == 6
 
 
@@ -55,7 +56,8 @@ def test_path_json_has_full_provenance(case_path: Path) -> None:
                   "--hub-degree", "5", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["excluded_hubs"] == [f"IPAddress:{HUB_IP}"]
+    assert doc["excluded_hubs"] == [f"IPAddress:{HUB_IP}", "Location:L-1"]
+    assert doc["labels"]["Person:AG-1"] == "Name AG-1"
     evidence = doc["paths"][0]["hops"][0]["links"][0]["evidence"][0]
     assert (evidence["source_file"], evidence["row"], evidence["grading"]) == (
         "/evidence/calls.csv", 2, {"scheme": "admiralty", "grade": "B2"})

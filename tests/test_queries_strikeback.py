@@ -4,40 +4,14 @@ rows on Neo4j (the Neo4j leg runs when a server is available)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from ringmap.analysis.cells import CellSettings, detect_cells
-from ringmap.analysis.explain import write_cells
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
-from ringmap.ingest.case import load_case
-from ringmap.ingest.run import check_files, ingest_files
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import run_named
-
-CASE = Path(__file__).resolve().parents[1] / "examples" / "strikeback"
-
-
-def _ingest(store: Store, quarantine: Path) -> None:
-    ingest_files(store, check_files(load_case(CASE)), quarantine_dir=quarantine)
-
-
-@pytest.fixture(scope="module")
-def strikeback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    """The example case, ingested and with its cells detected, in an embedded store."""
-    if not (CASE / "case.yaml").is_file():
-        pytest.skip("examples/strikeback is not in this checkout")
-    folder = tmp_path_factory.mktemp("strikeback")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RINGMAP_SECRET", "test-secret-0123456789abcdef")
-        store = EmbeddedStore(folder / "case.db")
-        _ingest(store, folder / "quarantine")
-        write_cells(store, detect_cells(store, CellSettings()))
-    yield store
-    store.close()
+from ringmap.tests.example_case import ingest_example
 
 
 def _first(store: Store, rel: str, src_type: str | None = None,
@@ -92,7 +66,7 @@ def test_same_rows_on_neo4j(
     strikeback: EmbeddedStore, neo4j_store_factory: Callable[[], Store], tmp_path: Path
 ) -> None:
     neo4j = neo4j_store_factory()
-    _ingest(neo4j, tmp_path / "quarantine")
+    ingest_example(neo4j, tmp_path / "quarantine")
     run = strikeback.analysis_runs()[-1]
     neo4j.save_cells(run, strikeback.load_cells(run.run_id))  # the very same cells
     assert neo4j.counts() == strikeback.counts()

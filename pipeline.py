@@ -6,7 +6,7 @@ cells and saves them as a new analysis run, and writes into ``--out``::
 
     summary.md, summary.json   counts, row accounting, cells, infrastructure, files written
     cells.csv                  one row per cell (agents, victims, countries, USD, key player)
-    maps/cells.html            cell map (offline, text-only)
+    maps/cells.html            cell map (offline, text-only), when there are cells
     maps/victims.html          victims across countries
     packages/cell-*/           raid packages, with --packages
     quarantine/                rejected rows, when there are any
@@ -98,15 +98,23 @@ def run_case(
         summary.cells = [cell_rows(r.cell_id, r.summary) for r in records]
         summary.unassigned = len(result.unassigned)
         summary.infrastructure = run.summary.get("infrastructure", [])
-        write_csv(out / "cells.csv", summary.cells, CELL_COLUMNS)
-        summary.files.append("cells.csv")
-        if maps:
+        if not records:
+            summary.cells_note = (f"none of the {len(result.agents.units)} agent(s) is tied "
+                                  "to another closely enough to form a cell of two or more "
+                                  "agents; all are unassigned")
+    # the same files whatever the case holds: an empty cells.csv, and the victims map
+    # (which needs no cells) say "nothing found" better than a missing file
+    write_csv(out / "cells.csv", summary.cells, CELL_COLUMNS)
+    summary.files.append("cells.csv")
+    if maps:
+        if summary.cells:
             write_cell_map(store, out / "maps" / "cells.html")
-            write_victim_map(store, out / "maps" / "victims.html")
-            summary.files += ["maps/cells.html", "maps/victims.html"]
-        if packages and records:
-            written = export_cells(store, out / "packages")
-            summary.files += [f"packages/{p.path.name}/" for p in written]
+            summary.files.append("maps/cells.html")
+        write_victim_map(store, out / "maps" / "victims.html")
+        summary.files.append("maps/victims.html")
+    if packages and summary.cells:
+        written = export_cells(store, out / "packages")
+        summary.files += [f"packages/{p.path.name}/" for p in written]
     summary.files += ["summary.json", "summary.md"]
     write_atomic(out / "summary.json", json.dumps(summary.as_json(), indent=2,
                                                   ensure_ascii=False) + "\n")
@@ -130,9 +138,9 @@ def _markdown(summary: RunSummary) -> str:
         table(summary.counts),
         "## Cells\n",
     ]
-    if summary.cells_run is None:
+    if summary.cells_note:
         parts.append(f"No cells: {summary.cells_note}\n")
-    else:
+    if summary.cells:
         parts += [
             f"Run `{summary.cells_run}`: {len(summary.cells)} cell(s), {summary.unassigned} "
             "agent(s) unassigned. Cells are an analytical assessment, not evidence: each "

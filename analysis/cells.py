@@ -13,7 +13,7 @@ run ``runs`` seeds and keep the best partition, cut disconnected cells, put agen
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -66,7 +66,11 @@ class CellSettings(BaseModel):
         description="accounts an agent runs: an account of unknown owner counts as this "
         "fraction of an agent when judging cell sizes",
     )
-    min_cell: int = Field(default=2, ge=1, description="smaller groups are unassigned")
+    min_cell: float = Field(
+        default=2.0, ge=2.0,
+        description="smallest cell, in agents (an account of unknown owner counts as "
+        "1/accounts_per_agent); a lone agent, or one with a few such accounts, is unassigned",
+    )
     explain_top: int = Field(default=3, ge=1, description="strongest ties kept per member")
     evidence_per_tie: int = Field(default=3, ge=1, description="provenance rows per tie")
     evidence_lookups: int = Field(
@@ -119,19 +123,29 @@ def _resolution(agents_graph: AgentGraph, settings: CellSettings) -> tuple[float
         return float(settings.resolution), []
     if settings.method == "lpa":
         return 1.0, []
-    persons = {p for p, t in agents_graph.evidence.nodes(data="type") if t == "Person"}
-    agents = [1.0 if u in persons else 1.0 / settings.accounts_per_agent
-              for u in agents_graph.units]
     return scan_resolution(agents_graph.graph, settings.method, settings.seed,
                            settings.min_size, settings.max_size, settings.scan, settings.anchor,
-                           agents)
+                           _agent_counts(agents_graph, settings))
+
+
+def _agent_counts(agents_graph: AgentGraph, settings: CellSettings) -> list[float]:
+    """How many agents each unit stands for: a suspect 1, an account of unknown owner a
+    fraction (its owner may well run several of them, or be a suspect already counted)."""
+    types = agents_graph.evidence.nodes
+    return [1.0 if types[u].get("type") == "Person" else 1.0 / settings.accounts_per_agent
+            for u in agents_graph.units]
 
 
 def _assemble(
     agents: AgentGraph, labels: list[int], confidence: list[float], settings: CellSettings
 ) -> tuple[list[int], list[Cell], list[str]]:
     sizes = Counter(labels)
-    kept = [lab for lab in sizes if sizes[lab] >= settings.min_cell]
+    # a cell is two agents or more: a suspect with accounts of unknown owner that may be
+    # his own is one agent, and the runs agreeing on it would claim a certainty it lacks
+    weight: dict[int, float] = defaultdict(float)
+    for lab, count in zip(labels, _agent_counts(agents, settings), strict=True):
+        weight[lab] += count
+    kept = [lab for lab in sizes if weight[lab] >= settings.min_cell - 1e-9]  # 6 x 1/3 is 2
     units_of: dict[int, list[int]] = {lab: [] for lab in kept}
     unassigned: list[str] = []
     for v, lab in enumerate(labels):

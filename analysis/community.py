@@ -59,13 +59,24 @@ def _igraph_seed(seed: int) -> Iterator[None]:
         ig.set_random_number_generator(random)
 
 
+def _weights(graph: ig.Graph) -> list[float] | None:
+    """The edge weights, or ``None`` (every edge weighs 1) when the graph has none.
+
+    igraph creates no ``weight`` attribute when no edge is added, so an agent graph without a
+    single tie has none: that is a valid graph (every agent alone), not an error.
+    """
+    if "weight" not in graph.es.attributes():
+        return None
+    weights: list[float] = graph.es["weight"]
+    return weights
+
+
 def _to_networkx(graph: ig.Graph) -> nx.Graph:
     g: nx.Graph = nx.Graph()
     g.add_nodes_from(range(graph.vcount()))
-    if graph.ecount():
-        g.add_weighted_edges_from(
-            (s, t, w) for (s, t), w in zip(graph.get_edgelist(), graph.es["weight"], strict=True)
-        )
+    weights = _weights(graph) or [1.0] * graph.ecount()
+    g.add_weighted_edges_from(
+        (s, t, w) for (s, t), w in zip(graph.get_edgelist(), weights, strict=True))
     return g
 
 
@@ -85,8 +96,11 @@ def resolution_for(graph: ig.Graph, x: float) -> float:
     merge roughly when the weight between them exceeds ``x`` times a typical cell's strength.
     Never below 1: in a small graph plain modularity has no resolution limit to undo, and a
     lower resolution would only merge cells.
+
+    >>> resolution_for(ig.Graph(n=2), 0.08)  # no ties at all: plain modularity
+    1.0
     """
-    strengths = sorted(float(s) for s in graph.strength(weights="weight") if s > 0)
+    strengths = sorted(float(s) for s in graph.strength(weights=_weights(graph)) if s > 0)
     if not strengths:
         return 1.0
     median = strengths[len(strengths) // 2]
@@ -119,7 +133,7 @@ def detect(graph: ig.Graph, method: Method, resolution: float, seed: int) -> lis
     if method == "leiden":
         with _igraph_seed(seed):
             clustering = graph.community_leiden(
-                objective_function="modularity", weights="weight",
+                objective_function="modularity", weights=_weights(graph),
                 resolution=resolution, n_iterations=-1,
             )
         return list(clustering.membership)
@@ -299,7 +313,7 @@ def consensus(
         The kept membership and each vertex's confidence in [0, 1].
     """
     partitions = [detect(graph, method, resolution, seed + i) for i in range(max(1, runs))]
-    weights = graph.es["weight"] if graph.ecount() else None
+    weights = _weights(graph)
 
     def quality(membership: list[int]) -> float:
         return float(graph.modularity(membership, weights=weights, resolution=resolution))

@@ -52,8 +52,11 @@ def cells_command(
     """Find the cells agents work in, save them as a new run and list them.
 
     One row per cell: agents, accounts, victims, their countries, money received in USD,
-    the key player and the mean confidence. Unassigned agents and infrastructure
-    identifiers (hubs not used for linking) are counted on stderr.
+    the key player and the mean confidence. A cell holds at least two agents (an account of
+    unknown owner counts as a third of one): a lone suspect, even with accounts of unknown
+    owner tied to him, is unassigned, not a cell of one. Confidence is how often the
+    consensus runs put a member with the rest of its cell. Unassigned agents and
+    infrastructure identifiers (hubs not used for linking) are counted on stderr.
 
     Example: ringmap cells --runs 10 --format json
     """

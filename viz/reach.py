@@ -187,9 +187,12 @@ def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
 def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
     """The latest cell run's id and its cells (only those named, in that order)."""
     latest = store.latest_cells()
-    if latest is None or not latest[1]:
+    if latest is None:
         raise NotFound("no cells in this case yet: run cell detection first")
     run, records = latest
+    if not records:
+        raise NotFound(f"the latest cell run {run.run_id} found no cells (no two agents tied "
+                       "closely enough; see ringmap cells)")
     if only is not None:
         wanted = list(dict.fromkeys(only))
         known = {c.cell_id: c for c in records}

@@ -21,7 +21,10 @@ from ringmap.analysis.links import (
     multi_source_bfs,
 )
 from ringmap.errors import InputError, NormalisationError, NotFound
-from ringmap.graphs.resolve import describe, lookup, readings, shown_input
+from ringmap.graphs.identify import WALLET_PROVIDERS, KeySource, identify
+from ringmap.graphs.normalise import NORMALISERS, Context
+from ringmap.graphs.resolve import Reading, describe, lookup, readings, shown_input
+from ringmap.graphs.schema import node_id
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
@@ -74,6 +77,38 @@ def read_watchlist(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+#: Watchlist ``type`` values that mean an e-wallet.
+_WALLET_TYPES = frozenset({"wallet", "e-wallet", "ewallet"})
+
+
+def _wallet(provider: str, account_id: str) -> Reading:
+    nid = node_id("FinancialAccount", [provider, account_id])
+    return Reading("FinancialAccount", nid, nid)
+
+
+def _row_readings(text: str, type_name: str | None, region: str,
+                  key: KeySource) -> list[Reading]:
+    """The readings of one watchlist row; e-wallets recognised by the shape classifier of
+    :mod:`ringmap.graphs.identify` (``GCASH-09171234567`` is a wallet, not a phone), and a
+    ``wallet`` row without a provider read as a wallet of each known provider."""
+    wallet_type = (type_name or "").strip().lower() in _WALLET_TYPES
+    if type_name is not None and not wallet_type:
+        return readings(text, type_name, region, key)
+    ctx = Context(default_region=region)
+    try:
+        found = identify(text, ctx, key)
+    except NormalisationError:
+        found = None
+    if found is not None and found.kind == "wallet":
+        return [_wallet(found.props["provider"], found.props["account_id"])]
+    if not wallet_type:
+        return readings(text, None, region, key)
+    provider, sep, number = text.strip().rpartition("/")
+    account_id = NORMALISERS["account_ref"](number, ctx)
+    providers = [NORMALISERS["provider"](provider, ctx)] if sep else WALLET_PROVIDERS
+    return [_wallet(p, account_id) for p in providers]
+
+
 def _cells(store: Store) -> dict[str, str]:
     latest = store.latest_cells()
     if latest is None:
@@ -106,7 +141,9 @@ def batch(
         The case.
     rows
         Mappings with ``identifier`` and optionally ``type`` (phone, handle as
-        PLATFORM/HANDLE, email, card, imei, iccid, ip, ...), ``note`` and ``row``.
+        PLATFORM/HANDLE, email, card, imei, iccid, ip, wallet as PROVIDER/NUMBER or a bare
+        number, ...), ``note`` and ``row``. Without a type an e-wallet is recognised by its
+        provider prefix (``GCASH-09171234567``).
     max_hops
         Farthest suspect looked for.
     avoid_hubs
@@ -149,7 +186,7 @@ def batch(
         result.update(row=row.get("row", index), type=type_name, note=row.get("note") or None,
                       input=shown_input(text, type_name), known="no")
         try:
-            found = readings(text, type_name, default_region, key)
+            found = _row_readings(text, type_name, default_region, key)
             node = lookup(eg.get, found)
         except (NormalisationError, NotFound) as exc:
             result["status"] = f"error: {exc.one_line()}"

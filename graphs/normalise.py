@@ -42,6 +42,7 @@ __all__ = [
     "is_card_number",
     "luhn_valid",
     "mask_pan",
+    "masked_card_fields",
 ]
 
 
@@ -331,11 +332,16 @@ def handle(raw: str, ctx: Context) -> str:
     return text
 
 
+_PROVIDER_ALIASES = {"g_cash": "gcash", "maya": "paymaya", "coins": "coins.ph",
+                     "wu": "western_union"}
+
+
 @_register("provider")
 def provider(raw: str, ctx: Context) -> str:
     """A payment/report provider or channel as a lower-case token (``Western Union`` →
-    ``western_union``)."""
-    return _checked_token("provider", raw, raw)
+    ``western_union``; ``G-Cash`` → ``gcash``, ``Maya`` → ``paymaya``)."""
+    token = _checked_token("provider", raw, raw)
+    return _PROVIDER_ALIASES.get(token, token)
 
 
 @_register("token")
@@ -535,3 +541,34 @@ def card_fields(raw: str, key: bytes) -> CardFields:
         masked=mask_pan(digits),
         brand=brand,
     )
+
+
+_MASKED_CARD = re.compile(r"(?P<bin>\d*)[*xX•#]+(?P<last>\d*)")
+
+
+def masked_card_fields(raw: str, key: bytes) -> CardFields:
+    """What a masked card number shows (BIN and/or last four), keyed apart from full cards.
+
+    Mask characters are ``*``, ``X``, ``•`` and ``#``; 12-19 positions, at least the BIN (six
+    digits) or the last four shown. More digits than BIN and last four are masked too. The
+    key is a keyed hash of the canonical masked form: the same masked card merges with
+    itself, never with a full card.
+
+    >>> f = masked_card_fields("XXXX-XXXX-XXXX-0838", b"k" * 16)
+    >>> f.masked, f.bin, f.last4
+    ('************0838', '', '0838')
+    """
+    from ringmap.graphs.secrets import keyed_hash
+
+    compact = _digits(raw)
+    found = _MASKED_CARD.fullmatch(compact)
+    if found is None or not 12 <= len(compact) <= 19:
+        raise NormalisationError("masked card: expected 12-19 digits and mask characters")
+    bin_ = found["bin"][:6] if len(found["bin"]) >= 6 else ""
+    last4 = found["last"][-4:] if len(found["last"]) >= 4 else ""
+    if not bin_ and not last4:
+        raise NormalisationError("masked card: shows neither the BIN nor the last four")
+    masked = bin_ + "*" * (len(compact) - len(bin_) - len(last4)) + last4
+    brand = card_brand(bin_ + "0" * (len(compact) - len(bin_))) if bin_ else None
+    return CardFields(card_hash=keyed_hash(key, "masked-card", masked), bin=bin_, last4=last4,
+                      masked=masked, brand=brand or "other")

@@ -233,6 +233,8 @@ _ENTITIES = [
             "brand": _TEXT,
             "card_type": _TEXT,
             "issuer": _TEXT,
+            "partial": _p("bool", description="a masked number: BIN and/or last four only, a "
+                                              "weak identifier, never merged with a full card"),
         },
     ),
     EntityType(

@@ -11,6 +11,8 @@ import pytest
 from ringmap.analysis.batch import COLUMNS, batch, read_watchlist
 from ringmap.errors import InputError
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.ingest.mapping import parse_mapping
+from ringmap.ingest.run import ingest_files
 from ringmap.tests.links_case import (
     CARD,
     HUB_DEGREE,
@@ -160,3 +162,26 @@ def test_victim_details_on_request(case: EmbeddedStore) -> None:
     row = _one(case, "person:V-1", reveal_victims=True)
     assert row["path"] == ("Person:V-1 -USES-> Account:facebook/victim.one <-CONTACTED- "
                            "Account:facebook/agent.one <-USES- Person:AG-1")
+
+
+def test_issue_9_a_wallet_is_read_as_a_wallet_not_a_phone(tmp_path: Path) -> None:
+    evidence = tmp_path / "payouts.csv"
+    evidence.write_text("agent,wallet,phone\nAG-1,0917-123-4567,0917 123 4567\n")
+    mapping = parse_mapping({"source": {"default_region": "PH"}, "entities": {
+        "agent": {"type": "Person", "properties": {"person_id": {"column": "agent"},
+                                                   "role": {"literal": "suspect"}}},
+        "wallet": {"type": "FinancialAccount", "properties": {
+            "provider": {"literal": "GCash"}, "account_id": {"column": "wallet"}}},
+        "phone": {"type": "Phone", "properties": {"number": {"column": "phone"}}},
+    }, "relationships": [{"type": "HOLDS", "source": "agent", "target": "wallet"},
+                         {"type": "USES", "source": "agent", "target": "phone"}]})
+    with EmbeddedStore(tmp_path / "c.db") as store:
+        ingest_files(store, [(evidence, mapping, None)], quarantine_dir=tmp_path / "q")
+        rows = batch(store, [{"identifier": "GCASH-09171234567"},
+                             {"identifier": "09171234567", "type": "wallet"},
+                             {"identifier": "gcash/0917-123-4567", "type": "e-wallet"},
+                             {"identifier": "0917 123 4567"}])
+    wallet = "FinancialAccount:gcash/09171234567"
+    assert [(r["status"], r["node"]) for r in rows] == [
+        ("linked", wallet), ("linked", wallet), ("linked", wallet),
+        ("linked", "Phone:+639171234567")]

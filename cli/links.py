@@ -21,10 +21,10 @@ from ringmap.analysis import links
 from ringmap.cli.session import (
     Session,
     emit,
+    emit_sections,
     format_option,
     pass_session,
     store_options,
-    table_width,
 )
 from ringmap.fileio import write_atomic
 from ringmap.privacy import require_reason
@@ -67,14 +67,8 @@ def _output(
         click.echo(f"Note: {note}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
-    elif len(sections) == 1:
-        emit(next(iter(sections.values())), fmt)
-    elif fmt == "csv":
-        emit([{"section": name, **row} for name, rows in sections.items() for row in rows], fmt)
     else:
-        width = table_width()
-        click.echo("\n\n".join(f"{name}:\n{render(rows, fmt, width=width)}"
-                               for name, rows in sections.items()))
+        emit_sections(sections, fmt)
 
 
 @click.command()

@@ -3,6 +3,7 @@ the store and writes the audit log. The command modules beside this one use only
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,11 +17,12 @@ import click
 from ringmap import audit
 from ringmap.graphs.store import DEFAULT_STORE, Store, open_store
 from ringmap.perf import Progress
-from ringmap.tabular import Format, render
+from ringmap.tabular import Format, render, to_jsonable
 
 __all__ = [
     "Session",
     "emit",
+    "emit_sections",
     "format_option",
     "pass_session",
     "progress_bar",
@@ -125,6 +127,25 @@ def emit(
 ) -> None:
     """Print rows in the chosen format (a table fitted to the terminal, if any)."""
     click.echo(render(rows, fmt, columns, table_width()))
+
+
+def emit_sections(sections: Mapping[str, Sequence[Mapping[str, Any]]], fmt: Format) -> None:
+    """Several tables as one document a pipeline can parse whole.
+
+    JSON: one object with a list of rows per section. CSV: one table, with a ``section``
+    column first when there are several. Table: each section under its title (a lone section
+    as a plain table).
+    """
+    if fmt == "json":
+        click.echo(json.dumps(to_jsonable(sections), indent=2, ensure_ascii=False, default=str))
+    elif len(sections) == 1:
+        emit(next(iter(sections.values())), fmt)
+    elif fmt == "csv":
+        emit([{"section": name, **row} for name, rows in sections.items() for row in rows], fmt)
+    else:
+        width = table_width()
+        click.echo("\n\n".join(f"{name}:\n{render(rows, fmt, width=width)}"
+                               for name, rows in sections.items()))
 
 
 def table_width() -> int | None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import (
+    Session,
+    emit_sections,
+    format_option,
+    pass_session,
+    store_options,
+)
 from ringmap.graphs.stats import count_rows, file_rows
 from ringmap.tabular import Format
 
@@ -16,18 +22,21 @@ from ringmap.tabular import Format
               help="Also list the ingested files and their row accounting.")
 @pass_session
 def stats(session: Session, fmt: Format, files: bool) -> None:
-    """Counts per entity and relationship type, and the ingest runs.
+    """Counts per entity and relationship type, and every ingested file's row accounting.
 
-    Example: ringmap stats --store case.db
+    One document per format: JSON an object with ``counts`` and ``files``; CSV one table
+    whose ``section`` column says which rows are counts and which files (without --files,
+    the counts alone); a table each under its title.
+
+    Example: ringmap stats --store case.db --format json
     """
     store = session.store()
-    counts = count_rows(store)
-    emit(counts, fmt)
-    loads = file_rows(store) if files else []
-    if loads:
-        click.echo()
-        emit(loads, fmt)
-    session.audit("stats", counts={"types": len(counts), "files": len(loads)})
+    sections = {"counts": count_rows(store)}
+    if files:
+        sections["files"] = file_rows(store)
+    emit_sections(sections, fmt)
+    session.audit("stats", counts={"types": len(sections["counts"]),
+                                   "files": len(sections.get("files", []))})
 
 
 COMMANDS: list[click.Command] = [stats]

@@ -41,6 +41,7 @@ __all__ = [
     "CARD_NUMBER",
     "EntitySpec",
     "Mapping",
+    "ReadLimits",
     "RelationshipSpec",
     "SourceSpec",
     "ValueSpec",
@@ -128,6 +129,19 @@ class ValueSpec(_Strict):
         return []
 
 
+class ReadLimits(_Strict):
+    """How much of a hostile file a reader takes before it stops: a breach in one row
+    quarantines that row, a breach of the file's shape is an error."""
+
+    field_chars: int = Field(default=32_767, ge=1, description="characters in one value")
+    record_chars: int = Field(default=1 << 20, ge=1, description="characters in one record")
+    record_lines: int = Field(default=100, ge=1, description="lines one CSV record may span")
+    json_depth: int = Field(default=32, ge=1, description="nesting of one JSON line")
+    columns: int = Field(default=1000, ge=1, description="columns in the header")
+    xlsx_part_bytes: int = Field(default=256 << 20, ge=1,
+                                 description="unpacked bytes of one part of a workbook")
+
+
 class SourceSpec(_Strict):
     """How to read the evidence file and what to record about it."""
 
@@ -139,6 +153,7 @@ class SourceSpec(_Strict):
     default_region: str | None = Field(default=None, description="for national phone numbers")
     grading: Grading = Field(default_factory=Grading)
     reference: ValueSpec | None = Field(default=None, description="per-row exhibit reference")
+    limits: ReadLimits = Field(default_factory=ReadLimits)
 
     @field_validator("grading", mode="before")
     @classmethod
@@ -149,9 +164,11 @@ class SourceSpec(_Strict):
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
+            info = codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown encoding {value!r}") from None
+        if not info._is_text_encoding:  # base64, zlib, rot13: bytes to bytes, not text
+            raise ValueError(f"{value!r} is not a text encoding")
         return value
 
     @field_validator("delimiter")
@@ -194,8 +211,10 @@ class Mapping(_Strict):
 
         Together with the file's SHA-256 it identifies a load, so re-ingest is a no-op.
         """
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True,
-                               separators=(",", ":"), ensure_ascii=False)
+        dumped = self.model_dump(mode="json", exclude={"name"})
+        if self.source.limits == ReadLimits():  # digests from before limits existed hold
+            del dumped["source"]["limits"]
+        canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def value_specs(self) -> Iterator[tuple[str, ValueSpec]]:

@@ -18,16 +18,19 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 from ringmap.errors import InputError
 from ringmap.fileio import excerpt
-from ringmap.ingest.mapping import SourceFormat, SourceSpec
+from ringmap.ingest.mapping import ReadLimits, SourceFormat, SourceSpec
 
 __all__ = ["Table", "open_table", "scan_file", "source_format"]
 
@@ -125,7 +128,7 @@ class Table:
         return found
 
     def require(self, needed: Sequence[str]) -> None:
-        """:class:`InputError` listing every needed column the table lacks."""
+        """:class:`InputError` listing every needed column the table lacks or names twice."""
         have = self.index
         missing = [c for c in needed if c not in have]
         if missing:
@@ -133,6 +136,10 @@ class Table:
                 " ..." if len(self.columns) > 30 else "")
             raise InputError(f"{self.path}: missing column(s) named in the mapping: "
                              f"{', '.join(missing)} (file has: {shown or 'no columns'})")
+        twice = [c for c in dict.fromkeys(needed) if self.columns.count(c) > 1]
+        if twice:  # which of the two the mapping means cannot be told
+            raise InputError(f"{self.path}: the header names column(s) the mapping reads more "
+                             f"than once: {', '.join(map(excerpt, twice))}")
 
 
 @contextmanager
@@ -144,14 +151,17 @@ def open_table(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterato
     path
         The evidence file.
     source
-        The mapping's source section (format, encoding, sheet, header row).
+        The mapping's source section (format, encoding, sheet, header row, limits).
     needed
         Columns (dotted paths for JSON lines) the mapping reads.
 
     Raises
     ------
     InputError
-        The file cannot be opened, has no header, or lacks needed columns.
+        The file cannot be opened, has no header, lacks needed columns, or breaks one of
+        ``source.limits`` in its shape (a CSV record spanning too many lines, too many
+        columns, an oversized workbook part). A row that breaks a limit on its own (a value
+        too long, JSON nested too deep) is not an error: it comes with its problem.
     """
     fmt = source_format(path, source)
     opener = {"csv": _open_csv, "xlsx": _open_xlsx, "jsonl": _open_jsonl}[fmt]
@@ -163,6 +173,9 @@ def open_table(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterato
         except UnicodeDecodeError as exc:
             raise _not_text(path, source, exc) from None
         table.require(needed)
+        if len(table.columns) > source.limits.columns:
+            raise InputError(f"{path}: {len(table.columns)} columns, more than "
+                             f"source.limits.columns ({source.limits.columns})")
         yield table
 
 
@@ -171,12 +184,25 @@ def _not_text(path: Path, source: SourceSpec, exc: UnicodeDecodeError) -> InputE
                       f"set source.encoding in the mapping")
 
 
+def _cut(values: list[str | None], columns: Sequence[str], limit: int) -> str | None:
+    """Why the row breaks ``source.limits.field_chars``, its long values cut to the limit (so
+    the quarantine never holds them whole); ``None`` if no value is too long."""
+    problem = None
+    for i, value in enumerate(values):
+        if value is not None and len(value) > limit:
+            problem = problem or (f"{excerpt(columns[i])} holds {len(value)} characters, more "
+                                  f"than source.limits.field_chars ({limit})")
+            values[i] = value[:limit]
+    return problem
+
+
 # -- CSV --------------------------------------------------------------------------------------
 
 
 @contextmanager
 def _open_csv(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterator[Table]:
     delimiter = source.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    csv.field_size_limit(source.limits.record_chars)
     with path.open("rb") as raw, _text(raw, source) as text:
         reader = csv.reader(text, delimiter=delimiter)
         row_no = 0
@@ -188,10 +214,10 @@ def _open_csv(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterator
                     header = [name.strip() for name in record]
                     break
         except csv.Error as exc:
-            raise InputError(f"{path}: row {row_no + 1}: {exc}") from None
+            raise _csv_error(path, source, row_no + 1, exc) from None
         if not header:
             raise InputError(f"{path}: no header row (header_row {source.header_row})")
-        yield Table(path, header, _csv_rows(path, source, reader, row_no, len(header)),
+        yield Table(path, header, _csv_rows(path, source, reader, row_no, header),
                     size=path.stat().st_size, position=raw.tell)
 
 
@@ -200,27 +226,69 @@ def _text(raw: IO[bytes], source: SourceSpec) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=_text_encoding(source), errors="strict", newline="")
 
 
+def _csv_error(path: Path, source: SourceSpec, row_no: int, exc: csv.Error) -> InputError:
+    if "field limit" in str(exc):
+        return InputError(f"{path}: row {row_no}: a field longer than "
+                          f"source.limits.record_chars ({source.limits.record_chars} characters)"
+                          f"; an unclosed quote?")
+    return InputError(f"{path}: row {row_no}: {exc}")
+
+
 def _csv_rows(path: Path, source: SourceSpec, reader: Any, row_no: int,
-              width: int) -> Iterator[Row]:
+              columns: list[str]) -> Iterator[Row]:
+    limits, width = source.limits, len(columns)
+    line = start = reader.line_num
     try:
         for record in reader:
             row_no += 1
+            start, line = line + 1, reader.line_num
+            if line - start >= limits.record_lines:
+                raise InputError(
+                    f"{path}: row {row_no} spans lines {start}-{line}, more than "
+                    f"source.limits.record_lines ({limits.record_lines}); an unclosed quote?")
             n = len(record)
-            if n == width:
-                yield row_no, record, None
-            elif n == 0 or not any(record):
+            if n == 0 or not any(record):
                 continue
-            elif n < width:  # trailing empty cells left out, as some exporters do
-                yield row_no, record + [""] * (width - n), None
-            else:
-                yield row_no, record[:width], f"row has {n} fields, the header {width}"
+            problem = (_cut(record, columns, limits.field_chars)
+                       if sum(map(len, record)) > limits.field_chars else None)
+            if n < width:  # trailing empty cells left out, as some exporters do
+                record += [""] * (width - n)
+            elif n > width:
+                problem, record = f"row has {n} fields, the header {width}", record[:width]
+            yield row_no, record, problem
+        if line > start:
+            _check_closed(path, source, reader.dialect, row_no, start, line)
     except csv.Error as exc:
-        raise InputError(f"{path}: row {row_no + 1}: {exc}") from None
+        raise _csv_error(path, source, row_no + 1, exc) from None
     except UnicodeDecodeError as exc:
         raise _not_text(path, source, exc) from None
 
 
+def _check_closed(path: Path, source: SourceSpec, dialect: Any, row_no: int, start: int,
+                  end: int) -> None:
+    """Refuse a last record that ends inside a quoted field: the csv module takes the rest of
+    the file as one value, and every row after the stray quote would be lost unseen."""
+    with path.open("rb") as raw, _text(raw, source) as text:
+        lines = "".join(islice(text, start - 1, end))
+    try:
+        for _record in csv.reader(io.StringIO(lines, newline=""), dialect, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise InputError(f"{path}: row {row_no} (line {start}) opens a quoted field that "
+                             f"is never closed; the {end - start} line(s) after it would "
+                             f"become one value") from None
+
+
 # -- XLSX -------------------------------------------------------------------------------------
+
+#: what openpyxl raises on a malformed workbook (it has no error class of its own for most)
+_XLSX_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                ParseError, EOFError, zlib.error, NotImplementedError)
+#: a part that unpacks to this many times its packed size is a decompression bomb, not data
+_XLSX_RATIO = 100
+_XLSX_RATIO_ABOVE = 1 << 20
+_XLSX_COLUMNS = 16_384  # XFD, the last column a sheet may have
 
 
 def _cell_text(value: Any) -> str | None:
@@ -236,46 +304,98 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
+def _check_workbook(path: Path, limit: int) -> None:
+    """Refuse a workbook whose parts unpack beyond ``limit`` bytes or as a decompression
+    bomb, before openpyxl reads its shared strings into memory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
+    for part in parts:
+        if part.file_size > limit or (
+                part.file_size > _XLSX_RATIO_ABOVE
+                and part.file_size > _XLSX_RATIO * max(part.compress_size, 1)):
+            raise InputError(f"{path}: part {part.filename[:80]!r} unpacks to "
+                             f"{part.file_size} bytes from {part.compress_size}; over "
+                             f"source.limits.xlsx_part_bytes ({limit}) or a decompression bomb")
+
+
 @contextmanager
 def _open_xlsx(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterator[Table]:
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_workbook(path, source.limits.xlsx_part_bytes)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError) as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    except _XLSX_ERRORS as exc:
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
+        if not book.worksheets:
+            raise InputError(f"{path}: a workbook without worksheets")
         if source.sheet is None:
             sheet = book.worksheets[0]
         elif source.sheet in book.sheetnames:
             sheet = book[source.sheet]
         else:
             raise InputError(f"{path}: no sheet {source.sheet!r} "
-                             f"(sheets: {', '.join(book.sheetnames)})")
-        values = sheet.iter_rows(min_row=source.header_row, values_only=True)
-        first = next(values, None)
-        if first is None or not any(v is not None for v in first):
+                             f"(sheets: {', '.join(map(excerpt, book.sheetnames))})")
+        declared = sheet.max_row or 0
+        rows = _sheet_rows(path, sheet, source.header_row)
+        first = next(rows, None)
+        header = [] if first is None or first[0] != source.header_row else [
+            (_cell_text(v) or "").strip() for v in first[1]]
+        while header and not header[-1]:
+            header.pop()
+        if not header:
             raise InputError(f"{path}: no header row (header_row {source.header_row})")
-        header = [(_cell_text(v) or "").strip() for v in first]
+        if len(header) > source.limits.columns:
+            raise InputError(f"{path}: {len(header)} columns, more than "
+                             f"source.limits.columns ({source.limits.columns})")
         done = [source.header_row]
-        yield Table(path, header, _xlsx_rows(values, done, len(header)),
-                    size=max((sheet.max_row or 0) - source.header_row, 0),
+        yield Table(path, header, _xlsx_rows(rows, done, header, source.limits.field_chars),
+                    size=max(declared - source.header_row, 0),
                     position=lambda: done[0] - source.header_row)
     finally:
         book.close()
 
 
-def _xlsx_rows(values: Iterator[tuple[Any, ...]], done: list[int], width: int) -> Iterator[Row]:
+def _sheet_rows(path: Path, sheet: Any, first: int) -> Iterator[tuple[int, list[Any]]]:
+    """``(row number, values)`` of the rows the sheet holds from row ``first`` on: only the
+    cells that exist are read, never the range the sheet declares (one cell at XFD1048576
+    declares 17 billion), and a missing row is not visited at all."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    book = sheet.parent
+    try:
+        with sheet._get_source() as source:
+            parser = WorkSheetParser(source, sheet._shared_strings, data_only=True,
+                                     epoch=book.epoch, date_formats=book._date_formats,
+                                     timedelta_formats=book._timedelta_formats)
+            for row_no, cells in parser.parse():
+                if row_no >= first and cells:
+                    width = max(c["column"] for c in cells)
+                    values: list[Any] = [None] * min(width, _XLSX_COLUMNS)
+                    for cell in cells:
+                        if cell["column"] <= len(values):
+                            values[cell["column"] - 1] = cell["value"]
+                    yield row_no, values
+    except _XLSX_ERRORS as exc:
+        raise InputError(f"{path}: not a readable XLSX sheet ({type(exc).__name__})") from None
+
+
+def _xlsx_rows(rows: Iterator[tuple[int, list[Any]]], done: list[int], columns: list[str],
+               limit: int) -> Iterator[Row]:
     """Rows after the header; ``done[0]`` follows the row number, for progress."""
-    for row_no, cells in enumerate(values, start=done[0] + 1):
+    width = len(columns)
+    for row_no, cells in rows:
         done[0] = row_no
         texts = [_cell_text(v) for v in cells[:width]]
         if not any(texts):
             continue
         if len(texts) < width:
             texts.extend([None] * (width - len(texts)))
-        yield row_no, texts, None
+        yield row_no, texts, _cut(texts, columns, limit)
 
 
 # -- JSON lines -------------------------------------------------------------------------------
@@ -312,25 +432,69 @@ def _lookup(obj: dict[str, Any], path: str) -> Any:
 def _open_jsonl(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterator[Table]:
     columns = list(dict.fromkeys(needed))
     with path.open("rb") as probe, _text(probe, source) as sample:
-        _check_paths(path, sample, columns)
+        _check_paths(path, _lines(sample, source.limits.record_chars), columns, source.limits)
     with path.open("rb") as raw, _text(raw, source) as lines:
         try:
-            yield Table(path, columns, _jsonl_rows(lines, columns), size=path.stat().st_size,
-                        position=raw.tell)
+            yield Table(path, columns,
+                        _jsonl_rows(_lines(lines, source.limits.record_chars), columns,
+                                    source.limits),
+                        size=path.stat().st_size, position=raw.tell)
         except UnicodeDecodeError as exc:
             raise _not_text(path, source, exc) from None
 
 
-def _check_paths(path: Path, lines: Iterator[str], columns: list[str]) -> None:
+def _lines(handle: IO[str], limit: int) -> Iterator[tuple[int, str | None]]:
+    """``(line number, line)``; a line longer than ``limit`` characters as ``None``, skipped
+    without ever being held whole."""
+    row_no = 0
+    while line := handle.readline(limit + 1):
+        row_no += 1
+        if len(line) > limit and line[-1] not in "\r\n":
+            while (rest := handle.readline(_CHUNK)) and rest[-1] not in "\r\n":
+                pass
+            yield row_no, None
+        else:
+            yield row_no, line
+
+
+def _parse(line: str | None, limits: ReadLimits) -> tuple[Any, str | None]:
+    """A JSON line parsed, or why not (too long, malformed, nested too deep)."""
+    if line is None:
+        return None, f"line longer than source.limits.record_chars ({limits.record_chars})"
+    try:
+        obj = json.loads(line)
+    except RecursionError:
+        obj = None
+    except ValueError as exc:
+        return None, f"malformed JSON: {exc}"
+    if obj is None or (line.count("[") + line.count("{") > limits.json_depth
+                       and _depth(obj) > limits.json_depth):
+        return None, f"JSON nested deeper than source.limits.json_depth ({limits.json_depth})"
+    return obj, None
+
+
+def _depth(obj: Any) -> int:
+    """How deep lists and objects nest in ``obj`` (without recursion: it may be very deep)."""
+    deepest, stack = 0, [(obj, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, level + 1)
+        stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _check_paths(path: Path, lines: Iterator[tuple[int, str | None]], columns: list[str],
+                 limits: ReadLimits) -> None:
     """Missing columns of a JSON lines file: mapped paths that none of its first lines hold."""
     missing = set(columns)
-    for i, line in enumerate(lines):
-        if i >= _JSONL_SAMPLE_LINES or not missing:
+    for row_no, line in lines:
+        if row_no > _JSONL_SAMPLE_LINES or not missing:
             break
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
+        obj, _problem = _parse(line, limits)
         if isinstance(obj, dict):
             missing = {c for c in missing if _lookup(obj, c) is _ABSENT}
     if missing:
@@ -339,17 +503,17 @@ def _check_paths(path: Path, lines: Iterator[str], columns: list[str]) -> None:
                          f"first {_JSONL_SAMPLE_LINES} lines)")
 
 
-def _jsonl_rows(lines: Iterator[str], columns: list[str]) -> Iterator[Row]:
+def _jsonl_rows(lines: Iterator[tuple[int, str | None]], columns: list[str],
+                limits: ReadLimits) -> Iterator[Row]:
     blank: list[str | None] = [None] * len(columns)
-    for row_no, line in enumerate(lines, start=1):
-        if not line.strip():
+    for row_no, line in lines:
+        if line is not None and not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            yield row_no, blank, f"malformed JSON: {exc}"
-            continue
-        if not isinstance(obj, dict):
+        obj, problem = _parse(line, limits)
+        if problem is not None:
+            yield row_no, blank, problem
+        elif not isinstance(obj, dict):
             yield row_no, blank, f"not a JSON object but {type(obj).__name__}"
-            continue
-        yield row_no, [_json_text(_lookup(obj, c)) for c in columns], None
+        else:
+            values = [_json_text(_lookup(obj, c)) for c in columns]
+            yield row_no, values, _cut(values, columns, limits.field_chars)

@@ -18,7 +18,7 @@ Outcomes:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -205,3 +205,302 @@ def ingest_secret_header(work: Path, outside: Path) -> None:
     """Header cells that are secrets: the missing-column error shows masked prefixes."""
     people(work)
     write(work / "env.csv", f"{KEY_CANARY},{SECRET_CANARY}\n1,2\n")
+
+
+# -- spreadsheets ----------------------------------------------------------------------------
+
+
+def xlsx(path: Path, rows: Sequence[Sequence[object]], *,
+         patch: Callable[[str, bytes], bytes] | None = None,
+         extra: dict[str, bytes] | None = None) -> None:
+    """A workbook with ``rows`` (inline strings), each of its parts then passed through
+    ``patch(name, data)``, and the ``extra`` parts added."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("evidence")
+    for row in rows:
+        sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    if patch is None and not extra:
+        return
+    with zipfile.ZipFile(path) as archive:
+        parts = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in [*parts, *(extra or {}).items()]:
+            archive.writestr(name, patch(name, data) if patch else data)
+
+
+def in_sheet(transform: Callable[[bytes], bytes]) -> Callable[[str, bytes], bytes]:
+    """A patch that changes the first worksheet only."""
+    return lambda name, data: transform(data) if name.endswith("sheet1.xml") else data
+
+
+XLSX_INGEST = [*INGEST, "people.xlsx"]
+PEOPLE = [["pid", "name"], ["P1", "Ana"]]
+
+
+@attack("xlsx", XLSX_INGEST, "ok")
+def xlsx_far_cell(work: Path, outside: Path) -> None:
+    """One cell at XFD1048576: the declared range is 17 billion cells (hung ingest 150 s)."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(
+        b"</sheetData>",
+        b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+        b"</sheetData>")))
+
+
+@attack("xlsx", XLSX_INGEST, "ok")
+def xlsx_declared_dimension(work: Path, outside: Path) -> None:
+    """A dimension claiming the whole sheet, over two real rows."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(
+        b"<sheetViews>", b'<dimension ref="A1:XFD1048576"/><sheetViews>')))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"columns, more than source\.limits\.columns")
+def xlsx_far_header(work: Path, outside: Path) -> None:
+    """A header cell at XFD1: 16,384 columns."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(
+        b'</c></row><row r="2">',
+        b'</c><c r="XFD1" t="inlineStr"><is><t>far</t></is></c></row><row r="2">', 1)))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"decompression bomb")
+def xlsx_shared_string_bomb(work: Path, outside: Path) -> None:
+    """A 20 MB value packed into a few kilobytes (a 300 MB one took 1.9 GB to read)."""
+    people(work)
+    shared = (b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+              b'count="1" uniqueCount="1"><si><t>' + b"A" * 20_000_000 + b"</t></si></sst>")
+
+    def patch(name: str, data: bytes) -> bytes:
+        if name.endswith("sheet1.xml"):
+            return data.replace(b'<c r="B2" t="inlineStr"><is><t>Ana</t></is></c>',
+                                b'<c r="B2" t="s"><v>0</v></c>')
+        if name == "xl/_rels/workbook.xml.rels":
+            return data.replace(b"</Relationships>", (
+                b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
+                b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+                b"</Relationships>"))
+        if name == "[Content_Types].xml":
+            return data.replace(b"</Types>", (
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+                b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))
+        return data
+
+    xlsx(work / "people.xlsx", PEOPLE, patch=patch, extra={"xl/sharedStrings.xml": shared})
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"decompression bomb")
+def xlsx_inline_string_bomb(work: Path, outside: Path) -> None:
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(
+        b"<t>Ana</t>", b"<t>" + b"B" * 20_000_000 + b"</t>")))
+
+
+@attack("xlsx", XLSX_INGEST, "quarantine")
+def xlsx_long_cell(work: Path, outside: Path) -> None:
+    """A value over the 32,767-character cell limit: that row is quarantined."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(
+        b"<t>Ana</t>", b"<t>" + os.urandom(20_000).hex().encode() + b"</t>")))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX")
+def xlsx_dtd_entities(work: Path, outside: Path) -> None:
+    """A DTD with nested entities (billion laughs) in the sheet."""
+    people(work)
+    dtd = (b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+           + b"".join(f'<!ENTITY {n} "{("&" + p + ";") * 10}">'.encode()
+                      for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+           + b"]>")
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(
+        lambda d: dtd + d.replace(b"<t>Ana</t>", b"<t>&i;</t>")))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX")
+def xlsx_dtd_external_entity(work: Path, outside: Path) -> None:
+    """An external entity naming a file outside: never fetched, never shown."""
+    people(work)
+    dtd = f'<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file://{outside}/environ">]>'.encode()
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(
+        lambda d: dtd + d.replace(b"<t>Ana</t>", b"<t>&x;</t>")))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX")
+def xlsx_not_a_zip(work: Path, outside: Path) -> None:
+    people(work)
+    write(work / "people.xlsx", b"pid,name\nP1,Ana\n")
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX")
+def xlsx_truncated(work: Path, outside: Path) -> None:
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE)
+    data = (work / "people.xlsx").read_bytes()
+    write(work / "people.xlsx", data[: len(data) // 2])
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"without worksheets")
+def xlsx_sheet_missing(work: Path, outside: Path) -> None:
+    """The workbook names a sheet part the archive does not hold."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=lambda name, data: data.replace(
+        b"worksheets/sheet1.xml", b"worksheets/nothere.xml"))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX")
+def xlsx_malformed_xml(work: Path, outside: Path) -> None:
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(b"</row>", b"", 1)))
+
+
+@attack("xlsx", XLSX_INGEST, "error", r"not a readable XLSX sheet")
+def xlsx_bad_cell_reference(work: Path, outside: Path) -> None:
+    """A cell reference past the last column of a sheet."""
+    people(work)
+    xlsx(work / "people.xlsx", PEOPLE, patch=in_sheet(lambda d: d.replace(b'r="B2"', b'r="ZZZZ2"')))
+
+
+# -- JSON lines ------------------------------------------------------------------------------
+
+JSONL_INGEST = [*INGEST, "people.jsonl"]
+GOOD_LINE = '{"pid": "P1", "name": "Ana"}\n'
+
+
+def jsonl(work: Path, *lines: str) -> None:
+    """The people mapping and a JSON lines file: one good line, then ``lines``."""
+    people(work)
+    write(work / "people.jsonl", GOOD_LINE + "".join(lines))
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_nested_10000(work: Path, outside: Path) -> None:
+    """Nesting 10,000 deep (a RecursionError traceback before)."""
+    jsonl(work, '{"pid": "P2", "name": ' + "[" * 10_000 + "]" * 10_000 + "}\n")
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_nested_40(work: Path, outside: Path) -> None:
+    jsonl(work, '{"pid": "P2", "name": ' + '{"a": ' * 40 + "1" + "}" * 40 + "}\n")
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_long_line(work: Path, outside: Path) -> None:
+    """A 2 MB line: skipped without being read whole."""
+    jsonl(work, '{"pid": "P2", "name": "' + "x" * 2_000_000 + '"}\n')
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_long_field(work: Path, outside: Path) -> None:
+    jsonl(work, '{"pid": "P2", "name": "' + "x" * 40_000 + '"}\n')
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_huge_integer(work: Path, outside: Path) -> None:
+    """An integer of 5,000 digits: beyond Python's conversion limit."""
+    jsonl(work, '{"pid": "P2", "name": ' + "9" * 5000 + "}\n")
+
+
+@attack("jsonl", JSONL_INGEST, "quarantine")
+def jsonl_not_objects(work: Path, outside: Path) -> None:
+    jsonl(work, "[1, 2]\n", '"text"\n', "null\n", "{broken\n")
+
+
+@attack("jsonl", JSONL_INGEST, "ok")
+def jsonl_nan_and_infinity(work: Path, outside: Path) -> None:
+    jsonl(work, '{"pid": "P2", "name": NaN}\n', '{"pid": "P3", "name": -Infinity}\n')
+
+
+@attack("jsonl", JSONL_INGEST, "error", r"not valid utf-8")
+def jsonl_bad_utf8(work: Path, outside: Path) -> None:
+    people(work)
+    write(work / "people.jsonl", GOOD_LINE.encode() + b'{"pid": "P2", "name": "\xff"}\n')
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+
+CSV_INGEST = [*INGEST, "people.csv"]
+
+
+def table(work: Path, text: str | bytes) -> None:
+    """The people mapping and ``people.csv``."""
+    people(work)
+    write(work / "people.csv", text)
+
+
+GOOD_ROWS = "".join(f"P{i},Person {i}\n" for i in range(2, 1002))
+
+
+@attack("csv", CSV_INGEST, "error", r"row 2 spans lines 2-\d+, more than")
+def csv_unclosed_quote(work: Path, outside: Path) -> None:
+    """An unclosed quote before 1,000 good rows (gave read 1, loaded 1, rc 0)."""
+    table(work, 'pid,name\nP1,"Alice\n' + GOOD_ROWS)
+
+
+@attack("csv", CSV_INGEST, "error", r"quoted field that is never closed")
+def csv_unclosed_quote_near_the_end(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP0,Zed\n" + 'P1,"Alice\n' + GOOD_ROWS[:60])
+
+
+@attack("csv", CSV_INGEST, "error", r"longer than source\.limits\.record_chars")
+def csv_field_of_two_megabytes(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP1," + "x" * 2_000_000 + "\n")
+
+
+@attack("csv", CSV_INGEST, "quarantine")
+def csv_long_field(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP1,Ana\nP2," + "x" * 40_000 + "\n")
+
+
+@attack("csv", CSV_INGEST, "error", r"more than once: pid")
+def csv_duplicate_header(work: Path, outside: Path) -> None:
+    """Two ``pid`` columns: the first silently won before."""
+    table(work, "pid,name,pid\nP1,Ana,P9\n")
+
+
+@attack("csv", CSV_INGEST, "error", r"columns, more than source\.limits\.columns")
+def csv_wide_header(work: Path, outside: Path) -> None:
+    table(work, "pid,name," + ",".join(f"c{i}" for i in range(100_000)) + "\nP1,Ana\n")
+
+
+@attack("csv", CSV_INGEST, "ok")
+def csv_nul_and_controls(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP1,A\0na\nP2,\x1b[31mred\x1b[0m\nP3,\u202etxt.exe\n")
+
+
+@attack("csv", CSV_INGEST, "ok")
+def csv_mixed_line_ends_and_bom(work: Path, outside: Path) -> None:
+    table(work, "\ufeffpid,name\r\nP1,Ana\rP2,Ben\nP3,\"multi\r\nline\"\n")
+
+
+@attack("csv", CSV_INGEST, "quarantine")
+def csv_too_many_fields(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP1,Ana\nP2,Ben,extra,more\n")
+
+
+@attack("csv", CSV_INGEST, "error", r"not valid utf-8")
+def csv_bad_utf8(work: Path, outside: Path) -> None:
+    table(work, b"pid,name\nP1,\xc3\x28\n")
+
+
+@attack("csv", CSV_INGEST, "error", r"no header row")
+def csv_empty(work: Path, outside: Path) -> None:
+    table(work, "")
+
+
+@attack("csv", CSV_INGEST, "error", r"not a text encoding")
+def mapping_encoding_base64(work: Path, outside: Path) -> None:
+    """A bytes-to-bytes codec as the encoding (a traceback before)."""
+    table(work, "pid,name\nP1,Ana\n")
+    write(work / "people.yaml", PEOPLE_MAPPING + "source: {encoding: base64}\n")
+
+
+@attack("csv", CSV_INGEST, "error", r"not a text encoding")
+def mapping_encoding_rot13(work: Path, outside: Path) -> None:
+    table(work, "pid,name\nP1,Ana\n")
+    write(work / "people.yaml", PEOPLE_MAPPING + "source: {encoding: rot13}\n")

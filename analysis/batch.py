@@ -23,7 +23,14 @@ from ringmap.analysis.links import (
 from ringmap.errors import InputError, NormalisationError, NotFound
 from ringmap.graphs.identify import WALLET_PROVIDERS, KeySource, identify
 from ringmap.graphs.normalise import NORMALISERS, Context
-from ringmap.graphs.resolve import Reading, describe, lookup, readings, shown_input
+from ringmap.graphs.resolve import (
+    PlatformSource,
+    Reading,
+    describe,
+    lookup,
+    readings,
+    shown_input,
+)
 from ringmap.graphs.schema import node_id
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
@@ -87,13 +94,13 @@ def _wallet(provider: str, account_id: str) -> Reading:
 
 
 def _row_readings(text: str, type_name: str | None, region: str,
-                  key: KeySource) -> list[Reading]:
+                  key: KeySource, platforms: PlatformSource) -> list[Reading]:
     """The readings of one watchlist row; e-wallets recognised by the shape classifier of
     :mod:`ringmap.graphs.identify` (``GCASH-09171234567`` is a wallet, not a phone), and a
     ``wallet`` row without a provider read as a wallet of each known provider."""
     wallet_type = (type_name or "").strip().lower() in _WALLET_TYPES
     if type_name is not None and not wallet_type:
-        return readings(text, type_name, region, key)
+        return readings(text, type_name, region, key, platforms)
     ctx = Context(default_region=region)
     try:
         found = identify(text, ctx, key)
@@ -102,7 +109,7 @@ def _row_readings(text: str, type_name: str | None, region: str,
     if found is not None and found.kind == "wallet":
         return [_wallet(found.props["provider"], found.props["account_id"])]
     if not wallet_type:
-        return readings(text, None, region, key)
+        return readings(text, None, region, key, platforms)
     provider, sep, number = text.strip().rpartition("/")
     account_id = NORMALISERS["account_ref"](number, ctx)
     providers = [NORMALISERS["provider"](provider, ctx)] if sep else WALLET_PROVIDERS
@@ -178,6 +185,8 @@ def batch(
     blocked = eg.hubs(hub_degree) if avoid_hubs else set()
     reached = multi_source_bfs(eg, suspects, max_hops, blocked)
     key = cache(load_key)
+    platforms = sorted({str(attrs["platform"]) for _, attrs in eg.graph.nodes(data=True)
+                        if attrs["type"] == "Account"})
     out = []
     for index, row in enumerate(rows, 1):
         text = str(row.get("identifier") or "")
@@ -186,8 +195,8 @@ def batch(
         result.update(row=row.get("row", index), type=type_name, note=row.get("note") or None,
                       input=shown_input(text, type_name), known="no")
         try:
-            found = _row_readings(text, type_name, default_region, key)
-            node = lookup(eg.get, found)
+            found = _row_readings(text, type_name, default_region, key, lambda: platforms)
+            node = lookup(eg.get, found, privacy.public_id)
         except (NormalisationError, NotFound) as exc:
             result["status"] = f"error: {exc.one_line()}"
             out.append(result)

@@ -8,7 +8,8 @@ Three spellings are understood:
   type name works too, its key values separated by ``/``);
 - a bare value, read in turn as an email, IP address, profile URL, card number (12-19 digits,
   Luhn), IMEI (14-16 digits), ICCID (``89...``), phone number, ``SN:`` serial, and failing
-  all of these as a person, location or exhibit reference.
+  all of these as a person, location or exhibit reference or a handle on any platform of the
+  case (``jack.taylor.74``, ``@jack.taylor.74``).
 
 Every reading is looked up in the store; exactly one existing node is the answer. Card numbers
 are hashed with the case key at once and never appear in a message, only their masked form.
@@ -22,8 +23,9 @@ are hashed with the case key at once and never appear in a message, only their m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass, replace
 
 from ringmap.errors import NormalisationError, NotFound
 from ringmap.graphs.model import Node
@@ -32,9 +34,25 @@ from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
 
-__all__ = ["Reading", "describe", "lookup", "readings", "resolve", "shown_input", "try_resolve"]
+__all__ = [
+    "PlatformSource",
+    "Reading",
+    "describe",
+    "lookup",
+    "platforms_of",
+    "readings",
+    "resolve",
+    "shown_input",
+    "try_resolve",
+]
 
 KeySource = Callable[[], bytes]
+#: The platforms a handle given without one may be on; asked only for such a handle.
+PlatformSource = Callable[[], Iterable[str]]
+
+
+def _no_platforms() -> Iterable[str]:
+    return ()
 
 #: ``type:`` prefixes (and watchlist ``type`` values) an analyst may use, by entity type.
 TYPE_ALIASES: dict[str, str] = {
@@ -118,26 +136,38 @@ def _card(raw: str, key: KeySource) -> Reading:
                    f"PaymentCard:{fields.masked}")
 
 
-def _account(raw: str, ctx: Context) -> Reading:
+def _on_platforms(raw: str, ctx: Context, platforms: PlatformSource) -> list[Reading]:
+    """The handle ``raw`` on every platform of the case."""
+    name = NORMALISERS["handle"](raw, ctx)
+    return [_reading("Account", [p, name]) for p in sorted(set(platforms()))]
+
+
+def _account(raw: str, ctx: Context, platforms: PlatformSource) -> list[Reading]:
+    """``PLATFORM/HANDLE`` or a profile URL; a handle alone, on every platform of the case."""
     url = _PROFILE_URL.match(raw.strip())
     if url:
         platform = _URL_PLATFORMS[url["domain"].lower()]
-        return _reading("Account", [platform, NORMALISERS["handle"](raw, ctx)])
+        return [_reading("Account", [platform, NORMALISERS["handle"](raw, ctx)])]
     platform, sep, handle = raw.strip().partition("/")
-    if not sep:
+    if sep:
+        return [_reading("Account", [NORMALISERS["platform"](platform, ctx),
+                                     NORMALISERS["handle"](handle, ctx)])]
+    found = _on_platforms(raw, ctx, platforms)
+    if not found:
         raise NormalisationError(
             f"handle {raw.strip()!r} needs a platform: write PLATFORM/HANDLE, "
             "e.g. facebook/juan.dc")
-    return _reading("Account", [NORMALISERS["platform"](platform, ctx),
-                                NORMALISERS["handle"](handle, ctx)])
+    return found
 
 
-def _typed(type_name: str, raw: str, ctx: Context, key: KeySource) -> Reading:
-    """The reading of ``raw`` as an entity of ``type_name``; the schema's key normalisers."""
+def _typed(type_name: str, raw: str, ctx: Context, key: KeySource,
+           platforms: PlatformSource = _no_platforms) -> list[Reading]:
+    """The readings of ``raw`` as an entity of ``type_name`` (one, except for a handle without
+    its platform); the schema's key normalisers."""
     if type_name == "PaymentCard":
-        return _card(raw, key)
+        return [_card(raw, key)]
     if type_name == "Account":
-        return _account(raw, ctx)
+        return _account(raw, ctx, platforms)
     entity = SCHEMA.entity(type_name)
     parts = raw.split("/", len(entity.keys) - 1) if len(entity.keys) > 1 else [raw]
     if len(parts) != len(entity.keys):
@@ -151,23 +181,24 @@ def _typed(type_name: str, raw: str, ctx: Context, key: KeySource) -> Reading:
         if not value:
             raise NormalisationError(f"{type_name} {name} is empty")
         keys.append(value)
-    return _reading(type_name, keys)
+    return [_reading(type_name, keys)]
 
 
-def _bare(text: str, ctx: Context, key: KeySource) -> list[Reading]:
+def _bare(text: str, ctx: Context, key: KeySource,
+          platforms: PlatformSource) -> list[Reading]:
     """Every reading a bare value admits, in the order they are preferred."""
-    attempts: list[Callable[[], Reading]] = []
+    attempts: list[Callable[[], list[Reading]]] = []
     digits = _digits(text.removeprefix("+"))
     if "@" in text and not text.startswith("@"):
         attempts.append(lambda: _typed("Email", text, ctx, key))
     elif text.startswith("@"):
-        attempts.append(lambda: _account(text, ctx))
+        attempts.append(lambda: _account(text, ctx, platforms))
     attempts.append(lambda: _typed("IPAddress", text, ctx, key))
     if _PROFILE_URL.match(text):
-        attempts.append(lambda: _account(text, ctx))
+        attempts.append(lambda: _account(text, ctx, platforms))
     if digits.isdigit():
         if not text.startswith("+") and 12 <= len(digits) <= 19 and luhn_valid(digits):
-            attempts.append(lambda: _card(text, key))
+            attempts.append(lambda: [_card(text, key)])
         if 14 <= len(digits) <= 16:
             attempts.append(lambda: _typed("Device", text, ctx, key))
         if digits.startswith("89"):
@@ -176,19 +207,20 @@ def _bare(text: str, ctx: Context, key: KeySource) -> list[Reading]:
     elif text.upper().startswith("SN:"):
         attempts.append(lambda: _typed("Device", text, ctx, key))
     elif text.count("/") == 1 and not re.search(r"\s", text):
-        attempts.append(lambda: _account(text, ctx))
+        attempts.append(lambda: _account(text, ctx, platforms))
     found: list[Reading] = []
     first_error: NormalisationError | None = None
     for attempt in attempts:
         try:
-            reading = attempt()
+            read = attempt()
         except NormalisationError as exc:
             first_error = first_error or exc
             continue
-        if reading not in found:
-            found.append(reading)
-    if not found and "@" not in text:  # no identifier shape: a person, place or exhibit ref
-        found = [_typed(t, text, ctx, key) for t in _REF_TYPES]
+        found.extend(reading for reading in read if reading not in found)
+    if not found and "@" not in text:  # no identifier shape: a reference, or a bare handle
+        found = [r for t in _REF_TYPES for r in _typed(t, text, ctx, key)]
+        with suppress(NormalisationError):  # a reference need not be a valid handle
+            found += _on_platforms(text, ctx, platforms)
     if not found:
         if text.startswith("@") and first_error is not None:
             raise first_error
@@ -203,6 +235,7 @@ def readings(
     type_name: str | None = None,
     default_region: str = "PH",
     key: KeySource = load_key,
+    platforms: PlatformSource = _no_platforms,
 ) -> list[Reading]:
     """Every node id ``text`` may stand for, the preferred reading first.
 
@@ -217,6 +250,9 @@ def readings(
         Region in which national phone numbers are read.
     key
         Where the card-hashing key comes from; called only for card numbers.
+    platforms
+        The platforms of the case (see :func:`platforms_of`); called only for a handle given
+        without its platform, which is then read on each of them.
 
     Raises
     ------
@@ -224,7 +260,8 @@ def readings(
         If the value cannot be read as the given type, or as any identifier at all.
     """
     try:
-        return _readings(text.strip(), type_name, Context(default_region=default_region), key)
+        return _readings(text.strip(), type_name, Context(default_region=default_region), key,
+                         platforms)
     except NormalisationError as exc:  # a normaliser may echo its input: mask card-like runs
         raise NormalisationError(shown_input(str(exc))) from None
 
@@ -242,7 +279,8 @@ def describe(found: list[Reading], hide_digits: bool | None = None) -> str:
     return ", ".join(r.shown if r.type == "PaymentCard" else r.type for r in found)
 
 
-def _readings(text: str, type_name: str | None, ctx: Context, key: KeySource) -> list[Reading]:
+def _readings(text: str, type_name: str | None, ctx: Context, key: KeySource,
+              platforms: PlatformSource) -> list[Reading]:
     if not text:
         raise NormalisationError("empty identifier")
     if type_name is not None and type_name.strip():
@@ -251,27 +289,40 @@ def _readings(text: str, type_name: str | None, ctx: Context, key: KeySource) ->
             raise NormalisationError(
                 f"unknown identifier type {type_name.strip()!r} (use phone, handle, email, "
                 "card, imei, iccid, ip, person or an entity type name)")
-        return [_typed(TYPE_ALIASES[alias], text, ctx, key)]
+        return _typed(TYPE_ALIASES[alias], text, ctx, key, platforms)
     prefix, sep, value = text.partition(":")
     if sep and prefix in SCHEMA.entities and not _pan_like(value):
         exact = Reading(prefix, text, text)
         try:
-            typed = _typed(prefix, value, ctx, key)
+            typed = _typed(prefix, value, ctx, key, platforms)
         except NormalisationError:
             return [exact]
-        return [exact] if typed == exact else [exact, typed]
+        return [exact, *(reading for reading in typed if reading != exact)]
     if sep and prefix.lower() in TYPE_ALIASES:
-        return [_typed(TYPE_ALIASES[prefix.lower()], value, ctx, key)]
-    return _bare(text, ctx, key)
+        return _typed(TYPE_ALIASES[prefix.lower()], value, ctx, key, platforms)
+    return _bare(text, ctx, key, platforms)
 
 
-def lookup(get: Callable[[str], Node | None], found: list[Reading]) -> Node | None:
+def platforms_of(store: Store) -> PlatformSource:
+    """The platforms of the store's accounts, read when first asked for."""
+    return lambda: {str(node.props["platform"]) for node in store.nodes(["Account"])}
+
+
+def lookup(
+    get: Callable[[str], Node | None],
+    found: list[Reading],
+    public_id: Callable[[str], str] | None = None,
+) -> Node | None:
     """The one node among ``found`` that exists (``get`` fetches by id), or ``None``.
+
+    ``public_id`` shows a candidate of an ambiguous text as an export may (a victim's account
+    under its pseudonym, see :meth:`ringmap.privacy.Privacy.public_id`).
 
     Raises
     ------
     NotFound
-        If more than one reading names an existing node: the text is ambiguous.
+        If more than one reading names an existing node: the text is ambiguous; the message
+        lists every candidate.
     """
     hits: list[tuple[Reading, Node]] = []
     for reading in found:
@@ -279,8 +330,12 @@ def lookup(get: Callable[[str], Node | None], found: list[Reading]) -> Node | No
         if node is not None and all(node.id != hit.id for _, hit in hits):
             hits.append((reading, node))
     if len(hits) > 1:
+        candidates = [r for r, _ in hits]
+        if public_id is not None:
+            candidates = [r if public_id(r.node_id) == r.node_id
+                          else replace(r, shown=public_id(r.node_id)) for r in candidates]
         raise NotFound(
-            "ambiguous: matches " + describe([r for r, _ in hits])
+            "ambiguous: matches " + describe(candidates)
             + "; prefix a type (phone:, imei:, card:, ...) or give the node id")
     return hits[0][1] if hits else None
 
@@ -301,7 +356,8 @@ def try_resolve(
     NotFound
         If ``text`` is ambiguous (several existing nodes match).
     """
-    return lookup(store.get, readings(text, type_name, default_region, key))
+    return lookup(store.get, readings(text, type_name, default_region, key,
+                                      platforms_of(store)))
 
 
 def resolve(store: Store, text: str, default_region: str = "PH") -> Node:
@@ -313,7 +369,8 @@ def resolve(store: Store, text: str, default_region: str = "PH") -> Node:
         The case.
     text
         A node id (``Phone:+639171234567``), ``type:value`` (``phone:0917 123 4567``,
-        ``card:4111 1111 1111 1111``) or a bare value (``juan.dc@gmail.com``).
+        ``card:4111 1111 1111 1111``) or a bare value (``juan.dc@gmail.com``, or a handle
+        alone, ``juan.dc``, looked for on every platform of the case).
     default_region
         Region in which national phone numbers are read.
 
@@ -325,7 +382,7 @@ def resolve(store: Store, text: str, default_region: str = "PH") -> Node:
     NormalisationError
         If ``text`` cannot be read as an identifier.
     """
-    found = readings(text, None, default_region)
+    found = readings(text, None, default_region, platforms=platforms_of(store))
     node = lookup(store.get, found)
     if node is None:
         cards = any(r.type == "PaymentCard" for r in found)

@@ -53,6 +53,14 @@ def test_known_phone_links_to_its_agent(case: EmbeddedStore) -> None:
     }
 
 
+def test_issue_9_a_bare_handle_is_found_on_its_platform(case: EmbeddedStore) -> None:
+    """Regression: a handle without its platform was reported unknown."""
+    for text, type_ in (("agent.three", ""), ("@agent.three", ""), ("agent.three", "handle")):
+        row = _one(case, text, type_)
+        assert (row["known"], row["node"], row["suspect"]) == (
+            "yes", "Account:facebook/agent.three", "Person:AG-3"), text
+
+
 def test_card_row_is_masked_and_placed_in_the_holders_cell(case: EmbeddedStore) -> None:
     row = _one(case, CARD)
     assert row["input"] == "411111******1111"
@@ -101,8 +109,7 @@ def test_avoid_hubs_stops_at_the_cgnat_address(case: EmbeddedStore) -> None:
     ("0917 123 4567", "fax", "error: unknown identifier type 'fax' (use phone, handle, email, "
                              "card, imei, iccid, ip, person or an entity type name)"),
     ("", "", "error: empty identifier"),
-    ("@agent.one", "", "error: handle '@agent.one' needs a platform: write PLATFORM/HANDLE, "
-                       "e.g. facebook/juan.dc"),
+    ("@", "", "error: handle '@': empty, or holds whitespace or , ; < > \" ' \\ /"),
 ])
 def test_malformed_row_is_reported_not_raised(case: EmbeddedStore, identifier: str,
                                               type_: str, status: str) -> None:

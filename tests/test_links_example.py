@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 
@@ -82,3 +83,16 @@ def test_issue_9_cell_members_show_their_labels(strikeback: EmbeddedStore) -> No
         node = strikeback.get(member)
         assert node is not None
         assert label == node.props["name" if node.type == "Person" else "handle"]
+
+
+def test_issue_9_batch_finds_a_bare_handle(strikeback: EmbeddedStore, tmp_path: Path) -> None:
+    """Regression: ``jack.taylor.74`` was unknown though Account:snapchat/jack.taylor.74 is in
+    the case; it is a victim's account, so it is shown under its pseudonym."""
+    watchlist = tmp_path / "watchlist.csv"
+    watchlist.write_text("identifier\njack.taylor.74\n", encoding="utf-8")
+    result = _run(strikeback, "batch", str(watchlist))
+    assert result.exit_code == 0, result.output
+    [row] = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["known"], row["node_type"], row["status"]) == ("yes", "Account", "linked")
+    assert row["node"].startswith("Account:V-")
+    assert "snapchat/jack.taylor.74" not in result.stdout

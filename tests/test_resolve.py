@@ -60,6 +60,11 @@ SPELLINGS = [
     ("AG-1", "Person:AG-1"),
     ("L-1", "Location:L-1"),
     ("payment:Western Union/P-1", "Payment:western_union/P-1"),
+    # issue 9: a handle alone is looked for on every platform of the case
+    ("agent.one", "Account:facebook/agent.one"),
+    ("@Agent.One", "Account:facebook/agent.one"),
+    ("handle:agent.one", "Account:facebook/agent.one"),
+    ("Account:agent.one", "Account:facebook/agent.one"),
 ]
 
 
@@ -117,6 +122,29 @@ def test_unreadable_input_is_one_clear_error(text: str, message: str) -> None:
     with pytest.raises(NormalisationError) as err:
         readings(text)
     assert str(err.value) == message
+
+
+def test_issue_9_a_bare_handle_on_several_platforms_is_ambiguous() -> None:
+    found = readings("Jack.Taylor.74", platforms=lambda: ["snapchat", "instagram", "kik"])
+    handles = [r.node_id for r in found if r.type == "Account"]
+    assert handles == ["Account:instagram/jack.taylor.74", "Account:kik/jack.taylor.74",
+                       "Account:snapchat/jack.taylor.74"]
+    nodes = {h: Node(h, "Account") for h in handles[::2]}
+    with pytest.raises(NotFound) as err:
+        lookup(nodes.get, found)
+    assert str(err.value) == (
+        "ambiguous: matches Account:instagram/jack.taylor.74, Account:snapchat/jack.taylor.74; "
+        "prefix a type (phone:, imei:, card:, ...) or give the node id")
+    with pytest.raises(NotFound) as err:  # candidates shown as an export shows them
+        lookup(nodes.get, found, lambda n: "Account:V-1" if "snapchat" in n else n)
+    assert "matches Account:instagram/jack.taylor.74, Account:V-1;" in str(err.value)
+
+
+def test_a_handle_alone_without_accounts_in_the_case_is_unknown(case: EmbeddedStore) -> None:
+    assert [r.type for r in readings("nobody.here")] == ["Person", "Location", "Exhibit"]
+    with pytest.raises(NotFound, match=r"looked for Person:nobody.here, .*"
+                                       r"Account:facebook/nobody.here\)"):
+        resolve(case, "nobody.here")
 
 
 def test_unknown_type_column_value() -> None:

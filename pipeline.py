@@ -127,12 +127,14 @@ def _markdown(summary: RunSummary) -> str:
         return "```\n" + render(rows, "table", columns) + "\n```\n"
 
     totals = summary.ingest.totals()
+    rejected = summary.ingest.rejected_whole()
     parts = [
         f"# ringmap run: {summary.case}\n",
         f"Store: `{summary.store}`; ingest run `{summary.ingest.run_id}`.\n",
         "## Evidence\n",
         f"{totals['files']} file(s): {totals['read']} rows read, {totals['loaded']} loaded, "
         f"{totals['duplicate']} duplicate, {totals['rejected']} rejected (quarantined).\n",
+        *([f"**Warning: {rejected}.**\n"] if rejected else []),
         table(summary.ingest.rows()),
         "## Graph\n",
         table(summary.counts),

@@ -15,7 +15,7 @@ from ringmap.cli.session import (
     store_options,
     terminal_progress,
 )
-from ringmap.errors import ConfigError
+from ringmap.errors import ConfigError, InputError
 from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
 from ringmap.graphs.store import DEFAULT_STORE
@@ -76,7 +76,8 @@ def ingest(
 
     Each file is checked first (encoding, mapped columns); nothing is written if one fails.
     Rows that cannot be loaded go to a quarantine CSV with the reason; ingesting the same file
-    with the same mapping again changes nothing.
+    with the same mapping again changes nothing. A file of which every row is rejected has
+    status "rejected" and makes the command fail (exit 1) once the other files are loaded.
 
     Example: ringmap ingest remittances.csv --mapping mappings/remittances.yaml --grading B2
     """
@@ -94,12 +95,15 @@ def ingest(
     session.audit("ingest", counts=report.totals())
     emit(report.rows(), fmt)
     for row in report.files:
-        if row.rejected and row.status != "already ingested":
-            click.echo(f"{row.rejected} row(s) of {row.file} rejected; see {row.quarantine}",
-                       err=True)
-        elif row.status == "already ingested":
+        if row.status == "already ingested":
             click.echo(f"{row.file} was already ingested with this mapping; nothing changed",
                        err=True)
+        elif row.rejected and row.status != "rejected":
+            click.echo(f"{row.rejected} row(s) of {row.file} rejected; see {row.quarantine}",
+                       err=True)
+    rejected = report.rejected_whole()
+    if rejected:
+        raise InputError(rejected)
 
 
 COMMANDS: list[click.Command] = [ingest]

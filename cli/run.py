@@ -17,6 +17,7 @@ from ringmap.cli.session import (
     store_options,
     terminal_progress,
 )
+from ringmap.errors import InputError
 from ringmap.pipeline import run_case
 from ringmap.tabular import Format
 
@@ -42,7 +43,8 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     summary into OUT.
 
     Without --store or --neo4j the case file is OUT/ringmap.db. Running again on the same
-    case ingests nothing new and adds a new cell run.
+    case ingests nothing new and adds a new cell run. A table of which every row is rejected
+    does not stop the run, but the command then fails (exit 1) naming it.
 
     Example: ringmap run examples/strikeback --out out/
     """
@@ -60,6 +62,9 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
                f"{len(summary.cells)} cells -> {out}/summary.md", err=True)
     if summary.cells_note:
         click.echo(f"no cells: {summary.cells_note}", err=True)
+    rejected = summary.ingest.rejected_whole()
+    if rejected:  # the rest of the case is worth having; the exit code still tells
+        raise InputError(f"{rejected}; the rest of the run completed: see {out}/summary.md")
 
 
 COMMANDS: list[click.Command] = [run]

@@ -21,6 +21,7 @@ from ringmap.errors import ConfigError
 from ringmap.fileio import input_file
 from ringmap.graphs.model import FileLoad, Grading, IngestRun, utcnow
 from ringmap.graphs.secrets import load_key
+from ringmap.graphs.stats import every_row_rejected
 from ringmap.graphs.store import Store
 from ringmap.ingest import engine
 from ringmap.ingest.engine import Quarantine, compile_mapping
@@ -42,7 +43,9 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 5000
 
-Status = Literal["loaded", "resumed", "already ingested"]
+Status = Literal["loaded", "resumed", "already ingested", "rejected"]
+"""What became of a file: ``rejected`` when every row it has was rejected (then or earlier):
+its rows are accounted and quarantined, but nothing of it is in the case."""
 
 
 class IngestTask(NamedTuple):
@@ -83,6 +86,15 @@ class IngestReport(BaseModel):
         """One row per file, for tables and JSON."""
         columns = ("file", "read", "loaded", "duplicate", "rejected", "status", "quarantine")
         return [{c: getattr(f, c) for c in columns} for f in self.files]
+
+    def rejected_whole(self) -> str | None:
+        """One line naming every file of which every row was rejected, or ``None``."""
+        rejected = [f for f in self.files if f.status == "rejected"]
+        if not rejected:
+            return None
+        return "every row of " + ", ".join(
+            f"{f.file} ({f.rejected} of {f.read}; see {f.quarantine})" for f in rejected
+        ) + " was rejected: nothing of it is in the case"
 
 
 def new_run_id() -> str:
@@ -201,7 +213,8 @@ def _has_card_number(mapping: Mapping) -> bool:
 def _report(checked: CheckedTask, load: FileLoad, status: Status) -> FileReport:
     return FileReport(file=str(checked.file), mapping=checked.mapping.name, sha256=checked.sha256,
                       read=load.read, loaded=load.loaded, duplicate=load.duplicate,
-                      rejected=load.rejected, status=status, quarantine=load.quarantine)
+                      rejected=load.rejected, quarantine=load.quarantine,
+                      status="rejected" if every_row_rejected(load) else status)
 
 
 def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir: Path,

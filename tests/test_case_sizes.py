@@ -1,9 +1,9 @@
 """Every case size works end to end, down to one row and zero agents (issue 9).
 
-Each case is a real case folder (``case.yaml``, one evidence CSV, one mapping) run through
-``ringmap run``; the commands an investigator runs next (``cells``, ``cell``, ``map``,
-``export cells``) then work on the store it left: a result, or one ``Error:`` line, never a
-traceback.
+Each case is a real case folder (``case.yaml``, one evidence CSV, one mapping; see
+:mod:`small_case`) run through ``ringmap run``; the commands an investigator runs next
+(``cells``, ``cell``, ``map``, ``export cells``) then work on the store it left: a result, or
+one ``Error:`` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,53 +13,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from click.testing import CliRunner, Result
 
-from ringmap.cli import cli
+from ringmap.tests.small_case import IMEI, invoke, one_line_error, write_case
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "strikeback"
 
-MAPPING = """\
-name: evidence
-source: {format: csv, grading: B2}
-entities:
-  suspect:
-    type: Person
-    optional: true
-    properties: {person_id: {column: suspect}, role: {literal: suspect}}
-  account:
-    type: Account
-    optional: true
-    properties: {platform: {column: platform}, handle: {column: handle}}
-  device:
-    type: Device
-    optional: true
-    properties: {device_id: {column: imei}}
-  victim:
-    type: Person
-    optional: true
-    properties: {person_id: {column: victim}, role: {literal: victim}}
-  country:
-    type: Country
-    optional: true
-    properties: {code: {column: country}}
-  payment:
-    type: Payment
-    optional: true
-    properties:
-      channel: {column: channel}
-      reference: {column: ref}
-      amount: {column: amount}
-      currency: {column: currency}
-relationships:
-  - {type: USES, source: suspect, target: account}
-  - {type: USES, source: suspect, target: device}
-  - {type: LOGGED_IN_ON, source: account, target: device}
-  - {type: PAID, source: victim, target: payment}
-  - {type: LOCATED_IN, source: victim, target: country}
-"""
-HEADER = "suspect,platform,handle,imei,victim,country,channel,ref,amount,currency"
-IMEI = "490154203237518"
 PAYMENTS = ["V-1,GB,Western Union,WU-1,500,USD", "V-2,US,Western Union,WU-2,750,USD"]
 
 #: case name -> (evidence rows, agents, cells expected)
@@ -83,32 +41,6 @@ class Case(NamedTuple):
     folder: Path
     agents: int
     cells: int
-
-
-def write_case(folder: Path, rows: list[str]) -> Path:
-    """A case folder with one evidence table of ``rows`` under :data:`HEADER`."""
-    folder.mkdir()
-    (folder / "evidence.yaml").write_text(MAPPING, encoding="utf-8")
-    (folder / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    (folder / "case.yaml").write_text(
-        "name: small\ntables:\n  - {file: rows.csv, mapping: evidence.yaml}\n", encoding="utf-8")
-    return folder
-
-
-def invoke(*args: str | Path) -> Result:
-    """Run the CLI; a traceback (an exception other than exiting) fails the test."""
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def one_line_error(result: Result) -> str:
-    """The ``Error:`` line of a failed command (exit 1, nothing else on the output)."""
-    assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 @pytest.fixture(params=[*CASES, "example"])

@@ -84,10 +84,17 @@ def test_attack(attack: Attack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     elif attack.outcome == "usage":
         assert result.exit_code == 2, output
         assert result.stderr.splitlines()[-1].startswith("Error: "), result.stderr
+    elif attack.outcome == "quarantine":
+        files = json.loads(result.stdout)
+        # a file of which every row is rejected fails the command after its report (issue 9)
+        if any(f["status"] == "rejected" for f in files):
+            assert result.exit_code == 1, output
+            assert result.stderr.splitlines()[-1].startswith("Error: every row of "), output
+        else:
+            assert result.exit_code == 0, output
     else:
         assert result.exit_code == 0, output
     if attack.outcome == "quarantine":
-        files = json.loads(result.stdout)
         assert sum(f["rejected"] for f in files) > 0, files
         for f in files:
             assert f["read"] == f["loaded"] + f["duplicate"] + f["rejected"], f

@@ -220,9 +220,8 @@ class EvidenceGraph:
     def infrastructure(self) -> frozenset[str]:
         """The identifiers the latest cell run set aside as shared infrastructure."""
         runs = self.store.analysis_runs("cells")
-        marked = runs[-1].summary.get("infrastructure", []) if runs else []
-        return frozenset(item["identifier"] for item in marked
-                         if item["identifier"] in self.graph)
+        marked = runs[-1].infrastructure if runs else []
+        return frozenset(item for item in marked if item in self.graph)
 
     def hubs(self, threshold: int = DEFAULT_HUB_DEGREE) -> set[str]:
         """Nodes a walk that avoids hubs does not pass through: hub degree above

@@ -14,7 +14,6 @@ from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.model import AnalysisRun, CellRecord
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
-from ringmap.queries.engine import victim_side
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS"]
@@ -91,7 +90,7 @@ def _find_cell(store: Store, cell_id: str, run_id: str | None) -> tuple[Analysis
 
 def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
     nodes = store.get_many(m.node_id for m in record.members)
-    privacy = Privacy(victims=victim_side(store, nodes))  # the maps' labels
+    privacy = Privacy(victims=store.victim_side(nodes))  # the maps' labels
     scores = record.summary.get("centrality", {})
     rows = []
     for member in record.members:

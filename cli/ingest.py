@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -18,7 +17,6 @@ from ringmap.cli.session import (
 from ringmap.errors import ConfigError, InputError
 from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
-from ringmap.graphs.store import DEFAULT_STORE
 from ringmap.ingest.mapping import load_mapping
 from ringmap.ingest.run import DEFAULT_BATCH_SIZE, IngestTask, check_files, ingest_files
 from ringmap.tabular import Format
@@ -28,10 +26,8 @@ __all__ = ["COMMANDS", "ingest"]
 
 def _quarantine_dir(session: Session) -> Path:
     """``quarantine/`` beside the embedded case file, or in the working folder for Neo4j."""
-    if session.uses_neo4j:
-        return Path("quarantine")
-    store = session.store_path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE
-    return Path(store).parent / "quarantine"
+    case_file = session.choice.path
+    return Path("quarantine") if case_file is None else case_file.parent / "quarantine"
 
 
 def _grading(text: str | None) -> Grading | None:

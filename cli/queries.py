@@ -11,7 +11,7 @@ import click
 from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError
 from ringmap.queries.catalog import catalog
-from ringmap.queries.engine import CypherReader, parse_assignments, run_named
+from ringmap.queries.engine import parse_assignments, run_named
 from ringmap.queries.guard import WriteRefused, check_read_only
 from ringmap.tabular import Format
 
@@ -122,10 +122,7 @@ def cypher(
         session.audit("cypher", reason=reason, counts={"refused": 1})
         raise
     values = {k: _cypher_value(v) for k, v in parse_assignments(params).items()}
-    store = session.store()
-    if not isinstance(store, CypherReader):
-        raise ConfigError(f"the {store.kind} store does not run Cypher")
-    rows = store.query(statement, values, timeout, limit + 1)  # one more: are there more?
+    rows = session.store().query(statement, values, timeout, limit + 1)  # one more: any more?
     emit(rows[:limit], fmt)
     if len(rows) > limit:
         click.echo(f"(first {limit} rows; there are more: raise --limit to see them)", err=True)

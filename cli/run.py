@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -48,9 +47,7 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
 
     Example: ringmap run examples/strikeback --out out/
     """
-    if not session.uses_neo4j and session.store_path is None and not os.environ.get(
-            "RINGMAP_STORE"):
-        session.store_path = str(out / "ringmap.db")
+    session.default_path = out / "ringmap.db"
     settings = CellSettings.model_validate({"method": method, "seed": seed})
     summary = run_case(session.store(create=True), case_dir, out, settings=settings,
                        maps=maps, packages=packages, progress=terminal_progress())

@@ -4,18 +4,18 @@ the store and writes the audit log. The command modules beside this one use only
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ringmap import audit
-from ringmap.graphs.store import DEFAULT_STORE, Store, open_store
+from ringmap.graphs.store import Store, StoreChoice
 from ringmap.perf import Progress
 from ringmap.tabular import Format, render, to_jsonable
 
@@ -36,17 +36,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass
 class Session:
-    """What every command needs: how to open the store, and the audit log."""
+    """What every command needs: which store to open (and opening it once), and the audit log.
+
+    Which store is decided by :meth:`~ringmap.graphs.store.StoreChoice.choose` alone, from the
+    options given here and the environment.
+    """
 
     store_path: str | None = None
     neo4j_uri: str | None = None
     neo4j_database: str | None = None
+    default_path: Path | None = None
+    """The case file when nothing names a store (``ringmap run``: ``OUT/ringmap.db``)."""
     _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def choice(self) -> StoreChoice:
+        """The store the options and the environment name."""
+        return StoreChoice.choose(self.store_path, self.neo4j_uri, default=self.default_path)
 
     @property
     def uses_neo4j(self) -> bool:
         """Whether commands run against Neo4j."""
-        return bool(self.neo4j_uri or (not self.store_path and os.environ.get("NEO4J_URI")))
+        return self.choice.uses_neo4j
 
     def store(self, *, create: bool = False) -> Store:
         """The store, opened on first use and closed when the CLI exits.
@@ -58,8 +69,7 @@ class Session:
             options: dict[str, Any] = {}
             if self.neo4j_database:
                 options["database"] = self.neo4j_database
-            self._store = open_store(self.store_path, self.neo4j_uri, create=create,
-                                     **options)
+            self._store = self.choice.open(create=create, **options)
             click.get_current_context().call_on_close(self._store.close)
         return self._store
 
@@ -71,11 +81,10 @@ class Session:
         counts: Mapping[str, Any] | None = None,
     ) -> None:
         """Append this invocation to the audit log (secrets and card numbers masked there)."""
-        store_path = None if self.uses_neo4j else (
-            self.store_path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE)
-        where = self._store.describe() if self._store is not None else store_path
-        audit.record(audit.audit_path(store_path), command,
-                     sys.argv[1:], reason=reason,
+        case_file = self.choice.path
+        where = self._store.describe() if self._store is not None else (
+            None if case_file is None else str(case_file))
+        audit.record(audit.audit_path(case_file), command, sys.argv[1:], reason=reason,
                      counts=counts, store=where)
 
 
@@ -98,8 +107,10 @@ def store_options(func: F) -> F:
             ctx.ensure_object(Session).neo4j_database = value
 
     decorators = [
+        # no envvar here: RINGMAP_STORE and NEO4J_URI are read by StoreChoice.choose, so that
+        # an explicit option always beats the environment
         click.option("--store", "store_path", metavar="PATH", expose_value=False,
-                     callback=set_store, envvar="RINGMAP_STORE",
+                     callback=set_store,
                      help="Embedded case file [env RINGMAP_STORE; default ./ringmap.db]."),
         click.option("--neo4j", "neo4j_uri", metavar="URI", expose_value=False,
                      callback=set_uri,

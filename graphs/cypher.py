@@ -64,6 +64,7 @@ __all__ = [
     "SHOW_CONSTRAINTS",
     "SHOW_INDEXES",
     "SIGHTINGS",
+    "VICTIM_SIDE",
     "WIPE",
     "Shape",
     "ValueKind",
@@ -257,6 +258,16 @@ PROVENANCE_EDGES: dict[tuple[str, str, str], str] = {
                            f"RETURN p.src AS src, p.dst AS dst, seq, record, rows, ref_rows, refs")
     for rel in SCHEMA.relationships.values()
     for src in sorted(rel.sources) for dst in sorted(rel.targets)
+}
+
+#: per label: which of the nodes ``$ids`` are on the victim side (victims, and what only victims
+#: use or hold), asked per label so that the id index is used
+VICTIM_SIDE: dict[str, str] = {
+    label: (f"MATCH (n:`{label}`) WHERE n.id IN $ids AND (n.role = 'victim' OR ("
+            f"EXISTS {{ (:Person {{role: 'victim'}})-[:USES|HOLDS]->(n) }} AND "
+            f"NOT EXISTS {{ (p:Person)-[:USES|HOLDS]->(n) WHERE p.role <> 'victim' }})) "
+            f"RETURN n.id AS id")
+    for label in EVIDENCE_LABELS
 }
 
 #: every file's number and ledger record, for the gradings of packed sightings

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import groupby
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ringmap.errors import NotFound, StoreError, StoreUnavailable
 from ringmap.graphs.codec import decode_props, encode_props, merge_props
@@ -33,6 +33,10 @@ from ringmap.graphs.model import (
 )
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
+from ringmap.queries.twins import TWINS
+
+if TYPE_CHECKING:
+    from ringmap.queries.catalog import QuerySpec
 
 __all__ = ["EmbeddedStore"]
 
@@ -84,6 +88,19 @@ CREATE TABLE IF NOT EXISTS memberships (
     PRIMARY KEY (run_id, node_id));
 CREATE INDEX IF NOT EXISTS memberships_by_node ON memberships (node_id);
 """
+
+# Which of the ids in the JSON list :ids are on the victim side: victims, and what victims and no
+# other person use or hold (the rule of ringmap.privacy.victim_side).
+_VICTIM_SIDE = """
+SELECT n.id FROM nodes n
+WHERE n.id IN (SELECT value FROM json_each(:ids)) AND (
+    json_extract(n.props, '$.role') = 'victim'
+    OR (EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
+                WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
+                  AND json_extract(p.props, '$.role') = 'victim')
+        AND NOT EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
+                        WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
+                          AND json_extract(p.props, '$.role') != 'victim')))"""
 
 _EDGE_SELECT = """
 SELECT e.type, s.id, d.id, e.props FROM edges e
@@ -389,10 +406,22 @@ class EmbeddedStore(Store):
         return [CellRecord.model_validate_json(r[0]) for r in self._db.execute(
             "SELECT record FROM cells WHERE run_id=? ORDER BY cell_id", (run_id,))]
 
-    # -- embedded-only helpers -------------------------------------------------------------
-    def execute(self, sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> list[
-            tuple[Any, ...]]:
-        """Run a read-only query (the named queries' embedded twins) and return all rows."""
+    # -- named queries ---------------------------------------------------------------------
+    def named_rows(
+        self, spec: QuerySpec, params: Mapping[str, Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        # SQLite binds no lists: a list travels as JSON text and the twin reads it by json_each
+        bound = {k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()}
+        return self._select(TWINS[spec.name], bound)
+
+    def victim_side(self, ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        return {row[0] for row in self._select(_VICTIM_SIDE, {"ids": json.dumps(wanted)})}
+
+    def _select(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """All rows of a query run read-only (``query_only``: a twin can never write)."""
         self._db.execute("PRAGMA query_only=ON")
         try:
             return self._db.execute(sql, params).fetchall()

@@ -209,6 +209,12 @@ class AnalysisRun(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     summary: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def infrastructure(self) -> list[str]:
+        """The ids a cell run set aside as shared infrastructure (its summary lists them, most
+        shared first; a victim-side one only under its pseudonym)."""
+        return [str(item["identifier"]) for item in self.summary.get("infrastructure", [])]
+
 
 class CellMember(BaseModel):
     """A member of a cell with the confidence of its membership and why it is there."""

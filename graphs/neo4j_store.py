@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from itertools import islice
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import neo4j
@@ -61,6 +61,9 @@ from ringmap.graphs.model import (
 )
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
+
+if TYPE_CHECKING:
+    from ringmap.queries.catalog import QuerySpec
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore", "require_version"]
 
@@ -611,12 +614,27 @@ class Neo4jStore(Store):
         rows = sorted(self._read(cypher.CELLS, run_id=run_id), key=lambda r: r["cell_id"])
         return [CellRecord.model_validate_json(r["record"]) for r in rows]
 
-    # -- Neo4j-only helpers ----------------------------------------------------------------
+    # -- named queries ---------------------------------------------------------------------
+    def named_rows(
+        self, spec: QuerySpec, params: Mapping[str, Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        rows = self.query(spec.cypher, params, timeout)
+        return [tuple(row[c] for c in spec.column_names) for row in rows]
+
+    def victim_side(self, ids: Iterable[str]) -> set[str]:
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for node_id in sorted(set(ids)):
+            label = _label(node_id)
+            if label is not None:
+                by_label[label].append(node_id)
+        return {row["id"] for label, group in by_label.items()
+                for row in self.query(cypher.VICTIM_SIDE[label], {"ids": group})}
+
     def query(
         self, statement: str, params: Mapping[str, Any] | None = None,
         timeout: float | None = None, limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Run a read-only Cypher statement (named queries) with ``$params``; rows as dicts.
+        """Run a read-only Cypher statement with ``$params``; rows as dicts.
 
         It runs in a READ transaction, so the server refuses writes; ``timeout`` (seconds)
         makes the server cancel a slow query; with ``limit`` at most that many rows are

@@ -1,22 +1,27 @@
-"""The store contract: a small abstract class that every store implements.
+"""The store contract: a small abstract class that every store implements, and the one place
+that decides which store a command opens.
 
 Template methods (``project``, ``get_many``) are final and built on a few abstract hooks, so the
 embedded and Neo4j stores answer the same questions the same way; the contract tests in
-``tests/test_store_contract.py`` run against every store.
+``tests/test_store_contract.py`` run against every store. Named queries belong to the store
+too (:meth:`Store.named_rows`, :meth:`Store.victim_side`): callers never test which backend
+they hold. :class:`StoreChoice` holds the precedence of ``--store``, ``--neo4j``,
+``RINGMAP_STORE`` and ``NEO4J_URI``.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self, final
+from typing import TYPE_CHECKING, Any, ClassVar, Self, final
 
 import networkx as nx
 
-from ringmap.errors import StoreError
+from ringmap.errors import ConfigError, StoreError
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -31,7 +36,10 @@ from ringmap.graphs.model import (
 )
 from ringmap.privacy import key_problem
 
-__all__ = ["DEFAULT_STORE", "Store", "open_store"]
+if TYPE_CHECKING:
+    from ringmap.queries.catalog import QuerySpec
+
+__all__ = ["DEFAULT_STORE", "Store", "StoreChoice", "open_store"]
 
 DEFAULT_STORE = "ringmap.db"
 
@@ -161,6 +169,34 @@ class Store(ABC):
     def load_cells(self, run_id: str) -> list[CellRecord]:
         """The cells of one analysis run, ordered by cell id."""
 
+    # -- named queries ---------------------------------------------------------------------
+    @abstractmethod
+    def named_rows(
+        self, spec: QuerySpec, params: Mapping[str, Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the named query ``spec`` with its bound ``params``, as tuples in the
+        order of its columns: the Neo4j store runs the ``.cypher`` text, the embedded store its
+        twin in :mod:`ringmap.queries.twins`. ``timeout`` (seconds) bounds a server's work."""
+
+    @abstractmethod
+    def victim_side(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are on the victim side: victims, and what only victims use or hold.
+
+        The same rule as :func:`ringmap.privacy.victim_side`, asked of the store for just
+        these ids (a query result's parties), not of the whole projected graph.
+        """
+
+    def query(
+        self, statement: str, params: Mapping[str, Any] | None = None,
+        timeout: float | None = None, limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """At most ``limit`` rows of the read-only Cypher ``statement``, as dicts.
+
+        Only a store that speaks Cypher runs it (Neo4j overrides this); the others refuse.
+        """
+        raise ConfigError(f"the {self.kind} store does not run Cypher (named queries run on "
+                          "every store: ringmap query --list)")
+
     # -- template methods ------------------------------------------------------------------
     @final
     def project(
@@ -201,6 +237,76 @@ class Store(ABC):
         return runs[-1], self.load_cells(runs[-1].run_id)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreChoice:
+    """Which store to open: a Neo4j server (``neo4j_uri``) or an embedded case file (``path``).
+
+    :meth:`choose` is the only place the precedence of the options is decided; the CLI's
+    session, ``ringmap run`` and :func:`open_store` all go through it.
+
+    >>> StoreChoice.choose("case.db")
+    StoreChoice(path=PosixPath('case.db'), neo4j_uri=None)
+    >>> StoreChoice.choose(neo4j_uri="bolt://127.0.0.1:7687").uses_neo4j
+    True
+    """
+
+    path: Path | None = None
+    neo4j_uri: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.neo4j_uri is None):
+            raise ValueError("a StoreChoice names one store: a case file or a Neo4j URI")
+
+    @classmethod
+    def choose(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        neo4j_uri: str | None = None,
+        *,
+        default: str | os.PathLike[str] | None = None,
+    ) -> StoreChoice:
+        """The store named by, first to last: an explicit ``neo4j_uri`` (``--neo4j``), an
+        explicit ``path`` (``--store``), ``RINGMAP_STORE``, ``NEO4J_URI``, then the embedded
+        file ``default`` (``ringmap run`` passes ``OUT/ringmap.db``) or ``./ringmap.db``.
+
+        Raises
+        ------
+        ConfigError
+            If both an explicit path and an explicit URI are given: they name two stores.
+        """
+        if path and neo4j_uri:
+            raise ConfigError("--store and --neo4j name two different stores: give one")
+        if neo4j_uri:
+            return cls(neo4j_uri=neo4j_uri)
+        named = path or os.environ.get("RINGMAP_STORE")
+        if named:
+            return cls(path=Path(named))
+        env_uri = os.environ.get("NEO4J_URI")
+        if env_uri:
+            return cls(neo4j_uri=env_uri)
+        return cls(path=Path(default or DEFAULT_STORE))
+
+    @property
+    def uses_neo4j(self) -> bool:
+        """Whether the chosen store is a Neo4j server."""
+        return self.neo4j_uri is not None
+
+    def open(self, *, create: bool = True, **neo4j_options: Any) -> Store:
+        """Open the chosen store.
+
+        With ``create=False`` a missing case file is a :class:`~ringmap.errors.NotFound`
+        instead of a new empty case (commands that only read must not leave empty files
+        behind).
+        """
+        if self.path is not None:
+            from ringmap.graphs.embedded import EmbeddedStore
+
+            return EmbeddedStore(self.path, create=create)
+        from ringmap.graphs.neo4j_store import Neo4jStore  # only this module imports the driver
+
+        return Neo4jStore.connect(self.neo4j_uri, **neo4j_options)
+
+
 def open_store(
     path: str | os.PathLike[str] | None = None,
     neo4j_uri: str | None = None,
@@ -208,17 +314,5 @@ def open_store(
     create: bool = True,
     **neo4j_options: Any,
 ) -> Store:
-    """Open the store: Neo4j when a URI is given (or ``NEO4J_URI`` is set and no path is
-    given), else the embedded case file (``path``, ``RINGMAP_STORE`` or ``./ringmap.db``).
-
-    With ``create=False`` a missing case file is a :class:`~ringmap.errors.NotFound` instead
-    of a new empty case (commands that only read must not leave empty files behind)."""
-    uri = neo4j_uri or (None if path else os.environ.get("NEO4J_URI"))
-    if uri:
-        from ringmap.graphs.neo4j_store import Neo4jStore  # only this module imports the driver
-
-        return Neo4jStore.connect(uri, **neo4j_options)
-    from ringmap.graphs.embedded import EmbeddedStore
-
-    return EmbeddedStore(Path(path or os.environ.get("RINGMAP_STORE") or DEFAULT_STORE),
-                         create=create)
+    """Open the store :meth:`StoreChoice.choose` picks for ``path`` and ``neo4j_uri``."""
+    return StoreChoice.choose(path, neo4j_uri).open(create=create, **neo4j_options)

@@ -12,10 +12,13 @@ Each ``queries/<name>.cypher`` file opens with a header of ``//`` comment lines:
 followed by the Cypher, which reads its parameters as ``$device``, ``$limit``. Parameter kinds:
 ``node(Type|Type...)`` (an entity, typed as an analyst would: node id, ``phone:0917...``, a bare
 value), ``country`` (ISO code or name), ``run`` (a cell-detection run, ``latest`` by default),
-``cell`` (a cell id of that run; the query needs a ``run`` parameter too) and ``int``;
-``= null`` makes a parameter optional. Column kinds say how values are typed and shown:
-``str``, ``int``, ``float``, ``money`` (two decimals), ``datetime``, ``node`` (a node id) and
-``party`` (a node id shown under a pseudonym when it is on the victim side).
+``cell`` (a cell id of that run; the query needs a ``run`` parameter too), ``int``, and
+``infrastructure``: the ids the ``run`` set aside as infrastructure (office Wi-Fi, carrier NAT,
+raid sites shared by more agents than its threshold), a list read from the run's summary and
+never typed by the analyst; ``= null`` makes a parameter optional. Column kinds say how values
+are typed and shown: ``str``, ``int``, ``float``, ``money`` (two decimals), ``datetime``,
+``node`` (a node id) and ``party`` (a node id shown under a pseudonym when it is on the victim
+side).
 
 >>> spec = catalog()["accounts-on-device"]
 >>> [p.name for p in spec.params], spec.columns[0].name
@@ -36,7 +39,7 @@ from ringmap.graphs.schema import SCHEMA
 
 __all__ = ["Column", "Param", "QuerySpec", "catalog", "get_query", "parse_query"]
 
-ParamKind = Literal["node", "country", "run", "cell", "int"]
+ParamKind = Literal["node", "country", "run", "cell", "int", "infrastructure"]
 ColumnKind = Literal["str", "int", "float", "money", "datetime", "node", "party"]
 
 _PARAM_KINDS: frozenset[str] = frozenset(get_args(ParamKind))
@@ -63,8 +66,15 @@ class Param:
     types: tuple[str, ...] = ()
     default: str | None = None
 
+    @property
+    def derived(self) -> bool:
+        """Whether the value comes from the case (the run's infrastructure), not the analyst."""
+        return self.kind == "infrastructure"
+
     def describe(self) -> str:
         """``name: kind(Types) = default`` as written in the header."""
+        if self.derived:
+            return f"{self.name}: {self.kind} (of run)"
         text = f"{self.name}: {self.kind}"
         if self.types:
             text += f"({'|'.join(self.types)})"
@@ -165,9 +175,10 @@ def parse_query(path: Path) -> QuerySpec:
     declared = {p.name for p in params}
     if used - declared:
         problems.append(f"parameters used but not declared: {sorted(used - declared)}")
-    if any(p.kind == "cell" for p in params) and not any(
-            p.kind == "run" and p.name == "run" for p in params):
-        problems.append("a cell parameter needs a run parameter named run")
+    for kind in ("cell", "infrastructure"):
+        if any(p.kind == kind for p in params) and not any(
+                p.kind == "run" and p.name == "run" for p in params):
+            problems.append(f"a {kind} parameter needs a run parameter named run")
     if declared - used:
         problems.append(f"parameters declared but not used: {sorted(declared - used)}")
     if "ORDER BY" not in cypher.upper():

@@ -1,46 +1,33 @@
-"""Run a named query on either store: bind its parameters, run the Cypher or its SQL twin, and
-type and pseudonymise the rows the same way for both.
+"""Run a named query on any store: bind its parameters, let the store run it (the Cypher on
+Neo4j, its SQL twin on the embedded store), and type and pseudonymise the rows the same way for
+both.
 
 Parameters are checked against the query's header before anything runs: entities are resolved
 from what an analyst types (:func:`ringmap.graphs.resolve.readings`), countries normalised,
-runs and cells looked up; every value reaches the store as a bound parameter. Rows come back
-typed by the header's column kinds, victims on the victim side shown as ``Type:V-…``
-pseudonyms unless ``reveal`` is asked for, and card-like digit runs in text masked.
+runs and cells looked up, a run's infrastructure read from its summary; every value reaches the
+store as a bound parameter. Rows come back typed by the header's column kinds, victims on the
+victim side shown as ``Type:V-…`` pseudonyms unless ``reveal`` is asked for, and card-like
+digit runs in text masked.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from ringmap.errors import ConfigError, NotFound, StoreError
-from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import AnalysisRun
 from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.resolve import lookup, readings, resolve
-from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, mask_card_numbers
 from ringmap.queries.catalog import Column, Param, QuerySpec, get_query
-from ringmap.queries.twins import TWINS
 
-__all__ = ["CypherReader", "QueryResult", "bind", "parse_assignments", "run_named", "victim_side"]
+__all__ = ["QueryResult", "bind", "parse_assignments", "run_named"]
 
 MAX_LIMIT = 100_000
-
-
-@runtime_checkable
-class CypherReader(Protocol):
-    """A store that runs read-only Cypher (the Neo4j store)."""
-
-    def query(
-        self, statement: str, params: Mapping[str, Any] | None = None,
-        timeout: float | None = None, limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """At most ``limit`` rows of ``statement`` run in a read transaction, as dicts."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +86,16 @@ def _int(param: Param, text: str) -> int:
     return value
 
 
-def _run(store: Store, text: str | None) -> str:
-    runs = [r.run_id for r in store.analysis_runs("cells")]
+def _run(store: Store, text: str | None) -> AnalysisRun:
+    runs = {r.run_id: r for r in store.analysis_runs("cells")}
     if not runs:
         raise NotFound("no cell-detection run in this case; run `ringmap cells` first")
     if text is None or text.strip() in ("", "latest"):
-        return runs[-1]
+        return list(runs.values())[-1]
     if text.strip() not in runs:
-        raise NotFound(f"no cell-detection run {text.strip()!r} (runs: {', '.join(runs[-5:])})")
-    return text.strip()
+        shown = ", ".join(list(runs)[-5:])
+        raise NotFound(f"no cell-detection run {text.strip()!r} (runs: {shown})")
+    return runs[text.strip()]
 
 
 def _check_cell(store: Store, run_id: str, cell_id: str) -> None:
@@ -130,16 +118,22 @@ def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any
     NormalisationError
         A value that cannot be read as its kind (a country, a phone number, ...).
     """
-    unknown = sorted(set(raw) - {p.name for p in spec.params})
+    given = [p for p in spec.params if not p.derived]
+    unknown = sorted(set(raw) - {p.name for p in given})
     if unknown:
-        known = ", ".join(p.name for p in spec.params) or "none"
+        if unknown[0] in {p.name for p in spec.params}:
+            raise ConfigError(f"parameter {unknown[0]} of query {spec.name} is read from the "
+                              "cell run, not given")
+        known = ", ".join(p.name for p in given) or "none"
         raise ConfigError(f"query {spec.name} has no parameter {unknown[0]!r} "
                           f"(parameters: {known})")
     values: dict[str, Any] = {}
-    for param in spec.params:
+    run: AnalysisRun | None = None
+    for param in given:
         text = raw.get(param.name, param.default)
         if param.kind == "run":
-            values[param.name] = _run(store, text)
+            run = _run(store, text)
+            values[param.name] = run.run_id
         elif text is None:
             raise ConfigError(f"query {spec.name} needs --param {param.name}=VALUE "
                               f"({param.describe()})")
@@ -147,6 +141,9 @@ def bind(store: Store, spec: QuerySpec, raw: Mapping[str, str]) -> dict[str, Any
             values[param.name] = None
         else:
             values[param.name] = _value(store, param, text)
+    for param in spec.params:
+        if param.derived and run is not None:  # the catalog pairs it with a run parameter
+            values[param.name] = sorted(run.infrastructure)  # same value on every store
     return values
 
 
@@ -161,63 +158,6 @@ def _value(store: Store, param: Param, text: str) -> Any:
 
 
 # -- running ----------------------------------------------------------------------------------
-_VICTIM_SIDE_SQL = """
-SELECT n.id FROM nodes n
-WHERE n.id IN (SELECT value FROM json_each(:ids)) AND (
-    json_extract(n.props, '$.role') = 'victim'
-    OR (EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
-                  AND json_extract(p.props, '$.role') = 'victim')
-        AND NOT EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                        WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
-                          AND json_extract(p.props, '$.role') != 'victim')))"""
-
-# The label is one of the schema's entity types (checked), never input; ids are a parameter.
-_VICTIM_SIDE_CYPHER = """
-MATCH (n:{label}) WHERE n.id IN $ids
-  AND (n.role = 'victim'
-       OR (EXISTS {{ (:Person {{role: 'victim'}})-[:USES|HOLDS]->(n) }}
-           AND NOT EXISTS {{ (p:Person)-[:USES|HOLDS]->(n) WHERE p.role <> 'victim' }}))
-RETURN n.id AS id"""
-
-
-def victim_side(store: Store, ids: Iterable[str]) -> set[str]:
-    """Which of ``ids`` are on the victim side: victims, and what only victims use or hold.
-
-    The same rule as :func:`ringmap.privacy.victim_side`, asked of the store for just these
-    ids in one query (per entity type on Neo4j, so that its id index is used).
-    """
-    wanted = sorted(set(ids))
-    if not wanted:
-        return set()
-    if isinstance(store, EmbeddedStore):
-        return {row[0] for row in store.execute(_VICTIM_SIDE_SQL, {"ids": json.dumps(wanted)})}
-    reader = _reader(store)
-    by_type: dict[str, list[str]] = {}
-    for node_id in wanted:
-        by_type.setdefault(node_id.split(":", 1)[0], []).append(node_id)
-    found: set[str] = set()
-    for label, group in by_type.items():
-        if label in SCHEMA.entities:
-            text = _VICTIM_SIDE_CYPHER.format(label=label)
-            found.update(row["id"] for row in reader.query(text, {"ids": group}))
-    return found
-
-
-def _reader(store: Store) -> CypherReader:
-    if not isinstance(store, CypherReader):
-        raise StoreError(f"the {store.kind} store cannot run named queries")
-    return store
-
-
-def _raw_rows(store: Store, spec: QuerySpec, params: Mapping[str, Any],
-              timeout: float | None) -> list[tuple[Any, ...]]:
-    if isinstance(store, EmbeddedStore):
-        return store.execute(TWINS[spec.name], dict(params))
-    rows = _reader(store).query(spec.cypher, params, timeout)
-    return [tuple(row[c] for c in spec.column_names) for row in rows]
-
-
 def _datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -259,7 +199,7 @@ def run_named(
     Parameters
     ----------
     store
-        The case: embedded (runs the SQL twin) or Neo4j (runs the ``.cypher`` text).
+        The case; it runs the query (:meth:`~ringmap.graphs.store.Store.named_rows`).
     name
         A query of :func:`~ringmap.queries.catalog.catalog`.
     raw_params
@@ -272,20 +212,21 @@ def run_named(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from ringmap.graphs.embedded import EmbeddedStore
     >>> with EmbeddedStore(pathlib.Path(tempfile.mkdtemp()) / "case.db") as store:
     ...     run_named(store, "cross-border-summary").rows
     []
     """
     spec = get_query(name)
     params = bind(store, spec, raw_params or {})
-    rows = [_typed(spec.columns, raw) for raw in _raw_rows(store, spec, params, timeout)]
+    rows = [_typed(spec.columns, raw) for raw in store.named_rows(spec, params, timeout)]
     cells = [p.name for p in spec.params if p.kind == "cell" and params[p.name] is not None]
     if not rows:  # no rows: say so if it is because the cell does not exist
         for cell in cells:
             _check_cell(store, params["run"], params[cell])
     parties = [c.name for c in spec.columns if c.kind in ("party", "node")]
     ids = {row[c] for row in rows for c in parties if row[c] is not None}
-    privacy = Privacy(victims=set() if reveal else victim_side(store, ids), reveal=reveal)
+    privacy = Privacy(victims=set() if reveal else store.victim_side(ids), reveal=reveal)
     for row in rows:
         for column in parties:
             if row[column] is not None:

@@ -14,7 +14,11 @@ the module loads.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["TWINS"]
+
+_PLACEHOLDER = re.compile(r"\{(?P<name>[a-z_]+)(?::(?P<arg>[a-z_]+))?\}")
 
 _FRAGMENTS: dict[str, str] = {
     # The entity type of a node, read off its id as the Cypher does: split(id, ':')[0].
@@ -57,11 +61,9 @@ victims AS (
         CROSS JOIN edges u ON u.dst = c.other AND +u.type = 'USES'
         CROSS JOIN nodes v ON v.nid = u.src AND v.type = 'Person'
     WHERE json_extract(v.props, '$.role') = 'victim')""",
-    # The edges at one end (:a or :b) of shared-identifiers, in either direction.
-    "ends": """SELECT e.eid, e.type, e.dst AS x FROM nodes n CROSS JOIN edges e ON e.src = n.nid
-    WHERE n.id = :{end} AND e.type IN ({use_links}, 'CONTACTED')
-    UNION ALL SELECT e.eid, e.type, e.src FROM nodes n CROSS JOIN edges e ON e.dst = n.nid
-    WHERE n.id = :{end} AND +e.type IN ({use_links}, 'CONTACTED')""",
+    # What each node of the CTE {n} (a nid column) is tied to, in either direction.
+    "around": """SELECT t.nid AS start, e.dst AS x FROM {n} t CROSS JOIN edges e ON e.src = t.nid
+    UNION SELECT t.nid, e.src FROM {n} t CROSS JOIN edges e ON e.dst = t.nid""",
 }
 
 _TEMPLATES: dict[str, str] = {
@@ -85,12 +87,33 @@ CROSS JOIN nodes u ON u.nid = r.src
 WHERE x.id = :identifier AND x.type IN ({identifiers})
 ORDER BY link, user LIMIT :limit""",
     "shared-identifiers": """
-WITH a_ends AS ({ends:a}), b_ends AS ({ends:b})
-SELECT DISTINCT x.id AS identifier, {kind:x}, ea.type AS link_a, eb.type AS link_b
-FROM a_ends ea CROSS JOIN b_ends eb ON eb.x = ea.x AND eb.eid != ea.eid
-CROSS JOIN nodes x ON x.nid = ea.x AND x.type IN ({identifiers})
-WHERE x.id != :a AND x.id != :b
-ORDER BY identifier, link_a, link_b LIMIT :limit""",
+WITH ends AS (
+    SELECT 'a' AS side, n.nid, o.nid AS other FROM nodes n CROSS JOIN nodes o
+    WHERE n.id = :a AND o.id = :b AND n.nid != o.nid
+    UNION ALL SELECT 'b', o.nid, n.nid FROM nodes n CROSS JOIN nodes o
+    WHERE n.id = :a AND o.id = :b AND n.nid != o.nid),
+near AS (SELECT s.side, s.other, r.x FROM ({around:ends}) r CROSS JOIN ends s ON s.nid = r.start
+         WHERE r.x != s.other),
+mids AS (SELECT n.nid FROM near r CROSS JOIN nodes n ON n.nid = r.x
+         WHERE n.type IN ('Account', 'Person')),
+reach AS (
+    SELECT side, x, 1 AS hops, NULL AS via FROM near
+    UNION SELECT r.side, f.x, 2, m.id FROM near r
+        CROSS JOIN nodes m ON m.nid = r.x AND m.type IN ('Account', 'Person')
+        CROSS JOIN ({around:mids}) f ON f.start = m.nid),
+sides AS (
+    SELECT side, x, MIN(hops) AS hops, CASE WHEN MIN(hops) = 1 THEN NULL ELSE MIN(via) END AS via
+    FROM reach WHERE x NOT IN (SELECT nid FROM ends)
+    GROUP BY side, x)
+SELECT x.id AS identifier, {kind:x}, sa.hops AS hops_a, sa.via, sb.hops AS hops_b, sb.via,
+       (SELECT COUNT(*) FROM (
+            SELECT e.src FROM edges e WHERE e.dst = x.nid
+            UNION SELECT e.dst FROM edges e WHERE e.src = x.nid AND e.type != 'CONTACTED'))
+           AS ties
+FROM sides sa CROSS JOIN sides sb ON sb.x = sa.x AND sb.side = 'b'
+CROSS JOIN nodes x ON x.nid = sa.x AND x.type IN ({identifiers}, 'Location')
+WHERE sa.side = 'a'
+ORDER BY hops_a + hops_b, ties, identifier LIMIT :limit""",
     "contacts-of-account": """
 WITH a AS (SELECT nid FROM nodes WHERE id = :account AND type IN ('Account', 'Phone')),
 contacts AS (
@@ -182,7 +205,8 @@ touches AS (
 SELECT x.id AS broker, {kind:x}, COUNT(DISTINCT t.cell_id) AS cells,
        COUNT(DISTINCT t.agent) AS agents
 FROM touches t CROSS JOIN nodes x ON x.nid = t.other
-WHERE x.id NOT IN (SELECT node_id FROM memberships WHERE run_id = :run)
+WHERE x.id NOT IN (SELECT value FROM json_each(:infrastructure))
+  AND x.id NOT IN (SELECT node_id FROM memberships WHERE run_id = :run)
 GROUP BY x.nid
 HAVING cells >= 2
 ORDER BY cells DESC, agents DESC, broker LIMIT :limit""",
@@ -210,19 +234,19 @@ ORDER BY c.victims DESC, c.country LIMIT :limit""",
 }
 
 
+def _fill(match: re.Match[str]) -> str:
+    fragment = _FRAGMENTS.get(match["name"])
+    if fragment is None:
+        raise AssertionError(f"unknown placeholder in twin SQL: {match[0]}")
+    return fragment if match["arg"] is None else fragment.replace("{n}", match["arg"])
+
+
 def _expand(template: str) -> str:
     """Fill ``{name}`` and ``{name:arg}`` placeholders (the arg fills the fragment's own
-    ``{n}``/``{end}``) until none is left."""
+    ``{n}``) until none is left."""
     text = template
-    while "{" in text:
-        before = text
-        for name, fragment in _FRAGMENTS.items():
-            text = text.replace("{" + name + "}", fragment)
-            for arg in ("a", "b", "n", "u", "x"):
-                filled = fragment.replace("{n}", arg).replace("{end}", arg)
-                text = text.replace("{" + name + ":" + arg + "}", filled)
-        if text == before:
-            raise AssertionError(f"unknown placeholder in twin SQL: {text[text.index('{'):][:40]}")
+    while (filled := _PLACEHOLDER.sub(_fill, text)) != text:
+        text = filled
     return text
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from ringmap.analysis.links import shared
 from ringmap.errors import ConfigError, NormalisationError, NotFound, RingmapError
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
+from ringmap.graphs.model import AnalysisRun, Batch, Edge, FileLoad, Grading, Node, Sighting
 from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
 from ringmap.queries.catalog import catalog, get_query, parse_query
 from ringmap.queries.engine import parse_assignments, run_named
 from ringmap.queries.twins import TWINS
@@ -21,11 +23,14 @@ from ringmap.tests.queries_case import (
     A1,
     A3,
     CARD_NUMBER,
+    EMAIL,
     HOSTILE,
     IMEI,
+    IP,
     LAPTOP,
     OFFICE,
     PHONE,
+    VA1,
     WALLET,
     card_id,
     load_case,
@@ -168,6 +173,41 @@ def test_cell_members_and_brokers(case: Store) -> None:
     brokers = {r["broker"]: r["cells"] for r in run_named(case, "top-brokers", {}).rows}
     assert brokers[LAPTOP] == 2 and brokers[OFFICE] == 2 and brokers[PHONE] == 2
     assert not any(b.startswith("Person:") for b in brokers)  # members are not brokers
+
+
+def test_shared_identifiers_through_accounts_and_places(case: Store) -> None:
+    """issue 9: two agents share what their accounts share, and their office, as
+    `ringmap shared` says; the query used to see direct ties only (one phone here)."""
+    rows = run_named(case, "shared-identifiers", {"a": "Person:AG-1", "b": "Person:AG-3"}).rows
+    assert [(r["identifier"], r["hops_a"], r["via_a"], r["hops_b"], r["via_b"], r["ties"])
+            for r in rows[:4]] == [
+        (OFFICE, 1, None, 1, None, 4), (PHONE, 1, None, 1, None, 4),
+        (EMAIL, 2, A1, 2, A3, 2), (IP, 2, A1, 2, A3, 2)]
+    assert rows[4]["identifier"].startswith("Account:V-")  # the victim both contacted
+    assert [r["identifier"] for r in rows] == [
+        Privacy(victims={VA1}).public_id(item.node.id)
+        for item in shared(case, "Person:AG-1", "Person:AG-3").shared]
+
+
+def test_top_brokers_leave_out_the_runs_infrastructure(case: Store) -> None:
+    """issue 9: what the cell run set aside as infrastructure (its summary lists it) is no
+    broker; the analyst cannot pass the list, it is read from the run."""
+    run = AnalysisRun(run_id="run-2", summary={"infrastructure": [
+        {"identifier": OFFICE, "kind": "Location", "shared_by": 3},
+        {"identifier": IP, "kind": "IPAddress", "shared_by": 2}]})
+    case.save_cells(run, case.load_cells("run-1"))
+    before = {r["broker"] for r in run_named(case, "top-brokers", {"run": "run-1"}).rows}
+    brokers = {r["broker"] for r in run_named(case, "top-brokers", {}).rows}
+    assert {OFFICE, IP} <= before
+    assert brokers == before - {OFFICE, IP} and {LAPTOP, PHONE} <= brokers
+    with pytest.raises(ConfigError, match="read from the cell run"):
+        run_named(case, "top-brokers", {"infrastructure": "[]"})
+
+
+def test_victim_side_asked_of_the_store(case: Store) -> None:
+    ids = ["Person:V-1", "Person:AG-1", VA1, A1, PHONE, "Person:MU-1", "Nothing:x"]
+    assert case.victim_side(ids) == {"Person:V-1", VA1}
+    assert case.victim_side([]) == set()
 
 
 def test_reports_oldest_first_then_undated(case: Store) -> None:

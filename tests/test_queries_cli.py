@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from ringmap.cli import cli
 from ringmap.cli.queries import COMMANDS
+from ringmap.errors import ConfigError
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.queries.catalog import catalog
 from ringmap.tests.queries_case import A1, CARD_NUMBER, IMEI, load_case
@@ -44,6 +46,19 @@ def test_list_names_every_query() -> None:
     listed = json.loads(out)
     assert [q["name"] for q in listed] == sorted(catalog())
     assert listed[0]["parameters"]
+    brokers = next(q for q in listed if q["name"] == "top-brokers")
+    assert "infrastructure: infrastructure (of run)" in brokers["parameters"]
+
+
+def test_list_is_no_consultation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """issue 9: reading the catalogue consults no case: no audit file, none in the cwd."""
+    monkeypatch.delenv("RINGMAP_AUDIT_LOG")
+    monkeypatch.chdir(tmp_path)
+    for args in (["query", "--list"], ["query", "--list", "--store", "case.db"],
+                 ["query", "--list", "--neo4j", "bolt://127.0.0.1:9"]):
+        code, out, err = _run(*args)
+        assert code == 0 and "top-brokers" in out, err
+    assert os.listdir(tmp_path) == []
 
 
 def test_query_json_and_audit(case_file: Path, tmp_path: Path) -> None:
@@ -111,6 +126,11 @@ def test_missing_case_file_is_refused(tmp_path: Path) -> None:
     code, _, err = _run("query", "top-brokers", "--store", str(tmp_path / "none.db"))
     assert code == 1 and err.startswith("Error: ")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_embedded_store_refuses_cypher(case_file: Path) -> None:
+    with EmbeddedStore(case_file) as store, pytest.raises(ConfigError, match="does not run Cypher"):
+        store.query("MATCH (n) RETURN n")
 
 
 def test_cypher_write_refused_before_connecting(tmp_path: Path) -> None:

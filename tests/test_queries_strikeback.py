@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
+from ringmap.analysis.links import EvidenceGraph, shared
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 from ringmap.queries.catalog import catalog
@@ -32,34 +34,77 @@ def _shared_pair(store: Store) -> tuple[str, str]:
     return pair[0], pair[1]
 
 
-def _calls(store: Store) -> dict[str, dict[str, str]]:
+def _agents(store: Store) -> tuple[str, str]:
+    """The first two suspects of the first cell."""
+    latest = store.latest_cells()
+    assert latest is not None
+    people = [m.node_id for m in latest[1][0].members if m.node_id.startswith("Person:")]
+    return people[0], people[1]
+
+
+def _calls(store: Store) -> list[tuple[str, dict[str, str]]]:
     """Parameters that name real entities of the case, for every named query."""
     account, device = _first(store, "LOGGED_IN_ON")
     a, b = _shared_pair(store)
+    agent_a, agent_b = _agents(store)
     latest = store.latest_cells()
     assert latest is not None
-    return {
-        "accounts-on-device": {"device": device},
-        "devices-of-account": {"account": account},
-        "who-used-identifier": {"identifier": _first(store, "HAS_NUMBER")[1]},
-        "shared-identifiers": {"a": a, "b": b},
-        "contacts-of-account": {"account": _first(store, "CONTACTED", "Account")[0]},
-        "agents-at-site": {"site": _first(store, "ARRESTED_AT")[1]},
-        "reports-for-account": {"account": _first(store, "NAMES", dst_type="Account")[1]},
-        "cell-members": {"cell": latest[1][0].cell_id},
-        "victims-by-country": {},
-        "money-by-cell": {},
-        "money-trail": {"instrument": _first(store, "PAID_TO")[1]},
-        "top-brokers": {},
-        "cross-border-summary": {},
-    }
+    return [
+        ("accounts-on-device", {"device": device}),
+        ("devices-of-account", {"account": account}),
+        ("who-used-identifier", {"identifier": _first(store, "HAS_NUMBER")[1]}),
+        ("shared-identifiers", {"a": a, "b": b}),
+        ("shared-identifiers", {"a": agent_a, "b": agent_b}),
+        ("contacts-of-account", {"account": _first(store, "CONTACTED", "Account")[0]}),
+        ("agents-at-site", {"site": _first(store, "ARRESTED_AT")[1]}),
+        ("reports-for-account", {"account": _first(store, "NAMES", dst_type="Account")[1]}),
+        ("cell-members", {"cell": latest[1][0].cell_id}),
+        ("victims-by-country", {}),
+        ("money-by-cell", {}),
+        ("money-trail", {"instrument": _first(store, "PAID_TO")[1]}),
+        ("top-brokers", {"limit": "1000"}),
+        ("cross-border-summary", {}),
+    ]
 
 
 def test_every_query_answers_on_the_example(strikeback: EmbeddedStore) -> None:
     calls = _calls(strikeback)
-    assert set(calls) == set(catalog())
-    for name, params in calls.items():
+    assert {name for name, _ in calls} == set(catalog())
+    for name, params in calls:
         assert run_named(strikeback, name, params).rows, name
+
+
+def test_shared_identifiers_as_ringmap_shared(strikeback: EmbeddedStore) -> None:
+    """issue 9: the query found nothing for two agents where `ringmap shared` found seven (the
+    issue's pair, AG-00002 and AG-00008); it now finds what `ringmap shared` finds, in its order,
+    and fills every column."""
+    graph = EvidenceGraph(strikeback)
+    latest = strikeback.latest_cells()
+    assert latest is not None
+    people = [m.node_id for cell in latest[1] for m in cell.members
+              if m.node_id.startswith("Person:")]
+    pairs = [("Person:AG-00002", "Person:AG-00008"), *pairwise(people[:7]),
+             (people[0], people[-1])]
+    for a, b in pairs:
+        rows = run_named(strikeback, "shared-identifiers", {"a": a, "b": b}, reveal=True).rows
+        found = shared(strikeback, a, b, graph=graph).shared
+        assert [(r["identifier"], r["hops_a"], r["hops_b"], r["ties"]) for r in rows] == [
+            (s.node.id, s.routes_a[0].length, s.routes_b[0].length, s.hub_degree)
+            for s in found], (a, b)
+        assert rows or (a, b) != pairs[0]
+        for row in rows:
+            assert (row["via_a"] is None) == (row["hops_a"] == 1), row
+            assert (row["via_b"] is None) == (row["hops_b"] == 1), row
+
+
+def test_top_brokers_are_no_infrastructure(strikeback: EmbeddedStore) -> None:
+    """issue 9: raid sites and office Wi-Fi that the cell run set aside as infrastructure were
+    listed as brokers between cells."""
+    run = strikeback.analysis_runs()[-1]
+    infrastructure = {item["identifier"] for item in run.summary["infrastructure"]}
+    assert any(i.startswith("Location:") for i in infrastructure)
+    rows = run_named(strikeback, "top-brokers", {"limit": "1000"}).rows
+    assert rows and not infrastructure & {r["broker"] for r in rows}
 
 
 def test_same_rows_on_neo4j(
@@ -70,7 +115,7 @@ def test_same_rows_on_neo4j(
     run = strikeback.analysis_runs()[-1]
     neo4j.save_cells(run, strikeback.load_cells(run.run_id))  # the very same cells
     assert neo4j.counts() == strikeback.counts()
-    for name, params in _calls(strikeback).items():
+    for name, params in _calls(strikeback):
         for reveal in (False, True):
             expected = run_named(strikeback, name, params, reveal=reveal).rows
             assert run_named(neo4j, name, params, reveal=reveal).rows == expected, name

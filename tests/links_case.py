@@ -19,20 +19,7 @@ from pathlib import Path
 import pytest
 
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import (
-    AnalysisRun,
-    Batch,
-    CellMember,
-    CellRecord,
-    Edge,
-    FileLoad,
-    Grading,
-    Node,
-    Sighting,
-)
-from ringmap.graphs.normalise import card_fields
-from ringmap.graphs.schema import node_id
-from ringmap.graphs.secrets import load_key
+from ringmap.testing import CaseBuilder
 
 SECRET = "links-test-secret-0123456789"
 CARD = "4111 1111 1111 1111"
@@ -44,88 +31,54 @@ HUB_DEGREE = 5
 
 def card_id() -> str:
     """The node id of the test card under the current key (``RINGMAP_SECRET``)."""
-    return node_id("PaymentCard", [card_fields(CARD, load_key()).card_hash])
+    return CaseBuilder().card(CARD)
 
 
-def _nodes() -> list[Node]:
-    fields = card_fields(CARD, load_key())
-    people = [("AG-1", "suspect"), ("AG-2", "suspect"), ("AG-3", "suspect"),
-              ("AG-9", "suspect"), ("V-1", "victim")]
-    nodes = [Node(f"Person:{p}", "Person", {"person_id": p, "role": r, "name": f"Name {p}"})
-             for p, r in people]
-    handles = ["agent.one", "agent.two", "agent.three", "victim.one",
-               *(f"filler{i}" for i in range(6))]
-    nodes += [Node(f"Account:facebook/{h}", "Account", {"platform": "facebook", "handle": h})
-              for h in handles]
-    nodes += [
-        Node("Phone:+639171234567", "Phone", {"number": "+639171234567"}),
-        Node("Phone:+639181111111", "Phone", {"number": "+639181111111"}),
-        Node("Phone:+639999999999", "Phone", {"number": "+639999999999"}),
-        Node(f"Device:{IMEI}", "Device", {"device_id": IMEI}),
-        Node(f"SimCard:{ICCID}", "SimCard", {"iccid": ICCID}),
-        Node("Email:agent3@mail.com", "Email", {"address": "agent3@mail.com"}),
-        Node(f"IPAddress:{HUB_IP}", "IPAddress", {"address": HUB_IP}),
-        Node(card_id(), "PaymentCard", {"card_hash": fields.card_hash, "bin": fields.bin,
-                                        "last4": fields.last4, "masked": fields.masked}),
-        Node("Payment:western_union/P-1", "Payment",
-             {"channel": "western_union", "reference": "P-1", "amount": 500.0,
-              "currency": "USD"}),
-        Node("Location:L-1", "Location", {"location_id": "L-1", "name": "Taguig office"}),
-    ]
-    return nodes
-
-
-def _edges() -> list[Edge]:
-    acc = "Account:facebook/"
-    edges = [
-        Edge("USES", "Person:AG-1", acc + "agent.one"),
-        Edge("USES", "Person:AG-2", acc + "agent.two"),
-        Edge("USES", "Person:AG-3", acc + "agent.three"),
-        Edge("USES", "Person:V-1", acc + "victim.one"),
-        Edge("USES", "Person:AG-1", "Phone:+639171234567"),
-        Edge("USES", "Person:AG-2", "Phone:+639181111111"),
-        Edge("REGISTERED_TO", acc + "agent.one", "Phone:+639171234567"),
-        Edge("REGISTERED_TO", acc + "agent.three", "Email:agent3@mail.com"),
-        Edge("LOGGED_IN_ON", acc + "agent.one", f"Device:{IMEI}"),
-        Edge("LOGGED_IN_ON", acc + "agent.two", f"Device:{IMEI}"),
-        Edge("SIM_IN", f"SimCard:{ICCID}", f"Device:{IMEI}"),
-        Edge("HAS_NUMBER", f"SimCard:{ICCID}", "Phone:+639181111111"),
-        Edge("WORKS_AT", "Person:AG-1", "Location:L-1"),
-        Edge("WORKS_AT", "Person:AG-2", "Location:L-1"),
-        Edge("CONTACTED", acc + "agent.one", acc + "victim.one", {"count": 12}),
-        Edge("PAID", "Person:V-1", "Payment:western_union/P-1"),
-        Edge("PAID_TO", "Payment:western_union/P-1", card_id()),
-        Edge("HOLDS", "Person:AG-3", card_id()),
-        Edge("LOGGED_IN_FROM", acc + "agent.one", f"IPAddress:{HUB_IP}"),
-        Edge("LOGGED_IN_FROM", acc + "agent.three", f"IPAddress:{HUB_IP}"),
-    ]
-    edges += [Edge("LOGGED_IN_FROM", f"{acc}filler{i}", f"IPAddress:{HUB_IP}") for i in range(6)]
-    return edges
-
-
-def edge_row(edge: Edge) -> int:
-    """The row of ``calls.csv`` that saw ``edge`` (rows start at 2, after the header)."""
-    return [e.id for e in _edges()].index(edge.id) + 2
-
-
-def build_case(path: Path, *, cells: bool = True) -> EmbeddedStore:
-    """The case in a fresh embedded store at ``path``, with a cell run unless ``cells=False``."""
-    store = EmbeddedStore(path)
-    nodes, edges = _nodes(), _edges()
-    sightings = [Sighting(n.id, 1) for n in nodes]
-    sightings += [Sighting(e.id, edge_row(e), f"EX-{edge_row(e)}") for e in edges]
-    load = FileLoad(sha256="ab" * 32, source_file="/evidence/calls.csv", mapping="calls",
-                    mapping_digest="cd" * 32, run_id="run-1", grading=Grading.parse("B2"))
-    store.load_file(load, [Batch(nodes, edges, sightings, last_row=len(edges) + 1)])
+def links_case(*, cells: bool = True) -> CaseBuilder:
+    """The case, with its two cells unless ``cells=False``."""
+    case = CaseBuilder()
+    ag1, ag2, ag3, _ag9 = (case.person(p, name=f"Name {p}")
+                           for p in ("AG-1", "AG-2", "AG-3", "AG-9"))
+    v1 = case.person("V-1", "victim", name="Name V-1")
+    one, two, three, victim = (case.account("facebook", h) for h in
+                               ("agent.one", "agent.two", "agent.three", "victim.one"))
+    fillers = [case.account("facebook", f"filler{i}") for i in range(6)]
+    phone1, phone2, _lone = (case.phone(n) for n in
+                             ("+639171234567", "+639181111111", "+639999999999"))
+    device = case.device(IMEI)
+    sim = case.node("SimCard", iccid=ICCID)
+    email = case.node("Email", address="agent3@mail.com")
+    ip = case.node("IPAddress", address=HUB_IP)
+    card = case.card(CARD)
+    pay = case.payment("western_union", "P-1", 500.0, "USD")
+    office = case.site("L-1", name="Taguig office")
+    for person, used in ((ag1, one), (ag2, two), (ag3, three), (v1, victim), (ag1, phone1),
+                         (ag2, phone2)):
+        case.link("USES", person, used)
+    case.link("REGISTERED_TO", one, phone1)
+    case.link("REGISTERED_TO", three, email)
+    case.link("LOGGED_IN_ON", one, device)
+    case.link("LOGGED_IN_ON", two, device)
+    case.link("SIM_IN", sim, device)
+    case.link("HAS_NUMBER", sim, phone2)
+    case.link("WORKS_AT", ag1, office)
+    case.link("WORKS_AT", ag2, office)
+    case.contact(one, victim, count=12)
+    case.link("PAID", v1, pay)
+    case.link("PAID_TO", pay, card)
+    case.link("HOLDS", ag3, card)
+    for account in (one, three, *fillers):
+        case.link("LOGGED_IN_FROM", account, ip)
     if cells:
-        members = {"cell-1": ["Person:AG-1", "Person:AG-2", "Account:facebook/agent.one",
-                              "Account:facebook/agent.two"],
-                   "cell-2": ["Person:AG-3", "Account:facebook/agent.three"]}
-        store.save_cells(AnalysisRun(run_id="cells-1"),
-                         [CellRecord(cell_id=c, members=[CellMember(node_id=m, confidence=0.9)
-                                                         for m in ms])
-                          for c, ms in members.items()])
-    return store
+        case.cell("cell-1", dict.fromkeys((ag1, ag2, one, two), 0.9))
+        case.cell("cell-2", dict.fromkeys((ag3, three), 0.9))
+    return case
+
+
+def build_case(folder: Path, *, cells: bool = True) -> EmbeddedStore:
+    """The case in a fresh embedded store ``folder/c.db``, its evidence in
+    ``folder/evidence``, with a cell run unless ``cells=False``."""
+    return links_case(cells=cells).ingest(EmbeddedStore(folder / "c.db"), folder / "evidence")
 
 
 @contextmanager
@@ -134,7 +87,7 @@ def shared_case(directory: Path, *, cells: bool = True) -> Iterator[EmbeddedStor
     ``RINGMAP_SECRET`` to :data:`SECRET` too."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RINGMAP_SECRET", SECRET)
-        store = build_case(directory / "c.db", cells=cells)
+        store = build_case(directory, cells=cells)
     try:
         yield store
     finally:

@@ -49,7 +49,7 @@ def test_known_phone_links_to_its_agent(case: EmbeddedStore) -> None:
         "row": 1, "input": "0917 123 4567", "type": "phone", "note": "n", "status": "linked",
         "key": "Phone:+639171234567", "known": "yes", "node": "Phone:+639171234567",
         "node_type": "Phone", "cell": "cell-1", "suspect": "Person:AG-1", "hops": 1,
-        "path": "Phone:+639171234567 <-USES- Person:AG-1", "evidence": "calls.csv:6 EX-6 B2",
+        "path": "Phone:+639171234567 <-USES- Person:AG-1", "evidence": "uses.csv:6 EX-6 B2",
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 from ringmap.analysis.links import EvidenceGraph, connect, expand, shared, shortest_paths
 from ringmap.errors import AnalysisError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Edge
+from ringmap.graphs.model import edge_id
 from ringmap.privacy import Privacy
 from ringmap.tests.links_case import (
     HUB_DEGREE,
@@ -19,7 +19,7 @@ from ringmap.tests.links_case import (
     IMEI,
     SECRET,
     card_id,
-    edge_row,
+    links_case,
     shared_case,
 )
 
@@ -48,9 +48,9 @@ def test_shortest_path_goes_through_the_hub_and_carries_evidence(case: EmbeddedS
     assert (backward.type, backward.source, backward.target, backward.forward) == (
         "LOGGED_IN_FROM", THREE, IP, False)
     [prov] = backward.evidence
-    assert prov.source_file == "/evidence/calls.csv"
-    assert prov.row == edge_row(Edge("LOGGED_IN_FROM", THREE, IP))
-    assert prov.ref == f"EX-{prov.row}"
+    seen = links_case().where(edge_id("LOGGED_IN_FROM", THREE, IP))
+    assert prov.source_file == str(case.path.parent / "evidence" / seen.file)
+    assert (prov.row, prov.ref) == (seen.row, seen.ref) == (3, "EX-3")
     assert str(prov.grading) == "admiralty:B2"
     assert [p.length for p in result.paths] == sorted(p.length for p in result.paths)
     assert len(result.paths) == 3
@@ -146,7 +146,7 @@ def test_shared_direct_and_through_accounts(case: EmbeddedStore) -> None:
     assert device.routes_b[0].nodes == ["Person:AG-2", "Account:facebook/agent.two",
                                         f"Device:{IMEI}"]
     row = result.rows()[1]
-    assert row["evidence_a"] == "calls.csv:2 EX-2 B2 | calls.csv:10 EX-10 B2"
+    assert row["evidence_a"] == "uses.csv:2 EX-2 B2 | logged_in_on.csv:2 EX-2 B2"
     assert (row["hops_a"], row["hops_b"]) == (2, 2)
 
 

@@ -46,7 +46,7 @@ def test_path_table(case_path: Path) -> None:
     assert lines[0].split() == ["path", "hops", "hop", "from", "from_label", "relationship",
                                 "direction", "to", "to_label", "properties", "evidence"]
     assert lines[2].split() == ["1", "4", "1", "Person:AG-1", "Name", "AG-1", "USES", "→",
-                                "Account:facebook/agent.one", "agent.one", "calls.csv:2",
+                                "Account:facebook/agent.one", "agent.one", "uses.csv:2",
                                 "EX-2", "B2"]
     assert len(lines) == 6
 
@@ -60,7 +60,7 @@ def test_path_json_has_full_provenance(case_path: Path) -> None:
     assert doc["labels"]["Person:AG-1"] == "Name AG-1"
     evidence = doc["paths"][0]["hops"][0]["links"][0]["evidence"][0]
     assert (evidence["source_file"], evidence["row"], evidence["grading"]) == (
-        "/evidence/calls.csv", 2, {"scheme": "admiralty", "grade": "B2"})
+        str(case_path.parent / "evidence" / "uses.csv"), 2, {"scheme": "admiralty", "grade": "B2"})
 
 
 def test_path_without_a_path_is_a_note(case_path: Path) -> None:

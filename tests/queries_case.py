@@ -1,4 +1,4 @@
-"""A small case that every named query has rows on, loaded through the store contract.
+"""A small case that every named query has rows on.
 
 Two cells (C1: agents AG-1, AG-2; C2: AG-3 and the account it runs) share a phone, an email, an
 IP, a laptop and an office; three victims in GB, US (nationality only) and nowhere; a mule's
@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ringmap.graphs.model import (
-    AnalysisRun,
-    Batch,
-    CellMember,
-    CellRecord,
-    Edge,
-    FileLoad,
-    Grading,
-    Node,
-    Sighting,
-)
-from ringmap.graphs.normalise import card_fields
-from ringmap.graphs.secrets import load_key
-from ringmap.graphs.store import Store
+from ringmap.testing import CaseBuilder
 
 HOSTILE = "x' }) MATCH (n) DETACH DELETE n // '; DROP TABLE nodes; --"
 FORMULA = "=HYPERLINK(\"http://evil\",\"x\")"
@@ -31,10 +18,10 @@ CARD_NUMBER = "4111 1111 1111 1111"
 IMEI = "Device:352099001761481"
 LAPTOP = "Device:SN:LAPTOP1"
 PHONE = "Phone:+639171234567"
-SIM = "SimCard:8963012345678901234"
+SIM = "SimCard:8963012345678901238"
 EMAIL = "Email:agent@example.com"
 IP = "IPAddress:10.0.0.1"
-WALLET = "FinancialAccount:gcash/W-1"
+WALLET = "FinancialAccount:gcash/W1"  # account numbers lose their separators
 OFFICE = "Location:OFFICE-1"
 A1, A2, A3 = ("Account:facebook/agent.one", "Account:facebook/agent.two",
               "Account:facebook/agent.three")
@@ -44,94 +31,81 @@ VA1, VA2, VA3 = ("Account:facebook/victim.one", "Account:facebook/victim.two",
 
 def card_id() -> str:
     """The node id of the case's card (keyed hash of its number under the test key)."""
-    return f"PaymentCard:{card_fields(CARD_NUMBER, load_key()).card_hash}"
+    return CaseBuilder().card(CARD_NUMBER)
 
 
 def _t(month: int, day: int = 1) -> datetime:
     return datetime(2014, month, day, 10, 0, tzinfo=UTC)
 
 
-def _nodes() -> list[Node]:
-    card = card_fields(CARD_NUMBER, load_key())
-    people = [("AG-1", "suspect", "Agent One"), ("AG-2", "suspect", "Agent Two"),
-              ("AG-3", "suspect", HOSTILE), ("MU-1", "mule", "Mule"),
-              ("V-1", "victim", "Victim One"), ("V-2", "victim", "Victim Two"),
-              ("V-3", "victim", FORMULA)]
-    nodes = [Node(f"Person:{pid}", "Person", {"person_id": pid, "role": role, "name": name})
-             for pid, role, name in people]
-    nodes[5].props["nationality"] = "US"
-    for account in (A1, A2, A3, VA1, VA2, VA3):
-        platform, handle = account.split(":", 1)[1].split("/")
-        nodes.append(Node(account, "Account", {"platform": platform, "handle": handle}))
-    nodes[-1].props["display_name"] = FORMULA
-    nodes += [
-        Node(IMEI, "Device", {"device_id": "352099001761481", "kind": "phone", "make": "Nokia"}),
-        Node(LAPTOP, "Device", {"device_id": "SN:LAPTOP1", "kind": "laptop"}),
-        Node(PHONE, "Phone", {"number": "+639171234567"}),
-        Node(SIM, "SimCard", {"iccid": "8963012345678901234"}),
-        Node(EMAIL, "Email", {"address": "agent@example.com"}),
-        Node(IP, "IPAddress", {"address": "10.0.0.1"}),
-        Node(card_id(), "PaymentCard", {"card_hash": card.card_hash, "bin": card.bin,
-                                        "last4": card.last4, "masked": card.masked}),
-        Node(WALLET, "FinancialAccount", {"provider": "gcash", "account_id": "W-1"}),
-        Node(OFFICE, "Location", {"location_id": "OFFICE-1", "name": HOSTILE}),
-        Node("Report:ncmec/CT-1", "Report", {"source": "ncmec", "reference": "CT-1",
-                                             "kind": "cybertip", "received": _t(5)}),
-        Node("Report:police/R-2", "Report", {"source": "police", "reference": "R-2",
-                                             "agency": FORMULA}),
-    ]
-    for code in ("GB", "PH", "US"):
-        nodes.append(Node(f"Country:{code}", "Country", {"code": code}))
-    payments = [("wu", "P1", 500.0, "USD", _t(3)), ("wu", "P2", 1000.0, "GBP", _t(2)),
-                ("wu", "P3", 2500.0, "PHP", None), ("bank", "P4", 1200.5, "USD", _t(4))]
-    nodes += [Node(f"Payment:{ch}/{ref}", "Payment",
-                   {"channel": ch, "reference": ref, "amount": amount, "currency": cur,
-                    "time": time}) for ch, ref, amount, cur, time in payments]
-    return nodes
+def queries_case() -> CaseBuilder:
+    """The case and one cell-detection run (``run-1``: cells C1 and C2)."""
+    case = CaseBuilder(cells_run="run-1")
+    ag1, ag2, ag3 = (case.person(f"AG-{i}", name=name) for i, name in
+                     ((1, "Agent One"), (2, "Agent Two"), (3, HOSTILE)))
+    mule = case.person("MU-1", "mule", name="Mule")
+    v1 = case.person("V-1", "victim", name="Victim One")
+    v2 = case.person("V-2", "victim", name="Victim Two", nationality="US")
+    v3 = case.person("V-3", "victim", name=FORMULA)
+    for account in (A1, A2, A3, VA1, VA2):
+        case.account(*account.split(":", 1)[1].split("/"))
+    case.account("instagram", "victim.three", display_name=FORMULA)
+    case.device("352099001761481", kind="phone", make="Nokia")
+    case.device("SN:LAPTOP1", kind="laptop")
+    case.phone("+639171234567")
+    case.node("SimCard", iccid="8963012345678901238")
+    case.node("Email", address="agent@example.com")
+    case.node("IPAddress", address="10.0.0.1")
+    card = case.card(CARD_NUMBER)
+    case.node("FinancialAccount", provider="gcash", account_id="W-1")
+    case.site("OFFICE-1", name=HOSTILE)
+    ct1 = case.node("Report", source="ncmec", reference="CT-1", kind="cybertip",
+                    received=_t(5))
+    r2 = case.node("Report", source="police", reference="R-2", agency=FORMULA)
+    gb, ph, us = (case.node("Country", code=code) for code in ("GB", "PH", "US"))
+    p1 = case.payment("wu", "P1", 500.0, "USD", time=_t(3))
+    p2 = case.payment("wu", "P2", 1000.0, "GBP", time=_t(2))
+    p3 = case.payment("wu", "P3", 2500.0, "PHP")
+    p4 = case.payment("bank", "P4", 1200.5, "USD", time=_t(4))
 
-
-def _edges() -> list[Edge]:
-    card = card_id()
     seen = {"first_seen": _t(1), "last_seen": _t(6), "count": 4}
-    edges = [Edge("USES", f"Person:{p}", a) for p, a in
-             (("AG-1", A1), ("AG-2", A2), ("AG-3", A3), ("V-1", VA1), ("V-2", VA2),
-              ("V-3", VA3), ("AG-1", PHONE), ("AG-3", PHONE), ("AG-1", IMEI))]
-    edges += [
-        Edge("HOLDS", "Person:MU-1", card), Edge("HOLDS", "Person:MU-1", WALLET),
-        Edge("LOGGED_IN_ON", A1, IMEI, seen), Edge("LOGGED_IN_ON", A2, IMEI),
-        Edge("LOGGED_IN_ON", A2, LAPTOP), Edge("LOGGED_IN_ON", A3, LAPTOP, seen),
-        Edge("REGISTERED_TO", A1, PHONE), Edge("REGISTERED_TO", A1, EMAIL),
-        Edge("REGISTERED_TO", A3, EMAIL),
-        Edge("LOGGED_IN_FROM", A1, IP), Edge("LOGGED_IN_FROM", A3, IP, seen),
-        Edge("HAS_NUMBER", SIM, PHONE), Edge("SIM_IN", SIM, IMEI),
-        Edge("CONTACTED", A1, VA1, {**seen, "channel": "messenger"}),
-        Edge("CONTACTED", VA1, A1, {"count": 1}),
-        Edge("CONTACTED", A2, VA2), Edge("CONTACTED", A3, VA1), Edge("CONTACTED", A3, VA3),
-        Edge("PAID", "Person:V-1", "Payment:wu/P1"), Edge("PAID", "Person:V-2", "Payment:wu/P2"),
-        Edge("PAID", "Person:V-3", "Payment:wu/P3"),
-        Edge("PAID_TO", "Payment:wu/P1", card), Edge("PAID_TO", "Payment:wu/P2", card),
-        Edge("PAID_TO", "Payment:wu/P3", WALLET),
-        Edge("PAID_FROM", "Payment:bank/P4", card), Edge("PAID_TO", "Payment:bank/P4", WALLET),
-        Edge("WORKS_AT", "Person:AG-1", OFFICE), Edge("ARRESTED_AT", "Person:AG-2", OFFICE),
-        Edge("WORKS_AT", "Person:AG-3", OFFICE),
-        Edge("NAMES", "Report:ncmec/CT-1", A1, {"role": "suspect"}),
-        Edge("NAMES", "Report:police/R-2", A1),
-        Edge("LOCATED_IN", "Person:V-1", "Country:GB"), Edge("LOCATED_IN", OFFICE, "Country:PH"),
-        Edge("LOCATED_IN", "Report:ncmec/CT-1", "Country:US"),
-    ]
-    return edges
+    for person, used in ((ag1, A1), (ag2, A2), (ag3, A3), (v1, VA1), (v2, VA2), (v3, VA3),
+                         (ag1, PHONE), (ag3, PHONE), (ag1, IMEI)):
+        case.link("USES", person, used)
+    case.link("HOLDS", mule, card)
+    case.link("HOLDS", mule, WALLET)
+    case.link("LOGGED_IN_ON", A1, IMEI, **seen)
+    case.link("LOGGED_IN_ON", A2, IMEI)
+    case.link("LOGGED_IN_ON", A2, LAPTOP)
+    case.link("LOGGED_IN_ON", A3, LAPTOP, **seen)
+    case.link("REGISTERED_TO", A1, PHONE)
+    case.link("REGISTERED_TO", A1, EMAIL)
+    case.link("REGISTERED_TO", A3, EMAIL)
+    case.link("LOGGED_IN_FROM", A1, IP)
+    case.link("LOGGED_IN_FROM", A3, IP, **seen)
+    case.link("HAS_NUMBER", SIM, PHONE)
+    case.link("SIM_IN", SIM, IMEI)
+    case.contact(A1, VA1, **seen, channel="messenger")
+    case.contact(VA1, A1, count=1)
+    case.contact(A2, VA2)
+    case.contact(A3, VA1)
+    case.contact(A3, VA3)
+    for person, payment in ((v1, p1), (v2, p2), (v3, p3)):
+        case.link("PAID", person, payment)
+    case.link("PAID_TO", p1, card)
+    case.link("PAID_TO", p2, card)
+    case.link("PAID_TO", p3, WALLET)
+    case.link("PAID_FROM", p4, card)
+    case.link("PAID_TO", p4, WALLET)
+    case.link("WORKS_AT", ag1, OFFICE)
+    case.link("ARRESTED_AT", ag2, OFFICE)
+    case.link("WORKS_AT", ag3, OFFICE)
+    case.link("NAMES", ct1, A1, role="suspect")
+    case.link("NAMES", r2, A1)
+    case.link("LOCATED_IN", v1, gb)
+    case.link("LOCATED_IN", OFFICE, ph)
+    case.link("LOCATED_IN", ct1, us)
+    case.cell("C1", {ag1: 0.9, ag2: 0.8})
+    case.cell("C2", {ag3: 1.0, A3: 0.75})
+    return case
 
-
-def load_case(store: Store) -> None:
-    """Load the case and one cell-detection run (``run-1``: cells C1 and C2) into ``store``."""
-    nodes, edges = _nodes(), _edges()
-    sightings = [Sighting(n.id, i + 1) for i, n in enumerate(nodes)]
-    sightings += [Sighting(e.id, len(nodes) + i + 1) for i, e in enumerate(edges)]
-    load = FileLoad(sha256="c" * 64, source_file="case.csv", mapping="case",
-                    mapping_digest="m1", run_id="ingest-1", grading=Grading.parse("B2"))
-    store.load_file(load, [Batch(nodes, edges, sightings, last_row=len(sightings))])
-    cells = [CellRecord(cell_id="C1", members=[CellMember(node_id="Person:AG-1", confidence=0.9),
-                                               CellMember(node_id="Person:AG-2", confidence=0.8)]),
-             CellRecord(cell_id="C2", members=[CellMember(node_id="Person:AG-3", confidence=1.0),
-                                               CellMember(node_id=A3, confidence=0.75)])]
-    store.save_cells(AnalysisRun(run_id="run-1"), cells)

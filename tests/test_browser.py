@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ringmap.tests.browser.case import HREF, IMG, JS_URL, SCRIPT, open_case
+from ringmap.tests.browser.case import HREF, ICCID, IMEI, IMG, JS_URL, SCRIPT, open_case
 from ringmap.tests.browser.chromium import MapPage, artifact_dir, chromium, open_map
 from ringmap.viz.maps import write_cell_map, write_entity_map, write_victim_map
 
@@ -112,9 +112,9 @@ def test_hostile_labels_and_tooltips_are_text(browser: Any, maps: dict[str, Path
         assert f"display_name: {JS_URL}" in tip
         tip = _hover(shown, "ag2.fake")
         assert f"display_name: {SCRIPT}" in tip
-        tip = _hover(shown, "8963012345678901234", "356938035643809")
-        assert tip.startswith("SIM_IN: 8963012345678901234 → 356938035643809")
-        assert "seized_phones.csv row" in tip and "admiralty:B2" in tip
+        tip = _hover(shown, ICCID, IMEI)
+        assert tip.startswith(f"SIM_IN: {ICCID} → {IMEI}")
+        assert "sim_in.csv row 2" in tip and "admiralty:B2" in tip
         shown.page.screenshot(path=str(shots / "cell-map-tooltip.png"))
         _assert_clean(shown)
     assert (shots / "cell-map.png").stat().st_size > 10_000

@@ -29,13 +29,13 @@ from ringmap.analysis.explain import write_cells
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.errors import AnalysisError
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Sighting
-from ringmap.tests.cells_synth import Planted, load_into, planted_case
+from ringmap.testing import CaseBuilder
+from ringmap.tests.cells_synth import Planted, planted_case
 
 FAST = CellSettings(runs=3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def case() -> Planted:
     return planted_case(6, seed=11, noise=0.1)
 
@@ -127,14 +127,16 @@ def test_ari_and_nmi_match_known_values() -> None:
         adjusted_rand_index([0], [0, 1])
 
 
+def _stored() -> Planted:
+    return planted_case(3, seed=8, noise=0.0)
+
+
 @pytest.fixture
 def stored(tmp_path: Path) -> EmbeddedStore:
-    store = EmbeddedStore(tmp_path / "case.db")
-    load_into(store, planted_case(3, seed=8, noise=0.0))
-    return store
+    return _stored().builder.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
 
 
-def test_write_back_round_trip_with_explanations(stored: EmbeddedStore) -> None:
+def test_write_back_round_trip_with_explanations(stored: EmbeddedStore, tmp_path: Path) -> None:
     result = detect_cells(stored, FAST)
     run, records = write_cells(stored, result)
     latest = stored.latest_cells()
@@ -151,8 +153,10 @@ def test_write_back_round_trip_with_explanations(stored: EmbeddedStore) -> None:
             tie = member.explanation[0]
             assert tie["evidence"], f"{member.node_id}: no provenance"
             row = tie["evidence"][0]
-            assert row["file"] == "/evidence/case.csv" and row["grading"] == "admiralty:B2"
-            assert row["ref"].startswith("EX-")
+            seen = _stored().builder.where(row["item"])
+            assert row["file"] == str(tmp_path / "evidence" / seen.file)
+            assert (row["row"], row["ref"], row["grading"]) == (seen.row, seen.ref,
+                                                                "admiralty:B2")
     # each run is kept
     write_cells(stored, result)
     assert len(stored.analysis_runs("cells")) == 2
@@ -167,21 +171,19 @@ def test_explanations_never_name_victims(stored: EmbeddedStore) -> None:
 
 
 def test_single_low_graded_link_does_not_join_cells(tmp_path: Path) -> None:
-    store = EmbeddedStore(tmp_path / "graded.db")
-    case = planted_case(2, seed=9, noise=0.0)
-    load_into(store, case, grading="B2")
+    store = planted_case(2, seed=9, noise=0.0).builder.ingest(
+        EmbeddedStore(tmp_path / "graded.db"), tmp_path / "evidence")
     # an E5 tip-off says an agent of cell 0 used a device of cell 1
-    tip = Edge("USES", "Person:c0p0", "Device:c1d0")
-    load = FileLoad(sha256="ef" * 32, source_file="/evidence/tip.csv", mapping="tip",
-                    mapping_digest="cd" * 32, run_id="run-2", grading=Grading.parse("E5"))
-    store.load_file(load, [Batch([], [tip], [Sighting(tip.id, 2)], last_row=2)])
+    tip_off = CaseBuilder(grading="E5")
+    tip = tip_off.link("USES", tip_off.person("c0p0"), tip_off.device("SN:C1D0"))
+    tip_off.ingest(store, tmp_path / "tip")
     result = detect_cells(store, FAST)
     cell_of = result.cell_of()
     assert cell_of["Person:c0p0"] == cell_of["Person:c0p1"]
     assert cell_of["Person:c0p0"] != cell_of["Person:c1p0"]
     assert result.grading == "applied"
     reliability, _how = edge_reliability(store, store.project())
-    assert reliability[tip.id] == pytest.approx(0.09)
+    assert reliability[tip] == pytest.approx(0.09)
 
 
 def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:
@@ -206,11 +208,9 @@ def test_ari_and_nmi_properties(pairs: list[tuple[int, int]]) -> None:
 
 
 def test_agents_contacting_each_other_are_explained_by_the_contact(tmp_path: Path) -> None:
-    store = EmbeddedStore(tmp_path / "talk.db")
-    case = planted_case(2, seed=6, noise=0.0)
-    case.graph.add_edge("Account:facebook/c0p0a0", "Account:facebook/c0p1a0", key="CONTACTED",
-                        type="CONTACTED")
-    load_into(store, case)
+    case = planted_case(2, seed=6, noise=0.0).builder
+    case.contact("Account:facebook/c0p0a0", "Account:facebook/c0p1a0")
+    store = case.ingest(EmbeddedStore(tmp_path / "talk.db"), tmp_path / "evidence")
     _run, records = write_cells(store, detect_cells(store, CellSettings(runs=1,
                                                                         explain_top=50)))
     ties = [t for r in records for m in r.members for t in m.explanation

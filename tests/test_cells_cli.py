@@ -12,14 +12,14 @@ from click.testing import CliRunner
 
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.tests.cells_synth import load_into, planted_case
+from ringmap.tests.cells_synth import planted_case
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = tmp_path / "case.db"
     with EmbeddedStore(path) as store:
-        load_into(store, planted_case(3, seed=8, noise=0.0))
+        planted_case(3, seed=8, noise=0.0).builder.ingest(store, tmp_path / "evidence")
     return str(path)
 
 

@@ -93,7 +93,7 @@ def test_cell_map_colours_cells_and_explains_edges(store: EmbeddedStore) -> None
     shapes = {n.label: n.shape for n in spec.nodes}
     assert shapes["+639171234567"] == "triangle" and shapes["356938035643809"] == "square"
     sim_edge = next(e for e in spec.edges if e.title.startswith("SIM_IN"))
-    assert "seized_phones.csv row" in sim_edge.title and "admiralty:B2" in sim_edge.title
+    assert "sim_in.csv row 2" in sim_edge.title and "admiralty:B2" in sim_edge.title
     assert spec.banner is None
     assert not any(name in n.label for n in spec.nodes for name in VICTIM_NAMES)
 

@@ -18,7 +18,7 @@ from ringmap.cli.queries import COMMANDS
 from ringmap.errors import ConfigError
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.queries.catalog import catalog
-from ringmap.tests.queries_case import A1, CARD_NUMBER, IMEI, load_case
+from ringmap.tests.queries_case import A1, CARD_NUMBER, IMEI, queries_case
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def case_file(tmp_path: Path) -> Path:
     """An embedded case file holding the queries case."""
     path = tmp_path / "case.db"
     with EmbeddedStore(path) as store:
-        load_case(store)
+        queries_case().ingest(store, tmp_path / "evidence")
     return path
 
 

@@ -15,7 +15,7 @@ from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.neo4j_store import Neo4jStore
 from ringmap.graphs.store import Store
 from ringmap.tests.neo4j_fixtures import Neo4jServer
-from ringmap.tests.queries_case import A1, IMEI, load_case
+from ringmap.tests.queries_case import A1, IMEI, queries_case
 
 pytestmark = pytest.mark.neo4j
 
@@ -25,10 +25,10 @@ def neo4j_case(
     neo4j_server: Neo4jServer,
     neo4j_store_factory: Callable[[], Store],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> tuple[Neo4jServer, Store]:
     """The queries case on the test server, and the CLI's environment pointed at it."""
-    store = neo4j_store_factory()
-    load_case(store)
+    store = queries_case().ingest(neo4j_store_factory(), tmp_path / "evidence")
     for name, value in neo4j_server.env.items():
         if name != "NEO4J_URI":  # given as --neo4j, as an analyst would
             monkeypatch.setenv(name, value)
@@ -75,7 +75,7 @@ def test_named_query_same_on_both_stores(
     server, _ = neo4j_case
     case_file = tmp_path / "case.db"
     with EmbeddedStore(case_file) as embedded:
-        load_case(embedded)
+        queries_case().ingest(embedded, tmp_path / "evidence")
     args = ["query", "money-trail", "-p", "instrument=card:4111 1111 1111 1111",
             "--format", "json"]
     code, on_neo4j, err = _run(server, *args)

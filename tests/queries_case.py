@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ringmap.testing import CaseBuilder
+from ringmap.testing import CaseBuilder, Value
 
 HOSTILE = "x' }) MATCH (n) DETACH DELETE n // '; DROP TABLE nodes; --"
 FORMULA = "=HYPERLINK(\"http://evil\",\"x\")"
@@ -68,7 +68,7 @@ def queries_case() -> CaseBuilder:
     p3 = case.payment("wu", "P3", 2500.0, "PHP")
     p4 = case.payment("bank", "P4", 1200.5, "USD", time=_t(4))
 
-    seen = {"first_seen": _t(1), "last_seen": _t(6), "count": 4}
+    seen: dict[str, Value] = {"first_seen": _t(1), "last_seen": _t(6), "count": 4}
     for person, used in ((ag1, A1), (ag2, A2), (ag3, A3), (v1, VA1), (v2, VA2), (v3, VA3),
                          (ag1, PHONE), (ag3, PHONE), (ag1, IMEI)):
         case.link("USES", person, used)

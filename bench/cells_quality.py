@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -37,32 +36,21 @@ from ringmap.analysis.cells import CellsResult, detect_cells
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.ingest.case import load_case
-from ringmap.ingest.run import ingest_files
-from ringmap.synth import SynthParams, generate
+from ringmap.testing import synth_case
 
 GOAL = 0.95
 #: Everything the evidence links, with no hub handling: what naive approaches see.
 NAIVE = ProjectionSettings(hub_weighting="none", infra_max_agents=10**9, use_grading=False)
 
 
-def prepare_case(root: Path, cells: int, noise: float, seed: int) -> tuple[Path, Path]:
-    """The synthetic case folder and its ingested store, generated and ingested once."""
+def prepare_case(root: Path, cells: int, noise: float, seed: int) -> tuple[dict[str, str], Path]:
+    """The planted cells of a synthetic case and its embedded store, generated and ingested
+    once (:func:`ringmap.testing.synth_case`)."""
     folder = root / f"cells{cells}-noise{noise}-seed{seed}"
-    if not (folder / "case.yaml").is_file():
-        print(f"generating {folder.name} ...", file=sys.stderr)
-        generate(folder, SynthParams(cells=cells, seed=seed, noise=noise), force=True)
-    db = root / f"{folder.name}.db"
-    if not db.exists():
-        print(f"ingesting {folder.name} ...", file=sys.stderr)
-        with EmbeddedStore(db) as store:
-            ingest_files(store, load_case(folder), quarantine_dir=root / "quarantine")
-    return folder, db
-
-
-def _truth(folder: Path) -> dict[str, str]:
-    with (folder / "truth" / "cells.csv").open(encoding="utf-8", newline="") as handle:
-        return {row["node_id"]: row["cell_id"] for row in csv.DictReader(handle)}
+    print(f"preparing {folder.name} ...", file=sys.stderr)
+    case = synth_case(folder, cells=cells, seed=seed, noise=noise, detect=False)
+    case.store.close()
+    return case.truth, folder / "case.db"
 
 
 def _unit_labels(agents: AgentGraph, labels: list[Hashable]) -> dict[str, Hashable]:
@@ -116,8 +104,7 @@ def _timed(func: Callable[[], Any]) -> tuple[Any, float]:
 
 def run_case(root: Path, cells: int, noise: float, seed: int) -> dict[str, Any]:
     """Score ringmap and the baselines on one synthetic case."""
-    folder, db = prepare_case(root, cells, noise, seed)
-    truth = _truth(folder)
+    truth, db = prepare_case(root, cells, noise, seed)
     with EmbeddedStore(db) as store:
         result, seconds = _timed(lambda: detect_cells(store, None))
         evidence = store.project()

@@ -88,7 +88,7 @@ def main() -> int:
     args.cases.mkdir(parents=True, exist_ok=True)
     rows = []
     for cells in (int(c) for c in args.cells.split(",")):
-        _folder, db = prepare_case(args.cases, cells, args.noise, args.seed)
+        _truth, db = prepare_case(args.cases, cells, args.noise, args.seed)
         out = subprocess.run([sys.executable, __file__, "--measure", str(db)], check=True,
                              capture_output=True, text=True)
         row = {"cells": cells, **json.loads(out.stdout)}

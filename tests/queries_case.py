@@ -72,39 +72,24 @@ def queries_case() -> CaseBuilder:
     for person, used in ((ag1, A1), (ag2, A2), (ag3, A3), (v1, VA1), (v2, VA2), (v3, VA3),
                          (ag1, PHONE), (ag3, PHONE), (ag1, IMEI)):
         case.link("USES", person, used)
-    case.link("HOLDS", mule, card)
-    case.link("HOLDS", mule, WALLET)
-    case.link("LOGGED_IN_ON", A1, IMEI, **seen)
-    case.link("LOGGED_IN_ON", A2, IMEI)
-    case.link("LOGGED_IN_ON", A2, LAPTOP)
-    case.link("LOGGED_IN_ON", A3, LAPTOP, **seen)
-    case.link("REGISTERED_TO", A1, PHONE)
-    case.link("REGISTERED_TO", A1, EMAIL)
-    case.link("REGISTERED_TO", A3, EMAIL)
-    case.link("LOGGED_IN_FROM", A1, IP)
+    for rel, source, target in (
+            ("HOLDS", mule, card), ("HOLDS", mule, WALLET), ("LOGGED_IN_ON", A2, IMEI),
+            ("LOGGED_IN_ON", A2, LAPTOP), ("REGISTERED_TO", A1, PHONE),
+            ("REGISTERED_TO", A1, EMAIL), ("REGISTERED_TO", A3, EMAIL),
+            ("LOGGED_IN_FROM", A1, IP), ("HAS_NUMBER", SIM, PHONE), ("SIM_IN", SIM, IMEI),
+            ("CONTACTED", A2, VA2), ("CONTACTED", A3, VA1), ("CONTACTED", A3, VA3),
+            ("PAID", v1, p1), ("PAID", v2, p2), ("PAID", v3, p3), ("PAID_TO", p1, card),
+            ("PAID_TO", p2, card), ("PAID_TO", p3, WALLET), ("PAID_FROM", p4, card),
+            ("PAID_TO", p4, WALLET), ("WORKS_AT", ag1, OFFICE), ("ARRESTED_AT", ag2, OFFICE),
+            ("WORKS_AT", ag3, OFFICE), ("NAMES", r2, A1), ("LOCATED_IN", v1, gb),
+            ("LOCATED_IN", OFFICE, ph), ("LOCATED_IN", ct1, us)):
+        case.link(rel, source, target)
+    for source, target in ((A1, IMEI), (A3, LAPTOP)):
+        case.link("LOGGED_IN_ON", source, target, **seen)
     case.link("LOGGED_IN_FROM", A3, IP, **seen)
-    case.link("HAS_NUMBER", SIM, PHONE)
-    case.link("SIM_IN", SIM, IMEI)
     case.contact(A1, VA1, **seen, channel="messenger")
     case.contact(VA1, A1, count=1)
-    case.contact(A2, VA2)
-    case.contact(A3, VA1)
-    case.contact(A3, VA3)
-    for person, payment in ((v1, p1), (v2, p2), (v3, p3)):
-        case.link("PAID", person, payment)
-    case.link("PAID_TO", p1, card)
-    case.link("PAID_TO", p2, card)
-    case.link("PAID_TO", p3, WALLET)
-    case.link("PAID_FROM", p4, card)
-    case.link("PAID_TO", p4, WALLET)
-    case.link("WORKS_AT", ag1, OFFICE)
-    case.link("ARRESTED_AT", ag2, OFFICE)
-    case.link("WORKS_AT", ag3, OFFICE)
     case.link("NAMES", ct1, A1, role="suspect")
-    case.link("NAMES", r2, A1)
-    case.link("LOCATED_IN", v1, gb)
-    case.link("LOCATED_IN", OFFICE, ph)
-    case.link("LOCATED_IN", ct1, us)
     case.cell("C1", {ag1: 0.9, ag2: 0.8})
     case.cell("C2", {ag3: 1.0, A3: 0.75})
     return case

@@ -9,7 +9,8 @@ itself, so identifiers are normalised (``0917 123 4567`` is ``Phone:+63917123456
 way every time: each table's rows start at 2, below the header, in the order things were added,
 and each row's exhibit reference is ``EX-<row>``; :meth:`CaseBuilder.where` says where an item
 was written. :func:`synth_case` generates a synthetic case (:mod:`ringmap.synth`), ingests it and
-detects its cells, for the benchmarks.
+detects its cells, for the benchmarks; :func:`ingest_case` does the last two steps for any case
+folder (the committed example, say).
 
 Examples
 --------
@@ -44,7 +45,8 @@ from typing import Any, TypeVar
 import networkx as nx
 import yaml
 
-from ringmap.analysis.cells import detect_cells, write_cells
+from ringmap.analysis.cells import detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, edge_id
@@ -54,10 +56,10 @@ from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.engine import CompiledMapping, RowRejected, compile_mapping
 from ringmap.ingest.mapping import CARD_NUMBER, parse_mapping
-from ringmap.ingest.run import ingest_files
+from ringmap.ingest.run import check_files, ingest_files
 from ringmap.synth import SynthParams, generate
 
-__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "synth_case"]
+__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "synth_case"]
 
 Value = str | int | float | bool | datetime
 """A property value as a test writes it; it reaches the store as ingest reads its text."""
@@ -346,6 +348,25 @@ class CaseBuilder:
         return _Table(rel.lower(), mapping, [_REF, *columns, *props], rows)
 
 
+def ingest_case(store: Store, case_dir: Path, quarantine_dir: Path, *,
+                detect: bool = False) -> str | None:
+    """Ingest every table of a case folder into ``store`` and, with ``detect``, detect and
+    save its cells unless the store holds a cell run already.
+
+    Files already in the store are skipped (ingest's own ledger), so a second call is cheap.
+
+    Returns
+    -------
+    str or None
+        With ``detect``, the id of the store's (latest) cell run.
+    """
+    ingest_files(store, check_files(load_case(case_dir)), quarantine_dir=quarantine_dir)
+    if not detect:
+        return None
+    latest = store.latest_cells()
+    return latest[0].run_id if latest else write_cells(store, detect_cells(store))[0].run_id
+
+
 @dataclass(frozen=True)
 class SynthCase:
     """A generated synthetic case ingested into a store.
@@ -380,9 +401,9 @@ def synth_case(
     """Generate a synthetic case under ``folder``, ingest it and detect its cells.
 
     Each step is done once: a case already generated in ``folder/case`` with the same
-    parameters is kept, files already ingested are skipped (ingest's own ledger), and cells are
-    detected only when the store has no cell run yet. Without ``store``, the case goes into an
-    embedded store ``folder/case.db`` (started afresh when the case is regenerated).
+    parameters is kept, and :func:`ingest_case` skips what the store holds already. Without
+    ``store``, the case goes into an embedded store ``folder/case.db`` (started afresh when the
+    case is regenerated).
 
     Examples
     --------
@@ -404,11 +425,7 @@ def synth_case(
         for suffix in ("", "-wal", "-shm") if fresh else ():
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         store = EmbeddedStore(db)
-    ingest_files(store, load_case(case_dir), quarantine_dir=folder / "quarantine")
-    run: str | None = None
-    if detect:
-        latest = store.latest_cells()
-        run = latest[0].run_id if latest else write_cells(store, detect_cells(store))[0].run_id
+    run = ingest_case(store, case_dir, folder / "quarantine", detect=detect)
     with (case_dir / "truth" / "cells.csv").open(encoding="utf-8", newline="") as handle:
         truth = {row["node_id"]: row["cell_id"] for row in csv.DictReader(handle)}
     return SynthCase(case_dir, store, truth, run)

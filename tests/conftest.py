@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ringmap.analysis.cells import CellSettings, detect_cells
-from ringmap.analysis.explain import write_cells
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
-from ringmap.tests.example_case import STRIKEBACK, ingest_example
+from ringmap.testing import ingest_case
+from ringmap.tests.example_case import STRIKEBACK
 
 pytest_plugins = ["neo4j_fixtures"]  # the live server, neo4j_store_factory, the CI rule
 
@@ -79,7 +78,6 @@ def strikeback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSto
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RINGMAP_SECRET", TEST_SECRET)
         store = EmbeddedStore(folder / "case.db")
-        ingest_example(store, folder / "quarantine")
-        write_cells(store, detect_cells(store, CellSettings()))
+        ingest_case(store, STRIKEBACK, folder / "quarantine", detect=True)
     yield store
     store.close()

@@ -13,7 +13,8 @@ from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import run_named
-from ringmap.tests.example_case import ingest_example
+from ringmap.testing import ingest_case
+from ringmap.tests.example_case import STRIKEBACK
 
 
 def _first(store: Store, rel: str, src_type: str | None = None,
@@ -111,7 +112,7 @@ def test_same_rows_on_neo4j(
     strikeback: EmbeddedStore, neo4j_store_factory: Callable[[], Store], tmp_path: Path
 ) -> None:
     neo4j = neo4j_store_factory()
-    ingest_example(neo4j, tmp_path / "quarantine")
+    ingest_case(neo4j, STRIKEBACK, tmp_path / "quarantine")
     run = strikeback.analysis_runs()[-1]
     neo4j.save_cells(run, strikeback.load_cells(run.run_id))  # the very same cells
     assert neo4j.counts() == strikeback.counts()

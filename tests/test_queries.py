@@ -145,7 +145,7 @@ def test_victims_and_money_by_cell(case: Store) -> None:
 def test_money_trail_pseudonymises_victims(case: Store) -> None:
     rows = run_named(case, "money-trail", {"instrument": card_id()}).rows
     assert [(r["direction"], r["payment"], r["amount"]) for r in rows] == [
-        ("in", "Payment:wu/P2", 1000.0), ("in", "Payment:wu/P1", 500.0),
+        ("in", "Payment:western_union/P2", 1000.0), ("in", "Payment:western_union/P1", 500.0),
         ("out", "Payment:bank/P4", 1200.5)]
     payers = [r["counterparty"] for r in rows[:2]]
     assert all(p.startswith("Person:V-") and "V-1" not in p and "V-2" not in p for p in payers)

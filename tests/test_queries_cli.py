@@ -81,7 +81,7 @@ def test_card_number_masked_in_audit(
     monkeypatch.setattr(sys, "argv", ["ringmap", *args])
     code, out, err = _run(*args)
     assert code == 0, err
-    assert "Payment:wu/P1" in out
+    assert "Payment:western_union/P1" in out
     logged = _audit(tmp_path)[-1]["args"]
     assert isinstance(logged, list) and "instrument=card:411111******1111" in logged
     assert "4111111111111111" not in json.dumps(logged).replace(" ", "")

@@ -1,4 +1,5 @@
-"""CLI commands of link analysis: ``path``, ``expand``, ``shared``, ``connect`` and ``batch``.
+"""CLI commands of link analysis: ``path``, ``expand``, ``shared``, ``connect``, ``show`` and
+``batch``.
 
 Tables and CSV show one row per relationship (or node); ``--format json`` gives the whole
 result, every relationship with its full provenance. Entities are named as
@@ -17,7 +18,7 @@ import click
 from pydantic import BaseModel
 
 from ringmap.analysis import batch as batch_lib
-from ringmap.analysis import links
+from ringmap.analysis import entity, links
 from ringmap.cli.session import (
     Session,
     emit,
@@ -164,6 +165,34 @@ def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | 
 
 
 @click.command()
+@click.argument("key")
+@click.option("--include-victim-details", "reveal", is_flag=True,
+              help="Show a victim's identity and details instead of a pseudonym (needs "
+                   "--reason).")
+@_common
+@store_options
+@format_option()
+@pass_session
+def show(session: Session, key: str, reveal: bool, region: str, reason: str | None,
+         fmt: Format) -> None:
+    """One entity: its type, id and every property, its neighbours counted by relationship,
+    and its sources (file, row, exhibit/report reference, ingest run, grading).
+
+    A victim, and what only victims use, is shown under a pseudonym with only
+    non-identifying properties; card numbers only masked.
+
+    Example: ringmap show person:AG-00009
+    """
+    require_reason(reveal, reason)
+    result = entity.entity_report(session.store(), key, reveal=reveal, default_region=region)
+    _output(fmt, result, {"entity": result.field_rows(), "neighbours": result.neighbour_rows(),
+                          "sources": result.source_rows()})
+    _audit(session, "show", reason, properties=len(result.properties),
+           neighbours=sum(n.count for n in result.neighbours), sources=len(result.sources),
+           revealed=reveal)
+
+
+@click.command()
 @click.argument("watchlist", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the results to this file instead of the terminal.")
@@ -203,4 +232,4 @@ def batch(session: Session, watchlist: Path, out: Path | None, max_hops: int,
            errors=sum(s.startswith("error") for s in statuses))
 
 
-COMMANDS: list[click.Command] = [path, expand, shared, connect, batch]
+COMMANDS: list[click.Command] = [path, expand, shared, connect, show, batch]

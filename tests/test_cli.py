@@ -33,7 +33,7 @@ COMMANDS = _commands()
 def test_commands_are_registered() -> None:
     names = {name for name, _ in COMMANDS}
     assert {"run", "ingest", "synth", "stats", "cells", "cell", "path", "expand", "shared",
-            "connect", "batch", "map", "export", "verify", "query", "cypher"} <= names
+            "connect", "show", "batch", "map", "export", "verify", "query", "cypher"} <= names
 
 
 @pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])

@@ -1,0 +1,105 @@
+"""One entity as a whole: its type, id, properties, neighbours by relationship, and sources.
+
+What ``ringmap show`` prints. The entity is shown as every output shows it
+(:mod:`ringmap.privacy`): a victim, or an identifier only victims use, under its pseudonym
+with only non-identifying properties unless ``reveal``; card numbers masked in any text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+import networkx as nx
+from pydantic import BaseModel, Field
+
+from ringmap.graphs.model import Provenance
+from ringmap.graphs.resolve import resolve
+from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy
+
+__all__ = ["EntityReport", "NeighbourCount", "entity_report"]
+
+
+class NeighbourCount(BaseModel):
+    """How many neighbours of one type the entity has through one relationship type."""
+
+    relationship: str
+    direction: Literal["out", "in"] = Field(description="out: the entity is the source")
+    type: str = Field(description="the neighbours' entity type")
+    count: int
+
+
+class EntityReport(BaseModel):
+    """An entity with its properties, neighbour counts and every sighting of it."""
+
+    id: str = Field(description="the node id, or Type:V-... for a pseudonymised victim")
+    type: str
+    label: str = Field(description="the label maps show")
+    pseudonymised: bool
+    properties: dict[str, Any]
+    neighbours: list[NeighbourCount]
+    sources: list[Provenance]
+
+    def field_rows(self) -> list[dict[str, Any]]:
+        """Type, id, label and one row per property."""
+        head = {"id": self.id, "type": self.type, "label": self.label}
+        return [{"field": k, "value": v} for k, v in {**head, **self.properties}.items()]
+
+    def neighbour_rows(self) -> list[dict[str, Any]]:
+        """One row per relationship type, direction and neighbour type."""
+        return [n.model_dump() for n in self.neighbours]
+
+    def source_rows(self) -> list[dict[str, Any]]:
+        """One row per sighting: file, row, exhibit/report reference, run, grading."""
+        return [{"file": p.source_file, "row": p.row, "ref": p.ref, "run": p.run_id,
+                 "grading": str(p.grading), "ingested_at": p.ingested_at,
+                 "sha256": p.sha256} for p in self.sources]
+
+
+def entity_report(
+    store: Store,
+    key: str,
+    *,
+    reveal: bool = False,
+    default_region: str = "PH",
+) -> EntityReport:
+    """Everything the case holds on one entity.
+
+    Parameters
+    ----------
+    store
+        The case.
+    key
+        The entity, as anything :func:`~ringmap.graphs.resolve.resolve` reads.
+    reveal
+        Show a victim as they are (the CLI asks for a reason first).
+    default_region
+        Region in which national phone numbers are read.
+
+    Raises
+    ------
+    NotFound
+        If ``key`` names no entity, or several.
+    """
+    node = resolve(store, key, default_region)
+    around = store.neighbours(node.id)
+    # the entity, its neighbours and the relationships between them: enough to tell whether
+    # it is on the victim side (a victim, or held only by victims) by the maps' own rule
+    local = nx.MultiDiGraph()
+    for found in (node, *(other for _, other in around)):
+        local.add_node(found.id, type=found.type, **found.props)
+    for edge, _ in around:
+        local.add_edge(edge.src, edge.dst, key=edge.type)
+    privacy = Privacy.for_graph(local, reveal=reveal)
+    attrs = local.nodes[node.id]
+    counts = Counter((edge.type, "out" if edge.src == node.id else "in", other.type)
+                     for edge, other in around)
+    return EntityReport(
+        id=privacy.public_id(node.id), type=node.type, label=privacy.label(node.id, attrs),
+        pseudonymised=privacy.hides(node.id),
+        properties=privacy.properties(node.id, attrs),
+        neighbours=[NeighbourCount(relationship=r, direction=d, type=t, count=n)
+                    for (r, d, t), n in sorted(counts.items())],
+        sources=store.provenance(node.id),
+    )

@@ -1,0 +1,146 @@
+"""``ringmap show KEY``: one entity's properties, neighbours and sources, victims pseudonymised,
+card numbers masked, every consultation audited (issue 9)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ringmap.analysis.entity import entity_report
+from ringmap.cli import cli
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.tests.links_case import SECRET, shared_case
+
+CARD = "4242424835326259"  # a card number in the example's remittances and exhibits
+
+
+def _show(store_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["show", *args, "--store", str(store_path)])
+
+
+def _sections(result: Result) -> dict[str, list[dict[str, str]]]:
+    found: dict[str, list[dict[str, str]]] = {}
+    for row in csv.DictReader(io.StringIO(result.stdout)):
+        found.setdefault(row.pop("section"), []).append({k: v for k, v in row.items() if v})
+    return found
+
+
+def _audit(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with shared_case(tmp_path_factory.mktemp("show")) as store:
+        path = store.path
+    yield path
+
+
+def test_exact_csv_on_a_small_case(small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RINGMAP_SECRET", SECRET)
+    result = _show(small, "0917 123 4567", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    sections = _sections(result)
+    assert sections["entity"] == [
+        {"field": "id", "value": "Phone:+639171234567"},
+        {"field": "type", "value": "Phone"},
+        {"field": "label", "value": "'+639171234567"},  # neutralised: no formula in CSV
+        {"field": "number", "value": "'+639171234567"},
+    ]
+    assert sections["neighbours"] == [
+        {"relationship": "REGISTERED_TO", "direction": "in", "type": "Account", "count": "1"},
+        {"relationship": "USES", "direction": "in", "type": "Person", "count": "1"},
+    ]
+    [source] = sections["sources"]
+    assert {k: source[k] for k in ("file", "row", "run", "grading")} == {
+        "file": "/evidence/calls.csv", "row": "1", "run": "run-1", "grading": "admiralty:B2"}
+    assert source["sha256"] == "ab" * 32
+
+
+def test_issue_9_show_every_property_neighbour_and_source(strikeback: EmbeddedStore) -> None:
+    node = strikeback.get("Person:AG-00009")
+    assert node is not None
+    result = _show(strikeback.path, "person:AG-00009", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["id"], doc["type"], doc["label"]) == (node.id, "Person", node.props["name"])
+    assert doc["properties"] == json.loads(json.dumps(node.props, default=str))
+    around = strikeback.neighbours(node.id)
+    assert sum(n["count"] for n in doc["neighbours"]) == len(around)
+    assert {n["relationship"] for n in doc["neighbours"]} == {e.type for e, _ in around}
+    sources = strikeback.provenance(node.id)
+    assert [(s["source_file"], s["row"], s["ref"]) for s in doc["sources"]] == [
+        (p.source_file, p.row, p.ref) for p in sources]
+    assert all(s["run_id"] and s["grading"]["grade"] for s in doc["sources"])
+
+
+def test_table_has_three_titled_sections(strikeback: EmbeddedStore) -> None:
+    result = _show(strikeback.path, "Location:RS-BCL-001")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stdout.splitlines() if line.endswith(":")] == [
+        "entity:", "neighbours:", "sources:"]
+    assert "Naga City" in result.stdout
+
+
+def test_a_victim_is_pseudonymised_unless_revealed_with_a_reason(
+        strikeback: EmbeddedStore, tmp_path: Path) -> None:
+    victim = strikeback.get("Person:V-000002")
+    assert victim is not None
+    hidden = _show(strikeback.path, "Person:V-000002")
+    assert hidden.exit_code == 0, hidden.output
+    assert victim.props["name"] not in hidden.stdout
+    assert "V-000002" not in hidden.stdout
+    account = _show(strikeback.path, "jack.taylor.74", "--format", "json")
+    doc = json.loads(account.stdout)
+    assert doc["pseudonymised"] and doc["id"].startswith("Account:V-")
+    assert "jack.taylor.74" not in account.stdout
+    refused = _show(strikeback.path, "jack.taylor.74", "--include-victim-details")
+    assert (refused.exit_code, refused.output) == (
+        1, "Error: --include-victim-details needs --reason TEXT saying why\n")
+    shown = _show(strikeback.path, "jack.taylor.74", "--include-victim-details", "--reason",
+                  "referral to GB")
+    assert shown.exit_code == 0, shown.output
+    assert "Account:snapchat/jack.taylor.74" in shown.stdout
+    entry = _audit(tmp_path)[-1]
+    assert (entry["command"], entry["reason"], entry["counts"]["revealed"]) == (
+        "show", "referral to GB", True)
+
+
+def test_a_card_is_only_ever_masked(strikeback: EmbeddedStore, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["show", f"card:{CARD}", "--reason", "payout trace"]
+    monkeypatch.setattr(sys, "argv", ["ringmap", *args])
+    for fmt in ("table", "json", "csv"):
+        result = _show(strikeback.path, *args[1:], "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert "424242******6259" in result.stdout
+        assert CARD not in result.stdout.replace(" ", "")
+    entries = _audit(tmp_path)
+    assert [e["command"] for e in entries] == ["show"] * 3
+    assert entries[0]["counts"]["sources"] > 0
+    assert CARD not in json.dumps(entries)
+
+
+def test_unknown_entity_is_one_line(strikeback: EmbeddedStore) -> None:
+    result = _show(strikeback.path, "phone:0917 000 0000")
+    assert (result.exit_code, result.output) == (
+        1, "Error: no entity 'phone:0917 000 0000' in this case "
+           "(looked for Phone:+639170000000)\n")
+
+
+def test_library_report_matches_the_store(strikeback: EmbeddedStore) -> None:
+    report = entity_report(strikeback, "Country:PH")
+    assert not report.pseudonymised
+    assert report.field_rows()[:3] == [{"field": "id", "value": "Country:PH"},
+                                       {"field": "type", "value": "Country"},
+                                       {"field": "label", "value": "PH"}]
+    assert len(report.source_rows()) == len(strikeback.provenance("Country:PH"))

@@ -8,6 +8,7 @@ changes nothing, and a file whose earlier load was killed part-way is resumed.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -39,9 +40,12 @@ __all__ = [
     "check_files",
     "ingest_files",
     "new_run_id",
+    "quarantine_name",
 ]
 
 DEFAULT_BATCH_SIZE = 5000
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 Status = Literal["loaded", "resumed", "already ingested", "rejected"]
 """What became of a file: ``rejected`` when every row it has was rejected (then or earlier):
@@ -162,7 +166,7 @@ def ingest_files(
     run_id
         The ingest run's id; a new time-sortable id by default.
     quarantine_dir
-        Where rejected rows go, as ``<file-stem>-<sha8>.csv``.
+        Where rejected rows go, one CSV per file and mapping (:func:`quarantine_name`).
     batch_size
         Rows per batch handed to the store.
     progress
@@ -205,6 +209,20 @@ def _task(raw: IngestTask | tuple[Any, ...]) -> IngestTask:
     return IngestTask(Path(file), mapping, grading)
 
 
+def quarantine_name(file: Path, sha256: str, mapping: str, digest: str) -> str:
+    """The quarantine file of one load: ``<file-stem>-<sha8>-<mapping>-<digest8>.csv``.
+
+    One per file *and* mapping, so loading a file with a second mapping keeps the first
+    mapping's rejected rows; the mapping's name (its file stem by default) is cut down to
+    characters safe in a file name, and its digest tells apart two versions of one mapping.
+
+    >>> quarantine_name(Path("in/calls.csv"), "ab" * 32, "../calls v2", "cd" * 32)
+    'calls-abababab-calls_v2-cdcdcdcd.csv'
+    """
+    name = _UNSAFE.sub("_", mapping).strip("._")[:40]
+    return f"{file.stem}-{sha256[:8]}-{name + '-' if name else ''}{digest[:8]}.csv"
+
+
 def _has_card_number(mapping: Mapping) -> bool:
     return any(e.type == "PaymentCard" and CARD_NUMBER in e.properties
                for e in mapping.entities.values())
@@ -230,8 +248,8 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
     with open_table(checked.file, mapping.source, mapping.columns()) as table:
         index = table.index
         quarantine = Quarantine(
-            quarantine_dir / f"{checked.file.stem}-{checked.sha256[:8]}.csv", table.columns,
-            [index[c] for c in mapping.card_columns()])
+            quarantine_dir / quarantine_name(checked.file, checked.sha256, mapping.name, digest),
+            table.columns, [index[c] for c in mapping.card_columns()])
         compiled = compile_mapping(mapping, index, key)
         with _progress_bar(table, progress) as tick:
             batches = engine.load_batches(table.rows, compiled, load, quarantine,

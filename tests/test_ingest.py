@@ -53,7 +53,9 @@ def test_row_accounting_and_quarantine(store: EmbeddedStore, tmp_path: Path) -> 
     assert (result.read, result.loaded, result.duplicate, result.rejected) == (9, 3, 1, 5)
     assert result.status == "loaded"
     sha8 = hashlib.sha256(REMITTANCES.read_bytes()).hexdigest()[:8]
-    assert result.quarantine == str(tmp_path / "q" / f"remittances-{sha8}.csv")
+    digest8 = load_mapping(REMIT_MAP).digest()[:8]
+    name = f"remittances-{sha8}-remittances-{digest8}.csv"
+    assert result.quarantine == str(tmp_path / "q" / name)
     rows = quarantine_rows(result.quarantine)
     assert [(r["row"], r["reason"]) for r in rows] == [
         ("5", "device.device_id: IMEI '490154203237519': Luhn check digit is wrong"),
@@ -140,7 +142,8 @@ def test_table_output_and_audit_entry(tmp_path: Path) -> None:
     assert header.split() == ["file", "read", "loaded", "duplicate", "rejected", "status",
                               "quarantine"]
     assert line.split()[1:6] == ["3", "2", "0", "1", "loaded"]
-    quarantine = tmp_path / "quarantine" / "devices-b93b7a7b.csv"
+    digest8 = load_mapping(MAPPINGS / "devices.yaml").digest()[:8]
+    quarantine = tmp_path / "quarantine" / f"devices-b93b7a7b-devices-{digest8}.csv"
     assert quarantine.is_file()
     assert result.stderr == f"1 row(s) of {FIXTURES / 'devices.xlsx'} rejected; see {quarantine}\n"
     (entry,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]

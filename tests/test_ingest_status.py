@@ -8,6 +8,7 @@ and fails at the end.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -50,3 +51,27 @@ def test_run_goes_on_and_fails_at_the_end(tmp_path: Path) -> None:
     assert [f["status"] for f in summary["ingest"]] == ["loaded", "rejected"]
     assert len(summary["cells"]) == 1 and (out / "maps" / "cells.html").is_file()
     assert "**Warning: every row of " in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_each_mapping_of_a_file_keeps_its_own_quarantine(tmp_path: Path) -> None:
+    """issue 9: a second mapping on the same file overwrote the first one's quarantine."""
+    case = write_case(tmp_path / "case", [*GOOD, *BAD])
+    # the same mapping (same name) graded differently is a different load: its digest
+    # tells the two quarantines apart
+    (case / "graded.yaml").write_text(
+        (case / "evidence.yaml").read_text(encoding="utf-8").replace("B2", "C3"),
+        encoding="utf-8")
+    db = tmp_path / "case.db"
+    paths = []
+    for mapping in ("evidence.yaml", "graded.yaml"):
+        result = invoke("ingest", case / "table1.csv", "-m", case / mapping, "--store", db,
+                        "--format", "json")
+        assert result.exit_code == 0, result.output
+        (row,) = json.loads(result.stdout)
+        sha8 = hashlib.sha256((case / "table1.csv").read_bytes()).hexdigest()[:8]
+        assert Path(row["quarantine"]).name.startswith(f"table1-{sha8}-evidence-")
+        paths.append(row["quarantine"])
+    assert len(set(paths)) == 2
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as handle:
+            assert [r["row"] for r in csv.DictReader(handle)] == ["4", "5", "6"]

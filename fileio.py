@@ -71,7 +71,7 @@ def excerpt(text: str) -> str:
     >>> excerpt("full_name")
     'full_name'
     >>> excerpt("NEO4J_PASSWORD=hunter2 RINGMAP_SECRET=x")
-    'NEO4…(38 chars)'
+    'NEO#…(39 chars)'
     >>> excerpt("4111 1111 1111 1111 and more")
     '####…(28 chars)'
     """

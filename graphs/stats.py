@@ -23,8 +23,9 @@ def count_rows(store: Store) -> list[dict[str, Any]]:
 def every_row_rejected(load: FileLoad) -> bool:
     """Whether a load rejected every row it read: nothing of the file is in the case.
 
+    >>> from ringmap.graphs.model import Grading
     >>> every_row_rejected(FileLoad(sha256="0", source_file="a.csv", mapping="m",
-    ...     mapping_digest="d", run_id="r", grading="B2", read=3, rejected=3))
+    ...     mapping_digest="d", run_id="r", grading=Grading.parse("B2"), read=3, rejected=3))
     True
     """
     return load.read > 0 and load.rejected == load.read

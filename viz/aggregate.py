@@ -10,7 +10,7 @@ with physics off, so the page is still the moment it is drawn.
 >>> collapsed = collapse([("a", "b", "USES"), ("a", "c", "USES")], keep={"a"},
 ...                      group_of={"b": "phones", "c": "phones"}.__getitem__)
 >>> collapsed.members["phones"], collapsed.edges[("a", "phones")]
-(['b', 'c'], {'USES': 2})
+(['b', 'c'], Counter({'USES': 2}))
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def path(session: Session, a: str, b: str, max_hops: int, k: int, avoid_hubs: bo
          hub_degree: int, region: str, reason: str | None, fmt: Format) -> None:
     """Shortest evidence paths between A and B, each hop with its provenance.
 
-    Example: ringmap path person:AG-0001 "phone:0917 123 4567" --avoid-hubs
+    Example: ringmap path person:AG-00009 person:AG-00103 --avoid-hubs
     """
     result = links.shortest_paths(session.store(), a, b, max_hops=max_hops,
                                   avoid_hubs=avoid_hubs, k=k, hub_degree=hub_degree,
@@ -114,7 +114,7 @@ def expand(session: Session, key: str, hops: int, limit: int, region: str,
            reason: str | None, fmt: Format) -> None:
     """The neighbourhood of KEY: nodes within --hops and the relationships among them.
 
-    Example: ringmap expand Account:facebook/juan.dc --hops 2
+    Example: ringmap expand Account:snapchat/ethan.lim.95 --hops 2
     """
     result = links.expand(session.store(), key, hops=hops, limit=limit, default_region=region)
     _output(fmt, result, {"nodes": result.node_rows(), "relationships": result.edge_rows()},
@@ -135,7 +135,7 @@ def shared(session: Session, a: str, b: str, region: str, reason: str | None,
     """What A and B share: identifiers linked to both, directly or through an account or
     person, with the evidence on each side.
 
-    Example: ringmap shared person:AG-0001 person:AG-0002
+    Example: ringmap shared person:AG-00001 person:AG-00002
     """
     result = links.shared(session.store(), a, b, default_region=region)
     note = None if result.shared else "nothing shared within two hops"
@@ -153,7 +153,7 @@ def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | 
             fmt: Format) -> None:
     """The smallest network connecting KEYS (a Steiner tree that routes around hubs).
 
-    Example: ringmap connect person:AG-0001 person:AG-0007 "card:4111 1111 1111 1111"
+    Example: ringmap connect person:AG-00009 person:AG-00103 "card:4242 4248 3532 6259"
     """
     result = links.connect(session.store(), keys, default_region=region)
     note = ("not connectable to the others: " + ", ".join(result.unconnectable)

@@ -105,7 +105,7 @@ def map_entity(session: Session, key: str, out: Path, hops: int, budget: int, re
                reason: str | None) -> None:
     """The neighbourhood of one entity: a node id, type:value or a bare identifier.
 
-    Example: ringmap map entity "phone:0917 123 4567" -o phone.html --hops 2
+    Example: ringmap map entity "phone:0917 522 9793" -o phone.html --hops 2
     """
     require_reason(reveal, reason)
     result = write_entity_map(session.store(), key, out, hops=hops, budget=budget,
@@ -132,7 +132,7 @@ def export_cell_command(session: Session, cell_id: str, out: Path, reveal: bool,
                         reason: str | None) -> None:
     """The raid package of one cell: map, rosters, summary and a SHA-256 manifest.
 
-    Example: ringmap export cell C01 --out raid-C01/
+    Example: ringmap export cell C001 --out raid-C001/
     """
     result = export_cell(session.store(), cell_id, out, reveal=reveal, reason=reason)
     session.audit("export", reason=reason, counts={"cell": result.cell_id, **result.rows})
@@ -182,7 +182,7 @@ def export_graph_command(session: Session, fmt: str, out: Path, reveal: bool,
 def verify(session: Session, folder: Path) -> None:
     """Check a raid package against its manifest: every changed, missing or extra file.
 
-    Example: ringmap verify packages/cell-C01
+    Example: ringmap verify raid-C001/
     """
     problems = verify_package(folder)
     session.audit("verify", counts={"problems": len(problems)})

@@ -60,7 +60,7 @@ def query(
     card:4111 1111 1111 1111) or a bare value. Victims are shown as pseudonyms unless
     --reveal-victims; cards only as BIN and last four. Both stores return the same rows.
 
-    Example: ringmap query who-used-identifier --param identifier=phone:09171234567
+    Example: ringmap query who-used-identifier --param identifier=phone:09175229793
     """
     if list_:
         emit(catalog_rows(), fmt)
@@ -111,7 +111,7 @@ def cypher(
     pseudonymised, so prefer `ringmap query` for anything you share.
 
     Example: ringmap cypher "MATCH (a:Account)-[:LOGGED_IN_ON]->(d:Device {id: $id})
-    RETURN a.id" -p id=Device:352099001761481
+    RETURN a.id" -p id=Device:358542056252801
     """
     if not session.uses_neo4j:
         raise ConfigError("ringmap cypher runs on Neo4j only: give --neo4j URI or set "

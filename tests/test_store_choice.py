@@ -12,7 +12,7 @@ from ringmap.cli import cli
 from ringmap.cli.session import Session
 from ringmap.errors import ConfigError
 from ringmap.graphs.store import StoreChoice, open_store
-from ringmap.tests.queries_case import load_case
+from ringmap.tests.queries_case import queries_case
 
 URI, ENV_URI = "bolt://127.0.0.1:7687", "bolt://env:7687"
 
@@ -45,7 +45,7 @@ def test_library_and_cli_agree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("RINGMAP_STORE", str(tmp_path / "env.db"))
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")  # nothing listens there
     with open_store() as store:  # the case file: nothing listens at that URI
-        load_case(store)
+        queries_case().ingest(store, tmp_path / "evidence")
     result = CliRunner().invoke(cli, ["query", "cell-members", "-p", "cell=C1"])
     assert result.exit_code == 0, result.output
     assert "Person:AG-1" in result.stdout
@@ -67,7 +67,7 @@ def test_audit_beside_the_chosen_case_file(
     monkeypatch.delenv("RINGMAP_AUDIT_LOG")
     monkeypatch.setenv("RINGMAP_STORE", str(tmp_path / "env.db"))
     with open_store() as store:
-        load_case(store)
+        queries_case().ingest(store, tmp_path / "evidence")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["query", "cross-border-summary"])
     assert result.exit_code == 0, result.output

@@ -13,7 +13,8 @@ they keep their tracebacks.
      ├── MappingError           a mapping file that does not validate (all problems at once)
      ├── InputError             unreadable evidence file, wrong encoding, missing column
      ├── StoreError             the store refused or failed an operation
-     │    └── StoreUnavailable  the store cannot be reached / opened (server down, bad auth)
+     │    ├── StoreUnavailable  the store cannot be reached / opened (server down, bad auth)
+     │    └── StoreBusy         another writer holds the case
      ├── NotFound               an entity, cell or query that does not exist
      ├── AnalysisError          an analysis cannot run on this input (empty graph, bad params)
      └── ExportError            an export package cannot be written or does not verify
@@ -68,6 +69,10 @@ class StoreError(RingmapError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or opened."""
+
+
+class StoreBusy(StoreError):
+    """Another process is writing to the case."""
 
 
 class NotFound(RingmapError):

@@ -13,6 +13,8 @@ from ringmap.cli.session import (
     pass_session,
     store_options,
     terminal_progress,
+    wait_option,
+    waiting,
 )
 from ringmap.errors import ConfigError, InputError
 from ringmap.fileio import input_file
@@ -55,6 +57,7 @@ def _grading(text: str | None) -> Grading | None:
               show_default=True, help="Rows per batch handed to the store.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
+@wait_option
 @store_options
 @format_option()
 @pass_session
@@ -66,11 +69,13 @@ def ingest(
     quarantine: Path | None,
     batch_size: int,
     progress: bool | None,
+    wait: bool,
     fmt: Format,
 ) -> None:
     """Load evidence FILES (CSV, XLSX, JSON lines) into the case with a mapping.
 
     Each file is checked first (encoding, mapped columns); nothing is written if one fails.
+    One ingest writes to a case at a time: another is refused, or waits with --wait.
     Rows that cannot be loaded go to a quarantine CSV with the reason; ingesting the same file
     with the same mapping again changes nothing. A file of which every row is rejected has
     status "rejected" and makes the command fail (exit 1) once the other files are loaded.
@@ -81,13 +86,15 @@ def ingest(
     mapping = load_mapping(mapping_path)
     override = _grading(grading)
     checked = check_files([IngestTask(f, mapping, override) for f in files])
-    report = ingest_files(
-        session.store(create=True),
-        checked,
-        quarantine_dir=quarantine or _quarantine_dir(session),
-        batch_size=batch_size,
-        progress=terminal_progress(progress),
-    )
+    store = session.store(create=True)
+    with store.writing("ingest", wait=wait, on_wait=waiting):
+        report = ingest_files(
+            store,
+            checked,
+            quarantine_dir=quarantine or _quarantine_dir(session),
+            batch_size=batch_size,
+            progress=terminal_progress(progress),
+        )
     session.audit("ingest", counts=report.totals())
     emit(report.rows(), fmt)
     for row in report.files:

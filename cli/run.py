@@ -15,6 +15,8 @@ from ringmap.cli.session import (
     pass_session,
     store_options,
     terminal_progress,
+    wait_option,
+    waiting,
 )
 from ringmap.errors import InputError
 from ringmap.pipeline import run_case
@@ -34,10 +36,11 @@ __all__ = ["COMMANDS", "run"]
 @click.option("--maps/--no-maps", default=True, show_default=True, help="Write the maps.")
 @click.option("--packages/--no-packages", default=False, show_default=True,
               help="Also write a raid package per cell (victims pseudonymised).")
+@wait_option
 @format_option()
 @pass_session
 def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, maps: bool,
-        packages: bool, fmt: Format) -> None:
+        packages: bool, wait: bool, fmt: Format) -> None:
     """Run the whole job on CASE_DIR: ingest every table, detect cells, write maps and a
     summary into OUT.
 
@@ -49,8 +52,10 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     """
     session.default_path = out / "ringmap.db"
     settings = CellSettings.model_validate({"method": method, "seed": seed})
-    summary = run_case(session.store(create=True), case_dir, out, settings=settings,
-                       maps=maps, packages=packages, progress=terminal_progress())
+    store = session.store(create=True)
+    with store.writing("run", wait=wait, on_wait=waiting):
+        summary = run_case(store, case_dir, out, settings=settings, maps=maps,
+                           packages=packages, progress=terminal_progress())
     session.audit("run", counts={**summary.ingest.totals(), "cells": len(summary.cells)})
     emit(summary.cells, fmt, CELL_COLUMNS)
     totals = summary.ingest.totals()

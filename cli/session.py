@@ -29,6 +29,8 @@ __all__ = [
     "store_options",
     "table_width",
     "terminal_progress",
+    "wait_option",
+    "waiting",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,6 +125,16 @@ def store_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+wait_option = click.option(
+    "--wait", is_flag=True,
+    help="If another process is writing to the case, wait for it instead of stopping.")
+
+
+def waiting(busy: str) -> None:
+    """Say on stderr what a command waits for (the ``on_wait`` of ``Store.writing``)."""
+    click.echo(f"waiting: {busy}", err=True)
 
 
 def format_option(default: Format = "table") -> Callable[[F], F]:

@@ -9,14 +9,17 @@ relationships whose properties did not change since the last write are not writt
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from ringmap.errors import NotFound, StoreError, StoreUnavailable
+from ringmap.errors import NotFound, StoreBusy, StoreError, StoreUnavailable
 from ringmap.graphs.codec import decode_props, encode_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -30,6 +33,7 @@ from ringmap.graphs.model import (
     Node,
     Provenance,
     edge_id,
+    utcnow,
 )
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -141,7 +145,9 @@ class EmbeddedStore(Store):
         except OSError as exc:
             raise StoreUnavailable(f"cannot open case file {self.path}: {exc.strerror}") from None
         self._ids: _IdCache | None = None
+        self._ids_version = -1  # PRAGMA data_version the id cache was read at
         self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
+        self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path)
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -158,6 +164,10 @@ class EmbeddedStore(Store):
     def describe(self) -> str:
         return f"embedded:{self.path}"
 
+    def writing(self, command: str, *, wait: bool = False,
+                on_wait: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
+        return self._writer.hold(command, wait, on_wait)
+
     # -- ingest ----------------------------------------------------------------------------
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
         row = self._db.execute(
@@ -170,6 +180,9 @@ class EmbeddedStore(Store):
         self._files.clear()
         db.execute("BEGIN IMMEDIATE")
         try:
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._ids_version:  # another connection wrote since the cache
+                self._ids, self._ids_version = None, version
             db.execute("DELETE FROM files WHERE sha256=? AND mapping_digest=? AND "
                        "json_extract(record, '$.complete') = 0",
                        (load.sha256, load.mapping_digest))
@@ -263,8 +276,9 @@ class EmbeddedStore(Store):
                              [(file_id, row, ref) for row, ref in refs.items()])
 
     def record_run(self, run: IngestRun) -> None:
-        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)",
-                         (run.run_id, run.model_dump_json()))
+        with self.writing(run.command):
+            self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)",
+                             (run.run_id, run.model_dump_json()))
 
     def runs(self) -> list[IngestRun]:
         rows = self._db.execute("SELECT record FROM runs").fetchall()
@@ -379,6 +393,10 @@ class EmbeddedStore(Store):
 
     # -- assessments -----------------------------------------------------------------------
     def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+        with self.writing(run.kind):
+            self._save_cells(run, cells)
+
+    def _save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -427,6 +445,60 @@ class EmbeddedStore(Store):
             return self._db.execute(sql, params).fetchall()
         finally:
             self._db.execute("PRAGMA query_only=OFF")
+
+
+class _WriterLock:
+    """One writer per case file, across processes: an exclusive ``flock`` on ``<case>.lock``
+    (released by the kernel when the holder dies), which names its holder for the message a
+    second writer gets. Re-entrant within one store."""
+
+    def __init__(self, path: Path, case: Path) -> None:
+        self.path, self._case = path, case
+        self._depth = 0
+
+    @contextmanager
+    def hold(self, command: str, wait: bool,
+             on_wait: Callable[[str], None] | None) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot lock case file {self._case}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = f"case {self._case} is busy ({self._holder(fd)})"
+                if not wait:
+                    raise StoreBusy(f"{busy}; try again when it is done, or pass --wait") from None
+                if on_wait is not None:
+                    on_wait(busy)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            holder = {"pid": os.getpid(), "command": command,
+                      "since": utcnow().isoformat(timespec="seconds")}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+        finally:
+            os.close(fd)  # releases the lock
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            holder = json.loads(os.pread(fd, 4096, 0))
+            return f"{holder['command']} by PID {holder['pid']}, since {holder['since']}"
+        except (ValueError, KeyError, TypeError, OSError):  # not written yet, or torn
+            return "another process is writing"
 
 
 def _types_filter(types: Iterable[str] | None) -> list[str] | None:

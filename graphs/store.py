@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -79,6 +80,16 @@ class Store(ABC):
     def describe(self) -> str:
         """Where this store lives, for messages (never containing a secret)."""
 
+    def writing(self, command: str, *, wait: bool = False,
+                on_wait: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
+        """Hold the case for one writer (``command``) while the block runs.
+
+        A store whose server arbitrates concurrent writers needs nothing; the embedded store
+        refuses a second writer (:class:`~ringmap.errors.StoreBusy`) or, with ``wait``, waits
+        for it after telling ``on_wait`` why.
+        """
+        return nullcontext()
+
     # -- ingest ----------------------------------------------------------------------------
     @abstractmethod
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
@@ -99,7 +110,8 @@ class Store(ABC):
             If a node key holds a card number (:func:`ringmap.privacy.key_problem`); nothing
             of the file is stored then.
         """
-        return self._load_file(load, map(_refuse_card_keys, batches))
+        with self.writing("ingest"):
+            return self._load_file(load, map(_refuse_card_keys, batches))
 
     @abstractmethod
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:

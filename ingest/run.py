@@ -179,6 +179,9 @@ def ingest_files(
     InputError
         A file cannot be read, has the wrong encoding or lacks a mapped column; raised before
         anything is written.
+    StoreBusy
+        Another process is writing to the case (``store.writing`` held around this call
+        with ``wait=True`` waits for it instead).
     MappingError
         A mapping file does not validate.
 
@@ -191,14 +194,14 @@ def ingest_files(
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     checked = check_files(tasks)
     run = IngestRun(run_id=run_id or new_run_id(), command=command)
-    store.record_run(run)
     key = load_key() if any(_has_card_number(c.mapping) for c in checked) else None
-    with paused_gc():
+    with store.writing(command), paused_gc():  # one writer: a second one is told who writes
+        store.record_run(run)
         reports = [_ingest_one(store, c, run.run_id, quarantine_dir, batch_size, progress, key)
                    for c in checked]
-    run.finished = utcnow()
-    run.files = [r.sha256 for r in reports]
-    store.record_run(run)
+        run.finished = utcnow()
+        run.files = [r.sha256 for r in reports]
+        store.record_run(run)
     return IngestReport(run_id=run.run_id, files=reports)
 
 

@@ -326,38 +326,44 @@ def _open_xlsx(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterato
     from openpyxl import load_workbook
 
     _check_workbook(path, source.limits.xlsx_part_bytes)
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
-    try:
-        if not book.worksheets:
-            raise InputError(f"{path}: a workbook without worksheets")
-        if source.sheet is None:
-            sheet = book.worksheets[0]
-        elif source.sheet in book.sheetnames:
-            sheet = book[source.sheet]
-        else:
-            raise InputError(f"{path}: no sheet {source.sheet!r} "
-                             f"(sheets: {', '.join(map(excerpt, book.sheetnames))})")
-        declared = sheet.max_row or 0
-        rows = _sheet_rows(path, sheet, source.header_row)
-        first = next(rows, None)
-        header = [] if first is None or first[0] != source.header_row else [
-            (_cell_text(v) or "").strip() for v in first[1]]
-        while header and not header[-1]:
-            header.pop()
-        if not header:
-            raise InputError(f"{path}: no header row (header_row {source.header_row})")
-        if len(header) > source.limits.columns:
-            raise InputError(f"{path}: {len(header)} columns, more than "
-                             f"source.limits.columns ({source.limits.columns})")
-        done = [source.header_row]
-        yield Table(path, header, _xlsx_rows(rows, done, header, source.limits.field_chars),
-                    size=max(declared - source.header_row, 0),
-                    position=lambda: done[0] - source.header_row)
-    finally:
-        book.close()
+    with ExitStack() as stack:
+        # opened here, so that it is closed even when openpyxl fails half-way through
+        handle = stack.enter_context(path.open("rb"))
+        try:
+            book = load_workbook(handle, read_only=True, data_only=True)
+        except _XLSX_ERRORS as exc:
+            raise InputError(
+                f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
+        stack.callback(book.close)
+        yield _xlsx_table(path, source, book)
+
+
+def _xlsx_table(path: Path, source: SourceSpec, book: Any) -> Table:
+    if not book.worksheets:
+        raise InputError(f"{path}: a workbook without worksheets")
+    if source.sheet is None:
+        sheet = book.worksheets[0]
+    elif source.sheet in book.sheetnames:
+        sheet = book[source.sheet]
+    else:
+        raise InputError(f"{path}: no sheet {source.sheet!r} "
+                         f"(sheets: {', '.join(map(excerpt, book.sheetnames))})")
+    declared = sheet.max_row or 0
+    rows = _sheet_rows(path, sheet, source.header_row)
+    first = next(rows, None)
+    header = [] if first is None or first[0] != source.header_row else [
+        (_cell_text(v) or "").strip() for v in first[1]]
+    while header and not header[-1]:
+        header.pop()
+    if not header:
+        raise InputError(f"{path}: no header row (header_row {source.header_row})")
+    if len(header) > source.limits.columns:
+        raise InputError(f"{path}: {len(header)} columns, more than "
+                         f"source.limits.columns ({source.limits.columns})")
+    done = [source.header_row]
+    return Table(path, header, _xlsx_rows(rows, done, header, source.limits.field_chars),
+                 size=max(declared - source.header_row, 0),
+                 position=lambda: done[0] - source.header_row)
 
 
 def _sheet_rows(path: Path, sheet: Any, first: int) -> Iterator[tuple[int, list[Any]]]:

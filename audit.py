@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ringmap.errors import ConfigError
+from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.model import utcnow
 
 __all__ = ["audit_path", "record", "redact_args"]
@@ -94,8 +95,9 @@ def record(
     }
     line = json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        make_dirs(path.parent)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,5 +1,11 @@
-"""Files ringmap reads and writes: inputs checked before they are opened, outputs written whole
-or not at all, and file content quoted in messages only as a short, masked excerpt."""
+"""Files ringmap reads and writes: inputs checked before they are opened, outputs private and
+written whole or not at all, and file content quoted in messages only as a short, masked
+excerpt.
+
+Case data is private by default: every file ringmap writes is created ``0600`` and every
+folder ``0700``, whatever the process umask, unless ``RINGMAP_UMASK`` (octal, e.g. ``027`` to
+share with the group) says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,18 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ringmap.errors import ExportError, InputError
+from ringmap.errors import ConfigError, ExportError, InputError
 
-__all__ = ["excerpt", "input_file", "write_atomic"]
+__all__ = [
+    "excerpt",
+    "input_file",
+    "make_dirs",
+    "open_private",
+    "private_umask",
+    "write_atomic",
+]
+
+DEFAULT_UMASK = 0o077
 
 #: pseudo-file systems holding the machine's state (environment, memory, devices), not evidence
 _SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
@@ -83,12 +98,49 @@ def excerpt(text: str) -> str:
     return f"{prefix}…({len(text)} chars)"
 
 
+def private_umask() -> int:
+    """The umask ringmap writes case data with: ``RINGMAP_UMASK`` (octal), default ``077``.
+
+    Raises
+    ------
+    ConfigError
+        ``RINGMAP_UMASK`` is not an octal number up to ``777``.
+    """
+    text = os.environ.get("RINGMAP_UMASK")
+    if not text:
+        return DEFAULT_UMASK
+    try:
+        mask = int(text, 8)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777:
+        raise ConfigError(f"RINGMAP_UMASK must be an octal umask such as 077, got {text!r}")
+    return mask
+
+
+def make_dirs(path: Path) -> None:
+    """Make ``path`` and its missing parents, private (``0700`` unless ``RINGMAP_UMASK``)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        os.chmod(folder, 0o777 & ~private_umask())
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """A descriptor of ``path`` opened with ``flags``, the file private (``0600`` unless
+    ``RINGMAP_UMASK``) even if it existed before."""
+    fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o666 & ~private_umask())
+    return fd
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so it is whole or absent."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~private_umask())
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)

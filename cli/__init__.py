@@ -9,11 +9,14 @@ non-zero exit; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ringmap import __version__
 from ringmap.cli.session import Session, store_options
 from ringmap.errors import RingmapError
+from ringmap.fileio import private_umask
 
 __all__ = ["cli", "main"]
 
@@ -51,6 +54,7 @@ def cli(ctx: click.Context) -> None:
 
     Example: ringmap run examples/strikeback --out out/
     """
+    os.umask(private_umask())  # whatever any library writes for this command stays private
     ctx.ensure_object(Session)
 
 

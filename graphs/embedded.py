@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ringmap.errors import NotFound, StoreBusy, StoreError, StoreUnavailable
+from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.codec import decode_props, encode_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -131,7 +132,8 @@ class EmbeddedStore(Store):
             raise NotFound(f"no case file at {self.path}: ingest evidence first "
                            "(ringmap ingest / ringmap run), or pass --store")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.path.parent)
+            os.close(open_private(self.path, os.O_RDWR | os.O_CREAT))  # -wal, -shm follow its mode
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

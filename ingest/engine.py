@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ringmap.errors import NormalisationError
+from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields
@@ -516,8 +517,8 @@ class Quarantine:
     def add(self, row: int, reason: str, values: Values) -> None:
         """Quarantine one row."""
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+            make_dirs(self.path.parent)
+            self._handle = os.fdopen(open_private(self._tmp), "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle, lineterminator="\n")
             self._writer.writerow([neutralise(c) for c in ("row", "reason", *self._columns)])
         cells = [mask_digits(v) if i in self._masked and v else v for i, v in enumerate(values)]

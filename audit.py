@@ -1,7 +1,9 @@
 """The audit log: every ingest, consultation and export appended as one JSON line.
 
 Who (``RINGMAP_USER`` or the login name), when (UTC), what (command and arguments, with any
-secret-looking argument redacted), why (``--reason`` where given) and counts. The log lives in
+secret-looking argument redacted), why (``--reason`` where given) and counts. An action that
+writes or exports is recorded twice (:func:`audited`): its intent before it starts, and its
+completion after; no intent written, no action. The log lives in
 ``RINGMAP_AUDIT_LOG`` or beside the embedded case file (``<store>.audit.jsonl``), or in
 ``./ringmap-audit.jsonl`` for a Neo4j store.
 """
@@ -12,15 +14,19 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ringmap.errors import ConfigError
 from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.model import utcnow
 
-__all__ = ["audit_path", "record", "redact_args"]
+__all__ = ["Phase", "audit_path", "audited", "record", "redact_args"]
+
+Phase = Literal["intent", "done", "failed"]
 
 _SECRET_WORDS = re.compile(r"pass(word)?|secret|token|key|credential", re.IGNORECASE)
 
@@ -82,8 +88,13 @@ def record(
     reason: str | None = None,
     counts: Mapping[str, Any] | None = None,
     store: str | None = None,
+    phase: Phase | None = None,
+    action: str | None = None,
 ) -> None:
-    """Append one audit entry; a log that cannot be written is an error, not a silent skip."""
+    """Append one audit entry; a log that cannot be written is an error, not a silent skip.
+
+    ``phase`` and ``action`` tie the entries of one :func:`audited` action together.
+    """
     entry = {
         "time": utcnow().isoformat(),
         "user": _user(),
@@ -93,6 +104,8 @@ def record(
         "reason": reason,
         "counts": dict(counts or {}),
     }
+    if phase is not None:
+        entry |= {"phase": phase, "action": action}
     line = json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True)
     try:
         make_dirs(path.parent)
@@ -103,3 +116,33 @@ def record(
             os.fsync(handle.fileno())
     except OSError as exc:
         raise ConfigError(f"cannot append to the audit log {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def audited(
+    path: Path,
+    command: str,
+    args: Sequence[str] = (),
+    *,
+    reason: str | None = None,
+    store: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Audit an action that writes or exports: an ``intent`` entry before it, a ``done`` entry
+    with the counts the block fills in after it, or ``failed`` with the error's kind.
+
+    The intent is written first: when the log cannot be written the action does not happen
+    (:class:`~ringmap.errors.ConfigError`). A killed action leaves its intent without a
+    completion, so the log shows what was attempted.
+    """
+    action = uuid.uuid4().hex[:16]
+    record(path, command, args, reason=reason, store=store, phase="intent", action=action)
+    counts: dict[str, Any] = {}
+    try:
+        yield counts
+    except BaseException as exc:
+        with suppress(ConfigError):  # the action's own error is the one to report
+            record(path, command, args, reason=reason, store=store, phase="failed",
+                   action=action, counts={**counts, "error": type(exc).__name__})
+        raise
+    record(path, command, args, reason=reason, store=store, phase="done", action=action,
+           counts=counts)

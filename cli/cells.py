@@ -61,11 +61,12 @@ def cells_command(
     """
     settings = CellSettings.model_validate(
         {"method": method, "resolution": _resolution(resolution), "seed": seed, "runs": runs})
-    store = session.store()
-    result = detect_cells(store, settings)
-    run, records = write_cells(store, result)
-    session.audit("cells", counts={"cells": len(records), "units": len(result.agents.units),
-                                   "unassigned": len(result.unassigned)})
+    with session.audited("cells") as counts:
+        store = session.store()
+        result = detect_cells(store, settings)
+        run, records = write_cells(store, result)
+        counts.update({"cells": len(records), "units": len(result.agents.units),
+                       "unassigned": len(result.unassigned)})
     emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, CELL_COLUMNS)
     click.echo(f"run {run.run_id}: {len(records)} cells, {len(result.unassigned)} unassigned, "
                f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)

@@ -86,16 +86,17 @@ def ingest(
     mapping = load_mapping(mapping_path)
     override = _grading(grading)
     checked = check_files([IngestTask(f, mapping, override) for f in files])
-    store = session.store(create=True)
-    with store.writing("ingest", wait=wait, on_wait=waiting):
-        report = ingest_files(
-            store,
-            checked,
-            quarantine_dir=quarantine or _quarantine_dir(session),
-            batch_size=batch_size,
-            progress=terminal_progress(progress),
-        )
-    session.audit("ingest", counts=report.totals())
+    with session.audited("ingest") as counts:
+        store = session.store(create=True)
+        with store.writing("ingest", wait=wait, on_wait=waiting):
+            report = ingest_files(
+                store,
+                checked,
+                quarantine_dir=quarantine or _quarantine_dir(session),
+                batch_size=batch_size,
+                progress=terminal_progress(progress),
+            )
+        counts.update(report.totals())
     emit(report.rows(), fmt)
     for row in report.files:
         if row.status == "already ingested":

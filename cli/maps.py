@@ -72,9 +72,10 @@ def map_cells(session: Session, out: Path, cells: tuple[str, ...], budget: int,
     Example: ringmap map cells -o cells.html --budget 2000
     """
     require_reason(reveal, reason)
-    result = write_cell_map(session.store(), out, cells=list(cells) or None, budget=budget,
-                            reveal=reveal)
-    session.audit("map cells", reason=reason, counts=result.counts())
+    with session.audited("map cells", reason=reason) as counts:
+        result = write_cell_map(session.store(), out, cells=list(cells) or None, budget=budget,
+                                reveal=reveal)
+        counts.update(result.counts())
     _said("cell", result)
 
 
@@ -87,8 +88,9 @@ def map_victims(session: Session, out: Path) -> None:
 
     Example: ringmap map victims -o victims.html
     """
-    result = write_victim_map(session.store(), out)
-    session.audit("map victims", counts=result.counts())
+    with session.audited("map victims") as counts:
+        result = write_victim_map(session.store(), out)
+        counts.update(result.counts())
     _said("victims", result)
 
 
@@ -108,9 +110,10 @@ def map_entity(session: Session, key: str, out: Path, hops: int, budget: int, re
     Example: ringmap map entity "phone:0917 522 9793" -o phone.html --hops 2
     """
     require_reason(reveal, reason)
-    result = write_entity_map(session.store(), key, out, hops=hops, budget=budget,
-                              reveal=reveal)
-    session.audit("map entity", reason=reason, counts=result.counts())
+    with session.audited("map entity", reason=reason) as counts:
+        result = write_entity_map(session.store(), key, out, hops=hops, budget=budget,
+                                  reveal=reveal)
+        counts.update(result.counts())
     _said("entity", result)
 
 
@@ -134,8 +137,9 @@ def export_cell_command(session: Session, cell_id: str, out: Path, reveal: bool,
 
     Example: ringmap export cell C001 --out raid-C001/
     """
-    result = export_cell(session.store(), cell_id, out, reveal=reveal, reason=reason)
-    session.audit("export", reason=reason, counts={"cell": result.cell_id, **result.rows})
+    with session.audited("export", reason=reason) as counts:
+        result = export_cell(session.store(), cell_id, out, reveal=reveal, reason=reason)
+        counts.update({"cell": result.cell_id, **result.rows})
     click.echo(f"Wrote the raid package of cell {result.cell_id} to {result.path}")
 
 
@@ -151,8 +155,9 @@ def export_cells_command(session: Session, out: Path, reveal: bool,
 
     Example: ringmap export cells --out packages/
     """
-    results = export_cells(session.store(), out, reveal=reveal, reason=reason)
-    session.audit("export", reason=reason, counts={"packages": len(results)})
+    with session.audited("export", reason=reason) as counts:
+        results = export_cells(session.store(), out, reveal=reveal, reason=reason)
+        counts["packages"] = len(results)
     click.echo(f"Wrote {len(results)} raid packages under {out}")
 
 
@@ -170,8 +175,9 @@ def export_graph_command(session: Session, fmt: str, out: Path, reveal: bool,
     Example: ringmap export graph --format graphml --out case.graphml
     """
     require_reason(reveal, reason)
-    counts = export_graph(session.store(), out, fmt, reveal=reveal)
-    session.audit("export", reason=reason, counts={"format": fmt, **counts})
+    with session.audited("export", reason=reason) as audited:
+        counts = export_graph(session.store(), out, fmt, reveal=reveal)
+        audited.update({"format": fmt, **counts})
     click.echo(f"Wrote {counts['nodes']} nodes and {counts['edges']} edges as {fmt} to {out}")
 
 

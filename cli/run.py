@@ -52,11 +52,12 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     """
     session.default_path = out / "ringmap.db"
     settings = CellSettings.model_validate({"method": method, "seed": seed})
-    store = session.store(create=True)
-    with store.writing("run", wait=wait, on_wait=waiting):
-        summary = run_case(store, case_dir, out, settings=settings, maps=maps,
-                           packages=packages, progress=terminal_progress())
-    session.audit("run", counts={**summary.ingest.totals(), "cells": len(summary.cells)})
+    with session.audited("run") as counts:
+        store = session.store(create=True)
+        with store.writing("run", wait=wait, on_wait=waiting):
+            summary = run_case(store, case_dir, out, settings=settings, maps=maps,
+                               packages=packages, progress=terminal_progress())
+        counts.update({**summary.ingest.totals(), "cells": len(summary.cells)})
     emit(summary.cells, fmt, CELL_COLUMNS)
     totals = summary.ingest.totals()
     click.echo(f"{totals['read']} rows read, {totals['loaded']} loaded, {totals['duplicate']} "

@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,11 +83,23 @@ class Session:
         counts: Mapping[str, Any] | None = None,
     ) -> None:
         """Append this invocation to the audit log (secrets and card numbers masked there)."""
+        audit.record(self._audit_log(), command, sys.argv[1:], reason=reason,
+                     counts=counts, store=self._where())
+
+    def audited(self, command: str, *,
+                reason: str | None = None) -> AbstractContextManager[dict[str, Any]]:
+        """Audit an action that writes or exports before and after it
+        (:func:`ringmap.audit.audited`); the block fills in the counts."""
+        return audit.audited(self._audit_log(), command, sys.argv[1:], reason=reason,
+                             store=self._where())
+
+    def _audit_log(self) -> Path:
+        return audit.audit_path(self.choice.path)
+
+    def _where(self) -> str | None:
         case_file = self.choice.path
-        where = self._store.describe() if self._store is not None else (
+        return self._store.describe() if self._store is not None else (
             None if case_file is None else str(case_file))
-        audit.record(audit.audit_path(case_file), command, sys.argv[1:], reason=reason,
-                     counts=counts, store=where)
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)

@@ -146,8 +146,8 @@ def test_table_output_and_audit_entry(tmp_path: Path) -> None:
     quarantine = tmp_path / "quarantine" / f"devices-b93b7a7b-devices-{digest8}.csv"
     assert quarantine.is_file()
     assert result.stderr == f"1 row(s) of {FIXTURES / 'devices.xlsx'} rejected; see {quarantine}\n"
-    (entry,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert entry["command"] == "ingest"
+    intent, entry = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (intent["phase"], entry["phase"], entry["command"]) == ("intent", "done", "ingest")
     assert entry["counts"] == {"files": 1, "read": 3, "loaded": 2, "duplicate": 0,
                                "rejected": 1}
 

@@ -187,7 +187,8 @@ def test_map_commands_write_and_audit(store: EmbeddedStore, tmp_path: Path) -> N
         assert result.output.startswith("Wrote ")
     assert sorted(p.name for p in out.iterdir()) == ["c.html", "e.html", "v.html"]
     log = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [e["command"] for e in log] == ["map cells", "map victims", "map entity"]
+    assert [e["command"] for e in log if e["phase"] == "done"] == [
+        "map cells", "map victims", "map entity"]
     refused = runner.invoke(cli, ["--store", db, "map", "cells", "-o", str(out / "x.html"),
                                   "--include-victim-details"])
     assert refused.exit_code == 1

@@ -183,7 +183,8 @@ class CaseBuilder:
         return self.node("Device", device_id=device_id, **props)
 
     def card(self, number: str, **props: Value) -> str:
-        """Add a PaymentCard by its number, which ingest hashes under the current key."""
+        """Add a PaymentCard by its number; its id is the number's keyed hash, so the key
+        (``RINGMAP_SECRET``) must be the one ingest will use."""
         return self.node(_CARD, number=number, **props)
 
     def payment(self, channel: str, reference: str, amount: float, currency: str,

@@ -19,7 +19,7 @@ from ringmap.cli.session import (
 from ringmap.errors import ConfigError, InputError
 from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
-from ringmap.ingest.mapping import load_mapping
+from ringmap.ingest.readers import load_mapping_for
 from ringmap.ingest.run import DEFAULT_BATCH_SIZE, IngestTask, check_files, ingest_files
 from ringmap.tabular import Format
 
@@ -83,7 +83,7 @@ def ingest(
     Example: ringmap ingest remittances.csv --mapping mappings/remittances.yaml --grading B2
     """
     input_file(mapping_path)  # never the key file or /proc: mapping errors quote their keys
-    mapping = load_mapping(mapping_path)
+    mapping = load_mapping_for(mapping_path, files[0])
     override = _grading(grading)
     checked = check_files([IngestTask(f, mapping, override) for f in files])
     with session.audited("ingest") as counts:
@@ -102,9 +102,15 @@ def ingest(
         if row.status == "already ingested":
             click.echo(f"{row.file} was already ingested with this mapping; nothing changed",
                        err=True)
-        elif row.rejected and row.status != "rejected":
+            continue
+        if row.rejected and row.status != "rejected":
             click.echo(f"{row.rejected} row(s) of {row.file} rejected; see {row.quarantine}",
                        err=True)
+        if row.skipped:
+            counts = ", ".join(f"{label} {sum(reasons.values())}"
+                               for label, reasons in row.skipped.items())
+            click.echo(f"{row.skipped_total} optional value(s) of {row.file} skipped ({counts}); "
+                       f"see {row.skip_log}", err=True)
     rejected = report.rejected_whole()
     if rejected:
         raise InputError(rejected)

@@ -147,6 +147,10 @@ class FileLoad(BaseModel):
     duplicate: int = 0
     rejected: int = 0
     quarantine: str | None = None
+    skipped: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="optional entities/relationships skipped, per label and reason")
+    skip_log: str | None = None
     complete: bool = False
     last_row: int = Field(
         default=0,

@@ -28,11 +28,11 @@ from ringmap.graphs.model import Grading
 from ringmap.ingest.mapping import (
     Mapping,
     format_validation_error,
-    load_mapping,
     load_yaml,
     parse_grading,
     phone_region,
 )
+from ringmap.ingest.readers import load_mapping_for
 from ringmap.ingest.run import IngestTask
 
 __all__ = ["CASE_FILE", "CaseSpec", "TableSpec", "load_case"]
@@ -103,7 +103,8 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
         if table.mapping in mappings:
             continue
         try:
-            mappings[table.mapping] = load_mapping(case_dir / table.mapping).with_default_region(
+            mappings[table.mapping] = load_mapping_for(
+                case_dir / table.mapping, case_dir / table.file).with_default_region(
                 case.default_region)
         except MappingError as exc:
             problems.extend(exc.problems)

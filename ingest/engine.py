@@ -25,17 +25,28 @@ import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
+import phonenumbers
+
 from ringmap.errors import NormalisationError
 from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.codec import merge_props
+from ringmap.graphs.identify import KINDS, Identified, identify
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
-from ringmap.graphs.normalise import NORMALISERS, Context, card_fields
+from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, masked_card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
-from ringmap.ingest.mapping import CARD_FIELDS, CARD_NUMBER, ValueSpec
+from ringmap.ingest.mapping import (
+    AUTO,
+    CARD_FIELDS,
+    CARD_NUMBER,
+    Condition,
+    EntitySpec,
+    ValueSpec,
+)
 from ringmap.ingest.mapping import Mapping as MappingSpec
 from ringmap.ingest.readers import Row
 from ringmap.privacy import key_problem
@@ -54,19 +65,23 @@ _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
 class RowRejected(Exception):
-    """A row cannot be loaded; ``reason`` says why (never quoting a card number)."""
+    """A row (or an optional entity) cannot be loaded; ``reason`` says why, never quoting a
+    card number, and ``category`` says it without the value, for counting."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, category: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.category = reason if category is None else category
 
 
 @dataclass(frozen=True, slots=True)
 class _Bad:
     reason: str
+    category: str
 
 
 _MISS = object()
+_MASK_CHARS = re.compile(r"[*xX•#]")
 
 
 def mask_digits(text: str) -> str:
@@ -100,7 +115,8 @@ def _to_int(text: str) -> int:
     except ValueError:
         number = _to_float(text)
         if not number.is_integer():
-            raise NormalisationError(f"{_shown(text)} is not a whole number") from None
+            raise NormalisationError(f"{_shown(text)} is not a whole number",
+                                     "not a whole number") from None
         return int(number)
 
 
@@ -111,9 +127,10 @@ def _to_float(text: str) -> float:
         try:
             number = float(text.replace(",", "").replace(" ", ""))
         except ValueError:
-            raise NormalisationError(f"{_shown(text)} is not a number") from None
+            raise NormalisationError(f"{_shown(text)} is not a number",
+                                     "not a number") from None
     if not math.isfinite(number):
-        raise NormalisationError(f"{_shown(text)} is not a finite number")
+        raise NormalisationError(f"{_shown(text)} is not a finite number", "not a finite number")
     return number
 
 
@@ -123,7 +140,8 @@ def _to_bool(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise NormalisationError(f"{_shown(text)} is not true/false/yes/no/1/0")
+    raise NormalisationError(f"{_shown(text)} is not true/false/yes/no/1/0",
+                             "not true/false/yes/no/1/0")
 
 
 _DIRECTIVES = {"Y": r"(\d{4})", "y": r"(\d{2})", "m": r"(\d{1,2})", "d": r"(\d{1,2})",
@@ -188,7 +206,8 @@ def _datetime_parser(fmt: str | None) -> Callable[[str], datetime]:
             value = slow(text)
         except ValueError:
             expected = f"format {fmt!r}" if fmt else "ISO 8601"
-            raise NormalisationError(f"{_shown(text)} is not a date/time in {expected}") from None
+            raise NormalisationError(f"{_shown(text)} is not a date/time in {expected}",
+                                     f"not a date/time in {expected}") from None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -199,49 +218,65 @@ def _datetime_parser(fmt: str | None) -> Callable[[str], datetime]:
 _KINDS: dict[str, Callable[[str], Any]] = {"int": _to_int, "float": _to_float, "bool": _to_bool}
 
 
-def _converter(prop: PropertySpec, spec: ValueSpec, ctx: Context) -> Callable[[str], Any] | None:
-    """The text → value function of one property, or ``None`` when the text is the value."""
+def _converter(prop: PropertySpec, spec: ValueSpec) -> Callable[[str, Context], Any] | None:
+    """The (text, context) → value function of one property, or ``None`` when the text is
+    the value."""
     steps: list[Callable[[str], Any]] = []
-    if prop.normaliser is not None:
-        normaliser = NORMALISERS[prop.normaliser]
-        steps.append(lambda text: normaliser(text, ctx))
     if prop.kind == "datetime":
         steps.append(_datetime_parser(spec.format))
     elif prop.kind in _KINDS:
         steps.append(_KINDS[prop.kind])
+    if prop.normaliser is None:
+        if not steps:
+            return None
+        (kind,) = steps
+        return lambda text, ctx: kind(text)
+    normaliser = NORMALISERS[prop.normaliser]
     if not steps:
-        return None
-    if len(steps) == 1:
-        return steps[0]
-    first, second = steps
-    return lambda text: second(first(text))
+        return normaliser
+    (kind,) = steps
+    return lambda text, ctx: kind(normaliser(text, ctx))
 
 
-def _card_converter(key: bytes) -> Callable[[str], dict[str, str]]:
-    def convert(text: str) -> dict[str, str]:
+def _card_converter(key: bytes) -> Callable[[str, Context], dict[str, Any]]:
+    def convert(text: str, ctx: Context) -> dict[str, Any]:
+        if _MASK_CHARS.search(text):
+            fields = masked_card_fields(text, key)
+            found = {name: getattr(fields, name) for name in CARD_FIELDS}
+            return {**{k: v for k, v in found.items() if v}, "partial": True}
         fields = card_fields(text, key)
         return {name: getattr(fields, name) for name in CARD_FIELDS}
 
     return convert
 
 
-def _cached(func: Callable[[str], Any], label: str,
-            cache: dict[str, Any]) -> Callable[[str], Any]:
-    """``func`` remembered per raw text in ``cache`` (shared by values converted alike); a
-    failure raises :class:`RowRejected` naming ``label``."""
+def _identifier_converter(key: bytes | None) -> Callable[[str, Context], Identified]:
+    def no_key() -> bytes:
+        raise ValueError("compile_mapping needs card_key for an identifier typed by shape")
 
-    def convert(text: str) -> Any:
-        value = cache.get(text, _MISS)
+    source = no_key if key is None else (lambda: key)
+    return lambda text, ctx: identify(text, ctx, source)
+
+
+def _cached(func: Callable[[str, Context], Any], label: str, name: str,
+            cache: dict[Any, Any], ctx: Context) -> Callable[[Any], Any]:
+    """``func`` remembered per raw text (or ``(text, context)`` for a value read in its row's
+    region) in ``cache``, shared by values converted alike; a failure raises
+    :class:`RowRejected` naming ``label`` (and ``name`` in its category)."""
+
+    def convert(raw: Any) -> Any:
+        value = cache.get(raw, _MISS)
         if value is _MISS:
+            text, here = raw if type(raw) is tuple else (raw, ctx)
             try:
-                value = func(text)
+                value = func(text, here)
             except NormalisationError as exc:
-                value = _Bad(str(exc))
+                value = _Bad(f"{label}: {exc}", f"{name}: {exc.reason}")
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
-            cache[text] = value
+            cache[raw] = value
         if type(value) is _Bad:
-            raise RowRejected(f"{label}: {value.reason}")
+            raise RowRejected(value.reason, value.category)
         return value
 
     return convert
@@ -256,61 +291,204 @@ def _literal_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def _reader(spec: ValueSpec, index: Mapping[str, int]) -> Callable[[Values], str | None]:
-    """The function that takes a row's value for ``spec`` (stripped; blank → default)."""
-    default = spec.default
+Read = Callable[[Values], str | None]
+
+
+def _cell(i: int, nulls: frozenset[str]) -> Read:
+    """A row's cell at ``i``, stripped; ``None`` when blank or one of ``nulls``."""
+    if not nulls:
+        return lambda row: (row[i].strip() if row[i] else None) or None  # type: ignore[union-attr]
+
+    def read(row: Values) -> str | None:
+        cell = row[i]
+        if cell:
+            cell = cell.strip()
+            if cell and cell.casefold() not in nulls:
+                return cell
+        return None
+
+    return read
+
+
+def _refiner(spec: ValueSpec) -> Callable[[str], str | None] | None:
+    """What ``extract``, ``strip_prefix`` and ``case`` make of a value's text (``None``: no
+    value), or ``None`` when the spec sets none of them."""
+    steps: list[Callable[[str], str | None]] = []
+    if spec.extract is not None:
+        pattern = re.compile(spec.extract)
+        group = 1 if pattern.groups else 0
+
+        def extract(text: str) -> str | None:
+            found = pattern.search(text)
+            return ((found.group(group) or "").strip() or None) if found else None
+
+        steps.append(extract)
+    prefixes = spec.prefixes()
+    if prefixes:
+        def strip(text: str) -> str | None:
+            lowered = text.lower()
+            for prefix in prefixes:
+                if lowered.startswith(prefix):
+                    return text[len(prefix):].strip() or None
+            return text
+
+        steps.append(strip)
+    if spec.case is not None:
+        steps.append(str.upper if spec.case == "upper" else str.lower)
+    if not steps:
+        return None
+
+    def refine(text: str) -> str | None:
+        value = text
+        for step in steps:
+            found = step(value)
+            if found is None:
+                return None
+            value = found
+        return value
+
+    return refine
+
+
+def _source(spec: ValueSpec, index: Mapping[str, int],
+            nulls: Callable[[str], frozenset[str]]) -> Read:
+    """A row's text for ``spec`` before it is refined: a cell, a literal or a template."""
     if spec.column is not None:
-        i = index[spec.column]
-        return lambda row: (row[i].strip() if row[i] else None) or default  # type: ignore[union-attr]
+        return _cell(index[spec.column], nulls(spec.column))
     if spec.literal is not None:
-        fixed = _literal_text(spec.literal).strip() or default
+        fixed = _literal_text(spec.literal).strip() or None
         return lambda row: fixed
     assert spec.template is not None
-    pieces = [(text, None if field is None else index[field])
+    pieces = [(text, None if field is None else (index[field], nulls(field)))
               for text, field, _spec, _conv in string.Formatter().parse(spec.template)]
 
     def render(row: Values) -> str | None:
         out = []
         found = False
-        for text, i in pieces:
+        for text, at in pieces:
             out.append(text)
-            if i is not None:
-                cell = row[i]
-                if cell and cell.strip():
+            if at is not None:
+                cell = row[at[0]]
+                if cell and (value := cell.strip()) and value.casefold() not in at[1]:
                     out.append(cell)
                     found = True
-        return " ".join("".join(out).split()) if found else default
+        return " ".join("".join(out).split()) if found else None
 
     return render
+
+
+def _reader(spec: ValueSpec, index: Mapping[str, int],
+            nulls: Callable[[str], frozenset[str]]) -> Read:
+    """The function that takes a row's value for ``spec``: read, refined, else the default."""
+    default = spec.default
+    if (spec.column is not None and not nulls(spec.column) and spec.split is None
+            and _refiner(spec) is None):  # the plain path: one lambda
+        i = index[spec.column]
+        return lambda row: (row[i].strip() if row[i] else None) or default  # type: ignore[union-attr]
+    source = _source(spec, index, nulls)
+    refine = None if spec.split is not None else _refiner(spec)
+    if refine is None:
+        return lambda row: source(row) or default
+
+    def read(row: Values) -> str | None:
+        text = source(row)
+        return (refine(text) if text is not None else None) or default
+
+    return read
+
+
+def _parts(spec: ValueSpec, nulls: frozenset[str]) -> Callable[[str], list[str]]:
+    """The values of a multi-valued cell: split, trimmed, refined; blanks and nulls dropped."""
+    assert spec.split is not None
+    separator = spec.split
+    refine = _refiner(spec)
+
+    def parts(text: str) -> list[str]:
+        out: dict[str, None] = {}
+        for part in text.split(separator):
+            value: str | None = part.strip()
+            if value and value.casefold() not in nulls:
+                value = refine(value) if refine is not None else value
+                if value:
+                    out[value] = None
+        return list(out)
+
+    return parts
+
+
+def _region(spec: ValueSpec, index: Mapping[str, int], nulls: Callable[[str], frozenset[str]],
+            default: Context, label: str) -> Callable[[Values], Context]:
+    """A row's phone region read from ``spec`` (a country name or ISO code; blank: the
+    mapping's default region); :class:`RowRejected` if it is no country phonenumbers knows."""
+    read = _reader(spec, index, nulls)
+    contexts: dict[str, Context | _Bad] = {}
+
+    def region(row: Values) -> Context:
+        text = read(row)
+        if text is None:
+            return default
+        found = contexts.get(text)
+        if found is None:
+            try:
+                code = NORMALISERS["country"](text, default)
+                if code not in phonenumbers.SUPPORTED_REGIONS:
+                    raise NormalisationError(f"no phone numbering plan for {code}",
+                                             "no phone numbering plan for the region")
+                found = Context(default_region=code)
+            except NormalisationError as exc:
+                found = _Bad(f"{label}.region: {exc}", f"region: {exc.reason}")
+            contexts[text] = found
+        if type(found) is _Bad:
+            raise RowRejected(found.reason, found.category)
+        return found  # type: ignore[return-value]
+
+    return region
 
 
 @dataclass(frozen=True, slots=True)
 class _Value:
     name: str
-    read: Callable[[Values], str | None]
-    convert: Callable[[str], Any] | None
+    read: Callable[[Values], Any]  # the converter's input: text, or (text, context)
+    convert: Callable[[Any], Any] | None
     expand: bool = False  # the value is a dict of properties (a card number's fields)
+    parts: Callable[[Any, Values], list[Any]] | None = None  # a multi-valued cell's values
 
 
 @dataclass(frozen=True, slots=True)
 class _Entity:
     local: str
-    type: str
+    type: str  # AUTO: typed by shape, per row
     optional: bool
+    strict: bool  # a failure rejects the row (else the entity is skipped and counted)
+    when: Callable[[Values], bool] | None
     key_inputs: tuple[_Value, ...]
     key_names: tuple[str, ...]
     others: tuple[_Value, ...]
     cells: Callable[[Values], Any]  # the raw cells the entity reads: its memo key
+    build: Callable[[_Entity, Values], Any]
+    kinds: frozenset[str] = frozenset()  # AUTO: the kinds accepted
+    split: _Value | None = None  # the key value whose cell holds several values
 
 
 @dataclass(frozen=True, slots=True)
 class _Link:
     type: str
+    label: str
     source: int
     target: int
+    strict: bool
+    when: Callable[[Values], bool] | None
     props: tuple[_Value, ...]
     cells: Callable[[Values], Any]  # the raw cells its properties read: its memo key
     spec: str  # links whose properties are mapped alike share one memo
+
+
+@dataclass(frozen=True, slots=True)
+class _Multi:
+    """The nodes of a multi-valued cell, and the values among them that failed."""
+
+    nodes: tuple[RowNode, ...]
+    bad: tuple[_Bad, ...]
 
 
 def _props(values: tuple[_Value, ...], row: Values, props: dict[str, Any]) -> None:
@@ -331,7 +509,11 @@ def _cells(columns: Sequence[int]) -> Callable[[Values], Any]:
 RowNode = tuple[str, str, dict[str, Any], int]
 #: One row's relationship: type, source id, target id, properties and their hash.
 RowEdge = tuple[str, str, str, dict[str, Any], int]
+#: What a row yields: reference, nodes, relationships, a hash of it all, and what was skipped
+#: (the label of each optional entity or relationship that could not be built, and why).
+RowResult = tuple[str | None, list[RowNode], list[RowEdge], int, list[tuple[str, _Bad]]]
 _SKIPPED = None
+_NO_PART = object()
 
 
 def _remember(memo: dict[Any, Any], key: Any, compute: Callable[[Any, Values], Any],
@@ -340,7 +522,7 @@ def _remember(memo: dict[Any, Any], key: Any, compute: Callable[[Any, Values], A
     try:
         found = compute(item, row)
     except RowRejected as exc:
-        found = _Bad(exc.reason)
+        found = _Bad(exc.reason, exc.category)
     if len(memo) >= _CACHE_SIZE:
         memo.clear()
     memo[key] = found
@@ -351,9 +533,9 @@ class CompiledMapping:
     """A mapping turned into closures over one table's column positions.
 
     Build it with :func:`compile_mapping`; :meth:`row` turns one row's values into the row's
-    reference, nodes and relationships, or raises :class:`RowRejected`. Each entity's result
-    (and each relationship's properties) is remembered per distinct combination of the cells
-    it reads, since evidence repeats the same subscriber, device or victim on many rows.
+    reference, nodes, relationships and skips, or raises :class:`RowRejected`. Each entity's
+    result (and each relationship's properties) is remembered per distinct combination of the
+    cells it reads, since evidence repeats the same subscriber, device or victim on many rows.
     """
 
     def __init__(self, ref: Callable[[Values], str | None] | None, entities: list[_Entity],
@@ -365,50 +547,89 @@ class CompiledMapping:
         self._links: tuple[tuple[_Link, dict[Any, Any]], ...] = tuple(
             (link, memos.setdefault(link.spec, {})) for link in links)
 
-    def row(self, row: Values) -> tuple[str | None, list[RowNode], list[RowEdge], int]:
+    def row(self, row: Values) -> RowResult:
         """The reference, nodes ``(id, type, props, hash)``, edges ``(type, src, dst, props,
-        hash)`` and a hash of it all (equal rows, equal hashes); :class:`RowRejected` if the
-        row cannot be loaded."""
+        hash)``, a hash of it all (equal rows, equal hashes) and the skipped entities and
+        relationships with why; :class:`RowRejected` if the row cannot be loaded."""
         ref = self._ref(row) if self._ref else None
-        ids: list[str | None] = []
+        ids: list[Any] = []  # per entity: None, a node id, or a tuple of them (a split cell)
         nodes: list[RowNode] = []
         hashes: list[Any] = [ref]
+        skips: list[tuple[str, _Bad]] = []
         for entity, memo in self._entities:
+            if entity.when is not None and not entity.when(row):
+                ids.append(None)
+                continue
             key = entity.cells(row)
             found = memo.get(key, _MISS)
             if found is _MISS:
-                found = _remember(memo, key, _entity_node, entity, row)
-            if found is _SKIPPED:
-                ids.append(None)
-            elif type(found) is _Bad:
-                raise RowRejected(found.reason)
-            else:
+                found = _remember(memo, key, entity.build, entity, row)
+            kind = type(found)
+            if kind is tuple:
                 ids.append(found[0])
                 nodes.append(found)
                 hashes.append(found[3])
+            elif found is _SKIPPED:
+                ids.append(None)
+            elif kind is _Bad:
+                if entity.strict:
+                    raise RowRejected(found.reason, found.category)
+                ids.append(None)
+                skips.append((entity.local, found))
+            else:
+                if entity.strict and found.bad:
+                    raise RowRejected(found.bad[0].reason, found.bad[0].category)
+                skips.extend((entity.local, bad) for bad in found.bad)
+                ids.append(tuple(node[0] for node in found.nodes) or None)
+                nodes.extend(found.nodes)
+                hashes.extend(node[3] for node in found.nodes)
         if not nodes:
+            if skips:
+                raise RowRejected("nothing to load: " + "; ".join(b.reason for _, b in skips))
             raise RowRejected("nothing to load: every entity's key is blank")
         edges: list[RowEdge] = []
         for link, memo in self._links:
             src, dst = ids[link.source], ids[link.target]
-            if src is not None and dst is not None:
-                key = link.cells(row)
-                found = memo.get(key, _MISS)
-                if found is _MISS:
-                    found = _remember(memo, key, _link_props, link, row)
-                if type(found) is _Bad:
-                    raise RowRejected(found.reason)
+            if src is None or dst is None or (link.when is not None and not link.when(row)):
+                continue
+            key = link.cells(row)
+            found = memo.get(key, _MISS)
+            if found is _MISS:
+                found = _remember(memo, key, _link_props, link, row)
+            if type(found) is _Bad:
+                if link.strict:
+                    raise RowRejected(found.reason, found.category)
+                skips.append((link.label, found))
+                continue
+            if type(src) is str and type(dst) is str:
                 edges.append((link.type, src, dst, *found))
-                hashes.append(found[1])
-        return ref, nodes, edges, hash(tuple(hashes))
+            else:
+                edges.extend((link.type, s, d, *found) for s in _ids(src) for d in _ids(dst))
+            hashes.append(found[1])
+        return ref, nodes, edges, hash(tuple(hashes)), skips
 
 
-def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
-    """One entity of a row; ``None`` when it is optional and its keys are blank."""
+def _ids(found: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (found,) if type(found) is str else found  # type: ignore[return-value]
+
+
+def _node(entity: _Entity, type_name: str, props: dict[str, Any],
+          keys: Sequence[str]) -> RowNode:
+    nid = node_id(type_name, [props[k] for k in keys])
+    problem = key_problem(type_name, nid)
+    if problem is not None:
+        raise RowRejected(f"{entity.local}: {problem}", problem.split(" (", 1)[0])
+    return nid, type_name, props, hash((nid, *props.items()))
+
+
+def _entity_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode | None:
+    """One entity of a row; ``None`` when it is optional and its keys are all blank.
+
+    ``part`` is one value of the entity's multi-valued cell, in place of reading it."""
     props: dict[str, Any] = {}
     blank = None
     for value in entity.key_inputs:
-        raw = value.read(row)
+        raw = part if value is entity.split and part is not _NO_PART else value.read(row)
         if raw is None:
             blank = blank or value.name
         elif value.convert is None:
@@ -420,13 +641,49 @@ def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
     if blank is not None:
         if entity.optional and not props:
             return _SKIPPED
-        raise RowRejected(f"{entity.local}.{blank}: blank key")
+        raise RowRejected(f"{entity.local}.{blank}: blank key", f"{blank}: blank key")
     _props(entity.others, row, props)
-    nid = node_id(entity.type, [props[k] for k in entity.key_names])
-    problem = key_problem(entity.type, nid)
-    if problem is not None:
-        raise RowRejected(f"{entity.local}: {problem}")
-    return nid, entity.type, props, hash((nid, *props.items()))
+    return _node(entity, entity.type, props, entity.key_names)
+
+
+def _auto_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode | None:
+    """An identifier typed by its shape (:func:`~ringmap.graphs.identify.identify`)."""
+    (value,) = entity.key_inputs
+    raw = part if part is not _NO_PART else value.read(row)
+    if raw is None:
+        if entity.optional:
+            return _SKIPPED
+        raise RowRejected(f"{entity.local}.value: blank", "value: blank")
+    assert value.convert is not None
+    found: Identified = value.convert(raw)
+    if found.type is None:
+        raise RowRejected(f"{entity.local}.value: an IMSI alone names no node (a SimCard is "
+                          "keyed by its ICCID)", "value: an IMSI alone names no node")
+    if found.kind not in entity.kinds:
+        why = f"recognised as {found.kind}, not among kinds {', '.join(sorted(entity.kinds))}"
+        raise RowRejected(f"{entity.local}.value: {why}", f"value: recognised as {found.kind}")
+    return _node(entity, found.type, dict(found.props), SCHEMA.entity(found.type).keys)
+
+
+def _split_nodes(entity: _Entity, row: Values) -> _Multi | None:
+    """One node per value of the entity's multi-valued cell; values that fail are kept apart."""
+    split = entity.split
+    assert split is not None and split.parts is not None
+    whole = split.read(row)
+    if whole is None:
+        return _SKIPPED
+    single = _auto_node if entity.type == AUTO else _entity_node
+    nodes: dict[str, RowNode] = {}
+    bad: list[_Bad] = []
+    for part in split.parts(whole, row):
+        try:
+            node = single(entity, row, part)
+        except RowRejected as exc:
+            bad.append(_Bad(exc.reason, exc.category))
+        else:
+            if node is not None:
+                nodes.setdefault(node[0], node)
+    return _Multi(tuple(nodes.values()), tuple(bad))
 
 
 def _link_props(link: _Link, row: Values) -> tuple[dict[str, Any], int]:
@@ -434,6 +691,40 @@ def _link_props(link: _Link, row: Values) -> tuple[dict[str, Any], int]:
     props: dict[str, Any] = {}
     _props(link.props, row, props)
     return props, hash(tuple(props.items()))
+
+
+def _in_region(read: Read, region: Callable[[Values], Context]) -> Callable[[Values], Any]:
+    """``read`` paired with the row's region, for a phone number read where it was written."""
+    return lambda row: None if (text := read(row)) is None else (text, region(row))
+
+
+def _condition(cond: Condition, index: Mapping[str, int],
+               nulls: Callable[[str], frozenset[str]]) -> Callable[[Values], bool]:
+    """A condition as a test of a row; text compared case- and spacing-insensitively."""
+    if cond.all_ is not None:
+        tests = [_condition(c, index, nulls) for c in cond.all_]
+        return lambda row: all(test(row) for test in tests)
+    if cond.any_ is not None:
+        tests = [_condition(c, index, nulls) for c in cond.any_]
+        return lambda row: any(test(row) for test in tests)
+    if cond.not_ is not None:
+        test = _condition(cond.not_, index, nulls)
+        return lambda row: not test(row)
+    assert cond.column is not None
+    cell = _cell(index[cond.column], nulls(cond.column))
+    if cond.blank is not None:
+        blank = cond.blank
+        return lambda row: (cell(row) is None) is blank
+    if cond.matches is not None:
+        search = re.compile(cond.matches).search
+        return lambda row: (text := cell(row)) is not None and search(text) is not None
+    wanted = frozenset(_folded(_literal_text(v)) for v in (
+        [cond.equals] if cond.equals is not None else cond.in_ or []))
+    return lambda row: (text := cell(row)) is not None and _folded(text) in wanted
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
@@ -447,53 +738,87 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
     index
         Position of each column the mapping reads in a row's values.
     card_key
-        The hashing key for card numbers; needed when the mapping maps a card ``number``.
+        The hashing key for card numbers; needed when the mapping maps a card ``number`` or
+        an identifier typed by shape that turns out to be a card.
     """
     region = mapping.source.default_region
     ctx = Context(default_region=region) if region else Context()
-    caches: dict[tuple[Any, ...], dict[str, Any]] = {}
+    caches: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    nulls = cache(mapping.null_cells)
+    strict = mapping.on_error == "reject"
 
-    def value(name: str, label: str, vspec: ValueSpec, prop: PropertySpec | None) -> _Value:
+    def value(name: str, label: str, vspec: ValueSpec, convert: Callable[[str, Context], Any]
+              | None, shape: tuple[Any, ...], expand: bool = False) -> _Value:
         """One mapped value; values converted alike share one cache of results."""
-        read = _reader(vspec, index)
-        if prop is None:  # a card number
-            if card_key is None:
-                raise ValueError("compile_mapping needs card_key for a card number")
-            cache = caches.setdefault(("card",), {})
-            return _Value(name, read, _cached(_card_converter(card_key), label, cache), True)
-        convert = _converter(prop, vspec, ctx)
-        if convert is None:
-            return _Value(name, read, None)
-        cache = caches.setdefault((prop.normaliser, prop.kind, vspec.format), {})
-        return _Value(name, read, _cached(convert, label, cache))
+        read: Callable[[Values], Any] = _reader(vspec, index, nulls)
+        cached = None if convert is None else _cached(convert, label, name,
+                                                      caches.setdefault(shape, {}), ctx)
+        parts = None
+        if vspec.region is not None:
+            read = _in_region(read, _region(vspec.region, index, nulls, ctx, label))
+        if vspec.split is not None:
+            cut = _parts(vspec, nulls(vspec.column) if vspec.column else frozenset())
+            parts = ((lambda whole, row: [(p, whole[1]) for p in cut(whole[0])])
+                     if vspec.region is not None else (lambda whole, row: cut(whole)))
+        return _Value(name, read, cached, expand, parts)
 
     entities: list[_Entity] = []
     positions: dict[str, int] = {}
     for local, spec in mapping.entities.items():
-        etype = SCHEMA.entity(spec.type)
+        when = None if spec.when is None else _condition(spec.when, index, nulls)
         keys: list[_Value] = []
         others: list[_Value] = []
-        for name, vspec in spec.properties.items():
-            is_card = name == CARD_NUMBER and spec.type == "PaymentCard"
-            made = value(name, f"{local}.{name}", vspec,
-                         None if is_card else etype.properties[name])
-            (keys if is_card or name in etype.keys else others).append(made)
-        columns = sorted({index[c] for v in spec.properties.values() for c in v.columns()})
+        if spec.type == AUTO:
+            assert spec.value is not None
+            keys.append(value("value", f"{local}.value", spec.value,
+                              _identifier_converter(card_key), ("auto",)))
+            key_names: tuple[str, ...] = ()
+        else:
+            etype = SCHEMA.entity(spec.type)
+            key_names = etype.keys
+            for name, vspec in spec.properties.items():
+                if name == CARD_NUMBER and spec.type == "PaymentCard":
+                    if card_key is None:
+                        raise ValueError("compile_mapping needs card_key for a card number")
+                    keys.append(value(name, f"{local}.{name}", vspec, _card_converter(card_key),
+                                      ("card",), expand=True))
+                    continue
+                prop = etype.properties[name]
+                made = value(name, f"{local}.{name}", vspec, _converter(prop, vspec),
+                             (prop.normaliser, prop.kind, vspec.format))
+                (keys if name in etype.keys else others).append(made)
+        split = next((v for v in keys if v.parts is not None), None)
+        columns = sorted({index[c] for _p, v in _entity_values(spec) for c in v.columns()})
         positions[local] = len(entities)
-        entities.append(_Entity(local, spec.type, spec.optional, tuple(keys), etype.keys,
-                                tuple(others), _cells(columns)))
+        entities.append(_Entity(
+            local, spec.type, spec.optional, strict or not spec.optional, when, tuple(keys),
+            key_names, tuple(others), _cells(columns),
+            _split_nodes if split is not None else
+            _auto_node if spec.type == AUTO else _entity_node,
+            frozenset(spec.kinds or KINDS), split))
     links = []
     for rel in mapping.relationships:
         rtype = SCHEMA.relationship(rel.type)
-        values = tuple(value(name, f"{rel.type}.{name}", vspec, rtype.properties[name])
+        values = tuple(value(name, f"{rel.type}.{name}", vspec,
+                             _converter(rtype.properties[name], vspec),
+                             (rtype.properties[name].normaliser, rtype.properties[name].kind,
+                              vspec.format))
                        for name, vspec in rel.properties.items())
         columns = sorted({index[c] for v in rel.properties.values() for c in v.columns()})
         shape = json.dumps({n: v.model_dump(mode="json") for n, v in rel.properties.items()},
                            sort_keys=True)
-        links.append(_Link(rel.type, positions[rel.source], positions[rel.target], values,
+        when = None if rel.when is None else _condition(rel.when, index, nulls)
+        links.append(_Link(rel.type, f"{rel.type} {rel.source}->{rel.target}",
+                           positions[rel.source], positions[rel.target], strict, when, values,
                            _cells(columns), shape))
     ref = mapping.source.reference
-    return CompiledMapping(None if ref is None else _reader(ref, index), entities, links)
+    return CompiledMapping(None if ref is None else _reader(ref, index, nulls), entities, links)
+
+
+def _entity_values(spec: EntitySpec) -> list[tuple[str, ValueSpec]]:
+    if spec.value is not None:
+        return [("value", spec.value)]
+    return list(spec.properties.items())
 
 
 # -- quarantine -------------------------------------------------------------------------------
@@ -558,14 +883,18 @@ def load_batches(
     batch_size: int,
     resume_row: int = 0,
     on_progress: Callable[[], None] | None = None,
+    skip_log: Quarantine | None = None,
 ) -> Iterator[Batch]:
     """The file's batches; ``load``'s counts and ``last_row`` are kept current before each.
 
     Rows up to ``resume_row`` (committed by an earlier, killed run) are read and counted again,
     so duplicates and the quarantine come out exactly as in one run, but not sent again.
+    Optional entities and relationships skipped on rows that are not rejected are counted in
+    ``load.skipped`` (per entity, per reason) and listed, one line each, in ``skip_log``.
     """
     seen: set[int] = set()
     read = loaded = duplicate = rejected = 0
+    skipped: dict[str, dict[str, int]] = {}
     nodes: dict[str, Node] = {}
     edges: dict[str, Edge] = {}
     sightings: list[Sighting] = []
@@ -577,6 +906,8 @@ def load_batches(
             read, loaded, duplicate, rejected)
         load.last_row = max(row_no, load.last_row)
         load.quarantine = str(quarantine.path) if quarantine.used else None
+        load.skipped = {label: dict(counts) for label, counts in skipped.items()}
+        load.skip_log = str(skip_log.path) if skip_log is not None and skip_log.used else None
 
     for row_no, values, problem in rows:
         read += 1
@@ -584,11 +915,16 @@ def load_batches(
         try:
             if problem is not None:
                 raise RowRejected(problem)
-            ref, row_nodes, row_edges, signature = compiled.row(values)
+            ref, row_nodes, row_edges, signature, skips = compiled.row(values)
         except RowRejected as exc:
             rejected += 1
             quarantine.add(row_no, exc.reason, values)
         else:
+            for label, bad in skips:
+                counts = skipped.setdefault(label, {})
+                counts[bad.category] = counts.get(bad.category, 0) + 1
+                if skip_log is not None:
+                    skip_log.add(row_no, bad.reason, values)
             if signature in seen:
                 duplicate += 1
             else:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import re
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,12 +34,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ringmap.errors import MappingError
+from ringmap.fileio import excerpt
+from ringmap.graphs.identify import KIND_TYPES, Kind
 from ringmap.graphs.model import Grading
 from ringmap.graphs.schema import SCHEMA
 
 __all__ = [
+    "AUTO",
     "CARD_FIELDS",
     "CARD_NUMBER",
+    "ColumnSpec",
+    "Condition",
     "EntitySpec",
     "Mapping",
     "ReadLimits",
@@ -51,6 +57,7 @@ __all__ = [
     "parse_grading",
     "parse_mapping",
     "phone_region",
+    "shown_columns",
     "template_fields",
 ]
 
@@ -58,6 +65,9 @@ __all__ = [
 CARD_NUMBER = "number"
 #: PaymentCard properties derived from :data:`CARD_NUMBER`.
 CARD_FIELDS = ("card_hash", "bin", "last4", "masked", "brand")
+
+#: The entity type of an identifier typed by shape, per row (:mod:`ringmap.graphs.identify`).
+AUTO = "auto"
 
 SourceFormat = Literal["csv", "xlsx", "jsonl"]
 
@@ -95,18 +105,69 @@ def phone_region(value: str | None) -> str | None:
     return region
 
 
+def _regex(value: str | None) -> str | None:
+    """A regular expression as given; ``ValueError`` naming the fault if it does not compile."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Text = str | int | float | bool
+
+
+class Condition(_Strict):
+    """When an entity or relationship applies to a row: one test of a column, or a
+    combination (``all``, ``any``, ``not``) of conditions."""
+
+    column: str | None = None
+    equals: Text | None = Field(default=None, description="case and spacing ignored")
+    in_: list[Text] | None = Field(default=None, alias="in", description="one of these")
+    matches: str | None = Field(default=None, description="regular expression, re.search")
+    blank: bool | None = Field(default=None, description="true: is blank; false: is not")
+    all_: list[Condition] | None = Field(default=None, alias="all")
+    any_: list[Condition] | None = Field(default=None, alias="any")
+    not_: Condition | None = Field(default=None, alias="not")
+
+    _matches = field_validator("matches")(_regex)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        tests = [v for v in (self.equals, self.in_, self.matches, self.blank) if v is not None]
+        combined = [v for v in (self.all_, self.any_, self.not_) if v is not None]
+        if self.column is not None:
+            if len(tests) != 1 or combined:
+                raise ValueError("a column condition needs exactly one of equals, in, matches "
+                                 "or blank")
+        elif tests or len(combined) != 1:
+            raise ValueError("give a column with one test, or exactly one of all, any or not")
+        return self
 
 
 class ValueSpec(_Strict):
-    """Where a value comes from: a column, a literal or a template over columns."""
+    """Where a value comes from (a column, a literal or a template over columns) and how it
+    is cut out of the cell."""
 
     column: str | None = Field(default=None, description="column name; dotted path for JSON")
     literal: str | int | float | bool | None = None
     template: str | None = Field(default=None, description='e.g. "{first_name} {last_name}"')
     format: str | None = Field(default=None, description="strptime format for datetimes")
     default: str | None = Field(default=None, description="used when the value is blank")
+    split: str | None = Field(default=None, min_length=1,
+                              description="separator of several values in one cell")
+    extract: str | None = Field(default=None, description="regex; its first group is the value")
+    strip_prefix: str | list[str] | None = Field(default=None, description="case ignored")
+    case: Literal["upper", "lower"] | None = None
+    region: ValueSpec | None = Field(default=None,
+                                     description="phone numbers: the row's country or region")
+
+    _extract = field_validator("extract")(_regex)
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> ValueSpec:
@@ -118,15 +179,27 @@ class ValueSpec(_Strict):
             raise ValueError("template refers to no column; use literal for fixed text")
         if self.column is not None and not self.column.strip():
             raise ValueError("column name is empty")
+        if self.region is not None and (self.region.split or self.region.region):
+            raise ValueError("a region is one value: no split or region of its own")
         return self
 
     def columns(self) -> list[str]:
-        """The columns this value reads."""
-        if self.column is not None:
-            return [self.column]
-        if self.template is not None:
-            return template_fields(self.template)
-        return []
+        """The columns this value reads (its region's included)."""
+        own = ([self.column] if self.column is not None
+               else template_fields(self.template) if self.template is not None else [])
+        return own + (self.region.columns() if self.region is not None else [])
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The prefixes to strip, lower-cased."""
+        found = self.strip_prefix
+        return tuple(p.lower() for p in ([found] if isinstance(found, str) else found or []))
+
+
+class ColumnSpec(_Strict):
+    """Settings of one column of the table, wherever it is read."""
+
+    null_values: list[str] = Field(default_factory=list,
+                                   description="cells that mean no value (case ignored)")
 
 
 class ReadLimits(_Strict):
@@ -184,9 +257,18 @@ class SourceSpec(_Strict):
 class EntitySpec(_Strict):
     """One entity a row yields."""
 
-    type: str
-    optional: bool = Field(default=False, description="skip the entity when its keys are blank")
-    properties: dict[str, ValueSpec]
+    type: str = Field(description="an entity type of the schema, or auto: typed by shape")
+    optional: bool = Field(default=False, description="skip the entity when it cannot be built")
+    when: Condition | None = Field(default=None, description="rows the entity applies to")
+    properties: dict[str, ValueSpec] = Field(default_factory=dict)
+    value: ValueSpec | None = Field(default=None, description="type auto: the identifier")
+    kinds: list[Kind] | None = Field(default=None, description="type auto: kinds accepted")
+
+    def types(self) -> frozenset[str]:
+        """The entity types this entity may be (several for ``type: auto``)."""
+        if self.type != AUTO:
+            return frozenset({self.type})
+        return frozenset(t for k in self.kinds or KIND_TYPES if (t := KIND_TYPES[k]))
 
 
 class RelationshipSpec(_Strict):
@@ -195,7 +277,25 @@ class RelationshipSpec(_Strict):
     type: str
     source: str
     target: str
+    when: Condition | None = Field(default=None, description="rows the relationship applies to")
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
+
+
+#: The v2 settings and their defaults, left out of the digest when at them.
+_V2_DEFAULTS: dict[str, Any] = {
+    "when": None, "split": None, "extract": None, "strip_prefix": None, "case": None,
+    "region": None, "value": None, "kinds": None, "null_values": [], "columns": {},
+    "on_error": "skip"}
+
+
+def _without_defaults(data: Any) -> Any:
+    """``data`` with every v2 setting at its default left out."""
+    if isinstance(data, dict):
+        return {k: _without_defaults(v) for k, v in data.items()
+                if k not in _V2_DEFAULTS or v != _V2_DEFAULTS[k]}
+    if isinstance(data, list):
+        return [_without_defaults(v) for v in data]
+    return data
 
 
 class Mapping(_Strict):
@@ -203,6 +303,12 @@ class Mapping(_Strict):
 
     name: str = ""
     source: SourceSpec = Field(default_factory=SourceSpec)
+    null_values: list[str] = Field(default_factory=list,
+                                   description="cells that mean no value in every column")
+    columns_: dict[str, ColumnSpec] = Field(default_factory=dict, alias="columns")
+    on_error: Literal["skip", "reject"] = Field(
+        default="skip", description="an optional entity that cannot be built: skip it, or "
+                                    "reject the row")
     entities: dict[str, EntitySpec]
     relationships: list[RelationshipSpec] = Field(default_factory=list)
 
@@ -210,8 +316,10 @@ class Mapping(_Strict):
         """SHA-256 of the canonical JSON of everything that shapes the graph (not ``name``).
 
         Together with the file's SHA-256 it identifies a load, so re-ingest is a no-op.
+        Settings of mapping language v2 left at their defaults do not count, so digests from
+        before they existed hold.
         """
-        dumped = self.model_dump(mode="json", exclude={"name"})
+        dumped = _without_defaults(self.model_dump(mode="json", exclude={"name"}, by_alias=True))
         if self.source.limits == ReadLimits():  # digests from before limits existed hold
             del dumped["source"]["limits"]
         canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -222,6 +330,8 @@ class Mapping(_Strict):
         if self.source.reference is not None:
             yield "source.reference", self.source.reference
         for name, entity in self.entities.items():
+            if entity.value is not None:
+                yield f"entities.{name}.value", entity.value
             for prop, spec in entity.properties.items():
                 yield f"entities.{name}.properties.{prop}", spec
         for i, rel in enumerate(self.relationships):
@@ -229,20 +339,27 @@ class Mapping(_Strict):
                 yield f"relationships[{i}].properties.{prop}", spec
 
     def columns(self) -> list[str]:
-        """Every column the mapping reads, in first-use order."""
-        seen: dict[str, None] = {}
-        for _path, spec in self.value_specs():
-            seen.update(dict.fromkeys(spec.columns()))
-        return list(seen)
+        """Every column the mapping reads (values and conditions), in first-use order."""
+        data = self.model_dump(mode="json", by_alias=True, exclude={"columns_"})
+        return list(dict.fromkeys(column for _path, column in column_refs(data)))
 
     def card_columns(self) -> frozenset[str]:
-        """Columns that feed a card number: masked wherever row values are shown."""
+        """Columns that may hold card numbers (a card's number, an identifier typed by
+        shape): masked wherever row values are shown."""
         return frozenset(
             column
-            for entity in self.entities.values() if entity.type == "PaymentCard"
-            for prop, spec in entity.properties.items() if prop == CARD_NUMBER
+            for entity in self.entities.values()
+            for prop, spec in ([("value", entity.value)] if entity.value is not None
+                               else entity.properties.items())
+            if entity.type == AUTO or (entity.type == "PaymentCard" and prop == CARD_NUMBER)
             for column in spec.columns()
         )
+
+    def null_cells(self, column: str) -> frozenset[str]:
+        """The cells of ``column`` that mean no value, case-folded."""
+        extra = self.columns_.get(column)
+        values = [*self.null_values, *(extra.null_values if extra is not None else [])]
+        return frozenset(v.strip().casefold() for v in values)
 
     def with_default_region(self, region: str | None) -> Mapping:
         """This mapping with ``region`` as its phone region unless it sets one itself."""
@@ -279,6 +396,27 @@ def _known(names: Any) -> str:
     return ", ".join(sorted(names))
 
 
+def column_refs(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every column a mapping's data reads, with its path: ``column`` and the fields of a
+    ``template``, wherever they stand (values, conditions, regions); the data need not be
+    valid, so that unknown columns are found together with every other problem."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "column" and isinstance(value, str):
+                yield where, value
+            elif key == "template" and isinstance(value, str):
+                try:
+                    yield from ((where, field) for field in template_fields(value))
+                except ValueError:
+                    continue
+            elif key != "columns" or path:
+                yield from column_refs(value, where)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from column_refs(item, f"{path}[{i}]")
+
+
 def _property_problems(where: str, owner: str, allowed: dict[str, Any], props: Any,
                        extra: frozenset[str] = frozenset()) -> list[str]:
     if not isinstance(props, dict):
@@ -294,16 +432,63 @@ def _property_problems(where: str, owner: str, allowed: dict[str, Any], props: A
     return problems
 
 
-def _entity_problems(name: str, raw: Any) -> tuple[list[str], str | None]:
-    """Schema problems of one entity and its type name (``None`` if unknown)."""
+def _auto_problems(where: str, raw: dict[str, Any]) -> tuple[list[str], frozenset[str] | None]:
+    """Problems of an entity typed by shape, and the entity types it may be."""
+    problems = []
+    if raw.get("properties"):
+        problems.append(f"{where}.properties: a {AUTO} entity takes its identifier from value, "
+                        f"and no properties")
+    if not isinstance(raw.get("value"), dict):
+        problems.append(f"{where}.value: a {AUTO} entity needs the value to type by shape")
+    elif raw["value"].get("split") is not None and raw.get("optional") is not True:
+        problems.append(f"{where}.value.split: split needs optional: true (a row may hold "
+                        f"no value)")
+    kinds = raw.get("kinds")
+    if kinds is not None and (not isinstance(kinds, list)
+                              or not all(k in KIND_TYPES for k in kinds)):
+        return problems, None
+    return problems, frozenset(t for k in kinds or KIND_TYPES if (t := KIND_TYPES[k]))
+
+
+def _value_problems(where: str, entity: Any, props: dict[str, Any],
+                    optional: bool) -> list[str]:
+    """Problems of the v2 value settings that depend on the schema: split, region."""
+    problems = []
+    splits = [name for name, spec in props.items()
+              if isinstance(spec, dict) and spec.get("split") is not None]
+    for name in splits:
+        if name not in entity.keys and name != CARD_NUMBER:
+            problems.append(f"{where}.properties.{name}.split: split applies to key "
+                            f"properties: one entity per value")
+        elif not optional:
+            problems.append(f"{where}.properties.{name}.split: split on a key of a required "
+                            f"entity; make it optional: true (a row may hold no value)")
+    if len(splits) > 1:
+        problems.append(f"{where}.properties: split on one property only, not "
+                        f"{', '.join(splits)}")
+    for name, spec in props.items():
+        prop = entity.properties.get(name)
+        if (isinstance(spec, dict) and spec.get("region") is not None and prop is not None
+                and prop.normaliser != "phone"):
+            problems.append(f"{where}.properties.{name}.region: region applies to phone "
+                            f"numbers only")
+    return problems
+
+
+def _entity_problems(name: str, raw: Any) -> tuple[list[str], frozenset[str] | None]:
+    """Schema problems of one entity and the types it may be (``None`` if unknown)."""
     where = f"entities.{name}"
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         return [], None
     type_name = raw["type"]
+    if type_name == AUTO:
+        return _auto_problems(where, raw)
+    misplaced = [f"{where}.{field}: applies to type {AUTO} only"
+                 for field in ("value", "kinds") if raw.get(field) is not None]
     entity = SCHEMA.entities.get(type_name)
     if entity is None:
-        return [f"{where}.type: unknown entity type {type_name!r} "
-                f"(known: {_known(SCHEMA.entities)})"], None
+        return [*misplaced, f"{where}.type: unknown entity type {type_name!r} "
+                            f"(known: {AUTO}, {_known(SCHEMA.entities)})"], None
     props = raw.get("properties")
     is_card = type_name == "PaymentCard"
     problems = _property_problems(where, type_name, entity.properties, props,
@@ -319,10 +504,12 @@ def _entity_problems(name: str, raw: Any) -> tuple[list[str], str | None]:
                                 f"{CARD_NUMBER!r} (hashed, never stored)")
             problems.extend(f"{where}.properties.{field}: derived from {CARD_NUMBER}, never "
                             f"mapped" for field in CARD_FIELDS if field in props)
-    return problems, type_name
+        problems.extend(_value_problems(where, entity, props, raw.get("optional") is True))
+    return [*misplaced, *problems], frozenset({type_name})
 
 
-def _relationship_problems(i: int, raw: Any, types: dict[str, str | None]) -> list[str]:
+def _relationship_problems(i: int, raw: Any,
+                           types: dict[str, frozenset[str] | None]) -> list[str]:
     where = f"relationships[{i}]"
     if not isinstance(raw, dict):
         return []
@@ -339,11 +526,12 @@ def _relationship_problems(i: int, raw: Any, types: dict[str, str | None]) -> li
     if rel is None:
         return [*problems, f"{where}.type: unknown relationship type {rel_name!r} "
                            f"(known: {_known(SCHEMA.relationships)})"]
-    src, dst = (types.get(local) if isinstance(local := raw.get(key), str) else None
-                for key in ("source", "target"))
-    if src is not None and dst is not None and not rel.allows(src, dst):
-        problems.append(f"{where}: {rel_name} cannot go from {src} to {dst} "
-                        f"(allowed: {_known(rel.sources)} -> {_known(rel.targets)})")
+    sources, targets = (types.get(local) if isinstance(local := raw.get(key), str) else None
+                        for key in ("source", "target"))
+    for src, dst in ((s, t) for s in sorted(sources or ()) for t in sorted(targets or ())):
+        if not rel.allows(src, dst):
+            problems.append(f"{where}: {rel_name} cannot go from {src} to {dst} "
+                            f"(allowed: {_known(rel.sources)} -> {_known(rel.targets)})")
     problems.extend(_property_problems(where, rel_name, rel.properties, raw.get("properties")))
     return problems
 
@@ -351,7 +539,7 @@ def _relationship_problems(i: int, raw: Any, types: dict[str, str | None]) -> li
 def _schema_problems(data: dict[str, Any]) -> list[str]:
     """Problems pydantic cannot see: types, properties, keys and links against the schema."""
     problems: list[str] = []
-    types: dict[str, str | None] = {}
+    types: dict[str, frozenset[str] | None] = {}
     entities = data.get("entities")
     if isinstance(entities, dict):
         if not entities:
@@ -363,10 +551,30 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
     if isinstance(relationships, list):
         for i, raw in enumerate(relationships):
             problems.extend(_relationship_problems(i, raw, types))
+    columns = data.get("columns")
+    if isinstance(columns, dict):
+        read = {column for _path, column in column_refs(data)}
+        problems.extend(f"columns.{name}: the mapping reads no column {name!r}"
+                        for name in columns if name not in read)
     return problems
 
 
-def parse_mapping(data: Any, origin: str = "mapping") -> Mapping:
+def shown_columns(columns: Sequence[str]) -> str:
+    """A table's column names as a message may show them: the first 30, each as
+    :func:`~ringmap.fileio.excerpt` allows (a header is file content)."""
+    shown = ", ".join(map(excerpt, columns[:30])) + (" ..." if len(columns) > 30 else "")
+    return shown or "no columns"
+
+
+def _column_problems(data: dict[str, Any], columns: Sequence[str]) -> list[str]:
+    """Columns the mapping reads that the table lacks, each with its path."""
+    have = set(columns)
+    return [f"{path}: missing column {column!r} (the file has: {shown_columns(columns)})"
+            for path, column in column_refs(data) if column not in have]
+
+
+def parse_mapping(data: Any, origin: str = "mapping",
+                  columns: Sequence[str] | None = None) -> Mapping:
     """Validate mapping data already read from YAML; every problem at once.
 
     Parameters
@@ -375,6 +583,9 @@ def parse_mapping(data: Any, origin: str = "mapping") -> Mapping:
         The parsed YAML document.
     origin
         Where the data came from, prefixed to every problem (usually the file path).
+    columns
+        The columns of the table the mapping is for, when known: a column the mapping reads
+        that is not among them is one more problem, with its path.
 
     Raises
     ------
@@ -390,6 +601,8 @@ def parse_mapping(data: Any, origin: str = "mapping") -> Mapping:
     except ValidationError as exc:
         problems.extend(format_validation_error(exc))
     problems.extend(_schema_problems(data))
+    if columns is not None:
+        problems.extend(_column_problems(data, columns))
     if problems or mapping is None:
         raise MappingError([f"{origin}: {p}" for p in problems])
     return mapping
@@ -413,8 +626,13 @@ def load_yaml(path: Path) -> Any:
         raise MappingError([f"{path}: YAML syntax error: {exc}"]) from None
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def load_mapping(path: str | Path,
+                 columns_of: Callable[[Any], Sequence[str] | None] | None = None) -> Mapping:
     """Read and validate a mapping file; the name defaults to the file's stem.
+
+    ``columns_of``, when given, tells from the mapping's ``source`` section (as read, not yet
+    validated) the columns of the table it is for, or ``None`` if they cannot be told; see
+    :func:`parse_mapping` and :func:`ringmap.ingest.readers.load_mapping_for`.
 
     Raises
     ------
@@ -422,7 +640,11 @@ def load_mapping(path: str | Path) -> Mapping:
         Listing every problem found, each with its path in the file.
     """
     path = Path(path)
-    mapping = parse_mapping(load_yaml(path), origin=str(path))
+    data = load_yaml(path)
+    columns = None
+    if columns_of is not None and isinstance(data, dict):
+        columns = columns_of(data.get("source"))
+    mapping = parse_mapping(data, origin=str(path), columns=columns)
     if not mapping.name:
         mapping = mapping.model_copy(update={"name": path.stem})
     return mapping

@@ -28,11 +28,20 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
 
-from ringmap.errors import InputError
-from ringmap.fileio import excerpt
-from ringmap.ingest.mapping import ReadLimits, SourceFormat, SourceSpec
+from pydantic import ValidationError
 
-__all__ = ["Table", "open_table", "scan_file", "source_format"]
+from ringmap.errors import InputError, RingmapError
+from ringmap.fileio import excerpt
+from ringmap.ingest.mapping import (
+    Mapping,
+    ReadLimits,
+    SourceFormat,
+    SourceSpec,
+    load_mapping,
+    shown_columns,
+)
+
+__all__ = ["Table", "header_of", "load_mapping_for", "open_table", "scan_file", "source_format"]
 
 Row = tuple[int, list[str | None], str | None]
 
@@ -132,10 +141,8 @@ class Table:
         have = self.index
         missing = [c for c in needed if c not in have]
         if missing:
-            shown = ", ".join(map(excerpt, self.columns[:30])) + (
-                " ..." if len(self.columns) > 30 else "")
             raise InputError(f"{self.path}: missing column(s) named in the mapping: "
-                             f"{', '.join(missing)} (file has: {shown or 'no columns'})")
+                             f"{', '.join(missing)} (file has: {shown_columns(self.columns)})")
         twice = [c for c in dict.fromkeys(needed) if self.columns.count(c) > 1]
         if twice:  # which of the two the mapping means cannot be told
             raise InputError(f"{self.path}: the header names column(s) the mapping reads more "
@@ -523,3 +530,23 @@ def _jsonl_rows(lines: Iterator[tuple[int, str | None]], columns: list[str],
         else:
             values = [_json_text(_lookup(obj, c)) for c in columns]
             yield row_no, values, _cut(values, columns, limits.field_chars)
+
+
+def header_of(path: Path, source: Any) -> list[str] | None:
+    """The column names of a CSV or XLSX file read as a mapping's ``source`` section (raw
+    data, not yet validated) says; ``None`` when they cannot be told (JSON lines have no
+    header; a broken source section or file is reported elsewhere)."""
+    try:
+        spec = SourceSpec.model_validate(source if source is not None else {})
+        if source_format(path, spec) == "jsonl":
+            return None
+        with open_table(path, spec, ()) as table:
+            return table.columns
+    except (ValidationError, RingmapError, OSError, UnicodeDecodeError):
+        return None
+
+
+def load_mapping_for(path: Path, evidence: Path) -> Mapping:
+    """A mapping file validated together with the header of the ``evidence`` file it reads,
+    so that an unknown column is one more problem, with its path, among all the others."""
+    return load_mapping(path, lambda source: header_of(evidence, source))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ringmap.errors import ConfigError
 from ringmap.fileio import input_file
@@ -26,7 +26,7 @@ from ringmap.graphs.stats import every_row_rejected
 from ringmap.graphs.store import Store
 from ringmap.ingest import engine
 from ringmap.ingest.engine import Quarantine, compile_mapping
-from ringmap.ingest.mapping import CARD_NUMBER, Mapping, load_mapping
+from ringmap.ingest.mapping import Mapping, load_mapping
 from ringmap.ingest.readers import Table, open_table, scan_file, source_format
 from ringmap.perf import Progress, paused_gc
 
@@ -72,6 +72,15 @@ class FileReport(BaseModel):
     rejected: int
     status: Status
     quarantine: str | None = None
+    skipped: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="optional entities/relationships skipped on loaded "
+                                          "rows, per entity and reason")
+    skip_log: str | None = None
+
+    @property
+    def skipped_total(self) -> int:
+        """How many optional entities and relationships were skipped."""
+        return sum(sum(counts.values()) for counts in self.skipped.values())
 
 
 class IngestReport(BaseModel):
@@ -89,7 +98,8 @@ class IngestReport(BaseModel):
     def rows(self) -> list[dict[str, Any]]:
         """One row per file, for tables and JSON."""
         columns = ("file", "read", "loaded", "duplicate", "rejected", "status", "quarantine")
-        return [{c: getattr(f, c) for c in columns} for f in self.files]
+        return [{**{c: getattr(f, c) for c in columns}, "skipped": f.skipped_total}
+                for f in self.files]
 
     def rejected_whole(self) -> str | None:
         """One line naming every file of which every row was rejected, or ``None``."""
@@ -194,7 +204,7 @@ def ingest_files(
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     checked = check_files(tasks)
     run = IngestRun(run_id=run_id or new_run_id(), command=command)
-    key = load_key() if any(_has_card_number(c.mapping) for c in checked) else None
+    key = load_key() if any(c.mapping.card_columns() for c in checked) else None
     with store.writing(command), paused_gc():  # one writer: a second one is told who writes
         store.record_run(run)
         reports = [_ingest_one(store, c, run.run_id, quarantine_dir, batch_size, progress, key)
@@ -226,16 +236,12 @@ def quarantine_name(file: Path, sha256: str, mapping: str, digest: str) -> str:
     return f"{file.stem}-{sha256[:8]}-{name + '-' if name else ''}{digest[:8]}.csv"
 
 
-def _has_card_number(mapping: Mapping) -> bool:
-    return any(e.type == "PaymentCard" and CARD_NUMBER in e.properties
-               for e in mapping.entities.values())
-
-
 def _report(checked: CheckedTask, load: FileLoad, status: Status) -> FileReport:
     return FileReport(file=str(checked.file), mapping=checked.mapping.name, sha256=checked.sha256,
                       read=load.read, loaded=load.loaded, duplicate=load.duplicate,
                       rejected=load.rejected, quarantine=load.quarantine,
-                      status="rejected" if every_row_rejected(load) else status)
+                      status="rejected" if every_row_rejected(load) else status,
+                      skipped=load.skipped, skip_log=load.skip_log)
 
 
 def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir: Path,
@@ -250,20 +256,23 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
     resume_row = earlier.last_row if earlier is not None else 0
     with open_table(checked.file, mapping.source, mapping.columns()) as table:
         index = table.index
-        quarantine = Quarantine(
-            quarantine_dir / quarantine_name(checked.file, checked.sha256, mapping.name, digest),
-            table.columns, [index[c] for c in mapping.card_columns()])
+        name = quarantine_dir / quarantine_name(checked.file, checked.sha256, mapping.name, digest)
+        masked = [index[c] for c in mapping.card_columns()]
+        quarantine = Quarantine(name, table.columns, masked)
+        skip_log = Quarantine(name.with_name(name.stem + "-skipped.csv"), table.columns, masked)
         compiled = compile_mapping(mapping, index, key)
         with _progress_bar(table, progress) as tick:
             batches = engine.load_batches(table.rows, compiled, load, quarantine,
                                           batch_size=batch_size, resume_row=resume_row,
-                                          on_progress=tick)
+                                          on_progress=tick, skip_log=skip_log)
             try:
                 done = store.load_file(load, batches)
             except BaseException:
                 quarantine.discard()
+                skip_log.discard()
                 raise
     quarantine.commit()
+    skip_log.commit()
     return _report(checked, done, "resumed" if earlier is not None else "loaded")
 
 

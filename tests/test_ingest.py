@@ -140,7 +140,7 @@ def test_table_output_and_audit_entry(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     header, _rule, line = result.stdout.splitlines()
     assert header.split() == ["file", "read", "loaded", "duplicate", "rejected", "status",
-                              "quarantine"]
+                              "quarantine", "skipped"]
     assert line.split()[1:6] == ["3", "2", "0", "1", "loaded"]
     digest8 = load_mapping(MAPPINGS / "devices.yaml").digest()[:8]
     quarantine = tmp_path / "quarantine" / f"devices-b93b7a7b-devices-{digest8}.csv"

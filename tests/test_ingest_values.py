@@ -48,8 +48,10 @@ def test_datetimes_end_up_in_utc_and_bad_ones_are_named() -> None:
 
 
 def _compile(entities: dict[str, Any], columns: list[str],
-             relationships: list[dict[str, Any]] | None = None) -> CompiledMapping:
-    mapping = parse_mapping({"entities": entities, "relationships": relationships or []})
+             relationships: list[dict[str, Any]] | None = None,
+             on_error: str = "skip") -> CompiledMapping:
+    mapping = parse_mapping({"entities": entities, "relationships": relationships or [],
+                             "on_error": on_error})
     return compile_mapping(mapping, {c: i for i, c in enumerate(columns)}, KEY)
 
 
@@ -62,11 +64,11 @@ def test_kinds_templates_defaults_and_literals() -> None:
             "currency": {"column": "cur"},
         }},
     }, ["a", "b", "amt", "cur"])
-    _ref, nodes, edges, _sig = compiled.row(["MT", " 7 ", "1,500.50", "$"])
+    _ref, nodes, edges, _sig, _skips = compiled.row(["MT", " 7 ", "1,500.50", "$"])
     assert [(n[0], n[2]) for n in nodes] == [("Payment:western_union/MT- 7", {
         "reference": "MT- 7", "channel": "western_union", "amount": 1500.5, "currency": "USD"})]
     assert edges == []
-    _ref, nodes, _edges, _sig = compiled.row(["MT", "", "", "usd"])
+    _ref, nodes, _edges, _sig, _skips = compiled.row(["MT", "", "", "usd"])
     assert nodes[0][2]["amount"] == 0.0 and nodes[0][2]["reference"] == "MT-"
     with pytest.raises(RowRejected, match=r"^pay.reference: blank key$"):
         compiled.row(["", " ", "1", "usd"])
@@ -81,22 +83,39 @@ def test_optional_entities_skip_their_relationships_and_equal_rows_hash_equal() 
         "ip": {"type": "IPAddress", "optional": True, "properties": {"address": {"column": "ip"}}},
     }, ["h", "ip", "n"], [{"type": "LOGGED_IN_FROM", "source": "acc", "target": "ip",
                            "properties": {"count": {"column": "n"}}}])
-    _ref, nodes, edges, sig = compiled.row(["@Juan", "::ffff:10.0.0.1", "3"])
+    _ref, nodes, edges, sig, _skips = compiled.row(["@Juan", "::ffff:10.0.0.1", "3"])
     assert [n[0] for n in nodes] == ["Account:facebook/juan", "IPAddress:10.0.0.1"]
     assert [(e[0], e[1], e[2], e[3]) for e in edges] == [
         ("LOGGED_IN_FROM", "Account:facebook/juan", "IPAddress:10.0.0.1", {"count": 3})]
     assert compiled.row(["juan", "10.0.0.1", "3"])[3] == sig  # the same after normalising
     assert compiled.row(["juan", "10.0.0.1", "4"])[3] != sig
-    _ref, nodes, edges, _sig = compiled.row(["juan", "", "3"])
+    _ref, nodes, edges, _sig, _skips = compiled.row(["juan", "", "3"])
     assert [n[0] for n in nodes] == ["Account:facebook/juan"] and edges == []
+    _ref, nodes, edges, _sig, skips = compiled.row(["juan", "10.0.0.1", "3.5"])
+    assert len(nodes) == 2 and edges == []
+    assert [(label, bad.reason, bad.category) for label, bad in skips] == [
+        ("LOGGED_IN_FROM acc->ip", "LOGGED_IN_FROM.count: '3.5' is not a whole number",
+         "count: not a whole number")]
+
+
+def test_on_error_reject_keeps_the_old_strictness() -> None:
+    compiled = _compile({
+        "acc": {"type": "Account", "properties": {"platform": {"literal": "fb"},
+                                                  "handle": {"column": "h"}}},
+        "ip": {"type": "IPAddress", "optional": True, "properties": {"address": {"column": "ip"}}},
+    }, ["h", "ip", "n"], [{"type": "LOGGED_IN_FROM", "source": "acc", "target": "ip",
+                           "properties": {"count": {"column": "n"}}}], on_error="reject")
     with pytest.raises(RowRejected, match=r"^LOGGED_IN_FROM.count: '3.5' is not a whole number$"):
         compiled.row(["juan", "10.0.0.1", "3.5"])
+    with pytest.raises(RowRejected, match=r"^ip.address: IP '10.0.0.300': not an IPv4"):
+        compiled.row(["juan", "10.0.0.300", "3"])
+    assert compiled.row(["juan", "", "3"])[2] == []  # a blank optional entity is no failure
 
 
 def test_card_numbers_are_hashed_and_never_quoted() -> None:
     compiled = _compile({"card": {"type": "PaymentCard",
                                   "properties": {"number": {"column": "pan"}}}}, ["pan"])
-    _ref, nodes, _edges, _sig = compiled.row(["4111-1111-1111-1111"])
+    _ref, nodes, _edges, _sig, _skips = compiled.row(["4111-1111-1111-1111"])
     props = nodes[0][2]
     assert props["masked"] == "411111******1111" and "4111111111111111" not in str(props)
     with pytest.raises(RowRejected) as caught:

@@ -262,7 +262,7 @@ class CaseBuilder:
         for table in self._layout()[0]:
             compiled = _compile(table, key)
             for values in table.rows:
-                _ref, nodes, edges, _ = compiled.row(values)
+                _ref, nodes, edges, _hash, _skips = compiled.row(values)
                 for nid, type_name, props, _hash in nodes:
                     if nid in graph:
                         merge_props(graph.nodes[nid], props)
@@ -287,7 +287,7 @@ class CaseBuilder:
             compiled = _compile(table, load_key() if type_name == _CARD else None)
             self._id_mappings[type_name] = compiled
         try:
-            _ref, [(nid, *_rest)], _edges, _hash = compiled.row([_text(props.get(k))
+            _ref, [(nid, *_rest)], _edges, _hash, _skips = compiled.row([_text(props.get(k))
                                                                    for k in keys])
         except RowRejected as exc:  # the reason never quotes a card number
             raise ValueError(f"{type_name}: {exc.reason}") from None

@@ -16,6 +16,7 @@ from ringmap.cli import cli
 MAPPING = """\
 name: evidence
 source: {format: csv, grading: B2}
+on_error: reject  # a bad value rejects its row (not only the entity): whole-file rejections
 entities:
   suspect:
     type: Person

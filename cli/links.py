@@ -51,6 +51,12 @@ def _hub_option(func: F) -> F:
                         help="Identifiers with more distinct neighbours than N are hubs.")(func)
 
 
+def _reveal_option(func: F) -> F:
+    return click.option("--include-victim-details", "reveal", is_flag=True,
+                        help="Show victims' identities instead of pseudonyms (needs "
+                             "--reason).")(func)
+
+
 def _audit(session: Session, command: str, reason: str | None, **counts: Any) -> None:
     """Record the command with its counts."""
     session.audit(command, reason=reason, counts=counts)
@@ -166,9 +172,7 @@ def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | 
 
 @click.command()
 @click.argument("key")
-@click.option("--include-victim-details", "reveal", is_flag=True,
-              help="Show a victim's identity and details instead of a pseudonym (needs "
-                   "--reason).")
+@_reveal_option
 @_common
 @store_options
 @format_option()
@@ -199,8 +203,7 @@ def show(session: Session, key: str, reveal: bool, region: str, reason: str | No
 @click.option("--max-hops", default=6, show_default=True, type=click.IntRange(min=1),
               help="Farthest suspect looked for.")
 @click.option("--avoid-hubs", is_flag=True, help="Do not reach suspects through hubs.")
-@click.option("--include-victim-details", "reveal", is_flag=True,
-              help="Show victims' ids instead of pseudonyms (needs --reason).")
+@_reveal_option
 @_hub_option
 @_common
 @store_options

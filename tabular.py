@@ -92,7 +92,7 @@ def _write_csv_rows(handle: Any, rows: list[Mapping[str, Any]], cols: list[str])
 
 
 _GAP = "  "
-_MIN_WIDTH = 8  # a wrapped column keeps at least its header, or this many characters
+_WORD = 40  # longer words (hashes, long ids) may break across lines; shorter ones never do
 
 
 def _cell_text(value: Any) -> str:
@@ -100,10 +100,9 @@ def _cell_text(value: Any) -> str:
     return " ".join(text.split())  # no control characters or line breaks from evidence
 
 
-def _fit(natural: list[int], floors: list[int], width: int) -> list[int]:
-    """Column widths that fit ``width``: the widest columns are narrowed first, to one common
-    cap, none below its floor (a table that cannot fit at its floors overflows)."""
-    room = width - len(_GAP) * (len(natural) - 1)
+def _fit(natural: list[int], floors: list[int], room: int) -> list[int]:
+    """Column widths that fill ``room``: the widest columns are narrowed first, to one common
+    cap, none below its floor."""
 
     def capped(cap: int) -> list[int]:
         return [max(f, min(n, cap)) for n, f in zip(natural, floors, strict=True)]
@@ -116,18 +115,44 @@ def _fit(natural: list[int], floors: list[int], width: int) -> list[int]:
 
 
 def _wrap(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
     return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+
+
+def _floor(header: str, texts: list[str]) -> int:
+    """The narrowest a column may wrap to: its header and its longest word (up to _WORD)."""
+    words = (len(word) for text in texts for word in text.split())
+    return max(len(header), min(_WORD, max(words, default=0)))
+
+
+def _records(body: list[list[str]], cols: list[str], width: int) -> str:
+    """One block per row, ``column  value`` a line, values wrapped (psql's expanded display)."""
+    name_width = max(len(c) for c in cols)
+    room = max(width - name_width - len(_GAP), _WORD)
+    blocks = []
+    for number, cells in enumerate(body, 1):
+        lines = [f"-[ {number} ]".ljust(min(width, name_width + len(_GAP) + room), "-")]
+        for col, text in zip(cols, cells, strict=True):
+            for i, part in enumerate(_wrap(text, room)):
+                lines.append(f"{col if i == 0 else '':<{name_width}}{_GAP}{part}".rstrip())
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def _table(rows: list[Mapping[str, Any]], cols: list[str], width: int | None) -> str:
     body = [[_cell_text(row.get(c)) for c in cols] for row in rows]
     natural = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(cols)]
-    widths = natural if width is None else _fit(
-        natural, [min(n, max(len(c), _MIN_WIDTH)) for n, c in zip(natural, cols, strict=True)],
-        width)
+    widths = natural
+    room = None if width is None else width - len(_GAP) * (len(cols) - 1)
+    if room is not None and sum(natural) > room:
+        floors = [_floor(c, [r[i] for r in body]) for i, c in enumerate(cols)]
+        if sum(floors) > room:  # too many columns to wrap readably: a record per row
+            return _records(body, cols, width or 0)
+        widths = _fit(natural, floors, room)
 
     def lines_of(cells: list[str]) -> list[str]:
-        wrapped = [_wrap(v, w) if len(v) > w else [v] for v, w in zip(cells, widths, strict=True)]
+        wrapped = [_wrap(v, w) for v, w in zip(cells, widths, strict=True)]
         return [_GAP.join(part[i].ljust(w) if i < len(part) else " " * w
                           for part, w in zip(wrapped, widths, strict=True)).rstrip()
                 for i in range(max(len(part) for part in wrapped))]
@@ -147,9 +172,11 @@ def render(
 ) -> str:
     """Rows as an aligned text table, a JSON array or neutralised CSV.
 
-    A table shows every cell in full: with ``width`` (a terminal's) the widest columns are
-    narrowed to fit it and their text wraps onto further lines of the row; without, lines are
-    as long as their content (for files, pipes and ``grep``).
+    A table shows every cell in full. With ``width`` (a terminal's) the widest columns are
+    narrowed to fit it and their text wraps, between words, onto further lines of the row;
+    when even that cannot fit, each row is shown as a block of ``column  value`` lines (as
+    psql's expanded display). Without ``width`` lines are as long as their content (for files,
+    pipes and ``grep``).
 
     >>> print(render([{"a": 1, "b": "x"}], "table"))
     a  b

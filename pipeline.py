@@ -5,7 +5,8 @@ A case folder holds ``case.yaml``, the evidence tables and their mappings (see
 cells and saves them as a new analysis run, and writes into ``--out``::
 
     summary.md, summary.json   counts, row accounting, cells, infrastructure, files written
-    cells.csv                  one row per cell (agents, victims, countries, USD, key player)
+    cells.csv                  one row per cell (agents, victims, countries, USD, key player),
+                               then one per agent in no cell
     maps/cells.html            cell map (offline, text-only), when there are cells
     maps/victims.html          victims across countries
     packages/cell-*/           raid packages, with --packages
@@ -21,7 +22,7 @@ from typing import Any
 
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
-from ringmap.analysis.report import CELL_COLUMNS, cell_rows
+from ringmap.analysis.report import CELL_COLUMNS
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.stats import count_rows
@@ -46,8 +47,12 @@ class RunSummary:
     counts: list[dict[str, Any]]
     cells_run: str | None = None
     cells: list[dict[str, Any]] = field(default_factory=list)
+    """One row per cell (:data:`~ringmap.analysis.report.CELL_COLUMNS`)."""
     cells_note: str | None = None
     unassigned: int = 0
+    """Agents and accounts in no cell."""
+    unassigned_agents: list[dict[str, Any]] = field(default_factory=list)
+    """One row per agent in no cell, in the columns of :attr:`cells`."""
     infrastructure: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
@@ -58,6 +63,7 @@ class RunSummary:
             "ingest": self.ingest.rows(), "totals": self.ingest.totals(),
             "counts": self.counts, "cells_run": self.cells_run, "cells": self.cells,
             "cells_note": self.cells_note, "unassigned": self.unassigned,
+            "unassigned_agents": self.unassigned_agents,
             "infrastructure": self.infrastructure, "files": self.files,
         })
         return data
@@ -75,7 +81,8 @@ def run_case(
 ) -> RunSummary:
     """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
 
-    Every table is checked (mappings, encodings, columns) before anything is written.
+    Every table is checked (mappings, encodings, columns) before anything is written. The
+    evidence graph is projected once, after ingest, and handed to cells, maps and packages.
 
     Raises
     ------
@@ -88,32 +95,35 @@ def run_case(
                           command="run")
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store))
+    evidence = store.project()
     try:
-        result = detect_cells(store, settings or CellSettings())
+        result = detect_cells(store, settings or CellSettings(), evidence)
     except AnalysisError as exc:
         summary.cells_note = exc.one_line()
     else:
-        run, records = write_cells(store, result)
-        summary.cells_run = run.run_id
-        summary.cells = [cell_rows(r.cell_id, r.summary) for r in records]
+        saved = write_cells(store, result)
+        rows = saved.rows()
+        summary.cells_run = saved.run.run_id
+        summary.cells = rows[: len(saved.records)]
+        summary.unassigned_agents = rows[len(saved.records):]
         summary.unassigned = len(result.unassigned)
-        summary.infrastructure = run.summary.get("infrastructure", [])
-        if not records:
+        summary.infrastructure = saved.run.summary["infrastructure"]
+        if not saved.records:
             summary.cells_note = (f"none of the {len(result.agents.units)} agent(s) is tied "
                                   "to another closely enough to form a cell of two or more "
                                   "agents; all are unassigned")
     # the same files whatever the case holds: an empty cells.csv, and the victims map
     # (which needs no cells) say "nothing found" better than a missing file
-    write_csv(out / "cells.csv", summary.cells, CELL_COLUMNS)
+    write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
     summary.files.append("cells.csv")
     if maps:
         if summary.cells:
-            write_cell_map(store, out / "maps" / "cells.html")
+            write_cell_map(store, out / "maps" / "cells.html", graph=evidence)
             summary.files.append("maps/cells.html")
-        write_victim_map(store, out / "maps" / "victims.html")
+        write_victim_map(store, out / "maps" / "victims.html", graph=evidence)
         summary.files.append("maps/victims.html")
     if packages and summary.cells:
-        written = export_cells(store, out / "packages")
+        written = export_cells(store, out / "packages", graph=evidence)
         summary.files += [f"packages/{p.path.name}/" for p in written]
     summary.files += ["summary.json", "summary.md"]
     write_atomic(out / "summary.json", json.dumps(summary.as_json(), indent=2,
@@ -148,7 +158,7 @@ def _markdown(summary: RunSummary) -> str:
             "agent(s) unassigned. Cells are an analytical assessment, not evidence: each "
             "member's confidence and the shared identifiers behind it are in "
             "`ringmap cell ID`.\n",
-            table(summary.cells, CELL_COLUMNS),
+            table(summary.cells + summary.unassigned_agents, CELL_COLUMNS),
             "## Infrastructure (shared too widely to link agents)\n",
             table(summary.infrastructure[:20]) if summary.infrastructure else "None.\n",
         ]

@@ -49,7 +49,7 @@ from ringmap.analysis.cells import detect_cells
 from ringmap.analysis.explain import write_cells
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, edge_id
+from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, CellReport, edge_id
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
@@ -202,13 +202,13 @@ class CaseBuilder:
         return self.link("CONTACTED", source, target, **props)
 
     def cell(self, cell_id: str, members: Mapping[str, float],
-             summary: dict[str, Any] | None = None) -> None:
-        """Plant a cell: its members' node ids with their confidence."""
+             summary: CellReport | None = None) -> None:
+        """Plant a cell: its members' node ids with their confidence, and its report."""
         unknown = [m for m in members if m not in self._nodes]
         if unknown:
             raise KeyError(f"cell {cell_id}: not entities of this case: {unknown}")
         self._cells.append(CellRecord(
-            cell_id=cell_id, summary=summary or {},
+            cell_id=cell_id, summary=summary,
             members=[CellMember(node_id=m, confidence=c) for m, c in members.items()]))
 
     # -- where things go --------------------------------------------------------------------
@@ -365,7 +365,7 @@ def ingest_case(store: Store, case_dir: Path, quarantine_dir: Path, *,
     if not detect:
         return None
     latest = store.latest_cells()
-    return latest[0].run_id if latest else write_cells(store, detect_cells(store))[0].run_id
+    return latest[0].run_id if latest else write_cells(store, detect_cells(store)).run.run_id
 
 
 @dataclass(frozen=True)

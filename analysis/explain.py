@@ -18,12 +18,18 @@ from typing import Any
 import networkx as nx
 
 from ringmap.analysis.cells import Cell, CellsResult
-from ringmap.analysis.report import build_reports
+from ringmap.analysis.report import (
+    UnassignedAgent,
+    build_reports,
+    cell_rows,
+    unassigned_row,
+)
 from ringmap.graphs.model import (
     AnalysisRun,
     CellMember,
     CellRecord,
     Provenance,
+    Tie,
     edge_id,
     utcnow,
 )
@@ -31,7 +37,7 @@ from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 from ringmap.privacy import Privacy
 
-__all__ = ["EvidenceReader", "explain_members", "public_edge", "write_cells"]
+__all__ = ["EvidenceReader", "SavedCells", "explain_members", "public_edge", "write_cells"]
 
 
 def public_edge(privacy: Privacy, eid: str) -> str:
@@ -173,17 +179,28 @@ def explain_members(
     return out
 
 
-def write_cells(
-    store: Store, result: CellsResult, run_id: str | None = None
-) -> tuple[AnalysisRun, list[CellRecord]]:
-    """Explain, report and save a detection run; returns the run and cells as saved."""
+@dataclass(frozen=True)
+class SavedCells:
+    """A detection run as saved: the run, its cells with their reports, the agents in no
+    cell."""
+
+    run: AnalysisRun
+    records: list[CellRecord]
+    unassigned: list[UnassignedAgent]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per cell, then one per agent in no cell (:data:`CELL_COLUMNS`)."""
+        return ([cell_rows(r.cell_id, r.summary) for r in self.records]
+                + [unassigned_row(a) for a in self.unassigned])
+
+
+def write_cells(store: Store, result: CellsResult, run_id: str | None = None) -> SavedCells:
+    """Explain, report and save a detection run; returns it as saved."""
     with paused_gc():
         return _write_cells(store, result, run_id)
 
 
-def _write_cells(
-    store: Store, result: CellsResult, run_id: str | None
-) -> tuple[AnalysisRun, list[CellRecord]]:
+def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> SavedCells:
     privacy = Privacy.for_graph(result.agents.evidence)
     reports = build_reports(result, privacy)
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
@@ -207,19 +224,20 @@ def _write_cells(
             "seconds": result.timings,
         },
     )
-    records: list[CellRecord] = []
     held = result.agents.holdings()
     evidence.deferring()
     whys = [explain_members(result, cell, evidence, held) for cell in result.cells]
-    evidence.resolve()
-    for cell, why in zip(result.cells, whys, strict=True):
-        records.append(CellRecord(
+    evidence.resolve()  # the ties' evidence rows are filled in only now: validate them after
+    records = [
+        CellRecord(
             cell_id=cell.cell_id,
-            members=[CellMember(node_id=m, confidence=c, explanation=why.get(m, []))
+            members=[CellMember(node_id=m, confidence=c,
+                                explanation=[Tie.model_validate(t) for t in why.get(m, [])])
                      for m, c in sorted(cell.members.items())],
-            summary=reports[cell.cell_id],
-        ))
+            summary=reports.cells[cell.cell_id],
+        )
+        for cell, why in zip(result.cells, whys, strict=True)]
     run.summary["evidence"] = (f"rows for the first {evidence.lookups:,} lookups only"
                                if evidence.exhausted else "complete")
     store.save_cells(run, records)
-    return run, records
+    return SavedCells(run, records, reports.unassigned)

@@ -1,103 +1,118 @@
 """The report of each cell: who, with what, where, against whom, for how much, and who matters.
 
-Per cell: members (persons, accounts; ``agents`` counts the identified suspects, ``units``
-the agent-graph vertices: suspects plus accounts whose owner is unknown), the shared
-infrastructure they hold (phones, SIMs, devices, emails, cards and wallets, IPs), raid sites
-and offices, victims by country, money received per currency and in USD at the payment's date
-(:mod:`ringmap.analysis.fx`), reports, key players (strength, betweenness, PageRank in the
-cell) and brokers (agents with strong ties into several cells; identifiers several cells
-hold). Everything is plain JSON so it is stored with the cell and read back by
-``ringmap cell``, maps and exports. Victims appear only under pseudonyms and by country.
+Per cell (:class:`~ringmap.graphs.model.CellReport`): members (persons, accounts; ``agents``
+counts the identified suspects, ``units`` the agent-graph vertices: suspects plus accounts
+whose owner is unknown), the shared infrastructure they hold (phones, SIMs, devices, emails,
+cards and wallets, IPs), raid sites and offices, victims by country and money received per
+currency, in USD at the payment's date (:mod:`ringmap.analysis.fx`) and per payer's country
+(victims and money as :mod:`ringmap.analysis.victims` defines them), reports, key players
+(strength, betweenness, PageRank in the cell), brokers (agents with strong ties into several
+cells; identifiers several cells hold) and the agents in no cell tied to it. The report is built
+once, saved with the cell and read back by ``ringmap cell``/``cells``, maps, packages and run
+summaries. Victims appear only by count and country.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import networkx as nx
+from pydantic import BaseModel, ConfigDict
 
 from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
+from ringmap.analysis.victims import Paid, Reached, reached, reached_by_cell, victim_country
+from ringmap.graphs.model import (
+    Bridge,
+    Broker,
+    CellReport,
+    Centrality,
+    CountryMoney,
+    KeyPlayer,
+    Listed,
+    Listing,
+    Money,
+    Outsider,
+)
 from ringmap.privacy import Privacy
 
-__all__ = ["CELL_COLUMNS", "build_reports", "cell_rows", "money_received", "victim_country"]
+__all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Reports", "UnassignedAgent", "build_reports",
+           "cell_rows", "country_label", "money_received", "unassigned_row"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
                 "FinancialAccount", "IdDocument")
-_MONEY_KINDS = frozenset({"PaymentCard", "FinancialAccount"})
 _LIST_CAP = 25
 _BROKER_MIN_PARTICIPATION = 0.3
 _BROKER_MIN_SHARE = 0.15
 
-
-def victim_country(evidence: nx.MultiDiGraph, victim: str) -> str:
-    """A victim's country: LOCATED_IN, else nationality, else ``unknown``."""
-    if victim not in evidence:
-        return "unknown"
-    for _src, dst, rel in evidence.out_edges(victim, keys=True):
-        if rel == "LOCATED_IN":
-            return str(evidence.nodes[dst].get("code") or dst.split(":", 1)[-1])
-    return str(evidence.nodes[victim].get("nationality") or "unknown")
+#: how a victim with no known country is counted (as the named queries show it)
+UNKNOWN_COUNTRY = "??"
 
 
-def money_received(
-    evidence: nx.MultiDiGraph, cards: Sequence[str], fx: FxTable
-) -> dict[str, Any]:
-    """Payments into ``cards``: count, amount per currency, USD total and what was not converted.
+def country_label(evidence: nx.MultiDiGraph, person: str | None) -> str:
+    """The country a victim (or payer) is counted under: :func:`victim_country` or unknown."""
+    return (victim_country(evidence, person) if person else None) or UNKNOWN_COUNTRY
+
+
+@dataclass
+class _Tally:
+    """Payments added up: how many, per currency, in USD."""
+
+    payments: int = 0
+    by_currency: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    usd: float = 0.0
+
+    def add(self, amount: float, currency: str, usd: float | None) -> None:
+        self.payments += 1
+        self.by_currency[currency] += amount
+        self.usd += usd or 0.0
+
+    def amounts(self) -> dict[str, float]:
+        return {c: round(a, 2) for c, a in sorted(self.by_currency.items())}
+
+
+def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTable) -> Money:
+    """Payments into a cell's cards and wallets: count, amount per currency, USD total, what
+    was not converted, and the same split by the payer's country.
 
     >>> g = nx.MultiDiGraph()
     >>> g.add_node("Payment:wu/1", type="Payment", amount=1000.0, currency="PHP",
     ...            time=datetime(2014, 3, 1))
-    >>> _ = g.add_edge("Payment:wu/1", "PaymentCard:x", key="PAID_TO")
-    >>> money_received(g, ["PaymentCard:x"], FxTable.load())["usd"]
+    >>> money_received(g, [Paid("Payment:wu/1", "PaymentCard:x", None)], FxTable.load()).usd
     22.52
     """
-    by_currency: dict[str, float] = defaultdict(float)
-    usd = 0.0
-    payments = unconverted = undated = 0
+    total = _Tally()
+    countries: dict[str, _Tally] = defaultdict(_Tally)
+    unconverted = undated = 0
     seen: set[str] = set()
-    for card in cards:
-        if card not in evidence:
+    for paid in payments:
+        if paid.payment in seen or paid.payment not in evidence:
             continue
-        for payment, _dst, rel in evidence.in_edges(card, keys=True):
-            if rel != "PAID_TO" or payment in seen:
-                continue
-            seen.add(payment)
-            attrs = evidence.nodes[payment]
-            amount, currency = attrs.get("amount"), attrs.get("currency")
-            if amount is None or not currency:
-                continue
-            payments += 1
-            by_currency[str(currency)] += float(amount)
-            when = attrs.get("time")
-            if not isinstance(when, datetime | date):
-                when = None
-                undated += 1
-            converted = fx.to_usd(float(amount), str(currency), when)
-            if converted is None:
-                unconverted += 1
-            else:
-                usd += converted
-    return {"payments": payments,
-            "by_currency": {c: round(a, 2) for c, a in sorted(by_currency.items())},
-            "usd": round(usd, 2), "unconverted": unconverted, "undated": undated,
-            "fx_table": fx.source}
-
-
-def _owner_cells(result: CellsResult, kinds: frozenset[str]) -> dict[str, int]:
-    """Identifier of these kinds -> the one cell holding most of it (ties: the first cell)."""
-    owner: dict[str, int] = {}
-    for ident, holders in result.agents.incidence.items():
-        if result.agents.kinds[ident] not in kinds:
+        seen.add(paid.payment)
+        attrs = evidence.nodes[paid.payment]
+        amount, currency = attrs.get("amount"), attrs.get("currency")
+        if amount is None or not currency:
             continue
-        votes = Counter(result.membership[u] for u in holders if result.membership[u] >= 0)
-        if votes:
-            owner[ident] = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-    return owner
+        when = attrs.get("time")
+        if not isinstance(when, datetime | date):
+            when = None
+            undated += 1
+        converted = fx.to_usd(float(amount), str(currency), when)
+        unconverted += converted is None
+        total.add(float(amount), str(currency), converted)
+        countries[country_label(evidence, paid.payer)].add(float(amount), str(currency),
+                                                           converted)
+    return Money(
+        payments=total.payments, by_currency=total.amounts(), usd=round(total.usd, 2),
+        unconverted=unconverted, undated=undated, fx_table=fx.source,
+        by_country={code: CountryMoney(payments=t.payments, by_currency=t.amounts(),
+                                       usd=round(t.usd, 2))
+                    for code, t in sorted(countries.items())})
 
 
 def _holdings(result: CellsResult) -> dict[int, dict[str, int]]:
@@ -111,57 +126,87 @@ def _holdings(result: CellsResult) -> dict[int, dict[str, int]]:
     return held
 
 
-def _listing(
-    result: CellsResult, privacy: Privacy, held: Mapping[str, int], kind: str
-) -> dict[str, Any]:
+def _listed(result: CellsResult, privacy: Privacy, ident: str, members: int) -> Listed:
     agents = result.agents
-    items = sorted((i for i in held if agents.kinds[i] == kind), key=lambda i: (-held[i], i))
-    return {"count": len(items), "items": [
-        {"id": privacy.public_id(i), "label": privacy.label(i, agents.evidence.nodes[i]),
-         "members": held[i],
-         "shared_by": len(agents.incidence[i]), "infrastructure": i in agents.infrastructure}
-        for i in items[:_LIST_CAP]]}
+    return Listed(id=privacy.public_id(ident),
+                  label=privacy.label(ident, agents.evidence.nodes[ident]), members=members,
+                  shared_by=len(agents.incidence[ident]),
+                  infrastructure=ident in agents.infrastructure)
 
 
-def _brokers(result: CellsResult) -> dict[int, list[dict[str, Any]]]:
+def _listing(result: CellsResult, privacy: Privacy, held: Mapping[str, int], kind: str
+             ) -> Listing:
+    kinds = result.agents.kinds
+    items = sorted((i for i in held if kinds[i] == kind), key=lambda i: (-held[i], i))
+    return Listing(count=len(items),
+                   items=[_listed(result, privacy, i, held[i]) for i in items[:_LIST_CAP]])
+
+
+def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
     """Per cell: agents of any cell with strong ties into it and into others."""
     graph, membership = result.agents.graph, result.membership
     ties = ties_by_cell(graph, membership)
     coefficient = participation(graph, membership)
     ids = [c.cell_id for c in result.cells]
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    out: dict[int, list[Broker]] = defaultdict(list)
     for v, by_cell in enumerate(ties):
         total = sum(by_cell.values())
         strong = {c: w for c, w in by_cell.items() if c >= 0 and w >= _BROKER_MIN_SHARE * total}
         if coefficient[v] < _BROKER_MIN_PARTICIPATION or len(strong) < 2:
             continue
-        entry = {"node": result.agents.units[v],
-                 "cell": ids[membership[v]] if membership[v] >= 0 else None,
-                 "participation": round(coefficient[v], 3),
-                 "ties": {ids[c]: round(w, 3) for c, w in sorted(strong.items())}}
+        entry = Broker(node=result.agents.units[v],
+                       cell=ids[membership[v]] if membership[v] >= 0 else None,
+                       participation=round(coefficient[v], 3),
+                       ties={ids[c]: round(w, 3) for c, w in sorted(strong.items())})
         for c in strong:
             out[c].append(entry)
     return out
 
 
-def _bridges(
-    result: CellsResult, privacy: Privacy, held: Mapping[str, int]
-) -> list[dict[str, Any]]:
+def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int]) -> list[Bridge]:
     """Identifiers this cell shares with other cells, the most specific (fewest holders)
     first: a handset passed between two cells says more than a carrier address."""
     ids = [c.cell_id for c in result.cells]
-    rows: list[dict[str, Any]] = []
+    rows: list[Bridge] = []
     for ident in held:
         cells = sorted({result.membership[u] for u in result.agents.incidence[ident]
                         if result.membership[u] >= 0})
         if len(cells) > 1:
-            holders = len(result.agents.incidence[ident])
-            rows.append({"identifier": privacy.public_id(ident),
-                         "kind": result.agents.kinds[ident], "shared_by": holders,
-                         "cells": [ids[c] for c in cells],
-                         "infrastructure": ident in result.agents.infrastructure})
-    rows.sort(key=lambda r: (r["shared_by"], len(r["cells"]), r["identifier"]))
+            rows.append(Bridge(identifier=privacy.public_id(ident),
+                               kind=result.agents.kinds[ident],
+                               shared_by=len(result.agents.incidence[ident]),
+                               cells=[ids[c] for c in cells],
+                               infrastructure=ident in result.agents.infrastructure))
+    rows.sort(key=lambda r: (r.shared_by, len(r.cells), r.identifier))
     return rows[:_LIST_CAP]
+
+
+def _outsiders(result: CellsResult, privacy: Privacy, held: Mapping[int, Mapping[str, int]]
+               ) -> dict[int, list[Outsider]]:
+    """Per cell: agents in no cell holding identifiers its members hold, most shared first."""
+    out: dict[int, list[Outsider]] = defaultdict(list)
+    for v, idents in sorted(result.agents.holdings().items()):
+        if result.membership[v] >= 0:
+            continue
+        shared: dict[int, list[str]] = defaultdict(list)
+        for ident in idents:
+            for cell_index in {result.membership[u] for u in result.agents.incidence[ident]}:
+                if cell_index >= 0:
+                    shared[cell_index].append(ident)
+        for cell_index, found in shared.items():
+            cell_held = held[cell_index]
+            found.sort(key=lambda i: (-cell_held[i], i))
+            out[cell_index].append(Outsider(
+                node=result.agents.units[v],
+                shared=[_listed(result, privacy, i, cell_held[i]) for i in found[:_LIST_CAP]]))
+    for outsiders in out.values():
+        outsiders.sort(key=lambda o: (-len(o.shared), o.node))
+        del outsiders[_LIST_CAP:]
+    return out
+
+
+def _by_country(evidence: nx.MultiDiGraph, victims: Collection[str]) -> dict[str, int]:
+    return dict(sorted(Counter(country_label(evidence, v) for v in victims).items()))
 
 
 def _cell_report(
@@ -169,55 +214,107 @@ def _cell_report(
     cell: Cell,
     privacy: Privacy,
     held: Mapping[str, int],
-    money_cards: Sequence[str],
-    brokers: Sequence[dict[str, Any]],
+    hit: Reached,
+    brokers: Sequence[Broker],
+    outsiders: Sequence[Outsider],
     fx: FxTable,
-) -> dict[str, Any]:
+) -> CellReport:
     agents = result.agents
     evidence = agents.evidence
     types = {m: evidence.nodes[m].get("type") if m in evidence else None for m in cell.members}
-    victims = sorted(i for i in held if agents.kinds[i] == "victim")
     scores = centralities(agents.graph, cell.units)
     ranked = sorted(scores, key=lambda v: (-scores[v].pagerank, agents.units[v]))
     confidences = list(cell.members.values())
-    return {
-        "agents": sum(1 for t in types.values() if t == "Person"),
-        "units": len(cell.units),
-        "persons": sorted(m for m, t in types.items() if t == "Person"),
-        "accounts": sorted(m for m, t in types.items() if t == "Account"),
-        "confidence": round(sum(confidences) / len(confidences), 4),
-        "infrastructure": {k: _listing(result, privacy, held, k) for k in _INFRA_KINDS
-                           if any(agents.kinds[i] == k for i in held)},
-        "sites": _listing(result, privacy, held, "Location")["items"],
-        "victims": len(victims),
-        "victims_by_country": dict(sorted(Counter(
-            victim_country(evidence, v) for v in victims).items())),
-        "money": money_received(evidence, money_cards, fx),
-        "reports": sorted(i for i in held if agents.kinds[i] == "Report")[:_LIST_CAP],
-        "key_players": [{"node": agents.units[v], "degree": round(scores[v].degree, 3),
-                         "betweenness": round(scores[v].betweenness, 4),
-                         "pagerank": round(scores[v].pagerank, 4)} for v in ranked[:3]],
-        "centrality": {agents.units[v]: [round(s.degree, 3), round(s.betweenness, 4),
-                                         round(s.pagerank, 4)] for v, s in scores.items()},
-        "brokers": list(brokers)[:_LIST_CAP],
-        "bridging_identifiers": _bridges(result, privacy, held),
-    }
+
+    def centrality(v: int) -> dict[str, float]:
+        return {"degree": round(scores[v].degree, 3),
+                "betweenness": round(scores[v].betweenness, 4),
+                "pagerank": round(scores[v].pagerank, 4)}
+
+    return CellReport(
+        agents=sum(1 for t in types.values() if t == "Person"),
+        units=len(cell.units),
+        persons=sorted(m for m, t in types.items() if t == "Person"),
+        accounts=sorted(m for m, t in types.items() if t == "Account"),
+        confidence=round(sum(confidences) / len(confidences), 4),
+        infrastructure={k: _listing(result, privacy, held, k) for k in _INFRA_KINDS
+                        if any(agents.kinds[i] == k for i in held)},
+        sites=_listing(result, privacy, held, "Location").items,
+        victims=len(hit.victims),
+        victims_by_country=_by_country(evidence, hit.victims),
+        unidentified_contacts=len(hit.unidentified),
+        money=money_received(evidence, hit.payments, fx),
+        reports=sorted(i for i in held if agents.kinds[i] == "Report")[:_LIST_CAP],
+        key_players=[KeyPlayer(node=agents.units[v], **centrality(v)) for v in ranked[:3]],
+        centrality={agents.units[v]: Centrality(**centrality(v)) for v in scores},
+        brokers=list(brokers)[:_LIST_CAP],
+        bridging_identifiers=_bridges(result, privacy, held),
+        unassigned=list(outsiders),
+    )
+
+
+class UnassignedAgent(BaseModel):
+    """An agent in no cell, with its accounts and what it reached on its own (victims, and
+    money into every card or wallet it claims, see :func:`~ringmap.analysis.victims.reached`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str
+    accounts: list[str]
+    victims: int
+    victims_by_country: dict[str, int]
+    money: Money
+    tied_to: list[str]
+    """Cells whose members hold identifiers it holds."""
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The report of every cell of a run, and the agents in no cell."""
+
+    cells: dict[str, CellReport]
+    unassigned: list[UnassignedAgent]
+
+
+def _agent_side(result: CellsResult) -> frozenset[str]:
+    """Every agent-graph vertex and the accounts it runs: contacts among them are not
+    victims."""
+    agents = result.agents
+    return frozenset({*agents.units, *agents.shared_accounts,
+                      *(a for accounts in agents.accounts.values() for a in accounts)})
 
 
 def build_reports(
     result: CellsResult, privacy: Privacy, fx: FxTable | None = None
-) -> dict[str, dict[str, Any]]:
-    """The report of every cell of ``result``, by cell id (JSON-ready; victims as ``privacy``
-    shows them)."""
+) -> Reports:
+    """The report of every cell of ``result``, by cell id, and the agents in no cell
+    (victims as ``privacy`` shows them)."""
     fx = fx or FxTable.load()
-    owner = _owner_cells(result, _MONEY_KINDS)
-    cards: dict[int, list[str]] = defaultdict(list)
-    for card, cell_index in sorted(owner.items()):
-        cards[cell_index].append(card)
+    evidence = result.agents.evidence
+    everyone = _agent_side(result)
     brokers = _brokers(result)
     held = _holdings(result)
-    return {cell.cell_id: _cell_report(result, cell, privacy, held[i], cards[i], brokers[i], fx)
-            for i, cell in enumerate(result.cells)}
+    outsiders = _outsiders(result, privacy, held)
+    hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone)
+    cells = {cell.cell_id: _cell_report(result, cell, privacy, held[i], hits[cell.cell_id],
+                                        brokers[i], outsiders[i], fx)
+             for i, cell in enumerate(result.cells)}
+    tied: dict[str, list[str]] = defaultdict(list)
+    for cell_id, report in cells.items():
+        for outsider in report.unassigned:
+            tied[outsider.node].append(cell_id)
+    unassigned = []
+    for v, unit in enumerate(result.agents.units):
+        if result.membership[v] >= 0:
+            continue
+        accounts = result.agents.accounts.get(unit, [])
+        hit = reached(evidence, [unit, *accounts], everyone)
+        unassigned.append(UnassignedAgent(
+            node=unit, accounts=accounts, victims=len(hit.victims),
+            victims_by_country=_by_country(evidence, hit.victims),
+            money=money_received(evidence, hit.payments, fx), tied_to=tied[unit]))
+    return Reports(cells, sorted(unassigned, key=lambda a: a.node))
 
 
 #: the columns of :func:`cell_rows`, in order
@@ -225,16 +322,33 @@ CELL_COLUMNS = ["cell", "agents", "accounts", "victims", "countries", "usd", "ke
                 "confidence"]
 
 
-def cell_rows(cell_id: str, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The one-line overview of a cell, as ``ringmap cells`` prints it."""
-    players = summary.get("key_players") or [{}]
+def cell_rows(cell_id: str, report: CellReport | None) -> dict[str, Any]:
+    """The one-line overview of a cell, as ``ringmap cells`` prints it (only its id when it
+    was saved without a report)."""
+    if report is None:
+        return dict.fromkeys(CELL_COLUMNS) | {"cell": cell_id}
     return {
         "cell": cell_id,
-        "agents": summary.get("agents", 0),
-        "accounts": len(summary.get("accounts", [])),
-        "victims": summary.get("victims", 0),
-        "countries": ",".join(summary.get("victims_by_country", {})),
-        "usd": summary.get("money", {}).get("usd", 0.0),
-        "key_player": players[0].get("node"),
-        "confidence": summary.get("confidence"),
+        "agents": report.agents,
+        "accounts": len(report.accounts),
+        "victims": report.victims,
+        "countries": ",".join(report.victims_by_country),
+        "usd": report.money.usd,
+        "key_player": report.key_players[0].node if report.key_players else None,
+        "confidence": report.confidence,
+    }
+
+
+def unassigned_row(agent: UnassignedAgent) -> dict[str, Any]:
+    """An agent in no cell as a row of :data:`CELL_COLUMNS`: cell ``unassigned``, the agent
+    as its key player."""
+    return {
+        "cell": "unassigned",
+        "agents": int(agent.node.startswith("Person:")),
+        "accounts": len(agent.accounts) + int(agent.node.startswith("Account:")),
+        "victims": agent.victims,
+        "countries": ",".join(agent.victims_by_country),
+        "usd": agent.money.usd,
+        "key_player": agent.node,
+        "confidence": None,
     }

@@ -51,11 +51,13 @@ def cells_command(
     """Find the cells agents work in, save them as a new run and list them.
 
     One row per cell: agents, accounts, victims, their countries, money received in USD,
-    the key player and the mean confidence. A cell holds at least two agents (an account of
-    unknown owner counts as a third of one): a lone suspect, even with accounts of unknown
-    owner tied to him, is unassigned, not a cell of one. Confidence is how often the
-    consensus runs put a member with the rest of its cell. Unassigned agents and
-    infrastructure identifiers (hubs not used for linking) are counted on stderr.
+    the key player and the mean confidence; then one row per agent in no cell (cell
+    "unassigned", the agent as key player, with what it reached on its own). A cell holds at
+    least two agents (an account of unknown owner counts as a third of one): a lone suspect,
+    even with accounts of unknown owner tied to him, is unassigned, not a cell of one.
+    Confidence is how often the consensus runs put a member with the rest of its cell.
+    Unassigned members and infrastructure identifiers (hubs not used for linking) are counted
+    on stderr.
 
     Example: ringmap cells --runs 10 --format json
     """
@@ -64,11 +66,12 @@ def cells_command(
     with session.audited("cells") as counts:
         store = session.store()
         result = detect_cells(store, settings)
-        run, records = write_cells(store, result)
-        counts.update({"cells": len(records), "units": len(result.agents.units),
+        saved = write_cells(store, result)
+        counts.update({"cells": len(saved.records), "units": len(result.agents.units),
                        "unassigned": len(result.unassigned)})
-    emit([cell_rows(r.cell_id, r.summary) for r in records], fmt, CELL_COLUMNS)
-    click.echo(f"run {run.run_id}: {len(records)} cells, {len(result.unassigned)} unassigned, "
+    emit(saved.rows(), fmt, CELL_COLUMNS)
+    click.echo(f"run {saved.run.run_id}: {len(saved.records)} cells, "
+               f"{len(result.unassigned)} unassigned, "
                f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
 
 
@@ -92,24 +95,43 @@ def _find_cell(store: Store, cell_id: str, run_id: str | None) -> tuple[Analysis
 def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
     nodes = store.get_many(m.node_id for m in record.members)
     privacy = Privacy(victims=store.victim_side(nodes))  # the maps' labels
-    scores = record.summary.get("centrality", {})
+    scores = record.summary.centrality if record.summary else {}
     rows = []
     for member in record.members:
         node = nodes.get(member.node_id)
-        degree, between, rank = scores.get(member.node_id, [None, None, None])
-        top = member.explanation[0] if member.explanation else {}
-        evidence = top.get("evidence") or [{}]
+        score = scores.get(member.node_id)
+        top = member.explanation[0] if member.explanation else None
+        seen = top.evidence[0] if top and top.evidence else None
         rows.append({
             "member": member.node_id,
             "label": privacy.label(node.id, {"type": node.type, **node.props}) if node else None,
             "type": node.type if node else None,
-            "confidence": member.confidence, "degree": degree, "betweenness": between,
-            "pagerank": rank,
-            "tie": f"{top['kind']} {top['label']}" if top else None,
-            "evidence": (f"{evidence[0].get('file')}:{evidence[0].get('row')}"
-                         if evidence[0] else None),
+            "confidence": member.confidence,
+            "degree": score.degree if score else None,
+            "betweenness": score.betweenness if score else None,
+            "pagerank": score.pagerank if score else None,
+            "tie": f"{top.kind} {top.label}" if top else None,
+            "evidence": f"{seen.file}:{seen.row}" if seen else None,
         })
     return rows
+
+
+def _overview(run_id: str, record: CellRecord) -> dict[str, Any]:
+    report = record.summary
+    if report is None:
+        return {**cell_rows(record.cell_id, report), "run": run_id, "report": "none saved"}
+    money = report.money
+    return {**cell_rows(record.cell_id, report), "run": run_id,
+            "persons": len(report.persons),
+            "sites": ", ".join(s.label for s in report.sites),
+            "money": ", ".join(f"{c} {a:,.2f}" for c, a in money.by_currency.items()),
+            "unidentified contacts": report.unidentified_contacts,
+            "infrastructure": ", ".join(
+                f"{k} {v.count}" for k, v in report.infrastructure.items()),
+            "brokers": len(report.brokers),
+            "unassigned tied": ", ".join(
+                f"{o.node} ({', '.join(i.label for i in o.shared[:3])})"
+                for o in report.unassigned)}
 
 
 @click.command("cell")
@@ -131,22 +153,13 @@ def cell_command(session: Session, cell_id: str, run_id: str | None, fmt: Format
     run, record = _find_cell(store, cell_id, run_id)
     session.audit("cell", counts={"members": len(record.members)})
     if fmt == "json":
-        emit([{"run": run.run_id, "cell": record.cell_id, "summary": record.summary,
-               "members": [m.model_dump() for m in record.members]}], fmt)
+        saved = record.summary.model_dump(mode="json") if record.summary else {}
+        emit([{"run": run.run_id, "cell": record.cell_id, "summary": saved,
+               "members": [m.model_dump(mode="json") for m in record.members]}], fmt)
         return
     members = _member_rows(store, record)
     if fmt == "table":
-        summary = record.summary
-        money = summary.get("money", {})
-        overview = {**cell_rows(record.cell_id, summary), "run": run.run_id,
-                    "persons": len(summary.get("persons", [])),
-                    "sites": ", ".join(s["label"] for s in summary.get("sites", [])),
-                    "money": ", ".join(f"{c} {a:,.2f}"
-                                       for c, a in money.get("by_currency", {}).items()),
-                    "infrastructure": ", ".join(
-                        f"{k} {v['count']}" for k, v in summary.get("infrastructure", {}).items()),
-                    "brokers": len(summary.get("brokers", []))}
-        emit([{"field": k, "value": v} for k, v in overview.items()], fmt)
+        emit([{"field": k, "value": v} for k, v in _overview(run.run_id, record).items()], fmt)
         click.echo("")
     emit(members, fmt, _MEMBER_COLUMNS)
 

@@ -58,7 +58,7 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
             summary = run_case(store, case_dir, out, settings=settings, maps=maps,
                                packages=packages, progress=terminal_progress())
         counts.update({**summary.ingest.totals(), "cells": len(summary.cells)})
-    emit(summary.cells, fmt, CELL_COLUMNS)
+    emit(summary.cells + summary.unassigned_agents, fmt, CELL_COLUMNS)
     totals = summary.ingest.totals()
     click.echo(f"{totals['read']} rows read, {totals['loaded']} loaded, {totals['duplicate']} "
                f"duplicate, {totals['rejected']} rejected; "

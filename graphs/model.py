@@ -10,21 +10,44 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+from ringmap.errors import StoreError
 
 __all__ = [
     "AnalysisRun",
     "Batch",
+    "Bridge",
+    "Broker",
     "CellMember",
     "CellRecord",
+    "CellReport",
+    "Centrality",
+    "CountryMoney",
     "Counts",
     "Edge",
+    "EvidenceRow",
     "FileLoad",
     "Grading",
     "IngestRun",
+    "KeyPlayer",
+    "Listed",
+    "Listing",
+    "Money",
     "Node",
+    "Outsider",
     "Provenance",
     "Sighting",
+    "Tie",
     "edge_id",
     "utcnow",
 ]
@@ -220,6 +243,35 @@ class AnalysisRun(BaseModel):
         return [str(item["identifier"]) for item in self.summary.get("infrastructure", [])]
 
 
+class _Report(BaseModel):
+    """A part of a saved cell run: frozen, and strict about its fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvidenceRow(_Report):
+    """One provenance row behind a tie: the file and row that saw it."""
+
+    item: str = Field(description="the node or relationship seen (victims pseudonymised)")
+    file: str
+    row: int
+    ref: str | None = None
+    grading: str
+
+
+class Tie(_Report):
+    """Why a member is in its cell: an identifier it shares with other members."""
+
+    kind: str = Field(description="the identifier's type, or victim, contact, uses")
+    identifier: str
+    label: str
+    weight: float | None = Field(default=None, description="its contribution to the tie")
+    shared_by: int = Field(description="agents holding it")
+    in_cell: int = Field(description="of them in this cell")
+    infrastructure: bool = False
+    evidence: list[EvidenceRow] = Field(default_factory=list)
+
+
 class CellMember(BaseModel):
     """A member of a cell with the confidence of its membership and why it is there."""
 
@@ -227,14 +279,149 @@ class CellMember(BaseModel):
 
     node_id: str
     confidence: float
-    explanation: list[dict[str, Any]] = Field(default_factory=list)
+    explanation: list[Tie] = Field(default_factory=list)
+
+
+class Listed(_Report):
+    """An identifier or raid site the cell's members hold."""
+
+    id: str
+    label: str
+    members: int = Field(description="members of the cell holding it")
+    shared_by: int = Field(description="agents of the whole case holding it")
+    infrastructure: bool = False
+
+
+class Listing(_Report):
+    """Identifiers of one type the cell holds: how many, and the most held first."""
+
+    count: int
+    items: list[Listed] = Field(default_factory=list)
+
+
+class CountryMoney(_Report):
+    """The part of a cell's money paid by victims of one country."""
+
+    payments: int = 0
+    by_currency: dict[str, float] = Field(default_factory=dict)
+    usd: float = 0.0
+
+
+class Money(_Report):
+    """Payments into a cell's cards and wallets: count, per currency, in USD, per country."""
+
+    payments: int
+    by_currency: dict[str, float]
+    usd: float = Field(description="at the rate of each payment's date")
+    unconverted: int = Field(description="payments with no rate for their currency")
+    undated: int = Field(description="payments converted at the latest rate")
+    fx_table: str
+    by_country: dict[str, CountryMoney] = Field(
+        default_factory=dict, description="by the payer's country")
+
+
+class Centrality(_Report):
+    """An agent's standing in its cell: weighted degree, betweenness, PageRank."""
+
+    degree: float
+    betweenness: float
+    pagerank: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_triple(cls, data: Any) -> Any:
+        """Runs saved before the model kept ``[degree, betweenness, pagerank]``."""
+        if isinstance(data, list | tuple) and len(data) == 3:
+            return dict(zip(("degree", "betweenness", "pagerank"), data, strict=True))
+        return data
+
+
+class KeyPlayer(Centrality):
+    """One of the cell's most central agents."""
+
+    node: str
+
+
+class Broker(_Report):
+    """An agent with strong ties into this cell and into others."""
+
+    node: str
+    cell: str | None = Field(description="its own cell; None when in no cell")
+    participation: float
+    ties: dict[str, float] = Field(description="cell id -> tie strength into it")
+
+
+class Bridge(_Report):
+    """An identifier this cell shares with other cells."""
+
+    identifier: str
+    kind: str
+    shared_by: int
+    cells: list[str]
+    infrastructure: bool = False
+
+
+class Outsider(_Report):
+    """An agent in no cell that holds identifiers this cell's members hold."""
+
+    node: str
+    shared: list[Listed] = Field(description="what it shares with the cell, most held first")
+
+
+class CellReport(_Report):
+    """The report of one cell, built once by :mod:`ringmap.analysis.report` and saved with it.
+
+    ``ringmap cell``/``cells``, the maps, raid packages and run summaries all read this one
+    model. Victims appear only by count and country; identifiers as privacy shows them.
+    """
+
+    agents: int = Field(description="identified suspects (persons)")
+    units: int = Field(description="agent-graph vertices: suspects, and accounts whose owner "
+                                   "is unknown")
+    persons: list[str]
+    accounts: list[str]
+    confidence: float = Field(description="mean member confidence")
+    infrastructure: dict[str, Listing] = Field(description="per identifier type")
+    sites: list[Listed] = Field(description="offices and raid sites")
+    victims: int
+    victims_by_country: dict[str, int]
+    unidentified_contacts: int = Field(
+        default=0, description="accounts and phones contacted whose user is not identified")
+    money: Money
+    reports: list[str]
+    key_players: list[KeyPlayer]
+    centrality: dict[str, Centrality] = Field(description="per agent")
+    brokers: list[Broker]
+    bridging_identifiers: list[Bridge]
+    unassigned: list[Outsider] = Field(
+        default_factory=list, description="agents in no cell tied to this one")
 
 
 class CellRecord(BaseModel):
-    """A detected cell: an assessment, kept apart from the evidence facts."""
+    """A detected cell: an assessment, kept apart from the evidence facts.
+
+    ``summary`` is the cell's report; None for a cell saved without one. A saved report that
+    this version cannot read raises :class:`~ringmap.errors.StoreError` naming the cell.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     cell_id: str
     members: list[CellMember]
-    summary: dict[str, Any] = Field(default_factory=dict)
+    summary: CellReport | None = None
+
+    @field_validator("summary", mode="wrap")
+    @classmethod
+    def _readable(cls, value: Any, handler: ValidatorFunctionWrapHandler,
+                  info: ValidationInfo) -> Any:
+        if value == {}:  # cells saved before their reports were kept with them
+            return None
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise StoreError(
+                f"the saved report of cell {info.data.get('cell_id')!r} cannot be read by this "
+                f"version of ringmap ({where}: {first['msg']}); run `ringmap cells` again"
+            ) from None

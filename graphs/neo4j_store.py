@@ -16,7 +16,6 @@ password is never printed, logged or put in a message.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -588,7 +587,8 @@ class Neo4jStore(Store):
     # -- assessments -----------------------------------------------------------------------
     def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
         cell_rows = [{"cell_id": c.cell_id, "size": len(c.members), "record": c.model_dump_json(),
-                      "summary_json": json.dumps(c.summary, sort_keys=True)} for c in cells]
+                      "summary_json": c.summary.model_dump_json() if c.summary else "{}"}
+                     for c in cells]
         members: dict[str, list[Props]] = defaultdict(list)
         for cell in cells:
             for member in cell.members:

@@ -51,7 +51,8 @@ _FRAGMENTS: dict[str, str] = {
     SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
     WHERE m.run_id = :run AND (:cell IS NULL OR m.cell_id = :cell)),
 {side},
-contacted AS (
+{contacts}""",
+    "contacts": """contacted AS (
     SELECT s.cell_id, e.dst AS other FROM side s
         CROSS JOIN edges e ON e.src = s.nid AND e.type = 'CONTACTED'
     UNION SELECT s.cell_id, e.src FROM side s
@@ -147,11 +148,41 @@ SELECT n.id AS member, {kind:n}, json_extract(n.props, '$.role'), m.confidence A
 FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
 WHERE m.run_id = :run AND m.cell_id = :cell
 ORDER BY confidence DESC, member LIMIT :limit""",
+    # A cell's victims as ringmap.analysis.victims defines them: the victims it contacted, and
+    # those who paid into its cards and wallets; a card goes to the cell with most claims on it
+    # (side persons holding it, contacted victims paying into it; ties: the first cell id), so
+    # every cell of the run is counted before :cell is applied.
     "victims-by-country": """
-WITH {contacted_victims}
+WITH members AS (
+    SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
+    WHERE m.run_id = :run),
+{side},
+{contacts},
+claims AS (
+    SELECT s.cell_id, e.dst AS card, s.nid AS who FROM side s
+        CROSS JOIN nodes p ON p.nid = s.nid AND p.type = 'Person'
+        CROSS JOIN edges e ON e.src = s.nid AND e.type = 'HOLDS'
+        CROSS JOIN nodes k ON k.nid = e.dst AND k.type IN ('PaymentCard', 'FinancialAccount')
+    UNION SELECT v.cell_id, t.dst, v.nid FROM victims v
+        CROSS JOIN edges p ON p.src = v.nid AND p.type = 'PAID'
+        CROSS JOIN edges t ON t.src = p.dst AND t.type = 'PAID_TO'
+        CROSS JOIN nodes k ON k.nid = t.dst AND k.type IN ('PaymentCard', 'FinancialAccount')),
+owners AS (
+    SELECT card, cell_id FROM (
+        SELECT card, cell_id, ROW_NUMBER() OVER (
+            PARTITION BY card ORDER BY COUNT(*) DESC, cell_id) AS place
+        FROM claims GROUP BY card, cell_id)
+    WHERE place = 1),
+found AS (
+    SELECT cell_id, nid FROM victims
+    UNION SELECT o.cell_id, v.nid FROM owners o
+        CROSS JOIN edges t ON t.dst = o.card AND +t.type = 'PAID_TO'
+        CROSS JOIN edges p ON p.dst = t.src AND +p.type = 'PAID'
+        CROSS JOIN nodes v ON v.nid = p.src AND v.type = 'Person'
+    WHERE json_extract(v.props, '$.role') = 'victim')
 SELECT w.cell_id AS cell, {country} AS country, COUNT(DISTINCT v.nid) AS victims
-FROM victims w CROSS JOIN nodes v ON v.nid = w.nid {located}
-WHERE :country IS NULL OR {country} = :country
+FROM found w CROSS JOIN nodes v ON v.nid = w.nid {located}
+WHERE (:cell IS NULL OR w.cell_id = :cell) AND (:country IS NULL OR {country} = :country)
 GROUP BY cell, country
 ORDER BY cell, victims DESC, country LIMIT :limit""",
     "money-by-cell": """

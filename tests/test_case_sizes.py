@@ -92,7 +92,7 @@ def check_commands(case: Case, db: Path, tmp_path: Path) -> None:
                                               "detection first")
         return
     assert listed.exit_code == 0, listed.output
-    assert len(json.loads(listed.stdout)) == case.cells
+    assert len([r for r in json.loads(listed.stdout) if r["cell"] != "unassigned"]) == case.cells
     if case.cells:
         assert report.exit_code == 0 and json.loads(report.stdout)[0]["cell"] == "C001"
         assert cell_map.exit_code == 0 and (tmp_path / "cells.html").is_file()
@@ -116,5 +116,9 @@ def test_a_cell_needs_two_agents(accounts: int, cells: int, tmp_path: Path) -> N
     out = tmp_path / "out"
     assert invoke("run", write_case(tmp_path / "case", rows), "--out", out).exit_code == 0
     result = invoke("cells", "--store", out / "ringmap.db", "--format", "json")
-    assert len(json.loads(result.stdout)) == cells
+    rows = json.loads(result.stdout)
+    assert len([r for r in rows if r["cell"] != "unassigned"]) == cells
+    unowned = [f"Account:facebook/x{i}" for i in range(accounts)]
+    assert [r["key_player"] for r in rows if r["cell"] == "unassigned"] == (
+        [] if cells else [*unowned, "Person:S1"])  # issue 9: agents in no cell are listed
     assert f"{cells} cells, {0 if cells else accounts + 1} unassigned" in result.stderr

@@ -138,7 +138,8 @@ def stored(tmp_path: Path) -> EmbeddedStore:
 
 def test_write_back_round_trip_with_explanations(stored: EmbeddedStore, tmp_path: Path) -> None:
     result = detect_cells(stored, FAST)
-    run, records = write_cells(stored, result)
+    saved_cells = write_cells(stored, result)
+    run, records = saved_cells.run, saved_cells.records
     latest = stored.latest_cells()
     assert latest is not None
     saved_run, saved = latest
@@ -151,19 +152,18 @@ def test_write_back_round_trip_with_explanations(stored: EmbeddedStore, tmp_path
         for member in record.members:
             assert member.explanation, f"{member.node_id} is not explained"
             tie = member.explanation[0]
-            assert tie["evidence"], f"{member.node_id}: no provenance"
-            row = tie["evidence"][0]
-            seen = _stored().builder.where(row["item"])
-            assert row["file"] == str(tmp_path / "evidence" / seen.file)
-            assert (row["row"], row["ref"], row["grading"]) == (seen.row, seen.ref,
-                                                                "admiralty:B2")
+            assert tie.evidence, f"{member.node_id}: no provenance"
+            row = tie.evidence[0]
+            seen = _stored().builder.where(row.item)
+            assert row.file == str(tmp_path / "evidence" / seen.file)
+            assert (row.row, row.ref, row.grading) == (seen.row, seen.ref, "admiralty:B2")
     # each run is kept
     write_cells(stored, result)
     assert len(stored.analysis_runs("cells")) == 2
 
 
 def test_explanations_never_name_victims(stored: EmbeddedStore) -> None:
-    _run, records = write_cells(stored, detect_cells(stored, FAST))
+    records = write_cells(stored, detect_cells(stored, FAST)).records
     text = str([r.model_dump() for r in records])
     victims = [n.id for n in stored.nodes(["Person"]) if n.props.get("role") == "victim"]
     assert victims and not any(f"'{v}'" in text or f"->{v}'" in text for v in victims)
@@ -188,11 +188,12 @@ def test_single_low_graded_link_does_not_join_cells(tmp_path: Path) -> None:
 
 def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:
     result = detect_cells(stored, CellSettings(runs=1, evidence_lookups=5))
-    run, records = write_cells(stored, result)
+    saved = write_cells(stored, result)
+    run, records = saved.run, saved.records
     assert run.summary["evidence"] == "rows for the first 5 lookups only"
     members = [m for r in records for m in r.members]
     assert all(m.explanation for m in members)  # still explained by their ties
-    assert sum(1 for m in members for t in m.explanation if t["evidence"]) <= 5
+    assert sum(1 for m in members for t in m.explanation if t.evidence) <= 5
 
 
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=40))
@@ -211,11 +212,11 @@ def test_agents_contacting_each_other_are_explained_by_the_contact(tmp_path: Pat
     case = planted_case(2, seed=6, noise=0.0).builder
     case.contact("Account:facebook/c0p0a0", "Account:facebook/c0p1a0")
     store = case.ingest(EmbeddedStore(tmp_path / "talk.db"), tmp_path / "evidence")
-    _run, records = write_cells(store, detect_cells(store, CellSettings(runs=1,
-                                                                        explain_top=50)))
+    records = write_cells(store, detect_cells(store, CellSettings(runs=1,
+                                                                  explain_top=50))).records
     ties = [t for r in records for m in r.members for t in m.explanation
-            if t["kind"] == "contact"]
-    assert ties and ties[0]["label"].startswith("CONTACTED:Account:facebook/c0p")
+            if t.kind == "contact"]
+    assert ties and ties[0].label.startswith("CONTACTED:Account:facebook/c0p")
 
 
 def test_auto_resolution_undoes_the_resolution_limit() -> None:

@@ -19,6 +19,7 @@ from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord
 from ringmap.graphs.normalise import country_table
 from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.tests.browser.chromium import chromium_path
+from ringmap.tests.reports import a_report
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map, victim_map
@@ -217,8 +218,9 @@ def test_cells_fold_their_infrastructure_when_groups_exceed_the_budget(
 
 
 def test_victim_map_prefers_the_stored_cell_report(store: EmbeddedStore) -> None:
-    report = {"victims": 7, "victims_by_country": {"US": 5, "GB": 2, "unknown": 1},
-              "money": {"by_currency": {"USD": 1234.5}}}
+    report = a_report(victims=7, victims_by_country={"US": 5, "GB": 2, "unknown": 1},
+                      money={"payments": 2, "by_currency": {"USD": 1234.5}, "usd": 1234.5,
+                             "unconverted": 0, "undated": 0, "fx_table": "test"})
     store.save_cells(AnalysisRun(run_id="cells-2"), [CellRecord(
         cell_id="C9", members=[CellMember(node_id="Person:AG-1", confidence=1.0)],
         summary=report)])

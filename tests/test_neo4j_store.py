@@ -31,6 +31,7 @@ from ringmap.graphs.model import (
     Grading,
     Node,
     Sighting,
+    Tie,
 )
 from ringmap.graphs.neo4j_store import Neo4jStore, require_version
 from ringmap.graphs.store import Store
@@ -38,6 +39,7 @@ from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
 from ringmap.synth import SynthParams, generate
 from ringmap.tests.neo4j_fixtures import Neo4jServer, require_neo4j
+from ringmap.tests.reports import a_report
 
 HOSTILE = "x' WITH 1 AS a MATCH (n) DETACH DELETE n //"
 SCRIPT = "</script><script>alert(1)</script>"
@@ -277,9 +279,10 @@ def test_killed_ingest_resumes_exactly(
 def test_cells_are_visible_in_the_graph(neo4j: Neo4jStore) -> None:
     neo4j.load_file(_load(), [_rows(1, 7)])
     cells = [CellRecord(cell_id="C02", members=[
-                 CellMember(node_id="Person:AG-1", confidence=0.75,
-                            explanation=[{"via": "Account:telegram/a1", "note": HOSTILE}])],
-                        summary={"agents": 1, "name": SCRIPT}),
+                 CellMember(node_id="Person:AG-1", confidence=0.75, explanation=[Tie(
+                     kind="Account", identifier="Account:telegram/a1", label=HOSTILE,
+                     shared_by=2, in_cell=2)])],
+                        summary=a_report(persons=[SCRIPT])),
              CellRecord(cell_id="C01", members=[
                  CellMember(node_id="Person:AG-2", confidence=1.0),
                  CellMember(node_id="Person:not-in-graph", confidence=0.5)])]

@@ -12,7 +12,8 @@ import pytest
 from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation
-from ringmap.analysis.report import build_reports, money_received, victim_country
+from ringmap.analysis.report import build_reports, money_received
+from ringmap.analysis.victims import Paid, victim_country
 from ringmap.errors import ConfigError
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
@@ -62,11 +63,17 @@ def test_money_received_per_currency_and_in_usd(fx: FxTable) -> None:
     _payment(g, "Payment:2", 100.0, "GBP", datetime(2015, 5, 1))
     _payment(g, "Payment:3", 50.0, "USD", None)
     _payment(g, "Payment:4", 10.0, "XXX", datetime(2015, 5, 1))
-    money = money_received(g, ["PaymentCard:k", "PaymentCard:absent"], fx)
-    assert money["payments"] == 4
-    assert money["by_currency"] == {"GBP": 200.0, "USD": 50.0, "XXX": 10.0}
-    assert money["usd"] == 150.0 + 200.0 + 50.0
-    assert money["unconverted"] == 1 and money["undated"] == 1
+    g.add_node("Person:v", type="Person", role="victim", nationality="GB")
+    paid = [Paid(f"Payment:{i}", "PaymentCard:k", "Person:v" if i < 3 else None)
+            for i in range(1, 5)]
+    money = money_received(g, [*paid, paid[0], Paid("Payment:absent", "PaymentCard:k", None)],
+                           fx)
+    assert money.payments == 4
+    assert money.by_currency == {"GBP": 200.0, "USD": 50.0, "XXX": 10.0}
+    assert money.usd == 150.0 + 200.0 + 50.0
+    assert money.unconverted == 1 and money.undated == 1
+    assert {c: m.by_currency for c, m in money.by_country.items()} == {
+        "??": {"USD": 50.0, "XXX": 10.0}, "GB": {"GBP": 200.0}}
 
 
 def test_victim_country_prefers_located_in() -> None:
@@ -77,7 +84,7 @@ def test_victim_country_prefers_located_in() -> None:
     g.add_node("Person:v2", type="Person", nationality="GB")
     assert victim_country(g, "Person:v1") == "SG"
     assert victim_country(g, "Person:v2") == "GB"
-    assert victim_country(g, "Account:fb/unknown") == "unknown"
+    assert victim_country(g, "Account:fb/unknown") is None
 
 
 def test_key_players_and_participation() -> None:
@@ -95,20 +102,21 @@ def test_key_players_and_participation() -> None:
 def test_reports_of_a_planted_case() -> None:
     case = planted_case(4, seed=2, noise=0.0)
     result = find_cells(case.graph, CellSettings(runs=2))
-    reports = build_reports(result, Privacy.for_graph(case.graph))
+    reports = build_reports(result, Privacy.for_graph(case.graph)).cells
     assert set(reports) == {c.cell_id for c in result.cells}
     for cell in result.cells:
         report = reports[cell.cell_id]
-        assert report["units"] == len(cell.units)
-        assert report["agents"] == len(report["persons"])
-        assert set(report["persons"]) | set(report["accounts"]) == set(cell.members)
-        assert report["victims"] == sum(report["victims_by_country"].values()) > 0
-        assert set(report["victims_by_country"]) <= {"GB", "US", "HK", "SG"}
-        assert report["money"]["usd"] > 0 and report["money"]["unconverted"] == 0
-        assert report["key_players"][0]["node"] in cell.members
-        assert {"Device", "SimCard", "IPAddress"} <= set(report["infrastructure"])
-        assert report["sites"][0]["label"].startswith("Office")
-    # money is attributed once: the cells' totals add up to every payment into a mule's card
-    total = sum(r["money"]["payments"] for r in reports.values())
+        assert report.units == len(cell.units)
+        assert report.agents == len(report.persons)
+        assert set(report.persons) | set(report.accounts) == set(cell.members)
+        assert report.victims == sum(report.victims_by_country.values()) > 0
+        assert set(report.victims_by_country) <= {"GB", "US", "HK", "SG"}
+        assert report.money.usd > 0 and report.money.unconverted == 0
+        assert sum(c.payments for c in report.money.by_country.values()) == report.money.payments
+        assert report.key_players[0].node in cell.members
+        assert {"Device", "SimCard", "IPAddress"} <= set(report.infrastructure)
+        assert report.sites[0].label.startswith("Office")
+    # no mule's card serves two planted cells: the cells' totals add up to every payment
+    total = sum(r.money.payments for r in reports.values())
     paid = sum(1 for _s, _d, rel in case.graph.edges(keys=True) if rel == "PAID_TO")
     assert total == paid

@@ -20,8 +20,10 @@ from ringmap.graphs.model import (
     IngestRun,
     Node,
     Sighting,
+    Tie,
 )
 from ringmap.graphs.store import Store
+from ringmap.tests.reports import a_report
 
 StoreFactory = Callable[[], Store]
 
@@ -156,9 +158,10 @@ def test_project_filters_types(any_store: Store) -> None:
 def test_cells_round_trip(any_store: Store) -> None:
     assert any_store.latest_cells() is None
     cells = [CellRecord(cell_id="C01", members=[
-        CellMember(node_id="Person:AG-1", confidence=0.9,
-                   explanation=[{"via": "Phone:+639171234567", "weight": 1.0}])],
-        summary={"agents": 1})]
+        CellMember(node_id="Person:AG-1", confidence=0.9, explanation=[Tie(
+            kind="Phone", identifier="Phone:+639171234567", label="+639171234567", weight=1.0,
+            shared_by=2, in_cell=2)])],
+        summary=a_report(persons=["Person:AG-1"]))]
     any_store.save_cells(AnalysisRun(run_id="cells-1", params={"seed": 1}), cells)
     any_store.save_cells(AnalysisRun(run_id="cells-2", params={"seed": 2}), cells)
     latest = any_store.latest_cells()

@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 
+from ringmap.analysis.victims import victim_country
 from ringmap.errors import ConfigError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord, Node, Provenance
@@ -32,14 +33,7 @@ from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
-from ringmap.viz.reach import (
-    CellReach,
-    cell_of,
-    figures,
-    reach,
-    select_cells,
-    victim_country,
-)
+from ringmap.viz.reach import CellReach, cell_of, figures, reach_cells, select_cells
 from ringmap.viz.render import (
     LegendEntry,
     LegendSection,
@@ -228,7 +222,7 @@ def cell_map(
     run_id, records = select_cells(store, cells)
     graph = store.project() if graph is None else graph
     order = {c.cell_id: i for i, c in enumerate(records)}
-    reaches = [reach(graph, c) for c in records]
+    reaches = reach_cells(graph, records)
     members = cell_of(records)
     drawer = _Drawer(store, graph, Privacy.for_graph(graph, reveal=reveal), members, order)
     shown = {n for r in reaches for n in r.footprint | r.sites}
@@ -394,7 +388,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
     latest = store.latest_cells()
     records = latest[1] if latest is not None else []
     order = {c.cell_id: i for i, c in enumerate(records)}
-    reaches = [reach(graph, c) for c in records]
+    reaches = reach_cells(graph, records)
     victims = sorted(n for n, a in graph.nodes(data=True)
                      if a.get("type") == "Person" and a.get("role") == Role.VICTIM)
     country_of = {v: victim_country(graph, v) for v in victims}
@@ -444,7 +438,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
                              size=radius[key], title=privacy.text(
                                  f"Cell {r.cell_id}\n{len(r.members):,} members\n"
                                  f"{counted.victims:,} victims\n"
-                                 f"received: {_money_text(counted.money)}\n"
+                                 f"received: {_money_text(counted.money.by_currency)}\n"
                                  f"(figures from the {counted.source})"))
         for site in sorted(r.sites):
             if site in nodes:
@@ -453,11 +447,12 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
         for code, hit in counted.by_country.items():
             if code not in per_country:
                 continue
-            traced = {v for v in r.victims if country_of.get(v) == code}
+            paid = counted.money.by_country.get(code)
             edges.append(MapEdge(
                 key, f"country:{code}", color=colour, width=1 + 2 * math.log2(1 + hit),
                 title=f"Cell {r.cell_id} → {table[code].name} ({code})\n{hit:,} victims\n"
-                      f"payments traced from them: {_money_text(r.money(graph, traced))}"))
+                      "payments traced from them: "
+                      f"{_money_text(paid.by_currency if paid else {})}"))
     countries = {k for k in points if k.startswith("country:")}
     placed = _spread(points, radius, countries)
     for key, node in nodes.items():

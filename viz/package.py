@@ -4,7 +4,8 @@ A package is what investigators take to a raid and what partner agencies receive
 
     cell-C01/
       map.html          the cell map, self-contained and offline
-      persons.csv       agents of the cell and the victims it reached (pseudonymised)
+      persons.csv       agents of the cell, the victims it reached (pseudonymised) and
+                        suspects in no cell arrested at its raid sites
       accounts.csv      accounts the agents run or use
       phones.csv        phone numbers and SIM cards
       devices.csv       phones, laptops, other devices
@@ -35,21 +36,15 @@ from typing import Any
 import networkx as nx
 
 from ringmap import __version__
+from ringmap.analysis.victims import victim_country
 from ringmap.errors import ExportError, NotFound
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, require_reason
-from ringmap.tabular import to_jsonable, write_csv
+from ringmap.tabular import write_csv
 from ringmap.viz.maps import cell_map
-from ringmap.viz.reach import (
-    CellReach,
-    figures,
-    linked,
-    reach,
-    select_cells,
-    victim_country,
-)
+from ringmap.viz.reach import CellReach, figures, linked, reach_cells, select_cells
 from ringmap.viz.render import render_map
 
 __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PackageResult", "export_cell", "export_cells",
@@ -90,10 +85,11 @@ class _Rosters:
     """Roster rows of one cell, with the privacy policy applied to every value."""
 
     def __init__(self, graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord,
-                 privacy: Privacy) -> None:
+                 privacy: Privacy, arrested: list[str]) -> None:
         self.graph = graph
         self.found = found
         self.privacy = privacy
+        self.arrested = arrested
         self.confidence = {m.node_id: m.confidence for m in cell.members}
 
     def _of(self, *types: str) -> list[str]:
@@ -115,7 +111,7 @@ class _Rosters:
 
     def persons(self) -> list[dict[str, Any]]:
         rows = []
-        for node in [*self._of("Person"), *sorted(self.found.victims)]:
+        for node in [*self._of("Person"), *sorted(self.found.victims), *self.arrested]:
             row = self._base(node)
             row["raid_sites"] = self._labels(node, ("WORKS_AT", "ARRESTED_AT"))
             if self.graph.nodes[node].get("role") == Role.VICTIM:
@@ -143,8 +139,7 @@ class _Rosters:
     def cards(self) -> list[dict[str, Any]]:
         rows = []
         for node in self._of("PaymentCard", "FinancialAccount"):
-            payments = [p for p, _ in self.found.payments
-                        if self.graph.has_edge(p, node, "PAID_TO")]
+            payments = [p.payment for p in self.found.payments if p.card == node]
             total: dict[str, float] = {}
             for payment in payments:
                 attrs = self.graph.nodes[payment]
@@ -196,8 +191,16 @@ _ROSTERS: dict[str, _Roster] = {
 }
 
 
-def _summary(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord, run_id: str,
-             privacy: Privacy, rows: Mapping[str, int], reason: str | None) -> dict[str, Any]:
+def _arrested_outside(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> list[str]:
+    """Agents in no cell, tied to this one (its report says), arrested at one of its sites."""
+    outsiders = cell.summary.unassigned if cell.summary else []
+    return [o.node for o in outsiders if o.node in graph and any(
+        site in found.sites for _, _, site in linked(graph, o.node, ("ARRESTED_AT",)))]
+
+
+def _summary(graph: nx.MultiDiGraph, found: CellReach, rosters: _Rosters, cell: CellRecord,
+             run_id: str, rows: Mapping[str, int], reason: str | None) -> dict[str, Any]:
+    privacy = rosters.privacy
     counted = figures(graph, found, cell)
     types: dict[str, int] = {}
     for node in found.footprint:
@@ -217,13 +220,14 @@ def _summary(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord, run_id:
         "entities": dict(sorted(types.items())),
         "victims": counted.victims,
         "victims_by_country": counted.by_country,
-        "money_received": counted.money,
+        "money_received": counted.money.by_currency,
         "figures_from": counted.source,
         "victims_listed": len(found.victims),
+        "arrested_in_no_cell": len(rosters.arrested),
         "raid_sites": sites,
         "exhibits": len(found.exhibits),
         "rows": dict(rows),
-        "analysis": privacy.value(to_jsonable(cell.summary)),
+        "analysis": privacy.value(cell.summary.model_dump(mode="json") if cell.summary else {}),
     }
 
 
@@ -239,6 +243,8 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
            f"- Victims reached: {summary['victims']} ({summary['victims_listed']} with a direct "
            "evidence link are listed in persons.csv)",
            f"- Money received: {money}",
+           f"- Suspects in no cell arrested at its raid sites: "
+           f"{summary['arrested_in_no_cell']} (listed in persons.csv)",
            f"- Figures from: the {summary['figures_from']}",
            f"- Exhibits: {summary['exhibits']}",
            "- Victims: " + ("pseudonymised" if summary["victims_pseudonymised"] else
@@ -284,11 +290,10 @@ def _write_package(target: Path, files: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once the rename happened
 
 
-def _export(store: Store, graph: nx.MultiDiGraph, run_id: str, cell: CellRecord, target: Path,
-            reveal: bool, reason: str | None) -> PackageResult:
+def _export(store: Store, graph: nx.MultiDiGraph, run_id: str, cell: CellRecord,
+            found: CellReach, target: Path, reveal: bool, reason: str | None) -> PackageResult:
     privacy = Privacy.for_graph(graph, reveal=reveal)
-    found = reach(graph, cell)
-    rosters = _Rosters(graph, found, cell, privacy)
+    rosters = _Rosters(graph, found, cell, privacy, _arrested_outside(graph, found, cell))
     rows: dict[str, int] = {}
 
     def files(folder: Path) -> None:
@@ -296,7 +301,7 @@ def _export(store: Store, graph: nx.MultiDiGraph, run_id: str, cell: CellRecord,
         (folder / "map.html").write_text(html, encoding="utf-8")
         for name, roster in _ROSTERS.items():
             rows[name] = write_csv(folder / name, roster.build(rosters), roster.columns())
-        summary = _summary(graph, found, cell, run_id, privacy, rows, reason)
+        summary = _summary(graph, found, rosters, cell, run_id, rows, reason)
         (folder / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
@@ -307,19 +312,26 @@ def _export(store: Store, graph: nx.MultiDiGraph, run_id: str, cell: CellRecord,
 
 
 def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
-                reason: str | None = None) -> PackageResult:
+                reason: str | None = None, graph: nx.MultiDiGraph | None = None
+                ) -> PackageResult:
     """Write the raid package of one cell of the latest cell run into the folder ``out``.
 
     ``reveal`` (``--include-victim-details``) shows victims' identities; it needs a ``reason``.
+    ``graph`` is the evidence graph if the caller already projected it.
     """
     require_reason(reveal, reason)
     run_id, records = select_cells(store, [cell_id])
-    return _export(store, store.project(), run_id, records[0], Path(out), reveal, reason)
+    _, run = select_cells(store, None)  # money goes to one cell among all of the run's
+    graph = store.project() if graph is None else graph
+    found = reach_cells(graph, records, run)[0]
+    return _export(store, graph, run_id, records[0], found, Path(out), reveal, reason)
 
 
 def export_cells(store: Store, out: Path, *, reveal: bool = False,
-                 reason: str | None = None) -> list[PackageResult]:
-    """Write one package per cell of the latest run into ``out/cell-<id>/``."""
+                 reason: str | None = None, graph: nx.MultiDiGraph | None = None
+                 ) -> list[PackageResult]:
+    """Write one package per cell of the latest run into ``out/cell-<id>/`` (``graph`` as
+    for :func:`export_cell`)."""
     require_reason(reveal, reason)
     run_id, records = select_cells(store, None)
     out = Path(out)
@@ -328,9 +340,10 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
     if taken:
         raise ExportError(f"{len(taken)} package folder(s) already exist, e.g. {taken[0]}; "
                           "remove them or choose another --out")
-    graph = store.project()
-    return [_export(store, graph, run_id, cell, target, reveal, reason)
-            for cell, target in zip(records, targets, strict=True)]
+    graph = store.project() if graph is None else graph
+    return [_export(store, graph, run_id, cell, found, target, reveal, reason)
+            for cell, found, target in zip(records, reach_cells(graph, records), targets,
+                                           strict=True)]
 
 
 def verify_package(folder: Path) -> list[str]:

@@ -2,11 +2,10 @@
 
 The footprint of a cell is its members (agents and accounts) and the infrastructure around them:
 identifiers one hop from a member, and non-account identifiers one hop further (the SIM in an
-agent's phone, the number of that SIM). Victims are persons whose accounts or numbers the
-footprint contacted, who paid into a card or wallet of the footprint, or whom a report names
-together with an identifier of the footprint: victims with a direct evidence path to the cell.
-Where cell detection stored its own report with the cell (victims, by country, money),
-:func:`figures` prefers those numbers, so maps and packages agree with ``ringmap cell``.
+agent's phone, the number of that SIM). Its victims and the payments into its cards and
+wallets are those of :mod:`ringmap.analysis.victims`, the definition the cell report and the
+``victims-by-country`` query use. :func:`figures` reads the cell's saved report, so maps and
+packages say what ``ringmap cell`` says; a cell saved without one is counted the same way.
 
 >>> import networkx as nx
 >>> g = nx.MultiDiGraph()
@@ -21,25 +20,25 @@ Where cell detection stored its own report with the cell (victims, by country, m
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
+from ringmap.analysis.fx import FxTable
+from ringmap.analysis.report import country_label, money_received
+from ringmap.analysis.victims import Paid, Reached, reached_by_cell
 from ringmap.errors import NotFound
-from ringmap.graphs.model import CellRecord
-from ringmap.graphs.schema import SCHEMA, Role
+from ringmap.graphs.model import CellRecord, Money
+from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 
 __all__ = ["INFRA_RELS", "CellReach", "Figures", "cell_of", "figures", "footprint", "linked",
-           "reach", "select_cells", "victim_country"]
+           "reach", "reach_cells", "select_cells"]
 
 #: Relationships that tie infrastructure to the people and accounts that use it.
 INFRA_RELS = frozenset({"USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
                         "SIM_IN", "HAS_NUMBER"})
-_MONEY = frozenset({"PaymentCard", "FinancialAccount"})
-_CONTACTABLE = frozenset({"Account", "Phone"})
 _SITE_RELS = frozenset({"WORKS_AT", "ARRESTED_AT"})
 
 
@@ -92,7 +91,8 @@ class CellReach:
     members: list[str]
     footprint: set[str]
     victims: set[str] = field(default_factory=set)
-    payments: list[tuple[str, str]] = field(default_factory=list)  # (payment, victim)
+    payments: list[Paid] = field(default_factory=list)
+    """Payments into the cell's cards and wallets."""
     sites: set[str] = field(default_factory=set)
     exhibits: set[str] = field(default_factory=set)
 
@@ -102,45 +102,38 @@ class CellReach:
         """Total paid to the cell per currency (only by ``victims`` when given)."""
         allowed = None if victims is None else set(victims)
         totals: dict[str, float] = defaultdict(float)
-        for payment, victim in self.payments:
-            if allowed is None or victim in allowed:
-                attrs = graph.nodes[payment]
+        for paid in self.payments:
+            if allowed is None or paid.payer in allowed:
+                attrs = graph.nodes[paid.payment]
                 totals[str(attrs.get("currency") or "?")] += float(attrs.get("amount") or 0.0)
         return {cur: round(total, 2) for cur, total in sorted(totals.items())}
 
 
-def _victim_users(graph: nx.MultiDiGraph, node: str) -> set[str]:
-    return {other for rel, direction, other in linked(graph, node, ("USES",))
-            if direction == "in" and graph.nodes[other].get("role") == Role.VICTIM}
+def _members(graph: nx.MultiDiGraph, cell: CellRecord) -> list[str]:
+    return [m.node_id for m in cell.members if m.node_id in graph]
 
 
-def reach(graph: nx.MultiDiGraph, cell: CellRecord) -> CellReach:
-    """The footprint, victims, payments, raid sites and exhibits of ``cell`` in ``graph``."""
-    members = [m.node_id for m in cell.members if m.node_id in graph]
-    result = CellReach(cell.cell_id, members, footprint(graph, members))
+def reach_cells(graph: nx.MultiDiGraph, cells: Sequence[CellRecord],
+            run: Sequence[CellRecord] | None = None) -> list[CellReach]:
+    """The reach of each of ``cells``; cards and wallets go to one cell each among the cells
+    of ``run`` (default: ``cells``), as in the cell report."""
+    hits = reached_by_cell(graph, {c.cell_id: _members(graph, c) for c in run or cells})
+    return [reach(graph, c, hits[c.cell_id]) for c in cells]
+
+
+def reach(graph: nx.MultiDiGraph, cell: CellRecord, hit: Reached) -> CellReach:
+    """The footprint, victims, payments, raid sites and exhibits of ``cell`` in ``graph``;
+    ``hit`` is what it reached among its run's cells (see :func:`reach_cells`)."""
+    members = _members(graph, cell)
+    result = CellReach(cell.cell_id, members, footprint(graph, members), set(hit.victims),
+                       list(hit.payments))
     for node in result.footprint:
-        kind = _type(graph, node)
-        if kind in _CONTACTABLE:
-            for _, _, other in linked(graph, node, ("CONTACTED",)):
-                result.victims |= _victim_users(graph, other)
-        if kind in _MONEY:
-            for _, direction, payment in linked(graph, node, ("PAID_TO",)):
-                if direction == "in":
-                    for _, _, payer in linked(graph, payment, ("PAID",)):
-                        if graph.nodes[payer].get("role") == Role.VICTIM:
-                            result.victims.add(payer)
-                            result.payments.append((payment, payer))
-        for _, direction, report in linked(graph, node, ("NAMES",)):
-            if direction == "in":  # a report naming this identifier and a victim
-                result.victims |= {other for _, _, other in linked(graph, report, ("NAMES",))
-                                   if graph.nodes[other].get("role") == Role.VICTIM}
         result.exhibits |= {other for _, direction, other in
                             linked(graph, node, ("SEIZED_FROM", "EXHIBIT_OF")) if direction == "in"}
-        if kind == "Person":
+        if _type(graph, node) == "Person":
             result.sites |= {other for _, _, other in linked(graph, node, _SITE_RELS)}
     for exhibit in result.exhibits:
         result.sites |= {other for _, _, other in linked(graph, exhibit, ("SEIZED_AT",))}
-    result.payments.sort()
     return result
 
 
@@ -150,38 +143,21 @@ class Figures:
 
     victims: int
     by_country: dict[str, int]
-    money: dict[str, float]
+    money: Money
     source: str
 
 
 def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figures:
-    """The cell report's figures when cell detection stored them, else the traced ones."""
+    """The cell report's figures; for a cell saved without a report, the same counted from
+    ``graph``."""
     report = cell.summary
-    victims, by_country, money = (report.get("victims"), report.get("victims_by_country"),
-                                  report.get("money"))
-    if isinstance(victims, int) and isinstance(by_country, dict):
-        currencies = money.get("by_currency") if isinstance(money, dict) else None
-        return Figures(
-            victims, {str(k): int(v) for k, v in sorted(by_country.items())},
-            ({str(k): round(float(v), 2) for k, v in sorted(currencies.items())}
-             if isinstance(currencies, dict) else found.money(graph)),
-            "cell report")
+    if report is not None:
+        return Figures(report.victims, report.victims_by_country, report.money, "cell report")
     counted: dict[str, int] = defaultdict(int)
     for victim in found.victims:
-        counted[victim_country(graph, victim) or "unknown"] += 1
-    return Figures(len(found.victims), dict(sorted(counted.items())), found.money(graph),
-                   "traced evidence")
-
-
-def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
-    """The ISO code of a victim's country: a LOCATED_IN edge, else the nationality."""
-    for _, direction, other in linked(graph, person, ("LOCATED_IN",)):
-        if direction == "out":
-            code = graph.nodes[other].get("code")
-            if code:
-                return str(code)
-    nationality: Any = graph.nodes[person].get("nationality")
-    return str(nationality) if nationality else None
+        counted[country_label(graph, victim)] += 1
+    return Figures(len(found.victims), dict(sorted(counted.items())),
+                   money_received(graph, found.payments, FxTable.load()), "traced evidence")
 
 
 def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:

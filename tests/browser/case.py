@@ -88,8 +88,8 @@ def browser_case(*, cells: bool = True) -> CaseBuilder:
     case.link("PAID", v2, pay2)
     case.link("PAID_TO", pay2, wallet)
     if cells:
-        case.cell("C1", dict.fromkeys((ag1, ag2, acc1, acc2), 0.9), summary={"agents": 2})
-        case.cell("C2", dict.fromkeys((ag3, ag4, acc3, acc4), 0.8), summary={"agents": 2})
+        case.cell("C1", dict.fromkeys((ag1, ag2, acc1, acc2), 0.9))
+        case.cell("C2", dict.fromkeys((ag3, ag4, acc3, acc4), 0.8))
     return case
 
 

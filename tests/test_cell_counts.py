@@ -1,0 +1,207 @@
+"""Issue 9: one count of a cell's victims and money everywhere, agents in no cell listed, and
+``ringmap run`` projecting the evidence graph once, on the committed Strikeback example."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+
+from ringmap.cli import cli
+from ringmap.errors import StoreError
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import AnalysisRun, CellRecord
+from ringmap.graphs.store import Store
+from ringmap.pipeline import RunSummary, run_case
+from ringmap.queries.engine import run_named
+from ringmap.tests.conftest import TEST_SECRET
+from ringmap.tests.example_case import STRIKEBACK
+
+
+@dataclass
+class Example:
+    """The example case after ``ringmap run --packages``."""
+
+    store: EmbeddedStore
+    projections: int
+    out: Path
+    summary: RunSummary
+    records: list[CellRecord]
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    """``ringmap run --packages`` on the example, counting the projections it makes."""
+    out = tmp_path_factory.mktemp("run")
+    projected: list[nx.MultiDiGraph] = []
+    with pytest.MonkeyPatch.context() as patch, EmbeddedStore(out / "ringmap.db") as store:
+        patch.setenv("RINGMAP_SECRET", TEST_SECRET)
+
+        def project(*args: Any) -> nx.MultiDiGraph:
+            projected.append(Store.project(store, *args))
+            return projected[-1]
+
+        patch.setattr(store, "project", project)  # counted, still the real store's graph
+        summary = run_case(store, STRIKEBACK, out, packages=True)
+        latest = store.latest_cells()
+        assert latest is not None
+        yield Example(store, len(projected), out, summary, latest[1])
+
+
+def _cli(example: Example, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--store", str(example.out / "ringmap.db"), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_issue9_run_projects_the_graph_once(example: Example) -> None:
+    assert example.summary.files.count("maps/victims.html") == 1
+    assert any(f.startswith("packages/") for f in example.summary.files)
+    assert example.projections == 1  # it was 4: cells, two maps, packages
+
+
+def test_issue9_cell_report_and_query_count_the_same_victims(example: Example) -> None:
+    rows = run_named(example.store, "victims-by-country", {}).rows
+    queried: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        queried[row["cell"]][row["country"]] = row["victims"]
+    for record in example.records:
+        assert record.summary is not None
+        assert record.summary.victims_by_country == queried[record.cell_id], record.cell_id
+        assert record.summary.victims == sum(queried[record.cell_id].values())
+    code, out, _ = _cli(example, "cell", "C001", "--format", "json")
+    assert code == 0
+    shown = json.loads(out)[0]["summary"]
+    assert shown["victims"] == sum(queried["C001"].values()) == 4  # it said 10
+
+
+def test_issue9_money_splits_by_country_and_adds_up(example: Example) -> None:
+    paid_to = sum(1 for edge in example.store.edges(["PAID_TO"]))
+    counted = 0
+    for record in example.records:
+        assert record.summary is not None
+        money = record.summary.money
+        counted += money.payments
+        assert sum(c.payments for c in money.by_country.values()) == money.payments
+        for currency, amount in money.by_currency.items():
+            assert sum(c.by_currency.get(currency, 0.0) for c in money.by_country.values()) \
+                == pytest.approx(amount)
+    assert 0 < counted <= paid_to  # a payment counts for one cell at most
+
+
+def _victim_edges(example: Example) -> dict[tuple[str, str], str]:
+    html = (example.out / "maps" / "victims.html").read_text(encoding="utf-8")
+    match = re.search(r'<script type="application/json" id="rm-data">(.*?)</script>', html, re.S)
+    assert match is not None
+    data = json.loads(match.group(1))
+    return {(e["from"], e["to"]): e["title"] for e in data["edges"]
+            if str(e["to"]).startswith("country:")}
+
+
+def test_issue9_victims_map_shows_what_each_country_paid(example: Example) -> None:
+    edges = _victim_edges(example)
+    paying = 0
+    for record in example.records:
+        assert record.summary is not None
+        for code, money in record.summary.money.by_country.items():
+            victims = record.summary.victims_by_country.get(code)
+            title = edges.get((f"cell:{record.cell_id}", f"country:{code}"))
+            if title is None or not victims:
+                continue
+            assert f"{victims:,} victims" in title
+            for currency, amount in money.by_currency.items():  # it said "none"
+                assert f"{amount:,.2f} {currency}" in title, (record.cell_id, code)
+            paying += 1
+    assert paying > 0
+
+
+def test_issue9_agents_in_no_cell_are_listed(example: Example) -> None:
+    run = example.store.latest_cells()
+    assert run is not None
+    unassigned = [a for a in run[0].summary["unassigned"] if a.startswith("Person:")]
+    assert len(unassigned) == 8
+    listed = [r for r in example.summary.unassigned_agents if r["cell"] == "unassigned"]
+    assert [r["key_player"] for r in listed] == unassigned
+    with (example.out / "cells.csv").open(encoding="utf-8", newline="") as handle:
+        in_csv = [r["key_player"] for r in csv.DictReader(handle) if r["cell"] == "unassigned"]
+    assert in_csv == unassigned
+    assert "unassigned" in (example.out / "summary.md").read_text(encoding="utf-8")
+    code, out, err = _cli(example, "cells", "--format", "json")
+    assert code == 0, err
+    assert [r["key_player"] for r in json.loads(out) if r["cell"] == "unassigned"] == unassigned
+
+
+def test_issue9_cell_report_names_its_unassigned_ties(example: Example) -> None:
+    tied = {o.node for r in example.records if r.summary for o in r.summary.unassigned}
+    assert tied and tied <= set(a["key_player"] for a in example.summary.unassigned_agents)
+    record = next(r for r in example.records if r.summary and r.summary.unassigned)
+    code, out, _ = _cli(example, "cell", record.cell_id)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("unassigned tied"))
+    assert record.summary is not None and record.summary.unassigned[0].node in line
+
+
+def test_issue9_raid_package_lists_arrested_suspects_in_no_cell(example: Example) -> None:
+    arrested = {e.src for e in example.store.edges(["ARRESTED_AT"])}
+    outside = arrested & {a["key_player"] for a in example.summary.unassigned_agents}
+    assert outside  # AG-00082 and AG-00092 were arrested but fell in no cell
+    listed: set[str] = set()
+    for folder in sorted((example.out / "packages").iterdir()):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        with (folder / "persons.csv").open(encoding="utf-8", newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["id"] in outside]
+        assert all(r["in_cell"] == "False" and r["raid_sites"] for r in rows)
+        assert summary["arrested_in_no_cell"] == len(rows)
+        listed |= {r["id"] for r in rows}
+    assert listed == outside
+
+
+def test_issue9_packages_and_maps_read_the_saved_report(example: Example) -> None:
+    for folder in sorted((example.out / "packages").iterdir()):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        record = next(r for r in example.records if r.cell_id == summary["cell_id"])
+        assert record.summary is not None
+        assert summary["victims"] == record.summary.victims == summary["victims_listed"]
+        assert summary["money_received"] == record.summary.money.by_currency
+
+
+def test_issue9_unreadable_saved_report_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with EmbeddedStore(path) as store:
+        store.save_cells(AnalysisRun(run_id="cells-old"), [CellRecord(cell_id="C01",
+                                                                      members=[])])
+        store._db.execute("UPDATE cells SET record = ?", (json.dumps(
+            {"cell_id": "C01", "members": [], "summary": {"agents": "many"}}),))
+        with pytest.raises(StoreError, match="cell 'C01' cannot be read"):
+            store.load_cells("cells-old")
+    result = CliRunner().invoke(cli, ["--store", str(path), "cell", "C01"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the saved report of cell 'C01' cannot be read")
+    assert result.stderr.count("\n") == 1
+
+
+def test_issue9_reports_saved_before_the_model_still_load() -> None:
+    saved = {"agents": 1, "units": 1, "persons": ["Person:AG-1"], "accounts": [],
+             "confidence": 1.0, "infrastructure": {}, "sites": [], "victims": 2,
+             "victims_by_country": {"GB": 2},
+             "money": {"payments": 1, "by_currency": {"GBP": 10.0}, "usd": 15.0,
+                       "unconverted": 0, "undated": 0, "fx_table": "fx"},
+             "reports": [], "key_players": [{"node": "Person:AG-1", "degree": 1.0,
+                                             "betweenness": 0.0, "pagerank": 1.0}],
+             "centrality": {"Person:AG-1": [1.0, 0.0, 1.0]}, "brokers": [],
+             "bridging_identifiers": []}
+    record = CellRecord.model_validate_json(json.dumps(
+        {"cell_id": "C1", "members": [], "summary": saved}))
+    assert record.summary is not None and record.summary.victims == 2
+    assert record.summary.centrality["Person:AG-1"].pagerank == 1.0
+    assert record.summary.money.by_country == {} and record.summary.unassigned == []
+    assert CellRecord.model_validate_json(
+        '{"cell_id": "C1", "members": [], "summary": {}}').summary is None

@@ -86,7 +86,8 @@ def _output(
 @click.option("--paths", "k", default=3, show_default=True, type=click.IntRange(min=1),
               help="Most paths reported, shortest first.")
 @click.option("--avoid-hubs", is_flag=True,
-              help="Do not pass through hubs (shared Wi-Fi, CGNAT, much-contacted victims).")
+              help="Do not pass through hubs (shared Wi-Fi, CGNAT, much-contacted victims), "
+                   "countries, places, or the cell run's infrastructure.")
 @_hub_option
 @_common
 @store_options

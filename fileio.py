@@ -23,6 +23,7 @@ __all__ = [
     "make_dirs",
     "open_private",
     "private_umask",
+    "remove_stale_temporaries",
     "write_atomic",
 ]
 
@@ -134,12 +135,32 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     return fd
 
 
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the ``.<name>.<pid>.tmp`` files in ``folder`` that a killed process left behind
+    (its pid is gone); a live writer's file is kept."""
+    for stale in folder.glob(".*.tmp"):
+        pid = stale.name[:-4].rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so it is whole or absent."""
     path = Path(path)
     try:
         make_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp",
+                                   dir=path.parent)  # the pid: see remove_stale_temporaries
         os.fchmod(fd, 0o666 & ~private_umask())
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:

@@ -28,7 +28,7 @@ from ringmap.fileio import write_atomic
 from ringmap.graphs.stats import count_rows
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
-from ringmap.ingest.run import IngestReport, check_files, ingest_files
+from ringmap.ingest.run import CheckedTask, IngestReport, check_files, ingest_files
 from ringmap.perf import Progress
 from ringmap.tabular import render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
@@ -78,18 +78,20 @@ def run_case(
     maps: bool = True,
     packages: bool = False,
     progress: Progress | None = None,
+    tables: list[CheckedTask] | None = None,
 ) -> RunSummary:
     """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
 
     Every table is checked (mappings, encodings, columns) before anything is written. The
     evidence graph is projected once, after ingest, and handed to cells, maps and packages.
+    ``tables``, if given, are the case's tables checked already (before the store existed).
 
     Raises
     ------
     InputError, MappingError
         The case folder, a table or a mapping is unusable; nothing was written.
     """
-    checked = check_files(load_case(case_dir))
+    checked = tables if tables is not None else check_files(load_case(case_dir))
     out.mkdir(parents=True, exist_ok=True)
     report = ingest_files(store, checked, quarantine_dir=out / "quarantine", progress=progress,
                           command="run")

@@ -83,7 +83,7 @@ def _output(
 @click.argument("b")
 @click.option("--max-hops", default=6, show_default=True, type=click.IntRange(min=1),
               help="Longest path reported.")
-@click.option("--paths", "k", default=3, show_default=True, type=click.IntRange(min=1),
+@click.option("--paths", "k", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Most paths reported, shortest first.")
 @click.option("--avoid-hubs", is_flag=True,
               help="Do not pass through hubs (shared Wi-Fi, CGNAT, much-contacted victims), "

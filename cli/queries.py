@@ -82,6 +82,8 @@ def _cypher_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise ConfigError("a --param value nests its JSON too deeply") from None
 
 
 @click.command()

@@ -19,6 +19,8 @@ from ringmap.cli.session import (
     waiting,
 )
 from ringmap.errors import InputError
+from ringmap.ingest.case import load_case
+from ringmap.ingest.run import check_files
 from ringmap.pipeline import run_case
 from ringmap.tabular import Format
 
@@ -52,11 +54,12 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     """
     session.default_path = out / "ringmap.db"
     settings = CellSettings.model_validate({"method": method, "seed": seed})
+    tables = check_files(load_case(case_dir))  # a bad case leaves no empty case file behind
     with session.audited("run") as counts:
         store = session.store(create=True)
         with store.writing("run", wait=wait, on_wait=waiting):
             summary = run_case(store, case_dir, out, settings=settings, maps=maps,
-                               packages=packages, progress=terminal_progress())
+                               packages=packages, progress=terminal_progress(), tables=tables)
         counts.update({**summary.ingest.totals(), "cells": len(summary.cells)})
     emit(summary.cells + summary.unassigned_agents, fmt, CELL_COLUMNS)
     totals = summary.ingest.totals()

@@ -149,7 +149,8 @@ class EmbeddedStore(Store):
         self._ids: _IdCache | None = None
         self._ids_version = -1  # PRAGMA data_version the id cache was read at
         self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
-        self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path)
+        self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path,
+                                   self._mark_interrupted)
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -165,6 +166,12 @@ class EmbeddedStore(Store):
 
     def describe(self) -> str:
         return f"embedded:{self.path}"
+
+    def _mark_interrupted(self) -> None:
+        """Runs left unfinished are marked: whoever wrote them is gone, as this store now
+        holds the writer lock."""
+        self._db.execute("UPDATE runs SET record = json_set(record, '$.interrupted', json('true'))"
+                         " WHERE json_extract(record, '$.finished') IS NULL")
 
     def writing(self, command: str, *, wait: bool = False,
                 on_wait: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
@@ -454,8 +461,8 @@ class _WriterLock:
     (released by the kernel when the holder dies), which names its holder for the message a
     second writer gets. Re-entrant within one store."""
 
-    def __init__(self, path: Path, case: Path) -> None:
-        self.path, self._case = path, case
+    def __init__(self, path: Path, case: Path, on_acquire: Callable[[], None]) -> None:
+        self.path, self._case, self._on_acquire = path, case, on_acquire
         self._depth = 0
 
     @contextmanager
@@ -486,6 +493,7 @@ class _WriterLock:
                       "since": utcnow().isoformat(timespec="seconds")}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(holder).encode(), 0)
+            self._on_acquire()
             self._depth = 1
             try:
                 yield

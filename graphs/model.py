@@ -192,6 +192,7 @@ class IngestRun(BaseModel):
     user: str = ""
     command: str = ""
     files: list[str] = Field(default_factory=list, description="sha256 of each file")
+    interrupted: bool = Field(default=False, description="never finished: its writer died")
 
 
 class Provenance(BaseModel):

@@ -88,9 +88,9 @@ def _redact(uri: str) -> str:
         parts = urlsplit(uri)
     except ValueError:
         return "<unparseable URI>"
-    if "@" not in parts.netloc:
-        return uri
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    # a query string may carry a password (?password=...): never shown
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="",
+                          fragment="").geturl()
 
 
 def require_version(agent: str, where: str) -> None:

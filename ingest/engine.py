@@ -33,7 +33,7 @@ from typing import Any, TextIO
 import phonenumbers
 
 from ringmap.errors import NormalisationError
-from ringmap.fileio import make_dirs, open_private
+from ringmap.fileio import make_dirs, open_private, remove_stale_temporaries
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.identify import KINDS, Identified, identify
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
@@ -836,6 +836,7 @@ class Quarantine:
         self._columns = list(columns)
         self._masked = frozenset(masked)
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        remove_stale_temporaries(path.parent)
         self._handle: TextIO | None = None
         self._writer: Any = None
 

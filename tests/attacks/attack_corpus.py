@@ -504,3 +504,38 @@ def mapping_encoding_base64(work: Path, outside: Path) -> None:
 def mapping_encoding_rot13(work: Path, outside: Path) -> None:
     table(work, "pid,name\nP1,Ana\n")
     write(work / "people.yaml", PEOPLE_MAPPING + "source: {encoding: rot13}\n")
+
+
+# -- options and other inputs ------------------------------------------------------------------
+
+
+@attack("options", ["cypher", "RETURN $x AS x", "--neo4j", "bolt://127.0.0.1:1", "-p",
+                    "x=" + "[" * 10_000 + "]" * 10_000], "error", r"nests its JSON too deeply")
+def cypher_deeply_nested_param(work: Path, outside: Path) -> None:
+    """A --param value nested 10,000 deep (a traceback before)."""
+
+
+@attack("options", ["path", "Person:A", "Person:B", "--paths", "100000"], "usage")
+def path_paths_unbounded(work: Path, outside: Path) -> None:
+    """--paths 100000 asked for an unbounded search."""
+
+
+@attack("options", RUN, "error", r"case\.yaml")
+def case_yaml_invalid(work: Path, outside: Path) -> None:
+    """An invalid case.yaml: one line, and no empty case file left behind."""
+    case(work, "  - {file: p.csv, mapping: people.yaml, extra: 1}\n", **{"p.csv": "pid\n1\n"})
+
+
+@attack("options", RUN, "error", r"YAML syntax error")
+def case_yaml_not_yaml(work: Path, outside: Path) -> None:
+    write(work / "case" / "case.yaml", "tables: [\n  - {file: x\n")
+
+
+@attack("options", ["ingest", "p.csv", "--mapping", "m.yaml"], "error", r"mapping")
+def mapping_yaml_bomb(work: Path, outside: Path) -> None:
+    """A billion-laughs YAML mapping (aliases of aliases)."""
+    write(work / "p.csv", "pid\n1\n")
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+              for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    write(work / "m.yaml", "\n".join(lines) + "\nentities: *i\n")

@@ -1,37 +1,68 @@
 """Every case size works end to end, down to one row and zero agents (issue 9).
 
-Each case is a real case folder (``case.yaml``, one evidence CSV, one mapping; see
-:mod:`small_case`) run through ``ringmap run``; the commands an investigator runs next
-(``cells``, ``cell``, ``map``, ``export cells``) then work on the store it left: a result, or
-one ``Error:`` line, never a traceback.
+Each case is a real case folder written by :class:`ringmap.testing.CaseBuilder` and run
+through ``ringmap run``; the commands an investigator runs next (``cells``, ``cell``, ``map``,
+``export cells``) then work on the store it left: a result, or one ``Error:`` line, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from click.testing import CliRunner, Result
 
-from ringmap.tests.small_case import IMEI, invoke, one_line_error, write_case
+from ringmap.cli import cli
+from ringmap.testing import CaseBuilder
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "strikeback"
+IMEI = "490154203237518"
 
-PAYMENTS = ["V-1,GB,Western Union,WU-1,500,USD", "V-2,US,Western Union,WU-2,750,USD"]
 
-#: case name -> (evidence rows, agents, cells expected)
-CASES: dict[str, tuple[list[str], int, int]] = {
-    "one row": (["S1,facebook,a1"], 1, 0),
-    "no agents": ([f",,,,{p}" for p in PAYMENTS], 0, 0),
-    "one agent": ([f"S1,facebook,a1,{IMEI}", f"S1,facebook,a2,{IMEI}", "S1,skype,a3"], 1, 0),
-    "two agents, no ties": (["S1,facebook,a1", "S2,facebook,b1"], 2, 0),
-    "two agents, one device": ([f"S1,facebook,a1,{IMEI}", f"S2,facebook,b1,{IMEI}"], 2, 1),
-    # the new user's case: two suspects, five accounts, a device only one suspect used
-    "six rows": ([f"S1,facebook,a1,{IMEI}", f"S1,facebook,a2,{IMEI}", "S1,skype,a3",
-                  "S2,facebook,b1", "S2,skype,b2", f",,,,{PAYMENTS[0]}"], 2, 0),
+@dataclass(frozen=True)
+class Spec:
+    """A small case: suspects with their accounts, who used one shared device (suspects, their
+    accounts, or accounts of unknown owner), and victims who paid."""
+
+    suspects: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    on_device: Sequence[str] = ()
+    victims: int = 0
+
+    def write(self, folder: Path) -> Path:
+        case = CaseBuilder()
+        for person, handles in self.suspects.items():
+            suspect = case.person(person)
+            for handle in handles:
+                case.link("USES", suspect, case.account("facebook", handle))
+        for user in self.on_device:
+            if user in self.suspects:
+                case.link("USES", case.person(user), case.device(IMEI))
+            else:
+                case.link("LOGGED_IN_ON", case.account("facebook", user), case.device(IMEI))
+        for n in range(1, self.victims + 1):
+            victim = case.person(f"V-{n}", role="victim")
+            case.link("LOCATED_IN", victim, case.node("Country", code="GB"))
+            case.link("PAID", victim, case.payment("Western Union", f"WU-{n}", 500, "USD"))
+        return case.write(folder)
+
+
+#: case name -> (the case, agents in it, cells expected)
+CASES: dict[str, tuple[Spec, int, int]] = {
+    "one row": (Spec({"S1": []}), 1, 0),
+    "no agents": (Spec(victims=2), 0, 0),
+    "one agent": (Spec({"S1": ["a1", "a2", "a3"]}, on_device=["S1"]), 1, 0),
+    "two agents, no ties": (Spec({"S1": ["a1"], "S2": ["b1"]}), 2, 0),
+    "two agents, one device": (Spec({"S1": ["a1"], "S2": ["b1"]}, on_device=["S1", "S2"]), 2, 1),
+    # the new user's case: two suspects, five accounts, a device only one suspect's used
+    "six rows": (Spec({"S1": ["a1", "a2", "a3"], "S2": ["b1", "b2"]}, on_device=["a1", "a2"],
+                      victims=1), 2, 0),
     # an account of unknown owner on the suspect's device may be his own: still one agent
-    "one agent, an unowned account": ([f"S1,,,{IMEI}", f",facebook,x1,{IMEI}"], 2, 0),
+    "one agent, an unowned account": (Spec({"S1": []}, on_device=["S1", "x1"]), 2, 0),
 }
 
 
@@ -43,13 +74,29 @@ class Case(NamedTuple):
     cells: int
 
 
+def invoke(*args: str | Path) -> Result:
+    """Run the CLI; a traceback (an exception other than exiting) fails the test."""
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def one_line_error(result: Result) -> str:
+    """The ``Error:`` line of a failed command that printed nothing else."""
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
 @pytest.fixture(params=[*CASES, "example"])
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
     """Each small case, and the committed example."""
     if request.param == "example":
         return Case(EXAMPLE, 100, 8)
-    rows, agents, cells = CASES[request.param]
-    return Case(write_case(tmp_path / "case", rows), agents, cells)
+    spec, agents, cells = CASES[request.param]
+    return Case(spec.write(tmp_path / "case"), agents, cells)
 
 
 def test_run_then_every_command_works_on_every_case_size(case: Case, tmp_path: Path) -> None:
@@ -112,9 +159,9 @@ def test_a_cell_needs_two_agents(accounts: int, cells: int, tmp_path: Path) -> N
     Accounts of unknown owner count as a third of an agent each, so a suspect with one or
     two of them is one agent (unassigned), with three two agents (a cell).
     """
-    rows = [f"S1,,,{IMEI}", *(f",facebook,x{i},{IMEI}" for i in range(accounts))]
+    spec = Spec({"S1": []}, on_device=["S1", *(f"x{i}" for i in range(accounts))])
     out = tmp_path / "out"
-    assert invoke("run", write_case(tmp_path / "case", rows), "--out", out).exit_code == 0
+    assert invoke("run", spec.write(tmp_path / "case"), "--out", out).exit_code == 0
     result = invoke("cells", "--store", out / "ringmap.db", "--format", "json")
     rows = json.loads(result.stdout)
     assert len([r for r in rows if r["cell"] != "unassigned"]) == cells

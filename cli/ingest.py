@@ -107,9 +107,10 @@ def ingest(
             click.echo(f"{row.rejected} row(s) of {row.file} rejected; see {row.quarantine}",
                        err=True)
         if row.skipped:
-            counts = ", ".join(f"{label} {sum(reasons.values())}"
-                               for label, reasons in row.skipped.items())
-            click.echo(f"{row.skipped_total} optional value(s) of {row.file} skipped ({counts}); "
+            per_entity = ", ".join(f"{label} {sum(reasons.values())}"
+                                   for label, reasons in row.skipped.items())
+            click.echo(f"{row.skipped_total} optional value(s) of {row.file} skipped "
+                       f"({per_entity}); "
                        f"see {row.skip_log}", err=True)
     rejected = report.rejected_whole()
     if rejected:

@@ -608,8 +608,22 @@ def parse_mapping(data: Any, origin: str = "mapping",
     return mapping
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: no mapping or case file needs them, and aliases of aliases
+    expand a few hundred bytes into billions of values for every walk over the document."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed",
+                self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        return super().compose_node(parent, index)
+
+
 def load_yaml(path: Path) -> Any:
-    """A YAML file's document; :class:`MappingError` naming the line of a syntax error."""
+    """A YAML file's document; :class:`MappingError` naming the line of a syntax error.
+
+    Aliases are refused (see :class:`_PlainLoader`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -617,7 +631,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise MappingError([f"{path}: not UTF-8 text (byte offset {exc.start})"]) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

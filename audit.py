@@ -1,9 +1,10 @@
 """The audit log: every ingest, consultation and export appended as one JSON line.
 
 Who (``RINGMAP_USER`` or the login name), when (UTC), what (command and arguments, with any
-secret-looking argument redacted), why (``--reason`` where given) and counts. An action that
-writes or exports is recorded twice (:func:`audited`): its intent before it starts, and its
-completion after; no intent written, no action. The log lives in
+secret-looking argument redacted), why (``--reason`` where given) and counts; card numbers
+anywhere in an entry are masked by :mod:`ringmap.privacy`. An action that writes or exports is
+recorded twice (:func:`audited`): its intent before it starts, and its completion after; no
+intent written, no action. The log lives in
 ``RINGMAP_AUDIT_LOG`` or beside the embedded case file (``<store>.audit.jsonl``), or in
 ``./ringmap-audit.jsonl`` for a Neo4j store.
 """
@@ -23,6 +24,7 @@ from typing import Any, Literal
 from ringmap.errors import ConfigError
 from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.model import utcnow
+from ringmap.privacy import mask_card_numbers, mask_value
 
 __all__ = ["Phase", "audit_path", "audited", "record", "redact_args"]
 
@@ -43,16 +45,14 @@ def audit_path(store_path: str | os.PathLike[str] | None = None) -> Path:
 
 def redact_args(args: Sequence[str]) -> list[str]:
     """Arguments with the value of any secret-looking option replaced by ``***`` and every
-    card-like number masked to BIN + last four (whatever command an analyst typed it into).
+    card number masked to BIN + last four (whatever command an analyst typed it into).
 
     >>> redact_args(["--password", "hunter2", "--neo4j-password=x", "--out", "d"])
     ['--password', '***', '--neo4j-password=***', '--out', 'd']
     >>> redact_args(["map", "entity", "card:4111 1111 1111 1111"])
     ['map', 'entity', 'card:411111******1111']
     """
-    from ringmap.graphs.resolve import shown_input
-
-    return [shown_input(arg) for arg in _hide_secrets(args)]
+    return [mask_card_numbers(arg) for arg in _hide_secrets(args)]
 
 
 def _hide_secrets(args: Sequence[str]) -> list[str]:
@@ -101,8 +101,8 @@ def record(
         "command": command,
         "args": redact_args(args),
         "store": store,
-        "reason": reason,
-        "counts": dict(counts or {}),
+        "reason": mask_value(reason),  # a reason may quote the card it is about
+        "counts": mask_value(dict(counts or {})),
     }
     if phase is not None:
         entry |= {"phase": phase, "action": action}

@@ -15,7 +15,10 @@ One detection rule decides what is a card number:
 
 Identifiers of other kinds take precedence where their shape or place says what they are:
 
-- a run directly after ``+`` is a phone number (cards are never written with ``+``);
+- a run directly after ``+`` is a phone number (cards are never written with ``+``), and so
+  is a run of up to 15 digits that is a valid international number once given its ``+``
+  (``639171234567``, a WhatsApp handle): no card number of those lengths fits a numbering
+  plan;
 - ``89…`` is an ICCID (ISO/IEC 7812 major industry 8, telecommunications: no payment card);
 - 15 digits starting ``35`` or ``86`` are an IMEI (no scheme issues 15-digit cards there);
   any other 15-digit IMEI (never ``34``/``37``, American Express) counts as one in an IMEI
@@ -44,20 +47,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import networkx as nx
+import phonenumbers
 
 from ringmap.errors import ConfigError
 from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
-__all__ = ["Privacy", "key_problem", "mask_card_numbers", "mask_field", "mask_value",
-           "require_reason", "victim_side"]
+__all__ = ["OWNERSHIP", "VICTIM", "Privacy", "is_victim", "key_problem", "mask_card_field",
+           "mask_card_numbers", "mask_field", "mask_value", "require_reason", "victim_side"]
 
 _SEP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000.\uff0e\-\u2010-\u2015\u2212\uff0d]"
 _RUN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
+_SEPARATORS = re.compile(f"{_SEP}+")
 _GROUP = re.compile(r"\d+")
 _WORD = re.compile(r"[A-Za-z_]")
 _DEVICE_LABEL = re.compile(r"(?:device|imei(?:sv)?)\s*[:#=]?\s*$", re.IGNORECASE)
@@ -77,12 +83,21 @@ def _ascii(digits: str) -> str:
     return digits if digits.isascii() else "".join(str(int(ch)) for ch in digits)
 
 
+@lru_cache(maxsize=1 << 12)
+def _phone_number(digits: str) -> bool:
+    """Whether ``digits`` are a valid international phone number once given their ``+``."""
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _is_card(digits: str, groups: list[str], device_label: bool) -> bool:
     if digits[0] == "0" or digits.startswith("89") or max(map(len, groups)) <= 3:
         return False
     if (digits[:2] in ("35", "86") or device_label) and _IMEI.fullmatch(digits):
         return False
-    return luhn_valid(digits)
+    return luhn_valid(digits) and not (len(digits) <= 15 and _phone_number(digits))
 
 
 def _card_spans(text: str, device_label: bool = False) -> list[tuple[int, int, str]]:
@@ -160,9 +175,26 @@ def mask_field(text: str, field: str | None = None) -> str:
     ('352099001761481', '411111******1111')
     """
     shape = _TYPED_FIELDS.get(field or "")
-    if shape is not None and shape.fullmatch(text):
+    if shape is not None and shape.fullmatch(_SEPARATORS.sub("", text.strip())):
         return text
     return mask_card_numbers(text)
+
+
+def mask_card_field(text: str) -> str:
+    """A value of a column declared to hold card numbers, as it may be shown.
+
+    There it is a card number whatever its check digit (a mistyped card is one digit from the
+    real one): 12 digits or more as BIN + last four, fewer as their last four.
+
+    >>> mask_card_field("4111 1111 1111 1112"), mask_card_field("4111-1111"), mask_card_field("")
+    ('411111******1112', '****1111', '')
+    """
+    digits = _ascii("".join(_GROUP.findall(text)))
+    if not digits:
+        return mask_card_numbers(text)
+    if len(digits) >= 12:
+        return mask_pan(digits)
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
 def mask_value(value: Any, field: str | None = None) -> Any:
@@ -176,7 +208,7 @@ def mask_value(value: Any, field: str | None = None) -> Any:
         return mask_field(value, field)
     if isinstance(value, list | tuple):
         return [mask_value(v, field) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): mask_value(v, str(k)) for k, v in value.items()}
     return value
 
@@ -208,17 +240,24 @@ def key_problem(type_name: str, node_id: str) -> str | None:
 # What a pseudonymised node still shows: categories that cannot single a victim out.
 _NON_IDENTIFYING = frozenset({"role", "age", "birth_year", "gender", "nationality", "platform",
                               "kind", "brand", "card_type", "provider", "carrier"})
-# Relationships through which a person owns an identifier.
-_OWNS = frozenset({"USES", "HOLDS"})
+#: Relationships through which a person owns an identifier: what only victims own is theirs.
+OWNERSHIP = ("USES", "HOLDS")
+#: The role of the Persons whose side is pseudonymised.
+VICTIM = Role.VICTIM
+
+
+def is_victim(attrs: Mapping[str, Any]) -> bool:
+    """Whether a node's attributes are those of a victim Person."""
+    return attrs.get("type") == "Person" and attrs.get("role") == VICTIM
 
 
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
-    """Victim persons, and identifiers owned (USES/HOLDS) by victims and by no other person."""
-    victims = {n for n, a in graph.nodes(data=True)
-               if a.get("type") == "Person" and a.get("role") == Role.VICTIM}
+    """Victim persons, and identifiers owned (:data:`OWNERSHIP`) by victims and by no other
+    person: the nodes shown under a pseudonym."""
+    victims = {n for n, a in graph.nodes(data=True) if is_victim(a)}
     owners: dict[str, set[str]] = {}
     for src, dst, rel in graph.edges(keys=True):
-        if rel in _OWNS:
+        if rel in OWNERSHIP:
             owners.setdefault(dst, set()).add(src)
     return victims | {item for item, who in owners.items() if who <= victims}
 

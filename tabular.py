@@ -1,38 +1,75 @@
 """Rows out: readable tables, JSON and CSV whose cells cannot run as spreadsheet formulas.
 
-Evidence text is attacker-controlled; a cell such as ``=HYPERLINK(...)`` must stay text when an
-investigator opens a roster in a spreadsheet, so every CSV cell that starts with ``= + - @``, a
-tab or a carriage return is prefixed with a single quote.
+Every value shown passes the privacy policy first (:func:`ringmap.privacy.mask_value`: card
+numbers as BIN + last four). Evidence text is attacker-controlled; a cell such as
+``=HYPERLINK(...)`` must stay text when an investigator opens a roster in a spreadsheet.
+:class:`CsvWriter`, the one writer of every CSV ringmap writes, prefixes with a single quote
+what a spreadsheet would run: text starting ``=``, ``@``, a tab or a carriage return, or ``+``
+or ``-`` not followed by a plain number (``+639171234567`` and ``-12.5`` stay numbers) — at the
+start of a cell and after every line break in it; a cell holding a line break is quoted.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Format", "neutralise", "render", "to_jsonable", "write_csv"]
+from ringmap.privacy import mask_value
+
+__all__ = ["CsvWriter", "Format", "neutralise", "render", "to_jsonable", "write_csv"]
 
 Format = Literal["table", "json", "csv"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A line of a cell that a spreadsheet runs: = @ tab CR (and their full-width forms), or a sign
+# not followed by a plain number. Matched at the start of the cell and after each line break.
+_LIVE = re.compile(
+    r"(?:\A|(?<=[\r\n]))(?=[=@\t\r\uff1d\uff20]"
+    r"|[+\-\uff0b\uff0d](?![0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?(?:\Z|[\r\n])))")
+_QUOTED = re.compile(r'[",\r\n]')
 
 
 def neutralise(value: Any) -> str:
-    """A CSV cell's text, defused if a spreadsheet would read it as a formula.
+    r"""A CSV cell's text, defused if a spreadsheet would read it (or a line of it) as a formula.
 
-    >>> neutralise("=1+1"), neutralise("-5"), neutralise("plain"), neutralise(None)
-    ("'=1+1", "'-5", 'plain', '')
+    >>> neutralise("=1+1"), neutralise("-5"), neutralise("+639171234567"), neutralise("-1+1")
+    ("'=1+1", '-5', '+639171234567', "'-1+1")
+    >>> neutralise("on desk\r+cmd|' /C calc'!A0"), neutralise(None)
+    ("on desk\r'+cmd|' /C calc'!A0", '')
     """
     if value is None:
         return ""
-    text = _scalar_text(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
+    return _LIVE.sub("'", _scalar_text(value))
+
+
+class CsvWriter:
+    r"""The one CSV writer: every cell neutralised, quoted when it holds a comma, a quote or a
+    line break (bare ``\r`` too, which :mod:`csv` leaves unquoted with ``\n`` line ends), and
+    rows ended by ``\n``.
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> CsvWriter(out).writerow(["a,b", "x\r=1", "-12.5", "+cmd"])
+    >>> out.getvalue()
+    '"a,b","x\r\'=1",-12.5,\'+cmd\n'
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._write = handle.write
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        """Write one row."""
+        fields = [_csv_field(neutralise(cell)) for cell in cells]
+        self._write((",".join(fields) if fields != [""] else '""') + "\n")
+
+
+def _csv_field(text: str) -> str:
+    if _QUOTED.search(text):
+        return '"' + text.replace('"', '""') + '"'
     return text
 
 
@@ -75,19 +112,26 @@ def write_csv(
     columns: Sequence[str] | None = None,
 ) -> int:
     """Write rows as neutralised CSV to a path or text stream; returns the row count."""
-    materialised = list(rows)
-    cols = _columns(materialised, columns)
+    materialised, cols = _shown(rows, columns)
     if isinstance(target, Path):
         with target.open("w", encoding="utf-8", newline="") as handle:
             return _write_csv_rows(handle, materialised, cols)
     return _write_csv_rows(target, materialised, cols)
 
 
+def _shown(rows: Iterable[Mapping[str, Any]],
+           columns: Sequence[str] | None) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The rows as they may be shown (privacy policy applied per column) and their columns."""
+    materialised = list(rows)
+    cols = _columns(materialised, columns)
+    return [{c: mask_value(to_jsonable(r.get(c)), c) for c in cols} for r in materialised], cols
+
+
 def _write_csv_rows(handle: Any, rows: list[Mapping[str, Any]], cols: list[str]) -> int:
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow([neutralise(c) for c in cols])
+    writer = CsvWriter(handle)
+    writer.writerow(cols)
     for row in rows:
-        writer.writerow([neutralise(row.get(c)) for c in cols])
+        writer.writerow(row[c] for c in cols)
     return len(rows)
 
 
@@ -188,11 +232,9 @@ def render(
     AG-9  posed as a nurse
           from Cebu
     """
-    materialised = list(rows)
-    cols = _columns(materialised, columns)
+    materialised, cols = _shown(rows, columns)
     if fmt == "json":
-        return json.dumps([{c: to_jsonable(r.get(c)) for c in cols} for r in materialised],
-                          indent=2, ensure_ascii=False, default=str)
+        return json.dumps(materialised, indent=2, ensure_ascii=False, default=str)
     if fmt == "csv":
         buffer = io.StringIO()
         _write_csv_rows(buffer, materialised, cols)

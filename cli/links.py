@@ -28,7 +28,7 @@ from ringmap.cli.session import (
     store_options,
 )
 from ringmap.fileio import write_atomic
-from ringmap.privacy import require_reason
+from ringmap.privacy import mask_value, require_reason
 from ringmap.tabular import Format, render
 
 __all__ = ["COMMANDS"]
@@ -73,7 +73,8 @@ def _output(
     if note:
         click.echo(f"Note: {note}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(mask_value(result.model_dump(mode="json")), indent=2,
+                              ensure_ascii=False))
     else:
         emit_sections(sections, fmt)
 

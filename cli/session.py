@@ -17,6 +17,7 @@ import click
 from ringmap import audit
 from ringmap.graphs.store import Store, StoreChoice
 from ringmap.perf import Progress
+from ringmap.privacy import mask_value
 from ringmap.tabular import Format, render, to_jsonable
 
 __all__ = [
@@ -172,7 +173,8 @@ def emit_sections(sections: Mapping[str, Sequence[Mapping[str, Any]]], fmt: Form
     as a plain table).
     """
     if fmt == "json":
-        click.echo(json.dumps(to_jsonable(sections), indent=2, ensure_ascii=False, default=str))
+        click.echo(json.dumps(mask_value(to_jsonable(sections)), indent=2, ensure_ascii=False,
+                              default=str))
     elif len(sections) == 1:
         emit(next(iter(sections.values())), fmt)
     elif fmt == "csv":

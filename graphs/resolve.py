@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 
 from ringmap.errors import NormalisationError, NotFound
 from ringmap.graphs.model import Node
-from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, luhn_valid, mask_pan
+from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, luhn_valid
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
+from ringmap.privacy import mask_field
 
 __all__ = [
     "PlatformSource",
@@ -69,7 +70,6 @@ TYPE_ALIASES: dict[str, str] = {
 
 _REF_TYPES = ("Person", "Location", "Exhibit")
 _SEPARATORS = re.compile(r"[\s\-./()]")
-_DIGIT_RUN = re.compile(r"(?<!\d)\+?\d(?:[\s\-./()]*\d)*")
 _PROFILE_URL = re.compile(
     r"^(?:https?://)?(?:www\.|m\.|mobile\.)?(?P<domain>facebook\.com|fb\.com|instagram\.com|"
     r"twitter\.com|x\.com|tiktok\.com|t\.me|snapchat\.com/add|kik\.me)/(?P<handle>\S+)$",
@@ -103,26 +103,17 @@ def _pan_like(text: str) -> bool:
     return digits.isdigit() and 12 <= len(digits) <= 19
 
 
-def _mask_run(match: re.Match[str]) -> str:
-    digits = _digits(match[0])
-    if match[0].startswith("+") or not 12 <= len(digits) <= 19:  # "+63 ..." is a phone
-        return match[0]
-    return mask_pan(digits)
-
-
 def shown_input(text: str, type_name: str | None = None) -> str:
-    """The analyst's text as it may be shown: every run of 12-19 digits, which could be a
-    card number, is masked unless the text is known to be of another type or the run starts
-    with ``+`` (an international phone number).
+    """The analyst's text as it may be shown: card numbers masked by the one rule of
+    :mod:`ringmap.privacy`; read as ``type_name``, an IMEI or ICCID stays what it is.
 
     >>> shown_input("card:4111 1111 1111 1111"), shown_input("0917 123 4567")
     ('card:411111******1111', '0917 123 4567')
-    >>> shown_input("35-209900-176148-1", "Device")
-    '35-209900-176148-1'
+    >>> shown_input("49-015420-323751-8", "Device")
+    '49-015420-323751-8'
     """
-    if type_name not in (None, "PaymentCard"):
-        return text.strip()
-    return _DIGIT_RUN.sub(_mask_run, text.strip())
+    entity = SCHEMA.entities.get(type_name or "")
+    return mask_field(text.strip(), entity.keys[0] if entity is not None else None)
 
 
 def _reading(type_name: str, keys: list[str]) -> Reading:

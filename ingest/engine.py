@@ -16,7 +16,6 @@ quarantine with their reason. A file is loaded in :class:`~ringmap.graphs.model.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -49,11 +48,10 @@ from ringmap.ingest.mapping import (
 )
 from ringmap.ingest.mapping import Mapping as MappingSpec
 from ringmap.ingest.readers import Row
-from ringmap.privacy import key_problem
-from ringmap.tabular import neutralise
+from ringmap.privacy import key_problem, mask_card_field, mask_card_numbers
+from ringmap.tabular import CsvWriter
 
-__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "load_batches",
-           "mask_digits"]
+__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "load_batches"]
 
 Values = Sequence[str | None]
 
@@ -82,24 +80,6 @@ class _Bad:
 
 _MISS = object()
 _MASK_CHARS = re.compile(r"[*xX•#]")
-
-
-def mask_digits(text: str) -> str:
-    """Every digit but the last four replaced by ``*`` (for card numbers shown anywhere).
-
-    >>> mask_digits("4111 1111 1111 1111")
-    '**** **** **** 1111'
-    """
-    total = sum(ch.isdigit() for ch in text)
-    out = []
-    seen = 0
-    for ch in text:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > total - 4 else "*")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 # -- value conversion -------------------------------------------------------------------------
@@ -828,7 +808,9 @@ class Quarantine:
     """Rejected rows as CSV (row, reason, original columns), written to a temporary file and
     moved into place by :meth:`commit` only once the store has accepted the file.
 
-    Cells are neutralised against spreadsheet formulas; card-number columns are masked.
+    Written by :class:`~ringmap.tabular.CsvWriter` (cells neutralised against spreadsheet
+    formulas); card numbers in the reason and every cell are masked by :mod:`ringmap.privacy`,
+    and a column mapped as a card number is masked whatever its check digit.
     """
 
     def __init__(self, path: Path, columns: Sequence[str], masked: Sequence[int] = ()) -> None:
@@ -838,17 +820,18 @@ class Quarantine:
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         remove_stale_temporaries(path.parent)
         self._handle: TextIO | None = None
-        self._writer: Any = None
+        self._writer: CsvWriter | None = None
 
     def add(self, row: int, reason: str, values: Values) -> None:
         """Quarantine one row."""
         if self._writer is None:
             make_dirs(self.path.parent)
             self._handle = os.fdopen(open_private(self._tmp), "w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle, lineterminator="\n")
-            self._writer.writerow([neutralise(c) for c in ("row", "reason", *self._columns)])
-        cells = [mask_digits(v) if i in self._masked and v else v for i, v in enumerate(values)]
-        self._writer.writerow([str(row), neutralise(reason), *map(neutralise, cells)])
+            self._writer = CsvWriter(self._handle)
+            self._writer.writerow(["row", "reason", *self._columns])
+        cells = [(mask_card_field if i in self._masked else mask_card_numbers)(v) if v else v
+                 for i, v in enumerate(values)]
+        self._writer.writerow([row, mask_card_numbers(reason), *cells])
 
     @property
     def used(self) -> bool:

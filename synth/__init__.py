@@ -18,7 +18,6 @@ global random state. Everything is invented: no real person, account or card.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.synth.evidence import CaseWriter, TableCount
 from ringmap.synth.tables import TABLES
 from ringmap.synth.world import World
+from ringmap.tabular import write_csv
 
 __all__ = ["SynthParams", "SynthResult", "generate", "truth_node_id"]
 
@@ -93,6 +93,7 @@ class SynthResult:
 
 
 _CONTEXT = Context(default_region="PH")
+_TRUTH_COLUMNS = ("node_id", "cell_id", "office")
 
 
 def truth_node_id(type_name: str, *raw_keys: str) -> str:
@@ -195,10 +196,8 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
     truth = [(nid, cell_id, office) for seen, index, nid, cell_id, office in planted
              if index in seen]
     (folder / "truth").mkdir()
-    with (folder / "truth" / "cells.csv").open("w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle, lineterminator="\n")
-        out.writerow(("node_id", "cell_id", "office"))
-        out.writerows(truth)
+    write_csv(folder / "truth" / "cells.csv",
+              [dict(zip(_TRUTH_COLUMNS, row, strict=True)) for row in truth], _TRUTH_COLUMNS)
     _write_mappings(folder, params)
     truth_agents = sum(1 for nid, _, _ in truth if nid.startswith("Person:"))
     summary: dict[str, Any] = {

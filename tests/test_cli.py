@@ -124,6 +124,6 @@ def test_audit_masks_card_numbers_for_every_command() -> None:
 
     assert redact_args(["map", "entity", "card:4111 1111 1111 1111", "--password", "pw"]) == [
         "map", "entity", "card:411111******1111", "--password", "***"]
-    # international phone numbers stay readable; any other 12-19 digit run is masked
-    assert redact_args(["path", "+63 917 123 4567", "imei:490154203237518"]) == [
-        "path", "+63 917 123 4567", "imei:490154*****7518"]
+    # phone numbers and labelled IMEIs stay readable; a bare card-like number is masked
+    assert redact_args(["path", "+63 917 123 4567", "imei:490154203237518", "490154203237518"]
+                       ) == ["path", "+63 917 123 4567", "imei:490154203237518", "490154*****7518"]

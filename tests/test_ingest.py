@@ -65,7 +65,7 @@ def test_row_accounting_and_quarantine(store: EmbeddedStore, tmp_path: Path) -> 
         ("10", "payment.amount: 'abc' is not a number"),
     ]
     assert rows[0]["victim_phone"] == "'+65 9123 4567"  # neutralised: would read as formula
-    assert rows[3]["card_number"] == "**** **** **** 1112"
+    assert rows[3]["card_number"] == "411111******1112"
     assert rows[4]["first_name"] == "'=HYPERLINK(\"http://x\")"
     counts = store.counts()
     assert counts.nodes == {"Device": 2, "Payment": 3, "PaymentCard": 2, "Person": 5, "Phone": 2}

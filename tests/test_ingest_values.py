@@ -13,12 +13,12 @@ from ringmap.ingest.engine import (
     CompiledMapping,
     RowRejected,
     compile_mapping,
-    mask_digits,
 )
 from ringmap.ingest.engine import (
     _datetime_parser as datetime_parser,
 )
 from ringmap.ingest.mapping import parse_mapping
+from ringmap.privacy import mask_card_field
 
 KEY = b"k" * 16
 
@@ -121,4 +121,4 @@ def test_card_numbers_are_hashed_and_never_quoted() -> None:
     with pytest.raises(RowRejected) as caught:
         compiled.row(["4111 1111 1111 1112"])
     assert "1112" not in caught.value.reason and "4111" not in caught.value.reason
-    assert mask_digits("4111-1111-1111-1112") == "****-****-****-1112"
+    assert mask_card_field("4111-1111-1111-1112") == "411111******1112"

@@ -53,8 +53,8 @@ def test_exact_csv_on_a_small_case(small: Path, monkeypatch: pytest.MonkeyPatch)
     assert sections["entity"] == [
         {"field": "id", "value": "Phone:+639171234567"},
         {"field": "type", "value": "Phone"},
-        {"field": "label", "value": "'+639171234567"},  # neutralised: no formula in CSV
-        {"field": "number", "value": "'+639171234567"},
+        {"field": "label", "value": "+639171234567"},  # a number: no formula, no quote
+        {"field": "number", "value": "+639171234567"},
     ]
     assert sections["neighbours"] == [
         {"relationship": "REGISTERED_TO", "direction": "in", "type": "Account", "count": "1"},

@@ -29,9 +29,8 @@ from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord, Node, Provenance
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
-from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy
+from ringmap.privacy import Privacy, is_victim
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
 from ringmap.viz.reach import CellReach, cell_of, figures, reach_cells, select_cells
 from ringmap.viz.render import (
@@ -389,8 +388,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
     records = latest[1] if latest is not None else []
     order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = reach_cells(graph, records)
-    victims = sorted(n for n, a in graph.nodes(data=True)
-                     if a.get("type") == "Person" and a.get("role") == Role.VICTIM)
+    victims = sorted(n for n, a in graph.nodes(data=True) if is_victim(a))
     country_of = {v: victim_country(graph, v) for v in victims}
     per_country = Counter(c for c in country_of.values() if c in table)
     attributed = 0

@@ -39,9 +39,9 @@ from ringmap import __version__
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ExportError, NotFound
 from ringmap.graphs.model import CellRecord, utcnow
-from ringmap.graphs.schema import SCHEMA, Role
+from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy, require_reason
+from ringmap.privacy import Privacy, is_victim, mask_value, require_reason
 from ringmap.tabular import write_csv
 from ringmap.viz.maps import cell_map
 from ringmap.viz.reach import CellReach, figures, linked, reach_cells, select_cells
@@ -114,7 +114,7 @@ class _Rosters:
         for node in [*self._of("Person"), *sorted(self.found.victims), *self.arrested]:
             row = self._base(node)
             row["raid_sites"] = self._labels(node, ("WORKS_AT", "ARRESTED_AT"))
-            if self.graph.nodes[node].get("role") == Role.VICTIM:
+            if is_victim(self.graph.nodes[node]):
                 row["country"] = victim_country(self.graph, node)
                 row["paid"] = "; ".join(
                     f"{a:,.2f} {c}" for c, a in self.found.money(self.graph, [node]).items())
@@ -208,7 +208,7 @@ def _summary(graph: nx.MultiDiGraph, found: CellReach, rosters: _Rosters, cell: 
         types[kind] = types.get(kind, 0) + 1
     sites = [{"site": privacy.label(s, graph.nodes[s]), "lat": graph.nodes[s].get("lat"),
               "lon": graph.nodes[s].get("lon")} for s in sorted(found.sites)]
-    return {
+    summary: dict[str, Any] = mask_value({  # every text: the reason, the analysis, ...
         "format": PACKAGE_FORMAT,
         "cell_id": cell.cell_id,
         "cell_run": run_id,
@@ -227,8 +227,9 @@ def _summary(graph: nx.MultiDiGraph, found: CellReach, rosters: _Rosters, cell: 
         "raid_sites": sites,
         "exhibits": len(found.exhibits),
         "rows": dict(rows),
-        "analysis": privacy.value(cell.summary.model_dump(mode="json") if cell.summary else {}),
-    }
+        "analysis": cell.summary.model_dump(mode="json") if cell.summary else {},
+    })
+    return summary
 
 
 def _summary_md(summary: Mapping[str, Any]) -> str:

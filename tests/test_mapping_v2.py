@@ -43,7 +43,8 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
 def _ingest(store: EmbeddedStore, tmp_path: Path, evidence: Path,
             mapping: dict[str, Any]) -> FileReport:
     path = tmp_path / "mapping.yaml"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    # a JSON round trip unshares repeated specs: YAML aliases are refused in mappings
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(mapping)), sort_keys=False))
     report = ingest_files(store, [(evidence, load_mapping_for(path, evidence), None)],
                           quarantine_dir=tmp_path / "q")
     (done,) = report.files

@@ -22,7 +22,7 @@ import os
 import re
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
@@ -457,6 +457,7 @@ class _Link:
     source: int
     target: int
     strict: bool
+    multi: bool  # an end may be several nodes (a multi-valued cell)
     when: Callable[[Values], bool] | None
     props: tuple[_Value, ...]
     cells: Callable[[Values], Any]  # the raw cells its properties read: its memo key
@@ -493,7 +494,7 @@ RowEdge = tuple[str, str, str, dict[str, Any], int]
 #: (the label of each optional entity or relationship that could not be built, and why).
 RowResult = tuple[str | None, list[RowNode], list[RowEdge], int, list[tuple[str, _Bad]]]
 _SKIPPED = None
-_NO_PART = object()
+_NO_SKIPS: list[tuple[str, _Bad]] = []  # shared, never appended to
 
 
 def _remember(memo: dict[Any, Any], key: Any, compute: Callable[[Any, Values], Any],
@@ -535,7 +536,7 @@ class CompiledMapping:
         ids: list[Any] = []  # per entity: None, a node id, or a tuple of them (a split cell)
         nodes: list[RowNode] = []
         hashes: list[Any] = [ref]
-        skips: list[tuple[str, _Bad]] = []
+        skips: list[tuple[str, _Bad]] = _NO_SKIPS  # replaced by a list at the first skip
         for entity, memo in self._entities:
             if entity.when is not None and not entity.when(row):
                 ids.append(None)
@@ -555,11 +556,12 @@ class CompiledMapping:
                 if entity.strict:
                     raise RowRejected(found.reason, found.category)
                 ids.append(None)
-                skips.append((entity.local, found))
+                skips = [*skips, (entity.local, found)]
             else:
                 if entity.strict and found.bad:
                     raise RowRejected(found.bad[0].reason, found.bad[0].category)
-                skips.extend((entity.local, bad) for bad in found.bad)
+                if found.bad:
+                    skips = [*skips, *((entity.local, bad) for bad in found.bad)]
                 ids.append(tuple(node[0] for node in found.nodes) or None)
                 nodes.extend(found.nodes)
                 hashes.extend(node[3] for node in found.nodes)
@@ -579,12 +581,12 @@ class CompiledMapping:
             if type(found) is _Bad:
                 if link.strict:
                     raise RowRejected(found.reason, found.category)
-                skips.append((link.label, found))
+                skips = [*skips, (link.label, found)]
                 continue
-            if type(src) is str and type(dst) is str:
-                edges.append((link.type, src, dst, *found))
-            else:
+            if link.multi:
                 edges.extend((link.type, s, d, *found) for s in _ids(src) for d in _ids(dst))
+            else:
+                edges.append((link.type, src, dst, *found))
             hashes.append(found[1])
         return ref, nodes, edges, hash(tuple(hashes)), skips
 
@@ -602,14 +604,12 @@ def _node(entity: _Entity, type_name: str, props: dict[str, Any],
     return nid, type_name, props, hash((nid, *props.items()))
 
 
-def _entity_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode | None:
-    """One entity of a row; ``None`` when it is optional and its keys are all blank.
-
-    ``part`` is one value of the entity's multi-valued cell, in place of reading it."""
+def _entity_node(entity: _Entity, row: Values) -> RowNode | None:
+    """One entity of a row; ``None`` when it is optional and its keys are all blank."""
     props: dict[str, Any] = {}
     blank = None
     for value in entity.key_inputs:
-        raw = part if value is entity.split and part is not _NO_PART else value.read(row)
+        raw = value.read(row)
         if raw is None:
             blank = blank or value.name
         elif value.convert is None:
@@ -626,10 +626,10 @@ def _entity_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode 
     return _node(entity, entity.type, props, entity.key_names)
 
 
-def _auto_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode | None:
+def _auto_node(entity: _Entity, row: Values) -> RowNode | None:
     """An identifier typed by its shape (:func:`~ringmap.graphs.identify.identify`)."""
     (value,) = entity.key_inputs
-    raw = part if part is not _NO_PART else value.read(row)
+    raw = value.read(row)
     if raw is None:
         if entity.optional:
             return _SKIPPED
@@ -645,6 +645,10 @@ def _auto_node(entity: _Entity, row: Values, part: Any = _NO_PART) -> RowNode | 
     return _node(entity, found.type, dict(found.props), SCHEMA.entity(found.type).keys)
 
 
+def _constant(value: Any) -> Callable[[Values], Any]:
+    return lambda row: value
+
+
 def _split_nodes(entity: _Entity, row: Values) -> _Multi | None:
     """One node per value of the entity's multi-valued cell; values that fail are kept apart."""
     split = entity.split
@@ -656,8 +660,11 @@ def _split_nodes(entity: _Entity, row: Values) -> _Multi | None:
     nodes: dict[str, RowNode] = {}
     bad: list[_Bad] = []
     for part in split.parts(whole, row):
+        fixed = replace(split, read=_constant(part))
+        one = replace(entity, key_inputs=tuple(fixed if v is split else v
+                                               for v in entity.key_inputs))
         try:
-            node = single(entity, row, part)
+            node = single(one, row)
         except RowRejected as exc:
             bad.append(_Bad(exc.reason, exc.category))
         else:
@@ -788,8 +795,10 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
         shape = json.dumps({n: v.model_dump(mode="json") for n, v in rel.properties.items()},
                            sort_keys=True)
         when = None if rel.when is None else _condition(rel.when, index, nulls)
+        ends = (entities[positions[rel.source]], entities[positions[rel.target]])
         links.append(_Link(rel.type, f"{rel.type} {rel.source}->{rel.target}",
-                           positions[rel.source], positions[rel.target], strict, when, values,
+                           positions[rel.source], positions[rel.target], strict,
+                           any(end.split is not None for end in ends), when, values,
                            _cells(columns), shape))
     ref = mapping.source.reference
     return CompiledMapping(None if ref is None else _reader(ref, index, nulls), entities, links)
@@ -904,7 +913,7 @@ def load_batches(
             rejected += 1
             quarantine.add(row_no, exc.reason, values)
         else:
-            for label, bad in skips:
+            for label, bad in skips:  # usually none
                 counts = skipped.setdefault(label, {})
                 counts[bad.category] = counts.get(bad.category, 0) + 1
                 if skip_log is not None:

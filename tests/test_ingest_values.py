@@ -76,13 +76,18 @@ def test_kinds_templates_defaults_and_literals() -> None:
         compiled.row(["MT", "1", "inf", "usd"])
 
 
-def test_optional_entities_skip_their_relationships_and_equal_rows_hash_equal() -> None:
-    compiled = _compile({
+def _logins(on_error: str = "skip") -> CompiledMapping:
+    """Logins: an account, an optional IP and a count on the relationship."""
+    return _compile({
         "acc": {"type": "Account", "properties": {"platform": {"literal": "fb"},
                                                   "handle": {"column": "h"}}},
         "ip": {"type": "IPAddress", "optional": True, "properties": {"address": {"column": "ip"}}},
     }, ["h", "ip", "n"], [{"type": "LOGGED_IN_FROM", "source": "acc", "target": "ip",
-                           "properties": {"count": {"column": "n"}}}])
+                           "properties": {"count": {"column": "n"}}}], on_error=on_error)
+
+
+def test_optional_entities_skip_their_relationships_and_equal_rows_hash_equal() -> None:
+    compiled = _logins()
     _ref, nodes, edges, sig, _skips = compiled.row(["@Juan", "::ffff:10.0.0.1", "3"])
     assert [n[0] for n in nodes] == ["Account:facebook/juan", "IPAddress:10.0.0.1"]
     assert [(e[0], e[1], e[2], e[3]) for e in edges] == [
@@ -99,12 +104,7 @@ def test_optional_entities_skip_their_relationships_and_equal_rows_hash_equal() 
 
 
 def test_on_error_reject_keeps_the_old_strictness() -> None:
-    compiled = _compile({
-        "acc": {"type": "Account", "properties": {"platform": {"literal": "fb"},
-                                                  "handle": {"column": "h"}}},
-        "ip": {"type": "IPAddress", "optional": True, "properties": {"address": {"column": "ip"}}},
-    }, ["h", "ip", "n"], [{"type": "LOGGED_IN_FROM", "source": "acc", "target": "ip",
-                           "properties": {"count": {"column": "n"}}}], on_error="reject")
+    compiled = _logins(on_error="reject")
     with pytest.raises(RowRejected, match=r"^LOGGED_IN_FROM.count: '3.5' is not a whole number$"):
         compiled.row(["juan", "10.0.0.1", "3.5"])
     with pytest.raises(RowRejected, match=r"^ip.address: IP '10.0.0.300': not an IPv4"):

@@ -96,6 +96,27 @@ def test_verify_does_not_follow_links(store: EmbeddedStore, tmp_path: Path) -> N
     assert verify_package(folder) == ["changed: cards.csv is a link, not a file"]
 
 
+def test_verify_writes_no_audit_log_in_the_cwd(store: EmbeddedStore, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 9: verifying a package wrote ./ringmap.db.audit.jsonl in the current folder; it
+    needs no case, writes nothing beside the package, and audits only to RINGMAP_AUDIT_LOG."""
+    folder = export_cell(store, "C2", tmp_path / "raid" / "cell").path
+    beside = sorted(folder.parent.iterdir())
+    cwd = tmp_path / "empty"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("RINGMAP_AUDIT_LOG", raising=False)
+    assert CliRunner().invoke(cli, ["verify", str(folder)]).exit_code == 0
+    assert list(cwd.iterdir()) == [] and sorted(folder.parent.iterdir()) == beside
+    log = tmp_path / "logs" / "audit.jsonl"
+    monkeypatch.setenv("RINGMAP_AUDIT_LOG", str(log))
+    assert CliRunner().invoke(cli, ["verify", str(folder)]).exit_code == 0
+    entry = json.loads(log.read_text())
+    assert (entry["command"], entry["counts"], entry["store"]) == ("verify", {"problems": 0},
+                                                                   None)
+    assert list(cwd.iterdir()) == []
+
+
 def test_verify_command_exit_codes(store: EmbeddedStore, tmp_path: Path) -> None:
     folder = export_cell(store, "C2", tmp_path / "raid").path
     runner = CliRunner()

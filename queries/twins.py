@@ -45,13 +45,13 @@ _FRAGMENTS: dict[str, str] = {
         CROSS JOIN edges e ON e.dst = m.nid AND +e.type = 'USES'
         CROSS JOIN nodes o ON o.nid = e.src
         WHERE m.type = 'Account' AND o.type = 'Person')""",
-    # Victims each cell (or :cell) contacted: side -CONTACTED- (Account|Phone) <-USES- victim
-    # (the schema lets CONTACTED join accounts and phones only, so their type goes unchecked).
-    "contacted_victims": """members AS (
+    # The side of every cell of the run.
+    "run_side": """members AS (
     SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
-    WHERE m.run_id = :run AND (:cell IS NULL OR m.cell_id = :cell)),
-{side},
-{contacts}""",
+    WHERE m.run_id = :run),
+{side}""",
+    # Victims each cell contacted: side -CONTACTED- (Account|Phone) <-USES- victim (the
+    # schema lets CONTACTED join accounts and phones only, so their type goes unchecked).
     "contacts": """contacted AS (
     SELECT s.cell_id, e.dst AS other FROM side s
         CROSS JOIN edges e ON e.src = s.nid AND e.type = 'CONTACTED'
@@ -62,6 +62,24 @@ victims AS (
         CROSS JOIN edges u ON u.dst = c.other AND +u.type = 'USES'
         CROSS JOIN nodes v ON v.nid = u.src AND v.type = 'Person'
     WHERE json_extract(v.props, '$.role') = 'victim')""",
+    # The cell each card or wallet goes to (ringmap.analysis.victims): the cell with most
+    # claims on it (side persons holding it, contacted victims paying into it; ties: the first
+    # cell id), over every cell of the run ({side} and {contacts} of the whole run).
+    "owners": """claims AS (
+    SELECT s.cell_id, e.dst AS card, s.nid AS who FROM side s
+        CROSS JOIN nodes p ON p.nid = s.nid AND p.type = 'Person'
+        CROSS JOIN edges e ON e.src = s.nid AND e.type = 'HOLDS'
+        CROSS JOIN nodes k ON k.nid = e.dst AND k.type IN ('PaymentCard', 'FinancialAccount')
+    UNION SELECT v.cell_id, t.dst, v.nid FROM victims v
+        CROSS JOIN edges p ON p.src = v.nid AND p.type = 'PAID'
+        CROSS JOIN edges t ON t.src = p.dst AND t.type = 'PAID_TO'
+        CROSS JOIN nodes k ON k.nid = t.dst AND k.type IN ('PaymentCard', 'FinancialAccount')),
+owners AS (
+    SELECT card, cell_id FROM (
+        SELECT card, cell_id, ROW_NUMBER() OVER (
+            PARTITION BY card ORDER BY COUNT(*) DESC, cell_id) AS place
+        FROM claims GROUP BY card, cell_id)
+    WHERE place = 1)""",
     # What each node of the CTE {n} (a nid column) is tied to, in either direction.
     "around": """SELECT t.nid AS start, e.dst AS x FROM {n} t CROSS JOIN edges e ON e.src = t.nid
     UNION SELECT t.nid, e.src FROM {n} t CROSS JOIN edges e ON e.dst = t.nid""",
@@ -153,26 +171,9 @@ ORDER BY confidence DESC, member LIMIT :limit""",
     # (side persons holding it, contacted victims paying into it; ties: the first cell id), so
     # every cell of the run is counted before :cell is applied.
     "victims-by-country": """
-WITH members AS (
-    SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
-    WHERE m.run_id = :run),
-{side},
+WITH {run_side},
 {contacts},
-claims AS (
-    SELECT s.cell_id, e.dst AS card, s.nid AS who FROM side s
-        CROSS JOIN nodes p ON p.nid = s.nid AND p.type = 'Person'
-        CROSS JOIN edges e ON e.src = s.nid AND e.type = 'HOLDS'
-        CROSS JOIN nodes k ON k.nid = e.dst AND k.type IN ('PaymentCard', 'FinancialAccount')
-    UNION SELECT v.cell_id, t.dst, v.nid FROM victims v
-        CROSS JOIN edges p ON p.src = v.nid AND p.type = 'PAID'
-        CROSS JOIN edges t ON t.src = p.dst AND t.type = 'PAID_TO'
-        CROSS JOIN nodes k ON k.nid = t.dst AND k.type IN ('PaymentCard', 'FinancialAccount')),
-owners AS (
-    SELECT card, cell_id FROM (
-        SELECT card, cell_id, ROW_NUMBER() OVER (
-            PARTITION BY card ORDER BY COUNT(*) DESC, cell_id) AS place
-        FROM claims GROUP BY card, cell_id)
-    WHERE place = 1),
+{owners},
 found AS (
     SELECT cell_id, nid FROM victims
     UNION SELECT o.cell_id, v.nid FROM owners o
@@ -186,14 +187,27 @@ WHERE (:cell IS NULL OR w.cell_id = :cell) AND (:country IS NULL OR {country} = 
 GROUP BY cell, country
 ORDER BY cell, victims DESC, country LIMIT :limit""",
     "money-by-cell": """
-WITH {contacted_victims}
-SELECT v.cell_id AS cell, COALESCE(json_extract(p.props, '$.currency'), '??') AS currency,
-       COUNT(*) AS payments, COUNT(DISTINCT v.nid) AS payers,
-       SUM(json_extract(p.props, '$.amount'))
-FROM victims v CROSS JOIN edges e ON e.src = v.nid AND e.type = 'PAID'
-CROSS JOIN nodes p ON p.nid = e.dst AND p.type = 'Payment'
-GROUP BY cell, currency
-ORDER BY cell, currency LIMIT :limit""",
+WITH {run_side},
+{contacts},
+{owners},
+paid AS (
+    SELECT DISTINCT o.cell_id, t.src AS pid FROM owners o
+        CROSS JOIN edges t ON t.dst = o.card AND +t.type = 'PAID_TO'
+        CROSS JOIN nodes p ON p.nid = t.src AND p.type = 'Payment'
+    WHERE :cell IS NULL OR o.cell_id = :cell),
+per_currency AS (
+    SELECT w.cell_id, COALESCE(json_extract(p.props, '$.currency'), '??') AS currency, p.nid,
+           json_extract(p.props, '$.amount') AS amount
+    FROM paid w CROSS JOIN nodes p ON p.nid = w.pid)
+SELECT c.cell_id AS cell, c.currency, COUNT(*) AS payments,
+       (SELECT COUNT(DISTINCT v.nid) FROM per_currency x
+            CROSS JOIN edges e ON e.dst = x.nid AND +e.type = 'PAID'
+            CROSS JOIN nodes v ON v.nid = e.src AND v.type = 'Person'
+        WHERE x.cell_id = c.cell_id AND x.currency = c.currency) AS payers,
+       SUM(c.amount)
+FROM per_currency c
+GROUP BY cell, c.currency
+ORDER BY cell, c.currency LIMIT :limit""",
     "money-trail": """
 WITH instrument AS (
     SELECT nid FROM nodes
@@ -220,10 +234,7 @@ FROM trail t CROSS JOIN nodes p ON p.nid = t.pid
 ORDER BY time IS NULL, time, payment, t.direction, COALESCE(t.counterparty, ''),
          COALESCE(t.country, '') LIMIT :limit""",
     "top-brokers": """
-WITH members AS (
-    SELECT m.cell_id, n.nid, n.type FROM memberships m CROSS JOIN nodes n ON n.id = m.node_id
-    WHERE m.run_id = :run),
-{side},
+WITH {run_side},
 touches AS (
     SELECT s.cell_id, s.nid AS agent, e.dst AS other FROM side s
         CROSS JOIN edges e ON e.src = s.nid

@@ -136,10 +136,13 @@ def test_victims_and_money_by_cell(case: Store) -> None:
     assert [r["country"] for r in one] == ["??", "GB"]
     britain = run_named(case, "victims-by-country", {"country": "United Kingdom"}).rows
     assert [(r["cell"], r["country"]) for r in britain] == [("C1", "GB"), ("C2", "GB")]
+    # issue 9: a cell's money is what went into its cards and wallets (the report's), not
+    # what its contacted victims paid anywhere: V-1's 500 USD went to C1's card, and the
+    # card-to-wallet transfer into C2's wallet (no payer) is C2's
     money = run_named(case, "money-by-cell", {}).rows
     assert [tuple(r.values()) for r in money] == [
         ("C1", "GBP", 1, 1, 1000.0), ("C1", "USD", 1, 1, 500.0),
-        ("C2", "PHP", 1, 1, 2500.0), ("C2", "USD", 1, 1, 500.0)]
+        ("C2", "PHP", 1, 1, 2500.0), ("C2", "USD", 1, 0, 1200.5)]
 
 
 def test_money_trail_pseudonymises_victims(case: Store) -> None:

@@ -8,10 +8,19 @@ Pipeline: project the evidence onto the agent graph (:mod:`ringmap.analysis.proj
 choose the resolution (size-plausible cells, :func:`~ringmap.analysis.community.scan_resolution`),
 run ``runs`` seeds and keep the best partition, cut disconnected cells, put agents with no cell
 (no ties) into ``unassigned``.
+
+Infrastructure is set aside twice. Before detection, an identifier shared by more agents than
+the projection's threshold never ties anyone. After it, an identifier whose agents lie in at
+least max(3, half of the cells) is *widespread*: a carrier NAT address or a public hotspot that
+every cell passes through, shared by too few agents to cross the threshold. It still tied
+agents in detection (the cells do not change), but brokers, the ``top-brokers`` query and
+paths that avoid hubs leave it out. Cards, wallets and mules never become widespread: money
+that half the cells send to one place is the ring's own financier, the broker to find.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -108,6 +117,16 @@ class CellsResult:
     """How source gradings weighed ties: uniform, applied, skipped (too many) or off."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage: projection, resolution, consensus."""
+    widespread: dict[str, int] = field(default_factory=dict)
+    """Identifiers set aside after detection (also in ``agents.infrastructure``) -> the
+    number of cells their agents lie in."""
+
+    def infrastructure_reason(self, ident: str) -> str:
+        """Why ``ident`` is infrastructure, in words for the run summary."""
+        if ident in self.widespread:
+            return (f"widespread: agents in {self.widespread[ident]} of {len(self.cells)} "
+                    "cells")
+        return f"shared by {self.agents.infrastructure[ident]} agents, above the threshold"
 
     def cell_of(self) -> dict[str, str]:
         """Member node id -> cell id."""
@@ -116,6 +135,24 @@ class CellsResult:
 
 # relationships that never tie agents, so their grading is never looked up
 _UNGRADED = frozenset({"LOCATED_IN"})
+# kinds never widespread infrastructure: the money trail (see the module docstring)
+_MONEY_KINDS = frozenset({"PaymentCard", "FinancialAccount", "mule"})
+_WIDESPREAD_MIN_CELLS = 3
+
+
+def _widespread(agents: AgentGraph, membership: list[int], cells: int) -> dict[str, int]:
+    """Identifiers whose agents lie in at least max(3, half of the ``cells``) cells -> how
+    many, left out: those already infrastructure, and the money trail."""
+    least = max(_WIDESPREAD_MIN_CELLS, math.ceil(cells / 2))
+    found: dict[str, int] = {}
+    for ident, holders in agents.incidence.items():
+        if (len(holders) < least or ident in agents.infrastructure
+                or agents.kinds[ident] in _MONEY_KINDS):
+            continue
+        spread = len({membership[u] for u in holders} - {-1})
+        if spread >= least:
+            found[ident] = spread
+    return found
 
 
 def _resolution(agents_graph: AgentGraph, settings: CellSettings) -> tuple[float, list[Scan]]:
@@ -231,9 +268,11 @@ def find_cells(
                                        settings.seed, settings.runs)
         membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
         lap("consensus")
+        widespread = _widespread(agents, membership, len(cells))
+        agents.infrastructure.update({i: len(agents.incidence[i]) for i in widespread})
     return CellsResult(settings, agents, membership, confidence, cells, unassigned,
                        None if settings.method == "lpa" else resolution, scan,
-                       timings=timings)
+                       timings=timings, widespread=widespread)
 
 
 def edge_reliability(store: Store, evidence: nx.MultiDiGraph) -> tuple[dict[str, float], str]:

@@ -216,7 +216,8 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
             "assigned": sum(len(c.units) for c in result.cells),
             "unassigned": result.unassigned,
             "infrastructure": [{"identifier": privacy.public_id(i),
-                                "kind": result.agents.kinds[i], "shared_by": k}
+                                "kind": result.agents.kinds[i], "shared_by": k,
+                                "reason": result.infrastructure_reason(i)}
                                for i, k in sorted(result.agents.infrastructure.items(),
                                                   key=lambda kv: (-kv[1], kv[0]))],
             "scan": [vars(p) for p in result.scan],

@@ -108,6 +108,51 @@ def test_top_brokers_are_no_infrastructure(strikeback: EmbeddedStore) -> None:
     assert rows and not infrastructure & {r["broker"] for r in rows}
 
 
+def test_widespread_carrier_nat_is_infrastructure(strikeback: EmbeddedStore) -> None:
+    """issue 9: top-brokers listed 63 carrier-NAT addresses touching 4 to 8 of the example's 8
+    cells, each shared by too few agents (14-23) to cross the infrastructure threshold. After
+    detection, an identifier whose agents lie in at least max(3, half of the cells) is
+    infrastructure, with its reason; brokers between two or three cells stay."""
+    run = strikeback.analysis_runs()[-1]
+    latest = strikeback.latest_cells()
+    assert latest is not None
+    least = max(3, -(-len(latest[1]) // 2))
+    widespread = {i["identifier"] for i in run.summary["infrastructure"]
+                  if i["reason"].startswith("widespread")}
+    assert len(widespread) >= 60 and all(i.startswith("IPAddress:") for i in widespread)
+    rows = run_named(strikeback, "top-brokers", {"limit": "1000"}).rows
+    assert rows and max(r["cells"] for r in rows) < least
+    bridges = [b for cell in latest[1] if cell.summary
+               for b in cell.summary.bridging_identifiers]
+    assert all(b.infrastructure for b in bridges if len(b.cells) >= least
+               and b.kind not in ("PaymentCard", "FinancialAccount", "mule"))
+    money = [b for b in bridges if b.kind in ("PaymentCard", "FinancialAccount")]
+    assert money and not any(b.infrastructure for b in money)
+
+
+def test_money_by_cell_is_the_cell_reports_money(strikeback: EmbeddedStore) -> None:
+    """issue 9: money-by-cell counted the payments made by the victims a cell contacted; it
+    now counts the payments into the cards and wallets the cell owns, as the cell report
+    does (and as test_same_rows_on_neo4j checks, the same on Neo4j)."""
+    latest = strikeback.latest_cells()
+    assert latest is not None
+    report: dict[tuple[str, str], float] = {}
+    payments: dict[str, int] = {}
+    for cell in latest[1]:
+        assert cell.summary is not None
+        payments[cell.cell_id] = cell.summary.money.payments
+        for currency, amount in cell.summary.money.by_currency.items():
+            report[cell.cell_id, currency] = amount
+    rows = run_named(strikeback, "money-by-cell", {}).rows
+    assert {(r["cell"], r["currency"]): r["total"] for r in rows} == report
+    counted: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counted[r["cell"]] += r["payments"]
+    assert counted == {c: n for c, n in payments.items() if n}
+    one = run_named(strikeback, "money-by-cell", {"cell": rows[-1]["cell"]}).rows
+    assert one == [r for r in rows if r["cell"] == rows[-1]["cell"]]
+
+
 def test_same_rows_on_neo4j(
     strikeback: EmbeddedStore, neo4j_store_factory: Callable[[], Store], tmp_path: Path
 ) -> None:

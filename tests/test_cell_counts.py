@@ -173,6 +173,31 @@ def test_issue9_packages_and_maps_read_the_saved_report(example: Example) -> Non
         assert summary["money_received"] == record.summary.money.by_currency
 
 
+def test_issue9_cards_roster_is_the_freeze_list(example: Example) -> None:
+    """issue 9: cards.csv listed only the cards the cell's people hold, not the mule cards and
+    e-wallets the cell owns because its victims paid into them; it now lists every card and
+    wallet the cell owns with the payments into each, adding up to the cell report's money."""
+    holds = [h for h in example.store.edges(["HOLDS"]) if not h.dst.startswith("IdDocument:")]
+    mule_owned = 0
+    for folder in sorted((example.out / "packages").iterdir()):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        record = next(r for r in example.records if r.cell_id == summary["cell_id"])
+        assert record.summary is not None
+        with (folder / "cards.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        owned = [r for r in rows if r["owned_by_cell"] == "True"]
+        money = record.summary.money
+        assert sum(int(r["payments_received"]) for r in owned) == money.payments
+        assert sum(float(r["received_usd"]) for r in owned) == pytest.approx(
+            money.usd, abs=0.01 * len(owned))
+        assert all(r["payments_received"] == "0" for r in rows if r not in owned)
+        members = {m.node_id for m in record.members}
+        held = {h.dst for h in holds if h.src in members}
+        assert held <= {r["id"] for r in rows}
+        mule_owned += sum(1 for r in owned if r["id"] not in held)
+    assert mule_owned  # cards no agent of the cell holds are on its list
+
+
 def test_issue9_unreadable_saved_report_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with EmbeddedStore(path) as store:

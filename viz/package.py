@@ -9,7 +9,10 @@ A package is what investigators take to a raid and what partner agencies receive
       accounts.csv      accounts the agents run or use
       phones.csv        phone numbers and SIM cards
       devices.csv       phones, laptops, other devices
-      cards.csv         payment cards (BIN + last four) and wallets / bank accounts
+      cards.csv         the freeze list: every card (BIN + last four) and wallet or bank
+                        account the cell owns (victims paid into it, or its people hold
+                        it), with the payments into each and their total in USD; then cards
+                        its people hold that another cell owns
       exhibits.csv      seized items with their raid site
       summary.md        the cell at a glance, for people
       summary.json      the same, for programs
@@ -36,6 +39,8 @@ from typing import Any
 import networkx as nx
 
 from ringmap import __version__
+from ringmap.analysis.fx import FxTable
+from ringmap.analysis.report import money_received
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ExportError, NotFound
 from ringmap.graphs.model import CellRecord, utcnow
@@ -91,6 +96,7 @@ class _Rosters:
         self.privacy = privacy
         self.arrested = arrested
         self.confidence = {m.node_id: m.confidence for m in cell.members}
+        self.fx = FxTable.load()
 
     def _of(self, *types: str) -> list[str]:
         return sorted(n for n in self.found.footprint
@@ -137,18 +143,22 @@ class _Rosters:
                 for n in self._of("Device")]
 
     def cards(self) -> list[dict[str, Any]]:
+        """Cards and wallets the cell owns, most money first (their payments are the cell
+        report's money), then those its people hold that count for another cell."""
         rows = []
-        for node in self._of("PaymentCard", "FinancialAccount"):
-            payments = [p.payment for p in self.found.payments if p.card == node]
-            total: dict[str, float] = {}
-            for payment in payments:
-                attrs = self.graph.nodes[payment]
-                currency = str(attrs.get("currency") or "?")
-                total[currency] = total.get(currency, 0.0) + float(attrs.get("amount") or 0.0)
+        held = set(self._of("PaymentCard", "FinancialAccount"))
+        for node in held | self.found.cards:
+            owned = node in self.found.cards
+            money = money_received(self.graph, [p for p in self.found.payments
+                                                if p.card == node], self.fx)
             rows.append({**self._base(node), "type": self.graph.nodes[node]["type"],
                          "held_by": self._labels(node, ("HOLDS",), "in"),
-                         "payments_received": len(set(payments)),
-                         "received": "; ".join(f"{a:,.2f} {c}" for c, a in sorted(total.items()))})
+                         "owned_by_cell": owned,
+                         "payments_received": money.payments,
+                         "received": "; ".join(f"{a:,.2f} {c}"
+                                               for c, a in money.by_currency.items()),
+                         "received_usd": money.usd})
+        rows.sort(key=lambda r: (not r["owned_by_cell"], -r["received_usd"], r["id"]))
         return rows
 
     def exhibits(self) -> list[dict[str, Any]]:
@@ -185,7 +195,8 @@ _ROSTERS: dict[str, _Roster] = {
     "phones.csv": _Roster(_Rosters.phones, ("Phone", "SimCard"), ("used_by", "linked")),
     "devices.csv": _Roster(_Rosters.devices, ("Device",), ("used_by", "sims")),
     "cards.csv": _Roster(_Rosters.cards, ("PaymentCard", "FinancialAccount"),
-                         ("held_by", "payments_received", "received")),
+                         ("held_by", "owned_by_cell", "payments_received", "received",
+                          "received_usd")),
     "exhibits.csv": _Roster(_Rosters.exhibits, ("Exhibit",),
                             ("item", "seized_from", "raid_site", "raid_site_coordinates")),
 }

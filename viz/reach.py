@@ -93,6 +93,8 @@ class CellReach:
     victims: set[str] = field(default_factory=set)
     payments: list[Paid] = field(default_factory=list)
     """Payments into the cell's cards and wallets."""
+    cards: set[str] = field(default_factory=set)
+    """The cards and wallets that go to the cell (whoever holds them)."""
     sites: set[str] = field(default_factory=set)
     exhibits: set[str] = field(default_factory=set)
 
@@ -126,7 +128,7 @@ def reach(graph: nx.MultiDiGraph, cell: CellRecord, hit: Reached) -> CellReach:
     ``hit`` is what it reached among its run's cells (see :func:`reach_cells`)."""
     members = _members(graph, cell)
     result = CellReach(cell.cell_id, members, footprint(graph, members), set(hit.victims),
-                       list(hit.payments))
+                       list(hit.payments), set(hit.cards))
     for node in result.footprint:
         result.exhibits |= {other for _, direction, other in
                             linked(graph, node, ("SEIZED_FROM", "EXHIBIT_OF")) if direction == "in"}

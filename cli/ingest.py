@@ -86,7 +86,7 @@ def ingest(
     mapping = load_mapping_for(mapping_path, files[0])
     override = _grading(grading)
     checked = check_files([IngestTask(f, mapping, override) for f in files])
-    with session.audited("ingest") as counts:
+    with session.audited("ingest") as audited:
         store = session.store(create=True)
         with store.writing("ingest", wait=wait, on_wait=waiting):
             report = ingest_files(
@@ -96,7 +96,7 @@ def ingest(
                 batch_size=batch_size,
                 progress=terminal_progress(progress),
             )
-        counts.update(report.totals())
+        audited.update(report.totals())
     emit(report.rows(), fmt)
     for row in report.files:
         if row.status == "already ingested":

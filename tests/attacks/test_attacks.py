@@ -54,6 +54,7 @@ def test_the_corpus_is_large_and_named_uniquely() -> None:
     assert len(ATTACKS) >= 10
 
 
+@pytest.mark.timeout(120)  # a hang is a finding: fail it, not the whole run
 @pytest.mark.parametrize("attack", ATTACKS, ids=[f"{a.family}/{a.name}" for a in ATTACKS])
 def test_attack(attack: Attack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work, outside = tmp_path / "work", tmp_path / "outside"

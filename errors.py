@@ -14,6 +14,7 @@ they keep their tracebacks.
      ├── InputError             unreadable evidence file, wrong encoding, missing column
      ├── StoreError             the store refused or failed an operation
      │    ├── StoreUnavailable  the store cannot be reached / opened (server down, bad auth)
+     │    ├── QueryTimeout      a query ran past its time limit and was stopped
      │    └── StoreBusy         another writer holds the case
      ├── NotFound               an entity, cell or query that does not exist
      ├── AnalysisError          an analysis cannot run on this input (empty graph, bad params)
@@ -69,6 +70,10 @@ class StoreError(RingmapError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or opened."""
+
+
+class QueryTimeout(StoreError):
+    """A query ran past its time limit; the server stopped it."""
 
 
 class StoreBusy(StoreError):

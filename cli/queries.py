@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
-from ringmap.errors import ConfigError
+from ringmap.errors import ConfigError, QueryTimeout
 from ringmap.queries.catalog import catalog
 from ringmap.queries.engine import parse_assignments, run_named
-from ringmap.queries.guard import WriteRefused, check_read_only
+from ringmap.queries.guard import PlannedReader, WriteRefused, check_plan, check_read_only
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS", "cypher", "query"]
@@ -107,10 +107,11 @@ def cypher(
 ) -> None:
     """Run a read-only Cypher STATEMENT on Neo4j (values as $parameters).
 
-    Statements that could write (CREATE, MERGE, DELETE, SET, REMOVE, DROP, LOAD CSV, CALL {}
-    IN TRANSACTIONS, write procedures, ...) are refused before anything is sent, and the rest
-    runs in a READ transaction with a timeout. Rows are shown as stored: nothing is
-    pseudonymised, so prefer `ringmap query` for anything you share.
+    Statements that could write or administer (CREATE, MERGE, DELETE, SET, LOAD CSV, SHOW
+    USERS, dbms.* and other procedures outside a read-only allowlist, ...) are refused, read
+    as Cypher reads them and again as the server plans them (EXPLAIN); the rest runs once in
+    a READ transaction that the server stops after --timeout seconds. Rows are shown as
+    stored: nothing is pseudonymised, so prefer `ringmap query` for anything you share.
 
     Example: ringmap cypher "MATCH (a:Account)-[:LOGGED_IN_ON]->(d:Device {id: $id})
     RETURN a.id" -p id=Device:358542056252801
@@ -120,11 +121,18 @@ def cypher(
                           "NEO4J_URI (named queries run on both: ringmap query --list)")
     try:
         check_read_only(statement)
+        values = {k: _cypher_value(v) for k, v in parse_assignments(params).items()}
+        store = session.store()
+        if not isinstance(store, PlannedReader):
+            raise ConfigError(f"the {store.kind} store does not run Cypher")
+        rows = store.read_cypher(statement, values, timeout=timeout, limit=limit + 1,
+                                 check=check_plan)  # one more: are there more?
     except WriteRefused:
         session.audit("cypher", reason=reason, counts={"refused": 1})
         raise
-    values = {k: _cypher_value(v) for k, v in parse_assignments(params).items()}
-    rows = session.store().query(statement, values, timeout, limit + 1)  # one more: any more?
+    except QueryTimeout:
+        session.audit("cypher", reason=reason, counts={"timed_out": 1})
+        raise
     emit(rows[:limit], fmt)
     if len(rows) > limit:
         click.echo(f"(first {limit} rows; there are more: raise --limit to see them)", err=True)

@@ -42,7 +42,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from ringmap.errors import SchemaError, StoreError, StoreUnavailable
+from ringmap.errors import QueryTimeout, SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import datetime_props, merge_props
 from ringmap.graphs.model import (
@@ -614,6 +614,41 @@ class Neo4jStore(Store):
         rows = sorted(self._read(cypher.CELLS, run_id=run_id), key=lambda r: r["cell_id"])
         return [CellRecord.model_validate_json(r["record"]) for r in rows]
 
+    # -- analysts' Cypher ------------------------------------------------------------------
+    def read_cypher(
+        self, statement: str, params: Mapping[str, Any], *, timeout: float, limit: int,
+        check: Callable[[str, list[str]], None],
+    ) -> list[dict[str, Any]]:
+        """Run an analyst's Cypher once the server has said what it is.
+
+        The statement is planned with ``EXPLAIN`` and ``check`` gets the plan's query type
+        (``"r"`` for read-only) and the procedures it calls, to refuse it before it runs.
+        It then runs once (a timed-out statement is not retried) in a READ transaction the
+        server ends after ``timeout`` seconds; at most ``limit`` rows are pulled.
+
+        Raises
+        ------
+        QueryTimeout
+            The statement ran past ``timeout``.
+        StoreError
+            The server refused it (syntax, a write).
+        """
+        values = dict(params)
+        try:
+            with self._errors(), self._driver.session(
+                    database=self.database, default_access_mode=neo4j.READ_ACCESS,
+                    bookmark_manager=self._bookmarks) as session:
+                summary = session.run(f"EXPLAIN {statement}", values).consume()
+                check(summary.query_type or "", _procedures(summary.plan))
+                with session.begin_transaction(timeout=timeout) as tx:
+                    return [{k: _native(v) for k, v in record.data().items()}
+                            for record in islice(tx.run(statement, values), limit)]
+        except Neo4jError as exc:  # the statement's fault: syntax, a write, a timeout
+            if "TimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
+                raise QueryTimeout(f"the query ran past --timeout {timeout:g} s; the server "
+                                   "stopped it") from None
+            raise StoreError(f"Neo4j refused the query: {exc.message or exc.code}") from None
+
     # -- named queries ---------------------------------------------------------------------
     def named_rows(
         self, spec: QuerySpec, params: Mapping[str, Any], timeout: float | None = None
@@ -650,6 +685,19 @@ class Neo4jStore(Store):
                 return session.execute_read(work)
         except ClientError as exc:  # the statement's fault: syntax, a write, a timeout
             raise StoreError(f"Neo4j refused the query: {exc.message or exc.code}") from None
+
+
+def _procedures(plan: Mapping[str, Any] | None) -> list[str]:
+    """The procedures a plan calls, by the names the server resolved."""
+    found: list[str] = []
+    stack = [plan] if plan else []
+    while stack:
+        operator = stack.pop()
+        if str(operator.get("operatorType", "")).startswith("ProcedureCall"):
+            details = str(operator.get("args", {}).get("Details", ""))
+            found.append(details.partition("(")[0].strip() or "?")
+        stack.extend(operator.get("children", []))
+    return found
 
 
 def _wanted(types: Iterable[str] | None, known: tuple[str, ...]) -> list[str]:

@@ -35,6 +35,24 @@ REFUSED = [
     "CaLl   dbms.killQuery('q')",
     "MATCH (n) RETURN n UNION MATCH (m) DETACH\nDELETE m",
     "CALL db . createProperty('x')",
+    # issue 12: backtick-quoted names, escapes and line breaks Cypher reads differently
+    "CALL `dbms`.`killConnections`(['bolt-1'])",
+    "CALL `dbms.listConfig`()",
+    "CALL db.`stats`.retrieve('QUERIES')",
+    "CALL db.clearQueryCaches()",
+    "MATCH (n) RETURN n // c\rCREATE (m)",
+    "MATCH (n) RETURN n // c\u2028CREATE (m)",
+    "\\u0043REATE (n)",
+    "MATCH (n) \\u0053ET n.x = 1",
+    "CALL \\u0064bms.listConnections()",
+    "RETURN '\\u0027 CREATE (n) //'",
+    "SHOW USERS",
+    "SHOW SETTINGS",
+    "SHOW TRANSACTIONS",
+    "show all procedures",
+    "RETURN dbms.info()",
+    "RETURN apoc.text.join(['a'], ',')",
+    "RETURN `apoc`.`cypher`.runFirstColumnSingle('CREATE (n)', {})",
 ]
 
 ALLOWED = [
@@ -50,6 +68,10 @@ ALLOWED = [
     "RETURN n.cell_id, size",
     "MATCH p = shortestPath((a:Account {id: $a})-[*..6]-(b:Account {id: $b})) RETURN p",
     "SHOW INDEXES",
+    "SHOW RANGE INDEXES YIELD name RETURN name",
+    "RETURN date('2014-05-02') AS d, duration.between(date(), date()) AS gap",
+    "MATCH (n) WHERE n.`CREATE` = 'x' RETURN n",
+    "RETURN '\\\\u0043REATE' AS escaped_backslash",
 ]
 
 

@@ -90,7 +90,7 @@ def one_line_error(result: Result) -> str:
     return lines[0]
 
 
-@pytest.fixture(params=[*CASES, "example"])
+@pytest.fixture(params=[*CASES, pytest.param("example", marks=pytest.mark.slow)])
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
     """Each small case, and the committed example."""
     if request.param == "example":

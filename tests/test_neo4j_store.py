@@ -344,6 +344,7 @@ def test_old_servers_are_refused() -> None:
     require_version("Neo4j/5.26.0", "Neo4j at bolt://db:7687")
 
 
+@pytest.mark.slow
 def test_ci_fails_a_skipped_neo4j_test(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

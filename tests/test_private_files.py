@@ -36,6 +36,7 @@ def modes(root: Path) -> dict[str, int]:
             for p in root.rglob("*")}
 
 
+@pytest.mark.slow
 def test_issue_12_run_writes_nothing_others_can_read(tmp_path: Path, open_umask: None,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RINGMAP_AUDIT_LOG")

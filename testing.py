@@ -222,7 +222,7 @@ class CaseBuilder:
         (folder / "mappings").mkdir(parents=True, exist_ok=True)
         for table in tables:
             with (folder / f"{table.name}.csv").open("w", encoding="utf-8", newline="") as out:
-                writer = csv.writer(out, lineterminator="\n")
+                writer = csv.writer(out)  # CRLF: a value holding a bare CR is quoted
                 writer.writerow(table.columns)
                 writer.writerows(table.rows)
             (folder / "mappings" / f"{table.name}.yaml").write_text(

@@ -7,6 +7,10 @@ numbers as BIN + last four). Evidence text is attacker-controlled; a cell such a
 what a spreadsheet would run: text starting ``=``, ``@``, a tab or a carriage return, or ``+``
 or ``-`` not followed by a plain number (``+639171234567`` and ``-12.5`` stay numbers) — at the
 start of a cell and after every line break in it; a cell holding a line break is quoted.
+
+Evidence text must not drive the terminal it is shown on either: tables and JSON show control
+characters (ANSI and OSC escape sequences start with ESC), format characters (bidi overrides,
+zero-width) and lone surrogates as ``\\uXXXX`` escapes (:func:`terminal_safe`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import io
 import json
 import re
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +27,16 @@ from typing import Any, Literal
 
 from ringmap.privacy import mask_value
 
-__all__ = ["CsvWriter", "Format", "neutralise", "render", "to_jsonable", "write_csv"]
+__all__ = [
+    "CsvWriter",
+    "Format",
+    "json_text",
+    "neutralise",
+    "render",
+    "terminal_safe",
+    "to_jsonable",
+    "write_csv",
+]
 
 Format = Literal["table", "json", "csv"]
 # A line of a cell that a spreadsheet runs: = @ tab CR (and their full-width forms), or a sign
@@ -85,6 +99,36 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
+def _escape(char: str) -> str:
+    """``char`` as JSON escapes it, readable in a table too (astral ones as a surrogate pair)."""
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, keep: str = "") -> str:
+    r"""``text`` with every character that is not printable — C0 and C1 controls (ESC starts
+    ANSI and OSC sequences), format characters (bidi overrides, zero-width), lone surrogates,
+    line breaks but those in ``keep`` — written as a ``\uXXXX`` escape; spaces of every width
+    stay.
+
+    >>> print(terminal_safe("\x1b]8;;http://x\x07red\x1b[0m \u202etxt.exe"))
+    \u001b]8;;http://x\u0007red\u001b[0m \u202etxt.exe
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep or unicodedata.category(c) == "Zs"
+                   else _escape(c) for c in text)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as indented JSON for a terminal or a file: non-ASCII text as it is, but what
+    :func:`terminal_safe` escapes as JSON escapes (the same text to a JSON reader)."""
+    return terminal_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str), "\n")
+
+
 def to_jsonable(value: Any) -> Any:
     """Datetimes as ISO text, tuples as lists, the rest unchanged."""
     if isinstance(value, datetime | date):
@@ -141,7 +185,7 @@ _WORD = 40  # longer words (hashes, long ids) may break across lines; shorter on
 
 def _cell_text(value: Any) -> str:
     text = "" if value is None else _scalar_text(value)
-    return " ".join(text.split())  # no control characters or line breaks from evidence
+    return terminal_safe(" ".join(text.split()))  # no line breaks or controls from evidence
 
 
 def _fit(natural: list[int], floors: list[int], room: int) -> list[int]:
@@ -184,8 +228,9 @@ def _records(body: list[list[str]], cols: list[str], width: int) -> str:
     return "\n".join(blocks)
 
 
-def _table(rows: list[Mapping[str, Any]], cols: list[str], width: int | None) -> str:
-    body = [[_cell_text(row.get(c)) for c in cols] for row in rows]
+def _table(rows: list[Mapping[str, Any]], keys: list[str], width: int | None) -> str:
+    body = [[_cell_text(row.get(c)) for c in keys] for row in rows]
+    cols = [_cell_text(c) for c in keys]  # a Cypher column name is the analyst's text
     natural = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(cols)]
     widths = natural
     room = None if width is None else width - len(_GAP) * (len(cols) - 1)
@@ -234,7 +279,7 @@ def render(
     """
     materialised, cols = _shown(rows, columns)
     if fmt == "json":
-        return json.dumps(materialised, indent=2, ensure_ascii=False, default=str)
+        return json_text(materialised)
     if fmt == "csv":
         buffer = io.StringIO()
         _write_csv_rows(buffer, materialised, cols)

@@ -17,6 +17,7 @@ from ringmap import __version__
 from ringmap.cli.session import Session, store_options
 from ringmap.errors import RingmapError
 from ringmap.fileio import private_umask
+from ringmap.tabular import terminal_safe
 
 __all__ = ["cli", "main"]
 
@@ -35,7 +36,7 @@ class UserError(click.ClickException):
     """A :class:`RingmapError` on its way to the terminal: its one line, exit code 1."""
 
     def __init__(self, error: RingmapError) -> None:
-        super().__init__(error.one_line())
+        super().__init__(terminal_safe(error.one_line()))  # it may quote evidence
 
 
 @click.group(

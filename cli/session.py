@@ -3,7 +3,6 @@ the store and writes the audit log. The command modules beside this one use only
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -18,7 +17,7 @@ from ringmap import audit
 from ringmap.graphs.store import Store, StoreChoice
 from ringmap.perf import Progress
 from ringmap.privacy import mask_value
-from ringmap.tabular import Format, render, to_jsonable
+from ringmap.tabular import Format, json_text, render, terminal_safe, to_jsonable
 
 __all__ = [
     "Session",
@@ -162,7 +161,13 @@ def emit(
     columns: Sequence[str] | None = None,
 ) -> None:
     """Print rows in the chosen format (a table fitted to the terminal, if any)."""
-    click.echo(render(rows, fmt, columns, table_width()))
+    click.echo(_for_terminal(render(rows, fmt, columns, table_width()), fmt))
+
+
+def _for_terminal(text: str, fmt: Format) -> str:
+    """CSV as it may reach a terminal: its controls escaped there (tables and JSON escape
+    theirs always); to a file or a pipe the CSV is data and stays as it is."""
+    return terminal_safe(text, "\n") if fmt == "csv" and sys.stdout.isatty() else text
 
 
 def emit_sections(sections: Mapping[str, Sequence[Mapping[str, Any]]], fmt: Format) -> None:
@@ -173,8 +178,7 @@ def emit_sections(sections: Mapping[str, Sequence[Mapping[str, Any]]], fmt: Form
     as a plain table).
     """
     if fmt == "json":
-        click.echo(json.dumps(mask_value(to_jsonable(sections)), indent=2, ensure_ascii=False,
-                              default=str))
+        click.echo(json_text(mask_value(to_jsonable(sections))))
     elif len(sections) == 1:
         emit(next(iter(sections.values())), fmt)
     elif fmt == "csv":

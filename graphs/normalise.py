@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -40,6 +41,7 @@ __all__ = [
     "card_fields",
     "country_table",
     "is_card_number",
+    "key_text",
     "luhn_valid",
     "mask_pan",
     "masked_card_fields",
@@ -58,11 +60,55 @@ NORMALISERS: dict[str, Normaliser] = {}
 
 
 def _register(name: str) -> Callable[[Normaliser], Normaliser]:
+    """Register ``func`` as the normaliser ``name``, reading its raw text through
+    :func:`key_text` first."""
     def deco(func: Normaliser) -> Normaliser:
-        NORMALISERS[name] = func
-        return func
+        def normalise(raw: str, ctx: Context) -> str:
+            return func(key_text(raw, name), ctx)
+
+        normalise.__doc__, normalise.__name__ = func.__doc__, func.__name__
+        NORMALISERS[name] = normalise
+        return normalise
 
     return deco
+
+
+#: Characters a reader does not see (Unicode format characters: zero-width space and joiners,
+#: the byte-order mark, soft hyphen, bidi embeddings, overrides and isolates); in a key they
+#: would make ``juan.dc`` and ``juan.dc`` with a zero-width space two accounts that look alike.
+_INVISIBLE = "Cf"
+
+
+def key_text(raw: str, kind: str = "identifier") -> str:
+    """``raw`` as a key may be made from it: compatibility forms folded (NFKC: full-width
+    ``ｊｕａｎ`` is ``juan``, ``①`` is ``1``) and invisible format characters (zero-width,
+    byte-order mark, bidi controls) dropped. The evidence file keeps the raw spelling.
+
+    >>> key_text("juan\u200b.dc\u202e"), key_text("\ufeff\uff4a\uff55\uff41\uff4e")
+    ('juan.dc', 'juan')
+
+    Raises
+    ------
+    NormalisationError
+        ``raw`` holds a NUL byte or another control character (line breaks and tabs are
+        whitespace, left to the normaliser).
+    """
+    if raw.isascii():
+        if raw.isprintable() or not _CONTROL.search(raw):
+            return raw
+    else:
+        raw = unicodedata.normalize(
+            "NFKC", "".join(c for c in raw if unicodedata.category(c) != _INVISIBLE))
+    if "\0" in raw:
+        raise NormalisationError(f"{kind}: holds a NUL byte", f"{kind}: holds a NUL byte")
+    if _CONTROL.search(raw):
+        raise NormalisationError(f"{kind}: holds control characters",
+                                 f"{kind}: holds control characters")
+    return raw
+
+
+#: control characters (C0, DEL, C1) other than the whitespace ones normalisers trim or refuse
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def _fail(kind: str, raw: str, reason: str) -> NormalisationError:
@@ -527,7 +573,7 @@ def card_fields(raw: str, key: bytes) -> CardFields:
     """
     from ringmap.graphs.secrets import keyed_hash
 
-    digits = _digits(raw)
+    digits = _digits(key_text(raw, "card number"))
     if not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise NormalisationError("card number: expected 12-19 digits")
     if not luhn_valid(digits):
@@ -560,7 +606,7 @@ def masked_card_fields(raw: str, key: bytes) -> CardFields:
     """
     from ringmap.graphs.secrets import keyed_hash
 
-    compact = _digits(raw)
+    compact = _digits(key_text(raw, "masked card"))
     found = _MASKED_CARD.fullmatch(compact)
     if found is None or not 12 <= len(compact) <= 19:
         raise NormalisationError("masked card: expected 12-19 digits and mask characters")

@@ -17,7 +17,7 @@ from ringmap.cli import cli
 from ringmap.errors import StoreBusy
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.ingest.run import ingest_files
-from ringmap.tests.attacks.attack_corpus import PEOPLE_MAPPING
+from ringmap.tests.attack.attack_corpus import PEOPLE_MAPPING
 
 
 def people(folder: Path, name: str, ids: range) -> Path:

@@ -13,7 +13,7 @@ from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import IngestRun
 from ringmap.ingest.run import ingest_files
-from ringmap.tests.attacks.attack_corpus import PEOPLE_MAPPING
+from ringmap.tests.attack.attack_corpus import PEOPLE_MAPPING
 
 
 def dead_pid() -> int:

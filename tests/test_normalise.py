@@ -3,6 +3,8 @@ reason; card numbers are never echoed."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -162,3 +164,47 @@ def test_email_idempotent(address: str) -> None:
     except NormalisationError:
         return  # hypothesis produces addresses outside the forms evidence uses
     assert norm("email", once) == once
+
+
+LOOK_ALIKES = ["juan.dc", "juan.dc\u200b", "\ufeffjuan.dc", "juan\u202e.dc", "ｊｕａｎ.ｄｃ",
+               "juan\u2060.dc\u200d", "\u2066juan.dc\u2069"]
+
+
+def test_issue_12_look_alike_handles_are_one_key() -> None:
+    assert {norm("handle", raw) for raw in LOOK_ALIKES} == {"juan.dc"}
+
+
+def test_issue_12_full_width_digits_are_digits() -> None:
+    assert norm("phone", "０９１７ １２３ ４５６７") == "+639171234567"
+    card = card_fields("４１１１.１１１１.１１１１.１１１１", b"k" * 32)
+    assert card.masked == "411111******1111"
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+def test_issue_12_nul_refused_by_every_normaliser_with_one_reason(kind: str) -> None:
+    with pytest.raises(NormalisationError) as info:
+        norm(kind, "EX\x001")
+    assert info.value.reason == f"{kind}: holds a NUL byte"
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+def test_issue_12_escape_sequences_refused(kind: str) -> None:
+    with pytest.raises(NormalisationError, match="control characters"):
+        norm(kind, "EX\x1b]8;;http://x\x07-1")
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._", min_size=3, max_size=20),
+       st.lists(st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202a",
+                                 "\u202b", "\u202d", "\u202e", "\u2066", "\u2069", "\u00ad"]),
+                max_size=4), st.randoms(use_true_random=False))
+def test_issue_12_invisible_characters_never_make_another_key(
+        handle: str, invisible: list[str], rnd: random.Random) -> None:
+    assume(not handle.strip("._").isdigit())
+    try:
+        plain = norm("handle", handle)
+    except NormalisationError:
+        return
+    chars = list(handle)
+    for mark in invisible:
+        chars.insert(rnd.randrange(len(chars) + 1), mark)
+    assert norm("handle", "".join(chars)) == plain

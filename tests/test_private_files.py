@@ -15,7 +15,7 @@ from ringmap.cli import cli
 from ringmap.fileio import write_atomic
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.ingest.run import ingest_files
-from ringmap.tests.attacks.attack_corpus import PEOPLE_MAPPING
+from ringmap.tests.attack.attack_corpus import PEOPLE_MAPPING
 
 STRIKEBACK = Path(__file__).resolve().parents[1] / "examples" / "strikeback"
 

@@ -15,7 +15,7 @@ from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.ingest.mapping import load_mapping, parse_mapping
 from ringmap.ingest.readers import open_table
 from ringmap.ingest.run import ingest_files
-from ringmap.tests.attacks.attack_corpus import PEOPLE_MAPPING, xlsx
+from ringmap.tests.attack.attack_corpus import PEOPLE_MAPPING, xlsx
 
 
 def mapping_file(tmp_path: Path, source: str = "") -> Path:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from ringmap.cli import cli
-from ringmap.tests.attacks.attack_corpus import (
+from ringmap.tests.attack.attack_corpus import (
     ATTACKS,
     KEY_CANARY,
     PASSWORD_CANARY,

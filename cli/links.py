@@ -9,7 +9,6 @@ result, every relationship with its full provenance. Entities are named as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from ringmap.cli.session import (
 )
 from ringmap.fileio import write_atomic
 from ringmap.privacy import mask_value, require_reason
-from ringmap.tabular import Format, render
+from ringmap.tabular import Format, json_text, render
 
 __all__ = ["COMMANDS"]
 
@@ -73,8 +72,7 @@ def _output(
     if note:
         click.echo(f"Note: {note}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(mask_value(result.model_dump(mode="json")), indent=2,
-                              ensure_ascii=False))
+        click.echo(json_text(mask_value(result.model_dump(mode="json"))))
     else:
         emit_sections(sections, fmt)
 
@@ -222,19 +220,30 @@ def batch(session: Session, watchlist: Path, out: Path | None, max_hops: int,
     """
     require_reason(reveal, reason)
     rows = batch_lib.read_watchlist(watchlist)
-    results = batch_lib.batch(session.store(), rows, max_hops=max_hops, avoid_hubs=avoid_hubs,
-                              hub_degree=hub_degree, default_region=region,
-                              reveal_victims=reveal)
+
+    def run() -> list[dict[str, Any]]:
+        return batch_lib.batch(session.store(), rows, max_hops=max_hops, avoid_hubs=avoid_hubs,
+                               hub_degree=hub_degree, default_region=region,
+                               reveal_victims=reveal)
+
     if out is None:
+        results = run()
         emit(results, fmt, batch_lib.COLUMNS)
-    else:
+        _audit(session, "batch", reason, **_batch_counts(results))
+        return
+    with session.audited("batch", reason=reason) as counts:  # a file out is an export
+        results = run()
         write_atomic(out, render(results, fmt, batch_lib.COLUMNS) + "\n")
-        click.echo(f"{len(results)} rows written to {out}", err=True)
+        counts.update(_batch_counts(results))
+    click.echo(f"{len(results)} rows written to {out}", err=True)
+
+
+def _batch_counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    """What the audit log keeps of a batch: how many rows were known, linked, in error."""
     statuses = [str(r["status"]) for r in results]
-    _audit(session, "batch", reason, rows=len(results),
-           known=sum(r["known"] == "yes" for r in results),
-           linked=statuses.count("linked"),
-           errors=sum(s.startswith("error") for s in statuses))
+    return {"rows": len(results), "known": sum(r["known"] == "yes" for r in results),
+            "linked": statuses.count("linked"),
+            "errors": sum(s.startswith("error") for s in statuses)}
 
 
 COMMANDS: list[click.Command] = [path, expand, shared, connect, show, batch]

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ringmap.cli import cli
-from ringmap.tests.attacks.attack_corpus import PEOPLE_MAPPING
+from ringmap.tests.attack.attack_corpus import PEOPLE_MAPPING
 
 
 def entries(log: Path) -> list[dict[str, Any]]:
@@ -64,3 +64,17 @@ def test_issue_12_no_audit_no_action(tmp_path: Path, people: list[str],
                                       "--store", str(case)])
     assert result.exit_code == 1
     assert not out.exists()
+
+
+def test_issue_12_batch_out_is_audited_before_and_after(tmp_path: Path, people: list[str]) -> None:
+    store = ["--store", str(tmp_path / "case.db")]
+    assert CliRunner().invoke(cli, ["ingest", *people, *store]).exit_code == 0
+    watchlist = tmp_path / "watch.csv"
+    watchlist.write_text("identifier\n0917 123 4567\n")
+    out = tmp_path / "hits.csv"
+    result = CliRunner().invoke(cli, ["batch", str(watchlist), "--out", str(out), *store])
+    assert result.exit_code == 0, result.output
+    log = entries(tmp_path / "audit.jsonl")[2:]
+    assert [(e["command"], e["phase"]) for e in log] == [("batch", "intent"), ("batch", "done")]
+    assert log[1]["counts"] == {"rows": 1, "known": 0, "linked": 0, "errors": 0}
+    assert out.is_file()

@@ -162,8 +162,9 @@ def test_batch_to_file(case_path: Path, tmp_path: Path) -> None:
     assert [(r["row"], r["status"], r["note"]) for r in rows] == [
         ("2", "linked", "'=cmd()"), ("3", "linked", "card"),
         ("4", "error: IMEI '35-209900-176148-2': Luhn check digit is wrong", "bad")]
-    [entry] = _audit(tmp_path)
-    assert entry["counts"] == {"rows": 3, "known": 2, "linked": 2, "errors": 1}
+    intent, done = _audit(tmp_path)  # issue 12: a file written is audited before and after
+    assert (intent["phase"], done["phase"]) == ("intent", "done")
+    assert done["counts"] == {"rows": 3, "known": 2, "linked": 2, "errors": 1}
 
 
 def test_batch_json_to_stdout(case_path: Path, tmp_path: Path) -> None:

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from ringmap.errors import ConfigError, ExportError, InputError
 
 __all__ = [
+    "atomic_file",
     "excerpt",
     "input_file",
     "make_dirs",
     "open_private",
     "private_umask",
     "remove_stale_temporaries",
+    "temporary_suffix",
     "write_atomic",
 ]
 
@@ -136,12 +142,22 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 
 
 def remove_stale_temporaries(folder: Path) -> None:
-    """Remove the ``.<name>.<pid>.tmp`` files in ``folder`` that a killed process left behind
-    (its pid is gone); a live writer's file is kept."""
+    """Remove the ``.<name>.<pid>.tmp`` files and folders (a package's staging folder) in
+    ``folder`` that a killed process left behind (its pid is gone); a live writer's are kept.
+    Every writer that leaves such temporaries calls this before it writes beside them."""
     for stale in folder.glob(".*.tmp"):
         pid = stale.name[:-4].rpartition(".")[2]
         if pid.isdigit() and not _alive(int(pid)):
-            stale.unlink(missing_ok=True)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+
+
+def temporary_suffix() -> str:
+    """The end of a temporary's name (``.<pid>.tmp``) by which
+    :func:`remove_stale_temporaries` knows whether its writer lives."""
+    return f".{os.getpid()}.tmp"
 
 
 def _alive(pid: int) -> bool:
@@ -154,21 +170,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it, so it is whole or absent."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A text handle on a private temporary file beside ``path``, renamed onto ``path`` once
+    the block ends, so the file is whole or absent; a killed writer's temporary is removed by
+    the next write into the folder.
+
+    Raises
+    ------
+    ExportError
+        The folder or the file cannot be written.
+    """
     path = Path(path)
+    tmp: Path | None = None
     try:
         make_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp",
-                                   dir=path.parent)  # the pid: see remove_stale_temporaries
+        remove_stale_temporaries(path.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=temporary_suffix(),
+                                    dir=path.parent)
+        tmp = Path(name)
         os.fchmod(fd, 0o666 & ~private_umask())
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)  # gone already once the rename happened
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # gone already once the rename happened
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_file`, so it is whole or absent."""
+    with atomic_file(path) as handle:
+        handle.write(text)

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ringmap.fileio import atomic_file
 from ringmap.privacy import mask_value
 
 __all__ = [
@@ -158,7 +159,7 @@ def write_csv(
     """Write rows as neutralised CSV to a path or text stream; returns the row count."""
     materialised, cols = _shown(rows, columns)
     if isinstance(target, Path):
-        with target.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_file(target) as handle:  # whole or absent, even if the writer is killed
             return _write_csv_rows(handle, materialised, cols)
     return _write_csv_rows(target, materialised, cols)
 

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import phonenumbers
 
 from ringmap.errors import NormalisationError
-from ringmap.fileio import make_dirs, open_private, remove_stale_temporaries
+from ringmap.fileio import make_dirs, open_private, remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.identify import KINDS, Identified, identify
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
@@ -826,7 +826,7 @@ class Quarantine:
         self.path = path
         self._columns = list(columns)
         self._masked = frozenset(masked)
-        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._tmp = path.with_name(f".{path.name}{temporary_suffix()}")
         remove_stale_temporaries(path.parent)
         self._handle: TextIO | None = None
         self._writer: CsvWriter | None = None

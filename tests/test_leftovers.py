@@ -3,6 +3,7 @@ leaves no empty case file."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,34 @@ def test_issue_12_an_invalid_case_leaves_no_case_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_issue_12_a_killed_writers_temporaries_go_at_the_next_write(tmp_path: Path) -> None:
+    from ringmap.fileio import write_atomic
+    from ringmap.tabular import write_csv
+
+    dead = dead_pid()
+    stale_file = tmp_path / f".summary.json.x1y2.{dead}.tmp"
+    stale_staging = tmp_path / f".cell-C001.a8b7.{dead}.tmp"
+    stale_file.write_text("{")
+    stale_staging.mkdir()
+    (stale_staging / "persons.csv").write_text("half")
+    write_atomic(tmp_path / "summary.md", "# done\n")
+    assert not stale_file.exists() and not stale_staging.exists()
+    stale_file.write_text("{")
+    write_csv(tmp_path / "cells.csv", [{"cell": "C001"}])
+    assert not stale_file.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.csv", "summary.md"]
+
+
+def test_issue_12_export_cells_removes_a_killed_exports_staging_even_when_it_stops(
+        tmp_path: Path) -> None:
+    from ringmap.errors import RingmapError
+    from ringmap.viz.package import export_cells
+
+    stale = tmp_path / f".cell-C001.k3j4.{dead_pid()}.tmp"
+    stale.mkdir()
+    with EmbeddedStore(tmp_path / "case.db") as store, \
+            contextlib.suppress(RingmapError):  # no cell run: the export stops
+        export_cells(store, tmp_path)
+    assert not stale.exists()

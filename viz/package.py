@@ -43,6 +43,7 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.report import money_received
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ExportError, NotFound
+from ringmap.fileio import remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -281,7 +282,9 @@ def _write_package(target: Path, files: Callable[[Path], None]) -> None:
         raise ExportError(f"{target} already exists; remove it or choose another --out")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        remove_stale_temporaries(target.parent)  # a killed export's staging folder
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=temporary_suffix(),
+                                        dir=target.parent))
     except OSError as exc:
         raise ExportError(f"cannot write under {target.parent}: {exc.strerror}") from None
     try:
@@ -345,8 +348,9 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
     """Write one package per cell of the latest run into ``out/cell-<id>/`` (``graph`` as
     for :func:`export_cell`)."""
     require_reason(reveal, reason)
-    run_id, records = select_cells(store, None)
     out = Path(out)
+    remove_stale_temporaries(out)  # a killed export's staging folders, even if this one stops
+    run_id, records = select_cells(store, None)
     targets = [out / package_name(c.cell_id) for c in records]
     taken = [str(t) for t in targets if t.exists()]
     if taken:

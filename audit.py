@@ -26,7 +26,7 @@ from ringmap.fileio import make_dirs, open_private
 from ringmap.graphs.model import utcnow
 from ringmap.privacy import mask_card_numbers, mask_value
 
-__all__ = ["Phase", "audit_path", "audited", "record", "redact_args"]
+__all__ = ["Phase", "audit_path", "audited", "current_user", "record", "redact_args"]
 
 Phase = Literal["intent", "done", "failed"]
 
@@ -73,7 +73,8 @@ def _hide_secrets(args: Sequence[str]) -> list[str]:
     return out
 
 
-def _user() -> str:
+def current_user() -> str:
+    """Who runs this command: ``RINGMAP_USER`` or the login name."""
     try:
         return os.environ.get("RINGMAP_USER") or getpass.getuser()
     except OSError:  # no login name in some containers
@@ -97,7 +98,7 @@ def record(
     """
     entry = {
         "time": utcnow().isoformat(),
-        "user": _user(),
+        "user": current_user(),
         "command": command,
         "args": redact_args(args),
         "store": store,

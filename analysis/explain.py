@@ -33,6 +33,7 @@ from ringmap.graphs.model import (
     edge_id,
     utcnow,
 )
+from ringmap.graphs.sameas import original_ids
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 from ringmap.privacy import Privacy
@@ -68,6 +69,8 @@ class EvidenceReader:
     fetched: dict[str, list[Provenance]] | None = None
     prefetched: frozenset[str] = frozenset()
     deferred: list[tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
+    graph: nx.MultiDiGraph | None = None
+    """The evidence graph the items come from, when same-as groups may be collapsed in it."""
 
     def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
         """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere.
@@ -84,13 +87,18 @@ class EvidenceReader:
                 self.exhausted = True
                 return []
             self.lookups += 1
-            sightings = (self.store.provenance(item) if self.fetched is None
-                         else self.fetched.get(item, []))
-            if sightings:
-                public = public_edge(self.privacy, item)
-                return [{"item": public, "file": p.source_file, "row": p.row, "ref": p.ref,
-                         "grading": str(p.grading)} for p in sightings[: self.rows_per_tie]]
+            found = [(store_id, p) for store_id in self._behind(item)
+                     for p in (self.store.provenance(store_id) if self.fetched is None
+                               else self.fetched.get(store_id, []))]
+            if found:
+                return [{"item": public_edge(self.privacy, store_id), "file": p.source_file,
+                         "row": p.row, "ref": p.ref, "grading": str(p.grading)}
+                        for store_id, p in found[: self.rows_per_tie]]
         return []
+
+    def _behind(self, item: str) -> list[str]:
+        """The store ids behind an item of the (possibly same-as collapsed) graph."""
+        return [item] if self.graph is None else original_ids(self.graph, item)
 
     def deferring(self) -> None:
         """Hand out placeholders instead of reading, until :meth:`resolve`."""
@@ -103,7 +111,8 @@ class EvidenceReader:
         deferred, self.deferred = self.deferred or [], None
         wanted = list(dict.fromkeys(item for items, _ in deferred for item in items))
         self.prefetched = frozenset(wanted[: self.budget])
-        self.fetched = self.store.provenance_many(wanted[: self.budget])
+        self.fetched = self.store.provenance_many(
+            store_id for item in wanted[: self.budget] for store_id in self._behind(item))
         for items, placeholder in deferred:
             placeholder.extend(self.rows(items))
 
@@ -204,7 +213,7 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
     privacy = Privacy.for_graph(result.agents.evidence)
     reports = build_reports(result, privacy)
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
-                              result.settings.evidence_lookups)
+                              result.settings.evidence_lookups, graph=result.agents.evidence)
     created = utcnow()
     run = AnalysisRun(
         run_id=run_id or f"cells-{created.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}",

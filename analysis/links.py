@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from ringmap.errors import AnalysisError
 from ringmap.graphs.model import Node, Provenance, edge_id
 from ringmap.graphs.resolve import resolve
+from ringmap.graphs.sameas import canonical, sightings
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
@@ -168,6 +169,11 @@ class EvidenceGraph:
         self._hub_degree: dict[str, int] = {}
 
     # -- nodes ---------------------------------------------------------------------------
+    def find(self, key: str, default_region: str = "PH") -> str:
+        """The node of the graph that ``key`` names: a reference merged into a same-as group
+        is found as its group's node (:func:`ringmap.graphs.sameas.canonical`)."""
+        return canonical(self.graph, resolve(self.store, key, default_region).id)
+
     def type_of(self, node: str) -> str:
         """The entity type of ``node``."""
         return str(self.graph.nodes[node]["type"])
@@ -241,7 +247,7 @@ class EvidenceGraph:
         """Every sighting of the relationship ``type_`` from ``src`` to ``dst``."""
         rel = edge_id(type_, src, dst)
         if rel not in self._provenance:
-            self._provenance[rel] = self.store.provenance(rel)
+            self._provenance[rel] = sightings(self.store, self.graph, rel)
         return self._provenance[rel]
 
     def hop(self, start: str, end: str) -> Hop:
@@ -337,8 +343,7 @@ def shortest_paths(
     if max_hops < 1 or k < 1:
         raise AnalysisError("--max-hops and the number of paths must be at least 1")
     eg = _graph(store, graph)
-    source, target = (resolve(store, a, default_region).id,
-                      resolve(store, b, default_region).id)
+    source, target = eg.find(a, default_region), eg.find(b, default_region)
     if source == target:
         raise AnalysisError(f"both ends are the same entity {source}")
     view: nx.Graph = eg.undirected
@@ -421,7 +426,7 @@ def expand(
     if hops < 1 or limit < 1:
         raise AnalysisError("--hops and --limit must be at least 1")
     eg = _graph(store, graph)
-    start = resolve(store, key, default_region).id
+    start = eg.find(key, default_region)
     distance = {start: 0}
     frontier = [start]
     capped = False
@@ -521,8 +526,7 @@ def shared(
         If both name the same entity, or the case is empty.
     """
     eg = _graph(store, graph)
-    first, second = (resolve(store, a, default_region).id,
-                     resolve(store, b, default_region).id)
+    first, second = eg.find(a, default_region), eg.find(b, default_region)
     if first == second:
         raise AnalysisError(f"both entities are the same, {first}")
     side_a, side_b = _routes(eg, first, second), _routes(eg, second, first)
@@ -587,7 +591,7 @@ def connect(
         If fewer than two distinct entities are given, or the case is empty.
     """
     eg = _graph(store, graph)
-    terminals = list(dict.fromkeys(resolve(store, key, default_region).id for key in keys))
+    terminals = list(dict.fromkeys(eg.find(key, default_region) for key in keys))
     if len(terminals) < 2:
         raise AnalysisError("give at least two distinct entities to connect")
     components: list[tuple[list[str], set[str]]] = []

@@ -64,12 +64,14 @@ def _register() -> None:
     from ringmap.cli.ingest import COMMANDS as INGEST
     from ringmap.cli.links import COMMANDS as LINKS
     from ringmap.cli.maps import COMMANDS as VIZ
+    from ringmap.cli.persons import COMMANDS as PERSONS
     from ringmap.cli.queries import COMMANDS as QUERIES
     from ringmap.cli.run import COMMANDS as PIPELINE
     from ringmap.cli.stats import COMMANDS as GRAPHS
     from ringmap.cli.synth import COMMANDS as SYNTH
 
-    for command in (*PIPELINE, *INGEST, *SYNTH, *GRAPHS, *ANALYSIS, *LINKS, *VIZ, *QUERIES):
+    for command in (*PIPELINE, *INGEST, *SYNTH, *GRAPHS, *ANALYSIS, *PERSONS, *LINKS, *VIZ,
+                    *QUERIES):
         cli.add_command(command)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "COUNT_RELS",
     "CREATE_ANALYSIS_RUN",
     "CREATE_CELLS",
+    "DELETE_SAME_AS",
     "EDGES",
     "EDGE_SIGHTINGS",
     "EVIDENCE_LABELS",
@@ -66,6 +67,7 @@ __all__ = [
     "SIGHTINGS",
     "VICTIM_SIDE",
     "WIPE",
+    "WRITE_SAME_AS",
     "Shape",
     "ValueKind",
     "merge_edges",
@@ -277,6 +279,25 @@ FILE_GRADINGS = "MATCH (f:IngestFile) RETURN f.seq AS seq, f.record AS record"
 EDGE_SIGHTINGS: dict[str, str] = {
     rel: f"MATCH (s)-[r:`{rel}`]->(d) RETURN s.id AS src, d.id AS dst, r.{SIGHTINGS} AS sr"
     for rel in SCHEMA.relationships
+}
+
+_SAME_AS = SCHEMA.relationship("SAME_AS")
+_SAME_AS_ENDS = [(src, dst) for src in sorted(_SAME_AS.sources) for dst in sorted(_SAME_AS.targets)
+                 if src == dst]
+
+#: per (source label, target label): add one same-as link (its decision time as ISO text)
+WRITE_SAME_AS: dict[tuple[str, str], str] = {
+    (src, dst): (f"MATCH (s:`{src}` {{id: $src}}) MATCH (d:`{dst}` {{id: $dst}}) "
+                 f"CREATE (s)-[e:`{_SAME_AS.name}` $props]->(d) "
+                 f"SET e.decided_at = datetime(e.decided_at)")
+    for src, dst in _SAME_AS_ENDS
+}
+
+#: per (source label, target label): remove one same-as link
+DELETE_SAME_AS: dict[tuple[str, str], str] = {
+    (src, dst): (f"MATCH (:`{src}` {{id: $src}})-[e:`{_SAME_AS.name}`]->(:`{dst}` {{id: $dst}}) "
+                 f"DELETE e")
+    for src, dst in _SAME_AS_ENDS
 }
 
 #: per label: ``MEMBER_OF`` from the members that exist to their cells

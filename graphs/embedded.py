@@ -401,6 +401,18 @@ class EmbeddedStore(Store):
         return Counts(nodes=nodes, relationships=rels)
 
     # -- assessments -----------------------------------------------------------------------
+    def write_same_as(self, link: Edge) -> None:
+        self._db.execute(
+            "INSERT INTO edges (type, src, dst, props) SELECT ?, s.nid, d.nid, ? "
+            "FROM nodes s, nodes d WHERE s.id = ? AND d.id = ?",
+            (link.type, encode_props(link.props), link.src, link.dst))
+        self._ids = None  # the id cache does not know the new relationship
+
+    def delete_same_as(self, link: Edge) -> None:
+        eid = self._edge_rowid(link.id)
+        self._db.execute("DELETE FROM edges WHERE eid = ?", (eid,))
+        self._ids = None
+
     def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
         with self.writing(run.kind):
             self._save_cells(run, cells)

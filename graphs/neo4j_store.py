@@ -585,6 +585,25 @@ class Neo4jStore(Store):
                       relationships={k: v for k, v in rels.items() if v})
 
     # -- assessments -----------------------------------------------------------------------
+    def write_same_as(self, link: Edge) -> None:
+        props = {k: v.isoformat() if isinstance(v, datetime) else v
+                 for k, v in link.props.items()}
+        self._same_as(cypher.WRITE_SAME_AS, link, props=props)
+
+    def delete_same_as(self, link: Edge) -> None:
+        self._same_as(cypher.DELETE_SAME_AS, link)
+
+    def _same_as(self, statements: Mapping[tuple[str, str], str], link: Edge,
+                 **params: Any) -> None:
+        statement = statements.get((_label(link.src) or "?", _label(link.dst) or "?"))
+        if statement is None:
+            raise SchemaError(f"SAME_AS may not go from {link.src} to {link.dst}")
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run(statement, src=link.src, dst=link.dst, **params).consume()
+
+        self._write(work)
+
     def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
         cell_rows = [{"cell_id": c.cell_id, "size": len(c.members), "record": c.model_dump_json(),
                       "summary_json": c.summary.model_dump_json() if c.summary else "{}"}

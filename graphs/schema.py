@@ -93,6 +93,10 @@ class RelationshipType(BaseModel):
     targets: frozenset[str]
     properties: dict[str, PropertySpec] = Field(default_factory=dict)
     description: str = ""
+    assessment: bool = Field(
+        default=False,
+        description="an analyst's reviewed decision (same-as), never stated by evidence rows",
+    )
 
     def allows(self, source: str, target: str) -> bool:
         """Whether this relationship may go from ``source`` type to ``target`` type."""
@@ -340,6 +344,8 @@ def _rel(
     targets: set[str],
     description: str,
     properties: dict[str, PropertySpec] | None = None,
+    *,
+    assessment: bool = False,
 ) -> RelationshipType:
     return RelationshipType(
         name=name,
@@ -347,6 +353,7 @@ def _rel(
         targets=frozenset(targets),
         description=description,
         properties=properties or {},
+        assessment=assessment,
     )
 
 
@@ -376,6 +383,12 @@ _RELATIONSHIPS = [
          "a report names an account, person or identifier", {"role": _TEXT}),
     _rel("LOCATED_IN", {"Location", "Person", "Report"}, {"Country"},
          "a place, person or report is in a country"),
+    _rel("SAME_AS", {"Person", "Account"}, {"Person", "Account"},
+         "an analyst's reviewed decision that two references are one person (or account); "
+         "written by `ringmap merge`, removed by `ringmap unmerge`, never by ingest",
+         {"reason": _p(required=True), "decided_by": _TEXT, "decided_at": _p("datetime"),
+          "score": _p("float", description="the resolve score the reviewer saw, if any")},
+         assessment=True),
 ]
 
 SCHEMA = Schema(

@@ -35,6 +35,7 @@ from ringmap.graphs.model import (
     Node,
     Provenance,
 )
+from ringmap.graphs.sameas import SAME_AS, collapse
 from ringmap.privacy import key_problem
 
 if TYPE_CHECKING:
@@ -170,6 +171,15 @@ class Store(ABC):
 
     # -- assessments -----------------------------------------------------------------------
     @abstractmethod
+    def write_same_as(self, link: Edge) -> None:
+        """Add one ``SAME_AS`` relationship (an analyst's reviewed decision, no sightings);
+        :func:`ringmap.graphs.sameas.merge` checks it first."""
+
+    @abstractmethod
+    def delete_same_as(self, link: Edge) -> None:
+        """Remove the ``SAME_AS`` relationship ``link`` and nothing else."""
+
+    @abstractmethod
     def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
         """Write a cell-detection run and its cells (kept; earlier runs stay)."""
 
@@ -216,19 +226,26 @@ class Store(ABC):
         node_types: Iterable[str] | None = None,
         rel_types: Iterable[str] | None = None,
     ) -> nx.MultiDiGraph:
-        """The evidence graph (optionally filtered) as a networkx MultiDiGraph.
+        """The evidence graph (optionally filtered) as a networkx MultiDiGraph, each same-as
+        group collapsed into one node (:func:`ringmap.graphs.sameas.collapse`).
 
         Node attributes: ``type`` plus the node's properties; edge key: the relationship type;
         edge attributes: ``type`` plus its properties. Edges whose ends were filtered out are
         dropped.
         """
+        rel_types = None if rel_types is None else tuple(rel_types)
         graph: nx.MultiDiGraph = nx.MultiDiGraph()
         for node in self.nodes(node_types):
             graph.add_node(node.id, type=node.type, **node.props)
+        links: list[Edge] = []
         for edge in self.edges(rel_types):
-            if edge.src in graph and edge.dst in graph:
+            if edge.type == SAME_AS:
+                links.append(edge)
+            elif edge.src in graph and edge.dst in graph:
                 graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
-        return graph
+        if rel_types is not None and SAME_AS not in rel_types:
+            links = list(self.edges([SAME_AS]))
+        return collapse(graph, links)
 
     @final
     def get_many(self, node_ids: Iterable[str]) -> dict[str, Node]:

@@ -526,6 +526,9 @@ def _relationship_problems(i: int, raw: Any,
     if rel is None:
         return [*problems, f"{where}.type: unknown relationship type {rel_name!r} "
                            f"(known: {_known(SCHEMA.relationships)})"]
+    if rel.assessment:
+        return [*problems, f"{where}.type: {rel_name} is an analyst's reviewed decision "
+                           "(ringmap merge), never mapped from evidence"]
     sources, targets = (types.get(local) if isinstance(local := raw.get(key), str) else None
                         for key in ("source", "target"))
     for src, dst in ((s, t) for s in sorted(sources or ()) for t in sorted(targets or ())):

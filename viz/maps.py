@@ -26,9 +26,10 @@ import networkx as nx
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ConfigError
 from ringmap.fileio import write_atomic
-from ringmap.graphs.model import CellRecord, Node, Provenance
+from ringmap.graphs.model import CellRecord, Node, Provenance, edge_id
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
+from ringmap.graphs.sameas import sightings as same_as_sightings
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, is_victim
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
@@ -127,7 +128,7 @@ class _Drawer:
             lines[0] += f" · cell {cell}"
         for name, value in self.privacy.properties(node, attrs).items():
             lines.append(_clip(f"{name}: {value}", _VALUE_CHARS))
-        sightings = self.store.provenance(node)
+        sightings = same_as_sightings(self.store, self.graph, node)
         if sightings:
             lines.append("sources:")
             lines.extend(_provenance_lines(sightings, self.privacy))
@@ -140,7 +141,7 @@ class _Drawer:
         lines = [f"{rel}: {_clip(self.label(src), 60)} → {_clip(self.label(dst), 60)}"]
         lines.extend(_clip(f"{k}: {self.privacy.value(v)}", _VALUE_CHARS)
                      for k, v in attrs.items() if k != "type" and v is not None)
-        sightings = self.store.provenance(f"{rel}:{src}->{dst}")
+        sightings = same_as_sightings(self.store, self.graph, edge_id(rel, src, dst))
         lines.append("evidence:" if sightings else "evidence: no sightings recorded")
         lines.extend(_provenance_lines(sightings, self.privacy))
         return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines))

@@ -58,8 +58,9 @@ from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
-__all__ = ["OWNERSHIP", "VICTIM", "Privacy", "is_victim", "key_problem", "mask_card_field",
-           "mask_card_numbers", "mask_field", "mask_value", "require_reason", "victim_side"]
+__all__ = ["OWNERSHIP", "PSEUDONYM", "VICTIM", "Privacy", "is_victim", "key_problem",
+           "mask_card_field", "mask_card_numbers", "mask_field", "mask_value", "require_reason",
+           "victim_side"]
 
 _SEP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000.\uff0e\-\u2010-\u2015\u2212\uff0d]"
 _RUN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
@@ -77,6 +78,9 @@ _TYPED_FIELDS = {
     "imsi": re.compile(r"\d{14,15}"),
 }
 _KEYED_HASH = re.compile(r"[0-9a-f]{32}")
+#: A pseudonym, ``V-`` and 8 hex characters; also the key of a node imported from an export
+#: that pseudonymised it (which is then shown as it is: its pseudonym).
+PSEUDONYM = re.compile(r"V-[0-9a-f]{8}")
 
 
 def _ascii(digits: str) -> str:
@@ -225,7 +229,7 @@ def key_problem(type_name: str, node_id: str) -> str | None:
     """
     key = node_id.split(":", 1)[-1]
     if type_name == "PaymentCard":
-        if _KEYED_HASH.fullmatch(key):
+        if _KEYED_HASH.fullmatch(key) or PSEUDONYM.fullmatch(key):
             return None
         return "PaymentCard key is not a keyed hash: a card is keyed by the HMAC of its number"
     entity = SCHEMA.entities.get(type_name)
@@ -296,7 +300,12 @@ class Privacy:
         return not self.reveal and node_id in self.victims
 
     def pseudonym(self, node_id: str) -> str:
-        """The stable pseudonym of a node, ``V-`` and 8 hex characters of a keyed hash."""
+        """The stable pseudonym of a node, ``V-`` and 8 hex characters of a keyed hash; a node
+        keyed by a pseudonym already (imported from a pseudonymised export) keeps it, so
+        that exporting the import again gives the same ids."""
+        key = node_id.split(":", 1)[-1]
+        if PSEUDONYM.fullmatch(key):
+            return key
         if self.key is None:
             self.key = load_key()
         return "V-" + keyed_hash(self.key, "victim", node_id)[:8]

@@ -43,6 +43,7 @@ from ringmap.graphs.neo4j_store import Neo4jStore
 from ringmap.graphs.schema import SCHEMA
 from ringmap.ingest.case import load_case
 from ringmap.ingest.engine import Quarantine, compile_mapping, load_batches
+from ringmap.ingest.mapping import Mapping
 from ringmap.ingest.readers import open_table
 
 _TARGET_ROWS_PER_S = 30_000
@@ -107,6 +108,7 @@ def _naive(store: Neo4jStore, case: Path, rows: int, tmp: Path, clock: _Clock) -
     tasks = run.check_files(load_case(case))
     task = max(tasks, key=lambda t: t.file.stat().st_size)
     mapping = task.mapping
+    assert isinstance(mapping, Mapping), "the benchmark cases are tables"
     load = FileLoad(sha256=task.sha256, source_file=str(task.file), mapping=mapping.name,
                     mapping_digest=mapping.digest(), run_id="naive", grading=task.grading)
     covered = 0

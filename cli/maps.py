@@ -13,8 +13,10 @@ import click
 from ringmap import audit
 from ringmap.cli.session import Session, pass_session, store_options
 from ringmap.errors import ExportError
+from ringmap.graphs.ftm import ftm_model
 from ringmap.privacy import require_reason
 from ringmap.viz.aggregate import DEFAULT_BUDGET
+from ringmap.viz.ftm import export_ftm
 from ringmap.viz.graphexport import GRAPH_FORMATS, export_graph
 from ringmap.viz.maps import (
     DEFAULT_HOPS,
@@ -182,6 +184,31 @@ def export_graph_command(session: Session, fmt: str, out: Path, reveal: bool,
         counts = export_graph(session.store(), out, fmt, reveal=reveal)
         audited.update({"format": fmt, **counts})
     click.echo(f"Wrote {counts['nodes']} nodes and {counts['edges']} edges as {fmt} to {out}")
+
+
+@export_group.command("ftm")
+@store_options
+@click.option("--out", type=_HTML_OUT, required=True, help="FtM JSON lines file to write.")
+@click.option("--cells/--no-cells", default=True, show_default=True,
+              help="Also write the latest cell run's cells (Organization, Membership).")
+@_victim_options
+@pass_session
+def export_ftm_command(session: Session, out: Path, cells: bool, reveal: bool,
+                       reason: str | None) -> None:
+    """The evidence graph and its cells as FollowTheMoney entities that Aleph loads.
+
+    Every entity is checked against the FtM model; victims are pseudonymised and cards shown
+    as BIN + last four unless --include-victim-details. Importing the file into a fresh case
+    and exporting again gives the same entities (docs/ftm.md). Needs ringmap[ftm].
+
+    Example: ringmap export ftm --out case.ftm.json
+    """
+    require_reason(reveal, reason)
+    ftm_model()  # one line naming the extra before the audit log says anything was tried
+    with session.audited("export", reason=reason) as audited:
+        result = export_ftm(session.store(), out, reveal=reveal, cells=cells)
+        audited.update({"format": "ftm", **result.counts()})
+    click.echo(f"Wrote {result.entities} FtM entities to {out}")
 
 
 @click.command("verify")

@@ -8,6 +8,9 @@
       - file: exhibits.csv
         mapping: mappings/exhibits.yaml
         grading: A1           # optional; overrides the mapping's source.grading
+      - file: aleph-export.ftm.json
+        format: ftm           # FollowTheMoney entities: no mapping (docs/ftm.md)
+        grading: B2
 
 Paths are relative to the case folder and must stay inside it: a table or mapping that
 resolves (symlinks followed) outside the folder, or is not a regular file, is refused. A
@@ -18,13 +21,14 @@ mapping is silent (and so takes part in its digest).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ringmap.errors import InputError, MappingError
 from ringmap.fileio import input_file
 from ringmap.graphs.model import Grading
+from ringmap.ingest.ftm import FtmFormat
 from ringmap.ingest.mapping import (
     Mapping,
     format_validation_error,
@@ -46,13 +50,20 @@ class TableSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: str
-    mapping: str
+    mapping: str | None = None
+    format: Literal["table", "ftm"] = "table"
     grading: Grading | None = None
 
     @field_validator("grading", mode="before")
     @classmethod
     def _grading_text(cls, value: Any) -> Any:
         return parse_grading(value)
+
+    @model_validator(mode="after")
+    def _mapping_for_tables(self) -> TableSpec:
+        if (self.mapping is None) != (self.format == "ftm"):
+            raise ValueError("a table needs a mapping; FtM entities (format: ftm) take none")
+        return self
 
 
 class CaseSpec(BaseModel):
@@ -91,6 +102,8 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
     refused: list[str] = []
     for i, table in enumerate(case.tables):
         for what, name in (("file", table.file), ("mapping", table.mapping)):
+            if name is None:
+                continue
             try:
                 input_file(case_dir / name, within=case_dir)
             except InputError as exc:
@@ -100,7 +113,7 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
     mappings: dict[str, Mapping] = {}
     problems: list[str] = []
     for table in case.tables:
-        if table.mapping in mappings:
+        if table.mapping is None or table.mapping in mappings:
             continue
         try:
             mappings[table.mapping] = load_mapping_for(
@@ -110,4 +123,6 @@ def load_case(case_dir: str | Path) -> list[IngestTask]:
             problems.extend(exc.problems)
     if problems:
         raise MappingError(problems)
-    return [IngestTask(case_dir / t.file, mappings[t.mapping], t.grading) for t in case.tables]
+    ftm = FtmFormat().with_default_region(case.default_region)
+    return [IngestTask(case_dir / t.file, ftm if t.mapping is None else mappings[t.mapping],
+                       t.grading) for t in case.tables]

@@ -51,7 +51,8 @@ from ringmap.ingest.readers import Row
 from ringmap.privacy import key_problem, mask_card_field, mask_card_numbers
 from ringmap.tabular import CsvWriter
 
-__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "compile_mapping", "load_batches"]
+__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "add_row", "compile_mapping",
+           "converter", "load_batches"]
 
 Values = Sequence[str | None]
 
@@ -198,12 +199,13 @@ def _datetime_parser(fmt: str | None) -> Callable[[str], datetime]:
 _KINDS: dict[str, Callable[[str], Any]] = {"int": _to_int, "float": _to_float, "bool": _to_bool}
 
 
-def _converter(prop: PropertySpec, spec: ValueSpec) -> Callable[[str, Context], Any] | None:
-    """The (text, context) → value function of one property, or ``None`` when the text is
-    the value."""
+def converter(prop: PropertySpec, fmt: str | None = None
+              ) -> Callable[[str, Context], Any] | None:
+    """The (text, context) → value function of one property (normaliser, then kind; ``fmt``
+    the strptime format of a datetime), or ``None`` when the text is the value."""
     steps: list[Callable[[str], Any]] = []
     if prop.kind == "datetime":
-        steps.append(_datetime_parser(spec.format))
+        steps.append(_datetime_parser(fmt))
     elif prop.kind in _KINDS:
         steps.append(_KINDS[prop.kind])
     if prop.normaliser is None:
@@ -771,7 +773,7 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
                                       ("card",), expand=True))
                     continue
                 prop = etype.properties[name]
-                made = value(name, f"{local}.{name}", vspec, _converter(prop, vspec),
+                made = value(name, f"{local}.{name}", vspec, converter(prop, vspec.format),
                              (prop.normaliser, prop.kind, vspec.format))
                 (keys if name in etype.keys else others).append(made)
         split = next((v for v in keys if v.parts is not None), None)
@@ -787,7 +789,7 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
     for rel in mapping.relationships:
         rtype = SCHEMA.relationship(rel.type)
         values = tuple(value(name, f"{rel.type}.{name}", vspec,
-                             _converter(rtype.properties[name], vspec),
+                             converter(rtype.properties[name], vspec.format),
                              (rtype.properties[name].normaliser, rtype.properties[name].kind,
                               vspec.format))
                        for name, vspec in rel.properties.items())
@@ -924,7 +926,7 @@ def load_batches(
                 seen.add(signature)
                 loaded += 1
                 if row_no > resume_row:
-                    _add(nodes, edges, sightings, row_no, ref, row_nodes, row_edges)
+                    add_row(nodes, edges, sightings, row_no, ref, row_nodes, row_edges)
         if in_batch >= batch_size:
             if on_progress is not None:
                 on_progress()
@@ -940,9 +942,9 @@ def load_batches(
         on_progress()
 
 
-def _add(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
-         row_no: int, ref: str | None, row_nodes: list[RowNode],
-         row_edges: list[RowEdge]) -> None:
+def add_row(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
+            row_no: int, ref: str | None, row_nodes: list[RowNode],
+            row_edges: list[RowEdge]) -> None:
     """Merge one accepted row into the batch being built, as the stores merge sightings
     (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen)."""
     for nid, type_, props, _hash in row_nodes:

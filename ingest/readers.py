@@ -41,7 +41,8 @@ from ringmap.ingest.mapping import (
     shown_columns,
 )
 
-__all__ = ["Table", "header_of", "load_mapping_for", "open_table", "scan_file", "source_format"]
+__all__ = ["Table", "header_of", "json_lines", "load_mapping_for", "open_table", "scan_file",
+           "source_format"]
 
 Row = tuple[int, list[str | None], str | None]
 
@@ -449,8 +450,7 @@ def _open_jsonl(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterat
     with path.open("rb") as raw, _text(raw, source) as lines:
         try:
             yield Table(path, columns,
-                        _jsonl_rows(_lines(lines, source.limits.record_chars), columns,
-                                    source.limits),
+                        _jsonl_rows(json_lines(lines, source.limits), columns, source.limits),
                         size=path.stat().st_size, position=raw.tell)
         except UnicodeDecodeError as exc:
             raise _not_text(path, source, exc) from None
@@ -516,13 +516,20 @@ def _check_paths(path: Path, lines: Iterator[tuple[int, str | None]], columns: l
                          f"first {_JSONL_SAMPLE_LINES} lines)")
 
 
-def _jsonl_rows(lines: Iterator[tuple[int, str | None]], columns: list[str],
-                limits: ReadLimits) -> Iterator[Row]:
-    blank: list[str | None] = [None] * len(columns)
-    for row_no, line in lines:
+def json_lines(handle: IO[str], limits: ReadLimits) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, parsed JSON, problem)`` of each non-blank line of ``handle``; the
+    value ``None`` and why when a line breaks ``limits`` or is no JSON."""
+    for row_no, line in _lines(handle, limits.record_chars):
         if line is not None and not line.strip():
             continue
         obj, problem = _parse(line, limits)
+        yield row_no, obj, problem
+
+
+def _jsonl_rows(lines: Iterator[tuple[int, Any, str | None]], columns: list[str],
+                limits: ReadLimits) -> Iterator[Row]:
+    blank: list[str | None] = [None] * len(columns)
+    for row_no, obj, problem in lines:
         if problem is not None:
             yield row_no, blank, problem
         elif not isinstance(obj, dict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -20,12 +20,13 @@ from pydantic import BaseModel, Field
 
 from ringmap.errors import ConfigError
 from ringmap.fileio import input_file
-from ringmap.graphs.model import FileLoad, Grading, IngestRun, utcnow
+from ringmap.graphs.model import Batch, FileLoad, Grading, IngestRun, utcnow
 from ringmap.graphs.secrets import load_key
 from ringmap.graphs.stats import every_row_rejected
 from ringmap.graphs.store import Store
-from ringmap.ingest import engine
+from ringmap.ingest import engine, ftm
 from ringmap.ingest.engine import Quarantine, compile_mapping
+from ringmap.ingest.ftm import FtmFormat
 from ringmap.ingest.mapping import Mapping, load_mapping
 from ringmap.ingest.readers import Table, open_table, scan_file, source_format
 from ringmap.perf import Progress, paused_gc
@@ -52,11 +53,16 @@ Status = Literal["loaded", "resumed", "already ingested", "rejected"]
 its rows are accounted and quarantined, but nothing of it is in the case."""
 
 
+Reading = Mapping | FtmFormat
+"""How a file is read: a mapping for a table, :class:`~ringmap.ingest.ftm.FtmFormat` for
+FollowTheMoney entities."""
+
+
 class IngestTask(NamedTuple):
     """One file to ingest, the mapping to read it with and an optional grading override."""
 
     file: Path
-    mapping: Mapping
+    mapping: Reading
     grading: Grading | None = None
 
 
@@ -121,12 +127,12 @@ class CheckedTask:
     """A task whose file was read once: hash known, encoding and columns fine."""
 
     file: Path
-    mapping: Mapping
+    mapping: Reading
     grading: Grading
     sha256: str
 
 
-TaskLike = IngestTask | CheckedTask | tuple[Path | str, Mapping | Path | str, Grading | None]
+TaskLike = IngestTask | CheckedTask | tuple[Path | str, Reading | Path | str, Grading | None]
 
 
 def check_files(tasks: Iterable[TaskLike]) -> list[CheckedTask]:
@@ -146,6 +152,9 @@ def check_files(tasks: Iterable[TaskLike]) -> list[CheckedTask]:
 def _check(task: IngestTask) -> CheckedTask:
     path, mapping = Path(task.file), task.mapping
     input_file(path)
+    if isinstance(mapping, FtmFormat):
+        return CheckedTask(path, mapping, task.grading or mapping.grading,
+                           scan_file(path, "utf-8-sig"))
     text = source_format(path, mapping.source) != "xlsx"
     sha = scan_file(path, mapping.source.encoding if text else None)
     with open_table(path, mapping.source, mapping.columns()):
@@ -204,7 +213,8 @@ def ingest_files(
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     checked = check_files(tasks)
     run = IngestRun(run_id=run_id or new_run_id(), command=command)
-    key = load_key() if any(c.mapping.card_columns() for c in checked) else None
+    key = load_key() if any(isinstance(c.mapping, FtmFormat) or c.mapping.card_columns()
+                            for c in checked) else None
     with store.writing(command), paused_gc():  # one writer: a second one is told who writes
         store.record_run(run)
         reports = [_ingest_one(store, c, run.run_id, quarantine_dir, batch_size, progress, key)
@@ -217,7 +227,7 @@ def ingest_files(
 
 def _task(raw: IngestTask | tuple[Any, ...]) -> IngestTask:
     file, mapping, grading = raw
-    if not isinstance(mapping, Mapping):
+    if not isinstance(mapping, Mapping | FtmFormat):
         mapping = load_mapping(Path(mapping))
     return IngestTask(Path(file), mapping, grading)
 
@@ -254,9 +264,20 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
     load = FileLoad(sha256=checked.sha256, source_file=str(checked.file), mapping=mapping.name,
                     mapping_digest=digest, run_id=run_id, grading=checked.grading)
     resume_row = earlier.last_row if earlier is not None else 0
+    name = quarantine_dir / quarantine_name(checked.file, checked.sha256, mapping.name, digest)
+    if isinstance(mapping, FtmFormat):
+        assert key is not None
+        quarantine = Quarantine(name, ftm.COLUMNS)
+        skip_log = Quarantine(name.with_name(name.stem + "-skipped.csv"), ftm.COLUMNS)
+        size = max(checked.file.stat().st_size, 1)
+        with progress(checked.file.name, size) if progress else nullcontext(None) as update:
+            batches = ftm.ftm_batches(checked.file, mapping, load, key, quarantine, skip_log,
+                                      batch_size=batch_size, resume_row=resume_row,
+                                      on_progress=update)
+            done = _store(store, load, batches, quarantine, skip_log)
+        return _report(checked, done, "resumed" if earlier is not None else "loaded")
     with open_table(checked.file, mapping.source, mapping.columns()) as table:
         index = table.index
-        name = quarantine_dir / quarantine_name(checked.file, checked.sha256, mapping.name, digest)
         masked = [index[c] for c in mapping.card_columns()]
         quarantine = Quarantine(name, table.columns, masked)
         skip_log = Quarantine(name.with_name(name.stem + "-skipped.csv"), table.columns, masked)
@@ -265,15 +286,23 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
             batches = engine.load_batches(table.rows, compiled, load, quarantine,
                                           batch_size=batch_size, resume_row=resume_row,
                                           on_progress=tick, skip_log=skip_log)
-            try:
-                done = store.load_file(load, batches)
-            except BaseException:
-                quarantine.discard()
-                skip_log.discard()
-                raise
+            done = _store(store, load, batches, quarantine, skip_log)
+    return _report(checked, done, "resumed" if earlier is not None else "loaded")
+
+
+def _store(store: Store, load: FileLoad, batches: Iterable[Batch], quarantine: Quarantine,
+           skip_log: Quarantine) -> FileLoad:
+    """Hand the batches to the store; the quarantine and skip log are kept only if it took
+    the file."""
+    try:
+        done = store.load_file(load, batches)
+    except BaseException:
+        quarantine.discard()
+        skip_log.discard()
+        raise
     quarantine.commit()
     skip_log.commit()
-    return _report(checked, done, "resumed" if earlier is not None else "loaded")
+    return done
 
 
 @contextmanager

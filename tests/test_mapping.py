@@ -11,7 +11,7 @@ import pytest
 from ringmap.errors import InputError, MappingError
 from ringmap.graphs.model import Grading
 from ringmap.ingest.case import load_case
-from ringmap.ingest.mapping import load_mapping, parse_mapping
+from ringmap.ingest.mapping import Mapping, load_mapping, parse_mapping
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 MAPPINGS = FIXTURES / "mappings"
@@ -171,6 +171,7 @@ tables:
     assert [t.file for t in tasks] == [case / "remittances.csv", case / "contacts.jsonl"]
     assert tasks[0].grading == Grading(scheme="admiralty", grade="A1")
     assert tasks[1].grading is None
+    assert isinstance(tasks[0].mapping, Mapping) and isinstance(tasks[1].mapping, Mapping)
     assert tasks[0].mapping.source.default_region == "PH"  # the mapping's own region wins
     assert tasks[1].mapping.source.default_region == "GB"  # the case fills in
 

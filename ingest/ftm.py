@@ -53,18 +53,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ringmap.errors import NormalisationError
-from ringmap.graphs.ftm import (
-    CELL_MARKER,
-    DEFAULT_EDGE,
-    EDGE_FORMS,
-    FOLDED,
-    MARKER,
-    NODE_FORMS,
-    PLACEHOLDER_MARKER,
-    RINGMAP_NOTE,
-    EdgeForm,
-    ftm_model,
-)
+from ringmap.graphs import ftm as forms
 from ringmap.graphs.identify import identify
 from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
 from ringmap.graphs.normalise import (
@@ -158,9 +147,9 @@ class _Entity:
 
     def note(self) -> dict[str, Any]:
         for text in self.props.get("description", ()):
-            if text.startswith(RINGMAP_NOTE):
+            if text.startswith(forms.RINGMAP_NOTE):
                 try:
-                    found = json.loads(text[len(RINGMAP_NOTE):])
+                    found = json.loads(text[len(forms.RINGMAP_NOTE):])
                 except ValueError:
                     raise RowRejected("its ringmap note is not JSON",
                                       "ringmap note is not JSON") from None
@@ -290,7 +279,7 @@ class _Reader:
     # -- the entity's own node --
     def primary(self, entity: _Entity, result: _Result) -> Node | None:
         """The node the entity itself is, or ``None`` for a link or an unmapped schema."""
-        marked = entity.marker(MARKER)
+        marked = entity.marker(forms.MARKER)
         if marked is not None:
             return self.marked(entity, marked, result)
         schema = entity.schema.name
@@ -302,7 +291,7 @@ class _Reader:
     def marked(self, entity: _Entity, public: str, result: _Result) -> Node:
         """The node an entity of ringmap's own export names in its marker."""
         type_, _, key = public.partition(":")
-        form = NODE_FORMS.get(type_)
+        form = forms.NODE_FORMS.get(type_)
         if form is None or form.schema != entity.schema.name or not key:
             raise RowRejected(f"its ringmap marker names no node a {entity.schema.name} "
                               "can be", "ringmap marker does not fit its schema")
@@ -332,17 +321,17 @@ class _Reader:
         (for entities not of ringmap's export) identifiers held in properties."""
         label = entity.schema.name
         if own is not None:
-            for (rel, schema), (end, prop) in (FOLDED | _READ_FOLDED).items():
+            for (rel, schema), (end, prop) in (forms.FOLDED | _READ_FOLDED).items():
                 if schema != entity.schema.name:
                     continue
                 for other in self.refs(entity.all(prop), refs, result, label, prop):
                     src, dst = (other, own.id) if end == "target" else (own.id, other)
                     self.relate(rel, src, dst, {}, result, label)
-            form = NODE_FORMS.get(own.type)
+            form = forms.NODE_FORMS.get(own.type)
             mapped = set(form.props.values()) if form is not None and \
                 form.schema == entity.schema.name else set()
             countries = [] if "country" in mapped else entity.all("country")
-            notes = entity.note() if entity.marker(MARKER) is not None else {}
+            notes = entity.note() if entity.marker(forms.MARKER) is not None else {}
             for rel_name, codes in [("LOCATED_IN", countries),
                                     *((k[1:], v) for k, v in notes.items() if k.startswith("@"))]:
                 for code in codes if isinstance(codes, list) else []:
@@ -415,11 +404,11 @@ class _Reader:
         result = _Result()
         for prop in entity.unknown:
             result.skip(entity.schema.name, f"unknown property {prop!r}", "unknown property")
-        if entity.marker(CELL_MARKER) is not None or (entity.schema.edge and any(
+        if entity.marker(forms.CELL_MARKER) is not None or (entity.schema.edge and any(
                 refs.get(i) == _CELL for p in entity.props for i in entity.all(p))):
             result.skip(entity.schema.name, "a ringmap cell: an assessment, not evidence")
             return result
-        if PLACEHOLDER_MARKER in entity.all("keywords"):
+        if forms.PLACEHOLDER_MARKER in entity.all("keywords"):
             return result  # a party FtM requires that the evidence did not name
         own = self.primary(entity, result)
         if own is None and not entity.schema.edge:
@@ -432,7 +421,7 @@ class _Reader:
         return result
 
 
-def _edge_type(schema: str, role: str, src: str, dst: str) -> tuple[str | None, EdgeForm]:
+def _edge_type(schema: str, role: str, src: str, dst: str) -> tuple[str | None, forms.EdgeForm]:
     """The ringmap relationship an FtM edge of ``schema`` (with ``role``) between these
     nodes is, and its form; ``None`` when there is none."""
     src_type, dst_type = src.split(":", 1)[0], dst.split(":", 1)[0]
@@ -441,14 +430,14 @@ def _edge_type(schema: str, role: str, src: str, dst: str) -> tuple[str | None, 
         found = SCHEMA.relationships.get(rel)
         return found is not None and found.allows(src_type, dst_type)
 
-    if role and allowed(role) and EDGE_FORMS.get(role, DEFAULT_EDGE).schema == schema:
-        return role, EDGE_FORMS.get(role, DEFAULT_EDGE)
-    for rel, form in EDGE_FORMS.items():
+    if role and allowed(role) and forms.EDGE_FORMS.get(role, forms.DEFAULT_EDGE).schema == schema:
+        return role, forms.EDGE_FORMS.get(role, forms.DEFAULT_EDGE)
+    for rel, form in forms.EDGE_FORMS.items():
         if form.schema == schema and allowed(rel):
             return rel, form
     if schema == "UnknownLink" and allowed("ASSOCIATE_OF"):
-        return "ASSOCIATE_OF", DEFAULT_EDGE
-    return None, DEFAULT_EDGE
+        return "ASSOCIATE_OF", forms.DEFAULT_EDGE
+    return None, forms.DEFAULT_EDGE
 
 
 # -- entities not written by ringmap ------------------------------------------------------------
@@ -620,9 +609,9 @@ def _refs(path: Path, model: Model, reader: _Reader, limits: ReadLimits) -> dict
             continue
         try:
             entity = _read_entity(model, obj, limits.field_chars)
-            if entity.marker(CELL_MARKER) is not None:
+            if entity.marker(forms.CELL_MARKER) is not None:
                 refs[entity.id] = _CELL
-            elif PLACEHOLDER_MARKER in entity.all("keywords"):
+            elif forms.PLACEHOLDER_MARKER in entity.all("keywords"):
                 refs[entity.id] = _PLACEHOLDER
             elif not entity.schema.edge or entity.schema.name == "Payment":
                 own = reader.primary(entity, _Result())
@@ -640,7 +629,7 @@ def ftm_batches(path: Path, fmt: FtmFormat, load: FileLoad, key: bytes,
     """The batches of an FtM file; ``load``'s counts kept current as in
     :func:`ringmap.ingest.engine.load_batches` (lines up to ``resume_row`` are counted again
     but not sent)."""
-    model = ftm_model()
+    model = forms.ftm_model()
     reader = _Reader(fmt, key)
     refs = _refs(path, model, reader, fmt.limits)
     seen: set[bytes] = set()

@@ -104,18 +104,7 @@ class _Writer:
             entity.add(prop, value)
         shown = self.privacy.properties(node, attrs)
         shown.pop("pseudonym", None)
-        keys = set(SCHEMA.entity(type_).keys)
-        rest: dict[str, Any] = {}
-        for name, value in sorted(shown.items()):
-            target = form.props.get(name)
-            text = ftm_text(value)
-            if target is not None:
-                entity.add(target, text)
-                if text in entity.get(target):
-                    continue
-            if name not in keys:  # the marker holds the keys
-                rest[name] = value
-        _note(entity, rest)
+        _write(entity, shown, form.props, set(SCHEMA.entity(type_).keys))  # marker: keys
         for prop in entity.schema.required:  # a pseudonymised node's label stands in
             if not entity.get(prop) and not _links(entity, prop):
                 entity.add(prop, self.privacy.label(node, attrs))
@@ -140,19 +129,8 @@ class _Writer:
         edge.add(form.target, target.id)
         if edge.schema.get("role") is not None:
             edge.add("role", rel)
-        rest: dict[str, Any] = {}
-        for name, value in sorted(attrs.items()):
-            if name == "type" or value is None:
-                continue
-            shown = self.privacy.value(value, rel, name)
-            prop = form.props.get(name)
-            text = ftm_text(shown)
-            if prop is not None:
-                edge.add(prop, text)
-                if text in edge.get(prop):
-                    continue
-            rest[name] = shown
-        _note(edge, rest)
+        _write(edge, {name: self.privacy.value(value, rel, name) for name, value in attrs.items()
+                      if name != "type" and value is not None}, form.props)
 
     def add_country(self, source: EntityProxy, rel: str, code: str) -> None:
         """A relationship to a country: FtM has no country entities, so it is the source's
@@ -224,6 +202,24 @@ class _Writer:
                 self.result.schemata.get(entity.schema.name, 0) + 1)
             out.append(data)
         return out
+
+
+def _write(entity: EntityProxy, props: Mapping[str, Any], places: Mapping[str, str],
+           left_out: set[str] | frozenset[str] = frozenset()) -> None:
+    """Write ringmap ``props`` to ``entity``: each to its FtM property in ``places``, and
+    into the ringmap note when it has none or FtM spells it differently (``left_out``
+    excepted)."""
+    rest: dict[str, Any] = {}
+    for name, value in sorted(props.items()):
+        target = places.get(name)
+        text = ftm_text(value)
+        if target is not None:
+            entity.add(target, text)
+            if text in entity.get(target):
+                continue
+        if name not in left_out:
+            rest[name] = value
+    _note(entity, rest)
 
 
 def _links(entity: EntityProxy, prop: str) -> bool:

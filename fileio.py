@@ -202,7 +202,11 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
             tmp.unlink(missing_ok=True)  # gone already once the rename happened
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through :func:`atomic_file`, so it is whole or absent."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes: a picture) to ``path`` through :func:`atomic_file`, so it is
+    whole or absent."""
     with atomic_file(path) as handle:
-        handle.write(text)
+        if isinstance(text, bytes):
+            handle.buffer.write(text)
+        else:
+            handle.write(text)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ringmap.tests.browser.case import HREF, ICCID, IMEI, IMG, JS_URL, SCRIPT, open_case
-from ringmap.tests.browser.chromium import MapPage, artifact_dir, chromium, open_map
+from ringmap.tests.browser.chromium import artifact_dir, chromium, open_map
 from ringmap.viz.maps import write_cell_map, write_entity_map, write_victim_map
 
 pytestmark = pytest.mark.browser
@@ -52,44 +52,10 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     yield {p.stem: p for p in out.iterdir()}
 
 
-def _hover(shown: MapPage, label: str, other: str | None = None) -> str:
-    """Move the mouse onto the node labelled ``label`` (or the middle of the edge from it to
-    the node labelled ``other``); the tooltip's text."""
-    x, y = shown.js(f"""(() => {{
-      const net = window.ringmapNetwork;
-      const at = (label) => net.getPosition(
-        net.body.data.nodes.getIds({{filter: n => n.label === label}})[0]);
-      const a = at({json.dumps(label)});
-      const b = {json.dumps(other)} === null ? a : at({json.dumps(other)});
-      const p = net.canvasToDOM({{x: (a.x + b.x) / 2, y: (a.y + b.y) / 2}});
-      const box = document.getElementById('mynetwork').getBoundingClientRect();
-      return [box.left + p.x, box.top + p.y];
-    }})()""")
-    corner = shown.js("(() => { const b = document.getElementById('mynetwork')"
-                      ".getBoundingClientRect(); return [b.left + 3, b.top + 3]; })()")
-    shown.page.mouse.move(*corner)  # a blank spot of the canvas: the last tooltip goes away
-    shown.page.wait_for_function(
-        "() => document.querySelector('div.vis-tooltip')?.style.visibility !== 'visible'")
-    shown.page.mouse.move(x, y)
-    shown.page.wait_for_function(
-        "() => document.querySelector('div.vis-tooltip')?.style.visibility === 'visible'")
-    text: str = shown.js("document.querySelector('div.vis-tooltip').textContent")
-    return text
-
-
-def _assert_clean(shown: MapPage) -> None:
-    assert shown.attempted == []
-    assert shown.errors == []
-    assert shown.csp_violations() == []
-    assert shown.js("typeof window.__x") == "undefined"
-    assert shown.js("document.querySelectorAll('img, a, iframe, object, embed').length") == 0
-    assert shown.js("document.scripts.length") == 3
-
-
 @pytest.mark.parametrize("name", ["cells", "overview", "victims", "entity"])
 def test_map_loads_offline_and_draws(browser: Any, maps: dict[str, Path], name: str) -> None:
     with open_map(browser, maps[name]) as shown:
-        _assert_clean(shown)
+        shown.assert_clean()
         expected = len(json.loads(shown.js("document.getElementById('rm-data').textContent"))
                        ["nodes"])
         assert expected >= 3
@@ -104,19 +70,19 @@ def test_hostile_labels_and_tooltips_are_text(browser: Any, maps: dict[str, Path
     shots = artifact_dir(tmp_path)
     with open_map(browser, maps["cells"]) as shown:
         shown.page.screenshot(path=str(shots / "cell-map.png"))
-        tip = _hover(shown, IMG)
+        tip = shown.hover(IMG)
         assert tip.startswith("Person · cell C1") and f"name: {IMG}" in tip
-        tip = _hover(shown, "ag1.fake")
+        tip = shown.hover("ag1.fake")
         assert f"display_name: {IMG}" in tip and f"persona: {HREF}" in tip
-        tip = _hover(shown, "ag3.fake")
+        tip = shown.hover("ag3.fake")
         assert f"display_name: {JS_URL}" in tip
-        tip = _hover(shown, "ag2.fake")
+        tip = shown.hover("ag2.fake")
         assert f"display_name: {SCRIPT}" in tip
-        tip = _hover(shown, ICCID, IMEI)
+        tip = shown.hover(ICCID, IMEI)
         assert tip.startswith(f"SIM_IN: {ICCID} → {IMEI}")
         assert "sim_in.csv row 2" in tip and "admiralty:B2" in tip
         shown.page.screenshot(path=str(shots / "cell-map-tooltip.png"))
-        _assert_clean(shown)
+        shown.assert_clean()
     assert (shots / "cell-map.png").stat().st_size > 10_000
 
 
@@ -130,7 +96,7 @@ def test_hostile_heading_and_search_are_text(browser: Any, maps: dict[str, Path]
             search.fill(term)
             assert shown.js("document.getElementById('rm-search-status').textContent") == found
         assert len(shown.js("window.ringmapNetwork.getSelectedNodes()")) == 1
-        _assert_clean(shown)
+        shown.assert_clean()
 
 
 def test_aggregated_map_says_so(browser: Any, maps: dict[str, Path]) -> None:

@@ -22,8 +22,9 @@ from ringmap.tests.browser.chromium import chromium_path
 from ringmap.tests.reports import a_report
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
-from ringmap.viz.maps import cell_map, entity_map, victim_map
+from ringmap.viz.maps import cell_map, entity_map
 from ringmap.viz.render import MapEdge, MapNode, MapSpec, render_map, script_json
+from ringmap.viz.world import equal_earth, victim_map
 
 VIZ = Path(maps.__file__).parent
 RAW_HTML_SINK = "inner" + "HTML"  # spelled in two parts so a grep of the repo finds no use
@@ -40,6 +41,10 @@ def _payload(html: str) -> dict[str, object]:
     assert match is not None
     data: dict[str, object] = json.loads(match.group(1))
     return data
+
+
+def _legend_text(spec: MapSpec) -> str:
+    return "\n".join(item.label for section in spec.legend for item in section.items)
 
 
 def _inline_scripts(html: str) -> list[str]:
@@ -138,13 +143,13 @@ def test_victim_map_places_countries_and_sizes_them(store: EmbeddedStore) -> Non
     spec = victim_map(store)
     nodes = {n.id: n for n in spec.nodes}
     gb = country_table()[0]["GB"]
-    assert (nodes["country:GB"].x, nodes["country:GB"].y) == (gb.lon * 6, -gb.lat * 6)
+    assert (nodes["country:GB"].x, nodes["country:GB"].y) == equal_earth(gb.lon, gb.lat)
     assert {"country:GB", "country:US", "country:SG"} <= nodes.keys()
     assert nodes["Location:BICOL-1"].fixed and nodes["cell:C1"].x is not None
     to_gb = next(e for e in spec.edges if e.dst == "country:GB")
-    assert to_gb.src == "cell:C1" and "1 victims" in to_gb.title and "500.00 USD" in to_gb.title
+    assert to_gb.src == "cell:C1" and "1 victims" in to_gb.title and "USD 500.00" in to_gb.title
     assert spec.physics is False
-    assert any("not linked to any cell" in note for note in spec.notes)
+    assert "1 of 3 victims linked to no cell" in _legend_text(spec)
     html = render_map(spec)
     assert not any(name in html for name in VICTIM_NAMES)
 
@@ -226,8 +231,9 @@ def test_victim_map_prefers_the_stored_cell_report(store: EmbeddedStore) -> None
         summary=report)])
     spec = victim_map(store)
     edges = {e.dst: e for e in spec.edges if e.src == "cell:C9" and e.dst.startswith("country")}
-    assert set(edges) == {"country:US", "country:GB"}
-    assert "5 victims" in edges["country:US"].title
+    # issue 13: a victim of unknown country is drawn and counted, never dropped
+    assert set(edges) == {"country:US", "country:GB", "country:??"}
+    assert "5 victims" in edges["country:US"].title and "1 victims" in edges["country:??"].title
     cell = next(n for n in spec.nodes if n.id == "cell:C9")
-    assert "7 victims" in cell.title and "1,234.50 USD" in cell.title
+    assert "7 victims" in cell.title and "USD 1,234.50" in cell.title
     assert "cell report" in cell.title

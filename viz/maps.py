@@ -1,6 +1,7 @@
-"""Cell, victims-across-countries and entity-neighbourhood maps of a case.
+"""Cell and entity-neighbourhood maps of a case, and the writer of the victims map.
 
-Each ``*_map`` function reads the store and returns a :class:`~ringmap.viz.render.MapSpec`; each
+Each ``*_map`` function reads the store and returns a :class:`~ringmap.viz.render.MapSpec` (the
+victims map's is :func:`ringmap.viz.world.victim_map`); each
 ``write_*_map`` renders it to one self-contained HTML file (see :mod:`ringmap.viz.render`) and
 returns what it drew. Node ids on a map are opaque (``n0``, ``n1``, ...), labels and tooltips
 are plain text, victims are pseudonymised unless ``reveal=True`` and card numbers are masked.
@@ -23,17 +24,15 @@ from typing import Any
 
 import networkx as nx
 
-from ringmap.analysis.victims import victim_country
 from ringmap.errors import ConfigError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord, Node, Provenance, edge_id
-from ringmap.graphs.normalise import country_table
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.sameas import sightings as same_as_sightings
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy, is_victim
+from ringmap.privacy import Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
-from ringmap.viz.reach import CellReach, cell_of, figures, reach_cells, select_cells
+from ringmap.viz.reach import CellReach, cell_of, reach_cells, select_cells
 from ringmap.viz.render import (
     LegendEntry,
     LegendSection,
@@ -43,6 +42,7 @@ from ringmap.viz.render import (
     render_map,
 )
 from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
+from ringmap.viz.world import victim_map
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -51,7 +51,6 @@ __all__ = [
     "MapResult",
     "cell_map",
     "entity_map",
-    "victim_map",
     "write_cell_map",
     "write_entity_map",
     "write_victim_map",
@@ -305,177 +304,6 @@ def _group_node(drawer: _Drawer, group: str, found: list[str], map_id: str) -> M
                    color=colour, size=style.size + 2 * math.sqrt(len(found)))
 
 
-# -- victims across countries --------------------------------------------------------------
-
-def _geo(lat: float, lon: float) -> tuple[float, float]:
-    return lon * _DEGREE, -lat * _DEGREE
-
-
-def _spread(points: dict[str, tuple[float, float]], radius: Mapping[str, float],
-            heavy: set[str], rounds: int = 80) -> dict[str, tuple[float, float]]:
-    """Push overlapping markers apart so close countries and raid sites stay legible.
-
-    A light marker (site, cell) gives way to a heavy one (country); two of a kind share it.
-    """
-    pos = {k: [x, y] for k, (x, y) in points.items()}
-    keys = sorted(pos)
-    for _ in range(rounds):
-        moved = False
-        for i, a in enumerate(keys):
-            for b in keys[i + 1:]:
-                dx, dy = pos[b][0] - pos[a][0], pos[b][1] - pos[a][1]
-                dist = math.hypot(dx, dy)
-                need = radius[a] + radius[b] + 6
-                if dist >= need:
-                    continue
-                if dist < 1e-6:  # same spot: separate along a direction fixed by the pair
-                    angle = (sum(map(ord, a + b)) % 360) * math.pi / 180
-                    dx, dy, dist = math.cos(angle), math.sin(angle), 1.0
-                push = (need - dist) / dist
-                move_a = a not in heavy or b in heavy
-                move_b = b not in heavy or a in heavy
-                share = 0.5 if move_a and move_b else 1.0
-                if move_a:
-                    pos[a][0] -= dx * push * share
-                    pos[a][1] -= dy * push * share
-                if move_b:
-                    pos[b][0] += dx * push * share
-                    pos[b][1] += dy * push * share
-                moved = True
-        if not moved:
-            break
-    return {k: (v[0], v[1]) for k, v in pos.items()}
-
-
-def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]]
-               ) -> dict[str, tuple[float, float]]:
-    """Cells with known raid sites on a ring around those sites, each on the side of its own.
-
-    Dozens of cells share a few offices in one region; drawn at their sites they would hide
-    the sites and each other, so they sit around them, linked to their sites by dashed lines.
-    """
-    located = {r.cell_id: [points[s] for s in sorted(r.sites) if s in points] for r in reaches}
-    located = {c: here for c, here in located.items() if here}
-    if not located:
-        return {}
-    every = [p for here in located.values() for p in here]
-    cx, cy = sum(p[0] for p in every) / len(every), sum(p[1] for p in every) / len(every)
-    reach_out = max(math.hypot(p[0] - cx, p[1] - cy) for p in every)
-    radius = reach_out + 40 + 6 * len(located)
-
-    def bearing(cell: str) -> float:
-        here = located[cell]
-        x = sum(p[0] for p in here) / len(here) - cx
-        y = sum(p[1] for p in here) / len(here) - cy
-        return math.atan2(y, x) if (x, y) != (0.0, 0.0) else 0.0
-
-    ordered = sorted(located, key=lambda c: (bearing(c), c))
-    step = 2 * math.pi / len(ordered)
-    start = bearing(ordered[0])
-    angles = {cell: start + i * step for i, cell in enumerate(ordered)}
-    return {cell: (cx + radius * math.cos(a), cy + radius * math.sin(a))
-            for cell, a in angles.items()}
-
-
-def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec:
-    """Countries at their coordinates sized by victims, raid sites, cells linked to countries.
-
-    No victim is drawn individually: countries carry counts, and each cell-to-country edge
-    the number of victims and the money paid.
-    """
-    graph = store.project() if graph is None else graph
-    table, _ = country_table()
-    latest = store.latest_cells()
-    records = latest[1] if latest is not None else []
-    order = {c.cell_id: i for i, c in enumerate(records)}
-    reaches = reach_cells(graph, records)
-    victims = sorted(n for n, a in graph.nodes(data=True) if is_victim(a))
-    country_of = {v: victim_country(graph, v) for v in victims}
-    per_country = Counter(c for c in country_of.values() if c in table)
-    attributed = 0
-
-    points: dict[str, tuple[float, float]] = {}
-    radius: dict[str, float] = {}
-    nodes: dict[str, MapNode] = {}
-    for code, count in sorted(per_country.items()):
-        row = table[code]
-        key = f"country:{code}"
-        points[key] = _geo(row.lat, row.lon)
-        radius[key] = 6 + 3 * math.sqrt(count)
-        nodes[key] = MapNode(key, _clip(f"{row.name} ({count})", _LABEL_CHARS),
-                             title=f"{row.name} ({code})\n{count:,} victims",
-                             color=type_style("Country").color, size=radius[key])
-    sites = sorted(n for n, a in graph.nodes(data=True) if a.get("type") == "Location"
-                   and isinstance(a.get("lat"), int | float)
-                   and isinstance(a.get("lon"), int | float))
-    privacy = Privacy()
-    for site in sites:
-        attrs = graph.nodes[site]
-        points[site] = _geo(float(attrs["lat"]), float(attrs["lon"]))
-        radius[site] = 7
-        label = privacy.label(site, attrs)
-        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
-        nodes[site] = MapNode(site, _clip(label, _LABEL_CHARS), shape="box",
-                              color=type_style("Location").color, size=7, title=privacy.text(
-                                  f"Raid site: {label}\n{where}\n"
-                                  f"{attrs['lat']:.4f}, {attrs['lon']:.4f}"))
-    edges: list[MapEdge] = []
-    unplaced = 0
-    ring = _cell_ring(reaches, points)
-    for r in reaches:
-        key = f"cell:{r.cell_id}"
-        if r.cell_id in ring:
-            points[key] = ring[r.cell_id]
-        else:  # no known site: a row below the map
-            points[key] = _geo(-62, -150 + 12 * unplaced)
-            unplaced += 1
-        radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
-        colour = cell_colour(order[r.cell_id])
-        counted = figures(graph, r, records[order[r.cell_id]])
-        attributed += counted.victims
-        nodes[key] = MapNode(key, _clip(f"Cell {r.cell_id}", _LABEL_CHARS), color=colour,
-                             size=radius[key], title=privacy.text(
-                                 f"Cell {r.cell_id}\n{len(r.members):,} members\n"
-                                 f"{counted.victims:,} victims\n"
-                                 f"received: {_money_text(counted.money.by_currency)}\n"
-                                 f"(figures from the {counted.source})"))
-        for site in sorted(r.sites):
-            if site in nodes:
-                edges.append(MapEdge(key, site, title=f"Cell {r.cell_id} — raid site",
-                                     dashes=True, color=colour, arrows=False))
-        for code, hit in counted.by_country.items():
-            if code not in per_country:
-                continue
-            paid = counted.money.by_country.get(code)
-            edges.append(MapEdge(
-                key, f"country:{code}", color=colour, width=1 + 2 * math.log2(1 + hit),
-                title=f"Cell {r.cell_id} → {table[code].name} ({code})\n{hit:,} victims\n"
-                      "payments traced from them: "
-                      f"{_money_text(paid.by_currency if paid else {})}"))
-    countries = {k for k in points if k.startswith("country:")}
-    placed = _spread(points, radius, countries)
-    for key, node in nodes.items():
-        node.x, node.y = placed[key]
-        node.fixed = key in countries or key in sites
-    notes = ["Countries are placed at their centroids and sized by victims, raid sites at "
-             "their coordinates; markers that would overlap are nudged apart."]
-    missing = sum(1 for v in victims if country_of[v] not in table)
-    if missing:
-        notes.append(f"{missing:,} victims have no known country and are not drawn.")
-    if attributed < len(victims):
-        notes.append(f"{len(victims) - attributed:,} victims are not linked to any cell.")
-    if unplaced:
-        notes.append(f"{unplaced} cells with no known raid site are drawn in a row below.")
-    legend = [LegendSection("Map", [
-        LegendEntry("●", type_style("Country").color, "country (size: victims)"),
-        LegendEntry("▬", type_style("Location").color, "raid site"),
-        LegendEntry("—", "#555555", "cell → country (width: victims)")])]
-    if records:
-        legend.insert(0, _cells_legend(records, order))
-    return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
-                   physics=False)
-
-
 # -- entity neighbourhood ------------------------------------------------------------------
 
 def _neighbourhood(store: Store, centre: Node, hops: int, limit: int
@@ -590,7 +418,7 @@ def write_cell_map(store: Store, path: Path, **options: Any) -> MapResult:
 
 
 def write_victim_map(store: Store, path: Path, **options: Any) -> MapResult:
-    """Render :func:`victim_map` to ``path``."""
+    """Render :func:`~ringmap.viz.world.victim_map` to ``path`` (options as for it)."""
     return _write(victim_map(store, **options), path)
 
 

@@ -29,8 +29,8 @@ from pyvis.network import Network
 
 from ringmap.errors import ExportError
 
-__all__ = ["LegendEntry", "LegendSection", "MapEdge", "MapNode", "MapSpec", "render_map",
-           "script_json"]
+__all__ = ["LegendEntry", "LegendSection", "MapEdge", "MapNode", "MapSpec", "Shape",
+           "render_map", "script_json"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -52,6 +52,10 @@ class MapNode:
     x: float | None = None
     y: float | None = None
     fixed: bool = False
+    active: tuple[str, str] | None = None
+    """First and last day (ISO) it was active; the time filter hides it outside them."""
+    font: dict[str, Any] | None = None
+    """vis-network label options, for this node only."""
 
 
 @dataclass(slots=True)
@@ -65,6 +69,24 @@ class MapEdge:
     color: str = _EDGE_COLOUR
     dashes: bool = False
     arrows: bool = True
+    smooth: float = 0.0
+    """How much the edge bends (0: straight)."""
+    active: tuple[str, str] | None = None
+    weights: dict[str, float] | None = None
+    """Its width under each of :attr:`MapSpec.weights`."""
+
+
+@dataclass(slots=True)
+class Shape:
+    """An inert shape drawn under the map, in canvas units: rings of flat ``x, y, ...``
+    lists, filled or not, closed (polygons) or open (lines), clipped to a rectangle
+    ``(left, top, right, bottom)`` if given."""
+
+    rings: list[list[float]]
+    fill: str | None = None
+    stroke: str = "#999999"
+    closed: bool = True
+    clip: tuple[float, float, float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +117,14 @@ class MapSpec:
     notes: list[str] = field(default_factory=list)
     banner: str | None = None
     physics: bool = True
+    backdrop: list[Shape] = field(default_factory=list)
+    """Shapes drawn under the nodes (country outlines)."""
+    bounds: tuple[float, float, float, float] | None = None
+    """A rectangle the fitted view must show besides the nodes."""
+    weights: dict[str, str] | None = None
+    """Edge width choices (key -> label), switchable on the page."""
+    window: tuple[str, str] | None = None
+    """First and last day of the case: the range of the time filter."""
 
 
 def script_json(value: Any) -> str:
@@ -122,13 +152,14 @@ def _assets() -> dict[str, str]:
     """The inlined vis-network, the map script and style, and the CSP that admits them."""
     vis_js = _SOURCE_MAP.sub("\n", (VENDOR / "vis-network.min.js").read_text(encoding="utf-8"))
     app_js = (TEMPLATES / "map.js").read_text(encoding="utf-8")
-    for name, script in (("vis-network", vis_js), ("map.js", app_js)):
+    layers_js = (TEMPLATES / "layers.js").read_text(encoding="utf-8")
+    for name, script in (("vis-network", vis_js), ("map.js", app_js), ("layers.js", layers_js)):
         if "</script" in script.lower():  # would end the inline element early
             raise ExportError(f"the {name} script cannot be inlined: it contains '</script'")
     css = (TEMPLATES / "map.css").read_text(encoding="utf-8")
     csp = "; ".join([
         "default-src 'none'",
-        f"script-src {_csp_hash(vis_js)} {_csp_hash(app_js)}",
+        f"script-src {_csp_hash(vis_js)} {_csp_hash(layers_js)} {_csp_hash(app_js)}",
         # the page's own stylesheet by hash; vis-network styles elements through the CSSOM
         f"style-src {_csp_hash(css)}",
         "img-src data:",
@@ -141,7 +172,7 @@ def _assets() -> dict[str, str]:
         "base-uri 'none'",
         "form-action 'none'",
     ])
-    return {"vis_js": vis_js, "app_js": app_js, "css": css, "csp": csp}
+    return {"vis_js": vis_js, "layers_js": layers_js, "app_js": app_js, "css": css, "csp": csp}
 
 
 def _options(spec: MapSpec) -> dict[str, Any]:
@@ -178,6 +209,10 @@ def _network(spec: MapSpec) -> Network:
         if node.fixed:
             extra["physics"] = False
             extra["fixed"] = True
+        if node.active:
+            extra["active"] = list(node.active)
+        if node.font:
+            extra["font"] = node.font
         net.add_node(node.id, label=node.label, shape=node.shape, color=node.color,
                      title=node.title, size=round(node.size, 1), **extra)
     for edge in spec.edges:
@@ -188,6 +223,12 @@ def _network(spec: MapSpec) -> Network:
             options["color"] = edge.color
         if edge.dashes:
             options["dashes"] = True
+        if edge.smooth:
+            options["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": edge.smooth}
+        if edge.active:
+            options["active"] = list(edge.active)
+        if edge.weights:
+            options["weights"] = {k: round(w, 2) for k, w in edge.weights.items()}
         options["arrows"] = "to" if edge.arrows else ""
         net.add_edge(edge.src, edge.dst, **options)
         if edge.arrows:
@@ -206,6 +247,11 @@ def render_map(spec: MapSpec) -> str:
                    for s in spec.legend],
         "notes": spec.notes,
         "banner": spec.banner,
+        "backdrop": [{"rings": b.rings, "fill": b.fill, "stroke": b.stroke, "closed": b.closed,
+                      "clip": b.clip} for b in spec.backdrop],
+        "bounds": spec.bounds,
+        "weights": spec.weights,
+        "window": spec.window,
     }
 
     def payload(nodes: list[Mapping[str, Any]], edges: list[Mapping[str, Any]], heading: str,

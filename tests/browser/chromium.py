@@ -11,6 +11,7 @@ set), where a missing browser fails them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from typing import Any
 
 import pytest
 
+#: the JSON block, vis-network, the layers script and the map script
+SCRIPTS = 4
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -79,6 +82,40 @@ class MapPage:
     def wait_stable(self, timeout_ms: int = 20_000) -> None:
         """Wait until the map says its layout is stable."""
         self.page.wait_for_function("() => window.ringmapStable === true", timeout=timeout_ms)
+
+    def hover(self, label: str, other: str | None = None) -> str:
+        """Move the mouse onto the node labelled ``label`` (or the middle of the edge from it
+        to the node labelled ``other``); the tooltip's text."""
+        x, y = self.js(f"""(() => {{
+          const net = window.ringmapNetwork;
+          const at = (label) => net.getPosition(
+            net.body.data.nodes.getIds({{filter: n => n.label === label}})[0]);
+          const a = at({json.dumps(label)});
+          const b = {json.dumps(other)} === null ? a : at({json.dumps(other)});
+          const p = net.canvasToDOM({{x: (a.x + b.x) / 2, y: (a.y + b.y) / 2}});
+          const box = document.getElementById('mynetwork').getBoundingClientRect();
+          return [box.left + p.x, box.top + p.y];
+        }})()""")
+        corner = self.js("(() => { const b = document.getElementById('mynetwork')"
+                         ".getBoundingClientRect(); return [b.left + 3, b.top + 3]; })()")
+        self.page.mouse.move(*corner)  # a blank spot of the canvas: the last tooltip goes
+        self.page.wait_for_function(
+            "() => document.querySelector('div.vis-tooltip')?.style.visibility !== 'visible'")
+        self.page.mouse.move(x, y)
+        self.page.wait_for_function(
+            "() => document.querySelector('div.vis-tooltip')?.style.visibility === 'visible'")
+        text: str = self.js("document.querySelector('div.vis-tooltip').textContent")
+        return text
+
+    def assert_clean(self) -> None:
+        """No request left the page, no error, no CSP violation, no injected script ran and
+        no element came from evidence."""
+        assert self.attempted == []
+        assert self.errors == []
+        assert self.csp_violations() == []
+        assert self.js("typeof window.__x") == "undefined"
+        assert self.js("document.querySelectorAll('img, a, iframe, object, embed').length") == 0
+        assert self.js("document.scripts.length") == SCRIPTS
 
 
 @contextmanager

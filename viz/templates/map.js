@@ -45,11 +45,12 @@
                                 { nodes: nodes, edges: edges }, data.options);
   window.ringmapNetwork = network;
   window.ringmapStable = false;
+  var layers = window.ringmapLayers.install(network, data, nodes, edges);
 
   function stable() {
     // Show the whole map once it is laid out: fixed positions (countries at their
     // coordinates) can lie far outside the first viewport.
-    network.fit({ animation: false });
+    layers.fit();
     window.ringmapStableAt = performance.now();
     window.ringmapStable = true;
     document.body.setAttribute("data-stable", "true");

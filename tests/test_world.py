@@ -1,0 +1,155 @@
+"""The victims world map and the timelines: outlines, shading, counts, time (issue 13)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ringmap.analysis.report import country_label
+from ringmap.analysis.victims import reached_by_cell
+from ringmap.errors import ExportError
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.tests.browser.case import IMG, SCRIPT
+from ringmap.tests.offender_case import BIDI, COUNTRIES, open_offender_case
+from ringmap.viz.render import MapSpec, render_map
+from ringmap.viz.timeline import case_timeline, cell_timeline, write_timeline
+from ringmap.viz.world import OUTLINES, WORLD_HALF_WIDTH, equal_earth, outlines, victim_map
+
+_VICTIMS = re.compile(r"\n([\d,]+) victims")
+
+
+@pytest.fixture
+def offender(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    with open_offender_case(tmp_path) as store:
+        yield store
+
+
+def _legend(spec: MapSpec) -> str:
+    return "\n".join(item.label for section in spec.legend for item in section.items)
+
+
+def _victims(title: str) -> int:
+    found = _VICTIMS.search(title)
+    assert found is not None, title
+    return int(found.group(1).replace(",", ""))
+
+
+def test_outlines_are_vendored_with_provenance_and_licence() -> None:
+    readme = (OUTLINES.parent / "README.md").read_text(encoding="utf-8")
+    assert "Natural Earth" in readme and "public domain" in readme
+    assert "world-atlas@2.0.2" in readme and "tools/world_outlines.py" in readme
+    assert "ISC" in (OUTLINES.parent / "LICENSE-world-atlas-ISC").read_text(encoding="utf-8")
+    shapes = {o.code: o for o in outlines()}
+    assert len(shapes) > 170 and {"US", "PH", "GB", "RU", "FJ"} <= shapes.keys()
+    for outline in outlines():  # cut at the antimeridian: no ring jumps across the map
+        for ring in outline.rings:
+            assert all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in ring)
+            assert all(abs(a[0] - b[0]) < 180 for a, b in itertools.pairwise(ring))
+
+
+def test_equal_earth_keeps_the_world_within_its_width() -> None:
+    assert equal_earth(-180, 0)[0] == -WORLD_HALF_WIDTH
+    assert equal_earth(0, 60)[1] < equal_earth(0, 0)[1] < equal_earth(0, -60)[1]  # north up
+
+
+def test_victim_map_draws_outlines_shaded_by_victims(offender: EmbeddedStore) -> None:
+    spec = victim_map(offender)
+    fills = Counter(shape.fill for shape in spec.backdrop if shape.clip is None)
+    shaded = {code for code in COUNTRIES if code}
+    # every country outline drawn, those with victims in the lightest shade of blue
+    assert sum(fills.values()) > 170 + 1  # the outlines and the inset's frame
+    assert fills["#c6dbef"] == len(shaded - {"SG", "HK"})
+    assert "1 victims" in _legend(spec) or "1–2 victims" in _legend(spec)
+    assert spec.bounds is not None
+    left, top, right, bottom = spec.bounds
+    for node in spec.nodes:  # every marker on the canvas the fit shows
+        assert node.x is not None and node.y is not None
+        assert left <= node.x <= right and top <= node.y <= bottom, node.label
+
+
+def test_victims_of_unknown_country_are_counted_not_dropped(offender: EmbeddedStore) -> None:
+    """issue 13: victims with no country were left off the victims map."""
+    spec = victim_map(offender)
+    unknown = COUNTRIES.count(None)
+    nodes = {n.id: n for n in spec.nodes}
+    assert nodes["country:??"].label == f"Country unknown · {unknown}"
+    assert f"country unknown: {unknown} victims" in _legend(spec)
+    arcs = [e for e in spec.edges if e.dst.startswith("country:")]
+    assert sum(_victims(e.title) for e in arcs) == len(COUNTRIES)
+    assert _victims(next(e.title for e in arcs if e.dst == "country:??")) == unknown
+
+
+def test_arcs_count_as_the_cell_report_does(offender: EmbeddedStore) -> None:
+    graph = offender.project()
+    run = offender.latest_cells()
+    assert run is not None
+    members = {c.cell_id: [m.node_id for m in c.members] for c in run[1]}
+    hit = reached_by_cell(graph, members)["C1"]
+    expected = Counter(country_label(graph, v) for v in hit.victims)
+    spec = victim_map(offender, graph=graph)
+    drawn = {e.dst.removeprefix("country:"): _victims(e.title) for e in spec.edges
+             if e.src == "cell:C1" and e.dst.startswith("country:")}
+    assert drawn == dict(expected)
+    cell = next(n for n in spec.nodes if n.id == "cell:C1")
+    assert f"{len(hit.victims)} victims" in cell.title
+
+
+def test_map_elements_carry_their_active_days(offender: EmbeddedStore) -> None:
+    spec = victim_map(offender)
+    assert spec.window == ("2021-02-01", "2021-08-20")
+    arcs = {e.dst: e for e in spec.edges if e.dst.startswith("country:")}
+    assert arcs["country:US"].active == ("2021-02-01", "2021-02-13")  # victim 0: contact
+    assert all(e.active is not None and spec.window[0] <= e.active[0] <= e.active[1]
+               <= spec.window[1] for e in arcs.values())
+    assert arcs["country:US"].weights is not None and {"victims", "usd"} <= set(
+        arcs["country:US"].weights)
+    payload = re.search(r'id="rm-data">(.*?)</script>', render_map(spec), re.S)
+    assert payload is not None
+    data = json.loads(payload.group(1))
+    assert data["window"] == list(spec.window) and len(data["backdrop"]) == len(spec.backdrop)
+
+
+def test_hostile_text_stays_out_of_the_page_markup(offender: EmbeddedStore) -> None:
+    html = render_map(victim_map(offender))
+    for hostile in (IMG, SCRIPT, "<a href"):
+        assert hostile not in html
+    assert "\\u202e" in html or BIDI[0] in html  # kept as text, shown by textContent
+
+
+def test_timelines_count_contacts_payments_reports_and_arrests(offender: EmbeddedStore) -> None:
+    graph = offender.project()
+    paid = [i for i in range(len(COUNTRIES)) if i % 3 != 2]
+    case = case_timeline(graph)
+    assert case.totals() == {"contact": len(COUNTRIES),
+                             "payment": sum(100.0 + 50 * i for i in paid),
+                             "report": 5, "arrest": 1}
+    assert case.first_contact is not None and case.first_contact.isoformat() == "2021-02-01"
+    run = offender.latest_cells()
+    assert run is not None
+    members = [m.node_id for m in run[1][0].members]
+    hit = reached_by_cell(graph, {"C1": members})["C1"]
+    cell = cell_timeline(graph, members, hit.payments, title="Cell C1")
+    assert cell.totals() == case.totals()
+    weekly = cell.weekly()["contact"]
+    assert sum(weekly.values()) == len(COUNTRIES)
+    assert all(week.weekday() == 0 for week in weekly)  # weeks start on Monday
+
+
+def test_timeline_picture_is_inert_and_reproducible(offender: EmbeddedStore,
+                                                    tmp_path: Path) -> None:
+    line = case_timeline(offender.project(), title=f"{SCRIPT} {IMG} {BIDI}")
+    svg = write_timeline(line, tmp_path / "a.svg").read_bytes()
+    assert svg == write_timeline(line, tmp_path / "b.svg").read_bytes()
+    text = svg.decode("utf-8")
+    assert "<script" not in text and "<text" not in text and "<img" not in text
+    assert "href=\"http" not in text and "javascript:" not in text
+    png = write_timeline(line, tmp_path / "a.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    with pytest.raises(ExportError, match=r"as \.svg or \.png"):
+        write_timeline(line, tmp_path / "a.html")

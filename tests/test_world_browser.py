@@ -1,0 +1,149 @@
+"""The victims world map and a timeline in headless Chromium (issue 13): outlines drawn,
+nothing requested, hostile text inert, everything inside the view, the time filter.
+
+Screenshots go to ``$RINGMAP_TEST_ARTIFACTS`` (else the test's temporary folder): the example
+case's map, a single offender's, and the offender's map filtered to a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringmap.tests.browser.case import IMG, JS_URL, SCRIPT, open_case
+from ringmap.tests.browser.chromium import MapPage, artifact_dir, chromium, open_map
+from ringmap.tests.offender_case import BIDI, COUNTRIES, HOSTILE_SITE, open_offender_case
+from ringmap.viz.maps import write_victim_map
+from ringmap.viz.timeline import case_timeline, write_timeline
+
+pytestmark = pytest.mark.browser
+
+# pixels of the canvas in the land colour and in the shades of countries with victims
+_PAINTED = """(() => {
+  const canvas = document.querySelector('#mynetwork canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const near = (i, r, g, b) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g)
+                               + Math.abs(data[i + 2] - b) < 9;
+  let land = 0, shaded = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (near(i, 0xec, 0xeb, 0xe6)) land++;
+    if (near(i, 0xc6, 0xdb, 0xef) || near(i, 0x9e, 0xca, 0xe1) || near(i, 0x6b, 0xae, 0xd6)) {
+      shaded++;
+    }
+  }
+  return [land, shaded];
+})()"""
+
+# every node with its label, and the rectangle the map asked to show, in page pixels
+_OUTSIDE = """(() => {
+  const net = window.ringmapNetwork;
+  const frame = document.getElementById('mynetwork');
+  const w = frame.clientWidth, h = frame.clientHeight;
+  const data = JSON.parse(document.getElementById('rm-data').textContent);
+  const boxes = net.body.nodeIndices.map(id => [id, net.getBoundingBox(id)]);
+  if (data.bounds) {
+    boxes.push(['bounds', {left: data.bounds[0], top: data.bounds[1], right: data.bounds[2],
+                           bottom: data.bounds[3]}]);
+  }
+  const out = [];
+  for (const [id, b] of boxes) {
+    const a = net.canvasToDOM({x: b.left, y: b.top});
+    const c = net.canvasToDOM({x: b.right, y: b.bottom});
+    if (a.x < 0 || a.y < 0 || c.x > w || c.y > h) out.push(id);
+  }
+  return out;
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """The victims maps of the small hand-made case and of the single offender, and the
+    offender's timeline with a hostile title."""
+    folder = tmp_path_factory.mktemp("world")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RINGMAP_SECRET", "browser-test-secret-0123456789")
+        with open_case(folder / "small") as store:
+            write_victim_map(store, folder / "small.html")
+        with open_offender_case(folder / "offender") as store:
+            write_victim_map(store, folder / "offender.html")
+            write_timeline(case_timeline(store.project(), title=f"{SCRIPT} {IMG} {BIDI}"),
+                           folder / "timeline.svg")
+    yield {name: folder / name for name in ("small.html", "offender.html", "timeline.svg")}
+
+
+def _shoot(shown: MapPage, folder: Path, name: str) -> Path:
+    path = folder / name
+    shown.page.screenshot(path=str(path))
+    assert path.stat().st_size > 20_000
+    return path
+
+
+@pytest.mark.parametrize("name", ["small.html", "offender.html"])
+def test_victims_map_draws_outlines_offline_and_fits(browser: Any, world: dict[str, Path],
+                                                     name: str, tmp_path: Path) -> None:
+    with open_map(browser, world[name]) as shown:
+        _shoot(shown, artifact_dir(tmp_path), f"victims-{name.removesuffix('.html')}.png")
+        shown.assert_clean()
+        land, shaded = shown.js(_PAINTED)
+        assert land > 50_000 and shaded > 500  # outlines drawn, countries shaded by victims
+        assert shown.js(_OUTSIDE) == []
+
+
+def test_hostile_text_is_inert_in_labels_tooltips_and_legend(browser: Any,
+                                                             world: dict[str, Path]) -> None:
+    with open_map(browser, world["offender.html"]) as shown:
+        label = shown.js("window.ringmapNetwork.body.data.nodes.get()"
+                         ".find(n => n.id.startsWith('Location:')).label")
+        assert label.startswith("Home " + IMG[:20])
+        tip = shown.hover(label)
+        assert f"Raid site: Home {HOSTILE_SITE}" in tip  # bidi controls kept, as text
+        legend = shown.js("document.getElementById('rm-legend').textContent")
+        assert f"country unknown: {COUNTRIES.count(None)} victims" in legend
+        assert shown.js("document.getElementById('rm-legend').querySelectorAll('*')"
+                        ".length") == shown.js(
+            "document.getElementById('rm-legend').querySelectorAll('h2, div, span').length")
+        search = shown.page.locator("#rm-search")
+        for term in (SCRIPT, JS_URL, IMG):
+            search.fill(term)
+        shown.assert_clean()
+
+
+def test_time_filter_hides_what_was_not_active(browser: Any, world: dict[str, Path],
+                                               tmp_path: Path) -> None:
+    with open_map(browser, world["offender.html"]) as shown:
+        visible = ("window.ringmapNetwork.body.data.nodes.get()"
+                   ".filter(n => !n.hidden).map(n => n.label)")
+        before = shown.js(visible)
+        shown.page.locator("#rm-from").fill("2021-02-01")
+        shown.page.locator("#rm-to").fill("2021-02-28")
+        after = shown.js(visible)
+        # victims 0-3 were contacted in February: their countries stay, with the cell, site
+        assert {"United States · 1", "United Kingdom · 1", "Australia · 1", "Canada · 1",
+                "Cell C1"} <= set(after)
+        assert "Japan · 1" in before and "Japan · 1" not in after
+        assert shown.js("document.getElementById('rm-time-status').textContent") == (
+            f"{len(before) - len(after)} hidden")
+        _shoot(shown, artifact_dir(tmp_path), "victims-offender-february.png")
+        shown.page.locator("#rm-weights").select_option("usd")
+        shown.assert_clean()
+
+
+def test_timeline_picture_is_inert_in_the_browser(browser: Any, world: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    with open_map(browser, world["timeline.svg"], wait=False) as shown:
+        shown.page.wait_for_load_state("load")
+        _shoot(shown, artifact_dir(tmp_path), "timeline-offender.png")
+        assert shown.attempted == [] and shown.errors == []
+        assert shown.js("typeof window.__x") == "undefined"
+        assert shown.js("document.querySelectorAll('script, text, a, image, foreignObject')"
+                        ".length") == 0
+        assert shown.js("document.querySelectorAll('path').length") > 100

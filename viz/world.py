@@ -1,0 +1,561 @@
+"""Victims across countries on an offline world map: outlines, shading, raid sites, cells, arcs.
+
+Country outlines are Natural Earth's 1:110m admin-0 countries, vendored in ``data/`` (public
+domain; see ``data/README.md``), drawn in the Equal Earth projection as inert canvas shapes
+under the map: no tiles, no network. Countries are shaded by their victims (every victim of
+the case, by :func:`~ringmap.analysis.report.country_label`), with a marker at their centroid
+where the arcs end. Raid sites sit at their coordinates in an inset panel below the world,
+zoomed on the region that holds them (the Philippine offices of a Strikeback-like case would
+be one dot at world scale), linked to the place on the world map they enlarge. Cells sit
+around their raid sites; an arc from a cell to a country carries the cell's victims there and
+the money they paid, exactly as the cell report counts them (:mod:`ringmap.analysis.victims`,
+read through :func:`~ringmap.viz.reach.figures`). Victims of unknown country go to a marker of
+their own and into the legend, never dropped.
+
+Every marker and arc carries the days it was active (:mod:`ringmap.viz.timeline`), so the
+map's time filter can hide what was not active in a chosen window.
+
+>>> x, y = equal_earth(0.0, 0.0)
+>>> round(x, 6), round(y, 6)
+(0.0, -0.0)
+>>> equal_earth(180.0, 0.0)[0] == WORLD_HALF_WIDTH
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ringmap.analysis.report import UNKNOWN_COUNTRY, country_label
+from ringmap.graphs.model import CellRecord, CountryMoney, Money
+from ringmap.graphs.normalise import country_table
+from ringmap.graphs.store import Store
+from ringmap.privacy import Privacy, is_victim
+from ringmap.viz.reach import CellReach, figures, reach_cells
+from ringmap.viz.render import LegendEntry, LegendSection, MapEdge, MapNode, MapSpec, Shape
+from ringmap.viz.style import cell_colour, type_style
+from ringmap.viz.timeline import Event, case_timeline, cell_timeline
+
+__all__ = ["OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "outlines", "victim_map"]
+
+OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
+#: half the width of the world on the map, in canvas units (vis-network's font sizes are in
+#: the same units, so at this size a fitted map shows 12-unit labels at about 12 pixels)
+WORLD_HALF_WIDTH = 500.0
+_A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
+_M = math.sqrt(3) / 2
+_LABEL_CHARS = 40
+_INSET_MAX_SPAN = 25.0  # degrees: raid sites spread wider than this are drawn on the world map
+_LAND = "#ecebe6"
+_BORDER = "#b9b7ae"
+_SEA = "#f5f9fc"
+#: shades of countries by victims (ColorBrewer Blues), and the lower bound of each class
+_SHADES = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
+_BREAKS = (1, 3, 10, 30, 100)
+_UNKNOWN = "#8c8c8c"
+_MARKER = "#1f4e79"
+#: a white halo keeps labels readable over outlines and arcs
+_HALO = {"size": 11, "strokeWidth": 3, "strokeColor": "#ffffff"}
+
+
+def _theta_terms(lat: float) -> tuple[float, float, float]:
+    theta = math.asin(_M * math.sin(math.radians(lat)))
+    t2 = theta * theta
+    t6 = t2 * t2 * t2
+    return theta, t2, t6
+
+
+def _unit_equal_earth(lon: float, lat: float) -> tuple[float, float]:
+    theta, t2, t6 = _theta_terms(lat)
+    x = math.radians(lon) * math.cos(theta) / (
+        _M * (_A1 + 3 * _A2 * t2 + t6 * (7 * _A3 + 9 * _A4 * t2)))
+    y = theta * (_A1 + _A2 * t2 + t6 * (_A3 + _A4 * t2))
+    return x, y
+
+
+_SCALE = WORLD_HALF_WIDTH / _unit_equal_earth(180.0, 0.0)[0]
+
+
+def equal_earth(lon: float, lat: float) -> tuple[float, float]:
+    """Canvas position of a longitude and latitude in the Equal Earth projection (y down)."""
+    x, y = _unit_equal_earth(lon, lat)
+    return x * _SCALE, -y * _SCALE
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """A country's outline: its name and rings of (longitude, latitude)."""
+
+    code: str | None
+    name: str
+    rings: tuple[tuple[tuple[float, float], ...], ...]
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """West, south, east, north."""
+        lons = [p[0] for r in self.rings for p in r]
+        lats = [p[1] for r in self.rings for p in r]
+        return min(lons), min(lats), max(lons), max(lats)
+
+
+@cache
+def outlines() -> tuple[Outline, ...]:
+    """The vendored Natural Earth outlines (see ``data/README.md``)."""
+    data = json.loads(OUTLINES.read_text(encoding="utf-8"))
+    return tuple(
+        Outline(c["code"], c["name"], tuple(
+            tuple((ring[i] / 10, ring[i + 1] / 10) for i in range(0, len(ring), 2))
+            for ring in c["rings"]))
+        for c in data["countries"])
+
+
+def _flat(points: Iterable[tuple[float, float]]) -> list[float]:
+    flat: list[float] = []
+    for x, y in points:
+        pair = [round(x, 1), round(y, 1)]
+        if flat[-2:] != pair:
+            flat += pair
+    return flat
+
+
+@dataclass(frozen=True, slots=True)
+class _Inset:
+    """A zoomed panel: local equirectangular projection around (lon0, lat0), ``k`` units per
+    degree of latitude, centred on the canvas at (cx, cy)."""
+
+    lon0: float
+    lat0: float
+    k: float
+    cx: float
+    cy: float
+
+    def project(self, lon: float, lat: float) -> tuple[float, float]:
+        return (self.cx + (lon - self.lon0) * self.k * math.cos(math.radians(self.lat0)),
+                self.cy - (lat - self.lat0) * self.k)
+
+    def inverse(self, x: float, y: float) -> tuple[float, float]:
+        return (self.lon0 + (x - self.cx) / (self.k * math.cos(math.radians(self.lat0))),
+                self.lat0 - (y - self.cy) / self.k)
+
+
+def _shade(victims: int) -> str:
+    index = sum(1 for b in _BREAKS if victims >= b) - 1
+    return _SHADES[min(index, len(_SHADES) - 1)]
+
+
+def _shade_legend(most: int) -> list[LegendEntry]:
+    entries = []
+    for i, low in enumerate(_BREAKS):
+        if low > most:
+            break
+        high = _BREAKS[i + 1] - 1 if i + 1 < len(_BREAKS) else None
+        span = (str(low) if high == low else f"{low}–{high}" if high else f"{low} or more")
+        entries.append(LegendEntry("■", _SHADES[i], f"{span} victims"))
+    return entries
+
+
+def _clip(text: str, limit: int = _LABEL_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _money_text(money: Money | CountryMoney | None) -> str:
+    if money is None or not money.payments:
+        return "no payments traced"
+    paid = "; ".join(f"{a:,.2f} {c}" for c, a in money.by_currency.items())
+    return f"{paid} = USD {money.usd:,.2f} in {money.payments:,} payments"
+
+
+def _span(events: Iterable[Event]) -> tuple[str, str] | None:
+    found = list(events)
+    if not found:
+        return None
+    first: date = min(e.when for e in found)
+    last: date = max(e.end for e in found)
+    return first.isoformat(), last.isoformat()
+
+
+def _box(node: MapNode) -> tuple[float, float, float]:
+    """Half width, and extent above and below its position, of a marker with its label
+    (vis-network draws a dot's label below it, a box's inside it)."""
+    size = float((node.font or {}).get("size", 12))
+    half = 0.3 * size * len(node.label) + 4  # about 0.6 em a character
+    if node.shape == "box":
+        return half, size, size
+    return max(half, node.size), node.size + 2, node.size + 1.4 * size + 2
+
+
+def _bounds(nodes: Iterable[MapNode], box: tuple[float, float, float, float]
+            ) -> tuple[float, float, float, float]:
+    """``box`` grown to hold every node with its label."""
+    left, top, right, bottom = box
+    for node in nodes:
+        if node.x is None or node.y is None:
+            continue
+        half, above, below = _box(node)
+        left, right = min(left, node.x - half), max(right, node.x + half)
+        top, bottom = min(top, node.y - above), max(bottom, node.y + below)
+    return left, top, right, bottom
+
+
+def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode],
+            heavy: set[str], rounds: int = 120) -> dict[str, tuple[float, float]]:
+    """Push markers apart until no two of them, labels included, overlap.
+
+    A light marker (site, cell) gives way to a heavy one (country); two of a kind share the
+    move. Each pair moves along the axis where they overlap least, so close countries stack
+    their labels rather than fly apart.
+    """
+    pos = {k: [x, y] for k, (x, y) in points.items()}
+    boxes = {k: _box(nodes[k]) for k in pos}
+    keys = sorted(pos)
+    for _ in range(rounds):
+        moved = False
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                (wa, ua, da), (wb, ub, db) = boxes[a], boxes[b]
+                ca, cb = pos[a][1] + (da - ua) / 2, pos[b][1] + (db - ub) / 2
+                dx, dy = pos[b][0] - pos[a][0], cb - ca
+                over_x = wa + wb + 4 - abs(dx)
+                over_y = (ua + da + ub + db) / 2 + 2 - abs(dy)
+                if over_x <= 0 or over_y <= 0:
+                    continue
+                if over_y <= over_x:
+                    step = [0.0, math.copysign(over_y, dy or (1 if a < b else -1))]
+                else:
+                    step = [math.copysign(over_x, dx or (1 if a < b else -1)), 0.0]
+                move_a = a not in heavy or b in heavy
+                move_b = b not in heavy or a in heavy
+                share = 0.5 if move_a and move_b else 1.0
+                for axis in (0, 1):
+                    if move_a:
+                        pos[a][axis] -= step[axis] * share
+                    if move_b:
+                        pos[b][axis] += step[axis] * share
+                moved = True
+        if not moved:
+            break
+    return {k: (v[0], v[1]) for k, v in pos.items()}
+
+
+def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]],
+               gap: float) -> dict[str, tuple[float, float]]:
+    """Cells with known raid sites on a ring around those sites, each on the side of its own.
+
+    Dozens of cells share a few offices in one region; drawn at their sites they would hide
+    the sites and each other, so they sit around them, linked to their sites by dashed lines.
+    """
+    located = {r.cell_id: [points[s] for s in sorted(r.sites) if s in points] for r in reaches}
+    located = {c: here for c, here in located.items() if here}
+    if not located:
+        return {}
+    every = [p for here in located.values() for p in here]
+    cx, cy = sum(p[0] for p in every) / len(every), sum(p[1] for p in every) / len(every)
+    reach_out = max(math.hypot(p[0] - cx, p[1] - cy) for p in every)
+    # far enough out that neighbours on the ring are ``gap`` apart
+    radius = max(reach_out + 40, gap * len(located) / (2 * math.pi))
+
+    def bearing(cell: str) -> float:
+        here = located[cell]
+        x = sum(p[0] for p in here) / len(here) - cx
+        y = sum(p[1] for p in here) / len(here) - cy
+        return math.atan2(y, x) if (x, y) != (0.0, 0.0) else 0.0
+
+    ordered = sorted(located, key=lambda c: (bearing(c), c))
+    step = 2 * math.pi / len(ordered)
+    start = bearing(ordered[0])
+    return {cell: (cx + radius * math.cos(start + i * step),
+                   cy + radius * math.sin(start + i * step))
+            for i, cell in enumerate(ordered)}
+
+
+def _sites(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
+    """Raid sites and other places with coordinates: node -> (lon, lat)."""
+    found = {}
+    for node, attrs in graph.nodes(data=True):
+        lat, lon = attrs.get("lat"), attrs.get("lon")
+        if (attrs.get("type") == "Location" and isinstance(lat, int | float)
+                and isinstance(lon, int | float) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            found[node] = (float(lon), float(lat))
+    return dict(sorted(found.items()))
+
+
+def _world_bottom() -> float:
+    return max(equal_earth(lon, lat)[1] for o in outlines() for r in o.rings for lon, lat in r)
+
+
+def _world_top() -> float:
+    return min(equal_earth(lon, lat)[1] for o in outlines() for r in o.rings for lon, lat in r)
+
+
+def _inset(sites: Mapping[str, tuple[float, float]]) -> _Inset | None:
+    """The zoomed panel for the raid sites, or None when they are spread too wide for one."""
+    if not sites:
+        return None
+    lons = [p[0] for p in sites.values()]
+    lats = [p[1] for p in sites.values()]
+    span = max(max(lons) - min(lons), max(lats) - min(lats))
+    if span > _INSET_MAX_SPAN:
+        return None
+    lon0, lat0 = (min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2
+    k = min(100.0, 140.0 / max(span, 0.5))  # the sites over about 140 units
+    return _Inset(lon0, lat0, k, 0.0, 0.0)
+
+
+@dataclass
+class _Canvas:
+    """What is placed where: marker positions, their radius, and the backdrop shapes."""
+
+    points: dict[str, tuple[float, float]]
+    radius: dict[str, float]
+    shapes: list[Shape]
+
+
+def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
+                   active: Mapping[str, tuple[str, str] | None], canvas: _Canvas
+                   ) -> dict[str, MapNode]:
+    table, _ = country_table()
+    nodes: dict[str, MapNode] = {}
+    for code, count in sorted(per_country.items()):
+        key = f"country:{code}"
+        if code in table:
+            row = table[code]
+            name, where = row.name, f"{row.name} ({code})"
+            canvas.points[key] = equal_earth(row.lon, row.lat)
+            colour = _MARKER
+        else:
+            name = "Country unknown"
+            where = ("Country unknown: victims with no country in the evidence"
+                     + ("" if code == UNKNOWN_COUNTRY else f" (recorded as {code})"))
+            colour = _UNKNOWN
+        canvas.radius[key] = 5 + 2.5 * math.sqrt(count)
+        nodes[key] = MapNode(key, _clip(f"{name} · {count:,}"), color=colour, font=_HALO,
+                             size=canvas.radius[key], active=active.get(code),
+                             title=f"{where}\n{count:,} victims\n"
+                                   f"paid to cells: {_money_text(money.get(code))}")
+    return nodes
+
+
+def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec:
+    """Victims across countries on a world map (see the module docstring).
+
+    No victim is drawn individually: countries carry counts, and each cell-to-country arc
+    the number of victims and the money paid.
+    """
+    graph = store.project() if graph is None else graph
+    table, _ = country_table()
+    latest = store.latest_cells()
+    records: list[CellRecord] = latest[1] if latest is not None else []
+    order = {c.cell_id: i for i, c in enumerate(records)}
+    reaches = reach_cells(graph, records)
+    victims = sorted(n for n, a in graph.nodes(data=True) if is_victim(a))
+    label_of = {v: country_label(graph, v) for v in victims}
+    # codes the country table does not know are victims of unknown country for the map
+    placed = {v: (c if c in table else UNKNOWN_COUNTRY) for v, c in label_of.items()}
+    per_country = Counter(placed.values())
+    case_events = case_timeline(graph).events
+    active = {code: _span(e for e in case_events if e.victim and placed.get(e.victim) == code)
+              for code in per_country}
+
+    canvas = _Canvas({}, {}, [])
+    shades = {code: _shade(n) for code, n in per_country.items() if code in table}
+    for outline in outlines():
+        fill = shades.get(outline.code or "", _LAND)
+        canvas.shapes.append(Shape(
+            [_flat(equal_earth(lon, lat) for lon, lat in ring) for ring in outline.rings],
+            fill=fill, stroke=_BORDER))
+    world_top, world_bottom = _world_top(), _world_bottom()
+
+    figures_of = {r.cell_id: figures(graph, r, records[order[r.cell_id]]) for r in reaches}
+    money_by_country: dict[str, CountryMoney] = {}
+    for counted in figures_of.values():
+        for code, paid in counted.money.by_country.items():
+            code = code if code in table else UNKNOWN_COUNTRY
+            money_by_country[code] = _add_money(money_by_country.get(code), paid)
+    for counted in figures_of.values():  # a stale report may name a country the graph lacks
+        for code in counted.by_country:
+            per_country[code if code in table else UNKNOWN_COUNTRY] += 0
+    nodes = _country_nodes(per_country, money_by_country, active, canvas)
+
+    site_geo = _sites(graph)
+    inset = _inset(site_geo)
+    privacy = Privacy()
+    project = equal_earth if inset is None else inset.project
+    for site, (lon, lat) in site_geo.items():
+        canvas.points[site] = project(lon, lat)
+        canvas.radius[site] = 7
+        attrs = graph.nodes[site]
+        label = privacy.label(site, attrs)
+        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+        nodes[site] = MapNode(site, _clip(label), shape="box", size=7,
+                              color=type_style("Location").color, title=privacy.text(
+                                  f"Raid site: {label}\n{where}\n{lat:.4f}, {lon:.4f}"))
+    ring = _cell_ring(reaches, canvas.points, gap=60.0)
+    timelines = {r.cell_id: cell_timeline(graph, r.members, r.payments) for r in reaches}
+    edges: list[MapEdge] = []
+    unplaced: list[str] = []
+    for r in reaches:
+        key = f"cell:{r.cell_id}"
+        if r.cell_id in ring:
+            canvas.points[key] = ring[r.cell_id]
+        else:
+            unplaced.append(key)
+        canvas.radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
+        colour = cell_colour(order[r.cell_id])
+        counted = figures_of[r.cell_id]
+        events = timelines[r.cell_id].events
+        nodes[key] = MapNode(key, _clip(f"Cell {r.cell_id}"), color=colour, font=_HALO,
+                             size=canvas.radius[key], active=_span(events), title=privacy.text(
+                                 f"Cell {r.cell_id}\n{len(r.members):,} members\n"
+                                 f"{counted.victims:,} victims\n"
+                                 f"received: {_money_text(counted.money)}\n"
+                                 f"(figures from the {counted.source})"))
+        for site in sorted(r.sites):
+            if site in nodes:
+                edges.append(MapEdge(key, site, title=f"Cell {r.cell_id} — raid site",
+                                     dashes=True, color=colour, arrows=False))
+        country_victims: dict[str, int] = defaultdict(int)
+        for code, hit in counted.by_country.items():
+            country_victims[code if code in table else UNKNOWN_COUNTRY] += hit
+        for code, hit in sorted(country_victims.items()):
+            traced = counted.money.by_country.get(code)
+            target = f"country:{code}"
+            name = table[code].name if code in table else "country unknown"
+            usd = traced.usd if traced else 0.0
+            edges.append(MapEdge(
+                key, target, color=colour, arrows=False, smooth=0.18,
+                width=1 + 2 * math.log2(1 + hit),
+                weights={"victims": 1 + 2 * math.log2(1 + hit),
+                         "usd": 1 + 1.2 * math.log2(1 + usd / 250)},
+                active=_span(e for e in events if e.victim and placed.get(e.victim) == code),
+                title=f"Cell {r.cell_id} → {name}\n{hit:,} victims\n"
+                      f"paid: {_money_text(traced)}"))
+    panel = _place_inset(inset, site_geo, canvas, ring, world_bottom)
+    _place_apart(nodes, canvas, unplaced, world_bottom if panel is None else panel[3])
+    spread = _spread(canvas.points, nodes, {k for k in canvas.points if k.startswith("country:")})
+    for key, node in nodes.items():
+        node.x, node.y = spread[key]
+        node.fixed = True
+    bounds = _bounds(nodes.values(), (-WORLD_HALF_WIDTH, world_top, WORLD_HALF_WIDTH,
+                                      world_bottom if panel is None else panel[3]))
+    attributed = len(set().union(*(r.victims for r in reaches))) if reaches else 0
+    legend = _legend(records, order, figures_of, per_country, attributed, len(victims))
+    notes = ["Countries are shaded by victims and marked at their centroid; arcs run from "
+             "cells to the countries of their victims (width: victims, or money with the "
+             "switch above). Hover anything for its figures.",
+             "Outlines: Natural Earth 1:110m (public domain)."]
+    if inset is not None:
+        notes.append("The framed panel enlarges the region of the raid sites, which sit at "
+                     "their coordinates; cells are drawn around them.")
+    if unplaced:
+        notes.append(f"{len(unplaced)} cell(s) with no known raid site are drawn at the left.")
+    return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
+                   physics=False, backdrop=canvas.shapes, bounds=bounds,
+                   weights={"victims": "victims", "usd": "money (USD)"},
+                   window=_span(case_events))
+
+
+def _add_money(total: CountryMoney | None, more: CountryMoney) -> CountryMoney:
+    if total is None:
+        return more
+    currencies = Counter(total.by_currency) + Counter(more.by_currency)
+    return CountryMoney(payments=total.payments + more.payments,
+                        by_currency={c: round(a, 2) for c, a in sorted(currencies.items())},
+                        usd=round(total.usd + more.usd, 2))
+
+
+def _place_inset(inset: _Inset | None, site_geo: Mapping[str, tuple[float, float]],
+                 canvas: _Canvas, ring: Mapping[str, tuple[float, float]],
+                 world_bottom: float) -> tuple[float, float, float, float] | None:
+    """Move the raid sites and their cells into a framed panel below the world, draw the
+    region's outlines in it and the frame on the world map; the panel's rectangle."""
+    if inset is None:
+        return None
+    inside = [k for k in canvas.points if k in site_geo or k.removeprefix("cell:") in ring]
+    xs = [canvas.points[k][0] for k in inside]
+    ys = [canvas.points[k][1] for k in inside]
+    margin = 45.0
+    width = max(max(xs) - min(xs) + 2 * margin, 300.0)
+    height = max(max(ys) - min(ys) + 2 * margin, 200.0)
+    # the panel sits below the world, under the region it enlarges (kept on the canvas)
+    region_x = equal_earth(inset.lon0, inset.lat0)[0]
+    left = min(max(region_x - width / 2, -WORLD_HALF_WIDTH), WORLD_HALF_WIDTH - width)
+    top = world_bottom + 40
+    dx = left + width / 2 - (min(xs) + max(xs)) / 2
+    dy = top + height / 2 - (min(ys) + max(ys)) / 2
+    for key in inside:
+        x, y = canvas.points[key]
+        canvas.points[key] = (x + dx, y + dy)
+    placed = _Inset(inset.lon0, inset.lat0, inset.k, inset.cx + dx, inset.cy + dy)
+    west, north = placed.inverse(left, top)
+    east, south = placed.inverse(left + width, top + height)
+    clip = (left, top, left + width, top + height)
+    canvas.shapes.append(Shape([[left, top, left + width, top, left + width, top + height,
+                                 left, top + height]], fill=_SEA, stroke="#555555"))
+    for outline in outlines():
+        w, s, e, n = outline.bbox()
+        if e < west or w > east or n < south or s > north:
+            continue
+        canvas.shapes.append(Shape(
+            [_flat(placed.project(lon, lat) for lon, lat in ring_) for ring_ in outline.rings],
+            fill=_LAND, stroke=_BORDER, clip=clip))
+    corners = [equal_earth(lon, lat) for lon, lat in
+               ((west, north), (east, north), (east, south), (west, south))]
+    frame = _flat(corners)
+    canvas.shapes.append(Shape([frame], stroke="#555555"))
+    (x1, _), (x2, y2) = corners[3], corners[2]
+    canvas.shapes.append(Shape([[x1, y2, left, top], [x2, y2, left + width, top]],
+                               stroke="#888888", closed=False))
+    return left, top, left + width, top + height
+
+
+def _place_apart(nodes: Mapping[str, MapNode], canvas: _Canvas, unplaced: list[str],
+                 below: float) -> None:
+    """The unknown-country marker and cells with no raid site, in a column at the left,
+    below the world."""
+    x, y = -WORLD_HALF_WIDTH + 60, below + 60
+    unknown = f"country:{UNKNOWN_COUNTRY}"
+    if unknown in nodes:
+        canvas.points[unknown] = (x, y)
+        y += 2 * canvas.radius[unknown] + 40
+    for key in unplaced:
+        canvas.points[key] = (x, y)
+        y += 2 * canvas.radius[key] + 30
+
+
+def _legend(records: list[CellRecord], order: Mapping[str, int],
+            figures_of: Mapping[str, Any], per_country: Counter[str], attributed: int,
+            victims: int) -> list[LegendSection]:
+    table, _ = country_table()
+    known = {c: n for c, n in per_country.items() if c in table}
+    unknown = sum(n for c, n in per_country.items() if c not in table)
+    counted = [LegendEntry("●", _MARKER, f"{len(known)} countries, "
+                                         f"{sum(known.values()):,} victims")]
+    counted.append(LegendEntry("●", _UNKNOWN, f"country unknown: {unknown:,} victims"))
+    if victims > attributed:
+        counted.append(LegendEntry("○", _UNKNOWN,
+                                   f"{victims - attributed:,} of {victims:,} victims "
+                                   "linked to no cell"))
+    sections = [LegendSection("Victims", counted),
+                LegendSection("Countries shaded by victims",
+                              _shade_legend(max(known.values(), default=0)))]
+    if records:
+        sections.append(LegendSection("Cells (victims, USD received)", [
+            LegendEntry("●", cell_colour(order[c.cell_id]), _clip(
+                f"{c.cell_id} · {figures_of[c.cell_id].victims:,} · "
+                f"USD {figures_of[c.cell_id].money.usd:,.0f}", 60))
+            for c in records if c.cell_id in figures_of]))
+    sections.append(LegendSection("Map", [
+        LegendEntry("▬", type_style("Location").color, "raid site (at its coordinates)"),
+        LegendEntry("⌒", "#555555", "cell → country of its victims"),
+        LegendEntry("┈", "#555555", "cell — its raid site")]))
+    return sections

@@ -11,7 +11,7 @@ from ringmap.graphs.schema import SCHEMA
 
 _loads = json.JSONDecoder().decode
 
-__all__ = ["datetime_props", "decode_props", "encode_props", "merge_props"]
+__all__ = ["WIDENED", "datetime_props", "decode_props", "encode_props", "merge_props"]
 
 
 def _default(value: Any) -> Any:
@@ -55,6 +55,8 @@ def decode_props(type_name: str, text: str) -> dict[str, Any]:
 _EARLIEST = "first_seen"
 _LATEST = "last_seen"
 _LARGEST = "count"
+#: properties that repeated sightings widen (a time span, a count) instead of replacing
+WIDENED = frozenset({_EARLIEST, _LATEST, _LARGEST})
 
 
 def merge_props(into: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

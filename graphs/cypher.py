@@ -10,12 +10,15 @@ after checking every name against the schema, so a name that is not in the schem
 Graph layout (what analysts see in Neo4j Browser or Bloom):
 
 - an evidence node has its schema type as its only label, an ``id`` property (the ringmap node
-  id) and its properties; ``_sr`` holds its sightings, each packed as ``file_seq << 32 | row``;
-- an evidence relationship has its schema type, its properties and ``_sr``;
+  id) and its properties (the values shown: :mod:`ringmap.graphs.statements`); ``_sr`` holds
+  its sightings, each packed as ``file_seq << 32 | row``, and ``_st`` every load's statement of
+  it, one text per load: its ``file_seq``, a space and the JSON of the properties it gave;
+- an evidence relationship has its schema type, its properties, ``_sr`` and ``_st``;
 - ``(:IngestFile {fid, seq, sha256, mapping_digest, record, complete, last_row})`` is the file
-  ledger; ``(:RowRefs {file_seq, first_row, last_row, rows, refs})`` the exhibit/report
-  references of the rows of one committed batch; ``(:IngestRun {run_id, started, record})`` an
-  ingest run;
+  ledger (a retracted load keeps its node, ``retracted: true``, under a ``fid`` of its own, so
+  that the file can be loaded again); ``(:RowRefs {file_seq, first_row, last_row, rows,
+  refs})`` the exhibit/report references of the rows of one committed batch;
+  ``(:IngestRun {run_id, started, record})`` an ingest run;
 - ``(:AnalysisRun {run_id, kind, seq, record})``, ``(:Cell {run_id, cell_id, size,
   summary_json, record})`` and ``(member)-[:MEMBER_OF {run_id, confidence}]->(:Cell)`` are
   analysts' assessments, kept apart from the evidence.
@@ -38,6 +41,9 @@ __all__ = [
     "COUNT_RELS",
     "CREATE_ANALYSIS_RUN",
     "CREATE_CELLS",
+    "DELETE_EDGES",
+    "DELETE_NODES",
+    "DELETE_ROW_REFS",
     "DELETE_SAME_AS",
     "EDGES",
     "EDGE_SIGHTINGS",
@@ -47,10 +53,13 @@ __all__ = [
     "FILE_COMPLETE",
     "FILE_GRADINGS",
     "FILE_LOADS",
+    "FILE_RECORDS",
     "GET_NODE",
     "INGEST_RUNS",
     "LEDGER_STEP",
     "MEMBER_OF",
+    "MULTI_STATED_EDGES",
+    "MULTI_STATED_NODES",
     "NEIGHBOURS",
     "NODES",
     "PROVENANCE_EDGE",
@@ -59,12 +68,20 @@ __all__ = [
     "PROVENANCE_NODES",
     "RECORD_RUN",
     "RELATIONSHIP_TYPES",
+    "RESTATE_EDGES",
+    "RESTATE_NODES",
+    "RETRACT_EDGES",
+    "RETRACT_FILES",
+    "RETRACT_NODES",
     "SAVE_ROW_REFS",
     "SCHEMA_STATEMENTS",
     "SERVER_VERSION",
     "SHOW_CONSTRAINTS",
     "SHOW_INDEXES",
     "SIGHTINGS",
+    "STATED_EDGES",
+    "STATED_NODES",
+    "STATEMENTS",
     "VICTIM_SIDE",
     "WIPE",
     "WRITE_SAME_AS",
@@ -75,12 +92,14 @@ __all__ = [
 ]
 
 SIGHTINGS = "_sr"  #: property holding the packed sightings of a node or relationship
+STATEMENTS = "_st"  #: property holding every load's statement of a node or relationship
 
 EVIDENCE_LABELS: tuple[str, ...] = tuple(sorted(SCHEMA.entities))
 RELATIONSHIP_TYPES: tuple[str, ...] = tuple(sorted(SCHEMA.relationships))
 
 # the evidence properties of a node or relationship, without its id and sightings
-_PROPS = f"[k IN keys({{v}}) WHERE k <> 'id' AND k <> '{SIGHTINGS}' | [k, {{v}}[k]]]"
+_PROPS = (f"[k IN keys({{v}}) WHERE k <> 'id' AND k <> '{SIGHTINGS}' AND k <> '{STATEMENTS}' "
+          "| [k, {v}[k]]]")
 _NODE_PROPS = _PROPS.format(v="n")
 _OTHER_PROPS = _PROPS.format(v="o")
 _EDGE_PROPS = _PROPS.format(v="e")
@@ -153,8 +172,8 @@ def _assign(var: str, prop: str, kind: ValueKind, widen: bool) -> str:
 
 def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bool) -> str:
     """``SET`` of each schema property the rows give (named, which keeps the planner from
-    adding Eager barriers), of other properties from the map ``r.x`` when ``extra``, and of
-    the sightings."""
+    adding Eager barriers), of other properties from the map ``r.x`` when ``extra``, of the
+    sightings and of the statements (``r.st``, all of them, worked out by the caller)."""
     unknown = sorted({p for p, _ in shape} - set(known))
     if unknown:
         raise SchemaError(f"{type_name} has no property {unknown[0]!r}")
@@ -163,6 +182,7 @@ def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bo
     if extra:
         sets.append(f"{var} += r.x")
     sets.append(f"{var}.{SIGHTINGS} = coalesce({var}.{SIGHTINGS}, []) + r.sr")
+    sets.append(f"{var}.{STATEMENTS} = r.st")
     return "SET " + ", ".join(sets)
 
 
@@ -274,6 +294,77 @@ VICTIM_SIDE: dict[str, str] = {
 
 #: every file's number and ledger record, for the gradings of packed sightings
 FILE_GRADINGS = "MATCH (f:IngestFile) RETURN f.seq AS seq, f.record AS record"
+#: the ledger records of the files numbered ``$seqs``
+FILE_RECORDS = ("MATCH (f:IngestFile) WHERE f.seq IN $seqs "
+                "RETURN f.seq AS seq, f.record AS record")
+
+# -- statements ------------------------------------------------------------------------------
+#: per label: the statements of the nodes ``$ids`` that exist
+STATED_NODES: dict[str, str] = {
+    label: (f"UNWIND $ids AS id MATCH (n:`{label}` {{id: id}}) "
+            f"RETURN n.id AS id, n.{STATEMENTS} AS st")
+    for label in EVIDENCE_LABELS
+}
+
+#: per (type, source label, target label): the statements of the relationships ``$pairs``
+STATED_EDGES: dict[tuple[str, str, str], str] = {
+    (rel.name, src, dst): (f"UNWIND $pairs AS p MATCH (:`{src}` {{id: p.src}})-[e:"
+                           f"`{rel.name}`]->(:`{dst}` {{id: p.dst}}) "
+                           f"RETURN p.src AS src, p.dst AS dst, e.{STATEMENTS} AS st")
+    for rel in SCHEMA.relationships.values()
+    for src in sorted(rel.sources) for dst in sorted(rel.targets)
+}
+
+#: per label: the nodes more than one load stated, with their statements
+MULTI_STATED_NODES: dict[str, str] = {
+    label: (f"MATCH (n:`{label}`) WHERE size(n.{STATEMENTS}) > 1 "
+            f"RETURN n.id AS id, n.{STATEMENTS} AS st")
+    for label in EVIDENCE_LABELS
+}
+
+#: per type: the relationships more than one load stated, with their ends and statements
+MULTI_STATED_EDGES: dict[str, str] = {
+    rel: (f"MATCH (s)-[e:`{rel}`]->(d) WHERE size(e.{STATEMENTS}) > 1 "
+          f"RETURN s.id AS src, d.id AS dst, e.{STATEMENTS} AS st")
+    for rel in RELATIONSHIP_TYPES
+}
+
+# -- retraction ------------------------------------------------------------------------------
+_STATED_BY = (f"any(s IN coalesce({{v}}.{STATEMENTS}, []) "
+              "WHERE any(p IN $prefixes WHERE s STARTS WITH p))")
+
+#: per label: the nodes the loads ``$prefixes`` (``"<file_seq> "``) stated, all their properties
+RETRACT_NODES: dict[str, str] = {
+    label: (f"MATCH (n:`{label}`) WHERE {_STATED_BY.format(v='n')} "
+            "RETURN elementId(n) AS eid, n.id AS id, properties(n) AS props")
+    for label in EVIDENCE_LABELS
+}
+
+#: per type: the relationships the loads ``$prefixes`` stated, with all their properties
+RETRACT_EDGES: dict[str, str] = {
+    rel: (f"MATCH ()-[e:`{rel}`]->() WHERE {_STATED_BY.format(v='e')} "
+          "RETURN elementId(e) AS eid, properties(e) AS props")
+    for rel in RELATIONSHIP_TYPES
+}
+
+#: replace every property of the nodes ``$rows`` (``{eid, props}``)
+RESTATE_NODES = "UNWIND $rows AS r MATCH (n) WHERE elementId(n) = r.eid SET n = r.props"
+#: replace every property of the relationships ``$rows`` (``{eid, props}``)
+RESTATE_EDGES = "UNWIND $rows AS r MATCH ()-[e]->() WHERE elementId(e) = r.eid SET e = r.props"
+#: delete the relationships ``$ids``
+DELETE_EDGES = ("UNWIND $ids AS i MATCH ()-[e]->() WHERE elementId(e) = i DELETE e "
+                "RETURN count(*) AS removed")
+#: delete the nodes ``$ids`` that no evidence relationship joins (cell memberships go with them)
+DELETE_NODES = ("UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i AND NOT EXISTS { "
+                "MATCH (n)-[e]-() WHERE type(e) IN $types } DETACH DELETE n "
+                "RETURN count(*) AS removed")
+#: the exhibit/report references of the files numbered ``$seqs``
+DELETE_ROW_REFS = "MATCH (b:RowRefs) WHERE b.file_seq IN $seqs DELETE b"
+#: mark loads retracted under a ledger key of their own (``$rows``: ``{seq, fid, record}``)
+RETRACT_FILES = """
+UNWIND $rows AS r MATCH (f:IngestFile {seq: r.seq})
+SET f.fid = r.fid, f.record = r.record, f.retracted = true
+"""
 
 #: per relationship type: each relationship's ends and packed sightings
 EDGE_SIGHTINGS: dict[str, str] = {
@@ -316,7 +407,8 @@ COUNT_RELS: dict[str, str] = {
     rel: f"MATCH ()-[e:`{rel}`]->() RETURN count(e) AS n" for rel in RELATIONSHIP_TYPES}
 
 # -- ledger ----------------------------------------------------------------------------------
-_LEDGER = "RETURN f.record AS record, f.complete AS complete, f.last_row AS last_row"
+_LEDGER = ("RETURN f.record AS record, f.complete AS complete, f.last_row AS last_row, "
+           "f.seq AS seq")
 FILE_BY_KEY = f"MATCH (f:IngestFile {{fid: $fid}}) {_LEDGER}"
 FILE_LOADS = f"MATCH (f:IngestFile) {_LEDGER} ORDER BY f.seq"
 

@@ -1,10 +1,13 @@
 """The embedded store: one SQLite case file, no server, durable across crashes.
 
 WAL journal with ``synchronous=FULL``; a file loads in one transaction together with its
-ledger record, so a killed ingest leaves either the whole file or none of it. Nodes and
-relationships get integer row ids, and the sightings of one item in one batch are packed into
-one record (its row numbers), so the provenance of millions of rows stays compact. Nodes and
-relationships whose properties did not change since the last write are not written again.
+ledger record, so a killed ingest leaves either the whole file or none of it, and a retraction
+is one transaction too. Nodes and relationships get integer row ids; each load's statement of an
+item is one record (``node_src``/``edge_src``) holding the rows that saw it, packed, and the
+properties it gave, so the provenance of millions of rows stays compact. ``nodes.props`` and
+``edges.props`` hold the shown values (:mod:`ringmap.graphs.statements`), materialised so that
+reads and named queries read one column; they are recomputed from the statements only for items
+that more than one load stated, and not written again when nothing changed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -33,10 +37,13 @@ from ringmap.graphs.model import (
     IngestRun,
     Node,
     Provenance,
+    Retracted,
+    Retraction,
     edge_id,
     utcnow,
 )
 from ringmap.graphs.schema import SCHEMA
+from ringmap.graphs.statements import Stated, shown_props
 from ringmap.graphs.store import Store
 from ringmap.queries.twins import TWINS
 
@@ -45,10 +52,11 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbeddedStore"]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 _DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
     nid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -71,14 +79,16 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     mapping_digest TEXT NOT NULL,
     record TEXT NOT NULL,
-    UNIQUE (sha256, mapping_digest)
+    retracted INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS node_sightings (nid INTEGER NOT NULL, file_id INTEGER NOT NULL,
-                                           rows TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS node_sightings_by_nid ON node_sightings (nid);
-CREATE TABLE IF NOT EXISTS edge_sightings (eid INTEGER NOT NULL, file_id INTEGER NOT NULL,
-                                           rows TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS edge_sightings_by_eid ON edge_sightings (eid);
+CREATE UNIQUE INDEX IF NOT EXISTS files_active ON files (sha256, mapping_digest)
+    WHERE retracted = 0;
+CREATE TABLE IF NOT EXISTS node_src (
+    nid INTEGER NOT NULL, file_id INTEGER NOT NULL, rows TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (nid, file_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edge_src (
+    eid INTEGER NOT NULL, file_id INTEGER NOT NULL, rows TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (eid, file_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS row_refs (file_id INTEGER NOT NULL, row INTEGER NOT NULL,
                                      ref TEXT NOT NULL, PRIMARY KEY (file_id, row))
     WITHOUT ROWID;
@@ -140,8 +150,9 @@ class EmbeddedStore(Store):
             self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
             self._db.execute("PRAGMA temp_store=MEMORY")
-            self._db.executescript(_DDL)
+            self._db.execute(_META)
             self._check_version()
+            self._db.executescript(_DDL)
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailable(f"cannot open case file {self.path}: {exc}") from None
         except OSError as exc:
@@ -149,6 +160,8 @@ class EmbeddedStore(Store):
         self._ids: _IdCache | None = None
         self._ids_version = -1  # PRAGMA data_version the id cache was read at
         self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
+        self._fresh: set[tuple[str, int]] = set()  # items the load in progress created
+        self._stated_here: set[tuple[str, int]] = set()  # items it stated so far
         self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path,
                                    self._mark_interrupted)
 
@@ -159,7 +172,7 @@ class EmbeddedStore(Store):
         elif row[0] != SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"case file {self.path} has store schema {row[0]}, this ringmap needs "
-                f"{SCHEMA_VERSION}")
+                f"{SCHEMA_VERSION}: ingest its evidence into a new case file")
 
     def close(self) -> None:
         self._db.close()
@@ -180,20 +193,21 @@ class EmbeddedStore(Store):
     # -- ingest ----------------------------------------------------------------------------
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
         row = self._db.execute(
-            "SELECT record FROM files WHERE sha256=? AND mapping_digest=?",
+            "SELECT record FROM files WHERE sha256=? AND mapping_digest=? AND retracted=0",
             (sha256, mapping_digest)).fetchone()
         return FileLoad.model_validate_json(row[0]) if row else None
 
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         db = self._db
         self._files.clear()
+        self._fresh, self._stated_here = set(), set()
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA data_version").fetchone()[0]
             if version != self._ids_version:  # another connection wrote since the cache
                 self._ids, self._ids_version = None, version
-            db.execute("DELETE FROM files WHERE sha256=? AND mapping_digest=? AND "
-                       "json_extract(record, '$.complete') = 0",
+            db.execute("DELETE FROM files WHERE sha256=? AND mapping_digest=? AND retracted=0 "
+                       "AND json_extract(record, '$.complete') = 0",
                        (load.sha256, load.mapping_digest))
             cur = db.execute(
                 "INSERT INTO files (sha256, mapping_digest, record) VALUES (?, ?, ?)",
@@ -210,6 +224,8 @@ class EmbeddedStore(Store):
             db.execute("ROLLBACK")
             self._ids = None  # the cache may hold rolled-back ids
             raise
+        finally:
+            self._fresh, self._stated_here = set(), set()
         return done
 
     def _id_cache(self) -> _IdCache:
@@ -227,40 +243,31 @@ class EmbeddedStore(Store):
                                                if v is not None})
             else:
                 merge_props(seen[1], node.props)
-        node_rows = []
-        for node_id, (type_, props) in merged.items():
-            nid, _ = ids.node(node_id)
-            if ids.changed(("n", nid), props):
-                node_rows.append((nid, node_id, type_, encode_props(props)))
-        self._db.executemany(
-            "INSERT INTO nodes (nid, id, type, props) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET props = json_patch(nodes.props, excluded.props)",
-            node_rows)
+        node_state: dict[int, tuple[str, dict[str, Any]]] = {}
+        node_names: dict[int, str] = {}
+        for node_id, stated in merged.items():
+            nid, known = ids.node(node_id)
+            if not known:
+                self._fresh.add(("n", nid))
+            node_state[nid] = stated
+            node_names[nid] = node_id
 
-        edge_props: dict[tuple[str, int, int], dict[str, Any]] = {}
-        edge_keys: dict[str, tuple[str, int, int]] = {}
+        edge_state: dict[int, tuple[str, dict[str, Any]]] = {}
+        edge_ends: dict[int, tuple[str, int, int]] = {}
+        edge_keys: dict[str, int] = {}
         for edge in batch.edges:
             key = (edge.type, ids.nids[edge.src], ids.nids[edge.dst])
-            edge_keys[edge.id] = key
-            merge_props(edge_props.setdefault(key, {}), edge.props)
-        edge_rows = []
-        for key, props in edge_props.items():
             eid, known = ids.edge(key)
-            if known and key[0] in _TEMPORAL_RELS and props:
-                old = self._db.execute("SELECT props FROM edges WHERE eid=?", (eid,)).fetchone()
-                props = merge_props(decode_props(key[0], old[0]), props) if old else props
-            if ids.changed(("e", eid), props):
-                edge_rows.append((eid, *key, encode_props(props)))
-        self._db.executemany(
-            "INSERT INTO edges (eid, type, src, dst, props) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (type, src, dst) DO UPDATE SET "
-            "props = json_patch(edges.props, excluded.props)",
-            edge_rows)
+            if not known:
+                self._fresh.add(("e", eid))
+            edge_keys[edge.id] = eid
+            edge_ends[eid] = key
+            merge_props(edge_state.setdefault(eid, (edge.type, {}))[1], edge.props)
 
         node_rows_seen: dict[int, list[int]] = {}
         edge_rows_seen: dict[int, list[int]] = {}
         refs: dict[int, str] = {}
-        nids, eids = ids.nids, ids.eids
+        nids = ids.nids
         for sighting in batch.sightings:
             item, row = sighting.item, sighting.row
             node_nid = nids.get(item)
@@ -271,18 +278,129 @@ class EmbeddedStore(Store):
                 else:
                     rows.append(row)
             else:
-                edge_key = edge_keys.get(item)
-                if edge_key is None:
+                seen_eid = edge_keys.get(item)
+                if seen_eid is None:
                     raise StoreError(f"sighting of unknown item {item!r}")
-                edge_rows_seen.setdefault(eids[edge_key], []).append(row)
+                edge_rows_seen.setdefault(seen_eid, []).append(row)
             if sighting.ref:
                 refs[row] = sighting.ref
-        self._db.executemany("INSERT INTO node_sightings VALUES (?, ?, ?)",
-                             [(k, file_id, _pack(v)) for k, v in node_rows_seen.items()])
-        self._db.executemany("INSERT INTO edge_sightings VALUES (?, ?, ?)",
-                             [(k, file_id, _pack(v)) for k, v in edge_rows_seen.items()])
+
+        fresh_nodes = self._state(_NODES, file_id, node_state, node_rows_seen)
+        self._db.executemany(
+            "INSERT INTO nodes (nid, id, type, props) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET props = json_patch(nodes.props, excluded.props)",
+            [(nid, node_names[nid], type_, text) for nid, type_, text in fresh_nodes])
+        fresh_edges = self._state(_EDGES, file_id, edge_state, edge_rows_seen)
+        self._db.executemany(
+            "INSERT INTO edges (eid, type, src, dst, props) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (type, src, dst) DO UPDATE SET "
+            "props = json_patch(edges.props, excluded.props)",
+            [(eid, *edge_ends[eid], text) for eid, _type, text in fresh_edges])
         self._db.executemany("INSERT OR REPLACE INTO row_refs VALUES (?, ?, ?)",
                              [(file_id, row, ref) for row, ref in refs.items()])
+
+    def _state(self, table: _Table, file_id: int, state: dict[int, tuple[str, dict[str, Any]]],
+               seen: dict[int, list[int]]) -> list[tuple[int, str, str]]:
+        """Record this load's statements of a batch's items of one kind (with the rows that
+        saw them), update the shown values of items other loads stated too, and return
+        ``(key, type, properties)`` of the items only this load stated whose shown value
+        changed, for the caller to write (new ones need their ids and ends)."""
+        db, ids, tag, here = self._db, self._id_cache(), table.tag, self._stated_here
+        widen = [k for k, (type_, props) in state.items()
+                 if props and type_ in _TEMPORAL_RELS and (tag, k) in here]
+        for k, text in self._by_keys(table.stated_by_file, widen, file_id):
+            type_, props = state[k]
+            state[k] = (type_, merge_props(decode_props(type_, text), props))
+        texts = {k: encode_props(props) for k, (_type, props) in state.items()}
+        db.executemany(
+            table.state, [(k, file_id, _pack(seen.get(k, [])), texts.get(k, "{}"))
+             for k in sorted(state.keys() | seen.keys())])
+        here.update((tag, k) for k in state)
+
+        fresh: list[tuple[int, str, str]] = []
+        check: list[int] = []
+        for k, (type_, props) in state.items():
+            if (tag, k) in self._fresh:
+                if ids.changed((tag, k), props):
+                    fresh.append((k, type_, texts[k]))
+            elif not ids.agrees((tag, k), props):
+                check.append(k)
+        restate: list[int] = []
+        for k, text in self._by_keys(table.shown, check):
+            type_, props = state[k]
+            if _within(props, decode_props(type_, text)):
+                ids.remember((tag, k), props)
+            else:
+                restate.append(k)
+        for k, shown in self._shown(table, restate).items():
+            if _within(state[k][1], shown):
+                ids.remember((tag, k), state[k][1])
+            else:
+                ids.forget((tag, k))
+        return fresh
+
+    def _shown(self, table: _Table, keys: list[int]) -> dict[int, dict[str, Any]]:
+        """Recompute and write the shown values of these items from their statements;
+        returns them by key (items no load states are left out, unchanged)."""
+        stated: dict[int, list[Stated]] = {}
+        for k, file_id, text, type_ in self._by_keys(table.stated, keys):
+            stated.setdefault(k, []).append((self._file(file_id), file_id,
+                                             decode_props(type_, text)))
+        shown = {k: shown_props(found) for k, found in stated.items()}
+        self._db.executemany(table.show, [(encode_props(props), k) for k, props in shown.items()])
+        return shown
+
+    def _by_keys(self, sql: str, keys: list[int], *first: Any) -> list[Any]:
+        """The rows of ``sql`` for ``keys`` (its last parameter, a JSON list), in chunks."""
+        out: list[Any] = []
+        for start in range(0, len(keys), _CHUNK):
+            out += self._db.execute(sql, (*first, json.dumps(keys[start:start + _CHUNK])))
+        return out
+
+    def _retract(self, loads: list[FileLoad], retraction: Retraction,
+                 on_step: Callable[[str], None]) -> Retracted:
+        db = self._db
+        self._files.clear()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = []
+            for load in loads:
+                row = db.execute("SELECT file_id, record FROM files WHERE sha256=? AND "
+                                 "mapping_digest=? AND retracted=0",
+                                 (load.sha256, load.mapping_digest)).fetchone()
+                if row is None:
+                    raise NotFound(f"{load.source_file} ({load.mapping}) is not loaded in "
+                                   f"{self.path}: nothing to retract")
+                found.append((int(row[0]), FileLoad.model_validate_json(row[1])))
+            files = json.dumps([file_id for file_id, _ in found])
+            done = Retracted(files=[load.source_file for _, load in found])
+            for table in (_EDGES, _NODES):  # relationships first: a node they join stays
+                keys = [k for (k,) in db.execute(table.stated_in, (files,))]
+                db.execute(table.unstate, (files,))
+                restated = self._shown(table, keys)
+                orphans = [k for k in keys if k not in restated]
+                removed = sum(db.execute(table.remove, (k,)).rowcount for k in orphans)
+                if table is _EDGES:
+                    done.relationships_removed = removed
+                    done.relationships_restated = len(restated)
+                else:
+                    done.nodes_removed = removed
+                    done.nodes_restated = len(restated)
+                on_step(table.main)
+            db.execute("DELETE FROM row_refs WHERE file_id IN (SELECT value FROM json_each(?))",
+                       (files,))
+            db.executemany("UPDATE files SET retracted = 1, record = ? WHERE file_id = ?",
+                           [(load.model_copy(update={"retracted": retraction})
+                             .model_dump_json(), file_id) for file_id, load in found])
+            on_step("ledger")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            self._ids = None  # shown values and ids changed, or were rolled back
+            self._files.clear()
+        return done
 
     def record_run(self, run: IngestRun) -> None:
         with self.writing(run.command):
@@ -341,17 +459,13 @@ class EmbeddedStore(Store):
         return out
 
     def provenance(self, item_id: str) -> list[Provenance]:
-        node = self._db.execute("SELECT nid FROM nodes WHERE id=?", (item_id,)).fetchone()
-        if node is not None:
-            sql = "SELECT file_id, rows FROM node_sightings WHERE nid=?"
-            key: int = node[0]
-        else:
-            eid = self._edge_rowid(item_id)
-            if eid is None:
-                return []
-            sql, key = "SELECT file_id, rows FROM edge_sightings WHERE eid=?", eid
+        found = self._item(item_id)
+        if found is None:
+            return []
+        table, key, _type = found
         sightings = sorted({(file_id, int(row)) for file_id, rows in
-                            self._db.execute(sql, (key,)) for row in rows.split(",")})
+                            self._db.execute(table.sightings, (key,))
+                            if rows for row in rows.split(",")})
         out: list[Provenance] = []
         for file_id, rows_seen in groupby(sightings, key=lambda fr: fr[0]):
             load = self._file(file_id)
@@ -374,6 +488,14 @@ class EmbeddedStore(Store):
             load = self._files[file_id] = FileLoad.model_validate_json(record[0])
         return load
 
+    def _item(self, item_id: str) -> tuple[_Table, int, str] | None:
+        """Which table holds a node or relationship id, its key there and its type."""
+        node = self._db.execute("SELECT nid, type FROM nodes WHERE id=?", (item_id,)).fetchone()
+        if node is not None:
+            return _NODES, int(node[0]), str(node[1])
+        eid = self._edge_rowid(item_id)
+        return None if eid is None else (_EDGES, eid, item_id.partition(":")[0])
+
     def _edge_rowid(self, edge_id: str) -> int | None:
         type_, sep, rest = edge_id.partition(":")
         src, arrow, dst = rest.partition("->")
@@ -389,11 +511,37 @@ class EmbeddedStore(Store):
         gradings = {file_id: FileLoad.model_validate_json(record).grading
                     for file_id, record in self._db.execute("SELECT file_id, record FROM files")}
         rows = self._db.execute(
-            "SELECT e.type, s.id, d.id, GROUP_CONCAT(DISTINCT es.file_id) "
-            "FROM edge_sightings es JOIN edges e ON e.eid = es.eid "
+            "SELECT e.type, s.id, d.id, GROUP_CONCAT(es.file_id) "
+            "FROM edge_src es JOIN edges e ON e.eid = es.eid "
             "JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst GROUP BY es.eid")
         return {edge_id(type_, src, dst): frozenset(gradings[int(f)] for f in files.split(","))
                 for type_, src, dst, files in rows}
+
+    def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
+        found: dict[str, list[Stated]] = {}
+        for item in dict.fromkeys(item_ids):
+            where = self._item(item)
+            if where is None:
+                continue
+            table, key, type_ = where
+            stated: list[Stated] = [
+                (self._file(file_id), file_id, decode_props(type_, text))
+                for file_id, text in self._db.execute(table.statements, (key,))]
+            if stated:
+                found[item] = stated
+        return found
+
+    def multi_stated(self, types: Iterable[str] | None = None
+                     ) -> Iterator[tuple[str, str, list[Stated]]]:
+        wanted = _types_filter(types)
+        found: dict[tuple[str, str], list[Stated]] = {}
+        for table in (_NODES, _EDGES):
+            for type_, item, file_id, text in self._db.execute(
+                    table.multi, {"every": wanted is None, "types": json.dumps(wanted or [])}):
+                found.setdefault((type_, item), []).append(
+                    (self._file(file_id), file_id, decode_props(type_, text)))
+        for (type_, item), stated in sorted(found.items()):
+            yield item, type_, sorted(stated, key=lambda s: s[1])
 
     def counts(self) -> Counts:
         nodes = dict(self._db.execute("SELECT type, COUNT(*) FROM nodes GROUP BY type"))
@@ -523,6 +671,88 @@ class _WriterLock:
             return "another process is writing"
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Nodes or relationships: the table of shown values (``main``), keyed by ``nid`` or
+    ``eid``, beside the loads' statements (``*_src``), and the SQL that reads and writes them
+    (JSON lists of keys or file ids are read by ``json_each``)."""
+
+    tag: str
+    main: str
+    #: a load's statement of an item, with the rows that saw it
+    state: str
+    #: key, properties: one load's statements of the items listed
+    stated_by_file: str
+    #: key, properties: the shown values of the items listed
+    shown: str
+    #: key, file id, properties, type: every statement of the items listed
+    stated: str
+    #: write the shown properties of one item
+    show: str
+    #: the items the listed loads stated; deleting those statements
+    stated_in: str
+    unstate: str
+    #: remove one item (a node only when no relationship joins it)
+    remove: str
+    #: file id, rows / file id, properties of one item
+    sightings: str
+    statements: str
+    #: type, id, file id, properties of the items more than one load stated (``:every`` or of
+    #: the ``:types`` listed)
+    multi: str
+
+
+_NODES = _Table(
+    tag="n", main="nodes",
+    state="INSERT INTO node_src VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+          "rows = CASE WHEN excluded.rows = '' THEN rows WHEN rows = '' THEN excluded.rows "
+          "ELSE rows || ',' || excluded.rows END, props = json_patch(props, excluded.props)",
+    stated_by_file="SELECT nid, props FROM node_src WHERE file_id = ? "
+                   "AND nid IN (SELECT value FROM json_each(?))",
+    shown="SELECT nid, props FROM nodes WHERE nid IN (SELECT value FROM json_each(?))",
+    stated="SELECT s.nid, s.file_id, s.props, m.type FROM node_src s JOIN nodes m "
+           "ON m.nid = s.nid WHERE s.nid IN (SELECT value FROM json_each(?))",
+    show="UPDATE nodes SET props = ? WHERE nid = ?",
+    stated_in="SELECT DISTINCT nid FROM node_src WHERE file_id IN (SELECT value FROM json_each(?))",
+    unstate="DELETE FROM node_src WHERE file_id IN (SELECT value FROM json_each(?))",
+    remove="DELETE FROM nodes WHERE nid = ? AND NOT EXISTS "
+           "(SELECT 1 FROM edges e WHERE e.src = nodes.nid OR e.dst = nodes.nid)",
+    sightings="SELECT file_id, rows FROM node_src WHERE nid = ?",
+    statements="SELECT file_id, props FROM node_src WHERE nid = ? ORDER BY file_id",
+    multi="SELECT m.type, m.id, x.file_id, x.props FROM node_src x JOIN nodes m ON m.nid = x.nid "
+          "WHERE x.nid IN (SELECT nid FROM node_src GROUP BY nid HAVING COUNT(*) > 1) "
+          "AND (:every OR m.type IN (SELECT value FROM json_each(:types)))",
+)
+_EDGES = _Table(
+    tag="e", main="edges",
+    state="INSERT INTO edge_src VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+          "rows = CASE WHEN excluded.rows = '' THEN rows WHEN rows = '' THEN excluded.rows "
+          "ELSE rows || ',' || excluded.rows END, props = json_patch(props, excluded.props)",
+    stated_by_file="SELECT eid, props FROM edge_src WHERE file_id = ? "
+                   "AND eid IN (SELECT value FROM json_each(?))",
+    shown="SELECT eid, props FROM edges WHERE eid IN (SELECT value FROM json_each(?))",
+    stated="SELECT s.eid, s.file_id, s.props, m.type FROM edge_src s JOIN edges m "
+           "ON m.eid = s.eid WHERE s.eid IN (SELECT value FROM json_each(?))",
+    show="UPDATE edges SET props = ? WHERE eid = ?",
+    stated_in="SELECT DISTINCT eid FROM edge_src WHERE file_id IN (SELECT value FROM json_each(?))",
+    unstate="DELETE FROM edge_src WHERE file_id IN (SELECT value FROM json_each(?))",
+    remove="DELETE FROM edges WHERE eid = ?",
+    sightings="SELECT file_id, rows FROM edge_src WHERE eid = ?",
+    statements="SELECT file_id, props FROM edge_src WHERE eid = ? ORDER BY file_id",
+    multi="SELECT m.type, m.type || ':' || s.id || '->' || d.id, x.file_id, x.props "
+          "FROM edge_src x JOIN edges m ON m.eid = x.eid JOIN nodes s ON s.nid = m.src "
+          "JOIN nodes d ON d.nid = m.dst "
+          "WHERE x.eid IN (SELECT eid FROM edge_src GROUP BY eid HAVING COUNT(*) > 1) "
+          "AND (:every OR m.type IN (SELECT value FROM json_each(:types)))",
+)
+_CHUNK = 50_000  # keys per json_each list
+
+
+def _within(props: Mapping[str, Any], shown: Mapping[str, Any]) -> bool:
+    """Whether every value of ``props`` is the one shown (stating them changes nothing)."""
+    return all(shown.get(name) == value for name, value in props.items())
+
+
 def _types_filter(types: Iterable[str] | None) -> list[str] | None:
     return None if types is None else sorted(set(types))
 
@@ -569,11 +799,26 @@ class _IdCache:
     def changed(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
         """Whether ``props`` differ from what was last written for ``item``: merging the same
         properties again changes nothing, so that write is skipped."""
-        try:
-            digest = hash(frozenset(props.items()))
-        except TypeError:  # a list or set value: hash its canonical text instead
-            digest = hash(encode_props(props))
-        if self._written.get(item) == digest:
+        if self.agrees(item, props):
             return False
-        self._written[item] = digest
+        self.remember(item, props)
         return True
+
+    def agrees(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
+        """Whether ``props`` are known to be the values ``item`` shows."""
+        return self._written.get(item) == _digest(props)
+
+    def remember(self, item: tuple[str, int], props: dict[str, Any]) -> None:
+        """Note that ``props`` are values ``item`` shows."""
+        self._written[item] = _digest(props)
+
+    def forget(self, item: tuple[str, int]) -> None:
+        """Forget what ``item`` shows (its shown values changed)."""
+        self._written.pop(item, None)
+
+
+def _digest(props: dict[str, Any]) -> int:
+    try:
+        return hash(frozenset(props.items()))
+    except TypeError:  # a list or set value: hash its canonical text instead
+        return hash(encode_props(props))

@@ -32,6 +32,7 @@ __all__ = [
     "CellRecord",
     "CellReport",
     "Centrality",
+    "Conflict",
     "CountryMoney",
     "Counts",
     "Edge",
@@ -46,7 +47,10 @@ __all__ = [
     "Node",
     "Outsider",
     "Provenance",
+    "Retracted",
+    "Retraction",
     "Sighting",
+    "Statement",
     "Tie",
     "edge_id",
     "utcnow",
@@ -153,8 +157,22 @@ class Grading(BaseModel):
         return f"{self.scheme}:{self.grade}"
 
 
+class Retraction(BaseModel):
+    """Why, when and by whom a load was retracted: what it contributed left the case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: datetime = Field(default_factory=utcnow)
+    user: str = ""
+    reason: str
+
+
 class FileLoad(BaseModel):
-    """The ledger record of one evidence file loaded with one mapping."""
+    """The ledger record of one evidence file loaded with one mapping.
+
+    A retracted load stays in the ledger with its :class:`Retraction`; the same file can then
+    be loaded again as a new load.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +197,7 @@ class FileLoad(BaseModel):
         default=0,
         description="row number of the last row covered by committed batches (resume point)",
     )
+    retracted: Retraction | None = None
 
 
 class IngestRun(BaseModel):
@@ -207,6 +226,53 @@ class Provenance(BaseModel):
     run_id: str
     ingested_at: datetime
     grading: Grading
+
+
+class Statement(BaseModel):
+    """One source's value of one property of a node or relationship.
+
+    Every load that stated the property keeps its value; ``shown`` marks the value the case
+    shows (the best-graded source's, the newest on a tie; see
+    :mod:`ringmap.graphs.statements`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str
+    property: str
+    value: Any
+    shown: bool
+    source_file: str
+    sha256: str
+    mapping: str
+    run_id: str
+    ingested_at: datetime
+    grading: Grading
+
+
+class Conflict(BaseModel):
+    """A property of a node or relationship whose sources disagree, with every statement of
+    it (the best-graded source first)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str
+    type: str
+    property: str
+    statements: list[Statement]
+
+
+class Retracted(BaseModel):
+    """What a retraction removed: loads, provenance, and the nodes and relationships that no
+    other load supports; and how many others had their shown values recomputed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str] = Field(default_factory=list, description="source file of each load")
+    nodes_removed: int = 0
+    relationships_removed: int = 0
+    nodes_restated: int = 0
+    relationships_restated: int = 0
 
 
 class Counts(BaseModel):

@@ -42,9 +42,9 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from ringmap.errors import QueryTimeout, SchemaError, StoreError, StoreUnavailable
+from ringmap.errors import NotFound, QueryTimeout, SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
-from ringmap.graphs.codec import datetime_props, merge_props
+from ringmap.graphs.codec import datetime_props, decode_props, encode_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -56,9 +56,12 @@ from ringmap.graphs.model import (
     IngestRun,
     Node,
     Provenance,
+    Retracted,
+    Retraction,
     edge_id,
 )
 from ringmap.graphs.schema import SCHEMA
+from ringmap.graphs.statements import Stated, shown_props
 from ringmap.graphs.store import Store
 
 if TYPE_CHECKING:
@@ -117,13 +120,18 @@ def _file_key(sha256: str, mapping_digest: str) -> str:
     return hashlib.sha256(f"{sha256}\0{mapping_digest}".encode()).hexdigest()[:32]
 
 
+def _seqs(texts: Iterable[str]) -> set[int]:
+    """The file numbers of the loads an item's ``_st`` names."""
+    return {int(text.partition(" ")[0]) for text in texts}
+
+
 def _label(node_id: str) -> str | None:
     """The schema label of a node id (``Type:key``, see ``graphs.schema.node_id``), if any."""
     label = node_id.partition(":")[0]
     return label if label in SCHEMA.entities else None
 
 
-_RESERVED = frozenset({"id", cypher.SIGHTINGS})
+_RESERVED = frozenset({"id", cypher.SIGHTINGS, cypher.STATEMENTS})
 
 
 def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, Props, cypher.Shape]:
@@ -180,28 +188,30 @@ def _props(pairs: list[list[Any]]) -> Props:
 
 
 class _Payload:
-    """The statements and rows of one write transaction, built before it starts."""
+    """The items and sightings of one write transaction, merged before it starts; the values
+    shown are worked out inside it (:meth:`statements`), from what other loads stated."""
 
     def __init__(self, file_seq: int, committed: int, batches: list[Batch]) -> None:
+        self.file_seq = file_seq
         self.last_row = batches[-1].last_row
         self.first_row = committed + 1
         base = file_seq << _ROW_BITS
         sightings: dict[str, list[int]] = defaultdict(list)
         self.refs: dict[int, str] = {}
-        nodes: dict[str, tuple[str, Props]] = {}
-        edges: dict[str, Edge] = {}
+        self.nodes: dict[str, tuple[str, Props]] = {}
+        self.edges: dict[str, Edge] = {}
         for batch in batches:
             for node in batch.nodes:
-                seen = nodes.get(node.id)
+                seen = self.nodes.get(node.id)
                 if seen is None:
-                    nodes[node.id] = (node.type, dict(node.props))
+                    self.nodes[node.id] = (node.type, dict(node.props))
                 else:
                     merge_props(seen[1], node.props)
             for edge in batch.edges:
                 key = edge.id
-                known = edges.get(key)
+                known = self.edges.get(key)
                 if known is None:
-                    edges[key] = Edge(edge.type, edge.src, edge.dst, dict(edge.props))
+                    self.edges[key] = Edge(edge.type, edge.src, edge.dst, dict(edge.props))
                 else:
                     merge_props(known.props, edge.props)
             for sighting in batch.sightings:
@@ -209,32 +219,81 @@ class _Payload:
                     sightings[sighting.item].append(base | sighting.row)
                     if sighting.ref:
                         self.refs[sighting.row] = sighting.ref
-        unknown = sightings.keys() - nodes.keys() - edges.keys()
+        unknown = sightings.keys() - self.nodes.keys() - self.edges.keys()
         if unknown:
             raise StoreError(f"sighting of an item not in its batch: {min(unknown)!r}")
-        by_shape: dict[tuple[str, cypher.Shape, bool], list[Props]] = defaultdict(list)
-        for node_id, (type_name, props) in nodes.items():
+        self.sightings = sightings
+        for type_name, _props in self.nodes.values():
             if type_name not in SCHEMA.entities:
                 raise SchemaError(f"unknown entity type {type_name!r}")
-            values, extra, shape = _to_neo(type_name, props)
-            row = {"id": node_id, "p": values, "sr": sightings.get(node_id, [])}
+        for edge in self.edges.values():
+            if edge.type not in SCHEMA.relationships:
+                raise SchemaError(f"unknown relationship type {edge.type!r}")
+
+    def lookups(self) -> tuple[dict[str, list[str]], dict[tuple[str, str, str], list[Props]]]:
+        """The node ids per label and relationship ends per (type, labels) to read the
+        statements of."""
+        ids: dict[str, list[str]] = defaultdict(list)
+        for node_id, (type_name, _props) in self.nodes.items():
+            ids[type_name].append(node_id)
+        pairs: dict[tuple[str, str, str], list[Props]] = defaultdict(list)
+        for edge in self.edges.values():
+            pairs[_ends(edge)].append({"src": edge.src, "dst": edge.dst})
+        return ids, pairs
+
+    def statements(self, stated: Mapping[str, list[str]], loads: Mapping[int, FileLoad]
+                   ) -> list[tuple[str, list[Props]]]:
+        """The merge statements and their rows, given what each item's ``_st`` holds now
+        and the ledger records of the loads it names."""
+        by_shape: dict[tuple[str, cypher.Shape, bool], list[Props]] = defaultdict(list)
+        for node_id, (type_name, props) in self.nodes.items():
+            shown, texts = _restated(type_name, stated.get(node_id, []), self.file_seq, props,
+                                     loads)
+            values, extra, shape = _to_neo(type_name, shown)
+            row = {"id": node_id, "p": values, "sr": self.sightings.get(node_id, []),
+                   "st": texts}
             if extra:
                 row["x"] = extra
             by_shape[type_name, shape, bool(extra)].append(row)
-        self.statements = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
+        out = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
         by_ends: dict[tuple[str, str, str, cypher.Shape, bool], list[Props]] = defaultdict(list)
-        for key, edge in edges.items():
-            if edge.type not in SCHEMA.relationships:
-                raise SchemaError(f"unknown relationship type {edge.type!r}")
-            values, extra, shape = _to_neo(edge.type, edge.props)
-            ends = (edge.type, _label(edge.src) or "?", _label(edge.dst) or "?", shape,
-                    bool(extra))
-            row = {"src": edge.src, "dst": edge.dst, "p": values, "sr": sightings.get(key, [])}
+        for key, edge in self.edges.items():
+            shown, texts = _restated(edge.type, stated.get(key, []), self.file_seq, edge.props,
+                                     loads)
+            values, extra, shape = _to_neo(edge.type, shown)
+            row = {"src": edge.src, "dst": edge.dst, "p": values,
+                   "sr": self.sightings.get(key, []), "st": texts}
             if extra:
                 row["x"] = extra
-            by_ends[ends].append(row)
-        self.edge_statements = [(cypher.merge_edges(*key), rows)
-                                for key, rows in by_ends.items()]
+            by_ends[(*_ends(edge), shape, bool(extra))].append(row)
+        return out + [(cypher.merge_edges(*key), rows) for key, rows in by_ends.items()]
+
+
+def _ends(edge: Edge) -> tuple[str, str, str]:
+    """A relationship's type and the labels of its ends (``?`` for an id of no label)."""
+    return edge.type, _label(edge.src) or "?", _label(edge.dst) or "?"
+
+
+def _parse(type_name: str, texts: Iterable[str]) -> dict[int, Props]:
+    """The statements of an item's ``_st``, by file number."""
+    out: dict[int, Props] = {}
+    for text in texts:
+        seq, _, props = text.partition(" ")
+        out[int(seq)] = decode_props(type_name, props)
+    return out
+
+
+def _restated(type_name: str, texts: list[str], file_seq: int, props: Props,
+              loads: Mapping[int, FileLoad]) -> tuple[Props, list[str]]:
+    """The values shown and the ``_st`` of an item once the load ``file_seq`` states
+    ``props`` (merged into what it stated in earlier transactions)."""
+    stated = _parse(type_name, texts)
+    mine = stated.get(file_seq)
+    stated[file_seq] = props if mine is None else merge_props(mine, props)
+    texts = [f"{seq} {encode_props(found)}" for seq, found in sorted(stated.items())]
+    if len(stated) == 1:
+        return stated[file_seq], texts
+    return shown_props((loads[seq], seq, found) for seq, found in stated.items()), texts
 
 
 class Neo4jStore(Store):
@@ -256,6 +315,7 @@ class Neo4jStore(Store):
         self.uri = _redact(uri)
         self.database = database
         self.batch_size = batch_size
+        self._ledger_records: dict[int, FileLoad] = {}  # by file number: gradings, times
 
     @classmethod
     def connect(
@@ -465,21 +525,114 @@ class Neo4jStore(Store):
             return  # this batch committed already (a retry after a lost commit reply)
         if previous != committed:
             raise StoreError(f"{record.source_file} is being loaded by another process")
-        for statement, rows in payload.statements:
-            for start in range(0, len(rows), _UNWIND_ROWS):
-                tx.run(statement, rows=rows[start:start + _UNWIND_ROWS]).consume()
-        for statement, rows in payload.edge_statements:
+        ids, pairs = payload.lookups()
+        stated = self._stated(tx, ids, pairs)
+        loads = self._loads(tx, {seq for texts in stated.values() for seq in _seqs(texts)})
+        for statement, rows in payload.statements(stated, {**loads, file_seq: record}):
             for start in range(0, len(rows), _UNWIND_ROWS):
                 chunk = rows[start:start + _UNWIND_ROWS]
-                merged = tx.run(statement, rows=chunk).single(strict=True)["merged"]
-                if merged != len(chunk):
-                    raise StoreError(f"{len(chunk) - merged} relationship(s) in rows up to "
-                                     f"{payload.last_row} join nodes that do not exist")
+                found = tx.run(statement, rows=chunk).single()
+                if found is not None and found["merged"] != len(chunk):
+                    raise StoreError(f"{len(chunk) - found['merged']} relationship(s) in rows "
+                                     f"up to {payload.last_row} join nodes that do not exist")
         if payload.refs:
             rows_with_refs = sorted(payload.refs)
             tx.run(cypher.SAVE_ROW_REFS, file_seq=file_seq, first_row=payload.first_row,
                    last_row=payload.last_row, rows=rows_with_refs,
                    refs=[payload.refs[r] for r in rows_with_refs]).consume()
+
+    def _stated(self, tx: ManagedTransaction | None, ids: Mapping[str, list[str]],
+                pairs: Mapping[tuple[str, str, str], list[Props]]) -> dict[str, list[str]]:
+        """The ``_st`` of the nodes ``ids`` (per label) and relationships ``pairs`` (per type
+        and end labels) that exist, by item id; in ``tx``, or in a read transaction."""
+        def run(statement: str, **params: Any) -> list[neo4j.Record]:
+            return self._read(statement, **params) if tx is None else list(
+                tx.run(statement, params))
+
+        found: dict[str, list[str]] = {}
+        for label, group in ids.items():
+            for record in run(cypher.STATED_NODES[label], ids=group):
+                found[record["id"]] = record["st"] or []
+        for key, ends in pairs.items():
+            if key in cypher.STATED_EDGES:
+                for record in run(cypher.STATED_EDGES[key], pairs=ends):
+                    found[edge_id(key[0], record["src"], record["dst"])] = record["st"] or []
+        return found
+
+    def _loads(self, tx: ManagedTransaction | None, seqs: Iterable[int]) -> dict[int, FileLoad]:
+        """The ledger records of the files numbered ``seqs`` (remembered: a load's grading
+        and time never change)."""
+        wanted = set(seqs)
+        missing = sorted(wanted - self._ledger_records.keys())
+        if missing:
+            rows = (self._read(cypher.FILE_RECORDS, seqs=missing) if tx is None else
+                    list(tx.run(cypher.FILE_RECORDS, seqs=missing)))
+            self._ledger_records.update((int(r["seq"]), FileLoad.model_validate_json(r["record"]))
+                                        for r in rows)
+        return {seq: self._ledger_records[seq] for seq in wanted}
+
+    def _retract(self, loads: list[FileLoad], retraction: Retraction,
+                 on_step: Callable[[str], None]) -> Retracted:
+        def work(tx: ManagedTransaction) -> Retracted:
+            found: list[tuple[int, str, FileLoad]] = []
+            for load in loads:
+                fid = _file_key(load.sha256, load.mapping_digest)
+                record = tx.run(cypher.FILE_BY_KEY, fid=fid).single()
+                if record is None:
+                    raise NotFound(f"{load.source_file} ({load.mapping}) is not loaded in "
+                                   f"{self.describe()}: nothing to retract")
+                found.append((int(record["seq"]), fid, _ledger(record)))
+            seqs = {seq for seq, _fid, _load in found}
+            prefixes = [f"{seq} " for seq in sorted(seqs)]
+            done = Retracted(files=[load.source_file for _seq, _fid, load in found])
+            for kind in ("relationships", "nodes"):  # relationships first: a node they join
+                keep: list[Props] = []               # stays
+                gone: list[Props] = []
+                queries = (cypher.RETRACT_EDGES if kind == "relationships" else
+                           cypher.RETRACT_NODES)
+                for type_name, statement in queries.items():
+                    for record in tx.run(statement, prefixes=prefixes):
+                        left = self._left(tx, type_name, dict(record["props"]), seqs)
+                        (keep if left[1] else gone).append({"eid": record["eid"],
+                                                            "props": left[0]})
+                if kind == "relationships":
+                    tx.run(cypher.RESTATE_EDGES, rows=keep).consume()
+                    done.relationships_removed = tx.run(
+                        cypher.DELETE_EDGES, ids=[g["eid"] for g in gone]).single(
+                            strict=True)["removed"]
+                    done.relationships_restated = len(keep)
+                else:
+                    tx.run(cypher.RESTATE_NODES, rows=keep + gone).consume()
+                    done.nodes_removed = tx.run(
+                        cypher.DELETE_NODES, ids=[g["eid"] for g in gone],
+                        types=list(cypher.RELATIONSHIP_TYPES)).single(strict=True)["removed"]
+                    done.nodes_restated = len(keep)
+                on_step(kind)
+            tx.run(cypher.DELETE_ROW_REFS, seqs=sorted(seqs)).consume()
+            tx.run(cypher.RETRACT_FILES, rows=[
+                {"seq": seq, "fid": f"{fid}-retracted-{seq}",
+                 "record": load.model_copy(update={"retracted": retraction}).model_dump_json()}
+                for seq, fid, load in found]).consume()
+            on_step("ledger")
+            return done
+
+        return self._write(work)
+
+    def _left(self, tx: ManagedTransaction, type_name: str, props: Props, seqs: set[int]
+              ) -> tuple[Props, bool]:
+        """Every property of an item once the loads ``seqs`` are retracted, and whether any
+        other load still states it (if none, its shown values are left as they were)."""
+        texts = [t for t in props.get(cypher.STATEMENTS) or []
+                 if int(t.partition(" ")[0]) not in seqs]
+        sightings = [s for s in props.get(cypher.SIGHTINGS) or [] if s >> _ROW_BITS not in seqs]
+        kept = {cypher.SIGHTINGS: sightings, cypher.STATEMENTS: texts}
+        if not texts:
+            return {**props, **kept}, False
+        stated = _parse(type_name, texts)
+        shown = shown_props((load, seq, stated[seq])
+                            for seq, load in self._loads(tx, stated).items())
+        ident = {"id": props["id"]} if "id" in props else {}
+        return {**ident, **shown, **kept}, True
 
     def record_run(self, run: IngestRun) -> None:
         self._write(lambda tx: tx.run(cypher.RECORD_RUN, run_id=run.run_id, started=run.started,
@@ -563,6 +716,41 @@ class Neo4jStore(Store):
             for record in self._read(cypher.PROVENANCE_EDGES[key], pairs=pairs):
                 found[edge_id(key[0], record["src"], record["dst"])].append(record)
         return {item: _sightings(records) for item, records in found.items()}
+
+    def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
+        ids: dict[str, list[str]] = defaultdict(list)
+        pairs: dict[tuple[str, str, str], list[Props]] = defaultdict(list)
+        types: dict[str, str] = {}
+        for item in dict.fromkeys(item_ids):
+            prefix, _, rest = item.partition(":")
+            types[item] = prefix
+            if prefix in SCHEMA.entities:
+                ids[prefix].append(item)
+                continue
+            src, arrow, dst = rest.partition("->")
+            if arrow:
+                pairs[prefix, _label(src) or "?", _label(dst) or "?"].append(
+                    {"src": src, "dst": dst})
+        found = self._stated(None, ids, pairs)
+        return {item: self._with_loads(types[item], texts)
+                for item, texts in found.items() if texts}
+
+    def multi_stated(self, types: Iterable[str] | None = None
+                     ) -> Iterator[tuple[str, str, list[Stated]]]:
+        found: list[tuple[str, str, list[Stated]]] = []
+        for label in _wanted(types, cypher.EVIDENCE_LABELS):
+            found += [(r["id"], label, self._with_loads(label, r["st"]))
+                      for r in self._read(cypher.MULTI_STATED_NODES[label])]
+        for rel in _wanted(types, cypher.RELATIONSHIP_TYPES):
+            found += [(edge_id(rel, r["src"], r["dst"]), rel, self._with_loads(rel, r["st"]))
+                      for r in self._read(cypher.MULTI_STATED_EDGES[rel])]
+        found.sort(key=lambda f: (f[1], f[0]))
+        return iter(found)
+
+    def _with_loads(self, type_name: str, texts: list[str]) -> list[Stated]:
+        stated = _parse(type_name, texts)
+        loads = self._loads(None, stated)
+        return [(loads[seq], seq, props) for seq, props in sorted(stated.items())]
 
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:
         gradings = {int(r["seq"]): _file_record(r["record"]).grading

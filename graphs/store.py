@@ -27,6 +27,7 @@ from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
     CellRecord,
+    Conflict,
     Counts,
     Edge,
     FileLoad,
@@ -34,8 +35,12 @@ from ringmap.graphs.model import (
     IngestRun,
     Node,
     Provenance,
+    Retracted,
+    Retraction,
+    Statement,
 )
 from ringmap.graphs.sameas import SAME_AS, collapse
+from ringmap.graphs.statements import Stated, disagreements, statements
 from ringmap.privacy import key_problem
 
 if TYPE_CHECKING:
@@ -100,10 +105,13 @@ class Store(ABC):
     def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         """Merge the batches and record ``load`` (marked complete) in the ledger.
 
-        Nodes merge by id (new non-null properties overwrite), relationships by (type, src,
-        dst); every sighting adds a provenance record. Either the whole file becomes visible
-        or, if the process dies, :meth:`file_load` afterwards reports how far it got
-        (``complete=False``, ``loaded`` rows committed) so a rerun resumes exactly.
+        Nodes merge by id, relationships by (type, src, dst); every sighting adds a provenance
+        record. The load *states* the properties it gives (its rows merged, later rows
+        overwriting); the value shown is the best-graded load's, the newest on a tie
+        (:mod:`ringmap.graphs.statements`), and every load's statement is kept. Either the
+        whole file becomes visible or, if the process dies, :meth:`file_load` afterwards
+        reports how far it got (``complete=False``, ``loaded`` rows committed) so a rerun
+        resumes exactly.
 
         Raises
         ------
@@ -117,6 +125,30 @@ class Store(ABC):
     @abstractmethod
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         """:meth:`load_file` of this store, given batches already checked."""
+
+    @final
+    def retract(self, loads: Iterable[FileLoad], retraction: Retraction,
+                on_step: Callable[[str], None] | None = None) -> Retracted:
+        """Remove exactly what ``loads`` contributed, in one transaction.
+
+        Their sightings and statements go; nodes and relationships that no other load states
+        are removed (a node still joined by a relationship another load states stays), the
+        others show the values of the loads left. The loads stay in the ledger, marked with
+        ``retraction``; the same file can then be loaded again. ``on_step`` is told of each
+        step inside the transaction (a process killed there leaves the store as before).
+
+        Raises
+        ------
+        NotFound
+            If a load is not (or no longer) in the ledger: nothing is changed.
+        """
+        with self.writing("retract"):
+            return self._retract(list(loads), retraction, on_step or (lambda _step: None))
+
+    @abstractmethod
+    def _retract(self, loads: list[FileLoad], retraction: Retraction,
+                 on_step: Callable[[str], None]) -> Retracted:
+        """:meth:`retract` of this store, holding the writer."""
 
     @abstractmethod
     def record_run(self, run: IngestRun) -> None:
@@ -159,6 +191,34 @@ class Store(ABC):
         behind a network override it to answer in a few round trips."""
         found = {item: self.provenance(item) for item in dict.fromkeys(item_ids)}
         return {item: rows for item, rows in found.items() if rows}
+
+    @abstractmethod
+    def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
+        """Every load's statement of each of these nodes or relationships (items never stated
+        are left out)."""
+
+    @abstractmethod
+    def multi_stated(self, types: Iterable[str] | None = None
+                     ) -> Iterator[tuple[str, str, list[Stated]]]:
+        """``(id, type, statements)`` of every node and relationship (of these types) that
+        more than one load stated, ordered by type then id."""
+
+    @final
+    def values(self, item_id: str) -> list[Statement]:
+        """Every source's value of every property of a node or relationship, by property,
+        the best-graded first, the one shown marked."""
+        return statements(item_id, self.stated_many([item_id]).get(item_id, []))
+
+    @final
+    def conflicts(self, types: Iterable[str] | None = None,
+                  properties: Iterable[str] | None = None) -> list[Conflict]:
+        """The properties (of these types; these names) whose sources disagree, ordered by
+        item then property."""
+        wanted = None if properties is None else set(properties)
+        return [Conflict(item=item, type=type_, property=name, statements=group)
+                for item, type_, stated in self.multi_stated(types)
+                for name, group in sorted(disagreements(statements(item, stated)).items())
+                if wanted is None or name in wanted]
 
     @abstractmethod
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:

@@ -9,6 +9,7 @@ Maven are present; otherwise the Neo4j runs are skipped with the reason — and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,6 +67,36 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def any_store(store_factory: StoreFactory) -> Store:
     """A fresh, empty store, once per backend."""
     return store_factory()
+
+
+@pytest.fixture
+def wiped(tmp_path: Path) -> Iterator[Callable[[Store], Store]]:
+    """Empties a store of ``store_factory``'s kind: a Neo4j database is wiped, an embedded
+    case is left and a new case file opened."""
+    opened: list[Store] = []
+
+    def wipe(store: Store) -> Store:
+        if isinstance(store, EmbeddedStore):
+            fresh = EmbeddedStore(tmp_path / f"wiped-{len(opened)}.db")
+            opened.append(fresh)
+            return fresh
+        store.wipe()  # type: ignore[attr-defined]
+        return store
+
+    yield wipe
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store_opener(store_factory: StoreFactory, request: pytest.FixtureRequest,
+                 tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """How another process opens the store of ``store_factory``: the case file or Neo4j URI
+    to give :func:`~ringmap.graphs.store.open_store`, and the environment it needs."""
+    if request.node.callspec.params["store_factory"] == "embedded":
+        return str(tmp_path / "case.db"), dict(os.environ)
+    server = request.getfixturevalue("neo4j_server")
+    return server.uri, {**os.environ, **server.env}
 
 
 @pytest.fixture(scope="session")

@@ -61,10 +61,12 @@ def test_payload_merges_a_batch_and_packs_sightings() -> None:
                Batch([again], [], [Sighting(phone.id, 9)], last_row=9)]
     payload = _Payload(file_seq=3, committed=4, batches=batches)  # row 4 committed already
     assert payload.first_row == 5 and payload.last_row == 9 and payload.refs == {}
-    rows = {row["id"]: row for _, group in payload.statements for row in group}
+    statements = payload.statements({}, {})  # nothing stated before: this load's values
+    rows = {row["id"]: row for _, group in statements for row in group if "id" in row}
     assert rows[phone.id]["p"] == {"number": "+639171234567", "carrier": "Globe"}
     assert rows[phone.id]["sr"] == [3 << 32 | 9] and rows[sim.id]["sr"] == []
-    (statement, edge_rows), = payload.edge_statements
+    assert rows[phone.id]["st"] == ['3 {"carrier":"Globe","number":"+639171234567"}']
+    (statement, edge_rows), = [(q, group) for q, group in statements if "src" in group[0]]
     assert "`SimCard`" in statement and edge_rows[0]["sr"] == []
 
 

@@ -25,7 +25,7 @@ from ringmap.analysis.explain import write_cells
 from ringmap.analysis.report import CELL_COLUMNS
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic
-from ringmap.graphs.stats import count_rows
+from ringmap.graphs.stats import conflict_counts, count_rows
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import CheckedTask, IngestReport, check_files, ingest_files
@@ -45,6 +45,8 @@ class RunSummary:
     store: str
     ingest: IngestReport
     counts: list[dict[str, Any]]
+    conflicts: dict[str, int] = field(default_factory=dict)
+    """Properties whose sources disagree, per ``Type.property`` (``ringmap conflicts``)."""
     cells_run: str | None = None
     cells: list[dict[str, Any]] = field(default_factory=list)
     """One row per cell (:data:`~ringmap.analysis.report.CELL_COLUMNS`)."""
@@ -61,7 +63,8 @@ class RunSummary:
         data: dict[str, Any] = to_jsonable({
             "case": self.case, "store": self.store, "ingest_run": self.ingest.run_id,
             "ingest": self.ingest.rows(), "totals": self.ingest.totals(),
-            "counts": self.counts, "cells_run": self.cells_run, "cells": self.cells,
+            "counts": self.counts, "conflicts": self.conflicts,
+            "cells_run": self.cells_run, "cells": self.cells,
             "cells_note": self.cells_note, "unassigned": self.unassigned,
             "unassigned_agents": self.unassigned_agents,
             "infrastructure": self.infrastructure, "files": self.files,
@@ -96,7 +99,7 @@ def run_case(
     report = ingest_files(store, checked, quarantine_dir=out / "quarantine", progress=progress,
                           command="run")
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
-                         counts=count_rows(store))
+                         counts=count_rows(store), conflicts=conflict_counts(store))
     evidence = store.project()
     try:
         result = detect_cells(store, settings or CellSettings(), evidence)
@@ -134,6 +137,14 @@ def run_case(
     return summary
 
 
+def _conflicts(counts: dict[str, int]) -> str:
+    if not counts:
+        return "Every source agrees on every property.\n"
+    listed = ", ".join(f"{name} {n}" for name, n in counts.items())
+    return (f"Sources disagree on {sum(counts.values())} propert(ies): {listed}; the "
+            "best-graded value is shown, `ringmap conflicts` lists every source.\n")
+
+
 def _markdown(summary: RunSummary) -> str:
     def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
         return "```\n" + render(rows, "table", columns) + "\n```\n"
@@ -148,6 +159,7 @@ def _markdown(summary: RunSummary) -> str:
         f"{totals['duplicate']} duplicate, {totals['rejected']} rejected (quarantined).\n",
         *([f"**Warning: {rejected}.**\n"] if rejected else []),
         table(summary.ingest.rows()),
+        _conflicts(summary.conflicts),
         "## Graph\n",
         table(summary.counts),
         "## Cells\n",

@@ -1,4 +1,5 @@
-"""One entity as a whole: its type, id, properties, neighbours by relationship, and sources.
+"""One entity as a whole: its type, id, properties, neighbours by relationship, every source's
+value of each property, and its sightings.
 
 What ``ringmap show`` prints. The entity is shown as every output shows it
 (:mod:`ringmap.privacy`): a victim, or an identifier only victims use, under its pseudonym
@@ -8,6 +9,7 @@ with only non-identifying properties unless ``reveal``; card numbers masked in a
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any, Literal
 
 import networkx as nx
@@ -18,7 +20,7 @@ from ringmap.graphs.resolve import resolve
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 
-__all__ = ["EntityReport", "NeighbourCount", "entity_report"]
+__all__ = ["EntityReport", "NeighbourCount", "SourceValue", "entity_report"]
 
 
 class NeighbourCount(BaseModel):
@@ -30,8 +32,21 @@ class NeighbourCount(BaseModel):
     count: int
 
 
+class SourceValue(BaseModel):
+    """One source's value of one property, and whether it is the value shown."""
+
+    property: str
+    value: Any
+    shown: bool = Field(description="the value the case shows: the best-graded source's")
+    source_file: str
+    grading: str
+    run_id: str
+    ingested_at: datetime
+
+
 class EntityReport(BaseModel):
-    """An entity with its properties, neighbour counts and every sighting of it."""
+    """An entity with its properties, neighbour counts, every source's value of each property
+    and every sighting of it."""
 
     id: str = Field(description="the node id, or Type:V-... for a pseudonymised victim")
     type: str
@@ -39,6 +54,7 @@ class EntityReport(BaseModel):
     pseudonymised: bool
     properties: dict[str, Any]
     neighbours: list[NeighbourCount]
+    values: list[SourceValue] = Field(description="by property, the best-graded source first")
     sources: list[Provenance]
 
     def field_rows(self) -> list[dict[str, Any]]:
@@ -49,6 +65,12 @@ class EntityReport(BaseModel):
     def neighbour_rows(self) -> list[dict[str, Any]]:
         """One row per relationship type, direction and neighbour type."""
         return [n.model_dump() for n in self.neighbours]
+
+    def value_rows(self) -> list[dict[str, Any]]:
+        """One row per property and source: the value, whether shown, file, grading, run."""
+        return [{"property": v.property, "value": v.value, "shown": v.shown,
+                 "file": v.source_file, "grading": v.grading, "run": v.run_id,
+                 "ingested_at": v.ingested_at} for v in self.values]
 
     def source_rows(self) -> list[dict[str, Any]]:
         """One row per sighting: file, row, exhibit/report reference, run, grading."""
@@ -95,11 +117,20 @@ def entity_report(
     attrs = local.nodes[node.id]
     counts = Counter((edge.type, "out" if edge.src == node.id else "in", other.type)
                      for edge, other in around)
+    # a pseudonymised entity shows only its non-identifying properties, from every source too
+    stated = store.values(node.id)
+    showable = privacy.properties(node.id, {"type": node.type,
+                                            **{s.property: s.value for s in stated}})
+    values = [SourceValue(property=s.property, value=privacy.value(s.value, node.type, s.property),
+                          shown=s.shown, source_file=s.source_file, grading=str(s.grading),
+                          run_id=s.run_id, ingested_at=s.ingested_at)
+              for s in stated if s.property in showable]
     return EntityReport(
         id=privacy.public_id(node.id), type=node.type, label=privacy.label(node.id, attrs),
         pseudonymised=privacy.hides(node.id),
         properties=privacy.properties(node.id, attrs),
         neighbours=[NeighbourCount(relationship=r, direction=d, type=t, count=n)
                     for (r, d, t), n in sorted(counts.items())],
+        values=values,
         sources=store.provenance(node.id),
     )

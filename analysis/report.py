@@ -33,16 +33,19 @@ from ringmap.graphs.model import (
     CellReport,
     Centrality,
     CountryMoney,
+    DisputedRole,
     KeyPlayer,
     Listed,
     Listing,
     Money,
     Outsider,
+    RoleClaim,
 )
+from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 
 __all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Reports", "UnassignedAgent", "build_reports",
-           "cell_rows", "country_label", "money_received", "unassigned_row"]
+           "cell_rows", "country_label", "disputed_roles", "money_received", "unassigned_row"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
                 "FinancialAccount", "IdDocument")
@@ -218,6 +221,7 @@ def _cell_report(
     brokers: Sequence[Broker],
     outsiders: Sequence[Outsider],
     fx: FxTable,
+    disputed: list[DisputedRole],
 ) -> CellReport:
     agents = result.agents
     evidence = agents.evidence
@@ -250,6 +254,7 @@ def _cell_report(
         brokers=list(brokers)[:_LIST_CAP],
         bridging_identifiers=_bridges(result, privacy, held),
         unassigned=list(outsiders),
+        disputed_roles=disputed,
     )
 
 
@@ -286,20 +291,24 @@ def _agent_side(result: CellsResult) -> frozenset[str]:
 
 
 def build_reports(
-    result: CellsResult, privacy: Privacy, fx: FxTable | None = None
+    result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
+    disputed: Mapping[str, DisputedRole] | None = None,
 ) -> Reports:
     """The report of every cell of ``result``, by cell id, and the agents in no cell
-    (victims as ``privacy`` shows them)."""
+    (victims as ``privacy`` shows them); ``disputed`` are the persons whose sources disagree
+    on their role (see :func:`disputed_roles`), flagged in their cells' reports."""
     fx = fx or FxTable.load()
+    disputed = disputed or {}
     evidence = result.agents.evidence
     everyone = _agent_side(result)
     brokers = _brokers(result)
     held = _holdings(result)
     outsiders = _outsiders(result, privacy, held)
     hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone)
-    cells = {cell.cell_id: _cell_report(result, cell, privacy, held[i], hits[cell.cell_id],
-                                        brokers[i], outsiders[i], fx)
-             for i, cell in enumerate(result.cells)}
+    cells = {cell.cell_id: _cell_report(
+        result, cell, privacy, held[i], hits[cell.cell_id], brokers[i], outsiders[i], fx,
+        [disputed[m] for m in sorted(cell.members) if m in disputed])
+        for i, cell in enumerate(result.cells)}
     tied: dict[str, list[str]] = defaultdict(list)
     for cell_id, report in cells.items():
         for outsider in report.unassigned:
@@ -315,6 +324,14 @@ def build_reports(
             victims_by_country=_by_country(evidence, hit.victims),
             money=money_received(evidence, hit.payments, fx), tied_to=tied[unit]))
     return Reports(cells, sorted(unassigned, key=lambda a: a.node))
+
+
+def disputed_roles(store: Store, privacy: Privacy) -> dict[str, DisputedRole]:
+    """The persons whose sources disagree on their role, by node id, each with every source's
+    claim (the person as ``privacy`` shows them)."""
+    return {c.item: DisputedRole(person=privacy.public_id(c.item), claims=[
+        RoleClaim(role=str(s.value), file=s.source_file, grading=str(s.grading), shown=s.shown)
+        for s in c.statements]) for c in store.conflicts(["Person"], ["role"])}
 
 
 #: the columns of :func:`cell_rows`, in order

@@ -61,6 +61,7 @@ def cli(ctx: click.Context) -> None:
 
 def _register() -> None:
     from ringmap.cli.cells import COMMANDS as ANALYSIS
+    from ringmap.cli.evidence import COMMANDS as EVIDENCE
     from ringmap.cli.ingest import COMMANDS as INGEST
     from ringmap.cli.links import COMMANDS as LINKS
     from ringmap.cli.maps import COMMANDS as VIZ
@@ -70,8 +71,8 @@ def _register() -> None:
     from ringmap.cli.stats import COMMANDS as GRAPHS
     from ringmap.cli.synth import COMMANDS as SYNTH
 
-    for command in (*PIPELINE, *INGEST, *SYNTH, *GRAPHS, *ANALYSIS, *PERSONS, *LINKS, *VIZ,
-                    *QUERIES):
+    for command in (*PIPELINE, *INGEST, *EVIDENCE, *SYNTH, *GRAPHS, *ANALYSIS, *PERSONS, *LINKS,
+                    *VIZ, *QUERIES):
         cli.add_command(command)
 
 

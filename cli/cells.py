@@ -131,7 +131,11 @@ def _overview(run_id: str, record: CellRecord) -> dict[str, Any]:
             "brokers": len(report.brokers),
             "unassigned tied": ", ".join(
                 f"{o.node} ({', '.join(i.label for i in o.shared[:3])})"
-                for o in report.unassigned)}
+                for o in report.unassigned),
+            "disputed roles": "; ".join(
+                f"{d.person}: " + " / ".join(f"{c.role} ({c.grading} {c.file})"
+                                            for c in d.claims)
+                for d in report.disputed_roles)}
 
 
 @click.command("cell")

@@ -180,7 +180,8 @@ def connect(session: Session, keys: tuple[str, ...], region: str, reason: str | 
 def show(session: Session, key: str, reveal: bool, region: str, reason: str | None,
          fmt: Format) -> None:
     """One entity: its type, id and every property, its neighbours counted by relationship,
-    and its sources (file, row, exhibit/report reference, ingest run, grading).
+    every source's value of each property (the value shown is the best-graded one), and its
+    sightings (file, row, exhibit/report reference, ingest run, grading).
 
     A victim, and what only victims use, is shown under a pseudonym with only
     non-identifying properties; card numbers only masked.
@@ -190,7 +191,7 @@ def show(session: Session, key: str, reveal: bool, region: str, reason: str | No
     require_reason(reveal, reason)
     result = entity.entity_report(session.store(), key, reveal=reveal, default_region=region)
     _output(fmt, result, {"entity": result.field_rows(), "neighbours": result.neighbour_rows(),
-                          "sources": result.source_rows()})
+                          "values": result.value_rows(), "sources": result.source_rows()})
     _audit(session, "show", reason, properties=len(result.properties),
            neighbours=sum(n.count for n in result.neighbours), sources=len(result.sources),
            revealed=reveal)

@@ -35,6 +35,7 @@ __all__ = [
     "Conflict",
     "CountryMoney",
     "Counts",
+    "DisputedRole",
     "Edge",
     "EvidenceRow",
     "FileLoad",
@@ -49,6 +50,7 @@ __all__ = [
     "Provenance",
     "Retracted",
     "Retraction",
+    "RoleClaim",
     "Sighting",
     "Statement",
     "Tie",
@@ -435,6 +437,22 @@ class Outsider(_Report):
     shared: list[Listed] = Field(description="what it shares with the cell, most held first")
 
 
+class RoleClaim(_Report):
+    """One source's word on a person's role."""
+
+    role: str
+    file: str
+    grading: str
+    shown: bool = Field(description="the role the case shows: the best-graded source's")
+
+
+class DisputedRole(_Report):
+    """A member whose sources disagree on its role (suspect, mule, victim ...)."""
+
+    person: str
+    claims: list[RoleClaim] = Field(description="the best-graded source first")
+
+
 class CellReport(_Report):
     """The report of one cell, built once by :mod:`ringmap.analysis.report` and saved with it.
 
@@ -462,6 +480,8 @@ class CellReport(_Report):
     bridging_identifiers: list[Bridge]
     unassigned: list[Outsider] = Field(
         default_factory=list, description="agents in no cell tied to this one")
+    disputed_roles: list[DisputedRole] = Field(
+        default_factory=list, description="members whose sources disagree on their role")
 
 
 class CellRecord(BaseModel):

@@ -89,7 +89,7 @@ def test_table_has_three_titled_sections(strikeback: EmbeddedStore) -> None:
     result = _show(strikeback.path, "Location:RS-BCL-001")
     assert result.exit_code == 0, result.output
     assert [line for line in result.stdout.splitlines() if line.endswith(":")] == [
-        "entity:", "neighbours:", "sources:"]
+        "entity:", "neighbours:", "values:", "sources:"]
     assert "Naga City" in result.stdout
 
 

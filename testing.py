@@ -37,7 +37,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -398,6 +398,7 @@ def synth_case(
     noise: float = 0.1,
     store: Store | None = None,
     detect: bool = True,
+    spelling_noise: float = 0.0,
 ) -> SynthCase:
     """Generate a synthetic case under ``folder``, ingest it and detect its cells.
 
@@ -414,10 +415,10 @@ def synth_case(
     (True, True)
     >>> case.store.close()
     """
-    params = SynthParams(cells=cells, seed=seed, noise=noise)
+    params = SynthParams(cells=cells, seed=seed, noise=noise, spelling_noise=spelling_noise)
     case_dir = folder / "case"
     summary = case_dir / "truth" / "summary.json"
-    wanted = {k: v for k, v in asdict(params).items() if k != "name"}
+    wanted = params.recorded()
     fresh = not summary.is_file() or json.loads(summary.read_text())["parameters"] != wanted
     if fresh:
         generate(case_dir, params, force=True)

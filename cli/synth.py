@@ -27,10 +27,13 @@ _PROGRESS_FROM_CELLS = 50
                    "variants, resold devices, agents changing cell.")
 @click.option("--victims-per-cell", type=int, default=30, show_default=True,
               help="Mean number of victims each cell contacts.")
+@click.option("--spelling-noise", type=float, default=0.0, show_default=True,
+              help="Share 0-1 of agents a second agency lists again under its own references "
+                   "and spellings (nbi_subjects.csv, truth/persons.csv).")
 @click.option("--force", is_flag=True, help="Replace OUT if it is a generated case.")
 @format_option()
 def synth(out: Path, cells: int, seed: int, noise: float, victims_per_cell: int,
-          force: bool, fmt: Format) -> None:
+          spelling_noise: float, force: bool, fmt: Format) -> None:
     """Write a synthetic Strikeback-like case to OUT: evidence tables in several layouts,
     their mappings, case.yaml and the planted cells in truth/.
 
@@ -39,7 +42,7 @@ def synth(out: Path, cells: int, seed: int, noise: float, victims_per_cell: int,
     Example: ringmap synth out/case --cells 8 --seed 2014 --noise 0.2
     """
     params = SynthParams(cells=cells, seed=seed, noise=noise,
-                         victims_per_cell=victims_per_cell)
+                         victims_per_cell=victims_per_cell, spelling_noise=spelling_noise)
     step = max(1, cells // 20)
 
     def progress(done: int, total: int, rows: int) -> None:

@@ -9,6 +9,8 @@
 - ``truth/cells.csv``: ``node_id,cell_id,office`` for every agent Person and agent-run Account
   that appears in the evidence, with the node id ingest gives it; an agent who later works
   with another cell (noise) stays in the cell he was drawn in,
+- ``truth/persons.csv``: with spelling noise (:mod:`~ringmap.synth.spelling`), which
+  references are one person,
 - ``truth/summary.json``: parameters, counts and rows per table,
 - ``README.md`` saying what the case is and how to regenerate it.
 
@@ -31,7 +33,8 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.synth.evidence import CaseWriter, TableCount
-from ringmap.synth.tables import TABLES
+from ringmap.synth.spelling import SUBJECTS, SpellingNoise
+from ringmap.synth.tables import TABLES, TableSpec
 from ringmap.synth.world import World
 from ringmap.tabular import write_csv
 
@@ -58,6 +61,9 @@ class SynthParams:
         Mean number of victims each cell contacts.
     name
         Case name written to ``case.yaml``.
+    spelling_noise
+        In [0, 1]: how many agents a second agency lists again under its own references and
+        spellings (:mod:`~ringmap.synth.spelling`); 0 writes no such table.
     """
 
     cells: int
@@ -65,6 +71,13 @@ class SynthParams:
     noise: float
     victims_per_cell: int = 30
     name: str = "strikeback-synthetic"
+    spelling_noise: float = 0.0
+
+    def recorded(self) -> dict[str, Any]:
+        """The parameters ``truth/summary.json`` records (spelling noise only when used, so
+        cases generated before it existed read the same)."""
+        return {k: v for k, v in asdict(self).items()
+                if k != "name" and not (k == "spelling_noise" and v == 0)}
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for parameters out of range."""
@@ -72,6 +85,9 @@ class SynthParams:
             raise ConfigError(f"--cells must be at least 1, not {self.cells}")
         if not 0.0 <= self.noise <= 1.0:
             raise ConfigError(f"--noise must be between 0 and 1, not {self.noise}")
+        if not 0.0 <= self.spelling_noise <= 1.0:
+            raise ConfigError(
+                f"--spelling-noise must be between 0 and 1, not {self.spelling_noise}")
         if self.victims_per_cell < 1:
             raise ConfigError(
                 f"--victims-per-cell must be at least 1, not {self.victims_per_cell}")
@@ -171,6 +187,8 @@ def _check_target(out: Path, force: bool) -> None:
 def _write_case(folder: Path, params: SynthParams, progress: Progress | None) -> SynthResult:
     world = World(params.seed, params.cells, params.noise)
     writer = CaseWriter(folder, world, params.noise, params.victims_per_cell)
+    spelling = (SpellingNoise(folder, params.seed, params.spelling_noise)
+                if params.spelling_noise > 0 else None)
     # (seen-set, index, node id, cell, office) for every agent and agent-run account
     planted: list[tuple[set[int], int, str, str, str]] = []
     agents = accounts = mules = 0
@@ -178,6 +196,8 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
         for i in range(params.cells):
             cell = world.new_cell(i)
             writer.write_cell(cell)
+            if spelling is not None:
+                spelling.write_cell(cell, writer)
             office = cell.office.location_id
             for agent in cell.agents:
                 planted.append((writer.seen_agents, agent.index,
@@ -193,18 +213,27 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
                 progress(i + 1, params.cells, writer.total_rows)
     finally:
         writer.close()
+        if spelling is not None:
+            spelling.close()
     truth = [(nid, cell_id, office) for seen, index, nid, cell_id, office in planted
              if index in seen]
     (folder / "truth").mkdir()
     write_csv(folder / "truth" / "cells.csv",
               [dict(zip(_TRUTH_COLUMNS, row, strict=True)) for row in truth], _TRUTH_COLUMNS)
-    _write_mappings(folder, params)
+    tables = TABLES if spelling is None else (*TABLES, SUBJECTS)
+    if spelling is not None:
+        persons = [{"node_id": truth_node_id("Person", ref), "person": truth_node_id("Person", of)}
+                   for ref, of in spelling.truth]
+        persons += [{"node_id": p, "person": p} for p in sorted({r["person"] for r in persons})]
+        write_csv(folder / "truth" / "persons.csv", persons, ("node_id", "person"))
+        writer.counts[SUBJECTS.name] = TableCount(rows=spelling.rows)
+    _write_mappings(folder, params, tables)
     truth_agents = sum(1 for nid, _, _ in truth if nid.startswith("Person:"))
     summary: dict[str, Any] = {
         "name": params.name,
         "generator": "ringmap synth",
         "synthetic": True,
-        "parameters": {k: v for k, v in asdict(params).items() if k != "name"},
+        "parameters": params.recorded(),
         "counts": {
             "offices": len(world.offices), "cells": params.cells, "agents": agents,
             "agent_accounts": accounts, "mules": mules, "victims": writer.victims,
@@ -212,33 +241,38 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
         },
         "truth": {"agents": truth_agents, "accounts": len(truth) - truth_agents},
         "tables": {spec.name: {"file": spec.file, **asdict(writer.counts[spec.name])}
-                   for spec in TABLES},
+                   for spec in tables},
         "total_rows": writer.total_rows,
     }
     (folder / "truth" / "summary.json").write_text(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (folder / "README.md").write_text(_readme(params, summary), encoding="utf-8")
+    (folder / "README.md").write_text(_readme(params, summary, tables), encoding="utf-8")
     return SynthResult(folder, dict(writer.counts), truth_agents, len(truth) - truth_agents)
 
 
-def _write_mappings(folder: Path, params: SynthParams) -> None:
+def _write_mappings(folder: Path, params: SynthParams,
+                    tables: tuple[TableSpec, ...]) -> None:
     (folder / "mappings").mkdir()
-    for spec in TABLES:
+    for spec in tables:
         (folder / spec.mapping_file).write_text(spec.mapping(), encoding="utf-8")
     case = {
         "name": params.name,
         "description": (f"synthetic Strikeback-like case, no real person (ringmap synth "
                         f"--cells {params.cells} --seed {params.seed} --noise {params.noise} "
-                        f"--victims-per-cell {params.victims_per_cell})"),
+                        f"--victims-per-cell {params.victims_per_cell}{_spelling(params)})"),
         "tables": [{"file": s.file, "mapping": s.mapping_file, "grading": s.grading}
-                   for s in TABLES],
+                   for s in tables],
     }
     (folder / "case.yaml").write_text(
         "# Synthetic Strikeback-like case written by `ringmap synth`; no real person.\n"
         + yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
 
 
-def _readme(params: SynthParams, summary: dict[str, Any]) -> str:
+def _spelling(params: SynthParams) -> str:
+    return f" --spelling-noise {params.spelling_noise}" if params.spelling_noise else ""
+
+
+def _readme(params: SynthParams, summary: dict[str, Any], tables: tuple[TableSpec, ...]) -> str:
     counts = summary["counts"]
     lines = [
         f"# {params.name}: a synthetic Strikeback-like case",
@@ -265,12 +299,14 @@ def _readme(params: SynthParams, summary: dict[str, Any]) -> str:
         "",
         "| table | file | grading | what |",
         "|---|---|---|---|",
-        *(f"| {s.name} | `{s.file}` | {s.grading} | {s.description} |" for s in TABLES),
+        *(f"| {s.name} | `{s.file}` | {s.grading} | {s.description} |" for s in tables),
         "",
         "`case.yaml` lists the tables with their mappings (`mappings/`, format of",
         "`docs/mappings.md`). `truth/cells.csv` is the planted answer: the cell and office of",
         "every agent Person and agent-run Account node, by the node id ingest gives it;",
         "`truth/summary.json` has the parameters and row counts.",
+        *(["`truth/persons.csv` says which references are one person (`node_id,person`)."]
+          if params.spelling_noise else []),
         "",
         "## Regenerate",
         "",
@@ -278,7 +314,8 @@ def _readme(params: SynthParams, summary: dict[str, Any]) -> str:
         "committed example):",
         "",
         f"    ringmap synth OUT --cells {params.cells} --seed {params.seed} "
-        f"--noise {params.noise} --victims-per-cell {params.victims_per_cell} --force",
+        f"--noise {params.noise} --victims-per-cell {params.victims_per_cell}"
+        f"{_spelling(params)} --force",
         "",
         "The same parameters give byte-identical files.",
         "",

@@ -130,6 +130,10 @@ class CaseWriter:
         self.payments = 0
         self._exhibits: dict[int, int] = {}
         self._arrests = 0
+        #: the ID card seized from each arrested agent, and the accounts the police named as
+        #: each agent's (what a second record of him can be tied by: synth.spelling)
+        self.id_docs: dict[int, tuple[str, str]] = {}
+        self.named: dict[int, list[Account]] = {}
 
     @property
     def total_rows(self) -> int:
@@ -230,8 +234,8 @@ class CaseWriter:
                               msisdn=sim.msisdn)
         for agent in present:
             id_type, prefix, digits = rng.choice(_ID_TYPES)
-            self._exhibit(cell, agent, "ID card", id_doc=(id_type,
-                                                           self.world.reference(prefix, digits)))
+            document = self.id_docs[agent.index] = (id_type, self.world.reference(prefix, digits))
+            self._exhibit(cell, agent, "ID card", id_doc=document)
         for mule in cell.mules:
             for card in mule.cards:
                 if present and rng.random() < 0.4:
@@ -330,6 +334,8 @@ class CaseWriter:
                        _at(cell.office.raid_time + _DAY * rng.randint(1, 60), _ISO_DATE))
                 if self._put("identifications", row):
                     self._seen(agent, account)
+                    if account is not None:
+                        self.named.setdefault(agent.index, []).append(account)
 
     def _logins(self, cell: Cell, account: Account, devices: list[Device], count: int,
                 start: int) -> None:

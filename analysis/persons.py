@@ -90,7 +90,9 @@ class ResolveSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: float = Field(default=0.9, gt=0.0, lt=1.0,
+    # names, birth year and gender agreeing alone give 0.57: a pair needs an identifier both
+    # hold as well, which namesakes (common in a case) rarely do
+    threshold: float = Field(default=0.7, gt=0.0, lt=1.0,
                              description="the score a pair needs to be proposed")
     prior: float = Field(default=-6.0, description="log-odds of a blocked pair before evidence")
     max_block: int = Field(default=150, ge=2,
@@ -317,13 +319,13 @@ def _score(a: _Ref, b: _Ref, settings: ResolveSettings, holders: Mapping[str, in
     if a.birth_year is not None and b.birth_year is not None:
         gap = abs(a.birth_year - b.birth_year)
         weight, reason = ((2.0, "same birth year") if gap == 0 else
-                          (-0.5, "birth years one apart") if gap == 1 else
+                          (0.0, "birth years one apart") if gap == 1 else
                           (-3.0, f"birth years {gap} apart"))
         logit += weight
         reasons.append(reason)
     if a.gender and b.gender:
         same = a.gender == b.gender
-        logit += 0.3 if same else -3.0
+        logit += 0.3 if same else -4.5
         reasons.append("same gender" if same else "genders differ")
     if a.role and b.role and a.role != b.role:
         logit -= 1.0

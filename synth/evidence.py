@@ -234,8 +234,11 @@ class CaseWriter:
                               msisdn=sim.msisdn)
         for agent in present:
             id_type, prefix, digits = rng.choice(_ID_TYPES)
-            document = self.id_docs[agent.index] = (id_type, self.world.reference(prefix, digits))
+            document = (id_type, self.world.reference(prefix, digits))
+            logged = self.counts["exhibits"].rows
             self._exhibit(cell, agent, "ID card", id_doc=document)
+            if self.counts["exhibits"].rows > logged:  # the row was not lost
+                self.id_docs[agent.index] = document
         for mule in cell.mules:
             for card in mule.cards:
                 if present and rng.random() < 0.4:

@@ -410,6 +410,10 @@ class _Reader:
             return result
         if forms.PLACEHOLDER_MARKER in entity.all("keywords"):
             return result  # a party FtM requires that the evidence did not name
+        contact = _CONTACTS.get(entity.schema.name)
+        if contact is not None:
+            contact(self, entity, refs, result)
+            return result
         own = self.primary(entity, result)
         if own is None and not entity.schema.edge:
             result.skip(entity.schema.name,
@@ -696,3 +700,52 @@ def _cells(obj: Any, limit: int) -> list[str | None]:
     return [str(obj.get("id"))[:200] if obj.get("id") is not None else None,
             str(obj.get("schema"))[:200] if obj.get("schema") is not None else None,
             json.dumps(obj, ensure_ascii=False, sort_keys=True)[:limit]]
+
+
+# -- calls and messages: who contacted whom ----------------------------------------------------
+
+
+def _span(entity: _Entity, channel: str) -> dict[str, str]:
+    """A contact's properties: its channel and when (start, else the date; end, else start)."""
+    start = entity.first("startDate", "date", "authoredAt")
+    end = entity.first("endDate") or start
+    return {"channel": channel, **({"first_seen": start} if start else {}),
+            **({"last_seen": end} if end else {})}
+
+
+def _call(reader: _Reader, entity: _Entity, refs: Refs, result: _Result) -> None:
+    """A Call: the caller's number CONTACTED the receiver's; each party USES its number."""
+    ends: list[Node] = []
+    for number, party in (("callerNumber", "caller"), ("receiverNumber", "receiver")):
+        text = entity.first(number)
+        if text is None:
+            result.skip("Call", f"a Call without its {number}")
+            return
+        phone = reader.keyed("Phone", {"number": text}, result, "Call")
+        result.nodes.append(phone)
+        ends.append(phone)
+        for person in reader.refs(entity.all(party), refs, result, "Call", party):
+            reader.relate("USES", person, phone.id, {}, result, "Call")
+    props = reader.props("CONTACTED", _span(entity, "call"), result, "Call", rel=True)
+    reader.relate("CONTACTED", ends[0].id, ends[1].id, props, result, "Call")
+
+
+def _message(reader: _Reader, entity: _Entity, refs: Refs, result: _Result) -> None:
+    """A Message: its sender account CONTACTED each recipient account (the text is not
+    kept: ringmap holds who contacted whom, not what was said)."""
+    senders = reader.refs(entity.all("senderAccount"), refs, result, "Message",
+                          "senderAccount")
+    recipients = reader.refs(entity.all("recipientAccount"), refs, result, "Message",
+                             "recipientAccount")
+    if not senders or not recipients:
+        result.skip("Message", "a Message without a sender and a recipient account")
+        return
+    props = reader.props("CONTACTED", _span(entity, "message"), result, "Message", rel=True)
+    for sender in senders:
+        for recipient in recipients:
+            reader.relate("CONTACTED", sender, recipient, props, result, "Message")
+
+
+_CONTACTS: dict[str, Callable[[_Reader, _Entity, Refs, _Result], None]] = {
+    "Call": _call, "Message": _message,
+}

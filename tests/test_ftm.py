@@ -204,7 +204,7 @@ def test_aleph_file_maps_and_merges_with_table_evidence(tmp_path: Path) -> None:
         case.ingest(store, tmp_path / "case")
         report = _import(store, ALEPH, tmp_path, grading=None)
         (loaded,) = report.files
-        assert (loaded.read, loaded.loaded, loaded.duplicate, loaded.rejected) == (25, 23, 1, 1)
+        assert (loaded.read, loaded.loaded, loaded.duplicate, loaded.rejected) == (28, 26, 1, 1)
         assert loaded.skipped["Company"] == {"FtM schema Company has no ringmap counterpart": 1}
         assert loaded.skipped["Vessel"] == {"FtM schema Vessel has no ringmap counterpart": 1}
         assert loaded.skipped["Directorship"] == {
@@ -227,7 +227,17 @@ def test_aleph_file_maps_and_merges_with_table_evidence(tmp_path: Path) -> None:
                 ("USES", "Person:FTM-p-anna", "Account:snapchat/jack.t"),
                 ("HOLDS", "Person:FTM-p-maria", "FinancialAccount:bitcoin/"
                                                 "1BOATSLRHTKNNGKDXEEOBR76B53LETTPYT"),
-                ("NAMES", "Report:ftm/FTM-note-1", juan)} <= edges
+                ("NAMES", "Report:ftm/FTM-note-1", juan),
+                ("CONTACTED", "Phone:+639171234567", "Phone:+12025550143"),
+                ("USES", juan, "Phone:+639171234567"),
+                ("CONTACTED", account, "Account:snapchat/jack.t")} <= edges
+        assert loaded.skipped["Call"] == {"a Call without its receiverNumber": 1}
+        call = next(e for e in store.edges(["CONTACTED"]) if e.src.startswith("Phone"))
+        assert call.props == {"channel": "call", "first_seen": call.props["last_seen"],
+                              "last_seen": call.props["first_seen"]}
+        assert call.props["first_seen"].isoformat() == "2014-01-02T10:00:00+00:00"
+        assert "send the money" not in json.dumps(
+            [n.props for n in store.nodes()] + [e.props for e in store.edges()], default=str)
         cards = {n.props["masked"]: n for n in store.nodes(["PaymentCard"])}
         assert set(cards) == {"411111******1111", "************0838"}
         assert cards["************0838"].props["partial"] is True
@@ -240,7 +250,8 @@ def test_aleph_file_maps_and_merges_with_table_evidence(tmp_path: Path) -> None:
         assert [(p.row, p.ref, str(p.grading)) for p in sightings] == [
             (1, "p-juan", "admiralty:F6")]
         assert sightings[0].source_file.endswith("aleph.ftm.json")
-    quarantine = next((tmp_path / "quarantine").glob("aleph*ftm-*[0-9a-f].csv"))
+    assert loaded.quarantine is not None and loaded.skip_log is not None
+    quarantine = Path(loaded.quarantine)
     rows = quarantine.read_text(encoding="utf-8")
     assert "a Payment without amount and currency" in rows
     _no_pan(quarantine)
@@ -301,7 +312,7 @@ def test_cli_ingests_ftm_and_exports_it_audited(tmp_path: Path) -> None:
                                "--store", store, "--format", "json"])
     assert done.exit_code == 0, done.output
     (row,) = json.loads(done.stdout)
-    assert (row["read"], row["loaded"], row["duplicate"], row["rejected"]) == (25, 23, 1, 1)
+    assert (row["read"], row["loaded"], row["duplicate"], row["rejected"]) == (28, 26, 1, 1)
     assert "optional value(s)" in done.stderr and "Company 1" in done.stderr
     again = runner.invoke(cli, ["ingest", str(ALEPH), "--ftm", "--store", store])
     assert "already ingested" in again.stderr
@@ -369,10 +380,26 @@ def test_case_folder_reads_a_table_as_ftm(tmp_path: Path) -> None:
     assert task.grading == Grading.parse("C3")
     with EmbeddedStore(tmp_path / "case.db") as store:
         (loaded,) = ingest_files(store, [task], quarantine_dir=tmp_path / "q").files
-        assert loaded.loaded == 23
+        assert loaded.loaded == 26
         (seen,) = store.provenance("Person:FTM-p-anna")
         assert str(seen.grading) == "admiralty:C3"
     (folder / "case.yaml").write_text(
         "name: aleph\ntables:\n  - {file: aleph.ftm.json}\n", encoding="utf-8")
     with pytest.raises(Exception, match="a table needs a mapping"):
         load_case(folder)
+
+
+def test_import_is_the_same_on_every_store(any_store: Store, tmp_path: Path) -> None:
+    (loaded,) = _import(any_store, ALEPH, tmp_path / "any").files
+    with EmbeddedStore(tmp_path / "reference.db") as reference:
+        (expected,) = _import(reference, ALEPH, tmp_path / "reference").files
+        assert (loaded.read, loaded.loaded, loaded.duplicate, loaded.rejected) == (
+            expected.read, expected.loaded, expected.duplicate, expected.rejected)
+        assert loaded.skipped == expected.skipped
+        assert [(n.id, n.props) for n in any_store.nodes()] == [
+            (n.id, n.props) for n in reference.nodes()]
+        assert [(e.id, e.props) for e in any_store.edges()] == [
+            (e.id, e.props) for e in reference.edges()]
+        juan = "Person:FTM-p-juan"
+        assert [(p.row, p.ref) for p in any_store.provenance(juan)] == [
+            (p.row, p.ref) for p in reference.provenance(juan)]

@@ -16,6 +16,7 @@ from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.ftm import NAMESPACE, RINGMAP_NOTE, entity_id
 from ringmap.graphs.model import Grading
+from ringmap.graphs.sameas import merge
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.ftm import FtmFormat
@@ -273,6 +274,8 @@ HOSTILE = [
      "nested deeper"),
     ('{"id": "big", "schema": "Person", "properties": {"name": ["' + "A" * 40_000 + '"]}}',
      "longer than source.limits.field_chars"),
+    ('{"id": "huge", "schema": "Note", "properties": {"name": ["' + "A" * (1 << 20) + '"]}}',
+     "line longer than source.limits.record_chars"),
     ('{"id": "c", "schema": "BankAccount", "properties": {"keywords": '
      '["ringmap:PaymentCard:4111111111111111"]}}', "card by something other than a keyed hash"),
     ('{"id": "m", "schema": "UserAccount", "properties": {"keywords": '
@@ -403,3 +406,24 @@ def test_import_is_the_same_on_every_store(any_store: Store, tmp_path: Path) -> 
         juan = "Person:FTM-p-juan"
         assert [(p.row, p.ref) for p in any_store.provenance(juan)] == [
             (p.row, p.ref) for p in reference.provenance(juan)]
+
+
+def test_a_same_as_group_is_one_entity_with_its_referents(tmp_path: Path) -> None:
+    case = CaseBuilder()
+    first = case.person("AG-1", name="Juan dela Cruz")
+    second = case.person("AG-2", name="J. Dela Cruz")
+    case.link("USES", second, case.phone("0917 123 4567"))
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        case.ingest(store, tmp_path / "case")
+        merge(store, first, second, "same passport")
+        out = tmp_path / "merged.ftm.json"
+        export_ftm(store, out)
+    entities = _lines(out)
+    _assert_valid(entities)
+    (person,) = [e for e in entities if e["schema"] == "Person"]
+    assert person["id"] == entity_id(first) and person["referents"] == [entity_id(second)]
+    with EmbeddedStore(tmp_path / "fresh.db") as fresh:
+        _import(fresh, out, tmp_path)
+        assert [n.id for n in fresh.nodes(["Person"])] == [first]
+        assert {(e.src, e.dst) for e in fresh.edges(["USES"])} == {
+            (first, "Phone:+639171234567")}

@@ -7,6 +7,8 @@ Every node, relationship and cell becomes an entity built with the FtM model
 every export (:mod:`ringmap.privacy`), card numbers appear only as BIN and last four, and
 the file is written whole or not at all.
 
+A same-as group (references an analyst merged, :mod:`ringmap.graphs.sameas`) is one entity,
+as the graph shows it, with the ids its other members would have as Aleph's ``referents``.
 Cells are assessments, not evidence: each cell of the latest run is an ``Organization``
 (classification ``ringmap cell``) with a ``Membership`` per member person and an
 ``UnknownLink`` (role ``member of cell``) per member account whose owner is unknown.
@@ -104,6 +106,10 @@ class _Writer:
             entity.add(prop, value)
         shown = self.privacy.properties(node, attrs)
         shown.pop("pseudonym", None)
+        merged = shown.pop("same_as", None)
+        if merged:  # an analyst's same-as group is one entity, as Aleph keeps a merged one
+            entity.context["referents"] = sorted(entity_id(self.privacy.public_id(str(m)))
+                                                 for m in merged)
         _write(entity, shown, form.props, set(SCHEMA.entity(type_).keys))  # marker: keys
         for prop in entity.schema.required:  # a pseudonymised node's label stands in
             if not entity.get(prop) and not _links(entity, prop):

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -246,6 +247,7 @@ def _csv_rows(path: Path, source: SourceSpec, reader: Any, row_no: int,
               columns: list[str]) -> Iterator[Row]:
     limits, width = source.limits, len(columns)
     line = start = reader.line_num
+    record: Any = []  # the csv reader's rows, the last one checked after the loop
     try:
         for record in reader:
             row_no += 1
@@ -264,12 +266,24 @@ def _csv_rows(path: Path, source: SourceSpec, reader: Any, row_no: int,
             elif n > width:
                 problem, record = f"row has {n} fields, the header {width}", record[:width]
             yield row_no, record, problem
-        if line > start:
+        if line > start or _may_end_open(path, record):
             _check_closed(path, source, reader.dialect, row_no, start, line)
     except csv.Error as exc:
         raise _csv_error(path, source, row_no + 1, exc) from None
     except UnicodeDecodeError as exc:
         raise _not_text(path, source, exc) from None
+
+
+def _may_end_open(path: Path, record: Sequence[str]) -> bool:
+    """Whether the last record, read from one line, may end inside a quoted field: a value
+    ending in a line break (``P1,"`` then the end), or a file not ending with one."""
+    if any(value.endswith(("\n", "\r")) for value in record):
+        return True
+    with path.open("rb") as raw:
+        if raw.seek(0, io.SEEK_END) == 0:
+            return False
+        raw.seek(-1, io.SEEK_END)
+        return raw.read(1) not in (b"\n", b"\r")
 
 
 def _check_closed(path: Path, source: SourceSpec, dialect: Any, row_no: int, start: int,
@@ -483,7 +497,15 @@ def _parse(line: str | None, limits: ReadLimits) -> tuple[Any, str | None]:
     if obj is None or (line.count("[") + line.count("{") > limits.json_depth
                        and _depth(obj) > limits.json_depth):
         return None, f"JSON nested deeper than source.limits.json_depth ({limits.json_depth})"
+    if _SURROGATE_ESCAPE.search(line):  # "\ud800" alone decodes to what no file can hold
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return None, "a \\uD800-\\uDFFF escape that is half a character, not text"
     return obj, None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _depth(obj: Any) -> int:

@@ -489,7 +489,7 @@ def _entity_problems(name: str, raw: Any) -> tuple[list[str], frozenset[str] | N
     if entity is None:
         return [*misplaced, f"{where}.type: unknown entity type {type_name!r} "
                             f"(known: {AUTO}, {_known(SCHEMA.entities)})"], None
-    props = raw.get("properties")
+    props = raw.get("properties") or {}  # none at all misses every key (a KeyError before)
     is_card = type_name == "PaymentCard"
     problems = _property_problems(where, type_name, entity.properties, props,
                                   frozenset({CARD_NUMBER}) if is_card else frozenset())

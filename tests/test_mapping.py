@@ -202,3 +202,10 @@ def test_load_case_reports_case_and_mapping_problems(tmp_path: Path) -> None:
         "name: c\ntables:\n  - {file: contacts.jsonl, mapping: mappings/contacts.yaml}\n")
     with pytest.raises(MappingError, match="10 problem"):
         load_case(case)
+
+
+@pytest.mark.parametrize("entity", [{"type": "Account"}, {"type": "Account", "properties": None}])
+def test_issue_12_an_entity_without_properties_misses_its_keys(entity: dict[str, Any]) -> None:
+    """Found by the fuzz test: it validated, then ingest failed with a KeyError traceback."""
+    with pytest.raises(MappingError, match=r"key property 'platform' of Account is not mapped"):
+        parse_mapping({"entities": {"a": entity}})

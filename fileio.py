@@ -59,9 +59,10 @@ def input_file(path: str | os.PathLike[str], *, within: Path | None = None) -> P
     ------
     InputError
         The file does not exist, is not a regular file, lies outside ``within``, is a system
-        file (``/proc``, ``/sys``, ``/dev``) or is ringmap's own hashing key file.
+        file (``/proc``, ``/sys``, ``/dev``) or is ringmap's own hashing or signing key file.
     """
     from ringmap.graphs.secrets import key_file
+    from ringmap.signing import signing_key_file
 
     try:
         real = Path(path).resolve(strict=True)
@@ -76,12 +77,13 @@ def input_file(path: str | os.PathLike[str], *, within: Path | None = None) -> P
         raise InputError(f"{path} is a system file ({real}), not evidence")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path} is not a regular file")
-    try:
-        key = key_file().stat()
-    except OSError:
-        key = None
-    if key is not None and (key.st_dev, key.st_ino) == (info.st_dev, info.st_ino):
-        raise InputError(f"{path} is ringmap's hashing key file, not evidence")
+    for kind, keys in (("hashing", key_file), ("signing", signing_key_file)):
+        try:
+            key = keys().stat()
+        except OSError:
+            continue
+        if (key.st_dev, key.st_ino) == (info.st_dev, info.st_ino):
+            raise InputError(f"{path} is ringmap's {kind} key file, not evidence")
     return real
 
 

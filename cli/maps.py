@@ -15,6 +15,7 @@ from ringmap.cli.session import Session, pass_session, store_options
 from ringmap.errors import ExportError
 from ringmap.graphs.ftm import ftm_model
 from ringmap.privacy import require_reason
+from ringmap.signing import expected_fingerprint
 from ringmap.viz.aggregate import DEFAULT_BUDGET
 from ringmap.viz.ftm import export_ftm
 from ringmap.viz.graphexport import GRAPH_FORMATS, export_graph
@@ -138,14 +139,17 @@ def export_group() -> None:
 @pass_session
 def export_cell_command(session: Session, cell_id: str, out: Path, reveal: bool,
                         reason: str | None) -> None:
-    """The raid package of one cell: map, rosters, summary and a SHA-256 manifest.
+    """The raid package of one cell: printable brief (arrest, seize, freeze per raid site),
+    map, rosters, summary and a manifest signed with the signing key (RINGMAP_SIGNING_KEY or
+    signing.key beside the hashing key file).
 
     Example: ringmap export cell C001 --out raid-C001/
     """
     with session.audited("export", reason=reason) as counts:
         result = export_cell(session.store(), cell_id, out, reveal=reveal, reason=reason)
-        counts.update({"cell": result.cell_id, **result.rows})
-    click.echo(f"Wrote the raid package of cell {result.cell_id} to {result.path}")
+        counts.update({"cell": result.cell_id, **result.rows, "signed_by": result.signed_by})
+    click.echo(f"Wrote the raid package of cell {result.cell_id} to {result.path}, signed by "
+               f"key {result.signed_by}")
 
 
 @export_group.command("cells")
@@ -163,7 +167,10 @@ def export_cells_command(session: Session, out: Path, reveal: bool,
     with session.audited("export", reason=reason) as counts:
         results = export_cells(session.store(), out, reveal=reveal, reason=reason)
         counts["packages"] = len(results)
-    click.echo(f"Wrote {len(results)} raid packages under {out}")
+        if results:
+            counts["signed_by"] = results[0].signed_by
+    signed = f", signed by key {results[0].signed_by}" if results else ""
+    click.echo(f"Wrote {len(results)} raid packages under {out}{signed}")
 
 
 @export_group.command("graph")
@@ -213,24 +220,38 @@ def export_ftm_command(session: Session, out: Path, cells: bool, reveal: bool,
 
 @click.command("verify")
 @click.argument("folder", type=click.Path(path_type=Path))
-def verify(folder: Path) -> None:
-    """Check a raid package against its manifest: every changed, missing or extra file.
+@click.option("--key", metavar="KEY",
+              help="The key the sender signs with: their public key file (.pub) or its "
+                   "fingerprint, as given by another channel. A package signed by any other "
+                   "key fails.")
+def verify(folder: Path, key: str | None) -> None:
+    """Check a raid package: the signature of its manifest, then every changed, missing or
+    extra file.
 
+    A file edited and its hash recomputed in the manifest breaks the signature. Anyone can
+    sign with a key of their own, so without --key a valid signature only says which key
+    signed (its fingerprint is printed): compare it with the one the sender gave you.
     Needs no case. The check is appended to the audit log named by RINGMAP_AUDIT_LOG when it
     is set; otherwise nothing is written, neither beside the package (which may sit on
     read-only media) nor in the current folder.
 
     Example: ringmap verify raid-C001/
     """
-    problems = verify_package(folder)
+    result = verify_package(folder, expected_fingerprint(key) if key is not None else None)
     if os.environ.get("RINGMAP_AUDIT_LOG"):
         audit.record(audit.audit_path(), "verify", sys.argv[1:],
-                     counts={"problems": len(problems)})
-    for problem in problems:
+                     counts={"problems": len(result.problems), "signed_by": result.signed_by,
+                             "key_checked": result.key_checked})
+    for problem in result.problems:
         click.echo(problem)
-    if problems:
-        raise ExportError(f"{folder} does not match its manifest: {len(problems)} problem(s)")
-    click.echo(f"OK: every file of {folder} matches its manifest")
+    if result.problems:
+        raise ExportError(f"{folder} does not match its signed manifest: "
+                          f"{len(result.problems)} problem(s)")
+    click.echo(f"OK: every file of {folder} matches its manifest, signed by key "
+               f"{result.signed_by}")
+    if not result.key_checked:
+        click.echo("Trust: this says which key signed, not whose it is; compare the "
+                   "fingerprint with the one the sender gave you, or pass --key.")
 
 
 COMMANDS: list[click.Command] = [map_group, export_group, verify]

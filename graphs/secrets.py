@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ringmap.errors import ConfigError
 
-__all__ = ["fingerprint", "key_file", "keyed_hash", "load_key"]
+__all__ = ["fingerprint", "key_file", "keyed_hash", "load_key", "read_key_file"]
 
 _MIN_SECRET_CHARS = 16
 
@@ -36,18 +36,24 @@ def load_key() -> bytes:
             raise ConfigError(f"RINGMAP_SECRET must be at least {_MIN_SECRET_CHARS} characters")
         return env.encode()
     path = key_file()
+    text = read_key_file(path)
+    if len(text) < _MIN_SECRET_CHARS:
+        raise ConfigError(f"key file {path} holds fewer than {_MIN_SECRET_CHARS} characters")
+    return text.encode()
+
+
+def read_key_file(path: Path) -> str:
+    """The text of the key file ``path``, created with 32 random bytes (hex) and mode 0600
+    on first use; the signing key (:mod:`ringmap.signing`) is kept the same way."""
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
-        text = path.read_text().strip()
+        return path.read_text().strip()
     except OSError as exc:
         raise ConfigError(f"cannot read or create the key file {path}: {exc.strerror}") from None
-    if len(text) < _MIN_SECRET_CHARS:
-        raise ConfigError(f"key file {path} holds fewer than {_MIN_SECRET_CHARS} characters")
-    return text.encode()
 
 
 def keyed_hash(key: bytes, purpose: str, value: str) -> str:

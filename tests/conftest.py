@@ -33,8 +33,11 @@ TEST_SECRET = "test-secret-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test hashes with a known key and writes its audit log into its own tmp dir."""
+    """Every test hashes with a known key, signs with a key of its own and writes its audit
+    log into its own tmp dir."""
     monkeypatch.setenv("RINGMAP_SECRET", TEST_SECRET)
+    monkeypatch.delenv("RINGMAP_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("RINGMAP_SIGNING_KEY_FILE", str(tmp_path / "signing.key"))
     monkeypatch.setenv("RINGMAP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.delenv("NEO4J_URI", raising=False)
     monkeypatch.delenv("RINGMAP_STORE", raising=False)

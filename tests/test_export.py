@@ -19,10 +19,17 @@ from ringmap.graphs.normalise import luhn_valid
 from ringmap.tests.browser.case import FORMULA, PANS, VICTIM_NAMES, open_case
 from ringmap.viz import package
 from ringmap.viz.graphexport import export_graph
-from ringmap.viz.package import MANIFEST, export_cell, export_cells, verify_package
+from ringmap.viz.package import (
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    export_cell,
+    export_cells,
+    verify_package,
+)
 
-ROSTERS = ["accounts.csv", "cards.csv", "devices.csv", "exhibits.csv", "persons.csv",
-           "phones.csv"]
+ROSTERS = ["accounts.csv", "arrests.csv", "cards.csv", "devices.csv", "exhibits.csv",
+           "payments.csv", "persons.csv", "phones.csv", "seize.csv"]
 DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 
 
@@ -51,10 +58,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_package_holds_every_file_and_verifies(store: EmbeddedStore, tmp_path: Path) -> None:
     result = export_cell(store, "C1", tmp_path / "raid")
     names = sorted(p.name for p in result.path.iterdir())
-    assert names == sorted([MANIFEST, "map.html", "summary.json", "summary.md", *ROSTERS])
+    assert names == sorted([MANIFEST, SIGNATURE, PUBLIC_KEY, "brief.html", "map.html",
+                            "summary.json", "summary.md", *ROSTERS])
     manifest = json.loads((result.path / MANIFEST).read_text())
-    assert set(manifest["files"]) == set(names) - {MANIFEST}
-    assert verify_package(result.path) == []
+    assert set(manifest["files"]) == set(names) - {MANIFEST, SIGNATURE}
+    assert verify_package(result.path).problems == []
     summary = json.loads((result.path / "summary.json").read_text())
     assert summary["cell_id"] == "C1" and summary["victims"] == 1
     assert summary["victims_by_country"] == {"GB": 1}
@@ -72,7 +80,7 @@ def test_one_changed_byte_fails_verify(store: EmbeddedStore, tmp_path: Path) -> 
     (folder / "persons.csv").write_bytes(bytes(data))
     (folder / "devices.csv").unlink()
     (folder / "notes.txt").write_text("added later")
-    assert verify_package(folder) == [
+    assert verify_package(folder).problems == [
         "missing: devices.csv",
         "changed: persons.csv (SHA-256 differs from the manifest)",
         "extra: notes.txt (not in the manifest)",
@@ -85,7 +93,9 @@ def test_verify_refuses_what_is_not_a_package(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"no manifest\.json"):
         verify_package(tmp_path)
     (tmp_path / MANIFEST).write_text('{"files": {"../etc/passwd": {"sha256": "0"}}}')
-    assert verify_package(tmp_path)[0].startswith("invalid: '../etc/passwd'")
+    problems = verify_package(tmp_path).problems
+    assert problems[0] == "unsigned: no signing-key.pub"
+    assert problems[1].startswith("invalid: '../etc/passwd'")
 
 
 def test_verify_does_not_follow_links(store: EmbeddedStore, tmp_path: Path) -> None:
@@ -93,7 +103,7 @@ def test_verify_does_not_follow_links(store: EmbeddedStore, tmp_path: Path) -> N
     (tmp_path / "elsewhere.csv").write_bytes((folder / "cards.csv").read_bytes())
     (folder / "cards.csv").unlink()
     (folder / "cards.csv").symlink_to(tmp_path / "elsewhere.csv")
-    assert verify_package(folder) == ["changed: cards.csv is a link, not a file"]
+    assert verify_package(folder).problems == ["changed: cards.csv is a link, not a file"]
 
 
 def test_verify_writes_no_audit_log_in_the_cwd(store: EmbeddedStore, tmp_path: Path,
@@ -112,8 +122,9 @@ def test_verify_writes_no_audit_log_in_the_cwd(store: EmbeddedStore, tmp_path: P
     monkeypatch.setenv("RINGMAP_AUDIT_LOG", str(log))
     assert CliRunner().invoke(cli, ["verify", str(folder)]).exit_code == 0
     entry = json.loads(log.read_text())
-    assert (entry["command"], entry["counts"], entry["store"]) == ("verify", {"problems": 0},
-                                                                   None)
+    assert (entry["command"], entry["store"]) == ("verify", None)
+    assert entry["counts"] == {"problems": 0, "key_checked": False,
+                               "signed_by": verify_package(folder).signed_by}
     assert list(cwd.iterdir()) == []
 
 
@@ -127,7 +138,7 @@ def test_verify_command_exit_codes(store: EmbeddedStore, tmp_path: Path) -> None
     assert bad.exit_code == 1
     assert bad.output.splitlines() == [
         "changed: cards.csv (SHA-256 differs from the manifest)",
-        f"Error: {folder} does not match its manifest: 1 problem(s)"]
+        f"Error: {folder} does not match its signed manifest: 1 problem(s)"]
 
 
 def test_no_card_number_in_any_exported_file(store: EmbeddedStore, tmp_path: Path) -> None:
@@ -137,7 +148,7 @@ def test_no_card_number_in_any_exported_file(store: EmbeddedStore, tmp_path: Pat
     allowed = {n.props["device_id"] for n in store.nodes(["Device"])} | {
         n.props["iccid"] for n in store.nodes(["SimCard"])}
     texts = _texts(tmp_path / "out")
-    assert len(texts) == 2 * 10 + 3
+    assert len(texts) == 2 * 16 + 3
     for name, text in texts.items():
         assert _luhn_card_runs(text, allowed) == [], name
         assert not any(pan in text for pan in PANS), name
@@ -216,9 +227,11 @@ def test_export_cells_command(store: EmbeddedStore, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--store", str(tmp_path / "case.db"), "export", "cells",
                                       "--out", str(tmp_path / "packages")])
     assert result.exit_code == 0, result.output
-    assert result.output == f"Wrote 2 raid packages under {tmp_path / 'packages'}\n"
+    signed_by = verify_package(tmp_path / "packages" / "cell-C1").signed_by
+    assert result.output == (f"Wrote 2 raid packages under {tmp_path / 'packages'}, signed by "
+                             f"key {signed_by}\n")
     for folder in (tmp_path / "packages").iterdir():
-        assert verify_package(folder) == []
+        assert verify_package(folder).problems == []
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])

@@ -1,30 +1,47 @@
-"""Raid packages: per cell a folder with its map, rosters, summary and a SHA-256 manifest.
+"""Raid packages: per cell a signed folder with its map, rosters, raid brief and summary.
 
 A package is what investigators take to a raid and what partner agencies receive::
 
     cell-C01/
+      brief.html        the printable raid brief: the cell and its freeze list on the first
+                        page, then one page per raid site (address, coordinates, whom to
+                        arrest, what to seize and freeze per person)
       map.html          the cell map, self-contained and offline
+      arrests.csv       per raid site, every person other than a victim tied to it (works or
+                        was arrested there, items seized from them there), in this cell,
+                        another or none (:mod:`ringmap.viz.raid`)
+      seize.csv         per person to arrest, the devices, SIMs/phones, cards and ID
+                        documents to seize and the e-wallets/bank accounts to freeze
       persons.csv       agents of the cell, the victims it reached (pseudonymised) and
-                        suspects in no cell arrested at its raid sites
+                        everyone to arrest at its raid sites
       accounts.csv      accounts the agents run or use
       phones.csv        phone numbers and SIM cards
       devices.csv       phones, laptops, other devices
       cards.csv         the freeze list: every card (BIN + last four) and wallet or bank
                         account the cell owns (victims paid into it, or its people hold
                         it), with the payments into each and their total in USD; then cards
-                        its people hold that another cell owns
+                        and wallets its people (and those to arrest) hold that another cell
+                        owns
+      payments.csv      every payment into the cell's cards and wallets, in USD at its date:
+                        they add up to the cell report's money (:mod:`ringmap.analysis.victims`)
       exhibits.csv      seized items with their raid site
       summary.md        the cell at a glance, for people
       summary.json      the same, for programs
-      manifest.json     SHA-256 and size of every file above
+      signing-key.pub   the Ed25519 public key that signed the manifest (PEM)
+      manifest.json     SHA-256 and size of every file above, and the signing key's fingerprint
+      manifest.sig      the Ed25519 signature of manifest.json (base64)
 
 CSV cells that a spreadsheet would run as a formula are neutralised (:func:`tabular.write_csv`).
 A package is written into a temporary folder beside its target and renamed into place, so a
-failure leaves nothing half-written; :func:`verify_package` recomputes the manifest.
+failure leaves nothing half-written. :func:`verify_package` checks the signature, then every
+file against the manifest: a file edited and its hash recomputed in the manifest breaks the
+signature; a package re-signed with another key shows that key's fingerprint, which differs
+from the one the sender gave (``ringmap verify --key``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -37,27 +54,39 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ringmap import __version__
 from ringmap.analysis.fx import FxTable
-from ringmap.analysis.report import money_received
+from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import victim_country
-from ringmap.errors import ExportError, NotFound
+from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.fileio import remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, is_victim, mask_value, require_reason
+from ringmap.signing import (
+    fingerprint,
+    load_signing_key,
+    public_key_pem,
+    read_public_key,
+    signature_valid,
+)
 from ringmap.tabular import write_csv
+from ringmap.viz.brief import Brief, render_brief
 from ringmap.viz.maps import cell_map
-from ringmap.viz.reach import CellReach, figures, linked, reach_cells, select_cells
+from ringmap.viz.raid import arrest_rows, raid_sites, seize_rows
+from ringmap.viz.reach import CellReach, cell_of, figures, linked, reach_cells, select_cells
 from ringmap.viz.render import render_map
 
-__all__ = ["MANIFEST", "PACKAGE_FORMAT", "PackageResult", "export_cell", "export_cells",
-           "package_name", "verify_package"]
+__all__ = ["MANIFEST", "PACKAGE_FORMAT", "PUBLIC_KEY", "SIGNATURE", "PackageResult",
+           "Verification", "export_cell", "export_cells", "package_name", "verify_package"]
 
 MANIFEST = "manifest.json"
-PACKAGE_FORMAT = "ringmap-raid-package/1"
+SIGNATURE = "manifest.sig"
+PUBLIC_KEY = "signing-key.pub"
+PACKAGE_FORMAT = "ringmap-raid-package/2"
 _CHUNK = 1 << 20
 
 
@@ -68,6 +97,8 @@ class PackageResult:
     path: Path
     cell_id: str
     rows: dict[str, int]
+    signed_by: str
+    """The fingerprint of the key that signed it."""
 
 
 def package_name(cell_id: str) -> str:
@@ -91,13 +122,17 @@ class _Rosters:
     """Roster rows of one cell, with the privacy policy applied to every value."""
 
     def __init__(self, graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord,
-                 privacy: Privacy, arrested: list[str]) -> None:
+                 privacy: Privacy, cell_of: Mapping[str, str]) -> None:
         self.graph = graph
         self.found = found
         self.privacy = privacy
-        self.arrested = arrested
+        self.cell_of = cell_of
         self.confidence = {m.node_id: m.confidence for m in cell.members}
         self.fx = FxTable.load()
+        self.sites = raid_sites(graph, found.sites, privacy, cell_of)
+        people = set(self._of("Person"))
+        #: persons to arrest at the cell's sites that its footprint does not hold
+        self.at_sites = sorted({a.node for s in self.sites for a in s.arrests} - people)
 
     def _of(self, *types: str) -> list[str]:
         return sorted(n for n in self.found.footprint
@@ -118,9 +153,10 @@ class _Rosters:
 
     def persons(self) -> list[dict[str, Any]]:
         rows = []
-        for node in [*self._of("Person"), *sorted(self.found.victims), *self.arrested]:
+        for node in [*self._of("Person"), *sorted(self.found.victims), *self.at_sites]:
             row = self._base(node)
             row["raid_sites"] = self._labels(node, ("WORKS_AT", "ARRESTED_AT"))
+            row["cell"] = self.cell_of.get(node)
             if is_victim(self.graph.nodes[node]):
                 row["country"] = victim_country(self.graph, node)
                 row["paid"] = "; ".join(
@@ -147,12 +183,15 @@ class _Rosters:
         """Cards and wallets the cell owns, most money first (their payments are the cell
         report's money), then those its people hold that count for another cell."""
         rows = []
-        held = set(self._of("PaymentCard", "FinancialAccount"))
+        held = {*self._of("PaymentCard", "FinancialAccount"),
+                *(i.node for s in self.sites for a in s.arrests for i in a.items
+                  if i.kind in ("PaymentCard", "FinancialAccount"))}
         for node in held | self.found.cards:
             owned = node in self.found.cards
             money = money_received(self.graph, [p for p in self.found.payments
                                                 if p.card == node], self.fx)
             rows.append({**self._base(node), "type": self.graph.nodes[node]["type"],
+                         "label": self.privacy.label(node, self.graph.nodes[node]),
                          "held_by": self._labels(node, ("HOLDS",), "in"),
                          "owned_by_cell": owned,
                          "payments_received": money.payments,
@@ -160,6 +199,23 @@ class _Rosters:
                                                for c, a in money.by_currency.items()),
                          "received_usd": money.usd})
         rows.sort(key=lambda r: (not r["owned_by_cell"], -r["received_usd"], r["id"]))
+        return rows
+
+    def payments(self) -> list[dict[str, Any]]:
+        """Every payment into the cell's cards and wallets (those :meth:`cards` adds up)."""
+        rows = []
+        for paid in self.found.payments:
+            money = money_received(self.graph, [paid], self.fx)
+            payer = paid.payer
+            rows.append({**self._base(paid.payment),
+                         "usd": None if money.unconverted else money.usd,
+                         "into_id": self.privacy.public_id(paid.card),
+                         "into": self.privacy.label(paid.card, self.graph.nodes[paid.card]),
+                         "payer_id": self.privacy.public_id(payer) if payer else None,
+                         "payer": self.privacy.label(payer, self.graph.nodes[payer])
+                         if payer else None,
+                         "payer_country": country_label(self.graph, payer)})
+        rows.sort(key=lambda r: (str(r.get("time") or ""), r["id"]))
         return rows
 
     def exhibits(self) -> list[dict[str, Any]]:
@@ -183,7 +239,10 @@ class _Roster:
     extra: tuple[str, ...]
 
     def columns(self) -> list[str]:
-        """Fixed columns: id, the schema's properties of the roster's types, then the extras."""
+        """Fixed columns: id, the schema's properties of the roster's types, then the extras
+        (only the extras for a table of no entity type)."""
+        if not self.types:
+            return list(self.extra)
         props = dict.fromkeys(p for t in self.types for p in SCHEMA.entity(t).properties)
         return ["id", *(("type",) if len(self.types) > 1 else ()), *props,
                 "in_cell", "confidence", *self.extra]
@@ -191,41 +250,54 @@ class _Roster:
 
 _ROSTERS: dict[str, _Roster] = {
     "persons.csv": _Roster(_Rosters.persons, ("Person",),
-                           ("raid_sites", "country", "paid", "pseudonym")),
+                           ("cell", "raid_sites", "country", "paid", "pseudonym")),
     "accounts.csv": _Roster(_Rosters.accounts, ("Account",), ("used_by",)),
     "phones.csv": _Roster(_Rosters.phones, ("Phone", "SimCard"), ("used_by", "linked")),
     "devices.csv": _Roster(_Rosters.devices, ("Device",), ("used_by", "sims")),
     "cards.csv": _Roster(_Rosters.cards, ("PaymentCard", "FinancialAccount"),
                          ("held_by", "owned_by_cell", "payments_received", "received",
                           "received_usd")),
+    "payments.csv": _Roster(_Rosters.payments, (),
+                            ("id", "channel", "reference", "time", "amount", "currency", "usd",
+                             "into_id", "into", "payer_id", "payer", "payer_country")),
     "exhibits.csv": _Roster(_Rosters.exhibits, ("Exhibit",),
                             ("item", "seized_from", "raid_site", "raid_site_coordinates")),
+    "arrests.csv": _Roster(lambda r: arrest_rows(r.sites), (),
+                           ("site_id", "site", "address", "lat", "lon", "person_id", "name",
+                            "alias", "role", "cell", "ties", "items_to_seize",
+                            "accounts_to_freeze")),
+    "seize.csv": _Roster(lambda r: seize_rows(r.sites), (),
+                         ("person_id", "person", "sites", "action", "type", "item_id", "item",
+                          "tie", "exhibits")),
 }
 
 
-def _arrested_outside(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> list[str]:
-    """Agents in no cell, tied to this one (its report says), arrested at one of its sites."""
-    outsiders = cell.summary.unassigned if cell.summary else []
-    return [o.node for o in outsiders if o.node in graph and any(
-        site in found.sites for _, _, site in linked(graph, o.node, ("ARRESTED_AT",)))]
+def _to_arrest(rosters: _Rosters, cell_id: str) -> dict[str, int]:
+    people = {a.node: a.cell for s in rosters.sites for a in s.arrests}
+    return {"persons": len(people),
+            "in_this_cell": sum(c == cell_id for c in people.values()),
+            "in_other_cells": sum(c not in (None, cell_id) for c in people.values()),
+            "in_no_cell": sum(c is None for c in people.values())}
 
 
 def _summary(graph: nx.MultiDiGraph, found: CellReach, rosters: _Rosters, cell: CellRecord,
-             run_id: str, rows: Mapping[str, int], reason: str | None) -> dict[str, Any]:
+             run_id: str, rows: Mapping[str, int], reason: str | None, signed_by: str
+             ) -> dict[str, Any]:
     privacy = rosters.privacy
     counted = figures(graph, found, cell)
     types: dict[str, int] = {}
     for node in found.footprint:
         kind = str(graph.nodes[node].get("type"))
         types[kind] = types.get(kind, 0) + 1
-    sites = [{"site": privacy.label(s, graph.nodes[s]), "lat": graph.nodes[s].get("lat"),
-              "lon": graph.nodes[s].get("lon")} for s in sorted(found.sites)]
+    sites = [{"site": s.label, "id": s.id, "address": s.address, "lat": s.lat, "lon": s.lon,
+              "to_arrest": len(s.arrests)} for s in rosters.sites]
     summary: dict[str, Any] = mask_value({  # every text: the reason, the analysis, ...
         "format": PACKAGE_FORMAT,
         "cell_id": cell.cell_id,
         "cell_run": run_id,
         "created": utcnow().isoformat(),
         "ringmap_version": __version__,
+        "signed_by": signed_by,
         "victims_pseudonymised": not privacy.reveal,
         "victim_details_reason": reason,
         "members": len(found.members),
@@ -233,9 +305,10 @@ def _summary(graph: nx.MultiDiGraph, found: CellReach, rosters: _Rosters, cell: 
         "victims": counted.victims,
         "victims_by_country": counted.by_country,
         "money_received": counted.money.by_currency,
+        "money_received_usd": counted.money.usd,
         "figures_from": counted.source,
         "victims_listed": len(found.victims),
-        "arrested_in_no_cell": len(rosters.arrested),
+        "to_arrest": _to_arrest(rosters, cell.cell_id),
         "raid_sites": sites,
         "exhibits": len(found.exhibits),
         "rows": dict(rows),
@@ -249,15 +322,19 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
         return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", " ".join(text.split()))
 
     money = "; ".join(f"{a:,.2f} {c}" for c, a in summary["money_received"].items()) or "none"
+    arrest = summary["to_arrest"]
     out = [f"# Raid package: cell {line(summary['cell_id'])}", "",
            f"- Cell run: {line(summary['cell_run'])}",
            f"- Created: {summary['created']} (ringmap {summary['ringmap_version']})",
+           f"- Signed by key: {summary['signed_by']} (check it with `ringmap verify --key`)",
            f"- Members: {summary['members']}",
            f"- Victims reached: {summary['victims']} ({summary['victims_listed']} with a direct "
            "evidence link are listed in persons.csv)",
-           f"- Money received: {money}",
-           f"- Suspects in no cell arrested at its raid sites: "
-           f"{summary['arrested_in_no_cell']} (listed in persons.csv)",
+           f"- Money received: {money} (USD {summary['money_received_usd']:,.2f}; every "
+           "payment in payments.csv, the freeze list in cards.csv)",
+           f"- To arrest at its raid sites: {arrest['persons']} ({arrest['in_this_cell']} of "
+           f"this cell, {arrest['in_other_cells']} of other cells, {arrest['in_no_cell']} in "
+           "no cell; arrests.csv, what to seize in seize.csv, brief.html to print)",
            f"- Figures from: the {summary['figures_from']}",
            f"- Exhibits: {summary['exhibits']}",
            "- Victims: " + ("pseudonymised" if summary["victims_pseudonymised"] else
@@ -266,7 +343,8 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
            "", "## Victims by country", ""]
     out += [f"- {line(c)}: {n}" for c, n in summary["victims_by_country"].items()] or ["- none"]
     out += ["", "## Raid sites", ""]
-    out += [f"- {line(str(s['site']))} ({s['lat']}, {s['lon']})" for s in summary["raid_sites"]]
+    out += [f"- {line(str(s['site']))}, {line(s['address'])} ({s['lat']}, {s['lon']}): "
+            f"{s['to_arrest']} to arrest" for s in summary["raid_sites"]]
     if not summary["raid_sites"]:
         out.append("- none known")
     out += ["", "## Entities", ""]
@@ -276,8 +354,17 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _write_package(target: Path, files: Callable[[Path], None]) -> None:
-    """Write a package into a temporary folder beside ``target``, then rename it into place."""
+def _manifest(folder: Path, signed_by: str) -> bytes:
+    listed = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+              for p in sorted(folder.iterdir())}
+    return (json.dumps({"format": PACKAGE_FORMAT, "signed_by": signed_by, "files": listed},
+                       indent=2) + "\n").encode()
+
+
+def _write_package(target: Path, files: Callable[[Path], None],
+                   key: Ed25519PrivateKey) -> None:
+    """Write a package into a temporary folder beside ``target``, sign its manifest, then
+    rename it into place."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ExportError(f"{target} already exists; remove it or choose another --out")
     try:
@@ -289,10 +376,11 @@ def _write_package(target: Path, files: Callable[[Path], None]) -> None:
         raise ExportError(f"cannot write under {target.parent}: {exc.strerror}") from None
     try:
         files(staging)
-        manifest = {"format": PACKAGE_FORMAT, "files": {
-            p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
-            for p in sorted(staging.iterdir())}}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (staging / PUBLIC_KEY).write_bytes(public_key_pem(key.public_key()))
+        manifest = _manifest(staging, fingerprint(key.public_key()))
+        (staging / MANIFEST).write_bytes(manifest)
+        (staging / SIGNATURE).write_text(base64.b64encode(key.sign(manifest)).decode() + "\n",
+                                         encoding="ascii")
         for path in staging.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
@@ -305,31 +393,65 @@ def _write_package(target: Path, files: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once the rename happened
 
 
-def _export(store: Store, graph: nx.MultiDiGraph, run_id: str, cell: CellRecord,
-            found: CellReach, target: Path, reveal: bool, reason: str | None) -> PackageResult:
-    privacy = Privacy.for_graph(graph, reveal=reveal)
-    rosters = _Rosters(graph, found, cell, privacy, _arrested_outside(graph, found, cell))
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What every package of one export shares."""
+
+    store: Store
+    graph: nx.MultiDiGraph
+    run_id: str
+    cell_of: Mapping[str, str]
+    reveal: bool
+    reason: str | None
+    key: Ed25519PrivateKey
+
+
+def _brief(summary: Mapping[str, Any], rosters: _Rosters, cards: list[dict[str, Any]]) -> str:
+    privacy = rosters.privacy
+    return render_brief(Brief(
+        cell_id=summary["cell_id"], cell_run=summary["cell_run"], created=summary["created"],
+        figures={"members": summary["members"], "victims": summary["victims"],
+                 "victims_by_country": summary["victims_by_country"],
+                 "money": summary["money_received"], "usd": summary["money_received_usd"]},
+        freeze=cards,
+        sites=rosters.sites, signed_by=summary["signed_by"],
+        victims="pseudonymised" if not privacy.reveal else
+        f"shown in full (reason: {summary['victim_details_reason']})"))
+
+
+def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> PackageResult:
+    privacy = Privacy.for_graph(job.graph, reveal=job.reveal)
+    rosters = _Rosters(job.graph, found, cell, privacy, job.cell_of)
     rows: dict[str, int] = {}
+    signed_by = fingerprint(job.key.public_key())
 
     def files(folder: Path) -> None:
-        html = render_map(cell_map(store, [cell.cell_id], reveal=reveal, graph=graph))
+        html = render_map(cell_map(job.store, [cell.cell_id], reveal=job.reveal,
+                                   graph=job.graph))
         (folder / "map.html").write_text(html, encoding="utf-8")
+        built: dict[str, list[dict[str, Any]]] = {}
         for name, roster in _ROSTERS.items():
-            rows[name] = write_csv(folder / name, roster.build(rosters), roster.columns())
-        summary = _summary(graph, found, rosters, cell, run_id, rows, reason)
+            built[name] = roster.build(rosters)
+            rows[name] = write_csv(folder / name, built[name], roster.columns())
+        summary = _summary(job.graph, found, rosters, cell, job.run_id, rows, job.reason,
+                           signed_by)
         (folder / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
         (folder / "summary.md").write_text(_summary_md(summary), encoding="utf-8")
+        (folder / "brief.html").write_text(
+            _brief(summary, rosters, [c for c in built["cards.csv"] if c["owned_by_cell"]]),
+            encoding="utf-8")
 
-    _write_package(target, files)
-    return PackageResult(target, cell.cell_id, rows)
+    _write_package(target, files, job.key)
+    return PackageResult(target, cell.cell_id, rows, signed_by)
 
 
 def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
                 reason: str | None = None, graph: nx.MultiDiGraph | None = None
                 ) -> PackageResult:
-    """Write the raid package of one cell of the latest cell run into the folder ``out``.
+    """Write the raid package of one cell of the latest cell run into the folder ``out``,
+    signed with the signing key (:func:`ringmap.signing.load_signing_key`).
 
     ``reveal`` (``--include-victim-details``) shows victims' identities; it needs a ``reason``.
     ``graph`` is the evidence graph if the caller already projected it.
@@ -337,9 +459,11 @@ def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
     require_reason(reveal, reason)
     run_id, records = select_cells(store, [cell_id])
     _, run = select_cells(store, None)  # money goes to one cell among all of the run's
+    key = load_signing_key()
     graph = store.project() if graph is None else graph
     found = reach_cells(graph, records, run)[0]
-    return _export(store, graph, run_id, records[0], found, Path(out), reveal, reason)
+    job = _Job(store, graph, run_id, cell_of(run), reveal, reason, key)
+    return _export(job, records[0], found, Path(out))
 
 
 def export_cells(store: Store, out: Path, *, reveal: bool = False,
@@ -356,14 +480,48 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
     if taken:
         raise ExportError(f"{len(taken)} package folder(s) already exist, e.g. {taken[0]}; "
                           "remove them or choose another --out")
+    key = load_signing_key()
     graph = store.project() if graph is None else graph
-    return [_export(store, graph, run_id, cell, found, target, reveal, reason)
+    job = _Job(store, graph, run_id, cell_of(records), reveal, reason, key)
+    return [_export(job, cell, found, target)
             for cell, found, target in zip(records, reach_cells(graph, records), targets,
                                            strict=True)]
 
 
-def verify_package(folder: Path) -> list[str]:
-    """Every way the package in ``folder`` differs from its manifest (empty when intact).
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What :func:`verify_package` found."""
+
+    problems: list[str]
+    """Every way the package differs from its signed manifest; empty when intact."""
+    signed_by: str | None
+    """The fingerprint of the key whose signature of the manifest is valid (None: none is)."""
+    key_checked: bool
+    """Whether ``signed_by`` was compared with a key the caller expects."""
+
+
+def _signature(folder: Path, manifest: bytes, expected: str | None
+               ) -> tuple[list[str], str | None]:
+    """Problems with the manifest's signature, and the fingerprint of a valid signer."""
+    try:
+        public = read_public_key((folder / PUBLIC_KEY).read_bytes())
+        signature = base64.b64decode((folder / SIGNATURE).read_bytes().strip(), validate=True)
+    except FileNotFoundError as exc:
+        return [f"unsigned: no {_shown(Path(str(exc.filename)).name)}"], None
+    except (OSError, ValueError, ConfigError):
+        return [f"unsigned: {PUBLIC_KEY} or {SIGNATURE} is not readable"], None
+    if not signature_valid(public, signature, manifest):
+        return [f"changed: {MANIFEST} does not match its signature (edited after signing, "
+                f"or signed with another key than {PUBLIC_KEY})"], None
+    signed_by = fingerprint(public)
+    if expected is not None and signed_by != expected:
+        return [f"wrong key: signed by {signed_by}, not by the expected {expected}"], signed_by
+    return [], signed_by
+
+
+def verify_package(folder: Path, expected_key: str | None = None) -> Verification:
+    """Check the package in ``folder``: the manifest's signature (by ``expected_key``, a
+    fingerprint, when given), then every file against the manifest.
 
     Raises
     ------
@@ -376,17 +534,19 @@ def verify_package(folder: Path) -> list[str]:
     if not folder.is_dir():
         raise NotFound(f"{folder} is not a folder")
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        raw = (folder / MANIFEST).read_bytes()
+        manifest = json.loads(raw)
         listed: dict[str, Any] = manifest["files"]
         expected = {str(name): str(entry["sha256"]) for name, entry in listed.items()}
     except FileNotFoundError:
         raise ExportError(f"{folder} has no {MANIFEST}: not a ringmap package") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ExportError(f"{folder / MANIFEST} is not a readable ringmap manifest") from None
-    problems = [f"invalid: {name!r} in the manifest is not a plain file name"
-                for name in sorted(expected) if name in ("", ".", "..", MANIFEST)
-                or "/" in name or "\\" in name]
-    present = {p.name for p in folder.iterdir()} - {MANIFEST}
+    problems, signed_by = _signature(folder, raw, expected_key)
+    problems += [f"invalid: {name!r} in the manifest is not a plain file name"
+                 for name in sorted(expected) if name in ("", ".", "..", MANIFEST, SIGNATURE)
+                 or "/" in name or "\\" in name]
+    present = {p.name for p in folder.iterdir()} - {MANIFEST, SIGNATURE}
     for name, digest in sorted(expected.items()):
         path = folder / name
         if name not in present or not (path.is_file() or path.is_symlink()):
@@ -397,7 +557,7 @@ def verify_package(folder: Path) -> list[str]:
             problems.append(f"changed: {_shown(name)} (SHA-256 differs from the manifest)")
     problems += [f"extra: {_shown(name)} (not in the manifest)"
                  for name in sorted(present - set(expected))]
-    return problems
+    return Verification(problems, signed_by, expected_key is not None)
 
 
 def _shown(name: str) -> str:

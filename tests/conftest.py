@@ -31,6 +31,17 @@ settings.load_profile("ringmap")
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Packages that session- and module-scoped fixtures write are signed with a key of the
+    test session, never with the user's key (``~/.config/ringmap/signing.key``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("RINGMAP_SIGNING_KEY", raising=False)
+        patch.setenv("RINGMAP_SIGNING_KEY_FILE",
+                     str(tmp_path_factory.mktemp("signing") / "signing.key"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every test hashes with a known key, signs with a key of its own and writes its audit

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import html
 import json
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import networkx as nx
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ringmap.cli import cli
 from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.normalise import luhn_valid
-from ringmap.tests.browser.case import FORMULA, PANS, VICTIM_NAMES, open_case
+from ringmap.signing import fingerprint, public_key_pem, read_public_key
+from ringmap.tests.browser.case import FORMULA, IMG, PANS, VICTIM_NAMES, open_case
 from ringmap.viz import package
 from ringmap.viz.graphexport import export_graph
 from ringmap.viz.package import (
@@ -262,3 +268,109 @@ def test_graph_export_rejects_unknown_formats(store: EmbeddedStore, tmp_path: Pa
     result = CliRunner().invoke(cli, ["--store", str(tmp_path / "case.db"), "export", "graph",
                                       "--format", "json", "--out", str(tmp_path / "g.json")])
     assert result.exit_code == 0 and "as json" in result.output
+
+
+class _Tags(HTMLParser):
+    """Every element of a document with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, [(k, v or "") for k, v in attrs]))
+
+
+def _rehash(folder: Path, name: str) -> None:
+    """Recompute ``name``'s entry in the manifest, as someone covering an edit would."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    data = (folder / name).read_bytes()
+    manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def test_issue_13_edited_and_rehashed_package_fails_verify(store: EmbeddedStore,
+                                                            tmp_path: Path) -> None:
+    """Regression: a file edited and its hash recomputed in the manifest passed verify."""
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    cards = (folder / "cards.csv").read_text()
+    (folder / "cards.csv").write_text(cards.replace("500.00", "5.00"))
+    _rehash(folder, "cards.csv")
+    assert verify_package(folder).problems == [
+        "changed: manifest.json does not match its signature (edited after signing, or "
+        "signed with another key than signing-key.pub)"]
+    result = CliRunner().invoke(cli, ["verify", str(folder)])
+    assert result.exit_code == 1 and "does not match its signature" in result.output
+
+
+def test_issue_13_package_resigned_with_another_key_fails_with_the_senders_key(
+        store: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    sender = (folder / PUBLIC_KEY).read_bytes()
+    (tmp_path / "sender.pub").write_bytes(sender)
+    ours = fingerprint(read_public_key(sender))
+    runner = CliRunner()
+    for key in (str(tmp_path / "sender.pub"), ours.upper(), " ".join(ours[i:i + 4]
+                                                                  for i in range(0, 32, 4))):
+        ok = runner.invoke(cli, ["verify", str(folder), "--key", key])
+        assert ok.exit_code == 0, ok.output
+        assert ok.output == (f"OK: every file of {folder} matches its manifest, signed by key "
+                             f"{ours}\n")
+    # someone edits a roster, rehashes it and signs the manifest with a key of their own
+    forger = Ed25519PrivateKey.generate()
+    theirs = fingerprint(forger.public_key())
+    (folder / "cards.csv").write_text("id\nforged\n")
+    (folder / PUBLIC_KEY).write_bytes(public_key_pem(forger.public_key()))
+    _rehash(folder, "cards.csv")
+    _rehash(folder, PUBLIC_KEY)
+    manifest = json.loads((folder / MANIFEST).read_text()) | {"signed_by": theirs}
+    raw = (json.dumps(manifest, indent=2) + "\n").encode()
+    (folder / MANIFEST).write_bytes(raw)
+    (folder / SIGNATURE).write_text(base64.b64encode(forger.sign(raw)).decode() + "\n")
+    unchecked = runner.invoke(cli, ["verify", str(folder)])
+    assert unchecked.exit_code == 0  # a valid signature, by some key: the trust note says so
+    assert unchecked.output.splitlines() == [
+        f"OK: every file of {folder} matches its manifest, signed by key {theirs}",
+        "Trust: this says which key signed, not whose it is; compare the fingerprint with "
+        "the one the sender gave you, or pass --key."]
+    wrong = runner.invoke(cli, ["verify", str(folder), "--key", str(tmp_path / "sender.pub")])
+    assert wrong.exit_code == 1
+    assert wrong.output.splitlines() == [
+        f"wrong key: signed by {theirs}, not by the expected {ours}",
+        f"Error: {folder} does not match its signed manifest: 1 problem(s)"]
+
+
+def test_issue_13_unsigned_or_unreadable_signature_fails(store: EmbeddedStore,
+                                                         tmp_path: Path) -> None:
+    folder = export_cell(store, "C1", tmp_path / "raid").path
+    (folder / SIGNATURE).write_text("not base64 !\n")
+    assert verify_package(folder).problems == [
+        "unsigned: signing-key.pub or manifest.sig is not readable"]
+    (folder / SIGNATURE).unlink()
+    assert verify_package(folder).problems == ["unsigned: no manifest.sig"]
+    bad = CliRunner().invoke(cli, ["verify", str(folder), "--key", "not-a-key"])
+    assert bad.exit_code == 1 and bad.output == (
+        "Error: --key must be a public key file or a fingerprint of 32 hex characters\n")
+
+
+def test_issue_13_brief_is_inert_and_offline(store: EmbeddedStore, tmp_path: Path) -> None:
+    """The brief escapes hostile evidence text, runs nothing and loads nothing."""
+    folder = export_cell(store, "C2", tmp_path / "raid").path
+    brief = (folder / "brief.html").read_text(encoding="utf-8")
+    tags = _Tags()
+    tags.feed(brief)
+    assert {t for t, _ in tags.seen} <= {"html", "head", "meta", "title", "style", "body",
+                                         "section", "h1", "h2", "h3", "p", "dl", "dt", "dd",
+                                         "table", "thead", "tbody", "tr", "th", "td", "div",
+                                         "span", "bdi", "code", "img"}
+    attributes = {name for _, attrs in tags.seen for name, _ in attrs}
+    assert attributes <= {"lang", "charset", "http-equiv", "content", "name", "class", "alt",
+                          "src"}
+    assert all(v.startswith("data:image/png;base64,") for t, attrs in tags.seen
+               for name, v in attrs if name == "src")
+    assert "http://" not in brief and "https://" not in brief and "@import" not in brief
+    assert "Content-Security-Policy" in brief and "default-src 'none'" in brief
+    assert IMG not in brief and html.escape(IMG) in brief  # the Taguig site's name
+    assert brief.count('<section class="page site">') == 1
+    for pan in PANS:
+        assert pan not in brief

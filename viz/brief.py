@@ -121,7 +121,6 @@ def _cell_page(brief: Brief) -> str:
         ([cell_text(r["label"]), cell_text(r["type"]), cell_text(r["held_by"]),
           str(r["payments_received"]), cell_text(r["received"]), _usd(r["received_usd"])]
          for r in brief.freeze), numeric=(3, 5))
-    total = sum(float(r["received_usd"] or 0) for r in brief.freeze)
     sites = _table(["Raid site", "Address", "Coordinates", "To arrest"],
                    ([cell_text(s.label), cell_text(s.address), _coordinates(s),
                      str(len(s.arrests))] for s in brief.sites), numeric=(3,))
@@ -138,7 +137,8 @@ def _cell_page(brief: Brief) -> str:
                       ("Raid sites", str(len(brief.sites))),
                       ("Victims are", html.escape(brief.victims))])
             + "<h2>Raid sites</h2>" + sites
-            + f"<h2>Freeze: cards and wallets (total USD {_usd(total)})</h2>" + freeze
+            + f"<h2>Freeze: cards and wallets (USD {_usd(fig['usd'])} paid into them)</h2>"
+            + freeze
             + timeline + "</section>")
 
 

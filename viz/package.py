@@ -543,6 +543,9 @@ def verify_package(folder: Path, expected_key: str | None = None) -> Verificatio
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ExportError(f"{folder / MANIFEST} is not a readable ringmap manifest") from None
     problems, signed_by = _signature(folder, raw, expected_key)
+    if signed_by is not None and manifest.get("signed_by") != signed_by:
+        problems.append(f"changed: {MANIFEST} names another signing key than the one that "
+                        f"signed it ({signed_by})")
     problems += [f"invalid: {name!r} in the manifest is not a plain file name"
                  for name in sorted(expected) if name in ("", ".", "..", MANIFEST, SIGNATURE)
                  or "/" in name or "\\" in name]

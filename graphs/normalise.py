@@ -411,6 +411,32 @@ def ref(raw: str, ctx: Context) -> str:
     return text
 
 
+#: What evidence writes where a person has no address.
+_NO_ADDRESS = frozenset({"no fixed address", "nfa", "no fixed abode", "homeless"})
+#: Punctuation that does not tell two spellings of an address apart.
+_ADDRESS_PUNCTUATION = re.compile(r"[,.;:#'\"()/]+")
+
+
+@_register("address")
+def address(raw: str, ctx: Context) -> str:
+    """A postal address as a key: lower-case, punctuation and runs of spacing as one space.
+
+    ``Blk 12 Lot 4, Mabini St.`` and ``BLK 12 LOT 4 MABINI ST`` are one address; nothing
+    else is guessed (``St``/``Street`` stay apart), since a wrong key merges two households.
+
+    >>> address("Blk 12 Lot 4, Mabini St., Brgy. San Isidro", Context())
+    'blk 12 lot 4 mabini st brgy san isidro'
+    """
+    if not raw.strip().isprintable():
+        raise _fail("address", raw, "holds control characters")
+    if _placeholder(raw) or raw.strip().lower() in _NO_ADDRESS:
+        raise _fail("address", raw, "a placeholder, not a value")
+    text = " ".join(_ADDRESS_PUNCTUATION.sub(" ", raw).lower().split())
+    if not any(ch.isalpha() for ch in text):
+        raise _fail("address", raw, "empty" if not text else "no street or place name")
+    return text
+
+
 @_register("account_ref")
 def account_ref(raw: str, ctx: Context) -> str:
     """A bank account, wallet or receiver number: separators dropped, upper-cased."""

@@ -284,6 +284,23 @@ _ENTITIES = [
         },
     ),
     EntityType(
+        name="Address",
+        keys=("address",),
+        display="address",
+        identifier=False,
+        description="A postal address of a site or a person, keyed by its normalised text.",
+        properties={
+            "address": _p(normaliser="address", required=True,
+                          description="the whole address; case, punctuation and spacing "
+                                      "do not tell two apart"),
+            "street": _TEXT,
+            "city": _TEXT,
+            "region": _TEXT,
+            "postal_code": _TEXT,
+            "country": _p(normaliser="country"),
+        },
+    ),
+    EntityType(
         name="Country",
         keys=("code",),
         display="code",
@@ -336,6 +353,9 @@ _ENTITIES = [
 
 _ACTOR_IDS = frozenset({"Account", "Phone", "Device", "Email", "SimCard"})
 _MONEY = frozenset({"PaymentCard", "FinancialAccount"})
+#: Properties of a link between two persons: what it rests on, beside its provenance.
+_PERSON_LINK = {"basis": _p(description="what says so: interview, informant, chat, phone "
+                                        "book, ...")}
 
 
 def _rel(
@@ -363,7 +383,11 @@ _RELATIONSHIPS = [
     _rel("REGISTERED_TO", {"Account", "FinancialAccount"}, {"Phone", "Email"},
          "an account is registered to a phone or email"),
     _rel("LOGGED_IN_FROM", {"Account"}, {"IPAddress"}, "an account logged in from an IP", _SEEN),
-    _rel("LOGGED_IN_ON", {"Account"}, {"Device"}, "an account was used on a device", _SEEN),
+    _rel("LOGGED_IN_ON", {"Account", "Email"}, {"Device"},
+         "an account or e-mail account was used on (found signed in on) a device", _SEEN),
+    _rel("HAS_CONTACT", {"Device"}, {"Phone", "Email", "Account"},
+         "a contact-book entry found on a device",
+         {"name": _p(sensitive=True, description="the contact's name as stored")}),
     _rel("SIM_IN", {"SimCard"}, {"Device"}, "a SIM card sat in a device", _SEEN),
     _rel("HAS_NUMBER", {"SimCard"}, {"Phone"}, "a SIM card carries a phone number"),
     _rel("CONTACTED", {"Account", "Phone"}, {"Account", "Phone"},
@@ -371,6 +395,8 @@ _RELATIONSHIPS = [
     _rel("PAID", {"Person"}, {"Payment"}, "a person (victim) made a payment"),
     _rel("PAID_TO", {"Payment"}, set(_MONEY), "a payment went to a card or wallet"),
     _rel("PAID_FROM", {"Payment"}, set(_MONEY), "a payment came from a card or account"),
+    _rel("SENT_FROM", {"Payment"}, {"Country"}, "a payment was sent from a country (the "
+                                                "sender's)"),
     _rel("SEIZED_AT", {"Exhibit"}, {"Location"}, "an item was seized at a location"),
     _rel("SEIZED_FROM", {"Exhibit"}, {"Person"}, "an item was seized from a person"),
     _rel("EXHIBIT_OF", {"Exhibit"}, {"Device", "SimCard", "PaymentCard", "IdDocument", "Phone",
@@ -381,8 +407,16 @@ _RELATIONSHIPS = [
     _rel("NAMES", {"Report"}, {"Account", "Person", "Phone", "Email", "PaymentCard",
                                "FinancialAccount", "IPAddress"},
          "a report names an account, person or identifier", {"role": _TEXT}),
-    _rel("LOCATED_IN", {"Location", "Person", "Report"}, {"Country"},
-         "a place, person or report is in a country"),
+    _rel("LOCATED_IN", {"Location", "Person", "Report", "Address"}, {"Country"},
+         "a place, person, report or address is in a country"),
+    _rel("HAS_ADDRESS", {"Location", "Person"}, {"Address"},
+         "a site's address, or a person's (home, registered, ...)", {"kind": _TEXT}),
+    _rel("ASSOCIATE_OF", {"Person"}, {"Person"}, "a person is an associate of another",
+         _PERSON_LINK),
+    _rel("FAMILY_OF", {"Person"}, {"Person"}, "a person is family of another",
+         {**_PERSON_LINK, "relation": _p(description="brother, cousin, ...")}),
+    _rel("RECRUITED", {"Person"}, {"Person"}, "a person (the recruiter) recruited another",
+         _PERSON_LINK),
     _rel("SAME_AS", {"Person", "Account"}, {"Person", "Account"},
          "an analyst's reviewed decision that two references are one person (or account); "
          "written by `ringmap merge`, removed by `ringmap unmerge`, never by ingest",

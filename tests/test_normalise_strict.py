@@ -68,6 +68,12 @@ PASS = [
     ("country", PH, "United Kingdom", "GB"),
     ("country", PH, "the Philippines", "PH"),
     ("country", PH, "KOR", "KR"),
+    ("address", PH, "Blk 12 Lot 4, Mabini St., Brgy. San Isidro", "blk 12 lot 4 mabini st brgy "
+                                                                   "san isidro"),
+    ("address", PH, "BLK 12  LOT 4 MABINI ST BRGY SAN ISIDRO", "blk 12 lot 4 mabini st brgy "
+                                                               "san isidro"),
+    ("address", PH, "Unit 3/F, 88 Rizal Ave. (cor. Luna St.)", "unit 3 f 88 rizal ave cor luna "
+                                                                "st"),
 ]
 
 #: (normaliser, context, look-alike, what the reason says)
@@ -123,6 +129,11 @@ FAIL = [
     ("role", PH, "boss", "expected suspect"),
     ("country", PH, "Atlantis", "not a known country"),
     ("country", PH, "office desk", "not a known country"),
+    ("address", PH, "N/A", "placeholder"),
+    ("address", PH, "No fixed address", "placeholder"),
+    ("address", PH, "1234-5678", "no street or place name"),
+    ("address", PH, " , ", "empty"),
+    ("address", PH, "Mabini St\x00", "control characters"),
 ]
 
 

@@ -30,19 +30,24 @@ _PROGRESS_FROM_CELLS = 50
 @click.option("--spelling-noise", type=float, default=0.0, show_default=True,
               help="Share 0-1 of agents a second agency lists again under its own references "
                    "and spellings (nbi_subjects.csv, truth/persons.csv).")
+@click.option("--raw", is_flag=True,
+              help="Raw real-world shapes (mixed identifier columns, placeholders, masked "
+                   "cards, wallets, national phone numbers, multi-valued cells, prefixes) "
+                   "with the v2 mappings that read them; the same world as without.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is a generated case.")
 @format_option()
 def synth(out: Path, cells: int, seed: int, noise: float, victims_per_cell: int,
-          spelling_noise: float, force: bool, fmt: Format) -> None:
+          spelling_noise: float, raw: bool, force: bool, fmt: Format) -> None:
     """Write a synthetic Strikeback-like case to OUT: evidence tables in several layouts,
     their mappings, case.yaml and the planted cells in truth/.
 
     Prints the rows written per table; progress goes to stderr for big cases.
 
-    Example: ringmap synth out/case --cells 8 --seed 2014 --noise 0.2
+    Example: ringmap synth out/case --cells 8 --seed 2014 --noise 0.2 --raw
     """
     params = SynthParams(cells=cells, seed=seed, noise=noise,
-                         victims_per_cell=victims_per_cell, spelling_noise=spelling_noise)
+                         victims_per_cell=victims_per_cell, spelling_noise=spelling_noise,
+                         raw=raw)
     step = max(1, cells // 20)
 
     def progress(done: int, total: int, rows: int) -> None:

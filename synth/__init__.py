@@ -34,7 +34,7 @@ from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.synth.evidence import CaseWriter, TableCount
 from ringmap.synth.spelling import SUBJECTS, SpellingNoise
-from ringmap.synth.tables import TABLES, TableSpec
+from ringmap.synth.tables import TableSpec
 from ringmap.synth.world import World
 from ringmap.tabular import write_csv
 
@@ -59,6 +59,10 @@ class SynthParams:
         resold devices and agents changing cell. 0 gives clean evidence.
     victims_per_cell
         Mean number of victims each cell contacts.
+    raw
+        Write the tables in the raw shapes real evidence comes in (:mod:`~ringmap.synth.raw`),
+        with the mappings of mapping language v2 that read them; the same world and rows as
+        without it.
     name
         Case name written to ``case.yaml``.
     spelling_noise
@@ -70,14 +74,15 @@ class SynthParams:
     seed: int
     noise: float
     victims_per_cell: int = 30
+    raw: bool = False
     name: str = "strikeback-synthetic"
     spelling_noise: float = 0.0
 
     def recorded(self) -> dict[str, Any]:
-        """The parameters ``truth/summary.json`` records (spelling noise only when used, so
-        cases generated before it existed read the same)."""
+        """The parameters ``truth/summary.json`` records (spelling noise and raw shapes only
+        when used, so cases generated before they existed read the same)."""
         return {k: v for k, v in asdict(self).items()
-                if k != "name" and not (k == "spelling_noise" and v == 0)}
+                if k != "name" and not (k in ("spelling_noise", "raw") and not v)}
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for parameters out of range."""
@@ -186,7 +191,8 @@ def _check_target(out: Path, force: bool) -> None:
 
 def _write_case(folder: Path, params: SynthParams, progress: Progress | None) -> SynthResult:
     world = World(params.seed, params.cells, params.noise)
-    writer = CaseWriter(folder, world, params.noise, params.victims_per_cell)
+    writer = CaseWriter(folder, world, params.noise, params.victims_per_cell,
+                        params.raw)
     spelling = (SpellingNoise(folder, params.seed, params.spelling_noise)
                 if params.spelling_noise > 0 else None)
     # (seen-set, index, node id, cell, office) for every agent and agent-run account
@@ -220,7 +226,7 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
     (folder / "truth").mkdir()
     write_csv(folder / "truth" / "cells.csv",
               [dict(zip(_TRUTH_COLUMNS, row, strict=True)) for row in truth], _TRUTH_COLUMNS)
-    tables = TABLES if spelling is None else (*TABLES, SUBJECTS)
+    tables = writer.specs if spelling is None else (*writer.specs, SUBJECTS)
     if spelling is not None:
         persons = [{"node_id": truth_node_id("Person", ref), "person": truth_node_id("Person", of)}
                    for ref, of in spelling.truth]
@@ -257,9 +263,8 @@ def _write_mappings(folder: Path, params: SynthParams,
         (folder / spec.mapping_file).write_text(spec.mapping(), encoding="utf-8")
     case = {
         "name": params.name,
-        "description": (f"synthetic Strikeback-like case, no real person (ringmap synth "
-                        f"--cells {params.cells} --seed {params.seed} --noise {params.noise} "
-                        f"--victims-per-cell {params.victims_per_cell}{_spelling(params)})"),
+        "description": f"synthetic Strikeback-like case, no real person (ringmap synth "
+                       f"{_options(params)})",
         "tables": [{"file": s.file, "mapping": s.mapping_file, "grading": s.grading}
                    for s in tables],
     }
@@ -268,11 +273,26 @@ def _write_mappings(folder: Path, params: SynthParams,
         + yaml.safe_dump(case, sort_keys=False), encoding="utf-8")
 
 
-def _spelling(params: SynthParams) -> str:
-    return f" --spelling-noise {params.spelling_noise}" if params.spelling_noise else ""
+_RAW_NOTE = (
+    "- raw shapes, as evidence is exported (read by the mappings of mapping language v2):",
+    "  one identifier column typed by the item, placeholders (`office desk`, `N/A`, `-`,",
+    "  `unknown`), masked cards and e-wallet ids in one payout column, amount and currency in",
+    "  one cell, victims' phones in their country's national format, several accounts or",
+    "  numbers in one cell, platform prefixes (`snapchat:handle`), victim platforms without",
+    "  their handle",
+)
 
 
-def _readme(params: SynthParams, summary: dict[str, Any], tables: tuple[TableSpec, ...]) -> str:
+def _options(params: SynthParams) -> str:
+    """The ``ringmap synth`` options that write this case."""
+    return (f"--cells {params.cells} --seed {params.seed} --noise {params.noise} "
+            f"--victims-per-cell {params.victims_per_cell}"
+            + (f" --spelling-noise {params.spelling_noise}" if params.spelling_noise else "")
+            + (" --raw" if params.raw else ""))
+
+
+def _readme(params: SynthParams, summary: dict[str, Any],
+            tables: tuple[TableSpec, ...]) -> str:
     counts = summary["counts"]
     lines = [
         f"# {params.name}: a synthetic Strikeback-like case",
@@ -290,10 +310,12 @@ def _readme(params: SynthParams, summary: dict[str, Any], tables: tuple[TableSpe
         f"{counts['agent_accounts']} agent accounts, {counts['victims']} victims, "
         f"{counts['payments']} payments; {summary['total_rows']} evidence rows",
         f"- noise level {params.noise}: unobserved rows, duplicates, a few deliberately bad",
-        "  values (bad IMEI check digits, impossible phone numbers) that ingest must reject,",
+        "  values (bad IMEI check digits, impossible phone numbers) that ingest must reject",
+        "  (or skip, on an optional entity),",
         "  spelling variants of numbers and handles, resold devices, agents changing cell",
         "- the truth keeps every agent and account in the cell it was drawn in: an agent who",
         "  later worked with another cell, or a device resold to one, does not move it",
+        *(_RAW_NOTE if params.raw else ()),
         "",
         "## Files",
         "",
@@ -313,9 +335,7 @@ def _readme(params: SynthParams, summary: dict[str, Any], tables: tuple[TableSpe
         "From the repository root, with OUT this folder (`examples/strikeback` for the",
         "committed example):",
         "",
-        f"    ringmap synth OUT --cells {params.cells} --seed {params.seed} "
-        f"--noise {params.noise} --victims-per-cell {params.victims_per_cell}"
-        f"{_spelling(params)} --force",
+        f"    ringmap synth OUT {_options(params)} --force",
         "",
         "The same parameters give byte-identical files.",
         "",

@@ -1,8 +1,9 @@
 """Evidence rows of synthetic cells, streamed into the case's tables with noise applied.
 
 A :class:`CaseWriter` turns each :class:`~ringmap.synth.world.Cell` into rows of the
-eight tables of :data:`~ringmap.synth.tables.TABLES` as soon as the cell is drawn, so a
-case of any size is written in constant memory. It remembers which agents and agent-run
+tables of :data:`~ringmap.synth.tables.TABLES` as soon as the cell is drawn, so a
+case of any size is written in constant memory; with ``raw`` the tables take the raw shapes
+of :mod:`~ringmap.synth.raw`. It remembers which agents and agent-run
 accounts made it into evidence (a row that was written and is not deliberately bad), since
 only those become nodes and belong in the ground truth.
 """
@@ -10,6 +11,7 @@ only those become nodes and belong in the ground truth.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ringmap.synth.extras import Extras
+from ringmap.synth.raw import raw_tables, reshaper
 from ringmap.synth.tables import (
     TABLES,
     Noise,
@@ -115,15 +119,22 @@ class CaseWriter:
         Noise level in [0, 1].
     victims_per_cell
         Mean number of new victims each cell contacts.
+    raw
+        Write the tables in the raw real-world shapes of :mod:`~ringmap.synth.raw`.
     """
 
-    def __init__(self, folder: Path, world: World, noise: float, victims_per_cell: int) -> None:
+    def __init__(self, folder: Path, world: World, noise: float, victims_per_cell: int,
+                 raw: bool = False) -> None:
         self.world = world
         self.rng = world.rng
         self.noise = Noise(world.rng, noise)
+        self.extras = Extras(world.seed)
         self.victims_per_cell = victims_per_cell
-        self._tables = {spec.name: open_table(folder, spec) for spec in TABLES}
-        self.counts = {spec.name: TableCount() for spec in TABLES}
+        self.specs = raw_tables() if raw else TABLES
+        shapes = random.Random(f"ringmap-synth-raw:{world.seed}")
+        self._tables = {spec.name: reshaper(spec, open_table(folder, spec), shapes) if raw
+                        else open_table(folder, spec) for spec in self.specs}
+        self.counts = {spec.name: TableCount() for spec in self.specs}
         self.seen_agents: set[int] = set()
         self.seen_accounts: set[int] = set()
         self.victims = 0
@@ -142,13 +153,15 @@ class CaseWriter:
 
     def close(self) -> None:
         """Finish every table file."""
-        for table in self._tables.values():
-            table.close()
+        for name, table in self._tables.items():
+            self.counts[name].rows += table.close()
 
-    def _put_all(self, table: str, records: Iterable[tuple[Any, bool]]) -> int:
+    def _put_all(self, table: str, records: Iterable[tuple[Any, bool]],
+                 rng: random.Random | None = None) -> int:
         """Write each ``(record, bad)`` unless it goes unobserved (a good one is sometimes
-        written twice); how many good records were written."""
-        rng = self.rng
+        written twice), drawing from ``rng`` (default the world's); how many good records
+        were written."""
+        rng = rng or self.rng
         p_drop, p_duplicate = self.noise.p_drop, self.noise.p_duplicate
         count = self.counts[table]
         out: list[Any] = []
@@ -164,8 +177,7 @@ class CaseWriter:
             if p_duplicate > 0 and rng.random() < p_duplicate:
                 out.append(record)
                 count.duplicates += 1
-        count.rows += len(out)
-        self._tables[table].write_many(out)
+        count.rows += self._tables[table].write_many(out)
         return good
 
     def _put(self, table: str, record: Any, bad: bool = False) -> bool:
@@ -217,7 +229,7 @@ class CaseWriter:
             self._arrests += 1
             row = (self._arrests, agent.agent_id, f"{agent.surname.upper()}, {agent.given}",
                    agent.alias, agent.gender, agent.birth_year, "Philippines",
-                   office.location_id,
+                   self.extras.home_address(cell, agent), office.location_id,
                    _at(office.raid_time + rng.randrange(3 * _HOUR), _ARREST_TIME))
             if self._put("arrests", row):
                 self._seen(agent)
@@ -274,7 +286,8 @@ class CaseWriter:
         if bad:
             phone, device_id, bad = self._spoil(phone, msisdn, device_id)
         row = (number, _at(office.raid_time + 60 * n, _EXHIBIT_TIME), office.location_id,
-               office.name, office.region, office.city, office.lat, office.lon,
+               office.name, self.extras.site_address(office), office.region, office.city,
+               office.lat, office.lon,
                holder.agent_id if holder else "", item,
                device.make if device else "", device.model if device else "", device_id,
                sim_iccid, phone, self.noise.separators(card) if card else "", id_doc[0],
@@ -294,6 +307,7 @@ class CaseWriter:
         for number, device, holder in seized:
             if self.rng.random() >= 0.9:
                 continue
+            self._contacts(cell, number, device, holder)
             accounts = on_device.get(device.device_id, [])
             sims = device.sims
             extracted = _at(cell.office.raid_time + _DAY * self.rng.randint(7, 40),
@@ -315,9 +329,19 @@ class CaseWriter:
                 if account is not None:
                     record["account"] = {"app": account.platform,
                                          "user": noise.handle(account.platform, account.handle),
-                                         "display_name": account.display_name}
+                                         "display_name": account.display_name,
+                                         "email": account.email}
                 if self._put("extractions", record, bad):
                     self._seen(holder, account)
+
+    def _contacts(self, cell: Cell, exhibit: str, device: Device, holder: Agent | None) -> None:
+        """The phone book of an extracted phone: one row per number of each entry."""
+        rng = self.extras.rng  # not the world's: the phone books left the world as it was
+        rows = [((exhibit, device.device_id, entry.name,
+                  rng.choice(phone_spellings(number)[1:]), entry.email), False)
+                for entry in self.extras.contact_book(cell, holder)
+                for number in entry.numbers]
+        self._put_all("contacts", rows, rng)
 
     # police and platforms ----------------------------------------------------------------
 
@@ -328,17 +352,22 @@ class CaseWriter:
             if not agent.identified:
                 continue
             named: list[Account | None] = [a for a in agent.accounts if rng.random() < 0.75]
+            link = self.extras.person_link(cell, agent)
+            linked = (link.other.agent_id, link.link, link.basis) if link else ("", "", "")
             for account in named or [None]:
                 row = (agent.agent_id, f"{agent.surname}, {agent.given}", agent.alias,
                        agent.gender, agent.birth_year, cell.office.location_id,
                        account.platform if account else "",
                        self.noise.handle(account.platform, account.handle) if account else "",
                        rng.choice(_BASES),
-                       _at(cell.office.raid_time + _DAY * rng.randint(1, 60), _ISO_DATE))
+                       _at(cell.office.raid_time + _DAY * rng.randint(1, 60), _ISO_DATE),
+                       *linked)
                 if self._put("identifications", row):
                     self._seen(agent, account)
                     if account is not None:
                         self.named.setdefault(agent.index, []).append(account)
+                    if link is not None:
+                        self._seen(link.other)
 
     def _logins(self, cell: Cell, account: Account, devices: list[Device], count: int,
                 start: int) -> None:
@@ -483,7 +512,7 @@ class CaseWriter:
                    "recording would be sent to family and friends.")
         row = (reference, source, kind, _at(first + _DAY * rng.randint(2, 40), _ISO_DATE),
                agency, victim.victim_id, victim.name, victim.age, victim.gender,
-               victim.country_name, victim.platform,
+               victim.country_name, self.extras.victim_phone(victim), victim.platform,
                self.noise.handle(victim.platform, victim.handle), account.platform,
                self.noise.handle(account.platform, account.handle), summary)
         if self._put("reports", row):

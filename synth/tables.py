@@ -58,7 +58,8 @@ class TableSpec:
 
     def mapping(self) -> str:
         """The mapping YAML, with this table's grading filled in."""
-        return Template(self.mapping_template).substitute(grading=self.grading)
+        return Template(self.mapping_template).substitute(
+            grading=self.grading, linked=PERSON_LINKED, links=PERSON_LINKS)
 
 
 _EXHIBITS_MAPPING = """\
@@ -87,6 +88,14 @@ entities:
       city: {column: "City/Municipality"}
       lat: {column: "Latitude"}
       lon: {column: "Longitude"}
+  site_address:
+    type: Address
+    optional: true
+    properties:
+      address: {column: "Site Address"}
+      city: {column: "City/Municipality"}
+      region: {column: "Region"}
+      country: {literal: PH}
   country:
     type: Country
     properties:
@@ -137,6 +146,11 @@ relationships:
   - {type: EXHIBIT_OF, source: exhibit, target: id_document}
   - {type: HAS_NUMBER, source: sim, target: phone}
   - {type: LOCATED_IN, source: site, target: country}
+  - type: HAS_ADDRESS
+    source: site
+    target: site_address
+    properties: {kind: {literal: raid site}}
+  - {type: LOCATED_IN, source: site_address, target: country}
   - {type: WORKS_AT, source: holder, target: site}
   - {type: USES, source: holder, target: device}
   - {type: HOLDS, source: holder, target: card}
@@ -162,11 +176,20 @@ entities:
       gender: {column: "Sex"}
       birth_year: {column: "Year of Birth"}
       nationality: {column: "Nationality"}
+  home:
+    type: Address
+    optional: true
+    properties:
+      address: {column: "Home Address"}
   site:
     type: Location
     properties:
       location_id: {column: "Raid Site Code"}
 relationships:
+  - type: HAS_ADDRESS
+    source: suspect
+    target: home
+    properties: {kind: {literal: home}}
   - type: ARRESTED_AT
     source: suspect
     target: site
@@ -219,6 +242,11 @@ entities:
       platform: {column: account.app}
       handle: {column: account.user}
       display_name: {column: account.display_name}
+  email:
+    type: Email
+    optional: true
+    properties:
+      address: {column: account.email}
 relationships:
   - {type: EXHIBIT_OF, source: exhibit, target: device}
   - {type: SEIZED_FROM, source: exhibit, target: owner}
@@ -226,6 +254,7 @@ relationships:
   - {type: SIM_IN, source: sim, target: device}
   - {type: HAS_NUMBER, source: sim, target: phone}
   - {type: LOGGED_IN_ON, source: account, target: device}
+  - {type: LOGGED_IN_ON, source: email, target: device}
 """
 
 _IDENTIFICATIONS_MAPPING = """\
@@ -254,9 +283,11 @@ entities:
     properties:
       platform: {column: platform}
       handle: {column: profile}
+$linked
 relationships:
   - {type: USES, source: suspect, target: account}
   - {type: WORKS_AT, source: suspect, target: office}
+$links
 """
 
 _PLATFORM_MAPPING = """\
@@ -365,6 +396,7 @@ relationships:
   - {type: HOLDS, source: mule, target: card}
   - {type: HOLDS, source: mule, target: wallet}
   - {type: LOCATED_IN, source: victim, target: country}
+  - {type: SENT_FROM, source: payment, target: country}
 """
 
 _REPORTS_MAPPING = """\
@@ -396,6 +428,11 @@ entities:
       name: {column: victim_name}
       age: {column: victim_age}
       gender: {column: victim_gender}
+  victim_phone:
+    type: Phone
+    optional: true
+    properties:
+      number: {column: victim_phone}
   victim_account:
     type: Account
     optional: true
@@ -419,6 +456,67 @@ relationships:
   - {type: LOCATED_IN, source: report, target: country}
   - {type: LOCATED_IN, source: victim, target: country}
   - {type: USES, source: victim, target: victim_account}
+  - {type: USES, source: victim, target: victim_phone}
+"""
+
+#: Links between suspects (identifications): the linked suspect, and one relationship per kind
+#: of link the ``link`` column may name (``linked`` and ``links`` in a mapping template).
+PERSON_LINKED = """\
+  linked:
+    type: Person
+    optional: true
+    properties:
+      person_id: {column: linked_ref}
+      role: {literal: suspect}"""
+PERSON_LINKS = """\
+  - type: RECRUITED
+    source: linked
+    target: suspect
+    when: {column: link, equals: recruited by}
+    properties: {basis: {column: link_basis}}
+  - type: FAMILY_OF
+    source: suspect
+    target: linked
+    when: {column: link, in: [brother, sister, cousin]}
+    properties: {relation: {column: link}, basis: {column: link_basis}}
+  - type: ASSOCIATE_OF
+    source: suspect
+    target: linked
+    when: {column: link, equals: associate}
+    properties: {basis: {column: link_basis}}"""
+
+_CONTACTS_MAPPING = """\
+# Phone books of extracted phones: one row per number of a contact-book entry.
+name: contacts
+source:
+  format: csv
+  default_region: PH
+  grading: $grading
+  reference: {column: "Exhibit"}
+entities:
+  device:
+    type: Device
+    properties:
+      device_id: {column: "Device IMEI"}
+  phone:
+    type: Phone
+    optional: true
+    properties:
+      number: {column: "Phone"}
+  email:
+    type: Email
+    optional: true
+    properties:
+      address: {column: "Email"}
+relationships:
+  - type: HAS_CONTACT
+    source: device
+    target: phone
+    properties: {name: {column: "Contact Name"}}
+  - type: HAS_CONTACT
+    source: device
+    target: email
+    properties: {name: {column: "Contact Name"}}
 """
 
 _CHATS_MAPPING = """\
@@ -452,7 +550,8 @@ relationships:
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "exhibits", "exhibits.csv", "A1", "raid exhibit log: items seized at each raid site",
-        ("Exhibit No.", "Date/Time Seized", "Raid Site Code", "Raid Site", "Region",
+        ("Exhibit No.", "Date/Time Seized", "Raid Site Code", "Raid Site", "Site Address",
+         "Region",
          "City/Municipality", "Latitude", "Longitude", "Seized From (Suspect ID)", "Item",
          "Make", "Model", "IMEI / Serial No.", "ICCID", "MSISDN", "Card No.", "ID Type",
          "ID No.", "Remarks"),
@@ -461,7 +560,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "arrests", "arrests.xlsx", "A1", "arrest roster of the raids (XLSX, header on row 3)",
         ("No.", "Suspect ID", "Name (Surname, Given)", "Alias", "Sex", "Year of Birth",
-         "Nationality", "Raid Site Code", "Date/Time of Arrest"),
+         "Nationality", "Home Address", "Raid Site Code", "Date/Time of Arrest"),
         _ARRESTS_MAPPING,
     ),
     TableSpec(
@@ -473,7 +572,7 @@ TABLES: tuple[TableSpec, ...] = (
         "identifications", "identifications.csv", "B2",
         "police identifications of suspects and the accounts they run",
         ("suspect_ref", "full_name", "alias", "sex", "yob", "office_code", "platform",
-         "profile", "basis", "identified_on"),
+         "profile", "basis", "identified_on", "linked_ref", "link", "link_basis"),
         _IDENTIFICATIONS_MAPPING,
     ),
     TableSpec(
@@ -495,9 +594,15 @@ TABLES: tuple[TableSpec, ...] = (
         "reports", "reports.csv", "C3",
         "NCMEC CyberTipline, platform and police reports naming accounts and victims",
         ("report_id", "source", "report_type", "received", "agency", "victim_ref",
-         "victim_name", "victim_age", "victim_gender", "victim_country", "victim_platform",
+         "victim_name", "victim_age", "victim_gender", "victim_country", "victim_phone",
+         "victim_platform",
          "victim_handle", "reported_platform", "reported_account", "summary"),
         _REPORTS_MAPPING,
+    ),
+    TableSpec(
+        "contacts", "contacts.csv", "A2",
+        "phone books of extracted phones: contact-book entries and their numbers",
+        ("Exhibit", "Device IMEI", "Contact Name", "Phone", "Email"), _CONTACTS_MAPPING,
     ),
     TableSpec(
         "chats", "chats.csv", "B2", "chat contact logs: who messaged whom",
@@ -518,13 +623,15 @@ class CsvTable:
         self._writer = csv.writer(self._handle, delimiter=spec.delimiter, lineterminator="\n")
         self._writer.writerow(spec.columns)
 
-    def write_many(self, records: list[Any]) -> None:
-        """Append rows (sequences of cell values in column order)."""
+    def write_many(self, records: list[Any]) -> int:
+        """Append rows (sequences of cell values in column order); how many."""
         self._writer.writerows(records)
+        return len(records)
 
-    def close(self) -> None:
-        """Flush and close the file."""
+    def close(self) -> int:
+        """Flush and close the file; no row is held back."""
         self._handle.close()
+        return 0
 
 
 class JsonlTable:
@@ -533,14 +640,16 @@ class JsonlTable:
     def __init__(self, path: Path, spec: TableSpec) -> None:
         self._handle: TextIO = path.open("w", encoding="utf-8", newline="\n")
 
-    def write_many(self, records: list[Any]) -> None:
-        """Append objects, one per line."""
+    def write_many(self, records: list[Any]) -> int:
+        """Append objects, one per line; how many."""
         for record in records:
             self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return len(records)
 
-    def close(self) -> None:
-        """Flush and close the file."""
+    def close(self) -> int:
+        """Flush and close the file; no row is held back."""
         self._handle.close()
+        return 0
 
 
 # The date every generated workbook claims, so that output is byte-identical per seed.
@@ -559,13 +668,15 @@ class XlsxTable:
         self._sheet.append(["Generated by ringmap synth; no real person."])
         self._sheet.append(list(spec.columns))
 
-    def write_many(self, records: list[Any]) -> None:
-        """Append rows."""
+    def write_many(self, records: list[Any]) -> int:
+        """Append rows; how many."""
         for record in records:
             self._sheet.append(list(record))
+        return len(records)
 
-    def close(self) -> None:
-        """Save the workbook, then rewrite its zip with fixed timestamps."""
+    def close(self) -> int:
+        """Save the workbook, then rewrite its zip with fixed timestamps; no row is held
+        back."""
         buffer = io.BytesIO()
         self._book.save(buffer)
         with (zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src,
@@ -577,6 +688,7 @@ class XlsxTable:
                 entry = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 dst.writestr(entry, body)
+        return 0
 
 
 Table = CsvTable | JsonlTable | XlsxTable

@@ -305,6 +305,7 @@ class World:
     """
 
     def __init__(self, seed: int, cells: int, noise: float) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.noise = noise
         self._taken: set[str] = set()

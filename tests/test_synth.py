@@ -55,9 +55,11 @@ def _rows(case: Path, name: str) -> list[dict[str, Any]]:
     if spec.file.endswith(".jsonl"):
         return [_flatten(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     if spec.file.endswith(".xlsx"):
-        sheet = load_workbook(path, read_only=True).active
+        book = load_workbook(path, read_only=True)
+        sheet = book.active
         assert sheet is not None
         values = list(sheet.iter_rows(min_row=3, values_only=True))
+        book.close()  # a read-only workbook keeps its file open until closed
         header = [str(v) for v in values[0]]
         return [dict(zip(header, row, strict=True)) for row in values[1:]]
     with path.open(encoding="utf-8", newline="") as handle:
@@ -207,8 +209,9 @@ def test_mappings_load_with_the_ingest_mapping_loader(clean_case: Path) -> None:
 
 
 def test_arrest_roster_is_xlsx_with_title_rows(clean_case: Path) -> None:
-    sheet = load_workbook(clean_case / "arrests.xlsx", read_only=True)["Arrest Roster"]
-    rows = list(sheet.iter_rows(max_row=3, values_only=True))
+    book = load_workbook(clean_case / "arrests.xlsx", read_only=True)
+    rows = list(book["Arrest Roster"].iter_rows(max_row=3, values_only=True))
+    book.close()
     assert "SYNTHETIC" in str(rows[0][0])
     assert tuple(rows[2]) == next(s for s in TABLES if s.name == "arrests").columns
 

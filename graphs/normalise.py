@@ -421,14 +421,13 @@ _ADDRESS_PUNCTUATION = re.compile(r"[,.;:#'\"()/]+")
 def address(raw: str, ctx: Context) -> str:
     """A postal address as a key: lower-case, punctuation and runs of spacing as one space.
 
-    ``Blk 12 Lot 4, Mabini St.`` and ``BLK 12 LOT 4 MABINI ST`` are one address; nothing
-    else is guessed (``St``/``Street`` stay apart), since a wrong key merges two households.
+    ``Blk 12 Lot 4, Mabini St.`` and ``BLK 12 LOT 4 MABINI ST`` are one address, written on
+    one line or several; nothing else is guessed (``St``/``Street`` stay apart), since a wrong
+    key merges two households.
 
     >>> address("Blk 12 Lot 4, Mabini St., Brgy. San Isidro", Context())
     'blk 12 lot 4 mabini st brgy san isidro'
     """
-    if not raw.strip().isprintable():
-        raise _fail("address", raw, "holds control characters")
     if _placeholder(raw) or raw.strip().lower() in _NO_ADDRESS:
         raise _fail("address", raw, "a placeholder, not a value")
     text = " ".join(_ADDRESS_PUNCTUATION.sub(" ", raw).lower().split())

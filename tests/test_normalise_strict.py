@@ -74,6 +74,7 @@ PASS = [
                                                                "san isidro"),
     ("address", PH, "Unit 3/F, 88 Rizal Ave. (cor. Luna St.)", "unit 3 f 88 rizal ave cor luna "
                                                                 "st"),
+    ("address", PH, "207 Mabini St.\nNaga City", "207 mabini st naga city"),
 ]
 
 #: (normaliser, context, look-alike, what the reason says)
@@ -133,7 +134,7 @@ FAIL = [
     ("address", PH, "No fixed address", "placeholder"),
     ("address", PH, "1234-5678", "no street or place name"),
     ("address", PH, " , ", "empty"),
-    ("address", PH, "Mabini St\x00", "control characters"),
+    ("address", PH, "Mabini St\x00", "NUL byte"),
 ]
 
 

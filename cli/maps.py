@@ -67,20 +67,27 @@ def map_group() -> None:
 @store_options
 @click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
 @click.option("--cell", "cells", multiple=True, metavar="ID",
-              help="Only this cell (repeatable); default every cell of the latest run.")
+              help="Draw this cell in detail (repeatable); default an overview of every cell.")
+@click.option("--detailed", is_flag=True,
+              help="Draw every cell in detail instead of the overview.")
 @_budget_option
 @_victim_options
 @pass_session
-def map_cells(session: Session, out: Path, cells: tuple[str, ...], budget: int,
+def map_cells(session: Session, out: Path, cells: tuple[str, ...], detailed: bool, budget: int,
               reveal: bool, reason: str | None) -> None:
-    """Agents and accounts coloured by cell, with their infrastructure and raid sites.
+    """The cells of the latest run: an overview, or the cells named by --cell in detail.
 
-    Example: ringmap map cells -o cells.html --budget 2000
+    The overview draws each cell as a group with its cell id: its agents, the identifiers
+    tying two or more of them or bridging cells, and shared infrastructure once, apart.
+    In detail every account, identifier and raid site of a cell is drawn, with the evidence
+    behind each edge.
+
+    Example: ringmap map cells -o cells.html --cell C001
     """
     require_reason(reveal, reason)
     with session.audited("map cells", reason=reason) as counts:
-        result = write_cell_map(session.store(), out, cells=list(cells) or None, budget=budget,
-                                reveal=reveal)
+        result = write_cell_map(session.store(), out, cells=list(cells) or None,
+                                detailed=detailed, budget=budget, reveal=reveal)
         counts.update(result.counts())
     _said("cell", result)
 

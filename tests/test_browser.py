@@ -45,8 +45,8 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RINGMAP_SECRET", "browser-test-secret-0123456789")
         with open_case(folder) as store:
-            write_cell_map(store, out / "cells.html")
-            write_cell_map(store, out / "overview.html", budget=5)
+            write_cell_map(store, out / "cells.html", detailed=True)
+            write_cell_map(store, out / "overview.html", detailed=True, budget=5)
             write_victim_map(store, out / "victims.html")
             write_entity_map(store, "Person:AG-2", out / "entity.html")
     yield {p.stem: p for p in out.iterdir()}

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from ringmap.cli import cli
-from ringmap.errors import ConfigError, NotFound
+from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord
 from ringmap.graphs.normalise import country_table
@@ -23,7 +26,9 @@ from ringmap.tests.reports import a_report
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map
-from ringmap.viz.render import MapEdge, MapNode, MapSpec, render_map, script_json
+from ringmap.viz.palette import cvd_views, oklab
+from ringmap.viz.render import MapEdge, MapGroup, MapNode, MapSpec, render_map, script_json
+from ringmap.viz.style import cell_colour
 from ringmap.viz.world import equal_earth, victim_map
 
 VIZ = Path(maps.__file__).parent
@@ -91,7 +96,7 @@ def test_page_is_self_contained_with_a_csp_admitting_only_its_scripts() -> None:
 
 
 def test_cell_map_colours_cells_and_explains_edges(store: EmbeddedStore) -> None:
-    spec = cell_map(store)
+    spec = cell_map(store, detailed=True)
     labels = {n.label for n in spec.nodes}
     assert {"Juan Dela Cruz", "ag1.fake", "356938035643809", "411111******1111"} <= labels
     colours = {n.label: n.color for n in spec.nodes}
@@ -118,8 +123,8 @@ def test_cell_map_needs_cells(tmp_path: Path) -> None:
 
 
 def test_cell_map_aggregates_above_the_budget(store: EmbeddedStore) -> None:
-    full = cell_map(store)
-    spec = cell_map(store, budget=5)
+    full = cell_map(store, detailed=True)
+    spec = cell_map(store, detailed=True, budget=5)
     assert spec.banner is not None and "budget of 5" in spec.banner
     assert len(spec.nodes) < len(full.nodes)
     labels = {n.label for n in spec.nodes}
@@ -176,7 +181,8 @@ def test_entity_map_resolves_typed_keys_and_aggregates(store: EmbeddedStore) -> 
 
 def test_maps_never_hold_a_card_number(store: EmbeddedStore) -> None:
     html = "".join(render_map(spec) for spec in (
-        cell_map(store), victim_map(store), entity_map(store, "Exhibit:EX-1", reveal=True)))
+        cell_map(store), cell_map(store, detailed=True), victim_map(store),
+        entity_map(store, "Exhibit:EX-1", reveal=True)))
     for pan in PANS:
         assert pan not in html and pan[:4] + " " + pan[4:8] not in html
 
@@ -215,7 +221,7 @@ def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch: pytest.Monke
 
 def test_cells_fold_their_infrastructure_when_groups_exceed_the_budget(
         store: EmbeddedStore) -> None:
-    spec = cell_map(store, budget=3)
+    spec = cell_map(store, detailed=True, budget=3)
     assert spec.banner is not None and "inside the cell's node" in spec.banner
     cells = {n.label: n for n in spec.nodes if n.label.startswith("Cell ")}
     assert set(cells) == {"Cell C1 (4)", "Cell C2 (4)"}
@@ -237,3 +243,78 @@ def test_victim_map_prefers_the_stored_cell_report(store: EmbeddedStore) -> None
     cell = next(n for n in spec.nodes if n.id == "cell:C9")
     assert "7 victims" in cell.title and "USD 1,234.50" in cell.title
     assert "cell report" in cell.title
+
+
+def test_issue_13_overview_draws_cells_as_groups_with_only_their_ties(
+        store: EmbeddedStore) -> None:
+    spec = cell_map(store)
+    assert spec.title.startswith("Overview of the cells") and spec.physics is False
+    nodes = {n.label: n for n in spec.nodes}
+    # agents with their accounts folded in; the IP two cells share is drawn, as a bridge
+    assert {"Juan Dela Cruz", "Maria Santos", "203.0.113.7", "C1 · 2 agents",
+            "C2 · 2 agents", "Bicol office"} <= nodes.keys()
+    assert "ag1.fake" not in nodes and "356938035643809" not in nodes  # one agent's only
+    juan = nodes["Juan Dela Cruz"].title
+    assert "1 × account: ag1.fake" in juan and "1 × device: 356938035643809" in juan
+    assert "411111******1111" in juan and "4111111111111111" not in juan
+    assert nodes["203.0.113.7"].title.startswith("IPAddress · bridges cells C1, C2")
+    assert [e.title for e in spec.edges if e.color != "#9a9a9a"] == ["bridge: LOGGED_IN_FROM"]
+    assert [g.color for g in spec.groups] == [nodes["C1 · 2 agents"].color,
+                                               nodes["C2 · 2 agents"].color]
+    for group in spec.groups:  # every node of a cell lies inside its halo
+        cell = "C1" if group.color == nodes["C1 · 2 agents"].color else "C2"
+        for node in spec.nodes:
+            if node.title.startswith(f"Agent · cell {cell}"):
+                assert node.x is not None and node.y is not None
+                assert math.hypot(node.x - group.x, node.y - group.y) < group.radius
+    assert not any(name in json.dumps([(n.label, n.title) for n in spec.nodes])
+                   for name in VICTIM_NAMES)
+
+
+def test_issue_13_overview_draws_infrastructure_once_apart(store: EmbeddedStore) -> None:
+    run = store.analysis_runs("cells")[-1]
+    records = store.load_cells(run.run_id)
+    store.save_cells(AnalysisRun(run_id="cells-2", summary={"infrastructure": [
+        {"identifier": "IPAddress:203.0.113.7", "kind": "IPAddress", "shared_by": 2,
+         "reason": "widespread: agents in 2 of 2 cells"}]}), records)
+    spec = cell_map(store)
+    hubs = [n for n in spec.nodes if n.label == "203.0.113.7"]
+    assert len(hubs) == 1 and "shared infrastructure" in hubs[0].title
+    assert "widespread" in hubs[0].title and "C1 (1), C2 (1)" in hubs[0].title
+    assert not spec.edges  # drawn apart: nothing else ties the two cells' agents
+    assert any(n.label.startswith("Shared infrastructure") for n in spec.nodes)
+
+
+def test_issue_13_map_cells_draws_the_overview_or_cells_in_detail(
+        store: EmbeddedStore, tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "case.db")
+    for extra, title in (([], "Overview of the cells"), (["--cell", "C2"], "Cell C2"),
+                         (["--detailed"], "Cells of run")):
+        out = tmp_path / "map.html"
+        result = runner.invoke(cli, ["--store", db, "map", "cells", "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        assert str(_payload(out.read_text())["heading"]).startswith(title)
+
+
+def test_issue_13_forty_cells_get_forty_distinct_colour_blind_safe_colours() -> None:
+    colours = [cell_colour(i) for i in range(40)]
+    assert len(set(colours)) == 40
+    assert cell_colour(0) == "#0072b2"  # Okabe-Ito first
+    for view, coords in cvd_views(colours).items():
+        gaps = [float(np.linalg.norm(coords[i] - coords[j]))
+                for i, j in itertools.combinations(range(40), 2)]
+        # OKLab: about 0.02 is just noticeable; normal vision gets three times that
+        assert min(gaps) >= (0.06 if view == "normal" else 0.04), view
+    lightness = oklab(colours)[:, 0]
+    assert lightness.min() >= 0.4 and lightness.max() <= 0.81  # visible on white
+
+
+def test_issue_13_render_shares_node_looks_and_checks_group_colours() -> None:
+    nodes = [MapNode(f"n{i}", str(i), color="#112233") for i in range(3)]
+    data = _payload(render_map(MapSpec("m", nodes, [], groups=[
+        MapGroup("n0", 0, 0, 10, "#0072b2")])))
+    assert data["looks"] == {"s0": {"shape": "dot", "color": "#112233", "size": 12.0}}
+    assert all(n["look"] == "s0" and "color" not in n for n in data["nodes"])  # type: ignore[attr-defined]
+    with pytest.raises(ExportError, match="#rrggbb"):
+        render_map(MapSpec("m", nodes, [], groups=[MapGroup("n0", 0, 0, 1, "red;x")]))

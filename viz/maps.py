@@ -32,6 +32,7 @@ from ringmap.graphs.sameas import sightings as same_as_sightings
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
+from ringmap.viz.overview import OVERVIEW_LIMIT, overview_map
 from ringmap.viz.reach import CellReach, cell_of, reach_cells, select_cells
 from ringmap.viz.render import (
     LegendEntry,
@@ -41,6 +42,7 @@ from ringmap.viz.render import (
     MapSpec,
     render_map,
 )
+from ringmap.viz.render import clip as _clip
 from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
 from ringmap.viz.world import victim_map
 
@@ -75,11 +77,6 @@ class MapResult:
     def counts(self) -> dict[str, Any]:
         """The numbers as a mapping."""
         return {"nodes": self.nodes, "edges": self.edges, "aggregated": self.aggregated}
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _money_text(money: Mapping[str, float]) -> str:
@@ -196,21 +193,27 @@ def cell_map(
     store: Store,
     cells: Iterable[str] | None = None,
     *,
+    detailed: bool = False,
     budget: int = DEFAULT_BUDGET,
     reveal: bool = False,
     graph: nx.MultiDiGraph | None = None,
 ) -> MapSpec:
-    """Agents and accounts coloured by cell, their infrastructure and raid sites.
+    """The cells of the latest run: an overview of every cell, or the named cells in detail.
 
     Parameters
     ----------
     store
         The case; its latest cell run is drawn.
     cells
-        Only these cell ids (default: every cell of the run).
+        Draw only these cell ids, in detail: every agent, account, identifier and raid site
+        of their footprint, with the evidence behind each edge.
+    detailed
+        Draw every cell in detail (the default without ``cells`` is the overview of
+        :mod:`ringmap.viz.overview`).
     budget
-        Most nodes drawn individually; above it each cell becomes one super-node with its
-        infrastructure counted per type (and the map says so in a banner).
+        Most nodes a detailed map draws individually; above it each cell becomes one
+        super-node with its infrastructure counted per type (and the map says so in a
+        banner). The overview falls back to the same above ``OVERVIEW_LIMIT`` nodes.
     reveal
         Show victims' identities instead of pseudonyms.
     graph
@@ -222,11 +225,18 @@ def cell_map(
     graph = store.project() if graph is None else graph
     order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = reach_cells(graph, records)
-    members = cell_of(records)
-    drawer = _Drawer(store, graph, Privacy.for_graph(graph, reveal=reveal), members, order)
-    shown = {n for r in reaches for n in r.footprint | r.sites}
+    privacy = Privacy.for_graph(graph, reveal=reveal)
     title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
              else f"Cells of run {run_id}")
+    if cells is None and not detailed:
+        run = store.analysis_runs("cells")[-1]  # the run select_cells read
+        spec = overview_map(graph, run, records, reaches, privacy,
+                            f"Overview of the cells of run {run_id}", OVERVIEW_LIMIT)
+        if spec is not None:
+            return spec
+        budget = min(budget, OVERVIEW_LIMIT)
+    drawer = _Drawer(store, graph, privacy, cell_of(records), order)
+    shown = {n for r in reaches for n in r.footprint | r.sites}
     legend = [_cells_legend(records, order)]
     if len(shown) <= budget:
         nodes, edges = _detailed(drawer, shown)

@@ -29,14 +29,28 @@ from pyvis.network import Network
 
 from ringmap.errors import ExportError
 
-__all__ = ["LegendEntry", "LegendSection", "MapEdge", "MapNode", "MapSpec", "Shape",
-           "render_map", "script_json"]
+__all__ = ["LABEL_THRESHOLD", "LegendEntry", "LegendSection", "MapEdge", "MapGroup", "MapNode",
+           "MapSpec", "Shape", "clip", "render_map", "script_json"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
 VENDOR = _HERE / "vendor"
 _SOURCE_MAP = re.compile(r"\n//# sourceMappingURL=\S*\s*$")
 _EDGE_COLOUR = "#9a9a9a"
+_COLOUR = re.compile(r"#[0-9a-f]{6}")
+#: On-screen label size (px) below which the page does not draw a label: with per-node font
+#: sizes this makes labels appear by zoom level.
+LABEL_THRESHOLD = 9
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis.
+
+    >>> clip("a  b c", 10), clip("abcdef", 4)
+    ('a b c', 'abc…')
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(slots=True)
@@ -90,6 +104,18 @@ class Shape:
 
 
 @dataclass(slots=True)
+class MapGroup:
+    """A halo drawn behind a group of nodes (a cell), centred at ``x, y``; a click inside it
+    zooms to it. ``node`` is the id of the node that names the group."""
+
+    node: str
+    x: float
+    y: float
+    radius: float
+    color: str
+
+
+@dataclass(slots=True)
 class LegendEntry:
     """One legend line: a glyph in a colour and its meaning."""
 
@@ -125,6 +151,10 @@ class MapSpec:
     """Edge width choices (key -> label), switchable on the page."""
     window: tuple[str, str] | None = None
     """First and last day of the case: the range of the time filter."""
+    groups: list[MapGroup] = field(default_factory=list)
+    """Halos behind groups of nodes (the cells of the overview)."""
+    directed: bool = True
+    """Whether edges get arrows unless they say otherwise."""
 
 
 def script_json(value: Any) -> str:
@@ -178,10 +208,11 @@ def _assets() -> dict[str, str]:
 def _options(spec: MapSpec) -> dict[str, Any]:
     return {
         "autoResize": True,
-        "nodes": {"font": {"size": 12, "face": "sans-serif"}, "borderWidth": 1},
+        "nodes": {"font": {"size": 12, "face": "sans-serif"}, "borderWidth": 1,
+                  "scaling": {"label": {"drawThreshold": LABEL_THRESHOLD}}},
         "edges": {"smooth": False, "color": {"color": _EDGE_COLOUR, "inherit": False},
                   "width": 1,
-                  "arrows": {"to": {"enabled": True, "scaleFactor": 0.4}}},
+                  "arrows": {"to": {"enabled": spec.directed, "scaleFactor": 0.4}}},
         "interaction": {"hover": True, "tooltipDelay": 150, "hideEdgesOnDrag": True,
                         "navigationButtons": False, "keyboard": False},
         "physics": {
@@ -196,25 +227,51 @@ def _options(spec: MapSpec) -> dict[str, Any]:
     }
 
 
-def _network(spec: MapSpec) -> Network:
+class _Ids(list[str]):
+    """pyvis keeps node ids in a list and looks each new node and both ends of each new edge
+    up in it; a set beside the list makes a map of thousands of nodes linear, not quadratic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def append(self, item: str) -> None:
+        super().append(item)
+        self._seen.add(item)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._seen
+
+
+def _network(spec: MapSpec) -> tuple[Network, dict[str, dict[str, Any]]]:
+    """The pyvis network of ``spec``, and the looks its nodes share."""
     net = Network(height="100%", width="100%", directed=True, heading=spec.title,
                   cdn_resources="in_line")
     net.set_template_dir(str(TEMPLATES) + os.sep, "map.html")
-    # Values equal to the defaults in _options() are left out: maps of thousands of nodes
-    # must stay small, and the page reads the defaults from the options.
+    net.node_ids = _Ids()
+    # Values equal to the defaults in _options() are left out and a node's look (shape,
+    # colour, size, label options) is written once and named by the nodes that share it (the
+    # page copies it into them: vis-network's own groups cost seconds on thousands of
+    # nodes): maps of thousands of nodes must stay small.
+    styles: dict[tuple[str, str, float, str], str] = {}
+    looks: dict[str, dict[str, Any]] = {}
     for node in spec.nodes:
         extra: dict[str, Any] = {}
         if node.x is not None and node.y is not None:
             extra = {"x": round(node.x), "y": round(node.y)}
         if node.fixed:
-            extra["physics"] = False
+            if spec.physics:
+                extra["physics"] = False
             extra["fixed"] = True
         if node.active:
             extra["active"] = list(node.active)
-        if node.font:
-            extra["font"] = node.font
-        net.add_node(node.id, label=node.label, shape=node.shape, color=node.color,
-                     title=node.title, size=round(node.size, 1), **extra)
+        look = (node.shape, node.color, round(node.size, 1), json.dumps(node.font, sort_keys=True))
+        if look not in styles:
+            styles[look] = f"s{len(styles)}"
+            looks[styles[look]] = {"shape": node.shape, "color": node.color, "size": look[2],
+                                   **({"font": node.font} if node.font else {})}
+        net.add_node(node.id, label=node.label, title=node.title, look=styles[look], **extra)
+        del net.nodes[-1]["shape"], net.nodes[-1]["color"]  # pyvis sets them; the look has them
     for edge in spec.edges:
         options: dict[str, Any] = {"title": edge.title}
         if edge.width != 1.0:
@@ -229,17 +286,27 @@ def _network(spec: MapSpec) -> Network:
             options["active"] = list(edge.active)
         if edge.weights:
             options["weights"] = {k: round(w, 2) for k, w in edge.weights.items()}
-        options["arrows"] = "to" if edge.arrows else ""
+        if edge.arrows != spec.directed:
+            options["arrows"] = "to" if edge.arrows else ""
         net.add_edge(edge.src, edge.dst, **options)
-        if edge.arrows:
-            del net.edges[-1]["arrows"]  # the default; pyvis adds it to every directed edge
+        if edge.arrows == spec.directed:
+            # the page's default: pyvis adds "to" to every edge of its (directed) network, and
+            # an undirected pyvis network would compare each new edge with every other one
+            net.edges[-1].pop("arrows", None)
     net.set_options(json.dumps(_options(spec)))
-    return net
+    return net, looks
+
+
+def _group(group: MapGroup) -> dict[str, Any]:
+    if not _COLOUR.fullmatch(group.color):
+        raise ExportError(f"a group colour must be #rrggbb, not {group.color!r}")
+    return {"node": group.node, "x": round(group.x), "y": round(group.y),
+            "r": round(group.radius), "color": group.color}
 
 
 def render_map(spec: MapSpec) -> str:
     """The map as one self-contained HTML page."""
-    net = _network(spec)
+    net, looks = _network(spec)
     assets = _assets()
     extras = {
         "legend": [{"title": s.title, "items": [{"glyph": i.glyph, "color": i.color,
@@ -252,6 +319,8 @@ def render_map(spec: MapSpec) -> str:
         "bounds": spec.bounds,
         "weights": spec.weights,
         "window": spec.window,
+        "groups": [_group(g) for g in spec.groups],
+        "looks": looks,
     }
 
     def payload(nodes: list[Mapping[str, Any]], edges: list[Mapping[str, Any]], heading: str,

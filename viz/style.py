@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ringmap.viz.palette import PALETTE_SIZE, generate
 from ringmap.viz.render import LegendEntry
 
 __all__ = ["CELL_COLOURS", "NEUTRAL", "TYPE_STYLES", "TypeStyle", "cell_colour", "type_legend",
            "type_style"]
 
-#: Distinct colours for cells (Okabe-Ito and Tableau hues), cycled when there are more cells.
-CELL_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#8c564b",
-                "#f0e442", "#7f3c8d", "#11a579", "#e73f74", "#3969ac", "#80ba5a", "#f2b701")
+#: Distinct colours for cells, for normal and colour-blind eyes (:mod:`ringmap.viz.palette`),
+#: cycled when there are more cells; maps write the cell id beside its colour.
+CELL_COLOURS = generate(PALETTE_SIZE)
 NEUTRAL = "#b0b0b0"
 
 

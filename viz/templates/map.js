@@ -39,13 +39,64 @@
   });
   (data.notes || []).forEach(function (note) { legend.appendChild(el("div", "rm-note", note)); });
 
-  var nodes = new vis.DataSet(data.nodes.map(withTooltip));
+  function withLook(item) {
+    // a node names its look (shape, colour, size, label options), shared by nodes alike
+    var copy = withTooltip(item);
+    var look = (data.looks || {})[item.look];
+    delete copy.look;
+    if (look) {
+      copy.shape = look.shape;
+      copy.color = look.color;
+      copy.size = look.size;
+      if (look.font) { copy.font = Object.assign({}, look.font); }
+    }
+    return copy;
+  }
+
+  var nodes = new vis.DataSet(data.nodes.map(withLook));
   var edges = new vis.DataSet(data.edges.map(withTooltip));
   var network = new vis.Network(document.getElementById("mynetwork"),
                                 { nodes: nodes, edges: edges }, data.options);
   window.ringmapNetwork = network;
   window.ringmapStable = false;
   var layers = window.ringmapLayers.install(network, data, nodes, edges);
+
+  // Groups (the cells of the overview) are halos drawn on the canvas behind their nodes; a
+  // click on one, or on its name, zooms to it, and "Whole map" fits everything again.
+  var groups = data.groups || [];
+  network.on("beforeDrawing", function (ctx) {
+    groups.forEach(function (group) {
+      ctx.beginPath();
+      ctx.arc(group.x, group.y, group.r, 0, 2 * Math.PI);
+      ctx.globalAlpha = 0.12;
+      ctx.fillStyle = group.color;
+      ctx.fill();
+      ctx.globalAlpha = 0.8;
+      ctx.lineWidth = Math.max(2, 2 / network.getScale());
+      ctx.strokeStyle = group.color;
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    });
+  });
+  function groupAt(point, node) {
+    for (var i = 0; i < groups.length; i++) {
+      var g = groups[i];
+      if (g.node === node || Math.pow(point.x - g.x, 2) + Math.pow(point.y - g.y, 2) <= g.r * g.r) {
+        return g;
+      }
+    }
+    return null;
+  }
+  network.on("click", function (params) {
+    var hit = params.nodes.length ? params.nodes[0] : null;
+    var group = groupAt(params.pointer.canvas, hit);
+    if (group && (hit === null || hit === group.node)) {
+      var frame = network.body.container;
+      network.moveTo({ position: { x: group.x, y: group.y }, animation: false,
+                       scale: 0.95 * Math.min(frame.clientWidth, frame.clientHeight) / (2 * group.r) });
+    }
+  });
+  document.getElementById("rm-fit").addEventListener("click", function () { layers.fit(); });
 
   function stable() {
     // Show the whole map once it is laid out: fixed positions (countries at their

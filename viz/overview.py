@@ -77,7 +77,7 @@ def shelf_pack(sizes: Sequence[tuple[float, float]], width: float, gap: float
     wider than that gets a row of its own), and the width and height used.
 
     >>> shelf_pack([(10, 10), (10, 5), (10, 10)], width=25, gap=2)
-    ([(0, 0), (12, 0), (0, 12)], 22, 22)
+    ([(0.0, 0.0), (12.0, 0.0), (0.0, 12.0)], 22.0, 22.0)
     """
     corners: list[tuple[float, float]] = []
     x = y = row_height = used = 0.0

@@ -58,6 +58,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "Email": 3.0,
     "IdDocument": 3.0,
     "PaymentCard": 2.0,
+    # a masked card (BIN and/or last four only): thousands of cards share a masked form
+    "masked_card": 0.5,
     "FinancialAccount": 2.0,
     "mule": 1.5,  # a money mule receiving for several agents
     "Location": 1.5,
@@ -177,10 +179,13 @@ class _Builder:
         self.reliability = reliability
         self.types: dict[str, str] = {}
         self.role: dict[str, str] = {}
+        self.weak: dict[str, str] = {}  # identifiers weighed as a kind of their own
         for node, attrs in evidence.nodes(data=True):  # one pass over the node dicts
             kind = self.types[node] = attrs.get("type", "")
             if kind == "Person":
                 self.role[node] = attrs.get("role", "")
+            elif kind == "PaymentCard" and attrs.get("partial"):
+                self.weak[node] = "masked_card"
         self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for src, targets in evidence.adjacency():
             for dst, rels in targets.items():
@@ -258,7 +263,7 @@ class _Builder:
         return min(self.reliability.get(e, 1.0) for e in edge_ids)
 
     def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[str, ...]) -> None:
-        self.kinds[ident] = kind
+        self.kinds[ident] = self.weak.get(ident, kind)
         holders = self.incidence[ident]
         known = holders.get(unit)
         if known is None or known.reliability < rel:

@@ -106,6 +106,19 @@ def test_card_victims_paid_into_belongs_with_agents_who_contacted_them() -> None
                    edge_id("PAID_TO", "Payment:wu/1", "PaymentCard:k"))
 
 
+def test_issue_10_a_masked_card_is_a_weak_tie() -> None:
+    g = _graph(("Person:a", "HOLDS", "PaymentCard:full"), ("Person:b", "HOLDS", "PaymentCard:full"),
+               ("Person:c", "HOLDS", "PaymentCard:masked"),
+               ("Person:d", "HOLDS", "PaymentCard:masked"),
+               a="suspect", b="suspect", c="suspect", d="suspect")
+    g.nodes["PaymentCard:masked"]["partial"] = True
+    agents = project_agents(g)
+    assert agents.kinds["PaymentCard:masked"] == "masked_card"
+    assert _weight(agents, "Person:c", "Person:d") == pytest.approx(0.5)
+    assert _weight(agents, "Person:a", "Person:b") == pytest.approx(2.0)
+    assert _weight(agents, "Person:a", "Person:c") == 0.0  # never the full card by itself
+
+
 def test_low_graded_link_weighs_less() -> None:
     g = _graph(("Person:a", "USES", "Device:1"), ("Person:b", "USES", "Device:1"),
                a="suspect", b="suspect")

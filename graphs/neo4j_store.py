@@ -451,6 +451,7 @@ class Neo4jStore(Store):
         """Delete every node and relationship of the database (keeps constraints)."""
         with self._errors(), self.session() as session:
             session.run(cypher.WIPE).consume()
+        self._ledger_records.clear()  # file numbers start again at 1
 
     # -- ingest ----------------------------------------------------------------------------
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:

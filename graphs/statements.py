@@ -9,7 +9,7 @@ value they show, which is materialised so that reads and queries stay as fast as
 - ``first_seen``, ``last_seen`` and ``count`` are not contested but widened over every
   source (:data:`~ringmap.graphs.codec.WIDENED`), as repeated sightings widen them;
 - two loads *disagree* on a property when they state different values for it
-  (:func:`disagreements`).
+  (:func:`disputed`).
 
 Grades of both schemes are ordered by :meth:`~ringmap.graphs.model.Grading.reliability`
 (Admiralty ``A1`` first, then ``B1``, ``A2`` ...; UK 3x5x2 ``1A`` equal to ``A1``).
@@ -24,7 +24,7 @@ Grades of both schemes are ordered by :meth:`~ringmap.graphs.model.Grading.relia
 ...           (load("C3", "tip.csv"), 2, {"name": "Paolo Soriano", "role": "mule"})]
 >>> shown_props(stated)
 {'name': 'Maria Santos', 'role': 'suspect'}
->>> sorted(disagreements(statements("Person:AG-9", stated)))
+>>> disputed(stated)
 ['name', 'role']
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 from ringmap.graphs.codec import WIDENED, merge_props
 from ringmap.graphs.model import FileLoad, Statement
 
-__all__ = ["Rank", "Stated", "disagreements", "rank", "shown_props", "statements"]
+__all__ = ["Rank", "Stated", "disputed", "rank", "shown_props", "statements"]
 
 Stated = tuple[FileLoad, int, dict[str, Any]]
 """One load's statement of an item: the load, its number in the store (later loads have larger
@@ -77,16 +77,21 @@ def statements(item: str, stated: Sequence[Stated]) -> list[Statement]:
     return out
 
 
-def disagreements(found: Iterable[Statement]) -> dict[str, list[Statement]]:
-    """The properties whose sources state different values, with all their statements
-    (widened properties never disagree)."""
-    by_property: dict[str, list[Statement]] = {}
-    for statement in found:
-        if statement.property not in WIDENED:
-            by_property.setdefault(statement.property, []).append(statement)
-    return {name: group for name, group in by_property.items()
-            if len({_canonical(s.value) for s in group}) > 1}
+def disputed(stated: Iterable[Stated]) -> list[str]:
+    """The properties these loads state different values for, sorted (widened properties
+    are never disputed)."""
+    values: dict[str, set[Any]] = {}
+    for _load, _number, props in stated:
+        for name, value in props.items():
+            if name not in WIDENED:
+                values.setdefault(name, set()).add(_canonical(value))
+    return sorted(name for name, seen in values.items() if len(seen) > 1)
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+def _canonical(value: Any) -> Any:
+    """``value`` itself when it can be compared by hash, else its canonical JSON."""
+    try:
+        hash(value)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
+    return value

@@ -40,7 +40,7 @@ from ringmap.graphs.model import (
     Statement,
 )
 from ringmap.graphs.sameas import SAME_AS, collapse
-from ringmap.graphs.statements import Stated, disagreements, statements
+from ringmap.graphs.statements import Stated, disputed, statements
 from ringmap.privacy import key_problem
 
 if TYPE_CHECKING:
@@ -215,10 +215,15 @@ class Store(ABC):
         """The properties (of these types; these names) whose sources disagree, ordered by
         item then property."""
         wanted = None if properties is None else set(properties)
-        return [Conflict(item=item, type=type_, property=name, statements=group)
-                for item, type_, stated in self.multi_stated(types)
-                for name, group in sorted(disagreements(statements(item, stated)).items())
-                if wanted is None or name in wanted]
+        found: list[Conflict] = []
+        for item, type_, stated in self.multi_stated(types):
+            names = [n for n in disputed(stated) if wanted is None or n in wanted]
+            if names:  # most items stated twice agree: only these are worth their statements
+                every = statements(item, stated)
+                found += [Conflict(item=item, type=type_, property=name,
+                                   statements=[s for s in every if s.property == name])
+                          for name in names]
+        return found
 
     @abstractmethod
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:

@@ -273,14 +273,17 @@ PROVENANCE_NODES: dict[str, str] = {
 
 #: per (type, source label, target label): the provenance of many relationships (``$pairs``
 #: of ``{src, dst}``), one row per relationship and file
-PROVENANCE_EDGES: dict[tuple[str, str, str], str] = {
-    (rel.name, src, dst): (f"UNWIND $pairs AS p MATCH (:`{src}` {{id: p.src}})-[item:"
-                           f"`{rel.name}`]->(:`{dst}` {{id: p.dst}}) "
-                           f"CALL (item) {{ {_PROVENANCE} }} "
-                           f"RETURN p.src AS src, p.dst AS dst, seq, record, rows, ref_rows, refs")
-    for rel in SCHEMA.relationships.values()
-    for src in sorted(rel.sources) for dst in sorted(rel.targets)
-}
+def _per_pair(tail: str) -> dict[tuple[str, str, str], str]:
+    """Per (type, source label, target label): each relationship ``item`` between the ends
+    ``$pairs`` (``{src, dst}``) that exists, then ``tail``."""
+    return {(rel.name, src, dst): (f"UNWIND $pairs AS p MATCH (:`{src}` {{id: p.src}})-[item:"
+                                   f"`{rel.name}`]->(:`{dst}` {{id: p.dst}}) " + tail)
+            for rel in SCHEMA.relationships.values()
+            for src in sorted(rel.sources) for dst in sorted(rel.targets)}
+
+
+PROVENANCE_EDGES = _per_pair(f"CALL (item) {{ {_PROVENANCE} }} RETURN p.src AS src, "
+                             "p.dst AS dst, seq, record, rows, ref_rows, refs")
 
 #: per label: which of the nodes ``$ids`` are on the victim side (victims, and what only victims
 #: use or hold), asked per label so that the id index is used
@@ -307,13 +310,7 @@ STATED_NODES: dict[str, str] = {
 }
 
 #: per (type, source label, target label): the statements of the relationships ``$pairs``
-STATED_EDGES: dict[tuple[str, str, str], str] = {
-    (rel.name, src, dst): (f"UNWIND $pairs AS p MATCH (:`{src}` {{id: p.src}})-[e:"
-                           f"`{rel.name}`]->(:`{dst}` {{id: p.dst}}) "
-                           f"RETURN p.src AS src, p.dst AS dst, e.{STATEMENTS} AS st")
-    for rel in SCHEMA.relationships.values()
-    for src in sorted(rel.sources) for dst in sorted(rel.targets)
-}
+STATED_EDGES = _per_pair(f"RETURN p.src AS src, p.dst AS dst, item.{STATEMENTS} AS st")
 
 #: per label: the nodes more than one load stated, with their statements
 MULTI_STATED_NODES: dict[str, str] = {

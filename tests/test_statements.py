@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ringmap.errors import NotFound
 from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Retraction, Sighting
+from ringmap.graphs.statements import rank, shown_props, statements
 from ringmap.graphs.store import Store
 
 StoreFactory = Callable[[], Store]
@@ -204,3 +207,18 @@ store = open_store(neo4j_uri=where) if where.startswith(("bolt", "neo4j")) else 
 (tip,) = [f for f in store.file_loads() if f.source_file == "tip.csv"]
 store.retract([tip], Retraction(reason="killed"), on_step=lambda step: os._exit(9))
 """
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A1", "B2", "C3", "F6", "1A", "2B"]),
+                          st.integers(1, 28), st.sampled_from(["suspect", "mule", "victim"])),
+                min_size=1, max_size=6, unique_by=lambda t: t[1]),
+       st.randoms())
+def test_issue_11_the_shown_value_is_the_best_ranked_whatever_the_order(
+        sources: list[tuple[str, int, str]], shuffle: Any) -> None:
+    stated = [(load(f"f{n}.csv", grade, day), n, {"role": role})
+              for n, (grade, day, role) in enumerate(sources)]
+    best = max(stated, key=lambda s: rank(s[0], s[1]))
+    shuffle.shuffle(stated)
+    assert shown_props(stated) == {"role": best[2]["role"]}
+    assert [s.value for s in statements(AGENT, stated) if s.shown] == [best[2]["role"]] * sum(
+        1 for s in stated if s[2]["role"] == best[2]["role"])

@@ -161,7 +161,8 @@ class EmbeddedStore(Store):
         self._ids_version = -1  # PRAGMA data_version the id cache was read at
         self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
         self._fresh: set[tuple[str, int]] = set()  # items the load in progress created
-        self._stated_here: set[tuple[str, int]] = set()  # items it stated so far
+        # items it stated so far, with a digest of the properties it stated last
+        self._stated_here: dict[tuple[str, int], int] = {}
         self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path,
                                    self._mark_interrupted)
 
@@ -200,7 +201,7 @@ class EmbeddedStore(Store):
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         db = self._db
         self._files.clear()
-        self._fresh, self._stated_here = set(), set()
+        self._fresh, self._stated_here = set(), {}
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA data_version").fetchone()[0]
@@ -225,7 +226,7 @@ class EmbeddedStore(Store):
             self._ids = None  # the cache may hold rolled-back ids
             raise
         finally:
-            self._fresh, self._stated_here = set(), set()
+            self._fresh, self._stated_here = set(), {}
         return done
 
     def _id_cache(self) -> _IdCache:
@@ -311,18 +312,22 @@ class EmbeddedStore(Store):
         for k, text in self._by_keys(table.stated_by_file, widen, file_id):
             type_, props = state[k]
             state[k] = (type_, merge_props(decode_props(type_, text), props))
-        texts = {k: encode_props(props) for k, (_type, props) in state.items()}
+        texts: dict[int, str] = {}
+        for k, (_type, props) in state.items():
+            digest = _digest(props)
+            if here.get((tag, k)) != digest:  # else the same statement again: rows only
+                texts[k] = encode_props(props)
+                here[(tag, k)] = digest
         db.executemany(
             table.state, [(k, file_id, _pack(seen.get(k, [])), texts.get(k, "{}"))
              for k in sorted(state.keys() | seen.keys())])
-        here.update((tag, k) for k in state)
 
         fresh: list[tuple[int, str, str]] = []
         check: list[int] = []
         for k, (type_, props) in state.items():
             if (tag, k) in self._fresh:
                 if ids.changed((tag, k), props):
-                    fresh.append((k, type_, texts[k]))
+                    fresh.append((k, type_, texts.get(k) or encode_props(props)))
             elif not ids.agrees((tag, k), props):
                 check.append(k)
         restate: list[int] = []

@@ -313,35 +313,39 @@ class EmbeddedStore(Store):
             type_, props = state[k]
             state[k] = (type_, merge_props(decode_props(type_, text), props))
         texts: dict[int, str] = {}
-        for k, (_type, props) in state.items():
-            digest = _digest(props)
-            if here.get((tag, k)) != digest:  # else the same statement again: rows only
-                texts[k] = encode_props(props)
-                here[(tag, k)] = digest
-        db.executemany(
-            table.state, [(k, file_id, _pack(seen.get(k, [])), texts.get(k, "{}"))
-             for k in sorted(state.keys() | seen.keys())])
-
+        digests: dict[int, int] = {}
         fresh: list[tuple[int, str, str]] = []
         check: list[int] = []
+        agreeing = ids.agreeing
         for k, (type_, props) in state.items():
-            if (tag, k) in self._fresh:
-                if ids.changed((tag, k), props):
-                    fresh.append((k, type_, texts.get(k) or encode_props(props)))
-            elif not ids.agrees((tag, k), props):
+            item = (tag, k)
+            digest = digests[k] = _digest(props)
+            if here.get(item) != digest:  # else the same statement again: rows only
+                texts[k] = encode_props(props)
+                here[item] = digest
+            if agreeing.get(item) == digest:
+                continue  # these values are shown already
+            if item in self._fresh:  # only this load states it: its statement is shown
+                agreeing[item] = digest
+                fresh.append((k, type_, texts.get(k) or encode_props(props)))
+            else:
                 check.append(k)
+        db.executemany(
+            table.state, [(k, file_id, _pack(seen.get(k, [])), texts.get(k, "{}"))
+                          for k in sorted(state.keys() | seen.keys())])
+
         restate: list[int] = []
         for k, text in self._by_keys(table.shown, check):
             type_, props = state[k]
             if _within(props, decode_props(type_, text)):
-                ids.remember((tag, k), props)
+                agreeing[(tag, k)] = digests[k]
             else:
                 restate.append(k)
         for k, shown in self._shown(table, restate).items():
             if _within(state[k][1], shown):
-                ids.remember((tag, k), state[k][1])
+                agreeing[(tag, k)] = digests[k]
             else:
-                ids.forget((tag, k))
+                agreeing.pop((tag, k), None)
         return fresh
 
     def _shown(self, table: _Table, keys: list[int]) -> dict[int, dict[str, Any]]:
@@ -790,8 +794,8 @@ class _Ids(Generic[K]):
 
 
 class _IdCache:
-    """Integer ids of nodes and relationships, and a digest of what was last written for
-    each, kept for the life of a connection (dropped on rollback)."""
+    """Integer ids of nodes and relationships, and digests of values each is known to show,
+    kept for the life of a connection (dropped on rollback and retraction)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._nodes = _Ids[str](dict(db.execute("SELECT id, nid FROM nodes")))
@@ -799,27 +803,9 @@ class _IdCache:
             (t, s, d): e for e, t, s, d in db.execute("SELECT eid, type, src, dst FROM edges")})
         self.nids, self.eids = self._nodes.ids, self._edges.ids
         self.node, self.edge = self._nodes.of, self._edges.of
-        self._written: dict[tuple[str, int], int] = {}
-
-    def changed(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
-        """Whether ``props`` differ from what was last written for ``item``: merging the same
-        properties again changes nothing, so that write is skipped."""
-        if self.agrees(item, props):
-            return False
-        self.remember(item, props)
-        return True
-
-    def agrees(self, item: tuple[str, int], props: dict[str, Any]) -> bool:
-        """Whether ``props`` are known to be the values ``item`` shows."""
-        return self._written.get(item) == _digest(props)
-
-    def remember(self, item: tuple[str, int], props: dict[str, Any]) -> None:
-        """Note that ``props`` are values ``item`` shows."""
-        self._written[item] = _digest(props)
-
-    def forget(self, item: tuple[str, int]) -> None:
-        """Forget what ``item`` shows (its shown values changed)."""
-        self._written.pop(item, None)
+        #: digests of properties known to be values each item shows: stating them again
+        #: changes nothing, so that write (or check) is skipped
+        self.agreeing: dict[tuple[str, int], int] = {}
 
 
 def _digest(props: dict[str, Any]) -> int:

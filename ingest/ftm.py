@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ringmap.errors import NormalisationError
@@ -217,11 +218,21 @@ class _Reader:
     """Turns FtM entities into ringmap nodes and relationships."""
 
     def __init__(self, fmt: FtmFormat, key: bytes) -> None:
-        self.ctx = Context(default_region=fmt.default_region or Context().default_region)
+        self.default = Context(default_region=fmt.default_region or Context().default_region)
+        self.ctx = self.default
         self.key = key
         self.converters: dict[tuple[str, str], Callable[[str, Context], Any] | None] = {}
 
     # -- values --
+    def read_in(self, entity: _Entity) -> None:
+        """Read the entity's national phone numbers in its country (as FtM parses them),
+        else in the default region."""
+        for code in entity.all("country") + entity.all("nationality"):
+            if code.upper() in phonenumbers.SUPPORTED_REGIONS:
+                self.ctx = Context(default_region=code.upper())
+                return
+        self.ctx = self.default
+
     def value(self, type_: str, prop: str, text: str, rel: bool = False) -> Any:
         """``text`` as the value of ``prop`` of a node (or relationship) type."""
         spec = (SCHEMA.relationship(type_) if rel else SCHEMA.entity(type_)).properties[prop]
@@ -402,6 +413,7 @@ class _Reader:
     def read(self, entity: _Entity, refs: Refs) -> _Result:
         """Everything one entity yields (its own node first)."""
         result = _Result()
+        self.read_in(entity)
         for prop in entity.unknown:
             result.skip(entity.schema.name, f"unknown property {prop!r}", "unknown property")
         if entity.marker(forms.CELL_MARKER) is not None or (entity.schema.edge and any(
@@ -618,6 +630,7 @@ def _refs(path: Path, model: Model, reader: _Reader, limits: ReadLimits) -> dict
             elif forms.PLACEHOLDER_MARKER in entity.all("keywords"):
                 refs[entity.id] = _PLACEHOLDER
             elif not entity.schema.edge or entity.schema.name == "Payment":
+                reader.read_in(entity)
                 own = reader.primary(entity, _Result())
                 if own is not None:
                     refs.setdefault(entity.id, own.id)

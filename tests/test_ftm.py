@@ -308,6 +308,24 @@ def test_hostile_lines_are_quarantined_with_their_reason(tmp_path: Path, line: s
     assert "A" * 32_768 not in text
 
 
+def test_national_numbers_are_read_in_the_entity_country(tmp_path: Path) -> None:
+    path = tmp_path / "phones.ftm.json"
+    path.write_text(
+        '{"id": "uk", "schema": "Person", "properties": {"name": ["Sam"], "country": ["gb"], '
+        '"phone": ["07700 900456"]}}\n'
+        '{"id": "ph", "schema": "Person", "properties": {"name": ["Jo"], '
+        '"phone": ["0917 123 4567"]}}\n'
+        '{"id": "call", "schema": "Call", "properties": {"callerNumber": ["0917 123 4567"], '
+        '"receiverNumber": ["+447700900456"]}}\n', encoding="utf-8")
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        (loaded,) = _import(store, path, tmp_path).files
+        assert (loaded.loaded, loaded.skipped) == (3, {})
+        assert {(e.src, e.dst) for e in store.edges(["USES"])} == {
+            ("Person:FTM-uk", "Phone:+447700900456"), ("Person:FTM-ph", "Phone:+639171234567")}
+        assert {(e.src, e.dst) for e in store.edges(["CONTACTED"])} == {
+            ("Phone:+639171234567", "Phone:+447700900456")}
+
+
 def test_cli_ingests_ftm_and_exports_it_audited(tmp_path: Path) -> None:
     runner = CliRunner()
     store = str(tmp_path / "case.db")

@@ -7,7 +7,9 @@ from what an analyst types (:func:`ringmap.graphs.resolve.readings`), countries 
 runs and cells looked up, a run's infrastructure read from its summary; every value reaches the
 store as a bound parameter. Rows come back typed by the header's column kinds, victims on the
 victim side shown as ``Type:V-…`` pseudonyms unless ``reveal`` is asked for, and card-like
-digit runs in text masked.
+digit runs in text masked. A person (or account) merged with others (``ringmap merge``) is one:
+a parameter naming any of its references asks about all of them, and every reference in the
+rows is shown as its group's id (:mod:`ringmap.graphs.sameas`), each row once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ringmap.errors import ConfigError, NotFound, StoreError
 from ringmap.graphs.model import AnalysisRun
 from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.resolve import lookup, readings, resolve
+from ringmap.graphs.sameas import SAME_AS, SameAsGroups
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, mask_card_numbers
 from ringmap.queries.catalog import Column, Param, QuerySpec, get_query
@@ -186,6 +189,35 @@ def _typed(columns: tuple[Column, ...], raw: tuple[Any, ...]) -> dict[str, Any]:
     return row
 
 
+def _per_member(spec: QuerySpec, params: dict[str, Any],
+                groups: SameAsGroups) -> list[dict[str, Any]]:
+    """The bindings to run: one per member of each same-as group an entity parameter names
+    (a merged person is asked about under every reference he has), else ``params`` alone."""
+    bindings = [params]
+    for param in spec.params:
+        value = params.get(param.name)
+        if param.kind == "node" and isinstance(value, str):
+            members = groups.members(value)
+            bindings = [{**b, param.name: m} for b in bindings for m in members]
+    return bindings
+
+
+def _as_groups(rows: list[dict[str, Any]], parties: list[str],
+               groups: SameAsGroups) -> list[dict[str, Any]]:
+    """Rows with every merged reference shown as its group's id, repeated rows once."""
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        for column in parties:
+            if isinstance(row[column], str):
+                row[column] = groups.canonical(row[column])
+        key = repr(sorted(row.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def run_named(
     store: Store,
     name: str,
@@ -219,12 +251,16 @@ def run_named(
     """
     spec = get_query(name)
     params = bind(store, spec, raw_params or {})
-    rows = [_typed(spec.columns, raw) for raw in store.named_rows(spec, params, timeout)]
+    groups = SameAsGroups((e.src, e.dst) for e in store.edges([SAME_AS]))
+    rows = [_typed(spec.columns, raw) for bound in _per_member(spec, params, groups)
+            for raw in store.named_rows(spec, bound, timeout)]
     cells = [p.name for p in spec.params if p.kind == "cell" and params[p.name] is not None]
     if not rows:  # no rows: say so if it is because the cell does not exist
         for cell in cells:
             _check_cell(store, params["run"], params[cell])
     parties = [c.name for c in spec.columns if c.kind in ("party", "node")]
+    if groups.groups():
+        rows = _as_groups(rows, parties, groups)
     ids = {row[c] for row in rows for c in parties if row[c] is not None}
     privacy = Privacy(victims=set() if reveal else store.victim_side(ids), reveal=reveal)
     for row in rows:

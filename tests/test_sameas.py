@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.analysis.projection import project_agents
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.sameas import (
@@ -20,7 +22,9 @@ from ringmap.graphs.sameas import (
     unmerge,
 )
 from ringmap.graphs.store import Store
+from ringmap.queries.engine import run_named
 from ringmap.testing import CaseBuilder
+from ringmap.viz.package import export_cell
 
 StoreFactory = Callable[[], Store]
 
@@ -123,9 +127,35 @@ def test_cells_treat_a_merged_pair_as_one_agent(tmp_path: Path) -> None:
     together = detect_cells(store, settings)
     assert project_agents(store.project()).units == sorted([ids["a"], ids["c"], ids["d"]])
     assert [sorted(c.members) for c in together.cells] == [sorted([ids["a"], ids["c"], ids["d"]])]
+    # the raid package lists the group once, with every reference it holds
+    saved = write_cells(store, together)
+    export_cell(store, saved.records[0].cell_id, tmp_path / "package")
+    with (tmp_path / "package" / "persons.csv").open(encoding="utf-8", newline="") as handle:
+        persons = {r["id"]: r for r in csv.DictReader(handle)}
+    assert ids["b"] not in persons and persons[ids["a"]]["same_as"] == ids["b"]
 
 
 def test_groups_are_transitive_and_canonical_is_the_smallest_id() -> None:
     groups = SameAsGroups([("Person:C", "Person:B"), ("Person:B", "Person:A")])
     assert groups.groups() == [["Person:A", "Person:B", "Person:C"]]
     assert groups.canonical("Person:C") == "Person:A"
+
+
+def test_named_queries_see_a_merged_group_as_one_person(any_store: Store, tmp_path: Path) -> None:
+    case, ids = _case()
+    store = case.ingest(any_store, tmp_path / "case")
+
+    def users(identifier: str) -> list[str]:
+        rows = run_named(store, "who-used-identifier", {"identifier": identifier}).rows
+        return sorted({str(r["user"]) for r in rows})
+
+    def shared() -> list[str]:
+        rows = run_named(store, "shared-identifiers", {"a": ids["b"], "b": ids["c"]}).rows
+        return [str(r["identifier"]) for r in rows]
+
+    assert users(ids["phone"]) == sorted([ids["b"], ids["d"]])
+    assert ids["device"] not in shared()
+    merge(store, ids["a"], ids["b"], "same person")
+    group = min(ids["a"], ids["b"])
+    assert users(ids["phone"]) == sorted([group, ids["d"]])
+    assert ids["device"] in shared()  # asked under B, answered for A too

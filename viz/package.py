@@ -250,8 +250,9 @@ class _Roster:
 
 _ROSTERS: dict[str, _Roster] = {
     "persons.csv": _Roster(_Rosters.persons, ("Person",),
-                           ("cell", "raid_sites", "country", "paid", "pseudonym")),
-    "accounts.csv": _Roster(_Rosters.accounts, ("Account",), ("used_by",)),
+                           ("cell", "raid_sites", "country", "paid", "pseudonym",
+                            "same_as")),
+    "accounts.csv": _Roster(_Rosters.accounts, ("Account",), ("used_by", "same_as")),
     "phones.csv": _Roster(_Rosters.phones, ("Phone", "SimCard"), ("used_by", "linked")),
     "devices.csv": _Roster(_Rosters.devices, ("Device",), ("used_by", "sims")),
     "cards.csv": _Roster(_Rosters.cards, ("PaymentCard", "FinancialAccount"),

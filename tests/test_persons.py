@@ -132,3 +132,20 @@ def test_cli_resolve_merge_unmerge(tmp_path: Path) -> None:
     assert merges == [("merge", "intent"), ("merge", "done"), ("merge", "intent"),
                       ("merge", "failed"), ("unmerge", "intent"), ("unmerge", "done")]
     assert next(e["reason"] for e in log if e["command"] == "merge") == "same phone"
+
+
+def test_victims_are_proposed_under_pseudonyms(tmp_path: Path) -> None:
+    case = CaseBuilder()
+    phone = case.phone("0917 555 0199")
+    for ref, name in (("PNP-V1", "Oliver Smith"), ("NCMEC-9", "SMITH, Oliver")):
+        case.link("USES", case.person(ref, role="victim", name=name, birth_year=1999,
+                                      gender="M"), phone)
+    with case.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "case"):
+        pass
+    shown = _cli(tmp_path / "case.db", "resolve", "--format", "csv")
+    assert shown.exit_code == 0, shown.output
+    assert "Smith" not in shown.stdout and "PNP-V1" not in shown.stdout
+    assert "Person:V-" in shown.stdout and "+639175550199" not in shown.stdout
+    revealed = _cli(tmp_path / "case.db", "resolve", "--include-victim-details",
+                    "--reason", "deduplicating victim identifications", "--format", "csv")
+    assert "Oliver Smith" in revealed.stdout

@@ -29,6 +29,7 @@ from ringmap.viz.package import (
     MANIFEST,
     PUBLIC_KEY,
     SIGNATURE,
+    TIMELINE,
     export_cell,
     export_cells,
     verify_package,
@@ -46,8 +47,9 @@ def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
 
 
 def _texts(folder: Path) -> dict[str, str]:
+    """Every text file under ``folder`` (the timeline picture is pixels)."""
     return {str(p.relative_to(folder)): p.read_text(encoding="utf-8")
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix != ".png"}
 
 
 def _luhn_card_runs(text: str, allowed: set[str]) -> list[str]:
@@ -64,7 +66,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_package_holds_every_file_and_verifies(store: EmbeddedStore, tmp_path: Path) -> None:
     result = export_cell(store, "C1", tmp_path / "raid")
     names = sorted(p.name for p in result.path.iterdir())
-    assert names == sorted([MANIFEST, SIGNATURE, PUBLIC_KEY, "brief.html", "map.html",
+    assert names == sorted([MANIFEST, SIGNATURE, PUBLIC_KEY, TIMELINE, "brief.html", "map.html",
                             "summary.json", "summary.md", *ROSTERS])
     manifest = json.loads((result.path / MANIFEST).read_text())
     assert set(manifest["files"]) == set(names) - {MANIFEST, SIGNATURE}
@@ -362,7 +364,7 @@ def test_issue_13_brief_is_inert_and_offline(store: EmbeddedStore, tmp_path: Pat
     assert {t for t, _ in tags.seen} <= {"html", "head", "meta", "title", "style", "body",
                                          "section", "h1", "h2", "h3", "p", "dl", "dt", "dd",
                                          "table", "thead", "tbody", "tr", "th", "td", "div",
-                                         "span", "bdi", "code", "img"}
+                                         "span", "bdi", "code", "img", "br"}
     attributes = {name for _, attrs in tags.seen for name, _ in attrs}
     assert attributes <= {"lang", "charset", "http-equiv", "content", "name", "class", "alt",
                           "src"}

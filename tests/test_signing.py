@@ -64,8 +64,9 @@ def test_export_signs_with_the_configured_key_and_shows_only_its_fingerprint(
     log = (tmp_path / "audit.jsonl").read_text()
     assert [json.loads(line)["phase"] for line in log.splitlines()] == ["intent", "done"]
     assert json.loads(log.splitlines()[-1])["counts"]["signed_by"] == expected
-    for text in [result.output, log, *(p.read_text() for p in (tmp_path / "raid").iterdir())]:
-        assert SEED not in text.lower()
+    for data in [result.output.encode(), log.encode(),
+                 *(p.read_bytes() for p in (tmp_path / "raid").iterdir())]:
+        assert SEED.encode() not in data.lower() and bytes.fromhex(SEED) not in data
 
 
 def test_bad_key_file_is_one_line_and_nothing_is_written(

@@ -1,8 +1,9 @@
 """The printable raid brief of a cell: one HTML page for the cell, then one page per raid site.
 
-The cell page gives the figures of the cell report and the freeze list (every card and wallet
-the cell owns, with the payments into each and their USD total); each site page its address and
-coordinates, whom to arrest there and, per person, what to seize and freeze. The file is
+The cell page gives the figures of the cell report, the freeze list (every card and wallet the
+cell owns, with the payments into each and their USD total) and the cell's timeline; each site
+page its address and coordinates, whom to arrest there and, per person, what to seize and
+freeze (the persons with nothing known to seize named in one line). The file is
 self-contained and inert: no script, no external resource (a Content-Security-Policy that
 allows only inline styles and ``data:`` images), every evidence text escaped and isolated
 (``<bdi>``) so markup stays text and bidirectional controls cannot reorder what surrounds it.
@@ -51,8 +52,9 @@ thead { display: table-header-group; } tr { break-inside: avoid; }
        font-size: 8.5pt; }
 .tag.other { background: #fff3c4; } .tag.none { background: #ffd9d9; }
 .none-found { color: #555; font-style: italic; }
+.id { color: #555; font-size: 8pt; }
 footer { margin-top: 4mm; font-size: 8pt; color: #555; }
-img.timeline { width: 100%; height: auto; }
+img.timeline { width: 100%; max-height: 120mm; object-fit: contain; }
 @media print {
   body { background: #fff; }
   .page { box-shadow: none; margin: 0; padding: 0; max-width: none; break-after: page; }
@@ -158,11 +160,13 @@ def _person(arrest: Arrest, cell_id: str) -> str:
 
 def _site_page(brief: Brief, site: RaidSite) -> str:
     roster = _table(["Name", "Alias", "Role", "Cell", "Tied by", "Seize", "Freeze"],
-                    ([cell_text(a.label), cell_text(a.alias), cell_text(a.role),
+                    ([f'{cell_text(a.label)}<br><span class="id">{cell_text(a.id)}</span>',
+                      cell_text(a.alias), cell_text(a.role),
                       cell_text(a.cell or "none"), cell_text("; ".join(a.ties)),
                       str(sum(i.action == "seize" for i in a.items)),
                       str(sum(i.action == "freeze" for i in a.items))]
                      for a in site.arrests), numeric=(5, 6))
+    nothing = ", ".join(cell_text(a.label) for a in site.arrests if not a.items)
     return (f'<section class="page site"><h1>Raid site: {cell_text(site.label)}</h1>'
             f'<p class="meta">Cell {cell_text(brief.cell_id)} · {cell_text(site.id)}</p>'
             + _facts([("Address", cell_text(site.address)),
@@ -170,7 +174,8 @@ def _site_page(brief: Brief, site: RaidSite) -> str:
                       ("To arrest", str(len(site.arrests)))])
             + "<h2>Arrest</h2>" + roster
             + "<h2>Seize and freeze, per person</h2>"
-            + "".join(_person(a, brief.cell_id) for a in site.arrests)
+            + "".join(_person(a, brief.cell_id) for a in site.arrests if a.items)
+            + (f'<p class="meta">Nothing known to seize from: {nothing}.</p>' if nothing else "")
             + "</section>")
 
 

@@ -3,10 +3,12 @@
 A package is what investigators take to a raid and what partner agencies receive::
 
     cell-C01/
-      brief.html        the printable raid brief: the cell and its freeze list on the first
-                        page, then one page per raid site (address, coordinates, whom to
+      brief.html        the printable raid brief: the cell, its freeze list and timeline on
+                        the first page, then one page per raid site (address, coordinates, whom to
                         arrest, what to seize and freeze per person)
       map.html          the cell map, self-contained and offline
+      timeline.png      contacts, payments (USD), reports and arrests of the cell per week
+                        (:mod:`ringmap.viz.timeline`), also on the brief's first page
       arrests.csv       per raid site, every person other than a victim tied to it (works or
                         was arrested there, items seized from them there), in this cell,
                         another or none (:mod:`ringmap.viz.raid`)
@@ -79,6 +81,7 @@ from ringmap.viz.maps import cell_map
 from ringmap.viz.raid import arrest_rows, raid_sites, seize_rows
 from ringmap.viz.reach import CellReach, cell_of, figures, linked, reach_cells, select_cells
 from ringmap.viz.render import render_map
+from ringmap.viz.timeline import cell_timeline, write_timeline
 
 __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PUBLIC_KEY", "SIGNATURE", "PackageResult",
            "Verification", "export_cell", "export_cells", "package_name", "verify_package"]
@@ -86,6 +89,7 @@ __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PUBLIC_KEY", "SIGNATURE", "PackageResu
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "signing-key.pub"
+TIMELINE = "timeline.png"
 PACKAGE_FORMAT = "ringmap-raid-package/2"
 _CHUNK = 1 << 20
 
@@ -407,7 +411,8 @@ class _Job:
     key: Ed25519PrivateKey
 
 
-def _brief(summary: Mapping[str, Any], rosters: _Rosters, cards: list[dict[str, Any]]) -> str:
+def _brief(summary: Mapping[str, Any], rosters: _Rosters, cards: list[dict[str, Any]],
+           timeline: bytes) -> str:
     privacy = rosters.privacy
     return render_brief(Brief(
         cell_id=summary["cell_id"], cell_run=summary["cell_run"], created=summary["created"],
@@ -417,7 +422,8 @@ def _brief(summary: Mapping[str, Any], rosters: _Rosters, cards: list[dict[str, 
         freeze=cards,
         sites=rosters.sites, signed_by=summary["signed_by"],
         victims="pseudonymised" if not privacy.reveal else
-        f"shown in full (reason: {summary['victim_details_reason']})"))
+        f"shown in full (reason: {summary['victim_details_reason']})",
+        timeline_png="data:image/png;base64," + base64.b64encode(timeline).decode()))
 
 
 def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> PackageResult:
@@ -440,9 +446,12 @@ def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> Pack
             json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
         (folder / "summary.md").write_text(_summary_md(summary), encoding="utf-8")
+        timeline = write_timeline(
+            cell_timeline(job.graph, found.members, found.payments, rosters.fx,
+                          title=f"Cell {cell.cell_id}"), folder / TIMELINE)
         (folder / "brief.html").write_text(
-            _brief(summary, rosters, [c for c in built["cards.csv"] if c["owned_by_cell"]]),
-            encoding="utf-8")
+            _brief(summary, rosters, [c for c in built["cards.csv"] if c["owned_by_cell"]],
+                   timeline.read_bytes()), encoding="utf-8")
 
     _write_package(target, files, job.key)
     return PackageResult(target, cell.cell_id, rows, signed_by)

@@ -167,7 +167,7 @@ def raid_sites(graph: nx.MultiDiGraph, sites: Iterable[str], privacy: Privacy,
                                   privacy.label(person, graph.nodes[person]),
                                   str(shown.get("alias") or ""), str(shown.get("role") or ""),
                                   cell_of.get(person), ties, _items(graph, person, privacy)))
-        arrests.sort(key=lambda a: (a.role != Role.SUSPECT, a.label, a.id))
+        arrests.sort(key=lambda a: (a.role != Role.SUSPECT, a.label.casefold(), a.id))
         out.append(RaidSite(site, privacy.public_id(site), privacy.label(site, attrs),
                             _address(attrs, privacy), _coordinate(attrs.get("lat")),
                             _coordinate(attrs.get("lon")), arrests))

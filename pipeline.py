@@ -57,6 +57,8 @@ class RunSummary:
     """One row per agent in no cell, in the columns of :attr:`cells`."""
     infrastructure: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    packages_signed_by: str | None = None
+    """The fingerprint of the key that signed the raid packages, if any were written."""
 
     def as_json(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -68,6 +70,7 @@ class RunSummary:
             "cells_note": self.cells_note, "unassigned": self.unassigned,
             "unassigned_agents": self.unassigned_agents,
             "infrastructure": self.infrastructure, "files": self.files,
+            "packages_signed_by": self.packages_signed_by,
         })
         return data
 
@@ -130,6 +133,7 @@ def run_case(
     if packages and summary.cells:
         written = export_cells(store, out / "packages", graph=evidence)
         summary.files += [f"packages/{p.path.name}/" for p in written]
+        summary.packages_signed_by = written[0].signed_by if written else None
     summary.files += ["summary.json", "summary.md"]
     write_atomic(out / "summary.json", json.dumps(summary.as_json(), indent=2,
                                                   ensure_ascii=False) + "\n")
@@ -177,4 +181,8 @@ def _markdown(summary: RunSummary) -> str:
             table(summary.infrastructure[:20]) if summary.infrastructure else "None.\n",
         ]
     parts += ["## Files\n", "".join(f"- {f}\n" for f in summary.files)]
+    if summary.packages_signed_by:
+        parts.append(f"\nRaid packages signed by key `{summary.packages_signed_by}`: give "
+                     "recipients this fingerprint by another channel (`ringmap verify DIR "
+                     "--key FINGERPRINT`).\n")
     return "\n".join(parts)

@@ -25,6 +25,7 @@ from ringmap.pipeline import RunSummary, run_case
 from ringmap.queries.engine import run_named
 from ringmap.tests.conftest import TEST_SECRET
 from ringmap.tests.example_case import STRIKEBACK
+from ringmap.viz.package import verify_package
 
 
 @dataclass
@@ -230,3 +231,10 @@ def test_issue9_reports_saved_before_the_model_still_load() -> None:
     assert record.summary.money.by_country == {} and record.summary.unassigned == []
     assert CellRecord.model_validate_json(
         '{"cell_id": "C1", "members": [], "summary": {}}').summary is None
+
+
+def test_issue_13_run_summary_names_the_key_that_signed_the_packages(example: Example) -> None:
+    signers = {verify_package(p).signed_by for p in (example.out / "packages").iterdir()}
+    assert len(signers) == 1 and example.summary.packages_signed_by in signers
+    summary = (example.out / "summary.md").read_text(encoding="utf-8")
+    assert f"Raid packages signed by key `{example.summary.packages_signed_by}`" in summary

@@ -182,10 +182,11 @@ def name_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     """
     if not a or not b:
         return 0.0
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    # a canonical order, so the greedy pairing below gives the same score either way round
+    short, long_ = sorted((a, b), key=lambda name: (len(name), name))
     free = list(long_)
     scores: list[float] = []
-    for token in sorted(short, key=len, reverse=True):  # full tokens claim partners first
+    for token in sorted(short, key=lambda t: (-len(t), t)):  # full tokens claim partners first
         best, pick = 0.0, -1
         for i, other in enumerate(free):
             score = _token_score(token, other)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ringmap.analysis.persons import (
@@ -81,6 +81,7 @@ def test_initials_and_dropped_particles_are_close_not_equal() -> None:
 
 
 @given(st.text(max_size=40), st.text(max_size=40))
+@example("¼:0:0", "00:0:0:0")  # was 0.25 one way and 0.2375 the other: ties paired by input order
 def test_name_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     ta, tb = name_tokens(a), name_tokens(b)
     assert name_similarity(ta, tb) == pytest.approx(name_similarity(tb, ta))

@@ -69,7 +69,7 @@ def input_file(path: str | os.PathLike[str], *, within: Path | None = None) -> P
         info = real.stat()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL in the name
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if within is not None and not real.is_relative_to(within.resolve()):
         raise InputError(f"{path} is outside the case folder {within} (it resolves to {real})")

@@ -87,6 +87,9 @@ def store_problems(path: Path) -> list[str]:
     db = sqlite3.connect(path)
     try:
         problems = [r[0] for r in db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if not {"node_sightings", "files"} <= tables:  # killed before the schema was made
+            return problems
         twice = db.execute("SELECT count(*) FROM (SELECT nid, file_id FROM node_sightings "
                            "GROUP BY nid, file_id HAVING count(*) > 1)").fetchone()[0]
         if twice:

@@ -172,6 +172,47 @@ def case_yaml_symlink(work: Path, outside: Path) -> None:
     (work / "case" / "case.yaml").symlink_to(outside / "environ")
 
 
+@attack("paths", RUN, "error", r"outside the case folder")
+def case_file_dev_zero(work: Path, outside: Path) -> None:
+    """An endless device: refused before it is opened."""
+    case(work, "  - {file: /dev/zero, mapping: people.yaml}\n")
+
+
+@attack("paths", RUN, "error", r"outside the case folder")
+def case_file_dotdot_inside_then_out(work: Path, outside: Path) -> None:
+    case(work, "  - {file: ./sub/../../../outside/environ, mapping: people.yaml}\n")
+    (work / "case" / "sub").mkdir()
+
+
+@attack("paths", RUN, "error", r"embedded null byte")
+def case_file_nul_in_name(work: Path, outside: Path) -> None:
+    """A NUL byte in a table's name (a ValueError traceback before)."""
+    case(work, '  - {file: "p.csv\\0../../outside/environ", mapping: people.yaml}\n',
+         **{"p.csv": "pid\n1\n"})
+
+
+@attack("paths", RUN, "error", r"no such file")
+def case_file_home(work: Path, outside: Path) -> None:
+    """``~`` is not expanded: the file is looked for inside the case folder."""
+    case(work, "  - {file: ~/secret.key, mapping: people.yaml}\n")
+
+
+@attack("paths", RUN, "error", r"no such file")
+def case_file_url(work: Path, outside: Path) -> None:
+    case(work, f"  - {{file: 'file://{outside}/environ', mapping: people.yaml}}\n")
+
+
+@attack("paths", RUN, "error", r"mapping")
+def case_mapping_is_case_yaml(work: Path, outside: Path) -> None:
+    case(work, "  - {file: p.csv, mapping: case.yaml}\n", **{"p.csv": "pid\n1\n"})
+
+
+@attack("paths", RUN, "error", r"outside the case folder")
+def case_mapping_symlink(work: Path, outside: Path) -> None:
+    case(work, "  - {file: p.csv, mapping: linked.yaml}\n", **{"p.csv": "pid\n1\n"})
+    (work / "case" / "linked.yaml").symlink_to(outside / "people.yaml")
+
+
 @attack("paths", [*INGEST, "{outside}/secret.key"], "error", r"hashing key file")
 def ingest_key_file(work: Path, outside: Path) -> None:
     people(work)

@@ -52,11 +52,14 @@ _LIVE = re.compile(r"(?:\A|(?<=[\r\n]))(?:[=@\t\r\uff1d\uff20]|[+\-\uff0b\uff0d]
                    r"(?![0-9]+(?:\.[0-9]+)?(?:[eE][+\-]?[0-9]+)?(?:\Z|[\r\n])))")
 
 
-def live_cells(path: Path) -> list[str]:
-    """Cells of the CSV file ``path``, read back as a spreadsheet would split it, of which a
+def live_cells(csv_text: str | Path) -> list[str]:
+    """Cells of the CSV text (or file), read back as a spreadsheet would split it, of which a
     line would run as a formula."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [cell for row in csv.reader(handle) for cell in row if _LIVE.search(cell)]
+    if isinstance(csv_text, Path):
+        with csv_text.open(encoding="utf-8", newline="") as handle:
+            csv_text = handle.read()
+    return [cell for row in csv.reader(io.StringIO(csv_text, newline="")) for cell in row
+            if _LIVE.search(cell)]
 
 
 @dataclass(frozen=True)

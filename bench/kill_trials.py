@@ -170,7 +170,7 @@ def main() -> int:
                              work, delay)
         packages = sorted(p for p in out.iterdir() if not p.name.startswith(".")) \
             if out.exists() else []
-        failing = [p.name for p in packages if verify_package(p)]
+        failing = [p.name for p in packages if verify_package(p).problems]
         staging = leftovers(out) if out.exists() else []
         # the next start: it refuses to overwrite the packages already there, but first
         # removes what the killed one left

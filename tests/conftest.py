@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.store import Store
 from ringmap.testing import ingest_case
+from ringmap.tests.browser.chromium import chromium
 from ringmap.tests.example_case import STRIKEBACK
 
 pytest_plugins = ["neo4j_fixtures"]  # the live server, neo4j_store_factory, the CI rule
@@ -126,3 +128,10 @@ def strikeback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSto
         ingest_case(store, STRIKEBACK, folder / "quarantine", detect=True)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for a module's browser tests (see ringmap.tests.browser.chromium)."""
+    with chromium() as launched:
+        yield launched

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ringmap.tests.browser.case import HREF, ICCID, IMEI, IMG, JS_URL, SCRIPT, open_case
-from ringmap.tests.browser.chromium import artifact_dir, chromium, open_map
+from ringmap.tests.browser.chromium import artifact_dir, open_map
 from ringmap.viz.maps import write_cell_map, write_entity_map, write_victim_map
 
 pytestmark = pytest.mark.browser
@@ -28,12 +28,6 @@ _INKED_PIXELS = """(() => {
   }
   return inked;
 })()"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

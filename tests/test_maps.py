@@ -251,18 +251,20 @@ def test_issue_13_overview_draws_cells_as_groups_with_only_their_ties(
     assert spec.title.startswith("Overview of the cells") and spec.physics is False
     nodes = {n.label: n for n in spec.nodes}
     # agents with their accounts folded in; the IP two cells share is drawn, as a bridge
-    assert {"Juan Dela Cruz", "Maria Santos", "203.0.113.7", "C1 · 2 agents",
-            "C2 · 2 agents", "Bicol office"} <= nodes.keys()
+    assert {"Juan Dela Cruz", "Maria Santos", "203.0.113.7", "C1",
+            "C2", "Bicol office"} <= nodes.keys()
     assert "ag1.fake" not in nodes and "356938035643809" not in nodes  # one agent's only
     juan = nodes["Juan Dela Cruz"].title
     assert "1 × account: ag1.fake" in juan and "1 × device: 356938035643809" in juan
     assert "411111******1111" in juan and "4111111111111111" not in juan
     assert nodes["203.0.113.7"].title.startswith("IPAddress · bridges cells C1, C2")
-    assert [e.title for e in spec.edges if e.color != "#9a9a9a"] == ["bridge: LOGGED_IN_FROM"]
-    assert [g.color for g in spec.groups] == [nodes["C1 · 2 agents"].color,
-                                               nodes["C2 · 2 agents"].color]
+    bridge = [e for e in spec.edges if e.color != "#9a9a9a"]
+    assert [e.title for e in bridge] == ["bridge to cell C2: 1 members (LOGGED_IN_FROM)"]
+    assert bridge[0].src == nodes["C2"].id  # to the other cell's name
+    assert [g.color for g in spec.groups] == [nodes["C1"].color,
+                                               nodes["C2"].color]
     for group in spec.groups:  # every node of a cell lies inside its halo
-        cell = "C1" if group.color == nodes["C1 · 2 agents"].color else "C2"
+        cell = "C1" if group.color == nodes["C1"].color else "C2"
         for node in spec.nodes:
             if node.title.startswith(f"Agent · cell {cell}"):
                 assert node.x is not None and node.y is not None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ringmap.tests.browser.case import IMG, JS_URL, SCRIPT, open_case
-from ringmap.tests.browser.chromium import MapPage, artifact_dir, chromium, open_map
+from ringmap.tests.browser.chromium import OUTSIDE_VIEW, MapPage, artifact_dir, open_map
 from ringmap.tests.offender_case import BIDI, COUNTRIES, HOSTILE_SITE, open_offender_case
 from ringmap.viz.maps import write_victim_map
 from ringmap.viz.timeline import case_timeline, write_timeline
@@ -36,33 +36,6 @@ _PAINTED = """(() => {
   }
   return [land, shaded];
 })()"""
-
-# every node with its label, and the rectangle the map asked to show, in page pixels
-_OUTSIDE = """(() => {
-  const net = window.ringmapNetwork;
-  const frame = document.getElementById('mynetwork');
-  const w = frame.clientWidth, h = frame.clientHeight;
-  const data = JSON.parse(document.getElementById('rm-data').textContent);
-  const boxes = net.body.nodeIndices.map(id => [id, net.getBoundingBox(id)]);
-  if (data.bounds) {
-    boxes.push(['bounds', {left: data.bounds[0], top: data.bounds[1], right: data.bounds[2],
-                           bottom: data.bounds[3]}]);
-  }
-  const out = [];
-  for (const [id, b] of boxes) {
-    const a = net.canvasToDOM({x: b.left, y: b.top});
-    const c = net.canvasToDOM({x: b.right, y: b.bottom});
-    if (a.x < 0 || a.y < 0 || c.x > w || c.y > h) out.push(id);
-  }
-  return out;
-})()"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
@@ -95,7 +68,7 @@ def test_victims_map_draws_outlines_offline_and_fits(browser: Any, world: dict[s
         shown.assert_clean()
         land, shaded = shown.js(_PAINTED)
         assert land > 50_000 and shaded > 500  # outlines drawn, countries shaded by victims
-        assert shown.js(_OUTSIDE) == []
+        assert shown.js(OUTSIDE_VIEW) == []
 
 
 def test_hostile_text_is_inert_in_labels_tooltips_and_legend(browser: Any,

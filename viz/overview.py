@@ -56,7 +56,7 @@ _GAP = 40.0  # between halos
 _BLOCK_GAP = 160.0  # between site blocks
 _HUB_STEP = 70.0  # between infrastructure hubs
 _ASPECT = 1.6  # width / height the packing aims at (a laptop screen)
-_FOLDED_SHOWN = 3  # labels listed per type of folded identifiers
+_FOLDED_SHOWN = 2  # labels listed per type of folded identifiers
 _BRIDGE_COLOUR = "#303030"
 _TEXT_COLOUR = "#1d1d1f"
 _NO_SITE = "\x00none"
@@ -200,6 +200,14 @@ class _Overview:
             lines.append(f"  {len(labels):,} × {type_style(kind).label}: {shown}{more}")
         return ["not drawn:", *lines] if lines else []
 
+    def _properties(self, node: str) -> list[str]:
+        """Property lines of a node's tooltip, less those that only repeat its label (an
+        overview of thousands of nodes must stay small)."""
+        label = self.label(node)
+        return [clip(f"{k}: {v}", 100)
+                for k, v in self.privacy.properties(node, self.graph.nodes[node]).items()
+                if str(v) != label]
+
     def _unit_node(self, unit: str) -> MapNode:
         cell = self.member_cell[unit]
         colour = self.cell_by_id[cell].colour
@@ -211,8 +219,7 @@ class _Overview:
                            shape="dot", color=colour, size=type_style("Account").size,
                            font=_font(11))
         lines = [f"Agent · cell {cell} · confidence {self.confidence.get(unit, 0):.2f}"]
-        lines.extend(clip(f"{k}: {v}", 100)
-                     for k, v in self.privacy.properties(unit, self.graph.nodes[unit]).items())
+        lines.extend(self._properties(unit))
         lines.extend(self._folded_lines(unit))
         return MapNode("", clip(self.label(unit), 40), title="\n".join(lines), shape="dot",
                        color=colour, size=type_style("Person").size, font=_font(14))
@@ -222,9 +229,7 @@ class _Overview:
         cells = sorted({self.member_cell[u] for u in self.ties[node]})
         what = (f"bridges cells {', '.join(cells)}" if len(cells) > 1
                 else f"ties {len(self.ties[node])} members of cell {cells[0]}")
-        lines = [f"{self.kind(node)} · {what}"]
-        lines.extend(clip(f"{k}: {v}", 100)
-                     for k, v in self.privacy.properties(node, self.graph.nodes[node]).items())
+        lines = [f"{self.kind(node)} · {what}", *self._properties(node)]
         lines.extend(self._folded_lines(node))
         return MapNode("", clip(self.label(node), 40), title="\n".join(lines),
                        shape=style.shape, color=style.color, size=style.size, font=_font(10))
@@ -308,10 +313,14 @@ class _Overview:
         keys = list(order) + ([_HUBS] if self.hubs else [])
         headings = {k: _HEADINGS.get(k) or clip(site_names[k], 60) for k in keys}
         sized = {k: (laid[k][1], laid[k][2]) if k in laid else (hub_w, hub_h) for k in keys}
-        # a block is as wide as its heading (about 0.6 of the font size per character)
-        boxes = [(max(sized[k][0], 0.6 * head * len(headings[k])), sized[k][1] + 2 * head)
-                 for k in keys]
-        corners, _, _ = shelf_pack(boxes, width, _BLOCK_GAP)
+        for _ in range(2):  # headings about 16 px high once the whole map is fitted on screen
+            # a block is as wide as its heading (about 0.6 of the font size per character)
+            boxes = [(max(sized[k][0], 0.6 * head * len(headings[k])), sized[k][1] + 2 * head)
+                     for k in keys]
+            width = max(math.sqrt(sum((w + _BLOCK_GAP) * (h + _BLOCK_GAP) for w, h in boxes)
+                                  * _ASPECT), max(w for w, _ in boxes))
+            corners, used_w, used_h = shelf_pack(boxes, width, _BLOCK_GAP)
+            head = max(head, 16 * max(used_w / 1000, used_h / 700))
         nodes: list[MapNode] = []
         edges: list[MapEdge] = []
         groups: list[MapGroup] = []
@@ -334,22 +343,30 @@ class _Overview:
                 ox, oy = bx + cx + cell.radius, by + 2 * head + cy + cell.radius
                 label, tip = texts[cell.reach.cell_id]
                 group_id = f"cell\x00{cell.reach.cell_id}"
-                add(group_id, MapNode("", label, title=tip, shape="text", color=cell.colour,
-                                      font=_font(max(cell.radius * 0.15, head * 0.5))),
-                    ox, oy - cell.radius - head * 0.4)
+                # the id alone over the group: neighbouring names must not run together
+                add(group_id, MapNode("", cell.reach.cell_id, title=f"{label}\n{tip}",
+                                      shape="text", color=cell.colour,
+                                      font=_font(head * 0.75)),
+                    ox, oy - cell.radius - head * 0.45)
                 groups.append(MapGroup(ids[group_id], ox, oy, cell.radius, cell.colour))
                 for node in cell.nodes:
                     dx, dy = cell.offsets[node]
                     made = self._tie_node(node) if node in self.ties else self._unit_node(node)
                     add(node, made, ox + dx, oy + dy)
         for node, units in sorted(self.ties.items()):
+            away: dict[str, list[str]] = defaultdict(list)
             for unit in sorted(units):
-                rels = self._rels(node, unit)
-                cross = self.home[unit] != self.home[node]
+                if self.home[unit] == self.home[node]:
+                    edges.append(MapEdge(ids[unit], ids[node], arrows=False,
+                                         title=self._rels(node, [unit])))
+                else:
+                    away[self.home[unit]].append(unit)
+            # a bridge: one edge to the name of each other cell, not one per member there
+            for other, there in sorted(away.items()):
                 edges.append(MapEdge(
-                    ids[unit], ids[node], arrows=False,
-                    title=f"{'bridge: ' if cross else ''}{rels}",
-                    color=_BRIDGE_COLOUR if cross else "#9a9a9a", width=2.0 if cross else 1.0))
+                    ids[f"cell\x00{other}"], ids[node], arrows=False, color=_BRIDGE_COLOUR,
+                    width=2.0, title=f"bridge to cell {other}: {len(there)} members "
+                                     f"({self._rels(node, there)})"))
         # the fitted view shows every halo whole, not only the nodes inside them
         bounds = (min((g.x - g.radius for g in groups), default=0.0),
                   min((g.y - g.radius for g in groups), default=0.0),
@@ -368,9 +385,9 @@ class _Overview:
         return MapNode("", text, shape="box", color=type_style("Location").color,
                        font=_font(size), title=tip)
 
-    def _rels(self, node: str, unit: str) -> str:
+    def _rels(self, node: str, units: list[str]) -> str:
         counted = Counter(rel for rel, _, other in linked(self.graph, node, INFRA_RELS)
-                          if self.unit_of.get(other) == unit)
+                          if self.unit_of.get(other) in units)
         return ", ".join(f"{rel} × {n}" if n > 1 else rel for rel, n in sorted(counted.items()))
 
     def _legend(self, texts: Mapping[str, tuple[str, str]]) -> list[LegendSection]:

@@ -27,6 +27,31 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
+#: The ids of nodes (with their labels), of the rectangle the map asked to show and of the
+#: halos of its groups that do not lie inside the map's frame, in page pixels.
+OUTSIDE_VIEW = """(() => {
+  const net = window.ringmapNetwork;
+  const frame = document.getElementById('mynetwork');
+  const w = frame.clientWidth, h = frame.clientHeight;
+  const data = JSON.parse(document.getElementById('rm-data').textContent);
+  const boxes = net.body.nodeIndices.map(id => [id, net.getBoundingBox(id)]);
+  if (data.bounds) {
+    boxes.push(['bounds', {left: data.bounds[0], top: data.bounds[1], right: data.bounds[2],
+                           bottom: data.bounds[3]}]);
+  }
+  for (const g of data.groups || []) {
+    boxes.push(['halo ' + g.node, {left: g.x - g.r, top: g.y - g.r, right: g.x + g.r,
+                                   bottom: g.y + g.r}]);
+  }
+  const out = [];
+  for (const [id, b] of boxes) {
+    const a = net.canvasToDOM({x: b.left, y: b.top});
+    const c = net.canvasToDOM({x: b.right, y: b.bottom});
+    if (a.x < 0 || a.y < 0 || c.x > w || c.y > h) out.push(id);
+  }
+  return out;
+})()"""
+
 # Collects Content-Security-Policy violations before any page script runs.
 _CSP_PROBE = """
 window.__cspViolations = [];

@@ -35,405 +35,101 @@ from ringmap.synth.tables import TABLES, Table, TableSpec
 __all__ = ["RawTable", "raw_tables", "reshaper"]
 
 _PLACEHOLDERS = ("N/A", "-", "unknown")
-_NULLS = '["N/A", "-", "unknown"]'
+#: Mapping-level placeholders of every raw mapping that has some.
+_NULLS = 'null_values: ["N/A", "-", "unknown"]'
 
-_EXHIBITS = """\
-# Raid exhibit log as exported: one Identifier column read by the Item column.
-name: exhibits
-source:
-  format: csv
-  default_region: PH
-  grading: $grading
-  reference: {column: "Exhibit No."}
-null_values: $nulls
-columns:
-  "Seized From": {null_values: ["office desk"]}
-entities:
-  exhibit:
-    type: Exhibit
-    properties:
-      reference: {column: "Exhibit No."}
-      kind: {column: "Item"}
-      description: {column: "Remarks"}
-      seized: {column: "Date/Time Seized", format: "%Y-%m-%d %H:%M"}
-  site:
-    type: Location
-    properties:
-      location_id: {column: "Raid Site Code"}
-      name: {column: "Raid Site"}
-      kind: {literal: raid site}
-      region: {column: "Region"}
-      city: {column: "City/Municipality"}
-      lat: {column: "Latitude"}
-      lon: {column: "Longitude"}
-  site_address:
-    type: Address
-    optional: true
-    properties:
-      address: {column: "Site Address"}
-      city: {column: "City/Municipality"}
-      region: {column: "Region"}
-      country: {literal: PH}
-  country:
-    type: Country
-    properties:
-      code: {literal: PH}
-  holder:
-    type: Person
-    optional: true
-    properties:
-      person_id: {column: "Seized From"}
-      role: {literal: suspect}
-  device:
-    type: Device
-    optional: true
-    when: {column: "Item", in: [mobile phone, laptop]}
-    properties:
-      device_id: {column: "Identifier"}
-      kind: {column: "Item"}
-      make: {column: "Make"}
-      model: {column: "Model"}
-  sim:
-    type: SimCard
-    optional: true
-    when: {column: "Item", equals: SIM card}
-    properties:
-      iccid: {column: "Identifier"}
-  phone:
-    type: Phone
-    optional: true
-    properties:
-      number: {column: "MSISDN"}
-  card:
-    type: PaymentCard
-    optional: true
-    when: {column: "Item", matches: "(?i)^(atm|credit|debit) card$$"}
-    properties:
-      number: {column: "Identifier"}
-      card_type: {column: "Item"}
-  id_document:
-    type: IdDocument
-    optional: true
-    when: {column: "Item", equals: ID card}
-    properties:
-      doc_type: {column: "ID Type"}
-      number: {column: "Identifier"}
-      issuer: {literal: PH}
-relationships:
-  - {type: SEIZED_AT, source: exhibit, target: site}
-  - {type: SEIZED_FROM, source: exhibit, target: holder}
-  - {type: EXHIBIT_OF, source: exhibit, target: device}
-  - {type: EXHIBIT_OF, source: exhibit, target: sim}
-  - {type: EXHIBIT_OF, source: exhibit, target: card}
-  - {type: EXHIBIT_OF, source: exhibit, target: id_document}
-  - {type: HAS_NUMBER, source: sim, target: phone}
-  - {type: LOCATED_IN, source: site, target: country}
-  - type: HAS_ADDRESS
-    source: site
-    target: site_address
-    properties: {kind: {literal: raid site}}
-  - {type: LOCATED_IN, source: site_address, target: country}
-  - {type: WORKS_AT, source: holder, target: site}
-  - {type: USES, source: holder, target: device}
-  - {type: HOLDS, source: holder, target: card}
-  - {type: HOLDS, source: holder, target: id_document}
-"""
 
-_ARRESTS = """\
-# Arrest roster (XLSX): two title rows, the header on row 3; placeholders for no address.
-name: arrests
-source:
-  format: xlsx
-  sheet: Arrest Roster
-  header_row: 3
-  grading: $grading
-null_values: $nulls
-columns:
-  "Home Address": {null_values: ["no fixed address"]}
-entities:
-  suspect:
-    type: Person
-    properties:
-      person_id: {column: "Suspect ID"}
-      role: {literal: suspect}
-      name: {column: "Name (Surname, Given)"}
-      alias: {column: "Alias"}
-      gender: {column: "Sex"}
-      birth_year: {column: "Year of Birth"}
-      nationality: {column: "Nationality"}
-  home:
-    type: Address
-    optional: true
-    properties:
-      address: {column: "Home Address"}
-  site:
-    type: Location
-    properties:
-      location_id: {column: "Raid Site Code"}
-relationships:
-  - type: HAS_ADDRESS
-    source: suspect
-    target: home
-    properties: {kind: {literal: home}}
-  - type: ARRESTED_AT
-    source: suspect
-    target: site
-    properties:
-      time: {column: "Date/Time of Arrest", format: "%d-%b-%Y %H:%M"}
-  - {type: WORKS_AT, source: suspect, target: site}
-"""
+def _when(entity: str, type_name: str, condition: str) -> tuple[str, str]:
+    """The swap that gives an optional entity of a clean mapping a condition."""
+    head = f"  {entity}:\n    type: {type_name}\n    optional: true\n"
+    return head, f"{head}    when: {condition}\n"
 
-_IDENTIFICATIONS = """\
-# Police identifications: one row per suspect, the accounts in one cell with their platform.
-name: identifications
-source:
-  format: csv
-  grading: $grading
-entities:
-  suspect:
-    type: Person
-    properties:
-      person_id: {column: suspect_ref}
-      role: {literal: suspect}
-      name: {column: full_name}
-      alias: {column: alias}
-      gender: {column: sex}
-      birth_year: {column: yob}
-  office:
-    type: Location
-    properties:
-      location_id: {column: office_code}
-  accounts:
-    type: auto
-    optional: true
-    kinds: [handle]
-    value: {column: accounts, split: ";"}
-$linked
-relationships:
-  - {type: USES, source: suspect, target: accounts}
-  - {type: WORKS_AT, source: suspect, target: office}
-$links
-"""
 
-_PLATFORM = """\
-# Platform subscriber and login records: one row per login; N/A or - where nothing is held.
-name: platform_records
-source:
-  format: csv
-  default_region: PH
-  grading: $grading
-null_values: $nulls
-entities:
-  account:
-    type: Account
-    properties:
-      platform: {column: "Service"}
-      handle: {column: "Target"}
-      display_name: {column: "Subscriber Name"}
-      created: {column: "Account Created", format: "%m/%d/%Y"}
-  phone:
-    type: Phone
-    optional: true
-    properties:
-      number: {column: "Registered Mobile"}
-  email:
-    type: Email
-    optional: true
-    properties:
-      address: {column: "Registered Email"}
-  ip:
-    type: IPAddress
-    optional: true
-    properties:
-      address: {column: "IP Address"}
-  device:
-    type: Device
-    optional: true
-    properties:
-      device_id: {column: "Device ID"}
-relationships:
-  - {type: REGISTERED_TO, source: account, target: phone}
-  - {type: REGISTERED_TO, source: account, target: email}
-  - type: LOGGED_IN_FROM
-    source: account
-    target: ip
-    properties:
-      first_seen: {column: "Login Time (UTC)", format: "%m/%d/%Y %H:%M:%S"}
-      last_seen: {column: "Login Time (UTC)", format: "%m/%d/%Y %H:%M:%S"}
-  - type: LOGGED_IN_ON
-    source: account
-    target: device
-    properties:
-      first_seen: {column: "Login Time (UTC)", format: "%m/%d/%Y %H:%M:%S"}
-      last_seen: {column: "Login Time (UTC)", format: "%m/%d/%Y %H:%M:%S"}
-"""
-
-_REMITTANCES = """\
-# Remittance ledger as exported: amount and currency in one cell; the payout a card, a
-# masked card or an e-wallet, in one column.
-name: remittances
-source:
-  format: csv
-  delimiter: ";"
-  default_region: PH
-  grading: $grading
-  reference: {column: "Ref No"}
-entities:
-  victim:
-    type: Person
-    properties:
-      person_id: {column: "Sender Ref"}
-      role: {literal: victim}
-      name: {column: "Sender Name"}
-  country:
-    type: Country
-    properties:
-      code: {column: "Sender Country"}
-  payment:
-    type: Payment
-    properties:
-      channel: {column: "Service"}
-      reference: {column: "Ref No"}
-      amount: {column: "Amount Sent", extract: '([\\d.,]+)\\s*$$'}
-      currency: {column: "Amount Sent", extract: '^([A-Za-z]{3})\\b'}
-      time: {column: "Date Sent", format: "%d/%m/%Y %H:%M"}
-  mule:
-    type: Person
-    optional: true
-    properties:
-      person_id: {column: "Receiver Ref"}
-      role: {literal: mule}
-      name: {column: "Receiver Name"}
-  payout:
-    type: auto
-    optional: true
-    kinds: [card, masked_card, wallet]
-    value: {column: "Payout To"}
-relationships:
-  - {type: PAID, source: victim, target: payment}
-  - {type: PAID_TO, source: payment, target: payout}
-  - {type: HOLDS, source: mule, target: payout}
-  - {type: LOCATED_IN, source: victim, target: country}
-  - {type: SENT_FROM, source: payment, target: country}
-"""
-
-_REPORTS = """\
-# Victim reports as received: the victim's phone in national format, read in the victim's
-# country; the reported account with its platform prefix.
-name: reports
-source:
-  format: csv
-  grading: $grading
-  reference: {column: report_id}
-null_values: $nulls
-entities:
-  report:
-    type: Report
-    properties:
-      source: {column: source}
-      reference: {column: report_id}
-      kind: {column: report_type}
-      received: {column: received, format: "%Y-%m-%d"}
-      agency: {column: agency}
-      summary: {column: summary}
-  country:
-    type: Country
-    properties:
-      code: {column: victim_country}
-  victim:
-    type: Person
-    properties:
-      person_id: {column: victim_ref}
-      role: {literal: victim}
-      name: {column: victim_name}
-      age: {column: victim_age}
-      gender: {column: victim_gender}
-  victim_phone:
-    type: Phone
-    optional: true
-    properties:
-      number: {column: victim_phone, region: {column: victim_country}}
-  victim_account:
-    type: Account
-    optional: true
-    properties:
-      platform: {column: victim_platform}
-      handle: {column: victim_handle}
-  reported_account:
-    type: auto
-    kinds: [handle]
-    value: {column: reported_account}
-relationships:
-  - type: NAMES
-    source: report
-    target: reported_account
-    properties: {role: {literal: suspect}}
-  - type: NAMES
-    source: report
-    target: victim
-    properties: {role: {literal: victim}}
-  - {type: LOCATED_IN, source: report, target: country}
-  - {type: LOCATED_IN, source: victim, target: country}
-  - {type: USES, source: victim, target: victim_account}
-  - {type: USES, source: victim, target: victim_phone}
-"""
-
-_CONTACTS = """\
-# Phone books of extracted phones: one row per contact-book entry, its numbers in one cell.
-name: contacts
-source:
-  format: csv
-  default_region: PH
-  grading: $grading
-  reference: {column: "Exhibit"}
-entities:
-  device:
-    type: Device
-    properties:
-      device_id: {column: "Device IMEI"}
-  phone:
-    type: Phone
-    optional: true
-    properties:
-      number: {column: "Phone Numbers", split: ";"}
-  email:
-    type: Email
-    optional: true
-    properties:
-      address: {column: "Email"}
-relationships:
-  - type: HAS_CONTACT
-    source: device
-    target: phone
-    properties: {name: {column: "Contact Name"}}
-  - type: HAS_CONTACT
-    source: device
-    target: email
-    properties: {name: {column: "Contact Name"}}
-"""
-
-#: Raw layouts by table: columns and mapping template (``nulls``: the placeholders).
-_RAW: dict[str, tuple[tuple[str, ...], str]] = {
+#: Raw layouts by table: the columns (empty: the clean ones), the first line of the mapping,
+#: the mapping-level settings put before ``entities:``, and (clean, raw) text swaps that turn
+#: the clean mapping into the raw one.
+_RAW: dict[str, tuple[tuple[str, ...], str, str, tuple[tuple[str, str], ...]]] = {
     "exhibits": (
         ("Exhibit No.", "Date/Time Seized", "Raid Site Code", "Raid Site", "Site Address",
          "Region", "City/Municipality", "Latitude", "Longitude", "Seized From", "Item", "Make",
-         "Model", "Identifier", "MSISDN", "ID Type", "Remarks"), _EXHIBITS),
-    "arrests": ((), _ARRESTS),
+         "Model", "Identifier", "MSISDN", "ID Type", "Remarks"),
+        "# Raid exhibit log as exported: one Identifier column read by the Item column.",
+        f'{_NULLS}\ncolumns:\n  "Seized From": {{null_values: ["office desk"]}}',
+        (('"Seized From (Suspect ID)"', '"Seized From"'),
+         _when("device", "Device", '{column: "Item", in: [mobile phone, laptop]}'),
+         _when("sim", "SimCard", '{column: "Item", equals: SIM card}'),
+         _when("card", "PaymentCard", '{column: "Item", matches: "(?i)^(atm|credit|debit) '
+                                      'card$$"}'),
+         _when("id_document", "IdDocument", '{column: "Item", equals: ID card}'),
+         *((f'{{column: "{c}"}}', '{column: "Identifier"}')
+            for c in ("IMEI / Serial No.", "ICCID", "Card No.", "ID No.")))),
+    "arrests": (
+        (), "# Arrest roster (XLSX): two title rows, the header on row 3; placeholders for no "
+            "address.",
+        f'{_NULLS}\ncolumns:\n  "Home Address": {{null_values: ["no fixed address"]}}', ()),
     "identifications": (
         ("suspect_ref", "full_name", "alias", "sex", "yob", "office_code", "accounts", "basis",
-         "identified_on", "linked_ref", "link", "link_basis"), _IDENTIFICATIONS),
-    "platform_records": ((), _PLATFORM),
+         "identified_on", "linked_ref", "link", "link_basis"),
+        "# Police identifications: one row per suspect, the accounts in one cell with their "
+        "platform.", "",
+        (("  account:\n    type: Account\n    optional: true\n    properties:\n"
+          "      platform: {column: platform}\n      handle: {column: profile}\n",
+          "  accounts:\n    type: auto\n    optional: true\n    kinds: [handle]\n"
+          '    value: {column: accounts, split: ";"}\n'),
+         ("target: account}", "target: accounts}"))),
+    "platform_records": (
+        (), "# Platform subscriber and login records: one row per login; N/A or - where nothing "
+            "is held.", _NULLS, ()),
     "remittances": (
         ("Ref No", "Service", "Date Sent", "Sender Ref", "Sender Name", "Sender Country",
          "Amount Sent", "Receiver Ref", "Receiver Name", "Payout To", "Payout City"),
-        _REMITTANCES),
+        "# Remittance ledger as exported: amount and currency in one cell; the payout a card, a\n"
+        "# masked card or an e-wallet, in one column.", "",
+        (('{column: "Send Amount"}', r"""{column: "Amount Sent", extract: '([\d.,]+)\s*$$'}"""),
+         ('{column: "Send Currency"}', r"""{column: "Amount Sent", extract: '^([A-Za-z]{3})\b'}"""),
+         ("  card:\n    type: PaymentCard\n    optional: true\n    properties:\n"
+          '      number: {column: "Payout Card"}\n  wallet:\n    type: FinancialAccount\n'
+          '    optional: true\n    properties:\n      provider: {column: "Wallet Provider"}\n'
+          '      account_id: {column: "Payout Wallet"}\n      kind: {literal: e-wallet}\n',
+          "  payout:\n    type: auto\n    optional: true\n    kinds: [card, masked_card, wallet]\n"
+          '    value: {column: "Payout To"}\n'),
+         ("  - {type: PAID_TO, source: payment, target: card}\n"
+          "  - {type: PAID_TO, source: payment, target: wallet}\n"
+          "  - {type: HOLDS, source: mule, target: card}\n"
+          "  - {type: HOLDS, source: mule, target: wallet}\n",
+          "  - {type: PAID_TO, source: payment, target: payout}\n"
+          "  - {type: HOLDS, source: mule, target: payout}\n"))),
     "reports": (
         ("report_id", "source", "report_type", "received", "agency", "victim_ref",
          "victim_name", "victim_age", "victim_gender", "victim_country", "victim_phone",
-         "victim_platform", "victim_handle", "reported_account", "summary"), _REPORTS),
-    "contacts": (("Exhibit", "Device IMEI", "Contact Name", "Phone Numbers", "Email"),
-                 _CONTACTS),
+         "victim_platform", "victim_handle", "reported_account", "summary"),
+        "# Victim reports as received: the victim's phone in national format, read in the "
+        "victim's\n# country; the reported account with its platform prefix.", _NULLS,
+        (("{column: victim_phone}", "{column: victim_phone, region: {column: victim_country}}"),
+         ("  reported_account:\n    type: Account\n    properties:\n"
+          "      platform: {column: reported_platform}\n      handle: {column: reported_account}\n",
+          "  reported_account:\n    type: auto\n    kinds: [handle]\n"
+          "    value: {column: reported_account}\n"))),
+    "contacts": (
+        ("Exhibit", "Device IMEI", "Contact Name", "Phone Numbers", "Email"),
+        "# Phone books of extracted phones: one row per contact-book entry, its numbers in one "
+        "cell.", "",
+        (('{column: "Phone"}', '{column: "Phone Numbers", split: ";"}'),)),
 }
+
+
+def _raw_mapping(clean: str, comment: str, settings: str,
+                 swaps: tuple[tuple[str, str], ...]) -> str:
+    """The clean mapping template turned into the raw one."""
+    lines = clean.split("\n")
+    text = "\n".join([comment, *lines[1:]])
+    if settings:
+        text = text.replace("\nentities:\n", f"\n{settings}\nentities:\n", 1)
+    for old, new in swaps:
+        if old not in text:
+            raise AssertionError(f"raw mapping swap does not apply: {old!r}")
+        text = text.replace(old, new)
+    return text
 
 
 def raw_tables() -> tuple[TableSpec, ...]:
@@ -445,9 +141,9 @@ def raw_tables() -> tuple[TableSpec, ...]:
         if layout is None:
             out.append(spec)
             continue
-        columns, template = layout
-        out.append(replace(spec, columns=columns or spec.columns,
-                           mapping_template=template.replace("$nulls", _NULLS)))
+        columns, comment, settings, swaps = layout
+        out.append(replace(spec, columns=columns or spec.columns, mapping_template=_raw_mapping(
+            spec.mapping_template, comment, settings, swaps)))
     return tuple(out)
 
 

@@ -8,7 +8,9 @@ cells and saves them as a new analysis run, and writes into ``--out``::
     cells.csv                  one row per cell (agents, victims, countries, USD, key player),
                                then one per agent in no cell
     maps/cells.html            cell map (offline, text-only), when there are cells
-    maps/victims.html          victims across countries
+    maps/victims.html          victims across countries (world map with a time filter)
+    timeline.svg               contacts, payments (USD), reports and arrests per week
+    timeline-cells.svg         the same per cell, one lane each, when there are cells
     packages/cell-*/           raid packages, with --packages
     quarantine/                rejected rows, when there are any
 """
@@ -25,6 +27,7 @@ from ringmap.analysis.explain import write_cells
 from ringmap.analysis.report import CELL_COLUMNS
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic
+from ringmap.graphs.model import CellRecord
 from ringmap.graphs.stats import conflict_counts, count_rows
 from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
@@ -33,6 +36,14 @@ from ringmap.perf import Progress
 from ringmap.tabular import render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
 from ringmap.viz.package import export_cells
+from ringmap.viz.timeline import (
+    TIMELINE_COLUMNS,
+    case_timeline,
+    cell_timelines,
+    timeline_row,
+    write_cells_timeline,
+    write_timeline,
+)
 
 __all__ = ["RunSummary", "run_case"]
 
@@ -56,6 +67,9 @@ class RunSummary:
     unassigned_agents: list[dict[str, Any]] = field(default_factory=list)
     """One row per agent in no cell, in the columns of :attr:`cells`."""
     infrastructure: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """The case's, then each cell's timeline figures
+    (:data:`~ringmap.viz.timeline.TIMELINE_COLUMNS`)."""
     files: list[str] = field(default_factory=list)
     packages_signed_by: str | None = None
     """The fingerprint of the key that signed the raid packages, if any were written."""
@@ -69,8 +83,8 @@ class RunSummary:
             "cells_run": self.cells_run, "cells": self.cells,
             "cells_note": self.cells_note, "unassigned": self.unassigned,
             "unassigned_agents": self.unassigned_agents,
-            "infrastructure": self.infrastructure, "files": self.files,
-            "packages_signed_by": self.packages_signed_by,
+            "infrastructure": self.infrastructure, "timeline": self.timeline,
+            "files": self.files, "packages_signed_by": self.packages_signed_by,
         })
         return data
 
@@ -104,12 +118,14 @@ def run_case(
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store), conflicts=conflict_counts(store))
     evidence = store.project()
+    records: list[CellRecord] = []
     try:
         result = detect_cells(store, settings or CellSettings(), evidence)
     except AnalysisError as exc:
         summary.cells_note = exc.one_line()
     else:
         saved = write_cells(store, result)
+        records = saved.records
         rows = saved.rows()
         summary.cells_run = saved.run.run_id
         summary.cells = rows[: len(saved.records)]
@@ -130,6 +146,14 @@ def run_case(
             summary.files.append("maps/cells.html")
         write_victim_map(store, out / "maps" / "victims.html", graph=evidence)
         summary.files.append("maps/victims.html")
+    lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
+    summary.timeline = [timeline_row(line) for line in lines]
+    if maps:
+        write_timeline(lines[0], out / "timeline.svg")
+        summary.files.append("timeline.svg")
+        if records:
+            write_cells_timeline(lines[1:], out / "timeline-cells.svg")
+            summary.files.append("timeline-cells.svg")
     if packages and summary.cells:
         written = export_cells(store, out / "packages", graph=evidence)
         summary.files += [f"packages/{p.path.name}/" for p in written]
@@ -180,6 +204,11 @@ def _markdown(summary: RunSummary) -> str:
             "## Infrastructure (shared too widely to link agents)\n",
             table(summary.infrastructure[:20]) if summary.infrastructure else "None.\n",
         ]
+    parts += ["## Time\n", *(f"![{alt}]({name})\n" for name, alt in (
+        ("timeline.svg", "Contacts, payments, reports and arrests per week"),
+        ("timeline-cells.svg", "Each cell over time")) if name in summary.files),
+        "First and last contact, the week most contacts began, and the totals (payments "
+        "in USD at each payment's date):\n", table(summary.timeline, TIMELINE_COLUMNS)]
     parts += ["## Files\n", "".join(f"- {f}\n" for f in summary.files)]
     if summary.packages_signed_by:
         parts.append(f"\nRaid packages signed by key `{summary.packages_signed_by}`: give "

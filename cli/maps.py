@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from ringmap.viz.maps import (
     write_victim_map,
 )
 from ringmap.viz.package import export_cell, export_cells, verify_package
+from ringmap.viz.timeline import timeline_of, write_timeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,19 +94,52 @@ def map_cells(session: Session, out: Path, cells: tuple[str, ...], detailed: boo
     _said("cell", result)
 
 
+def _window_options(func: F) -> F:
+    """``--from`` and ``--to``: a window of days."""
+    for name, meaning in (("--to", "Last day"), ("--from", "First day")):
+        func = click.option(name, name.removeprefix("--") + "_day",
+                            type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                            help=f"{meaning} of the time window (default: the case's).")(func)
+    return func
+
+
 @map_group.command("victims")
 @store_options
 @click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
+@_window_options
 @pass_session
-def map_victims(session: Session, out: Path) -> None:
-    """Victims across countries: which cells hit which countries, with victims and money.
+def map_victims(session: Session, out: Path, from_day: datetime | None,
+                to_day: datetime | None) -> None:
+    """Victims across countries on an offline world map: countries shaded by victims, raid
+    sites, arcs from cells to countries weighted by victims or money, victims of unknown
+    country counted. With --from/--to the map's time filter opens on that window.
 
-    Example: ringmap map victims -o victims.html
+    Example: ringmap map victims -o victims.html --from 2014-01-01 --to 2014-03-31
     """
+    window = (from_day.date() if from_day else None, to_day.date() if to_day else None)
     with session.audited("map victims") as counts:
-        result = write_victim_map(session.store(), out)
+        result = write_victim_map(session.store(), out, active=window)
         counts.update(result.counts())
     _said("victims", result)
+
+
+@map_group.command("timeline")
+@store_options
+@click.option("-o", "--out", type=_HTML_OUT, required=True,
+              help="Picture to write: .svg or .png.")
+@click.option("--cell", metavar="ID", help="Only this cell of the latest cell run.")
+@pass_session
+def map_timeline(session: Session, out: Path, cell: str | None) -> None:
+    """Contacts, payments (USD), reports and arrests per week, for the case or one cell,
+    as a static picture (SVG or PNG).
+
+    Example: ringmap map timeline -o C001.svg --cell C001
+    """
+    with session.audited("map timeline") as counts:
+        line = timeline_of(session.store(), cell)
+        write_timeline(line, out)
+        counts.update({"events": len(line.events)})
+    click.echo(f"Wrote the timeline ({line.title}): {len(line.events)} dated events to {out}")
 
 
 @map_group.command("entity")

@@ -9,6 +9,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,19 @@ def _victim_edges(example: Example) -> dict[tuple[str, str], str]:
     data = json.loads(match.group(1))
     return {(e["from"], e["to"]): e["title"] for e in data["edges"]
             if str(e["to"]).startswith("country:")}
+
+
+def test_issue13_summary_timelines_count_as_the_cell_reports(example: Example) -> None:
+    markdown = (example.out / "summary.md").read_text(encoding="utf-8")
+    assert "![Each cell over time](timeline-cells.svg)" in markdown
+    assert (example.out / "timeline-cells.svg").is_file()
+    rows = {r["timeline"]: r for r in example.summary.timeline}
+    for record in example.records:
+        assert record.summary is not None
+        row = rows[f"Cell {record.cell_id}"]
+        assert row["usd"] == pytest.approx(record.summary.money.usd, abs=0.05)
+        assert row["first_contact"] <= row["busiest_week"] + timedelta(days=6)
+        assert row["busiest_week"] <= row["last_contact"]
 
 
 def test_issue9_victims_map_shows_what_each_country_paid(example: Example) -> None:

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from ringmap.analysis.report import country_label
 from ringmap.analysis.victims import reached_by_cell
+from ringmap.cli import cli
 from ringmap.errors import ExportError
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.pipeline import run_case
 from ringmap.tests.browser.case import IMG, SCRIPT
-from ringmap.tests.offender_case import BIDI, COUNTRIES, open_offender_case
+from ringmap.tests.offender_case import BIDI, COUNTRIES, offender_case, open_offender_case
 from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import case_timeline, cell_timeline, write_timeline
 from ringmap.viz.world import OUTLINES, WORLD_HALF_WIDTH, equal_earth, outlines, victim_map
@@ -153,3 +156,45 @@ def test_timeline_picture_is_inert_and_reproducible(offender: EmbeddedStore,
     assert png.startswith(b"\x89PNG")
     with pytest.raises(ExportError, match=r"as \.svg or \.png"):
         write_timeline(line, tmp_path / "a.html")
+
+
+def test_run_summary_shows_the_timelines(tmp_path: Path) -> None:
+    """issue 13: summary.md had no time at all."""
+    case = offender_case().write(tmp_path / "case")
+    with EmbeddedStore(tmp_path / "out" / "ringmap.db") as store:
+        summary = run_case(store, case, tmp_path / "out")
+    out = tmp_path / "out"
+    markdown = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Time" in markdown and "](timeline.svg)" in markdown
+    assert (out / "timeline.svg").read_bytes().startswith(b"<?xml")
+    # a lone offender is no cell: the case's timeline only, no picture of cells
+    assert "timeline-cells.svg" not in markdown and not (out / "timeline-cells.svg").exists()
+    rows = {r["timeline"]: r for r in summary.timeline}
+    assert set(rows) == {"Case"}
+    assert rows["Case"]["contacts"] == len(COUNTRIES) and rows["Case"]["arrests"] == 1
+    assert str(rows["Case"]["first_contact"]) == "2021-02-01"
+    saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert saved["timeline"][0]["usd"] == rows["Case"]["usd"]
+
+
+def test_cli_draws_timelines_and_opens_the_victims_map_on_a_window(
+        offender: EmbeddedStore, tmp_path: Path) -> None:
+    store = ["--store", str(offender.path)]
+    runner = CliRunner()
+    done = runner.invoke(cli, ["map", "timeline", *store, "-o", str(tmp_path / "c1.png"),
+                               "--cell", "C1"])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("Wrote the timeline (Cell C1): ")
+    assert (tmp_path / "c1.png").read_bytes().startswith(b"\x89PNG")
+    done = runner.invoke(cli, ["map", "victims", *store, "-o", str(tmp_path / "v.html"),
+                               "--from", "2021-03-01"])
+    assert done.exit_code == 0, done.output
+    payload = re.search(r'id="rm-data">(.*?)</script>',
+                        (tmp_path / "v.html").read_text(encoding="utf-8"), re.S)
+    assert payload is not None
+    assert json.loads(payload.group(1))["windowShown"] == ["2021-03-01", "2021-08-20"]
+    refused = runner.invoke(cli, ["map", "victims", *store, "-o", str(tmp_path / "w.html"),
+                                  "--from", "2021-03-01", "--to", "2021-02-01"])
+    assert refused.exit_code == 1
+    assert refused.output == ("Error: the time window ends (2021-02-01) before it starts "
+                              "(2021-03-01)\n")

@@ -8,6 +8,7 @@ case's map, a single offender's, and the offender's map filtered to a window.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
             write_victim_map(store, folder / "small.html")
         with open_offender_case(folder / "offender") as store:
             write_victim_map(store, folder / "offender.html")
+            write_victim_map(store, folder / "march.html", active=(date(2021, 3, 1), None))
             write_timeline(case_timeline(store.project(), title=f"{SCRIPT} {IMG} {BIDI}"),
                            folder / "timeline.svg")
-    yield {name: folder / name for name in ("small.html", "offender.html", "timeline.svg")}
+    yield {name: folder / name
+           for name in ("small.html", "offender.html", "march.html", "timeline.svg")}
 
 
 def _shoot(shown: MapPage, folder: Path, name: str) -> Path:
@@ -108,6 +111,11 @@ def test_time_filter_hides_what_was_not_active(browser: Any, world: dict[str, Pa
         _shoot(shown, artifact_dir(tmp_path), "victims-offender-february.png")
         shown.page.locator("#rm-weights").select_option("usd")
         shown.assert_clean()
+    with open_map(browser, world["march.html"]) as shown:  # ringmap map victims --from
+        assert shown.js("document.getElementById('rm-from').value") == "2021-03-01"
+        opened = set(shown.js(visible))
+        assert "Japan · 1" in opened and "United States · 1" not in opened
+        assert shown.js(_OUTSIDE) == []
 
 
 def test_timeline_picture_is_inert_in_the_browser(browser: Any, world: dict[str, Path],

@@ -155,6 +155,8 @@ class MapSpec:
     """Halos behind groups of nodes (the cells of the overview)."""
     directed: bool = True
     """Whether edges get arrows unless they say otherwise."""
+    window_shown: tuple[str, str] | None = None
+    """The part of :attr:`window` the map opens on (default: all of it)."""
 
 
 def script_json(value: Any) -> str:
@@ -321,6 +323,7 @@ def render_map(spec: MapSpec) -> str:
         "window": spec.window,
         "groups": [_group(g) for g in spec.groups],
         "looks": looks,
+        "windowShown": spec.window_shown,
     }
 
     def payload(nodes: list[Mapping[str, Any]], edges: list[Mapping[str, Any]], heading: str,

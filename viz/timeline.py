@@ -36,22 +36,32 @@ from typing import Any
 import matplotlib
 import matplotlib.dates
 import networkx as nx
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.victims import Paid, cell_side
 from ringmap.errors import ExportError
 from ringmap.fileio import write_atomic
+from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import Role
+from ringmap.graphs.store import Store
+from ringmap.viz.reach import CellReach, reach_cells, select_cells
 
-__all__ = ["KINDS", "Event", "Timeline", "case_timeline", "cell_timeline", "write_timeline"]
+__all__ = ["KINDS", "LANES", "TIMELINE_COLUMNS", "Event", "Timeline", "case_timeline",
+           "cell_timeline", "cell_timelines", "timeline_of", "timeline_row", "write_cell_timeline",
+           "write_cells_timeline", "write_timeline"]
 
 #: what a timeline counts, in the order of its panels
 KINDS = ("contact", "payment", "report", "arrest")
 _PANELS = {"contact": ("contacts begun", "#0072b2"), "payment": ("paid (USD)", "#8a6d00"),
            "report": ("reports", "#cc79a7"), "arrest": ("arrests", "#d55e00")}
 _CONTACTABLE = frozenset({"Account", "Phone"})
+#: most cells drawn in one picture of cells over time
+LANES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,15 +285,117 @@ def _figure(line: Timeline) -> Figure:
     return figure
 
 
-def write_timeline(line: Timeline, path: Path) -> Path:
-    """Draw ``line`` into ``path``: SVG (text as paths) or PNG, by its suffix."""
+def _days(days: Iterable[date]) -> np.ndarray[Any, np.dtype[np.datetime64]]:
+    return np.array(list(days), dtype="datetime64[D]")
+
+
+def _lanes_figure(lines: Sequence[Timeline], title: str) -> Figure:
+    rows = max(len(lines), 1)
+    figure = Figure(figsize=(10, 1.2 + 0.32 * rows), layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    figure.suptitle(title, fontsize=10)
+    most = max((c for line in lines for c in line.weekly()["contact"].values()), default=1.0)
+    biggest = max((e.usd for line in lines for e in line.events), default=1.0) or 1.0
+    for row, line in enumerate(lines):
+        y = rows - 1 - row
+        first, last = line.first_contact, line.last_contact
+        if first and last:
+            ax.plot(_days([first, last + timedelta(days=1)]), [y, y], color="#c9d6e6", lw=7,
+                    solid_capstyle="butt", zorder=1)
+        weeks = line.weekly()["contact"]
+        ax.bar(_days(weeks), [0.7 * c / most for c in weeks.values()], bottom=y - 0.35,
+               width=6, align="edge", color=_PANELS["contact"][1], zorder=2)
+        paid = [e for e in line.events if e.kind == "payment"]
+        ax.scatter(_days(e.when for e in paid), [y] * len(paid), zorder=3, marker="D",
+                   s=[12 + 60 * e.usd / biggest for e in paid], color=_PANELS["payment"][1],
+                   edgecolors="white", linewidths=0.5)
+        for kind, marker in (("report", "|"), ("arrest", "x")):
+            days = [e.when for e in line.events if e.kind == kind]
+            ax.scatter(_days(days), [y + 0.3] * len(days), marker=marker, s=28, zorder=4,
+                       color=_PANELS[kind][1])
+    ax.set_yticks(range(rows), [line.title for line in reversed(lines)] or [""], fontsize=8)
+    ax.set_ylim(-0.7, rows - 0.3)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.xaxis.set_major_formatter(
+        matplotlib.dates.DateFormatter("%b %Y"))  # type: ignore[no-untyped-call]
+    handles = [Line2D([], [], color="#c9d6e6", lw=7, label="first to last contact"),
+               Patch(color=_PANELS["contact"][1], label="contacts begun per week"),
+               Line2D([], [], ls="", marker="D", color=_PANELS["payment"][1],
+                      label="payment (size: USD)"),
+               Line2D([], [], ls="", marker="|", color=_PANELS["report"][1], label="report"),
+               Line2D([], [], ls="", marker="x", color=_PANELS["arrest"][1], label="arrest")]
+    figure.legend(handles=handles, loc="outside lower center", ncols=5, fontsize=7,
+                  frameon=False)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
     kind = path.suffix.lower().lstrip(".")
     if kind not in ("svg", "png"):
         raise ExportError(f"a timeline is written as .svg or .png, not {path.name}")
     buffer = io.BytesIO()
     # fixed ids and no date: the same case draws the same file (manifests, diffs)
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "ringmap"}):
-        _figure(line).savefig(buffer, format=kind, dpi=110,
-                              metadata={"Date": None} if kind == "svg" else {"Software": None})
+        figure.savefig(buffer, format=kind, dpi=110,
+                       metadata={"Date": None} if kind == "svg" else {"Software": None})
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def write_timeline(line: Timeline, path: Path) -> Path:
+    """Draw ``line`` into ``path``: SVG (text as paths) or PNG, by its suffix."""
+    return _save(_figure(line), path)
+
+
+def write_cells_timeline(lines: Sequence[Timeline], path: Path, title: str = "Cells over time"
+                         ) -> Path:
+    """Draw one lane per timeline (first :data:`LANES` of them) into ``path``: the span from
+    first to last contact, contacts begun per week, payments sized by USD, reports, arrests."""
+    shown = list(lines[:LANES])
+    if len(lines) > LANES:
+        title += f" (the first {LANES} of {len(lines)}; each cell's own is in its raid package)"
+    return _save(_lanes_figure(shown, title), path)
+
+
+def write_cell_timeline(graph: nx.MultiDiGraph, found: CellReach, path: Path,
+                        fx: FxTable | None = None) -> Path:
+    """The timeline picture of one cell (``found`` as :func:`~ringmap.viz.reach.reach_cells`
+    gives it) into ``path``: what a raid package shows."""
+    line = cell_timeline(graph, found.members, found.payments, fx, title=f"Cell {found.cell_id}")
+    return write_timeline(line, path)
+
+
+#: the columns of :func:`timeline_row`
+TIMELINE_COLUMNS = ["timeline", "first_contact", "last_contact", "busiest_week", "contacts",
+                    "usd", "reports", "arrests"]
+
+
+def timeline_row(line: Timeline) -> dict[str, Any]:
+    """One line of a timeline's figures: first and last contact, the week most contacts
+    began, and the totals."""
+    totals = line.totals()
+    weeks = line.weekly()["contact"]
+    busiest = max(weeks, key=lambda w: (weeks[w], -w.toordinal()), default=None)
+    return {"timeline": line.title, "first_contact": line.first_contact,
+            "last_contact": line.last_contact, "busiest_week": busiest,
+            "contacts": int(totals["contact"]), "usd": totals["payment"],
+            "reports": int(totals["report"]), "arrests": int(totals["arrest"])}
+
+
+def timeline_of(store: Store, cell: str | None = None) -> Timeline:
+    """The case's timeline, or that of ``cell`` of the latest cell run."""
+    graph = store.project()
+    if cell is None:
+        return case_timeline(graph)
+    _, records = select_cells(store, [cell])
+    return cell_timelines(graph, records)[0]
+
+
+def cell_timelines(graph: nx.MultiDiGraph, records: Sequence[CellRecord],
+                   fx: FxTable | None = None) -> list[Timeline]:
+    """The timeline of each cell of one run, in the run's order."""
+    fx = fx or FxTable.load()
+    return [cell_timeline(graph, r.members, r.payments, fx, title=f"Cell {r.cell_id}")
+            for r in reach_cells(graph, records)]

@@ -37,6 +37,7 @@ from typing import Any
 import networkx as nx
 
 from ringmap.analysis.report import UNKNOWN_COUNTRY, country_label
+from ringmap.errors import ConfigError
 from ringmap.graphs.model import CellRecord, CountryMoney, Money
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.store import Store
@@ -345,11 +346,22 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
     return nodes
 
 
-def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec:
+def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
+               active: tuple[date | None, date | None] = (None, None)) -> MapSpec:
     """Victims across countries on a world map (see the module docstring).
 
     No victim is drawn individually: countries carry counts, and each cell-to-country arc
     the number of victims and the money paid.
+
+    Parameters
+    ----------
+    store
+        The case; its latest cell run is drawn.
+    graph
+        The evidence graph if the caller already projected it.
+    active
+        First and last day the map's time filter opens on (either may be None: the case's
+        first or last day); what was not active then is hidden until the filter is widened.
     """
     graph = store.project() if graph is None else graph
     table, _ = country_table()
@@ -363,8 +375,9 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
     placed = {v: (c if c in table else UNKNOWN_COUNTRY) for v, c in label_of.items()}
     per_country = Counter(placed.values())
     case_events = case_timeline(graph).events
-    active = {code: _span(e for e in case_events if e.victim and placed.get(e.victim) == code)
-              for code in per_country}
+    window = _span(case_events)
+    spans = {code: _span(e for e in case_events if e.victim and placed.get(e.victim) == code)
+             for code in per_country}
 
     canvas = _Canvas({}, {}, [])
     shades = {code: _shade(n) for code, n in per_country.items() if code in table}
@@ -384,7 +397,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
     for counted in figures_of.values():  # a stale report may name a country the graph lacks
         for code in counted.by_country:
             per_country[code if code in table else UNKNOWN_COUNTRY] += 0
-    nodes = _country_nodes(per_country, money_by_country, active, canvas)
+    nodes = _country_nodes(per_country, money_by_country, spans, canvas)
 
     site_geo = _sites(graph)
     inset = _inset(site_geo)
@@ -461,7 +474,17 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None) -> MapSpec
     return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
                    physics=False, backdrop=canvas.shapes, bounds=bounds,
                    weights={"victims": "victims", "usd": "money (USD)"},
-                   window=_span(case_events))
+                   window=window, window_shown=_shown(window, active))
+
+
+def _shown(window: tuple[str, str] | None, active: tuple[date | None, date | None]
+           ) -> tuple[str, str] | None:
+    if window is None or active == (None, None):
+        return None
+    start, end = active
+    if start is not None and end is not None and start > end:
+        raise ConfigError(f"the time window ends ({end}) before it starts ({start})")
+    return (start.isoformat() if start else window[0], end.isoformat() if end else window[1])
 
 
 def _add_money(total: CountryMoney | None, more: CountryMoney) -> CountryMoney:

@@ -122,6 +122,11 @@
       var count = changes.filter(function (c) { return c.hidden; }).length;
       status.textContent = count ? count + " hidden" : "";
     }
+    if (data.windowShown) {
+      from.value = data.windowShown[0];
+      to.value = data.windowShown[1];
+      apply();
+    }
     from.addEventListener("change", apply);
     to.addEventListener("change", apply);
     from.addEventListener("input", apply);

@@ -110,6 +110,7 @@ def test_run_then_every_command_works_on_every_case_size(case: Case, tmp_path: P
     assert (out / "cells.csv").read_text(encoding="utf-8").startswith("cell,agents,")
     assert summary["files"] == [
         "cells.csv", *(["maps/cells.html"] if case.cells else []), "maps/victims.html",
+        "timeline.svg", *(["timeline-cells.svg"] if case.cells else []),
         "summary.json", "summary.md"]
     assert all((out / f).is_file() for f in summary["files"])
     markdown = (out / "summary.md").read_text(encoding="utf-8")

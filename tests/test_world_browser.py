@@ -115,7 +115,7 @@ def test_time_filter_hides_what_was_not_active(browser: Any, world: dict[str, Pa
         assert shown.js("document.getElementById('rm-from').value") == "2021-03-01"
         opened = set(shown.js(visible))
         assert "Japan · 1" in opened and "United States · 1" not in opened
-        assert shown.js(_OUTSIDE) == []
+        assert shown.js(OUTSIDE_VIEW) == []
 
 
 def test_timeline_picture_is_inert_in_the_browser(browser: Any, world: dict[str, Path],

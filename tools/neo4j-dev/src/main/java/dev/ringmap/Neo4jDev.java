@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -170,8 +171,24 @@ public final class Neo4jDev {
                         Map.entry(GraphDatabaseSettings.logical_log_rotation_threshold, ByteUnit.mebiBytes(64)),
                         Map.entry(GraphDatabaseSettings.keep_logical_logs, "2 files"),
                         Map.entry(GraphDatabaseSettings.initial_default_database, DEFAULT_DB),
-                        Map.entry(GraphDatabaseSettings.udc_enabled, false)))
+                        Map.entry(GraphDatabaseSettings.udc_enabled, false),
+                        // OpenGDS: Neo4j registers procedures only from jars in the plugins
+                        // directory (the build copies the org.neo4j.gds jars to target/plugins;
+                        // their classes load from the launcher's classpath). They need
+                        // unrestricted access to the kernel; nothing else is opened up.
+                        Map.entry(GraphDatabaseSettings.plugin_dir, pluginDir()),
+                        Map.entry(GraphDatabaseSettings.procedure_unrestricted, List.of("gds.*"))))
                 .build();
+    }
+
+    /** target/plugins, beside target/classes where this class was loaded from. */
+    private static Path pluginDir() {
+        try {
+            Path classes = Path.of(Neo4jDev.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return classes.resolveSibling("plugins").toAbsolutePath();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException("cannot locate the launcher's classes", e);
+        }
     }
 
     /** Same thing `neo4j-admin dbms set-initial-password` does: data/dbms/auth.ini. */

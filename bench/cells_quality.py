@@ -20,16 +20,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+import _common
 import networkx as nx
 
 from ringmap.analysis.cells import CellsResult, detect_cells
@@ -130,32 +128,22 @@ def run_case(root: Path, cells: int, noise: float, seed: int) -> dict[str, Any]:
 
 def main() -> int:
     """Run every case; exit 1 if ringmap misses the goal on any."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, "ringmap-cells-bench")
     parser.add_argument("--cells", default="15,150,1700",
                         help="cells per case, comma-separated (about 13 agents a cell)")
     parser.add_argument("--noise", default="0.1,0.4", help="noise levels, comma-separated")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--cases", type=Path,
-                        default=Path(tempfile.gettempdir()) / "ringmap-cells-bench",
-                        help="folder for generated cases and their stores (kept)")
     parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
-    args.cases.mkdir(parents=True, exist_ok=True)
+    _common.prepare(args)
     rows = []
     for cells in (int(c) for c in args.cells.split(",")):
         for noise in (float(n) for n in args.noise.split(",")):
             row = run_case(args.cases, cells, noise, args.seed)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        from ringmap.tabular import render
-
-        print(render(rows, "table", ["cells", "noise", "agents", "relationships", "found",
-                                     "seconds", "ringmap_ari", "ringmap_nmi", "components_ari",
-                                     "louvain_ari", "ceiling_ari", "of_ceiling"]))
+    _common.emit(rows, ["cells", "noise", "agents", "relationships", "found", "seconds",
+                        "ringmap_ari", "ringmap_nmi", "components_ari", "louvain_ari",
+                        "ceiling_ari", "of_ceiling"], args.json)
     missed = [r for r in rows if r["of_ceiling"] is not None and r["of_ceiling"] < GOAL]
     return 1 if missed else 0
 

@@ -14,14 +14,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import sys
-import tempfile
 import time
 from collections import deque
-from pathlib import Path
+
+import _common
 
 from ringmap.analysis.batch import batch
 from ringmap.analysis.links import EvidenceGraph, multi_source_bfs
@@ -75,15 +73,11 @@ class _Clock:
 
 def main() -> None:
     """Build, run, print timings."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, "ringmap-bench-links")
     parser.add_argument("--cells", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--cases", type=Path,
-                        default=Path(tempfile.gettempdir()) / "ringmap-bench-links",
-                        help="folder for generated cases and their stores (kept)")
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
+    _common.prepare(args)
     started = time.perf_counter()
     case = synth_case(args.cases / f"cells{args.cells}-seed{args.seed}", cells=args.cells,
                       seed=args.seed)

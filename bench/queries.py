@@ -18,16 +18,16 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import _common
 
 from ringmap.graphs.store import Store, open_store
 from ringmap.ingest.case import load_case
@@ -119,18 +119,14 @@ def _holds_other_evidence(store: Store, folder: Path) -> bool:
 
 def main() -> int:
     """Prepare (or reuse) the case, time every named query on each store, print the table."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = _common.parser(__doc__, "ringmap-bench-queries", seed=2014)
     parser.add_argument("--rows", type=int, default=1_000_000, help="evidence rows (about)")
-    parser.add_argument("--cases", type=Path,
-                        default=Path(tempfile.gettempdir()) / "ringmap-bench-queries",
-                        help="folder for generated cases and their stores (kept)")
     parser.add_argument("--neo4j", metavar="URI", default=os.environ.get("NEO4J_URI"),
                         help="also load and time the case on this Neo4j database")
     parser.add_argument("--no-embedded", action="store_true", help="time Neo4j only")
     parser.add_argument("--samples", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=2014)
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
+    _common.prepare(args)
 
     cells = math.ceil(args.rows / _ROWS_PER_CELL)
     folder = args.cases / f"cells{cells}-seed{args.seed}"

@@ -24,12 +24,9 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -37,6 +34,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import _common
 import networkx as nx
 
 from ringmap.analysis.cells import CellSettings, detect_cells
@@ -132,22 +130,17 @@ def _met(row: dict[str, Any]) -> bool:
 
 def main() -> int:
     """Run every case; exit 1 if resolve misses the goal on any."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, "ringmap-resolve-bench")
     parser.add_argument("--cells", default="40,420",
                         help="cells per case, comma-separated (about 50 persons a cell)")
     parser.add_argument("--spelling-noise", default="0.1,0.3",
                         help="spelling-noise levels, comma-separated")
     parser.add_argument("--noise", type=float, default=0.2, help="the cases' other noise")
-    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cells-quality", action="store_true",
                         help="also score cells without and with the proposed merges")
-    parser.add_argument("--cases", type=Path,
-                        default=Path(tempfile.gettempdir()) / "ringmap-resolve-bench",
-                        help="folder for generated cases and their stores (kept)")
     parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
-    args.cases.mkdir(parents=True, exist_ok=True)
+    _common.prepare(args)
     rows = []
     for cells in (int(c) for c in args.cells.split(",")):
         for spelling in (float(s) for s in args.spelling_noise.split(",")):
@@ -155,18 +148,12 @@ def main() -> int:
                            args.cells_quality)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        from ringmap.tabular import render
-
-        columns = ["cells", "spelling", "persons", "true_pairs", "resolve_seconds",
-                   "resolve_precision", "resolve_recall", "resolve_missed", "groups_precision",
-                   "groups_recall", "exact_precision", "exact_recall", "exact_missed",
-                   "fewer_missed"]
-        if args.cells_quality:
-            columns += ["cells_ari", "merged_ari", "cells_nmi", "merged_nmi"]
-        print(render(rows, "table", columns))
+    columns = ["cells", "spelling", "persons", "true_pairs", "resolve_seconds",
+               "resolve_precision", "resolve_recall", "resolve_missed", "groups_precision",
+               "groups_recall", "exact_precision", "exact_recall", "exact_missed", "fewer_missed"]
+    if args.cells_quality:
+        columns += ["cells_ari", "merged_ari", "cells_nmi", "merged_nmi"]
+    _common.emit(rows, columns, args.json)
     return 0 if all(_met(r) for r in rows) else 1
 
 

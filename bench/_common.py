@@ -1,0 +1,52 @@
+"""What every benchmark under ``bench/`` shares: its command line, its case folder and its output.
+
+A benchmark is a script (``python bench/NAME.py``), so this module is imported by its bare name
+(the script's folder is first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+#: The hashing key benchmarks run under unless the environment gives one (never a real case's).
+BENCH_SECRET = "bench-secret-0123456789"
+
+
+def parser(doc: str | None, cases: str, seed: int = 7) -> argparse.ArgumentParser:
+    """The argument parser with the options every benchmark takes.
+
+    Parameters
+    ----------
+    doc
+        The benchmark's module docstring; its first line describes the command.
+    cases
+        Name of the folder under the system's temporary folder that keeps generated cases.
+    seed
+        Default seed of the generated cases.
+    """
+    made = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    made.add_argument("--seed", type=int, default=seed)
+    made.add_argument("--cases", type=Path, default=Path(tempfile.gettempdir()) / cases,
+                      help="folder for generated cases and their stores (kept)")
+    return made
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Set the benchmark hashing key (unless one is set) and create the cases folder."""
+    os.environ.setdefault("RINGMAP_SECRET", BENCH_SECRET)
+    args.cases.mkdir(parents=True, exist_ok=True)
+
+
+def emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    """Print the rows as indented JSON or as a table of the given columns."""
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from ringmap.tabular import render
+
+    print(render(rows, "table", columns))

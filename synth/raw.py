@@ -30,7 +30,7 @@ from typing import Any
 
 import phonenumbers
 
-from ringmap.synth.tables import TABLES, Table, TableSpec
+from ringmap.synth.tables import ID_DOCUMENT, TABLES, Table, TableSpec
 
 __all__ = ["RawTable", "raw_tables", "reshaper"]
 
@@ -120,8 +120,9 @@ _RAW: dict[str, tuple[tuple[str, ...], str, str, tuple[tuple[str, str], ...]]] =
 
 def _raw_mapping(clean: str, comment: str, settings: str,
                  swaps: tuple[tuple[str, str], ...]) -> str:
-    """The clean mapping template turned into the raw one."""
-    lines = clean.split("\n")
+    """The clean mapping template turned into the raw one (shared blocks spelled out, so that
+    the swaps can reach into them)."""
+    lines = clean.replace("$id_document", ID_DOCUMENT).split("\n")
     text = "\n".join([comment, *lines[1:]])
     if settings:
         text = text.replace("\nentities:\n", f"\n{settings}\nentities:\n", 1)

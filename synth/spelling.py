@@ -53,13 +53,7 @@ entities:
       name: {column: "Subject Name"}
       gender: {column: "Sex"}
       birth_year: {column: "Year of Birth"}
-  id_document:
-    type: IdDocument
-    optional: true
-    properties:
-      doc_type: {column: "ID Type"}
-      number: {column: "ID No."}
-      issuer: {literal: PH}
+$id_document
   account:
     type: Account
     optional: true

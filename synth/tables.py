@@ -59,7 +59,8 @@ class TableSpec:
     def mapping(self) -> str:
         """The mapping YAML, with this table's grading filled in."""
         return Template(self.mapping_template).substitute(
-            grading=self.grading, linked=PERSON_LINKED, links=PERSON_LINKS)
+            grading=self.grading, linked=PERSON_LINKED, links=PERSON_LINKS,
+            id_document=ID_DOCUMENT)
 
 
 _EXHIBITS_MAPPING = """\
@@ -130,13 +131,7 @@ entities:
     properties:
       number: {column: "Card No."}
       card_type: {column: "Item"}
-  id_document:
-    type: IdDocument
-    optional: true
-    properties:
-      doc_type: {column: "ID Type"}
-      number: {column: "ID No."}
-      issuer: {literal: PH}
+$id_document
 relationships:
   - {type: SEIZED_AT, source: exhibit, target: site}
   - {type: SEIZED_FROM, source: exhibit, target: holder}
@@ -458,6 +453,16 @@ relationships:
   - {type: USES, source: victim, target: victim_account}
   - {type: USES, source: victim, target: victim_phone}
 """
+
+#: A Philippine ID document seized or listed with a person (``id_document`` in a template).
+ID_DOCUMENT = """\
+  id_document:
+    type: IdDocument
+    optional: true
+    properties:
+      doc_type: {column: "ID Type"}
+      number: {column: "ID No."}
+      issuer: {literal: PH}"""
 
 #: Links between suspects (identifications): the linked suspect, and one relationship per kind
 #: of link the ``link`` column may name (``linked`` and ``links`` in a mapping template).

@@ -37,9 +37,13 @@ def parser(doc: str | None, cases: str, seed: int = 7) -> argparse.ArgumentParse
 
 
 def prepare(args: argparse.Namespace) -> None:
-    """Set the benchmark hashing key (unless one is set) and create the cases folder."""
-    os.environ.setdefault("RINGMAP_SECRET", BENCH_SECRET)
+    """Create the cases folder and set the benchmark's keys and audit log (unless the
+    environment sets them): the signing key and the audit log live in the cases folder, never
+    beside the user's own keys."""
     args.cases.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RINGMAP_SECRET", BENCH_SECRET)
+    os.environ.setdefault("RINGMAP_SIGNING_KEY_FILE", str(args.cases / "signing.key"))
+    os.environ.setdefault("RINGMAP_AUDIT_LOG", str(args.cases / "audit.jsonl"))
 
 
 def emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:

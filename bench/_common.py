@@ -1,7 +1,7 @@
 """What every benchmark under ``bench/`` shares: its command line, its case folder and its output.
 
-A benchmark is a script (``python bench/NAME.py``), so this module is imported by its bare name
-(the script's folder is first on ``sys.path``).
+Benchmarks run from a checkout (``python bench/NAME.py``) and import it as
+``from ringmap.bench import _common``.
 """
 
 from __future__ import annotations

@@ -27,12 +27,12 @@ from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-import _common
 import networkx as nx
 
 from ringmap.analysis.cells import CellsResult, detect_cells
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
+from ringmap.bench import _common
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.testing import synth_case
 

@@ -19,10 +19,9 @@ import sys
 import time
 from collections import deque
 
-import _common
-
 from ringmap.analysis.batch import batch
 from ringmap.analysis.links import EvidenceGraph, multi_source_bfs
+from ringmap.bench import _common
 from ringmap.testing import synth_case
 
 

@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import _common
-
+from ringmap.bench import _common
 from ringmap.graphs.store import Store, open_store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import check_files

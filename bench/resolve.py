@@ -34,12 +34,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import _common
 import networkx as nx
 
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.persons import exact_name_pairs, resolve
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
+from ringmap.bench import _common
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.sameas import SAME_AS, merge
 from ringmap.testing import synth_case

@@ -20,6 +20,7 @@ __all__ = ["COMMANDS"]
 
 _MEMBER_COLUMNS = ["member", "label", "type", "confidence", "degree", "betweenness", "pagerank",
                    "tie", "evidence"]
+_MEMBERS_COLUMNS = ["member", "label", "type", "role", *_MEMBER_COLUMNS[3:]]
 
 
 def _resolution(text: str) -> float | str:
@@ -43,10 +44,13 @@ def _resolution(text: str) -> float | str:
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--runs", type=click.IntRange(1, 100), default=10, show_default=True,
               help="Seeds in the consensus that gives each member its confidence.")
+@click.option("--members", is_flag=True,
+              help="With --format json or csv: every cell's members and their roles too.")
 @format_option()
 @pass_session
 def cells_command(
-    session: Session, method: str, resolution: str, seed: int, runs: int, fmt: Format
+    session: Session, method: str, resolution: str, seed: int, runs: int, members: bool,
+    fmt: Format,
 ) -> None:
     """Find the cells agents work in, save them as a new run and list them.
 
@@ -59,8 +63,14 @@ def cells_command(
     Unassigned members and infrastructure identifiers (hubs not used for linking) are counted
     on stderr.
 
+    With --members (json or csv), every cell's members in the same call: JSON gives each
+    cell its ``members`` (id, label, type, role, confidence, centrality, strongest tie), CSV
+    one row per member with its cell. Ids on the victim side are pseudonymised.
+
     Example: ringmap cells --runs 10 --format json
     """
+    if members and fmt == "table":
+        raise ConfigError("--members needs --format json or csv")
     settings = CellSettings.model_validate(
         {"method": method, "resolution": _resolution(resolution), "seed": seed, "runs": runs})
     with session.audited("cells") as counts:
@@ -69,7 +79,14 @@ def cells_command(
         saved = write_cells(store, result)
         counts.update({"cells": len(saved.records), "units": len(result.agents.units),
                        "unassigned": len(result.unassigned)})
-    emit(saved.rows(), fmt, CELL_COLUMNS)
+        listed = _every_member(store, saved.records) if members else {}
+    if not members:
+        emit(saved.rows(), fmt, CELL_COLUMNS)
+    elif fmt == "json":
+        emit([{**row, "members": listed.get(row["cell"], [])} for row in saved.rows()], fmt)
+    else:
+        emit([{"cell": cell, **row} for cell, rows in listed.items() for row in rows], fmt,
+             ["cell", *_MEMBERS_COLUMNS])
     click.echo(f"run {saved.run.run_id}: {len(saved.records)} cells, "
                f"{len(result.unassigned)} unassigned, "
                f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
@@ -114,6 +131,29 @@ def _member_rows(store: Store, record: CellRecord) -> list[dict[str, Any]]:
             "evidence": f"{seen.file}:{seen.row}" if seen else None,
         })
     return rows
+
+
+def _role(record: CellRecord, member: str, type_: str | None) -> str:
+    """A member's part in its cell: key player, broker, or a plain agent or account."""
+    report = record.summary
+    if report is not None and any(k.node == member for k in report.key_players):
+        return "key player"
+    if report is not None and any(b.node == member for b in report.brokers):
+        return "broker"
+    return "account" if type_ == "Account" else "agent"
+
+
+def _every_member(store: Store, records: list[CellRecord]) -> dict[str, list[dict[str, Any]]]:
+    """Cell id -> its members' rows (:data:`_MEMBERS_COLUMNS`), ids as exports show them."""
+    ids = [m.node_id for r in records for m in r.members]
+    privacy = Privacy(victims=store.victim_side(ids))
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        rows = _member_rows(store, record)
+        listed[record.cell_id] = [
+            {**row, "member": privacy.public_id(row["member"]),
+             "role": _role(record, row["member"], row["type"])} for row in rows]
+    return listed
 
 
 def _overview(run_id: str, record: CellRecord) -> dict[str, Any]:

@@ -60,7 +60,27 @@ def test_cells_json_and_csv(db: str) -> None:
     assert next(csv.reader(io.StringIO(out)))[0] == "cell"
 
 
+def test_issue_14_cells_members_in_one_call(db: str) -> None:
+    code, out, _ = _run("--store", db, "cells", "--runs", "1", "--members", "--format", "json")
+    assert code == 0
+    cells = json.loads(out)
+    code, out, _ = _run("--store", db, "cell", "C002", "--format", "csv")
+    one = list(csv.DictReader(io.StringIO(out)))
+    listed = cells[1]["members"]
+    assert cells[1]["cell"] == "C002"
+    assert [m["member"] for m in listed] == [r["member"] for r in one]
+    assert [m["tie"] for m in listed] == [r["tie"] for r in one]
+    roles = {m["role"] for c in cells for m in c["members"]}
+    assert "key player" in roles and roles <= {"key player", "broker", "agent", "account"}
+    code, out, _ = _run("--store", db, "cells", "--runs", "1", "--members", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and list(rows[0])[:5] == ["cell", "member", "label", "type", "role"]
+    assert len(rows) == sum(len(c["members"]) for c in cells)
+    assert [r["cell"] for r in rows] == sorted(r["cell"] for r in rows)
+
+
 @pytest.mark.parametrize("args,message", [
+    (["cells", "--members"], "Error: --members needs --format json or csv"),
     (["cells", "--resolution", "big"], "Error: --resolution must be auto or a positive number"),
     (["cells", "--resolution", "-1"], "Error: --resolution must be auto or a positive number"),
     (["cell", "C001"], "Error: no cell run in this store"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import pytest
 
+from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.projection import ProjectionSettings, project_agents
 from ringmap.graphs.model import edge_id
+from ringmap.graphs.sameas import SAME_AS, collapse, merge
+from ringmap.graphs.store import Store
 from ringmap.tests.cells_synth import planted_case
 
 
@@ -140,3 +145,36 @@ def test_planted_case_projection_is_deterministic() -> None:
     assert one.units == two.units
     assert sorted(one.graph.get_edgelist()) == sorted(two.graph.get_edgelist())
     assert set(one.units) <= set(case.truth)
+
+
+def _row_by_row(store: Store, node_types: list[str] | None, rel_types: list[str] | None
+                ) -> nx.MultiDiGraph:
+    """The evidence graph as ``Store.project`` built it before issue 14: one ``add_node`` per
+    node and one ``add_edge`` per relationship, in the order the store lists them."""
+    g = nx.MultiDiGraph()
+    for node in store.nodes(node_types):
+        g.add_node(node.id, type=node.type, **node.props)
+    for edge in store.edges(rel_types):
+        if edge.type != SAME_AS and edge.src in g and edge.dst in g:
+            g.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
+    return collapse(g, store.edges([SAME_AS]))
+
+
+@pytest.mark.parametrize(("node_types", "rel_types"), [
+    (None, None), (["Person", "Account", "Device"], None), (None, ["USES", SAME_AS])])
+def test_issue_14_packed_projection_is_the_row_by_row_graph(
+        any_store: Store, tmp_path: Path, node_types: list[str] | None,
+        rel_types: list[str] | None) -> None:
+    case = planted_case(3, seed=5)
+    case.builder.ingest(any_store, tmp_path / "evidence")
+    persons = [n.id for n in any_store.nodes(["Person"])]
+    merge(any_store, persons[0], persons[1], "same passport")
+    packed = any_store.project(node_types, rel_types)
+    reference = _row_by_row(any_store, node_types, rel_types)
+    assert list(packed.nodes(data=True)) == list(reference.nodes(data=True))
+    assert list(packed.edges(keys=True, data=True)) == list(reference.edges(keys=True,
+                                                                            data=True))
+    assert [list(packed.pred[n]) for n in packed] == [list(reference.pred[n]) for n in reference]
+    assert packed.graph == reference.graph and packed.graph["same_as"]
+    assert find_cells(packed, CellSettings(runs=2)).membership == find_cells(
+        reference, CellSettings(runs=2)).membership

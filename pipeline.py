@@ -99,12 +99,14 @@ def run_case(
     packages: bool = False,
     progress: Progress | None = None,
     tables: list[CheckedTask] | None = None,
+    bulk: bool | None = None,
 ) -> RunSummary:
     """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
 
     Every table is checked (mappings, encodings, columns) before anything is written. The
     evidence graph is projected once, after ingest, and handed to cells, maps and packages.
     ``tables``, if given, are the case's tables checked already (before the store existed).
+    ``bulk`` picks the store's bulk path for a new case (see :func:`ingest_files`).
 
     Raises
     ------
@@ -114,7 +116,7 @@ def run_case(
     checked = tables if tables is not None else check_files(load_case(case_dir))
     out.mkdir(parents=True, exist_ok=True)
     report = ingest_files(store, checked, quarantine_dir=out / "quarantine", progress=progress,
-                          command="run")
+                          command="run", bulk=bulk)
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store), conflicts=conflict_counts(store))
     evidence = store.project()

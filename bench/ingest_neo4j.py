@@ -1,25 +1,33 @@
-"""Benchmark: the Neo4j store's batched loader against a naive one-MERGE-per-transaction loader.
+"""Benchmark: the Neo4j loaders, all in one run: bulk import, batched (new and today's), naive.
 
-The same synthetic case (``ringmap synth``, kept in ``--case`` for later runs) is loaded in the
-same run by:
+The same synthetic case (``ringmap synth``, kept in ``--case`` for later runs) is loaded, the
+database emptied before each, by:
 
-- ``batched``: ``ringmap ingest`` end to end (``ingest_files`` on :class:`Neo4jStore`: ``UNWIND
-  $rows`` ``MERGE`` batches, sightings and ledger in each batch's transaction);
-- ``naive``: the same engine's batches written one node or relationship per ``MERGE``, one
-  managed transaction each, on the first ``--naive-rows`` rows of the largest table (it is too
-  slow for the whole case); its rate is rows covered per second.
+- ``bulk``: ``ingest_files(..., bulk=True)``: the case merged in Python, written as the bulk
+  importer's CSV files, imported by ``tools/neo4j-dev/neo4j-dev import`` (the server stopped,
+  ``neo4j-admin database import full``, started again), then constraints, ledger and runs.
+  Besides the whole, its own part is timed: the import files and the import (server stop,
+  import, start), i.e. everything but reading and normalising the evidence;
+- ``batched``: ``ingest_files(..., bulk=False)`` with today's loader (``UNWIND`` batches that
+  create new items, only add sightings to unchanged ones and merge the rest), table by table
+  into the live database;
+- ``before``: the same with the loader at ``--baseline`` (its tree exported with ``git
+  archive`` and run in a child process): every item merged;
+- ``naive``: one ``MERGE`` per node or relationship per managed transaction, writing what
+  ringmap writes (values, sightings and the load's statement), on the first ``--naive-rows``
+  rows of the largest table; its rate is rows covered per second.
 
-The database is wiped before each loader. It prints rows/s of both and their ratio (goals:
-batched >= 30,000 rows/s and >= 30x naive). On a shared machine the wall clock mostly measures
-the other processes, so it also prints CPU seconds: this process's, and the server's when
-``--server-pid`` names a local Neo4j process.
+Goals: bulk >= 200,000 rows/s (its own part), batched >= 2x ``before``. On a shared machine
+the wall clock mostly measures the other processes, so it also prints CPU seconds: this
+process's (with its children: the importer), and the server's (read from the neo4j-dev pid
+file of ``RINGMAP_NEO4J_HOME``).
 
-Needs ``NEO4J_URI`` and ``NEO4J_PASSWORD`` (e.g. ``tools/neo4j-dev/neo4j-dev start``) and an empty
-database, or ``--wipe`` to empty it first.
+Needs a ``tools/neo4j-dev`` server (``NEO4J_URI``, ``NEO4J_PASSWORD``, ``RINGMAP_NEO4J_HOME``)
+with an empty database, or ``--wipe`` to empty it first.
 
 Usage::
 
-    python bench/ingest_neo4j.py --rows 200000 --case /tmp/ringmap-bench-case
+    python bench/ingest_neo4j.py --rows 200000 --case /tmp/ringmap-bench-neo4j-case
 """
 
 from __future__ import annotations
@@ -27,17 +35,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from neo4j import ManagedTransaction
 
 import ringmap.ingest.run as run
-from ringmap.bench.ingest_embedded import _case
+from ringmap.bench._common import BENCH_SECRET
+from ringmap.bench.ingest_embedded import _baseline_tree, _case
+from ringmap.graphs.codec import encode_props
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node
 from ringmap.graphs.neo4j_store import Neo4jStore
 from ringmap.graphs.schema import SCHEMA
@@ -46,60 +59,150 @@ from ringmap.ingest.engine import Quarantine, compile_mapping, load_batches
 from ringmap.ingest.mapping import Mapping
 from ringmap.ingest.readers import open_table
 
-_TARGET_ROWS_PER_S = 30_000
-_TARGET_RATIO = 30.0
+_BULK_ROWS_PER_S = 200_000
+_RATIO = 2.0
+#: the last commit with the loader that merged every item (issue 14 item 2 changed it)
+_BASELINE = "c8a8ba2"
 
 
-def _server_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system) the server process has used, 0 if unknown."""
-    if pid is None:
+def _server_cpu() -> float:
+    """CPU seconds (user + system) the neo4j-dev server has used, 0 if unknown."""
+    from ringmap.graphs import neo4j_bulk  # not in a child running the baseline
+
+    try:
+        pid = int((neo4j_bulk._state_dir() / "neo4j-dev.pid").read_text())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class _Clock:
-    """Wall, client CPU and server CPU seconds of a block."""
+def _own_cpu() -> float:
+    """CPU seconds of this process and its waited-for children (the importer)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
-    def __init__(self, server_pid: int | None) -> None:
-        self.server_pid = server_pid
+
+class _Clock:
+    """Wall, client CPU and server CPU seconds of the blocks it times (added up)."""
+
+    def __init__(self) -> None:
         self.wall = self.cpu = self.server = 0.0
 
     def __enter__(self) -> _Clock:
-        self._start = (time.perf_counter(), time.process_time(), _server_cpu(self.server_pid))
+        self._start = (time.perf_counter(), _own_cpu(), _server_cpu())
         return self
 
     def __exit__(self, *_exc: object) -> None:
         wall, cpu, server = self._start
-        self.wall = time.perf_counter() - wall
-        self.cpu = time.process_time() - cpu
-        self.server = _server_cpu(self.server_pid) - server
+        self.wall += time.perf_counter() - wall
+        self.cpu += _own_cpu() - cpu
+        self.server += max(_server_cpu() - server, 0.0)  # a restarted server starts at 0
 
     def summary(self, rows: int) -> dict[str, Any]:
         """Rates per wall-clock second and per CPU second (client plus server)."""
         cpu = self.cpu + self.server
         return {"rows": rows, "seconds": round(self.wall, 2),
-                "rows_per_s": round(rows / self.wall),
+                "rows_per_s": round(rows / max(self.wall, 1e-9)),
                 "client_cpu_s": round(self.cpu, 2), "server_cpu_s": round(self.server, 2),
-                "rows_per_cpu_s": round(rows / cpu) if self.server else None}
+                "rows_per_cpu_s": round(rows / max(cpu, 1e-9))}
+
+
+@contextmanager
+def _timing(module: Any, name: str, clock: _Clock) -> Iterator[None]:
+    """Time every call of ``module.name`` on ``clock``."""
+    inner = getattr(module, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        with clock:
+            return inner(*args, **kwargs)
+
+    setattr(module, name, timed)
+    try:
+        yield
+    finally:
+        setattr(module, name, inner)
+
+
+def _bulk(store: Neo4jStore, case: Path, tmp: Path) -> dict[str, Any]:
+    """Load the case through the bulk path; the whole and its own part."""
+    from ringmap.graphs import neo4j_bulk
+
+    whole, own = _Clock(), _Clock()
+    with _timing(neo4j_bulk.BulkLoad, "write", own), _timing(neo4j_bulk, "_import", own), \
+            whole:
+        report = run.ingest_files(store, load_case(case), bulk=True,
+                                  quarantine_dir=tmp / "bulk-quarantine")
+    rows = report.totals()["read"]
+    return {**whole.summary(rows), "own": own.summary(rows)}
+
+
+def _batched(store: Neo4jStore, case: Path, tmp: Path) -> tuple[dict[str, Any], Any]:
+    with _Clock() as clock:
+        report = run.ingest_files(store, load_case(case), bulk=False,
+                                  quarantine_dir=tmp / "batched-quarantine")
+    return clock.summary(report.totals()["read"]), store.counts()
+
+
+def _before(case: Path, tmp: Path, revision: str, batch_size: int | None) -> dict[str, Any]:
+    """The loader at ``revision`` in a child process (its own tree), timed from here."""
+    tree = _baseline_tree(revision, tmp / "baseline")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    child = [sys.executable, str(Path(__file__).resolve()), "--measure", str(case)]
+    if batch_size:
+        child += ["--batch-size", str(batch_size)]
+    clock = _Clock()
+    with clock:
+        done = subprocess.run(child, env=env, check=True, capture_output=True, text=True,
+                              cwd=tmp)
+    # the child's own CPU is in this process's children; its wall includes its start-up:
+    # use its own timing of the load
+    measured = json.loads(done.stdout)
+    clock.wall = measured["seconds"]
+    clock.cpu = measured["cpu"]
+    return clock.summary(measured["rows"])
+
+
+def _measure(case: Path, batch_size: int | None) -> None:
+    """What the child prints: rows, wall and CPU seconds of one batched load into the
+    (emptied) database."""
+    with Neo4jStore.connect(batch_size=batch_size) as store, \
+            tempfile.TemporaryDirectory() as tmp:
+        started, cpu = time.perf_counter(), time.process_time()
+        report = run.ingest_files(store, load_case(case), quarantine_dir=Path(tmp))
+        print(json.dumps({"rows": report.totals()["read"],
+                          "seconds": time.perf_counter() - started,
+                          "cpu": time.process_time() - cpu}))
+
+
+def _statement(seq: int, props: dict[str, Any]) -> list[str]:
+    return [f"{seq} {encode_props(props)}"]
 
 
 def _naive_node(node: Node, sightings: list[int]) -> Callable[[ManagedTransaction], object]:
     label = SCHEMA.entity(node.type).name  # only schema labels reach the Cypher text
     statement = (f"MERGE (n:`{label}` {{id: $id}}) SET n += $props, "
-                 "n._sr = coalesce(n._sr, []) + $sr")
+                 "n._sr = coalesce(n._sr, []) + $sr, n._st = $st")
     props = {k: v for k, v in node.props.items() if v is not None}
-    return lambda tx: tx.run(statement, id=node.id, props=props, sr=sightings).consume()
+    return lambda tx: tx.run(statement, id=node.id, props=_plain(props), sr=sightings,
+                             st=_statement(1, props)).consume()
 
 
 def _naive_edge(edge: Edge, sightings: list[int]) -> Callable[[ManagedTransaction], object]:
     rel = SCHEMA.relationship(edge.type).name
     src, dst = (SCHEMA.entity(end.partition(":")[0]).name for end in (edge.src, edge.dst))
     statement = (f"MATCH (s:`{src}` {{id: $src}}) MATCH (d:`{dst}` {{id: $dst}}) "
-                 f"MERGE (s)-[e:`{rel}`]->(d) SET e += $props, e._sr = coalesce(e._sr, []) + $sr")
+                 f"MERGE (s)-[e:`{rel}`]->(d) SET e += $props, "
+                 "e._sr = coalesce(e._sr, []) + $sr, e._st = $st")
     props = {k: v for k, v in edge.props.items() if v is not None}
-    return lambda tx: tx.run(statement, src=edge.src, dst=edge.dst, props=props,
-                             sr=sightings).consume()
+    return lambda tx: tx.run(statement, src=edge.src, dst=edge.dst, props=_plain(props),
+                             sr=sightings, st=_statement(1, props)).consume()
+
+
+def _plain(props: dict[str, Any]) -> dict[str, Any]:
+    """Values the driver sends (sets and tuples as lists)."""
+    return {k: sorted(v) if isinstance(v, set | frozenset) else
+            list(v) if isinstance(v, tuple) else v for k, v in props.items()}
 
 
 def _naive(store: Neo4jStore, case: Path, rows: int, tmp: Path, clock: _Clock) -> int:
@@ -121,7 +224,7 @@ def _naive(store: Neo4jStore, case: Path, rows: int, tmp: Path, clock: _Clock) -
         for batch in batches:
             seen: dict[str, list[int]] = {}
             for sighting in batch.sightings:
-                seen.setdefault(sighting.item, []).append(sighting.row)
+                seen.setdefault(sighting.item, []).append(1 << 32 | sighting.row)
             with clock:
                 for node in batch.nodes:
                     session.execute_write(_naive_node(node, seen.get(node.id, [])))
@@ -134,20 +237,15 @@ def _naive(store: Neo4jStore, case: Path, rows: int, tmp: Path, clock: _Clock) -
     return covered
 
 
-class _Accumulated(_Clock):
-    """A clock that adds up the blocks it times."""
-
-    def __exit__(self, *_exc: object) -> None:
-        wall, cpu, server = self.wall, self.cpu, self.server
-        super().__exit__()
-        self.wall += wall
-        self.cpu += cpu
-        self.server += server
+def _line(name: str, numbers: dict[str, Any]) -> str:
+    return (f"{name:13} {numbers['rows']:>9,} rows in {numbers['seconds']:>7.1f} s = "
+            f"{numbers['rows_per_s']:>8,} rows/s; CPU client {numbers['client_cpu_s']} s, "
+            f"server {numbers['server_cpu_s']} s = {numbers['rows_per_cpu_s']:,} rows/CPU-s")
 
 
 def main() -> int:
-    """Run the benchmark; exit 1 when the batched loader misses a goal."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the benchmark; exit 1 when a goal is missed."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="evidence rows (about)")
     parser.add_argument("--naive-rows", type=int, default=2_000,
                         help="rows of the largest table for the naive loader")
@@ -156,12 +254,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2014)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="evidence rows per write transaction (store default if unset)")
-    parser.add_argument("--server-pid", type=int, default=None,
-                        help="pid of a local Neo4j server, to count its CPU time")
+    parser.add_argument("--baseline", default=_BASELINE,
+                        help="git revision whose loader is 'before'")
     parser.add_argument("--wipe", action="store_true", help="empty a non-empty database first")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
+    os.environ.setdefault("RINGMAP_SECRET", BENCH_SECRET)
+    if args.measure:
+        _measure(args.measure, args.batch_size)
+        return 0
 
     case = _case(args.case, args.rows, args.seed)
     store = Neo4jStore.connect(batch_size=args.batch_size)
@@ -172,34 +274,43 @@ def main() -> int:
                   file=sys.stderr)
             return 2
         store.wipe()
-        naive_clock = _Accumulated(args.server_pid)
+        bulk = _bulk(store, case, tmp)
+        bulk_counts = store.counts()
+        store.wipe()
+        batched, counts = _batched(store, case, tmp)
+        store.wipe()
+        before = _before(case, tmp, args.baseline, args.batch_size)
+        store.wipe()
+        naive_clock = _Clock()
         naive_rows = _naive(store, case, args.naive_rows, tmp, naive_clock)
         store.wipe()
-        with _Clock(args.server_pid) as clock:
-            report = run.ingest_files(store, load_case(case), quarantine_dir=tmp / "quarantine")
-        counts = store.counts()
-        store.wipe()
-    rows = report.totals()["read"]
-    batched, naive = clock.summary(rows), naive_clock.summary(naive_rows)
-    result = {"batched": batched, "naive": naive,
-              "ratio": round(batched["rows_per_s"] / naive["rows_per_s"], 1),
+    naive = naive_clock.summary(naive_rows)
+    result = {"bulk": bulk, "batched": batched, "before": before, "naive": naive,
+              "batched_vs_before": round(batched["rows_per_s"] / before["rows_per_s"], 2),
+              "batched_vs_before_cpu": round(batched["rows_per_cpu_s"]
+                                             / before["rows_per_cpu_s"], 2),
+              "batched_vs_naive": round(batched["rows_per_s"] / naive["rows_per_s"], 1),
+              "same_counts": bulk_counts == counts,
               "nodes": counts.total_nodes, "relationships": counts.total_relationships,
-              "batch_size": store.batch_size, "load_average": os.getloadavg()[0],
-              "targets": {"rows_per_s": _TARGET_ROWS_PER_S, "ratio": _TARGET_RATIO}}
+              "batch_size": store.batch_size, "baseline": args.baseline,
+              "load_average": os.getloadavg()[0],
+              "targets": {"bulk_rows_per_s": _BULK_ROWS_PER_S, "batched_vs_before": _RATIO}}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        for name, numbers in (("batched", batched), ("naive", naive)):
-            per_cpu = numbers["rows_per_cpu_s"]
-            print(f"{name:8} {numbers['rows']:>9,} rows in {numbers['seconds']:>7.1f} s = "
-                  f"{numbers['rows_per_s']:>7,} rows/s; CPU client {numbers['client_cpu_s']} s"
-                  f", server {numbers['server_cpu_s']} s"
-                  + (f" = {per_cpu:,} rows/CPU-s" if per_cpu else ""))
-        print(f"ratio {result['ratio']}x (target {_TARGET_RATIO:.0f}x); batched target "
-              f"{_TARGET_ROWS_PER_S:,} rows/s; {counts.total_nodes:,} nodes, "
-              f"{counts.total_relationships:,} relationships; batch {store.batch_size} rows; "
-              f"load average {result['load_average']:.1f}")
-    met = batched["rows_per_s"] >= _TARGET_ROWS_PER_S and result["ratio"] >= _TARGET_RATIO
+        print(_line("bulk", bulk))
+        print(_line("  its own part", bulk["own"]) + " (import files, stop, import, start)")
+        print(_line("batched", batched))
+        print(_line(f"before {args.baseline}", before))
+        print(_line("naive", naive))
+        print(f"batched {result['batched_vs_before']}x before ({result['batched_vs_before_cpu']}"
+              f"x per CPU-s; target {_RATIO}x), {result['batched_vs_naive']}x naive; bulk target "
+              f"{_BULK_ROWS_PER_S:,} rows/s; {counts.total_nodes:,} nodes, "
+              f"{counts.total_relationships:,} relationships (bulk the same: "
+              f"{result['same_counts']}); batch {store.batch_size} rows; load average "
+              f"{result['load_average']:.1f}")
+    met = (bulk["own"]["rows_per_s"] >= _BULK_ROWS_PER_S and result["same_counts"]
+           and result["batched_vs_before"] >= _RATIO)
     return 0 if met else 1
 
 

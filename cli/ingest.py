@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ringmap.cli.session import (
     Session,
+    bulk_option,
     emit,
     format_option,
     pass_session,
@@ -75,6 +76,7 @@ def _grading(text: str | None) -> Grading | None:
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
 @wait_option
+@bulk_option
 @store_options
 @format_option()
 @pass_session
@@ -89,6 +91,7 @@ def ingest(
     batch_size: int,
     progress: bool | None,
     wait: bool,
+    bulk: bool | None,
     fmt: Format,
 ) -> None:
     """Load evidence FILES (CSV, XLSX, JSON lines) into the case with a mapping, or
@@ -101,6 +104,8 @@ def ingest(
     Rows that cannot be loaded go to a quarantine CSV with the reason; ingesting the same file
     with the same mapping again changes nothing. A file of which every row is rejected has
     status "rejected" and makes the command fail (exit 1) once the other files are loaded.
+    A new case goes into an empty Neo4j database through Neo4j's bulk importer (--bulk, or
+    by itself from 16 MiB of evidence), which restarts the tools/neo4j-dev server.
 
     Example: ringmap ingest remittances.csv --mapping mappings/remittances.yaml --grading B2
     """
@@ -125,6 +130,7 @@ def ingest(
                 quarantine_dir=quarantine or _quarantine_dir(session),
                 batch_size=batch_size,
                 progress=terminal_progress(progress),
+                bulk=bulk,
             )
         audited.update(report.totals())
     emit(report.rows(), fmt)

@@ -21,6 +21,7 @@ from ringmap.tabular import Format, json_text, render, terminal_safe, to_jsonabl
 
 __all__ = [
     "Session",
+    "bulk_option",
     "emit",
     "emit_sections",
     "format_option",
@@ -142,6 +143,13 @@ def store_options(func: F) -> F:
 wait_option = click.option(
     "--wait", is_flag=True,
     help="If another process is writing to the case, wait for it instead of stopping.")
+
+
+bulk_option = click.option(
+    "--bulk/--no-bulk", default=None,
+    help="Load a new case into an empty Neo4j database (a tools/neo4j-dev server) with Neo4j's "
+         "bulk importer, or never [default: bulk for a new case of 16 MiB or more when the "
+         "database is empty, batched otherwise].")
 
 
 def waiting(busy: str) -> None:

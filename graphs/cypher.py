@@ -89,6 +89,8 @@ __all__ = [
     "ValueKind",
     "merge_edges",
     "merge_nodes",
+    "sight_edges",
+    "sight_nodes",
 ]
 
 SIGHTINGS = "_sr"  #: property holding the packed sightings of a node or relationship
@@ -187,26 +189,56 @@ def _set(var: str, type_name: str, known: Iterable[str], shape: Shape, extra: bo
 
 
 @cache
-def merge_nodes(label: str, shape: Shape, extra: bool) -> str:
-    """Merge nodes of ``label`` by id, setting the schema properties of ``shape`` (and the
-    others in ``r.x`` when ``extra``), appending sightings; :class:`SchemaError` for a label
-    or a named property not in the schema."""
+def merge_nodes(label: str, shape: Shape, extra: bool, create: bool = False) -> str:
+    """Merge nodes of ``label`` by id (with ``create``: create nodes known to be new, with no
+    lookup of an existing one), setting the schema properties of ``shape`` (and the others in
+    ``r.x`` when ``extra``), appending sightings; :class:`SchemaError` for a label or a named
+    property not in the schema."""
     entity = SCHEMA.entity(label)
-    return (f"UNWIND $rows AS r MERGE (n:`{entity.name}` {{id: r.id}}) "
-            + _set("n", label, entity.properties, shape, extra))
+    return (f"UNWIND $rows AS r {'CREATE' if create else 'MERGE'} (n:`{entity.name}` "
+            f"{{id: r.id}}) " + _set("n", label, entity.properties, shape, extra))
 
 
 @cache
-def merge_edges(type_name: str, source: str, target: str, shape: Shape, extra: bool) -> str:
-    """Merge relationships by their ends' ids, setting the properties as
-    :func:`merge_nodes` does, returning how many merged; :class:`SchemaError` for a type,
-    end or named property not in the schema."""
+def merge_edges(type_name: str, source: str, target: str, shape: Shape, extra: bool,
+                create: bool = False) -> str:
+    """Merge relationships by their ends' ids (with ``create``: create them, known to be
+    new), setting the properties as :func:`merge_nodes` does, returning how many merged;
+    :class:`SchemaError` for a type, end or named property not in the schema."""
     rel = SCHEMA.relationship(type_name)
     if not rel.allows(source, target):
         raise SchemaError(f"{type_name} may not go from {source} to {target}")
     return (f"UNWIND $rows AS r MATCH (s:`{source}` {{id: r.src}}) "
-            f"MATCH (d:`{target}` {{id: r.dst}}) MERGE (s)-[e:`{rel.name}`]->(d) "
+            f"MATCH (d:`{target}` {{id: r.dst}}) {'CREATE' if create else 'MERGE'} "
+            f"(s)-[e:`{rel.name}`]->(d) "
             + _set("e", type_name, rel.properties, shape, extra) + " RETURN count(e) AS merged")
+
+
+def _sighted(var: str, restate: bool) -> str:
+    """``SET`` of an existing item whose values shown stay as they are: its new sightings,
+    and its statements when this load's statement of it changed."""
+    sets = f"{var}.{SIGHTINGS} = coalesce({var}.{SIGHTINGS}, []) + r.sr"
+    return "SET " + sets + (f", {var}.{STATEMENTS} = r.st" if restate else "")
+
+
+@cache
+def sight_nodes(label: str, restate: bool) -> str:
+    """Add sightings (and, with ``restate``, the statements) to existing nodes of ``label``
+    whose values shown stay as they are."""
+    entity = SCHEMA.entity(label)
+    return (f"UNWIND $rows AS r MATCH (n:`{entity.name}` {{id: r.id}}) "
+            + _sighted("n", restate))
+
+
+@cache
+def sight_edges(type_name: str, source: str, target: str, restate: bool) -> str:
+    """:func:`sight_nodes` for existing relationships, returning how many matched."""
+    rel = SCHEMA.relationship(type_name)
+    if not rel.allows(source, target):
+        raise SchemaError(f"{type_name} may not go from {source} to {target}")
+    return (f"UNWIND $rows AS r MATCH (:`{source}` {{id: r.src}})-[e:`{rel.name}`]->"
+            f"(:`{target}` {{id: r.dst}}) " + _sighted("e", restate)
+            + " RETURN count(e) AS merged")
 
 
 #: per label: the node with this id

@@ -20,7 +20,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from itertools import islice
@@ -65,6 +65,7 @@ from ringmap.graphs.statements import Stated, shown_props
 from ringmap.graphs.store import Store
 
 if TYPE_CHECKING:
+    from ringmap.graphs.neo4j_bulk import BulkLoad
     from ringmap.queries.catalog import QuerySpec
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore", "require_version"]
@@ -84,6 +85,11 @@ _KNOWN: dict[str, frozenset[str]] = {
     **{name: frozenset(spec.properties) for name, spec in SCHEMA.entities.items()},
     **{name: frozenset(spec.properties) for name, spec in SCHEMA.relationships.items()},
 }
+
+def _driver(uri: str, auth: tuple[str, str] | None) -> neo4j.Driver:
+    return GraphDatabase.driver(uri, auth=auth, user_agent="ringmap",
+                                notifications_min_severity="OFF")
+
 
 def _redact(uri: str) -> str:
     """The URI without any ``user:password@`` part, for messages."""
@@ -243,30 +249,48 @@ class _Payload:
 
     def statements(self, stated: Mapping[str, list[str]], loads: Mapping[int, FileLoad]
                    ) -> list[tuple[str, list[Props]]]:
-        """The merge statements and their rows, given what each item's ``_st`` holds now
-        and the ledger records of the loads it names."""
-        by_shape: dict[tuple[str, cypher.Shape, bool], list[Props]] = defaultdict(list)
+        """The write statements and their rows, given what each item's ``_st`` holds now
+        and the ledger records of the loads it names.
+
+        An item not in ``stated`` is new and is created (no lookup, no lock on a match); an
+        existing one whose values shown stay as they are only gets its new sightings (and
+        its statements when this load's statement of it changed); the others are merged.
+        """
+        writes: dict[tuple[Any, ...], list[Props]] = defaultdict(list)
         for node_id, (type_name, props) in self.nodes.items():
-            shown, texts = _restated(type_name, stated.get(node_id, []), self.file_seq, props,
-                                     loads)
+            old = stated.get(node_id)
+            shown, texts = _restated(type_name, old, self.file_seq, props, loads)
+            row: Props = {"id": node_id, "sr": self.sightings.get(node_id, [])}
+            if old is not None and texts == old:
+                writes[cypher.sight_nodes, type_name, False].append(row)
+                continue
+            row["st"] = texts
+            if shown is None:
+                writes[cypher.sight_nodes, type_name, True].append(row)
+                continue
             values, extra, shape = _to_neo(type_name, shown)
-            row = {"id": node_id, "p": values, "sr": self.sightings.get(node_id, []),
-                   "st": texts}
+            row["p"] = values
             if extra:
                 row["x"] = extra
-            by_shape[type_name, shape, bool(extra)].append(row)
-        out = [(cypher.merge_nodes(*key), rows) for key, rows in by_shape.items()]
-        by_ends: dict[tuple[str, str, str, cypher.Shape, bool], list[Props]] = defaultdict(list)
+            writes[cypher.merge_nodes, type_name, shape, bool(extra), old is None].append(row)
         for key, edge in self.edges.items():
-            shown, texts = _restated(edge.type, stated.get(key, []), self.file_seq, edge.props,
-                                     loads)
+            old = stated.get(key)
+            shown, texts = _restated(edge.type, old, self.file_seq, edge.props, loads)
+            row = {"src": edge.src, "dst": edge.dst, "sr": self.sightings.get(key, [])}
+            if old is not None and texts == old:
+                writes[cypher.sight_edges, *_ends(edge), False].append(row)
+                continue
+            row["st"] = texts
+            if shown is None:
+                writes[cypher.sight_edges, *_ends(edge), True].append(row)
+                continue
             values, extra, shape = _to_neo(edge.type, shown)
-            row = {"src": edge.src, "dst": edge.dst, "p": values,
-                   "sr": self.sightings.get(key, []), "st": texts}
+            row["p"] = values
             if extra:
                 row["x"] = extra
-            by_ends[(*_ends(edge), shape, bool(extra))].append(row)
-        return out + [(cypher.merge_edges(*key), rows) for key, rows in by_ends.items()]
+            writes[cypher.merge_edges, *_ends(edge), shape, bool(extra), old is None
+                   ].append(row)
+        return [(build(*args), rows) for (build, *args), rows in writes.items()]
 
 
 def _ends(edge: Edge) -> tuple[str, str, str]:
@@ -283,17 +307,25 @@ def _parse(type_name: str, texts: Iterable[str]) -> dict[int, Props]:
     return out
 
 
-def _restated(type_name: str, texts: list[str], file_seq: int, props: Props,
-              loads: Mapping[int, FileLoad]) -> tuple[Props, list[str]]:
+def _restated(type_name: str, texts: list[str] | None, file_seq: int, props: Props,
+              loads: Mapping[int, FileLoad]) -> tuple[Props | None, list[str]]:
     """The values shown and the ``_st`` of an item once the load ``file_seq`` states
-    ``props`` (merged into what it stated in earlier transactions)."""
-    stated = _parse(type_name, texts)
+    ``props`` (merged into what it stated in earlier transactions); the values shown are
+    ``None`` when the item exists (``texts`` not ``None``) and they stay as they are."""
+    stated = _parse(type_name, texts or [])
+    before = _shown(stated, loads) if texts is not None else None
     mine = stated.get(file_seq)
     stated[file_seq] = props if mine is None else merge_props(mine, props)
     texts = [f"{seq} {encode_props(found)}" for seq, found in sorted(stated.items())]
+    after = _shown(stated, loads)
+    return (None if after == before else after), texts
+
+
+def _shown(stated: dict[int, Props], loads: Mapping[int, FileLoad]) -> Props:
+    """The values an item stated by these loads shows (nulls left out)."""
     if len(stated) == 1:
-        return stated[file_seq], texts
-    return shown_props((loads[seq], seq, found) for seq, found in stated.items()), texts
+        return {k: v for k, v in next(iter(stated.values())).items() if v is not None}
+    return shown_props((loads[seq], seq, found) for seq, found in stated.items())
 
 
 class Neo4jStore(Store):
@@ -308,8 +340,11 @@ class Neo4jStore(Store):
 
     kind: ClassVar[str] = "neo4j"
 
-    def __init__(self, driver: neo4j.Driver, uri: str, database: str, batch_size: int) -> None:
+    def __init__(self, driver: neo4j.Driver, uri: str, database: str, batch_size: int,
+                 auth: tuple[str, str] | None = None) -> None:
         self._driver = driver
+        self._uri, self._auth = uri, auth  # to connect again after a bulk import
+        self._bulk: BulkLoad | None = None  # set while loads collect for the bulk importer
         # reads see this store's earlier writes also on a cluster (causal consistency)
         self._bookmarks = GraphDatabase.bookmark_manager()
         self.uri = _redact(uri)
@@ -357,13 +392,12 @@ class Neo4jStore(Store):
         if shown != uri:
             raise StoreUnavailable(f"Neo4j URI {shown} carries credentials: put them in "
                                    "NEO4J_USERNAME and NEO4J_PASSWORD instead")
+        auth = None if password is None else (username, password)
         try:
-            driver = GraphDatabase.driver(
-                uri, auth=None if password is None else (username, password),
-                user_agent="ringmap", notifications_min_severity="OFF")
+            driver = _driver(uri, auth)
         except (ConfigurationError, ValueError) as exc:
             raise StoreUnavailable(f"cannot use Neo4j URI {shown}: {exc}") from None
-        store = cls(driver, uri, database, batch_size or DEFAULT_BATCH_ROWS)
+        store = cls(driver, uri, database, batch_size or DEFAULT_BATCH_ROWS, auth)
         try:
             store._check_server(username)
             store._ensure_schema()
@@ -371,6 +405,25 @@ class Neo4jStore(Store):
             driver.close()
             raise
         return store
+
+    @property
+    def password(self) -> str | None:
+        """The password this store logs in with (for the launcher; never shown)."""
+        return None if self._auth is None else self._auth[1]
+
+    def reconnect(self) -> None:
+        """A new driver (the server was restarted: a bulk import), schema ensured."""
+        self._driver.close()
+        self._driver = _driver(self._uri, self._auth)
+        self._bookmarks = GraphDatabase.bookmark_manager()  # the old database's are void
+        self._ensure_schema()
+
+    def bulk_loading(self, wanted: bool | None, size: int) -> AbstractContextManager[bool]:
+        """Loads inside the block go through Neo4j's bulk importer when the database is
+        empty (:func:`ringmap.graphs.neo4j_bulk.bulk_loading`)."""
+        from ringmap.graphs.neo4j_bulk import bulk_loading
+
+        return bulk_loading(self, wanted, size)
 
     def _check_server(self, username: str) -> None:
         where = f"Neo4j at {self.uri}"
@@ -455,11 +508,15 @@ class Neo4jStore(Store):
 
     # -- ingest ----------------------------------------------------------------------------
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
+        if self._bulk is not None:
+            return self._bulk.file_load(_file_key(sha256, mapping_digest))
         rows = self._read(cypher.FILE_BY_KEY, fid=_file_key(sha256, mapping_digest))
         return _ledger(rows[0]) if rows else None
 
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         fid = _file_key(load.sha256, load.mapping_digest)
+        if self._bulk is not None:
+            return self._bulk.load_file(fid, load, batches)
         begun = self._write(lambda tx: tx.run(
             cypher.FILE_BEGIN, fid=fid, sha256=load.sha256, mapping_digest=load.mapping_digest,
             record=load.model_copy(update={"complete": False}).model_dump_json()).single(
@@ -636,6 +693,9 @@ class Neo4jStore(Store):
         return {**ident, **shown, **kept}, True
 
     def record_run(self, run: IngestRun) -> None:
+        if self._bulk is not None:
+            self._bulk.record_run(run)
+            return
         self._write(lambda tx: tx.run(cypher.RECORD_RUN, run_id=run.run_id, started=run.started,
                                       record=run.model_dump_json()).consume())
 

@@ -188,6 +188,19 @@ class Store(ABC):
         return nullcontext()
 
     # -- ingest ----------------------------------------------------------------------------
+    def bulk_loading(self, wanted: bool | None, size: int) -> AbstractContextManager[bool]:
+        """A block whose loads go through the store's bulk path when that applies (a new case
+        of ``size`` evidence bytes); yields whether they do.
+
+        ``wanted`` ``True`` asks for it and is refused (:class:`~ringmap.errors.ConfigError`)
+        where it cannot apply, ``False`` never takes it, ``None`` lets the store choose. Only
+        the Neo4j store has one (Neo4j's bulk importer, :mod:`ringmap.graphs.neo4j_bulk`).
+        """
+        if wanted:
+            raise ConfigError(f"--bulk loads a new case into an empty Neo4j database; "
+                              f"{self.describe()} is not one (load without --bulk)")
+        return nullcontext(False)
+
     @abstractmethod
     def file_load(self, sha256: str, mapping_digest: str) -> FileLoad | None:
         """The ledger record of this file+mapping, complete or resumable, if any."""

@@ -171,6 +171,7 @@ def ingest_files(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     command: str = "ingest",
+    bulk: bool | None = None,
 ) -> IngestReport:
     """Ingest evidence files into ``store`` and record the run.
 
@@ -192,6 +193,9 @@ def ingest_files(
         Reports each file's progress (bytes read), e.g. a bar drawn by the CLI.
     command
         What started the run, for the run record.
+    bulk
+        Load a new case through the store's bulk path (:meth:`Store.bulk_loading`): ``True``
+        asks for it (refused where it cannot apply), ``None`` takes it where it applies.
 
     Raises
     ------
@@ -215,8 +219,9 @@ def ingest_files(
     run = IngestRun(run_id=run_id or new_run_id(), command=command)
     key = load_key() if any(isinstance(c.mapping, FtmFormat) or c.mapping.card_columns()
                             for c in checked) else None
-    with store.writing(command), paused_gc():  # one writer: a second one is told who writes
-        store.record_run(run)
+    size = sum(c.file.stat().st_size for c in checked)
+    with store.writing(command), paused_gc(), store.bulk_loading(bulk, size):
+        store.record_run(run)  # one writer: a second one is told who writes
         reports = [_ingest_one(store, c, run.run_id, quarantine_dir, batch_size, progress, key)
                    for c in checked]
         run.finished = utcnow()

@@ -44,6 +44,7 @@ class Neo4jServer:
     password: str | None
     database: str
     env: dict[str, str]  # the environment a subprocess needs to reach it
+    home: Path | None = None  # the tools/neo4j-dev state dir of a launched server
 
     def connect(self, **options: int) -> Neo4jStore:
         """A store on the test database."""
@@ -75,7 +76,7 @@ def _launched(tmp: Path) -> Iterator[Neo4jServer]:
         pytest.skip(f"tools/neo4j-dev start failed: {last}")
     server = Neo4jServer(ready[0], "neo4j", password, "neo4j",
                          {"NEO4J_URI": ready[0], "NEO4J_USERNAME": "neo4j",
-                          "NEO4J_PASSWORD": password, "NEO4J_DATABASE": "neo4j"})
+                          "NEO4J_PASSWORD": password, "NEO4J_DATABASE": "neo4j"}, tmp)
     try:
         yield server
     finally:
@@ -85,8 +86,9 @@ def _launched(tmp: Path) -> Iterator[Neo4jServer]:
 
 def _external(uri: str) -> Iterator[Neo4jServer]:
     env = {k: v for k, v in _ENV.items() if v is not None}
+    home = os.environ.get("RINGMAP_NEO4J_HOME")  # a tools/neo4j-dev server of one's own
     server = Neo4jServer(uri, _ENV["NEO4J_USERNAME"] or "neo4j", _ENV["NEO4J_PASSWORD"],
-                         _ENV["NEO4J_DATABASE"] or "neo4j", env)
+                         _ENV["NEO4J_DATABASE"] or "neo4j", env, Path(home) if home else None)
     with server.connect() as store:
         if store.query(_ANY_NODE)[0]["found"] and os.environ.get("RINGMAP_NEO4J_WIPE") != "1":
             pytest.skip(f"NEO4J_URI database {server.database!r} holds data the tests would "

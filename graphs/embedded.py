@@ -26,7 +26,7 @@ import numpy as np
 
 from ringmap.errors import NotFound, StoreBusy, StoreError, StoreUnavailable
 from ringmap.fileio import make_dirs, open_private
-from ringmap.graphs.codec import decode_props, encode_props, merge_props
+from ringmap.graphs.codec import decode_many, decode_props, encode_props, merge_props
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -486,7 +486,7 @@ class EmbeddedStore(Store):
         end_of[nid] = np.arange(len(nid))
         return PackedGraph.assemble(
             ids, types, node_props, rel_types_, end_of[src], end_of[dst], edge_props,
-            list(self.edges([SAME_AS])), decode_props)
+            list(self.edges([SAME_AS])), decode_many)
 
     def neighbours(
         self, node_id: str, rel_types: Iterable[str] | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,7 @@ from ringmap.graphs.model import (
 )
 from ringmap.graphs.sameas import SAME_AS, collapse
 from ringmap.graphs.statements import Stated, disputed, statements
+from ringmap.perf import paused_gc
 from ringmap.privacy import key_problem
 
 if TYPE_CHECKING:
@@ -62,9 +63,16 @@ def _refuse_card_keys(batch: Batch) -> Batch:
     return batch
 
 
-def _as_given(_type: str, props: Any) -> dict[str, Any]:
-    """Properties a store handed over decoded already (a copy)."""
-    return dict(props)
+def _as_given(_types: Sequence[str], props: Sequence[Any]) -> list[dict[str, Any]]:
+    """Properties a store handed over decoded already (copies)."""
+    return [dict(p) for p in props]
+
+
+def _codes(names: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The distinct ``names`` in order, and each name's position among them."""
+    distinct = tuple(sorted(dict.fromkeys(names)))
+    at = {name: i for i, name in enumerate(distinct)}
+    return distinct, np.fromiter(map(at.__getitem__, names), dtype=np.int32, count=len(names))
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,60 +103,60 @@ class PackedGraph:
     node_raw: list[Any]
     edge_raw: list[Any]
     same_as: list[Edge]
-    decode: Callable[[str, Any], dict[str, Any]]
-    """Type name and raw properties -> the properties (a copy the caller may change)."""
+    decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]]
+    """Type names and raw properties -> the properties (copies the caller may change)."""
 
     @classmethod
     def assemble(
         cls, ids: list[str], types: list[str], node_raw: list[Any], rel_types: list[str],
         src: np.ndarray, dst: np.ndarray, edge_raw: list[Any], same_as: list[Edge],
-        decode: Callable[[str, Any], dict[str, Any]],
+        decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]],
     ) -> PackedGraph:
         """Pack nodes (``ids`` in order) and relationships (``src``/``dst`` as positions in
         ``ids``, -1 for an end that was filtered out: such relationships are dropped)."""
-        type_names, node_type = np.unique(np.asarray(types, dtype=object), return_inverse=True)
+        type_names, node_type = _codes(types)
         kept = np.flatnonzero((src >= 0) & (dst >= 0))
-        rel_names, rel = np.unique(np.asarray(rel_types, dtype=object), return_inverse=True)
-        rel, src, dst = rel.reshape(-1)[kept], src[kept], dst[kept]
+        rel_names, rel = _codes(rel_types)
+        rel, src, dst = rel[kept], src[kept], dst[kept]
         order = np.lexsort((dst, src, rel))
-        return cls(ids=ids, node_type=node_type.reshape(-1).astype(np.int32),
-                   type_names=tuple(type_names.tolist()),
+        return cls(ids=ids, node_type=node_type, type_names=type_names,
                    src=src[order].astype(np.int32), dst=dst[order].astype(np.int32),
-                   rel=rel[order].astype(np.int32), rel_names=tuple(rel_names.tolist()),
-                   node_raw=node_raw, edge_raw=[edge_raw[i] for i in kept[order].tolist()],
-                   same_as=same_as, decode=decode)
+                   rel=rel[order], rel_names=rel_names, node_raw=node_raw,
+                   edge_raw=[edge_raw[i] for i in kept[order].tolist()], same_as=same_as,
+                   decode=decode)
 
     def node_props(self, i: int) -> dict[str, Any]:
         """The properties of node ``i``."""
-        return self.decode(self.type_names[self.node_type[i]], self.node_raw[i])
+        return self.decode([self.type_names[self.node_type[i]]], [self.node_raw[i]])[0]
 
     def edge_props(self, j: int) -> dict[str, Any]:
         """The properties of relationship ``j``."""
-        return self.decode(self.rel_names[self.rel[j]], self.edge_raw[j])
+        return self.decode([self.rel_names[self.rel[j]]], [self.edge_raw[j]])[0]
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """The graph as :meth:`Store.project` gives it, before same-as groups are collapsed.
 
         Filled through networkx's own adjacency dicts (the layout ``add_edge`` builds: one
-        key dict shared by ``succ[u][v]`` and ``pred[v][u]``), which costs a third of a
-        million ``add_edge`` calls.
+        key dict shared by ``succ[u][v]`` and ``pred[v][u]``), cheaper than one ``add_edge``
+        call per relationship; properties are parsed in bulk.
         """
         graph: nx.MultiDiGraph = nx.MultiDiGraph()
         nodes, succ, pred = graph._node, graph._succ, graph._pred
-        decode = self.decode
-        for id_, type_, raw in zip(self.ids, [self.type_names[t] for t in self.node_type.tolist()],
-                                   self.node_raw, strict=True):
-            nodes[id_] = {"type": type_, **decode(type_, raw)}
+        types = [self.type_names[t] for t in self.node_type.tolist()]
+        for id_, type_, props in zip(self.ids, types, self.decode(types, self.node_raw),
+                                     strict=True):
+            nodes[id_] = {"type": type_, **props}
             succ[id_] = {}
             pred[id_] = {}
         ids = self.ids
-        for s, d, t, raw in zip(self.src.tolist(), self.dst.tolist(), self.rel.tolist(),
-                                self.edge_raw, strict=True):
-            u, v, rel = ids[s], ids[d], self.rel_names[t]
+        rels = [self.rel_names[t] for t in self.rel.tolist()]
+        for s, d, rel, props in zip(self.src.tolist(), self.dst.tolist(), rels,
+                                    self.decode(rels, self.edge_raw), strict=True):
+            u, v = ids[s], ids[d]
             keys = succ[u].get(v)
             if keys is None:
                 keys = succ[u][v] = pred[v][u] = {}
-            keys[rel] = {"type": rel, **decode(rel, raw)}
+            keys[rel] = {"type": rel, **props}
         return graph
 
 
@@ -411,7 +419,8 @@ class Store(ABC):
         """The evidence graph (optionally filtered) as compact arrays, properties read only
         when asked for; every same-as link in ``same_as`` whatever the filter."""
         wanted = None if rel_types is None else sorted(set(rel_types) - {SAME_AS})
-        return self._packed(None if node_types is None else sorted(set(node_types)), wanted)
+        with paused_gc():  # millions of small containers that stay alive, and no cycles
+            return self._packed(None if node_types is None else sorted(set(node_types)), wanted)
 
     @final
     def project(
@@ -427,7 +436,8 @@ class Store(ABC):
         dropped.
         """
         packed = self.packed(node_types, rel_types)
-        return collapse(packed.to_networkx(), packed.same_as)
+        with paused_gc():
+            return collapse(packed.to_networkx(), packed.same_as)
 
     @final
     def get_many(self, node_ids: Iterable[str]) -> dict[str, Node]:

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from itertools import groupby
@@ -138,18 +136,16 @@ def _use_previous_write_back() -> None:
 
 def main() -> int:
     """Measure; exit 1 when a goal is missed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from ringmap.bench import _common
+
+    parser = _common.parser(__doc__, "ringmap-cells-bench")
     parser.add_argument("--cells", type=int, default=2400,
                         help="cells of the case (about 450 links a cell)")
     parser.add_argument("--noise", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--cases", type=Path,
-                        default=Path(tempfile.gettempdir()) / "ringmap-cells-bench",
-                        help="folder for generated cases and their stores (kept)")
     parser.add_argument("--db", type=Path, help="measure this stored case instead")
     parser.add_argument("--measure", nargs=2, metavar=("DB", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
+    _common.prepare(args)
     if args.measure is not None:
         print(json.dumps(measure(Path(args.measure[0]), args.measure[1])))
         return 0
@@ -159,7 +155,6 @@ def main() -> int:
 
     db = args.db
     if db is None:
-        args.cases.mkdir(parents=True, exist_ok=True)
         _truth, db = prepare_case(args.cases, args.cells, args.noise, args.seed)
     rows = []
     for what in ("packed", "project", "project_previous", "write_back", "write_back_previous"):

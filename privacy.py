@@ -217,6 +217,7 @@ def mask_value(value: Any, field: str | None = None) -> Any:
     return value
 
 
+@lru_cache(maxsize=1 << 17)  # the engine checks each node, the store each node of a batch again
 def key_problem(type_name: str, node_id: str) -> str | None:
     """Why a node of ``type_name`` with this id may not be stored, or ``None``.
 

@@ -35,7 +35,9 @@ Seen(file='uses.csv', row=2, ref='EX-2')
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,7 +61,8 @@ from ringmap.ingest.mapping import CARD_NUMBER, parse_mapping
 from ringmap.ingest.run import check_files, ingest_files
 from ringmap.synth import SynthParams, generate
 
-__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "synth_case"]
+__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "store_fingerprint",
+           "synth_case"]
 
 Value = str | int | float | bool | datetime
 """A property value as a test writes it; it reaches the store as ingest reads its text."""
@@ -366,6 +369,43 @@ def ingest_case(store: Store, case_dir: Path, quarantine_dir: Path, *,
         return None
     latest = store.latest_cells()
     return latest[0].run_id if latest else write_cells(store, detect_cells(store)).run.run_id
+
+
+#: The tables of an embedded case file that ingest writes, each in its key order.
+_FINGERPRINTED = {"nodes": "nid", "edges": "eid", "node_src": "nid, file_id",
+                  "edge_src": "eid, file_id", "row_refs": "file_id, row", "files": "file_id"}
+_PATHS = ("source_file", "quarantine", "skip_log")
+
+
+def store_fingerprint(path: Path, quarantine: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every table of the embedded case file at ``path`` that ingest writes, row
+    by row in key order (ledger records without their time of ingest, file paths as file
+    names), and of the quarantine files under ``quarantine``: equal fingerprints,
+    byte-identical ingests.
+
+    Two ingests of the same files under the same run id compare equal whatever engine or
+    process made them (the ingest benchmark compares two engines' stores this way).
+    """
+    found: dict[str, str] = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for table, order in _FINGERPRINTED.items():
+            digest = hashlib.sha256()
+            for row in db.execute(f"SELECT * FROM {table} ORDER BY {order}"):  # noqa: S608
+                if table == "files":
+                    record = json.loads(row[3])
+                    record.pop("ingested_at")
+                    for name in _PATHS:  # where the case and quarantine were: file names
+                        if record.get(name):
+                            record[name] = Path(record[name]).name
+                    row = (*row[:3], json.dumps(record, sort_keys=True), *row[4:])
+                digest.update(json.dumps(row).encode() + b"\n")
+            found[table] = digest.hexdigest()
+    if quarantine is not None:
+        digest = hashlib.sha256()
+        for file in sorted(quarantine.glob("*.csv")):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        found["quarantine"] = digest.hexdigest()
+    return found
 
 
 @dataclass(frozen=True)

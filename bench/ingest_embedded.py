@@ -1,29 +1,28 @@
-"""Benchmark: ingest a synthetic case of >= 1M evidence rows into the embedded store.
+"""Benchmark: ingest a synthetic case of >= 1M evidence rows into the embedded store, with
+today's engine and, in the same run, the previous one.
 
 End to end, as ``ringmap run`` does it: read ``case.yaml`` and the mappings, hash and check
 every file, normalise and load every row, write the quarantine, commit. The case is generated
 once with ``ringmap synth`` (kept in ``--case`` for later runs); the store is always new.
 
-Besides wall-clock time it reports CPU time, split into the engine's (reading and normalising,
-timed around each batch it produces) and the store's (the rest), since on a shared machine the
-wall clock mostly measures the other processes.
+Each engine ingests in a child process of its own (this file with ``--measure``): today's from
+this checkout, the previous one from the tree of ``--previous`` (a git revision, default main
+before issue 14's engine) exported with ``git archive``; ``--rounds`` rounds alternate the two.
+Each child reports wall-clock and CPU seconds, the CPU split into the engine's (reading and
+normalising, timed around each batch it produces) and the store's (the rest), and its peak
+resident memory. On a shared machine the wall clock mostly measures the other processes: the
+rate that counts is rows per CPU second, best round of each engine.
 
-Two more measurements, in the same run:
-
-- the plain path against the engine before mapping language v2 (``--baseline``, a git
-  revision, default the last commit before v2 landed): the tables of the case whose mappings
-  use no v2 setting (platform records and chats, most of the rows) are ingested by today's
-  engine and by the baseline's (its tree exported with ``git archive``, run in a child
-  process), ``--rounds`` times each, alternating; the best engine CPU time of each is
-  compared, and the plain path may be at most 10% slower;
-- a v2-heavy case: the same case written by ``ringmap synth --raw`` (every table in raw
-  shapes, read by v2 mappings: conditions, null values, split, extract, region from a column,
-  identifiers typed by shape), its rows/s.
+Both engines must give the same store byte for byte and the same row accounting
+(:func:`ringmap.testing.store_fingerprint`, the report's counts): the run fails otherwise.
+The same comparison then runs on the case written by ``ringmap synth --raw`` (every table in
+raw shapes, read by v2 mappings: conditions, null values, split, extract, region from a
+column, identifiers typed by shape), unless ``--skip-raw``.
 
 Usage::
 
     python bench/ingest_embedded.py --rows 1000000 --case /tmp/ringmap-bench-case
-    python bench/ingest_embedded.py --rows 200000 --skip-full   # the comparisons only
+    python bench/ingest_embedded.py --rows 100000 --skip-raw
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import io
 import json
 import math
 import os
-import shutil
+import resource
 import subprocess
 import sys
 import tarfile
@@ -51,20 +50,16 @@ from ringmap.ingest.case import load_case
 
 #: Evidence rows a synthetic cell yields at the default victims per cell (measured).
 _ROWS_PER_CELL = 450
-_TARGET_ROWS_PER_S = 50_000
-#: The last commit before mapping language v2 (5dc6ef5) landed: the plain path's baseline.
-_BASELINE = "5dc6ef5^"
-#: Tables whose synthetic mappings use no v2 setting, and every relationship type of which
-#: the baseline's schema knows.
-_PLAIN_TABLES = ("platform_records", "chats")
-_MAX_SLOWDOWN = 1.10
+_TARGET_ROWS_PER_CPU_S = 50_000
+#: main before issue 14's engine: the previous engine
+_PREVIOUS = "c8a8ba2"
 _ROOT = Path(__file__).resolve().parents[1]
 
 
 def _case(folder: Path, rows: int, seed: int, raw: bool = False) -> Path:
     if (folder / "case.yaml").is_file():
         return folder
-    from ringmap.synth import SynthParams, generate  # not in a child running the baseline
+    from ringmap.synth import SynthParams, generate  # not in a child running the previous
 
     cells = math.ceil(rows / _ROWS_PER_CELL)
     print(f"generating a {'raw ' if raw else ''}case of {cells} cells in {folder} ...",
@@ -77,22 +72,7 @@ def _case(folder: Path, rows: int, seed: int, raw: bool = False) -> Path:
     return folder
 
 
-def _plain_case(case: Path, folder: Path) -> Path:
-    """A case folder with only the tables of ``case`` whose mappings are plain."""
-    if (folder / "case.yaml").is_file():
-        return folder
-    (folder / "mappings").mkdir(parents=True, exist_ok=True)
-    lines = ["name: plain", "tables:"]
-    for name in _PLAIN_TABLES:
-        table = next(case.glob(f"{name}.*"))
-        shutil.copyfile(table, folder / table.name)
-        shutil.copyfile(case / "mappings" / f"{name}.yaml", folder / "mappings" / f"{name}.yaml")
-        lines += [f"- file: {table.name}", f"  mapping: mappings/{name}.yaml"]
-    (folder / "case.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
-
-def _baseline_tree(revision: str, folder: Path) -> Path:
+def _tree(revision: str, folder: Path) -> Path:
     """The package at ``revision`` exported under ``folder/ringmap``; the PYTHONPATH entry."""
     archive = subprocess.run(["git", "-C", str(_ROOT), "archive", "--format=tar", revision],
                              check=True, capture_output=True).stdout
@@ -126,142 +106,117 @@ class _EngineClock:
             yield batch
 
 
-def _measure(case: Path, batch_size: int) -> dict[str, Any]:
-    """Ingest ``case`` into a new embedded store; rows, wall, CPU and engine CPU seconds."""
-    with tempfile.TemporaryDirectory(prefix="ringmap-bench-") as tmp:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        with EmbeddedStore(Path(tmp) / "case.db") as store, _EngineClock() as clock:
-            report = run.ingest_files(store, load_case(case), batch_size=batch_size,
-                                      quarantine_dir=Path(tmp) / "quarantine")
-            seconds = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-            counts = store.counts()
-        size = (Path(tmp) / "case.db").stat().st_size
-    return {"report": report, "seconds": seconds, "cpu": cpu, "engine": clock.seconds,
-            "nodes": counts.total_nodes, "relationships": counts.total_relationships,
-            "size": size}
+def _measure(case: Path, work: Path, batch_size: int) -> dict[str, Any]:
+    """What a child prints: one ingest of ``case`` into a new store in ``work``."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    with EmbeddedStore(work / "case.db") as store, _EngineClock() as clock:
+        report = run.ingest_files(store, load_case(case), run_id="bench",
+                                  batch_size=batch_size, quarantine_dir=work / "quarantine")
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    return {"rows": report.totals()["read"], "seconds": seconds, "cpu": cpu,
+            "engine": clock.seconds,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "accounting": [[Path(f.file).name, f.read, f.loaded, f.duplicate, f.rejected,
+                            f.status, f.skipped] for f in report.files]}
 
 
-def _engine_only(case: Path, batch_size: int) -> dict[str, float]:
-    """What the child prints: rows and engine CPU seconds of one ingest of ``case``."""
-    done = _measure(case, batch_size)
-    return {"rows": done["report"].totals()["read"], "engine_cpu_seconds": done["engine"],
-            "seconds": done["seconds"]}
+def _child(case: Path, work: Path, batch_size: int, tree: Path | None) -> dict[str, Any]:
+    """One ingest in a child process (with ``tree`` first on its path, if given), and the
+    fingerprint of the store it wrote."""
+    from ringmap.testing import store_fingerprint
+
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    work.mkdir(parents=True)
+    done: dict[str, Any] = json.loads(subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--measure", str(case), "--work",
+         str(work), "--batch-size", str(batch_size)],
+        env=env, check=True, capture_output=True, text=True, cwd=work).stdout)
+    done["fingerprint"] = store_fingerprint(work / "case.db", work / "quarantine")
+    return done
 
 
-def _compare_plain(case: Path, work: Path, revision: str, rounds: int,
-                   batch_size: int) -> dict[str, Any]:
-    """Today's engine against the baseline's on the plain tables, alternating rounds."""
-    plain = _plain_case(case, work / "plain")
-    tree = _baseline_tree(revision, work / "baseline")
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    child = [sys.executable, str(Path(__file__).resolve()), "--measure", str(plain),
-             "--batch-size", str(batch_size)]
-    now: list[float] = []
-    before: list[float] = []
-    rows = 0
-    for _ in range(rounds):
-        mine = _engine_only(plain, batch_size)
-        theirs = json.loads(subprocess.run(child, env=env, check=True, capture_output=True,
-                                           text=True, cwd=work).stdout)
-        rows = int(mine["rows"])
-        if theirs["rows"] != rows:
-            raise SystemExit(f"baseline read {theirs['rows']} rows, today {rows}")
-        now.append(mine["engine_cpu_seconds"])
-        before.append(theirs["engine_cpu_seconds"])
-    ratio = min(now) / min(before)
-    return {"baseline": revision, "tables": list(_PLAIN_TABLES), "rows": rows,
-            "rounds": rounds, "engine_cpu_seconds_now": [round(s, 2) for s in now],
-            "engine_cpu_seconds_baseline": [round(s, 2) for s in before],
-            "rows_per_engine_cpu_s_now": round(rows / min(now)),
-            "rows_per_engine_cpu_s_baseline": round(rows / min(before)),
-            "slowdown": round(ratio, 3), "max_slowdown": _MAX_SLOWDOWN,
-            "ok": ratio <= _MAX_SLOWDOWN}
-
-
-def _v2_heavy(folder: Path, rows: int, seed: int, batch_size: int) -> dict[str, Any]:
-    """Rows/s of the raw-shaped case, read by v2 mappings."""
-    done = _measure(_case(folder, rows, seed, raw=True), batch_size)
-    totals = done["report"].totals()
-    return {"rows": totals["read"], "seconds": round(done["seconds"], 2),
-            "rows_per_s": round(totals["read"] / done["seconds"]),
-            "rows_per_cpu_s": round(totals["read"] / done["cpu"]),
-            "rows_per_engine_cpu_s": round(totals["read"] / done["engine"]),
-            "skipped": sum(f.skipped_total for f in done["report"].files),
-            **{k: totals[k] for k in ("loaded", "duplicate", "rejected")}}
+def _compare(case: Path, tmp: Path, tree: Path, rounds: int, batch_size: int
+             ) -> dict[str, Any]:
+    """Today's engine against the previous one on ``case``, alternating rounds."""
+    runs: dict[str, list[dict[str, Any]]] = {"now": [], "previous": []}
+    for i in range(rounds):
+        for name, path in (("now", None), ("previous", tree)):
+            runs[name].append(_child(case, tmp / f"{case.name}-{name}-{i}", batch_size, path))
+    first = runs["now"][0]
+    same = all(r["fingerprint"] == first["fingerprint"] and r["accounting"] == first["accounting"]
+               for made in runs.values() for r in made)
+    result: dict[str, Any] = {"case": str(case), "rows": first["rows"], "same_store": same}
+    for name, made in runs.items():
+        best = min(made, key=lambda r: r["cpu"])
+        result[name] = {
+            "seconds": round(best["seconds"], 2), "cpu_seconds": round(best["cpu"], 2),
+            "engine_cpu_seconds": round(best["engine"], 2),
+            "store_cpu_seconds": round(best["cpu"] - best["engine"], 2),
+            "rows_per_s": round(best["rows"] / best["seconds"]),
+            "rows_per_cpu_s": round(best["rows"] / best["cpu"]),
+            "peak_rss_mib": round(max(r["peak_rss_mib"] for r in made)),
+            "cpu_seconds_all": [round(r["cpu"], 2) for r in made]}
+    result["speedup_cpu"] = round(result["previous"]["cpu_seconds"]
+                                  / result["now"]["cpu_seconds"], 2)
+    totals = [sum(row[k] for row in first["accounting"]) for k in (2, 3, 4)]
+    result.update(zip(("loaded", "duplicate", "rejected"), totals, strict=True))
+    return result
 
 
 def main() -> int:
-    """Run the benchmark; exit 1 when it misses the target rate or the plain path slowed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the benchmark; exit 1 when the engines' stores differ or today's engine misses
+    the target rate (rows per CPU second)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="evidence rows (about)")
     parser.add_argument("--case", type=Path, default=Path(tempfile.gettempdir())
                         / "ringmap-bench-case", help="case folder (generated if missing)")
     parser.add_argument("--seed", type=int, default=2014)
     parser.add_argument("--batch-size", type=int, default=run.DEFAULT_BATCH_SIZE)
-    parser.add_argument("--baseline", default=_BASELINE,
-                        help="git revision whose engine the plain path is compared with")
-    parser.add_argument("--rounds", type=int, default=3, help="plain-path rounds per engine")
-    parser.add_argument("--skip-full", action="store_true",
-                        help="only the plain-path comparison and the v2-heavy case")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's job
+    parser.add_argument("--previous", default=_PREVIOUS,
+                        help="git revision whose engine today's is compared with")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per engine")
+    parser.add_argument("--skip-raw", action="store_true", help="only the clean case")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # a child's job
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
     if args.measure is not None:
-        print(json.dumps(_engine_only(args.measure, args.batch_size)))
+        print(json.dumps(_measure(args.measure, args.work, args.batch_size)))
         return 0
 
-    case = _case(args.case, args.rows, args.seed)
+    cases = [_case(args.case, args.rows, args.seed)]
+    if not args.skip_raw:
+        cases.append(_case(args.case.with_name(args.case.name + "-raw"), args.rows, args.seed,
+                           raw=True))
     with tempfile.TemporaryDirectory(prefix="ringmap-bench-") as tmp:
-        plain = _compare_plain(case, Path(tmp), args.baseline, args.rounds, args.batch_size)
-    v2 = _v2_heavy(args.case.with_name(args.case.name + "-raw"), args.rows, args.seed,
-                   args.batch_size)
-    if args.skip_full:
-        result: dict[str, Any] = {"plain_path": plain, "v2_heavy": v2}
-        print(json.dumps(result, indent=2) if args.json else _comparisons(result))
-        return 0 if plain["ok"] else 1
-    done = _measure(case, args.batch_size)
-    report, seconds, cpu = done["report"], done["seconds"], done["cpu"]
-    clock_seconds, size = done["engine"], done["size"]
-    totals = report.totals()
-    result = {
-        "rows": totals["read"], "seconds": round(seconds, 2),
-        "rows_per_s": round(totals["read"] / seconds), "target_rows_per_s": _TARGET_ROWS_PER_S,
-        "cpu_seconds": round(cpu, 2), "rows_per_cpu_s": round(totals["read"] / cpu),
-        "engine_cpu_seconds": round(clock_seconds, 2),
-        "store_cpu_seconds": round(cpu - clock_seconds, 2),
-        "load_average": os.getloadavg()[0],
-        **{k: totals[k] for k in ("loaded", "duplicate", "rejected")},
-        "nodes": done["nodes"], "relationships": done["relationships"],
-        "store_mib": round(size / 2**20, 1), "batch_size": args.batch_size,
-        "plain_path": plain, "v2_heavy": v2,
-    }
+        tree = _tree(args.previous, Path(tmp) / "previous")
+        results = [_compare(case, Path(tmp), tree, args.rounds, args.batch_size)
+                   for case in cases]
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(results, indent=2))
     else:
-        for row in report.files:
-            print(f"{Path(row.file).name:24} {row.read:>10,} rows")
-        print(f"{result['rows']:,} rows in {seconds:.1f} s = {result['rows_per_s']:,} rows/s "
-              f"(target {_TARGET_ROWS_PER_S:,}); CPU {cpu:.1f} s = {result['rows_per_cpu_s']:,} "
-              f"rows/CPU-s (engine {clock_seconds:.1f} s, store {cpu - clock_seconds:.1f} s); "
-              f"{done['nodes']:,} nodes, {done['relationships']:,} relationships, "
-              f"store {result['store_mib']} MiB; load average {result['load_average']:.1f}")
-        print(_comparisons(result))
-    return 0 if result["rows_per_s"] >= _TARGET_ROWS_PER_S and plain["ok"] else 1
+        for result in results:
+            print(_line(result, args.previous))
+    rate = results[0]["now"]["rows_per_cpu_s"]
+    return 0 if all(r["same_store"] for r in results) and rate >= _TARGET_ROWS_PER_CPU_S else 1
 
 
-def _comparisons(result: dict[str, Any]) -> str:
-    plain, v2 = result["plain_path"], result["v2_heavy"]
-    return (f"plain path ({', '.join(plain['tables'])}, {plain['rows']:,} rows): engine "
-            f"{plain['rows_per_engine_cpu_s_now']:,} rows/CPU-s now, "
-            f"{plain['rows_per_engine_cpu_s_baseline']:,} at {plain['baseline']} "
-            f"(best of {plain['rounds']}): {plain['slowdown']:.3f}x "
-            f"(at most {plain['max_slowdown']}x: {'ok' if plain['ok'] else 'SLOWER'})\n"
-            f"v2-heavy (--raw, {v2['rows']:,} rows): {v2['rows_per_s']:,} rows/s, "
-            f"{v2['rows_per_cpu_s']:,} rows/CPU-s, engine {v2['rows_per_engine_cpu_s']:,} "
-            f"rows/CPU-s; {v2['loaded']:,} loaded, {v2['rejected']:,} rejected, "
-            f"{v2['skipped']:,} optional entities skipped")
+def _line(result: dict[str, Any], previous: str) -> str:
+    lines = [f"{result['case']}: {result['rows']:,} rows ({result['loaded']:,} loaded, "
+             f"{result['duplicate']:,} duplicate, {result['rejected']:,} rejected); store and "
+             f"accounting {'the same' if result['same_store'] else 'DIFFERENT'}"]
+    for label, r in (("now", result["now"]), (f"previous {previous}", result["previous"])):
+        lines.append(f"  {label:>18}: {r['rows_per_cpu_s']:>7,} rows/CPU-s, CPU "
+                     f"{r['cpu_seconds']:.1f} s (engine {r['engine_cpu_seconds']:.1f}, store "
+                     f"{r['store_cpu_seconds']:.1f}), wall {r['seconds']:.1f} s = "
+                     f"{r['rows_per_s']:,} rows/s, peak RSS {r['peak_rss_mib']:,} MiB")
+    lines.append(f"  CPU speed-up {result['speedup_cpu']:.2f}x "
+                 f"(target {_TARGET_ROWS_PER_CPU_S:,} rows/CPU-s)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -177,9 +177,11 @@ class EmbeddedStore(Store):
         self._ids: _IdCache | None = None
         self._ids_version = -1  # PRAGMA data_version the id cache was read at
         self._files: dict[int, FileLoad] = {}  # ledger records by file id, for provenance
-        self._fresh: set[tuple[str, int]] = set()  # items the load in progress created
-        # items it stated so far, with a digest of the properties it stated last
-        self._stated_here: dict[tuple[str, int], int] = {}
+        # the first node and relationship id the load in progress handed out: items from
+        # there on are the ones it created (ids are handed out in order)
+        self._first_new: dict[str, int] | None = None
+        # per table, the items it stated so far, with a digest of the properties stated last
+        self._stated_here: dict[str, dict[int, int]] = {"n": {}, "e": {}}
         self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path,
                                    self._mark_interrupted)
 
@@ -218,7 +220,7 @@ class EmbeddedStore(Store):
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         db = self._db
         self._files.clear()
-        self._fresh, self._stated_here = set(), {}
+        self._first_new, self._stated_here = None, {"n": {}, "e": {}}
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA data_version").fetchone()[0]
@@ -243,7 +245,7 @@ class EmbeddedStore(Store):
             self._ids = None  # the cache may hold rolled-back ids
             raise
         finally:
-            self._fresh, self._stated_here = set(), {}
+            self._first_new, self._stated_here = None, {"n": {}, "e": {}}
         return done
 
     def _id_cache(self) -> _IdCache:
@@ -253,34 +255,33 @@ class EmbeddedStore(Store):
 
     def _write_batch(self, file_id: int, batch: Batch) -> None:
         ids = self._id_cache()
-        merged: dict[str, tuple[str, dict[str, Any]]] = {}
-        for node in batch.nodes:
-            seen = merged.get(node.id)
-            if seen is None:
-                merged[node.id] = (node.type, {k: v for k, v in node.props.items()
-                                               if v is not None})
-            else:
-                merge_props(seen[1], node.props)
+        if self._first_new is None:
+            self._first_new = ids.next_ids()
+        node_of, edge_of, nids = ids.node, ids.edge, ids.nids
         node_state: dict[int, tuple[str, dict[str, Any]]] = {}
         node_names: dict[int, str] = {}
-        for node_id, stated in merged.items():
-            nid, known = ids.node(node_id)
-            if not known:
-                self._fresh.add(("n", nid))
-            node_state[nid] = stated
-            node_names[nid] = node_id
+        for node in batch.nodes:
+            nid = node_of(node.id)
+            stated = node_state.get(nid)
+            if stated is None:
+                node_state[nid] = (node.type, _stated(node.props))
+                node_names[nid] = node.id
+            else:
+                merge_props(stated[1], node.props)
 
         edge_state: dict[int, tuple[str, dict[str, Any]]] = {}
         edge_ends: dict[int, tuple[str, int, int]] = {}
         edge_keys: dict[str, int] = {}
         for edge in batch.edges:
-            key = (edge.type, ids.nids[edge.src], ids.nids[edge.dst])
-            eid, known = ids.edge(key)
-            if not known:
-                self._fresh.add(("e", eid))
+            key = (edge.type, nids[edge.src], nids[edge.dst])
+            eid = edge_of(key)
             edge_keys[edge.id] = eid
-            edge_ends[eid] = key
-            merge_props(edge_state.setdefault(eid, (edge.type, {}))[1], edge.props)
+            stated = edge_state.get(eid)
+            if stated is None:
+                edge_ends[eid] = key
+                edge_state[eid] = (edge.type, _stated(edge.props))
+            else:
+                merge_props(stated[1], edge.props)
 
         node_rows_seen: dict[int, list[int]] = {}
         edge_rows_seen: dict[int, list[int]] = {}
@@ -323,9 +324,12 @@ class EmbeddedStore(Store):
         saw them), update the shown values of items other loads stated too, and return
         ``(key, type, properties)`` of the items only this load stated whose shown value
         changed, for the caller to write (new ones need their ids and ends)."""
-        db, ids, tag, here = self._db, self._id_cache(), table.tag, self._stated_here
+        db, ids, tag = self._db, self._id_cache(), table.tag
+        here, agreeing = self._stated_here[tag], ids.agreeing[tag]
+        assert self._first_new is not None
+        first_new = self._first_new[tag]
         widen = [k for k, (type_, props) in state.items()
-                 if props and type_ in _TEMPORAL_RELS and (tag, k) in here]
+                 if props and type_ in _TEMPORAL_RELS and k in here]
         for k, text in self._by_keys(table.stated_by_file, widen, file_id):
             type_, props = state[k]
             state[k] = (type_, merge_props(decode_props(type_, text), props))
@@ -333,17 +337,15 @@ class EmbeddedStore(Store):
         digests: dict[int, int] = {}
         fresh: list[tuple[int, str, str]] = []
         check: list[int] = []
-        agreeing = ids.agreeing
         for k, (type_, props) in state.items():
-            item = (tag, k)
             digest = digests[k] = _digest(props)
-            if here.get(item) != digest:  # else the same statement again: rows only
+            if here.get(k) != digest:  # else the same statement again: rows only
                 texts[k] = encode_props(props)
-                here[item] = digest
-            if agreeing.get(item) == digest:
+                here[k] = digest
+            if agreeing.get(k) == digest:
                 continue  # these values are shown already
-            if item in self._fresh:  # only this load states it: its statement is shown
-                agreeing[item] = digest
+            if k >= first_new:  # only this load states it: its statement is shown
+                agreeing[k] = digest
                 fresh.append((k, type_, texts.get(k) or encode_props(props)))
             else:
                 check.append(k)
@@ -355,14 +357,14 @@ class EmbeddedStore(Store):
         for k, text in self._by_keys(table.shown, check):
             type_, props = state[k]
             if _within(props, decode_props(type_, text)):
-                agreeing[(tag, k)] = digests[k]
+                agreeing[k] = digests[k]
             else:
                 restate.append(k)
         for k, shown in self._shown(table, restate).items():
             if _within(state[k][1], shown):
-                agreeing[(tag, k)] = digests[k]
+                agreeing[k] = digests[k]
             else:
-                agreeing.pop((tag, k), None)
+                agreeing.pop(k, None)
         return fresh
 
     def _shown(self, table: _Table, keys: list[int]) -> dict[int, dict[str, Any]]:
@@ -818,6 +820,13 @@ def _edge_ends(edge_id: str) -> tuple[str, str, str] | tuple[None, None, None]:
     return (type_, src, dst) if sep and arrow else (None, None, None)
 
 
+def _stated(props: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``props`` without null values, as a batch's statement of an item starts."""
+    if None in props.values():
+        return {k: v for k, v in props.items() if v is not None}
+    return dict(props)
+
+
 def _within(props: Mapping[str, Any], shown: Mapping[str, Any]) -> bool:
     """Whether every value of ``props`` is the one shown (stating them changes nothing)."""
     return all(shown.get(name) == value for name, value in props.items())
@@ -842,16 +851,16 @@ class _Ids(Generic[K]):
 
     def __init__(self, known: dict[K, int]) -> None:
         self.ids: dict[K, int] = known
-        self._next = max(known.values(), default=0) + 1
+        self.next = max(known.values(), default=0) + 1
 
-    def of(self, key: K) -> tuple[int, bool]:
-        """The key's integer id, and whether it existed before."""
+    def of(self, key: K) -> int:
+        """The key's integer id (a new one if the key is new)."""
         found = self.ids.get(key)
         if found is not None:
-            return found, True
-        new = self.ids[key] = self._next
-        self._next += 1
-        return new, False
+            return found
+        new = self.ids[key] = self.next
+        self.next += 1
+        return new
 
 
 class _IdCache:
@@ -864,9 +873,13 @@ class _IdCache:
             (t, s, d): e for e, t, s, d in db.execute("SELECT eid, type, src, dst FROM edges")})
         self.nids, self.eids = self._nodes.ids, self._edges.ids
         self.node, self.edge = self._nodes.of, self._edges.of
-        #: digests of properties known to be values each item shows: stating them again
-        #: changes nothing, so that write (or check) is skipped
-        self.agreeing: dict[tuple[str, int], int] = {}
+        #: per table, digests of properties known to be values each item shows: stating
+        #: them again changes nothing, so that write (or check) is skipped
+        self.agreeing: dict[str, dict[int, int]] = {"n": {}, "e": {}}
+
+    def next_ids(self) -> dict[str, int]:
+        """The ids the next new node and relationship will get, by table tag."""
+        return {"n": self._nodes.next, "e": self._edges.next}
 
 
 def _digest(props: dict[str, Any]) -> int:

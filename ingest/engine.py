@@ -153,6 +153,21 @@ def _fast_format(fmt: str) -> Callable[[str], datetime | None] | None:
     matcher = re.compile(pattern).fullmatch
     at = {d: order.index(d) if d in order else -1 for d in _DIRECTIVES}
     two_digit_year = at["Y"] < 0
+    fields = [at[d] for d in "YmdHMS"]
+    while fields[-1] < 0:
+        fields.pop()
+    if not two_digit_year and at["f"] < 0 and min(fields) >= 0:
+        # year, month, day[, hour[, minute[, second]]]: the groups are datetime's arguments
+        pick = itemgetter(*fields)
+
+        def parse_plain(text: str) -> datetime | None:
+            found = matcher(text)
+            if found is None:
+                return None
+            # (the checker cannot tell how many of datetime's positional arguments there are)
+            return datetime(*map(int, pick(found.groups())), tzinfo=UTC)  # type: ignore[misc,arg-type]
+
+        return parse_plain
 
     def parse(text: str) -> datetime | None:
         found = matcher(text)
@@ -893,6 +908,7 @@ def load_batches(
     nodes: dict[str, Node] = {}
     edges: dict[str, Edge] = {}
     sightings: list[Sighting] = []
+    last: dict[str, Any] = {}  # add_row's memory of what it merged, per batch
     in_batch = 0
     row_no = resume_row
 
@@ -926,14 +942,14 @@ def load_batches(
                 seen.add(signature)
                 loaded += 1
                 if row_no > resume_row:
-                    add_row(nodes, edges, sightings, row_no, ref, row_nodes, row_edges)
+                    add_row(nodes, edges, sightings, row_no, ref, row_nodes, row_edges, last)
         if in_batch >= batch_size:
             if on_progress is not None:
                 on_progress()
             if sightings:
                 account()
                 yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
-                nodes, edges, sightings = {}, {}, []
+                nodes, edges, sightings, last = {}, {}, [], {}
             in_batch = 0
     account()
     if sightings:
@@ -944,21 +960,31 @@ def load_batches(
 
 def add_row(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
             row_no: int, ref: str | None, row_nodes: list[RowNode],
-            row_edges: list[RowEdge]) -> None:
+            row_edges: list[RowEdge], last: dict[str, Any] | None = None) -> None:
     """Merge one accepted row into the batch being built, as the stores merge sightings
-    (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen)."""
+    (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen).
+
+    ``last`` (one per batch) remembers the properties merged last into each item: the same
+    remembered properties again (a subscriber on each of its logins) change nothing, so
+    merging them is skipped.
+    """
+    last = {} if last is None else last
     for nid, type_, props, _hash in row_nodes:
         node = nodes.get(nid)
         if node is None:
             nodes[nid] = Node(nid, type_, dict(props))  # ``props`` is remembered: copy
-        elif props:
+            last[nid] = props
+        elif props and last.get(nid) is not props:
             merge_props(node.props, props)
+            last[nid] = props
         sightings.append(Sighting(nid, row_no, ref))
     for type_, src, dst, props, _hash in row_edges:
         eid = edge_id(type_, src, dst)
         edge = edges.get(eid)
         if edge is None:
             edges[eid] = Edge(type_, src, dst, dict(props))
-        elif props:
+            last[eid] = props
+        elif props and last.get(eid) is not props:
             merge_props(edge.props, props)
+            last[eid] = props
         sightings.append(Sighting(eid, row_no, ref))

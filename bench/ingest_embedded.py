@@ -72,7 +72,7 @@ def _case(folder: Path, rows: int, seed: int, raw: bool = False) -> Path:
     return folder
 
 
-def _tree(revision: str, folder: Path) -> Path:
+def _baseline_tree(revision: str, folder: Path) -> Path:
     """The package at ``revision`` exported under ``folder/ringmap``; the PYTHONPATH entry."""
     archive = subprocess.run(["git", "-C", str(_ROOT), "archive", "--format=tar", revision],
                              check=True, capture_output=True).stdout
@@ -193,7 +193,7 @@ def main() -> int:
         cases.append(_case(args.case.with_name(args.case.name + "-raw"), args.rows, args.seed,
                            raw=True))
     with tempfile.TemporaryDirectory(prefix="ringmap-bench-") as tmp:
-        tree = _tree(args.previous, Path(tmp) / "previous")
+        tree = _baseline_tree(args.previous, Path(tmp) / "previous")
         results = [_compare(case, Path(tmp), tree, args.rounds, args.batch_size)
                    for case in cases]
     if args.json:

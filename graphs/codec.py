@@ -26,7 +26,9 @@ def _default(value: Any) -> Any:
 
 def encode_props(props: dict[str, Any]) -> str:
     """Canonical JSON of the non-null properties (sorted keys, datetimes as ISO 8601)."""
-    return _encode({k: v for k, v in props.items() if v is not None})
+    if None in props.values():
+        props = {k: v for k, v in props.items() if v is not None}
+    return _encode(props)
 
 
 _encode = json.JSONEncoder(default=_default, sort_keys=True, ensure_ascii=False,

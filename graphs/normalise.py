@@ -204,21 +204,40 @@ def phone(raw: str, ctx: Context) -> str:
         raise _fail("phone", raw, "misplaced +")
     if text.startswith("00"):
         text = "+" + text[2:]
+    bare = _PHONE_PUNCTUATION.sub("", text)
+    # (two digits apart are no number to libphonenumber, two together are one too short)
+    e164, why = _read_number(bare if _PLAIN_NUMBER.fullmatch(bare) else text,
+                             ctx.default_region)
+    if e164 is None:
+        raise _fail("phone", raw, why)
+    return e164
+
+
+#: What libphonenumber reads past between three digits or more: a number is read once
+#: however it is spaced (``0917 123 4567``, ``0917-123-4567``, ``(0917) 1234567``).
+_PHONE_PUNCTUATION = re.compile(r"[ \-./()]")
+_PLAIN_NUMBER = re.compile(r"\+?\d{3,}")
+
+
+@lru_cache(maxsize=1 << 18)
+def _read_number(text: str, region: str) -> tuple[str | None, str]:
+    """``(E.164, "")`` of a number without punctuation read in ``region``, or ``(None,
+    why not)``."""
     try:
-        parsed = phonenumbers.parse(text, ctx.default_region)
+        parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise _fail("phone", raw, _NOT_PARSED.get(exc.error_type, "not a number")) from None
+        return None, _NOT_PARSED.get(exc.error_type, "not a number")
     possible = phonenumbers.is_possible_number_with_reason(parsed)
     if possible != _POSSIBLE.IS_POSSIBLE:
-        raise _fail("phone", raw, _NOT_POSSIBLE.get(possible, "not a possible number"))
+        return None, _NOT_POSSIBLE.get(possible, "not a possible number")
     national = str(parsed.national_number)
     if not phonenumbers.is_valid_number(parsed) and not any(
             str(parsed.country_code) == code and national.startswith(start)
             for code, start in _FICTIONAL):
-        region = phonenumbers.region_code_for_number(parsed) or ctx.default_region
-        read = "" if "+" in text else f" (national numbers are read in {ctx.default_region})"
-        raise _fail("phone", raw, f"not a valid number in {region}{read}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        found = phonenumbers.region_code_for_number(parsed) or region
+        read = "" if "+" in text else f" (national numbers are read in {region})"
+        return None, f"not a valid number in {found}{read}"
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 @_register("imei")

@@ -13,6 +13,7 @@ from ringmap.errors import NormalisationError
 from ringmap.graphs.normalise import (
     NORMALISERS,
     Context,
+    _read_number,
     card_fields,
     is_card_number,
     luhn_valid,
@@ -35,6 +36,23 @@ def test_phone_spellings_collapse(raw: str) -> None:
 
 def test_phone_default_region_is_configurable() -> None:
     assert NORMALISERS["phone"]("07911 123456", Context(default_region="GB")) == "+447911123456"
+
+
+@given(st.sampled_from(["", "+"]), st.text(alphabet="0123456789 -./()", min_size=1, max_size=18),
+       st.sampled_from(["PH", "GB", "US"]))
+def test_issue14_phone_read_once_however_spaced_gives_what_the_text_gives(
+        plus: str, body: str, region: str) -> None:
+    """issue 14: a number is parsed once per spelling without its punctuation; the E.164, or
+    the reason it is refused, is what libphonenumber makes of the text as written."""
+    raw = plus + body
+    assume(raw == raw.strip() and not raw.startswith("00"))
+    expected = _read_number.__wrapped__(raw, region)
+    found: tuple[str | None, str]
+    try:
+        found = (NORMALISERS["phone"](raw, Context(default_region=region)), "")
+    except NormalisationError as exc:
+        found = (None, exc.reason.removeprefix("phone: "))
+    assert found == expected
 
 
 @pytest.mark.parametrize("raw", ["12", "not a number", "+63 917"])

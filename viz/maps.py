@@ -52,6 +52,7 @@ __all__ = [
     "PHYSICS_LIMIT",
     "MapResult",
     "cell_map",
+    "cells_detail_map",
     "entity_map",
     "write_cell_map",
     "write_entity_map",
@@ -223,7 +224,6 @@ def cell_map(
         raise ConfigError("the node budget must be at least 1")
     run_id, records = select_cells(store, cells)
     graph = store.project() if graph is None else graph
-    order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = reach_cells(graph, records)
     privacy = Privacy.for_graph(graph, reveal=reveal)
     title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
@@ -235,6 +235,16 @@ def cell_map(
         if spec is not None:
             return spec
         budget = min(budget, OVERVIEW_LIMIT)
+    return cells_detail_map(store, graph, records, reaches, privacy, title, budget)
+
+
+def cells_detail_map(store: Store, graph: nx.MultiDiGraph, records: list[CellRecord],
+                     reaches: list[CellReach], privacy: Privacy, title: str,
+                     budget: int = DEFAULT_BUDGET) -> MapSpec:
+    """``records`` in detail (see :func:`cell_map`), from their ``reaches`` and the
+    ``privacy`` a caller drawing many cells computed once: only the cells' footprints and
+    their sightings are read."""
+    order = {c.cell_id: i for i, c in enumerate(records)}
     drawer = _Drawer(store, graph, privacy, cell_of(records), order)
     shown = {n for r in reaches for n in r.footprint | r.sites}
     legend = [_cells_legend(records, order)]

@@ -77,7 +77,7 @@ from ringmap.signing import (
 )
 from ringmap.tabular import write_csv
 from ringmap.viz.brief import Brief, render_brief
-from ringmap.viz.maps import cell_map
+from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.raid import arrest_rows, raid_sites, seize_rows
 from ringmap.viz.reach import CellReach, cell_of, figures, linked, reach_cells, select_cells
 from ringmap.viz.render import render_map
@@ -406,7 +406,8 @@ class _Job:
     graph: nx.MultiDiGraph
     run_id: str
     cell_of: Mapping[str, str]
-    reveal: bool
+    privacy: Privacy
+    """The policy of every package, decided once for the whole graph (not once per cell)."""
     reason: str | None
     key: Ed25519PrivateKey
 
@@ -427,14 +428,14 @@ def _brief(summary: Mapping[str, Any], rosters: _Rosters, cards: list[dict[str, 
 
 
 def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> PackageResult:
-    privacy = Privacy.for_graph(job.graph, reveal=job.reveal)
-    rosters = _Rosters(job.graph, found, cell, privacy, job.cell_of)
+    rosters = _Rosters(job.graph, found, cell, job.privacy, job.cell_of)
     rows: dict[str, int] = {}
     signed_by = fingerprint(job.key.public_key())
 
     def files(folder: Path) -> None:
-        html = render_map(cell_map(job.store, [cell.cell_id], reveal=job.reveal,
-                                   graph=job.graph))
+        # the cell's footprint as found already: no second read of the run's cells
+        html = render_map(cells_detail_map(job.store, job.graph, [cell], [found],
+                                           job.privacy, f"Cell {cell.cell_id}"))
         (folder / "map.html").write_text(html, encoding="utf-8")
         built: dict[str, list[dict[str, Any]]] = {}
         for name, roster in _ROSTERS.items():
@@ -472,7 +473,8 @@ def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
     key = load_signing_key()
     graph = store.project() if graph is None else graph
     found = reach_cells(graph, records, run)[0]
-    job = _Job(store, graph, run_id, cell_of(run), reveal, reason, key)
+    job = _Job(store, graph, run_id, cell_of(run), Privacy.for_graph(graph, reveal=reveal),
+               reason, key)
     return _export(job, records[0], found, Path(out))
 
 
@@ -492,7 +494,8 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
                           "remove them or choose another --out")
     key = load_signing_key()
     graph = store.project() if graph is None else graph
-    job = _Job(store, graph, run_id, cell_of(records), reveal, reason, key)
+    job = _Job(store, graph, run_id, cell_of(records), Privacy.for_graph(graph, reveal=reveal),
+               reason, key)
     return [_export(job, cell, found, target)
             for cell, found, target in zip(records, reach_cells(graph, records), targets,
                                            strict=True)]

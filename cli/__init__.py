@@ -68,11 +68,12 @@ def _register() -> None:
     from ringmap.cli.persons import COMMANDS as PERSONS
     from ringmap.cli.queries import COMMANDS as QUERIES
     from ringmap.cli.run import COMMANDS as PIPELINE
+    from ringmap.cli.share import COMMANDS as CROSS_BORDER
     from ringmap.cli.stats import COMMANDS as GRAPHS
     from ringmap.cli.synth import COMMANDS as SYNTH
 
     for command in (*PIPELINE, *INGEST, *EVIDENCE, *SYNTH, *GRAPHS, *ANALYSIS, *PERSONS, *LINKS,
-                    *VIZ, *QUERIES):
+                    *VIZ, *QUERIES, *CROSS_BORDER):
         cli.add_command(command)
 
 

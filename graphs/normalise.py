@@ -23,7 +23,7 @@ import csv
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -560,6 +560,8 @@ class CardFields:
     last4: str
     masked: str
     brand: str
+    match_tokens: str = ""
+    """The card's tokens under the operation keys given (:mod:`ringmap.graphs.tokens`)."""
 
 
 #: Issuer ranges: brand, (first, last) prefix ranges and the lengths its numbers have.
@@ -608,14 +610,17 @@ def mask_pan(digits: str) -> str:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
-def card_fields(raw: str, key: bytes) -> CardFields:
-    """Keyed hash, BIN, last four and brand of a card number (12-19 digits, Luhn-checked).
+def card_fields(raw: str, key: bytes, operations: Mapping[str, bytes] | None = None
+                ) -> CardFields:
+    """Keyed hash, BIN, last four and brand of a card number (12-19 digits, Luhn-checked),
+    and its match tokens under the ``operations``' keys (the only moment the number is known).
 
     >>> f = card_fields("4111 1111 1111 1111", b"k" * 16)
     >>> f.masked, f.brand, len(f.card_hash)
     ('411111******1111', 'visa', 32)
     """
     from ringmap.graphs.secrets import keyed_hash
+    from ringmap.graphs.tokens import card_tokens
 
     digits = _digits(key_text(raw, "card number"))
     if not digits.isdigit() or not 12 <= len(digits) <= 19:
@@ -630,6 +635,7 @@ def card_fields(raw: str, key: bytes) -> CardFields:
         last4=digits[-4:],
         masked=mask_pan(digits),
         brand=brand,
+        match_tokens=card_tokens(digits, operations or {}),
     )
 
 

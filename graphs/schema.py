@@ -239,6 +239,8 @@ _ENTITIES = [
             "issuer": _TEXT,
             "partial": _p("bool", description="a masked number: BIN and/or last four only, a "
                                               "weak identifier, never merged with a full card"),
+            "match_tokens": _p(description="its tokens under the operation keys configured "
+                                           "at ingest, NAME=token (ringmap.graphs.tokens)"),
         },
     ),
     EntityType(

@@ -38,6 +38,7 @@ from ringmap.graphs.identify import KINDS, Identified, identify
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, masked_card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
+from ringmap.graphs.tokens import operation_keys
 from ringmap.ingest.mapping import (
     AUTO,
     CARD_FIELDS,
@@ -236,13 +237,16 @@ def converter(prop: PropertySpec, fmt: str | None = None
 
 
 def _card_converter(key: bytes) -> Callable[[str, Context], dict[str, Any]]:
+    operations = operation_keys()  # a card's match tokens are made now or never
+
     def convert(text: str, ctx: Context) -> dict[str, Any]:
         if _MASK_CHARS.search(text):
             fields = masked_card_fields(text, key)
             found = {name: getattr(fields, name) for name in CARD_FIELDS}
             return {**{k: v for k, v in found.items() if v}, "partial": True}
-        fields = card_fields(text, key)
-        return {name: getattr(fields, name) for name in CARD_FIELDS}
+        fields = card_fields(text, key, operations)
+        found = {name: getattr(fields, name) for name in CARD_FIELDS}
+        return {k: v for k, v in found.items() if v or k != "match_tokens"}
 
     return convert
 

@@ -64,7 +64,7 @@ __all__ = [
 #: The virtual property of PaymentCard: the card number, hashed and never stored.
 CARD_NUMBER = "number"
 #: PaymentCard properties derived from :data:`CARD_NUMBER`.
-CARD_FIELDS = ("card_hash", "bin", "last4", "masked", "brand")
+CARD_FIELDS = ("card_hash", "bin", "last4", "masked", "brand", "match_tokens")
 
 #: The entity type of an identifier typed by shape, per row (:mod:`ringmap.graphs.identify`).
 AUTO = "auto"

@@ -52,6 +52,7 @@ def _secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("RINGMAP_SIGNING_KEY", raising=False)
     monkeypatch.setenv("RINGMAP_SIGNING_KEY_FILE", str(tmp_path / "signing.key"))
     monkeypatch.setenv("RINGMAP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("RINGMAP_OPERATION_KEYS_DIR", str(tmp_path / "operations"))
     monkeypatch.delenv("NEO4J_URI", raising=False)
     monkeypatch.delenv("RINGMAP_STORE", raising=False)
 

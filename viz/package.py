@@ -84,7 +84,8 @@ from ringmap.viz.render import render_map
 from ringmap.viz.timeline import cell_timeline, write_timeline
 
 __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PUBLIC_KEY", "SIGNATURE", "PackageResult",
-           "Verification", "export_cell", "export_cells", "package_name", "verify_package"]
+           "Verification", "export_cell", "export_cells", "package_name", "verify_package",
+           "write_package"]
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -359,17 +360,18 @@ def _summary_md(summary: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _manifest(folder: Path, signed_by: str) -> bytes:
+def _manifest(folder: Path, signed_by: str, kind: str) -> bytes:
     listed = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
               for p in sorted(folder.iterdir())}
-    return (json.dumps({"format": PACKAGE_FORMAT, "signed_by": signed_by, "files": listed},
+    return (json.dumps({"format": kind, "signed_by": signed_by, "files": listed},
                        indent=2) + "\n").encode()
 
 
-def _write_package(target: Path, files: Callable[[Path], None],
-                   key: Ed25519PrivateKey) -> None:
-    """Write a package into a temporary folder beside ``target``, sign its manifest, then
-    rename it into place."""
+def write_package(target: Path, files: Callable[[Path], None], key: Ed25519PrivateKey,
+                  kind: str = PACKAGE_FORMAT) -> None:
+    """Write a package (``files`` fills the folder it is given) into a temporary folder
+    beside ``target``, sign its manifest (format ``kind``), then rename it into place;
+    :func:`verify_package` checks any of them."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ExportError(f"{target} already exists; remove it or choose another --out")
     try:
@@ -382,7 +384,7 @@ def _write_package(target: Path, files: Callable[[Path], None],
     try:
         files(staging)
         (staging / PUBLIC_KEY).write_bytes(public_key_pem(key.public_key()))
-        manifest = _manifest(staging, fingerprint(key.public_key()))
+        manifest = _manifest(staging, fingerprint(key.public_key()), kind)
         (staging / MANIFEST).write_bytes(manifest)
         (staging / SIGNATURE).write_text(base64.b64encode(key.sign(manifest)).decode() + "\n",
                                          encoding="ascii")
@@ -454,7 +456,7 @@ def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> Pack
             _brief(summary, rosters, [c for c in built["cards.csv"] if c["owned_by_cell"]],
                    timeline.read_bytes()), encoding="utf-8")
 
-    _write_package(target, files, job.key)
+    write_package(target, files, job.key)
     return PackageResult(target, cell.cell_id, rows, signed_by)
 
 

@@ -347,7 +347,8 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
 
 
 def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
-               active: tuple[date | None, date | None] = (None, None)) -> MapSpec:
+               active: tuple[date | None, date | None] = (None, None),
+               cells: list[CellRecord] | None = None) -> MapSpec:
     """Victims across countries on a world map (see the module docstring).
 
     No victim is drawn individually: countries carry counts, and each cell-to-country arc
@@ -362,11 +363,16 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     active
         First and last day the map's time filter opens on (either may be None: the case's
         first or last day); what was not active then is hidden until the filter is widened.
+    cells
+        The cells to draw (default: the latest run's); one saved without a report is
+        counted from ``graph`` (a referral draws its part of the case that way).
     """
     graph = store.project() if graph is None else graph
     table, _ = country_table()
-    latest = store.latest_cells()
-    records: list[CellRecord] = latest[1] if latest is not None else []
+    if cells is None:
+        latest = store.latest_cells()
+        cells = latest[1] if latest is not None else []
+    records: list[CellRecord] = cells
     order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = reach_cells(graph, records)
     victims = sorted(n for n, a in graph.nodes(data=True) if is_victim(a))

@@ -64,8 +64,6 @@ TOKENS = "tokens.csv"
 BLOOM = "tokens.bloom"
 SUMMARY = "summary.json"
 _HEADER = "token,type,ref"
-_TOKEN = re.compile(r"[0-9a-f]{32}")
-_REF = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SERIAL = "SN:"
 
 
@@ -204,8 +202,8 @@ class Partner:
     path: Path
     summary: dict[str, Any]
     signed_by: str
-    entries: dict[str, Entry] = field(default_factory=dict)
-    """Token -> the partner's entry (a list package)."""
+    rows: dict[str, str] = field(default_factory=dict)
+    """Token -> ``type,ref`` (a list package)."""
     bits: np.ndarray[Any, Any] | None = None
     """The filter's bits (a Bloom package)."""
 
@@ -213,6 +211,11 @@ class Partner:
     def operation(self) -> str:
         """The operation the package was made for."""
         return str(self.summary["operation"])
+
+    def entry(self, listed: str) -> Entry:
+        """The partner's entry of a token its list holds."""
+        kind, _, ref = self.rows[listed].partition(",")
+        return Entry(listed, kind, ref)
 
     @property
     def kinds(self) -> list[str]:
@@ -222,7 +225,7 @@ class Partner:
     def held(self, tokens: Sequence[str]) -> list[bool]:
         """Whether each token is in the package (a Bloom filter: maybe)."""
         if self.bits is None:
-            return [t in self.entries for t in tokens]
+            return [t in self.rows for t in tokens]
         if not tokens:
             return []
         bloom = self.summary["bloom"]
@@ -254,22 +257,25 @@ def read_partner(folder: Path, expected_key: str | None = None) -> Partner:
             if len(partner.bits) != int(bloom["bits"]) or int(bloom["hashes"]) < 1:
                 raise _refuse(folder, "its Bloom filter does not fit its summary")
         else:
-            partner.entries = dict(_partner_rows(folder))
+            partner.rows = _partner_rows(folder)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _refuse(folder, f"unreadable ({type(exc).__name__})") from None
     return partner
 
 
-def _partner_rows(folder: Path) -> Iterator[tuple[str, Entry]]:
-    with (folder / TOKENS).open(encoding="ascii") as handle:
-        if handle.readline().rstrip("\n") != _HEADER:
-            raise _refuse(folder, f"{TOKENS} does not start with {_HEADER}")
-        for number, line in enumerate(handle, start=2):
-            parts = line.rstrip("\n").split(",")
-            if (len(parts) != 3 or not _TOKEN.fullmatch(parts[0])
-                    or parts[1] not in TOKEN_TYPES or not _REF.fullmatch(parts[2])):
-                raise _refuse(folder, f"{TOKENS} line {number} is not token,type,ref")
-            yield parts[0], Entry(*parts)
+_ROWS = re.compile(rf"(?:[0-9a-f]{{32}},(?:{'|'.join(TOKEN_TYPES)}),[A-Za-z0-9._-]{{1,64}}\n)*")
+
+
+def _partner_rows(folder: Path) -> dict[str, str]:
+    """Token -> ``type,ref`` of every row of a package's token list, the whole list checked
+    in one pass (a million rows in well under a second)."""
+    text = (folder / TOKENS).read_text(encoding="ascii")
+    head, _, body = text.partition("\n")
+    if head != _HEADER:
+        raise _refuse(folder, f"{TOKENS} does not start with {_HEADER}")
+    if not _ROWS.fullmatch(body):
+        raise _refuse(folder, f"{TOKENS} holds a row that is not token,type,ref")
+    return {line[:32]: line[33:] for line in body.splitlines()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +313,7 @@ def match_case(store: Store, partner: Partner, kinds: Iterable[str] | None = Non
     matches = []
     for e in found:
         attrs = {"type": nodes[e.ref].type, **nodes[e.ref].props}
-        ref = partner.entries[e.token].ref if partner.bits is None else None
+        ref = partner.entry(e.token).ref if partner.bits is None else None
         matches.append(Match(e.kind, e.ref, privacy.public_id(e.ref),
                              privacy.label(e.ref, attrs), ref))
     matches.sort(key=lambda m: (m.kind, m.entity))
@@ -325,12 +331,12 @@ def match_packages(first: Partner, second: Partner) -> tuple[list[Match], str | 
         raise ConfigError(f"the packages are of two operations ({first.operation}, "
                           f"{second.operation}): their tokens cannot match")
     listed, other = (first, second) if first.bits is None else (second, first)
-    entries = list(listed.entries.values())
-    held = other.held([e.token for e in entries])
+    tokens = list(listed.rows)
     matches = []
-    for e, yes in zip(entries, held, strict=True):
+    for listed_token, yes in zip(tokens, other.held(tokens), strict=True):
         if yes:
-            theirs = None if other.bits is not None else other.entries[e.token].ref
+            e = listed.entry(listed_token)
+            theirs = None if other.bits is not None else other.entry(e.token).ref
             mine, partner = (e.ref, theirs) if listed is first else (theirs or "", e.ref)
             matches.append(Match(e.kind, mine, mine, mine, partner))
     matches.sort(key=lambda m: (m.kind, m.entity))

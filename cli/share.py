@@ -13,7 +13,14 @@ from ringmap.graphs.tokens import TOKEN_TYPES
 from ringmap.signing import expected_fingerprint
 from ringmap.tabular import Format
 from ringmap.viz.referral import export_referrals
-from ringmap.viz.share import Match, match_case, match_packages, read_partner, share_case
+from ringmap.viz.share import (
+    Match,
+    keep_matches,
+    match_case,
+    match_packages,
+    read_partner,
+    share_case,
+)
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -82,11 +89,14 @@ def share(session: Session, operation: str, out: Path, types: str | None,
               help="The partner's public key file or fingerprint: a package signed by any "
                    "other key is refused.")
 @_TYPES
+@click.option("--keep", is_flag=True,
+              help="Keep each match on the local entity as a MATCHED_BY link to the "
+                   "partner's reference (for later queries and maps).")
 @_REASON
 @format_option()
 @pass_session
 def match(session: Session, package: Path, against: Path | None, key: str | None,
-          types: str | None, reason: str, fmt: Format) -> None:
+          types: str | None, keep: bool, reason: str, fmt: Format) -> None:
     """The identifiers a partner's match package shares with the case (or with --against
     another package): per match the local entity, the partner's reference and the type;
     nothing about what did not match. A changed or re-signed package is refused.
@@ -94,6 +104,9 @@ def match(session: Session, package: Path, against: Path | None, key: str | None
     Example: ringmap match partner-pkg/ --key 3f1c… --reason "INTERPOL request 14/22"
     """
     expected = expected_fingerprint(key) if key is not None else None
+    if keep and against is not None:
+        raise click.BadParameter("matches of two packages have no local entity to keep them "
+                                 "on", param_hint="--keep")
     with session.audited("match", reason=reason) as counts:
         partner = read_partner(package, expected)
         if against is not None:
@@ -102,11 +115,16 @@ def match(session: Session, package: Path, against: Path | None, key: str | None
             matches, note = match_case(session.store(), partner, _types(types))
         counts.update({"operation": partner.operation, "partner": partner.signed_by,
                        "matches": len(matches)})
+        if keep:
+            counts["kept"] = keep_matches(session.store(), partner, matches)
     _emit(matches, fmt, against is not None)
     if note is not None:
         click.echo(f"Note: {note}", err=True)
     click.echo(f"{len(matches):,} match(es) with the package of operation "
                f"{partner.operation} signed by {partner.signed_by}", err=True)
+    if keep:
+        click.echo(f"Kept {counts['kept']:,} MATCHED_BY link(s) (none again for a package "
+                   "kept before)", err=True)
 
 
 def _emit(matches: list[Match], fmt: Format, packages: bool) -> None:

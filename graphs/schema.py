@@ -351,6 +351,20 @@ _ENTITIES = [
             "name_on_document": _p(sensitive=True),
         },
     ),
+    EntityType(
+        name="PartnerReference",
+        keys=("operation", "reference"),
+        display="reference",
+        identifier=False,
+        description="A partner agency's opaque reference to an identifier it holds too (the "
+                    "ref of its match package), kept by `ringmap match --keep`.",
+        properties={
+            "operation": _p(required=True),
+            "reference": _p(required=True),
+            "kind": _p(description="the identifier type matched: phone, handle, card, ..."),
+            "partner": _p(description="fingerprint of the partner's signing key"),
+        },
+    ),
 ]
 
 _ACTOR_IDS = frozenset({"Account", "Phone", "Device", "Email", "SimCard"})
@@ -419,6 +433,10 @@ _RELATIONSHIPS = [
          {**_PERSON_LINK, "relation": _p(description="brother, cousin, ...")}),
     _rel("RECRUITED", {"Person"}, {"Person"}, "a person (the recruiter) recruited another",
          _PERSON_LINK),
+    _rel("MATCHED_BY", {"Phone", "Account", "Email", "Device", "SimCard", "PaymentCard",
+                        "FinancialAccount"}, {"PartnerReference"},
+         "a partner agency holds this identifier too, under its reference (a match kept by "
+         "`ringmap match --keep`)", {"matched_at": _p("datetime")}),
     _rel("SAME_AS", {"Person", "Account"}, {"Person", "Account"},
          "an analyst's reviewed decision that two references are one person (or account); "
          "written by `ringmap merge`, removed by `ringmap unmerge`, never by ingest",

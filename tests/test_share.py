@@ -256,3 +256,22 @@ def test_issue_15_operation_key_rules(tmp_path: Path, monkeypatch: pytest.Monkey
         operation_key("filed")
     (folder / "filed.key").chmod(0o600)
     assert operation_key("FILED") == b"cd" * 32
+
+
+def test_issue_15_keep_stores_matched_by_links_once(agencies: Agencies, tmp_path: Path) -> None:
+    _share(agencies, "a", tmp_path / "pkg-a")
+    case = tmp_path / "b.db"
+    case.write_bytes(agencies.store("b").read_bytes())  # the module's case stays as it was
+    agencies.act_as("b")
+    args = ["match", "--store", str(case), str(tmp_path / "pkg-a"), "--keep", "--reason", "r"]
+    for kept in (len(agencies.expected("b")), 0):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert f"Kept {kept:,} MATCHED_BY link(s)" in result.stderr
+    with EmbeddedStore(case) as store:
+        links = list(store.edges(["MATCHED_BY"]))
+        refs = {n.id: n.props for n in store.nodes(["PartnerReference"])}
+    assert {e.src for e in links} == agencies.expected("b")
+    assert {e.dst for e in links} == set(refs)
+    assert {p["operation"] for p in refs.values()} == {"STRIKEBACK"}
+    assert all(p["reference"].startswith("R-") for p in refs.values())

@@ -93,6 +93,8 @@ PUBLIC_KEY = "signing-key.pub"
 TIMELINE = "timeline.png"
 PACKAGE_FORMAT = "ringmap-raid-package/2"
 _CHUNK = 1 << 20
+#: properties no roster lists: a card's operation tokens go into match packages only
+_UNLISTED = frozenset({"match_tokens"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +250,8 @@ class _Roster:
         (only the extras for a table of no entity type)."""
         if not self.types:
             return list(self.extra)
-        props = dict.fromkeys(p for t in self.types for p in SCHEMA.entity(t).properties)
+        props = dict.fromkeys(p for t in self.types for p in SCHEMA.entity(t).properties
+                              if p not in _UNLISTED)
         return ["id", *(("type",) if len(self.types) > 1 else ()), *props,
                 "in_cell", "confidence", *self.extra]
 

@@ -27,6 +27,8 @@ written, is in its summary and in every match against it.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import math
 import re
@@ -39,11 +41,23 @@ from typing import Any
 import numpy as np
 
 from ringmap import __version__
+from ringmap.audit import current_user
 from ringmap.errors import ConfigError, ExportError
-from ringmap.graphs.model import utcnow
+from ringmap.graphs.model import (
+    Batch,
+    Edge,
+    FileLoad,
+    Grading,
+    IngestRun,
+    Node,
+    Sighting,
+    edge_id,
+    utcnow,
+)
 from ringmap.graphs.normalise import luhn_valid
+from ringmap.graphs.schema import node_id
 from ringmap.graphs.secrets import fingerprint as key_fingerprint
-from ringmap.graphs.secrets import keyed_hash, load_key
+from ringmap.graphs.secrets import load_key
 from ringmap.graphs.store import Store
 from ringmap.graphs.tokens import (
     TOKEN_TYPES,
@@ -52,17 +66,21 @@ from ringmap.graphs.tokens import (
     token,
     tokens_of_card,
 )
+from ringmap.ingest.run import new_run_id
 from ringmap.privacy import Privacy
 from ringmap.signing import fingerprint, load_signing_key
-from ringmap.viz.package import verify_package, write_package
+from ringmap.viz.package import MANIFEST, verify_package, write_package
 
-__all__ = ["MATCH_FORMAT", "Entry", "Match", "Partner", "ShareResult", "local_entries",
-           "match_case", "match_packages", "read_partner", "share_case", "write_share"]
+__all__ = ["MATCHED_BY", "MATCH_FORMAT", "Entry", "Match", "Partner", "ShareResult",
+           "keep_matches", "local_entries", "match_case", "match_packages", "read_partner",
+           "share_case", "write_share"]
 
 MATCH_FORMAT = "ringmap-match-package/1"
 TOKENS = "tokens.csv"
 BLOOM = "tokens.bloom"
 SUMMARY = "summary.json"
+MATCHED_BY = "MATCHED_BY"
+_PARTNER = "PartnerReference"
 _HEADER = "token,type,ref"
 _SERIAL = "SN:"
 
@@ -122,7 +140,11 @@ def local_entries(store: Store, operation: str, kinds: Iterable[str],
 
 
 def _reference(case_key: bytes, operation: str, node_id: str) -> str:
-    return "R-" + keyed_hash(case_key, f"match-ref\x00{operation}", node_id)[:16]
+    """``R-`` and 80 bits of the keyed hash (:func:`~ringmap.graphs.secrets.keyed_hash`'s
+    message) of the node id, in lower-case base32: never a run of digits that reads as a
+    card number."""
+    message = f"match-ref\x00{operation}\x00{node_id}".encode()
+    return "R-" + base64.b32encode(hmac.digest(case_key, message, "sha256")[:10]).decode().lower()
 
 
 def _bloom_size(n: int, rate: float) -> tuple[int, int]:
@@ -345,3 +367,39 @@ def match_packages(first: Partner, second: Partner) -> tuple[list[Match], str | 
         note = (f"the packages were made under two keys for operation {first.operation}: "
                 "no token can match")
     return matches, note
+
+
+def keep_matches(store: Store, partner: Partner, matches: Sequence[Match]) -> int:
+    """Keep each match on the local entity: a ``MATCHED_BY`` link to a ``PartnerReference``
+    node (the operation and the partner's reference, its type and the partner's signing key),
+    loaded like an evidence file whose source is the package's token list (so that ``ringmap
+    retract`` takes it out again, and a second ``--keep`` of the same package adds nothing).
+    The number of links written."""
+    if partner.bits is not None:
+        raise ConfigError("a Bloom filter holds no partner references to keep")
+    manifest = json.loads((partner.path / MANIFEST).read_text(encoding="utf-8"))
+    sha256 = str(manifest["files"][TOKENS]["sha256"])
+    if store.file_load(sha256, partner.signed_by) is not None:
+        return 0
+    now = utcnow()
+    nodes, edges, sightings = [], [], []
+    for row, m in enumerate(matches, start=2):
+        assert m.partner_ref is not None  # a listed package names every token's reference
+        ref = node_id(_PARTNER, [partner.operation, m.partner_ref])
+        nodes.append(Node(ref, _PARTNER, {"operation": partner.operation,
+                                          "reference": m.partner_ref, "kind": m.kind,
+                                          "partner": partner.signed_by}))
+        edges.append(Edge(MATCHED_BY, m.node, ref, {"matched_at": now}))
+        sightings += [Sighting(ref, row, m.partner_ref),
+                      Sighting(edge_id(MATCHED_BY, m.node, ref), row, m.partner_ref)]
+    run = IngestRun(run_id=new_run_id(), command="match --keep", user=current_user())
+    load = FileLoad(sha256=sha256, source_file=str(partner.path / TOKENS),
+                    mapping=f"match:{partner.operation}", mapping_digest=partner.signed_by,
+                    run_id=run.run_id, grading=Grading(), read=len(matches),
+                    loaded=len(matches), last_row=len(matches) + 1)
+    with store.writing("match --keep"):
+        store.record_run(run)
+        store.load_file(load, [Batch(nodes, edges, sightings, len(matches) + 1)])
+        run.finished, run.files = utcnow(), [sha256]
+        store.record_run(run)
+    return len(edges)

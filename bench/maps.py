@@ -58,18 +58,19 @@ def _measure(browser: Any, result: maps.MapResult, mode: str, written: float
             "stable_s": round(seconds, 2), "html_bytes": result.path.stat().st_size}
 
 
-def run(sizes: list[int], budget: int, overview_cells: int, cases: Path
-        ) -> list[dict[str, Any]]:
+def run(sizes: list[int], budget: int, overview_cells: int, cases: Path,
+        physics_only: bool = True) -> list[dict[str, Any]]:
     """Measure each size; one result row per size and layout mode, then the overview's."""
     results = []
     ahead = maps.PHYSICS_LIMIT
+    modes = [("as drawn", ahead)] + ([("browser physics only", 10**9)] if physics_only else [])
     with chromium() as browser:
         for size in sizes:
             folder = cases / f"nodes-{size}"
             folder.mkdir(parents=True, exist_ok=True)
             cells = max(1, round(size / _NODES_PER_CELL))
             with synth_case(folder, cells=cells, seed=7).store as store:
-                for mode, limit in (("as drawn", ahead), ("browser physics only", 10**9)):
+                for mode, limit in modes:
                     maps.PHYSICS_LIMIT = limit  # the benchmark's one knob on the module
                     try:
                         started = time.perf_counter()
@@ -93,7 +94,10 @@ def run(sizes: list[int], budget: int, overview_cells: int, cases: Path
 def main() -> None:
     """Run the benchmark and print one line per measurement, then the goals."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, nargs="+", default=[500, 2000])
+    parser.add_argument("--nodes", type=int, nargs="*", default=[500, 2000],
+                        help="sizes of the detailed maps (none: the overview only)")
+    parser.add_argument("--no-physics-only", dest="physics_only", action="store_false",
+                        help="skip timing the detailed maps with the browser's physics only")
     parser.add_argument("--budget", type=int, default=maps.DEFAULT_BUDGET)
     parser.add_argument("--overview-cells", type=int, default=150)
     parser.add_argument("--cases", type=Path, default=None,
@@ -102,7 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("RINGMAP_SECRET", "bench-secret-0123456789")
     with tempfile.TemporaryDirectory() as tmp:
-        results = run(args.nodes, args.budget, args.overview_cells, args.cases or Path(tmp))
+        results = run(args.nodes, args.budget, args.overview_cells, args.cases or Path(tmp),
+                      args.physics_only)
     if args.json:
         print(json.dumps(results, indent=2))
         return

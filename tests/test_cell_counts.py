@@ -17,6 +17,7 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
+from ringmap.analysis.report import UNKNOWN_COUNTRY
 from ringmap.cli import cli
 from ringmap.errors import StoreError
 from ringmap.graphs.embedded import EmbeddedStore
@@ -27,6 +28,7 @@ from ringmap.queries.engine import run_named
 from ringmap.tests.conftest import TEST_SECRET
 from ringmap.tests.example_case import STRIKEBACK
 from ringmap.viz.package import verify_package
+from ringmap.viz.render import read_payload
 
 
 @dataclass
@@ -100,12 +102,17 @@ def test_issue9_money_splits_by_country_and_adds_up(example: Example) -> None:
 
 
 def _victim_edges(example: Example) -> dict[tuple[str, str], str]:
-    html = (example.out / "maps" / "victims.html").read_text(encoding="utf-8")
-    match = re.search(r'<script type="application/json" id="rm-data">(.*?)</script>', html, re.S)
-    assert match is not None
-    data = json.loads(match.group(1))
-    return {(e["from"], e["to"]): e["title"] for e in data["edges"]
-            if str(e["to"]).startswith("country:")}
+    data = read_payload((example.out / "maps" / "victims.html").read_text(encoding="utf-8"))
+    keys = {}  # node number -> the victims map's key ("cell:C1", "country:PH")
+    for node in data["nodes"]:
+        first = node.get("title", "").split("\n", 1)[0]
+        code = re.search(r"\(([A-Z]{2})\)$", first)
+        if first.startswith("Cell "):
+            keys[node["id"]] = "cell:" + first.removeprefix("Cell ")
+        elif code or first.startswith("Country unknown"):
+            keys[node["id"]] = f"country:{code.group(1) if code else UNKNOWN_COUNTRY}"
+    return {(keys[e["from"]], keys[e["to"]]): e["title"] for e in data["edges"]
+            if keys.get(e["to"], "").startswith("country:")}
 
 
 def test_issue13_summary_timelines_count_as_the_cell_reports(example: Example) -> None:

@@ -27,7 +27,15 @@ from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map
 from ringmap.viz.palette import cvd_views, oklab
-from ringmap.viz.render import MapEdge, MapGroup, MapNode, MapSpec, render_map, script_json
+from ringmap.viz.render import (
+    MapEdge,
+    MapGroup,
+    MapNode,
+    MapSpec,
+    read_payload,
+    render_map,
+    script_json,
+)
 from ringmap.viz.style import cell_colour
 from ringmap.viz.world import equal_earth, victim_map
 
@@ -39,13 +47,6 @@ RAW_HTML_SINK = "inner" + "HTML"  # spelled in two parts so a grep of the repo f
 def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
     with open_case(tmp_path) as opened:
         yield opened
-
-
-def _payload(html: str) -> dict[str, object]:
-    match = re.search(r'<script type="application/json" id="rm-data">(.*?)</script>', html, re.S)
-    assert match is not None
-    data: dict[str, object] = json.loads(match.group(1))
-    return data
 
 
 def _legend_text(spec: MapSpec) -> str:
@@ -92,7 +93,7 @@ def test_page_is_self_contained_with_a_csp_admitting_only_its_scripts() -> None:
         digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in policy
     assert "sourceMappingURL" not in html
-    assert _payload(html)["heading"] == SCRIPT
+    assert read_payload(html)["heading"] == SCRIPT
 
 
 def test_cell_map_colours_cells_and_explains_edges(store: EmbeddedStore) -> None:
@@ -130,7 +131,7 @@ def test_cell_map_aggregates_above_the_budget(store: EmbeddedStore) -> None:
     labels = {n.label for n in spec.nodes}
     assert {"Cell C1 (4)", "Cell C2 (4)", "203.0.113.7"} <= labels  # the shared IP stays
     html = render_map(spec)
-    assert _payload(html)["banner"] == spec.banner
+    assert read_payload(html)["banner"] == spec.banner
 
 
 def test_large_maps_get_a_seeded_layout_with_physics_off() -> None:
@@ -141,7 +142,7 @@ def test_large_maps_get_a_seeded_layout_with_physics_off() -> None:
     assert first.physics is False and all(node.x is not None for node in first.nodes)
     again = layout_positions([f"n{i}" for i in range(n)], [(e.src, e.dst) for e in edges])
     assert again["n3"] == (first.nodes[3].x, first.nodes[3].y)
-    assert _payload(render_map(first))["options"]["physics"]["enabled"] is False  # type: ignore[index]
+    assert read_payload(render_map(first))["options"]["physics"]["enabled"] is False
 
 
 def test_victim_map_places_countries_and_sizes_them(store: EmbeddedStore) -> None:
@@ -296,7 +297,7 @@ def test_issue_13_map_cells_draws_the_overview_or_cells_in_detail(
         out = tmp_path / "map.html"
         result = runner.invoke(cli, ["--store", db, "map", "cells", "-o", str(out), *extra])
         assert result.exit_code == 0, result.output
-        assert str(_payload(out.read_text())["heading"]).startswith(title)
+        assert str(read_payload(out.read_text())["heading"]).startswith(title)
 
 
 def test_issue_13_forty_cells_get_forty_distinct_colour_blind_safe_colours() -> None:
@@ -314,9 +315,9 @@ def test_issue_13_forty_cells_get_forty_distinct_colour_blind_safe_colours() -> 
 
 def test_issue_13_render_shares_node_looks_and_checks_group_colours() -> None:
     nodes = [MapNode(f"n{i}", str(i), color="#112233") for i in range(3)]
-    data = _payload(render_map(MapSpec("m", nodes, [], groups=[
+    data = read_payload(render_map(MapSpec("m", nodes, [], groups=[
         MapGroup("n0", 0, 0, 10, "#0072b2")])))
     assert data["looks"] == {"s0": {"shape": "dot", "color": "#112233", "size": 12.0}}
-    assert all(n["look"] == "s0" and "color" not in n for n in data["nodes"])  # type: ignore[attr-defined]
+    assert all(n["look"] == "s0" and "color" not in n for n in data["nodes"])
     with pytest.raises(ExportError, match="#rrggbb"):
         render_map(MapSpec("m", nodes, [], groups=[MapGroup("n0", 0, 0, 1, "red;x")]))

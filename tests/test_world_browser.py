@@ -17,6 +17,7 @@ import pytest
 from ringmap.tests.browser.case import IMG, JS_URL, SCRIPT, open_case
 from ringmap.tests.browser.chromium import OUTSIDE_VIEW, MapPage, artifact_dir, open_map
 from ringmap.tests.offender_case import BIDI, COUNTRIES, HOSTILE_SITE, open_offender_case
+from ringmap.viz import render
 from ringmap.viz.maps import write_victim_map
 from ringmap.viz.timeline import case_timeline, write_timeline
 
@@ -78,10 +79,12 @@ def test_hostile_text_is_inert_in_labels_tooltips_and_legend(browser: Any,
                                                              world: dict[str, Path]) -> None:
     with open_map(browser, world["offender.html"]) as shown:
         label = shown.js("window.ringmapNetwork.body.data.nodes.get()"
-                         ".find(n => n.id.startsWith('Location:')).label")
+                         ".map(n => n.label).find(l => l.startsWith('Home '))")
         assert label.startswith("Home " + IMG[:20])
         tip = shown.hover(label)
-        assert f"Raid site: Home {HOSTILE_SITE}" in tip  # bidi controls kept, as text
+        # issue 13: bidi controls written as escapes, in the tooltip as on the canvas
+        assert f"Raid site: Home {render.shown(HOSTILE_SITE)}" in tip
+        assert "\\u202egnp.exe\\u202c \\u2067evil\\u2069" in tip
         legend = shown.js("document.getElementById('rm-legend').textContent")
         assert f"country unknown: {COUNTRIES.count(None)} victims" in legend
         assert shown.js("document.getElementById('rm-legend').querySelectorAll('*')"

@@ -19,6 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -80,6 +81,23 @@ class MapResult:
         return {"nodes": self.nodes, "edges": self.edges, "aggregated": self.aggregated}
 
 
+def _when(value: Any) -> Any:
+    """A UTC time as ``date time UTC``, midnight UTC as its date, other values as they are:
+    thousands of tooltips repeat them.
+
+    >>> from datetime import datetime, timezone
+    >>> _when(datetime(2014, 4, 4, 5, 51, 42, tzinfo=timezone.utc)), _when(3)
+    ('2014-04-04 05:51:42 UTC', 3)
+    >>> _when(datetime(2013, 9, 16, tzinfo=timezone.utc))
+    '2013-09-16'
+    """
+    if not isinstance(value, datetime) or value.utcoffset() != timedelta(0):
+        return value
+    if value.time() == time(0):
+        return value.date().isoformat()
+    return f"{value.replace(tzinfo=None).isoformat(' ')} UTC"
+
+
 def _money_text(money: Mapping[str, float]) -> str:
     return "; ".join(f"{amount:,.2f} {currency}" for currency, amount in money.items()) or "none"
 
@@ -124,7 +142,7 @@ class _Drawer:
             colour = cell_colour(self.cell_order[cell])
             lines[0] += f" · cell {cell}"
         for name, value in self.privacy.properties(node, attrs).items():
-            lines.append(_clip(f"{name}: {value}", _VALUE_CHARS))
+            lines.append(_clip(f"{name}: {_when(value)}", _VALUE_CHARS))
         sightings = same_as_sightings(self.store, self.graph, node)
         if sightings:
             lines.append("sources:")
@@ -134,14 +152,20 @@ class _Drawer:
                        size=style.size)
 
     def edge(self, src: str, dst: str, rel: str) -> MapEdge:
-        attrs = self.graph.edges[src, dst, rel]
-        lines = [f"{rel}: {_clip(self.label(src), 60)} → {_clip(self.label(dst), 60)}"]
-        lines.extend(_clip(f"{k}: {self.privacy.value(v)}", _VALUE_CHARS)
-                     for k, v in attrs.items() if k != "type" and v is not None)
+        attrs = {k: _when(self.privacy.value(v))
+                 for k, v in self.graph.edges[src, dst, rel].items()
+                 if k != "type" and v is not None}
+        lines = [rel]  # the page adds the labels of both ends (ends=True)
+        first, last = attrs.pop("first_seen", None), attrs.pop("last_seen", None)
+        if first is not None or last is not None:
+            # one line, and one time when both are the same sighting
+            seen = [str(t) for t in dict.fromkeys((first, last)) if t is not None]
+            lines.append(_clip(f"seen: {' – '.join(seen)}", _VALUE_CHARS))
+        lines.extend(_clip(f"{k}: {v}", _VALUE_CHARS) for k, v in attrs.items())
         sightings = same_as_sightings(self.store, self.graph, edge_id(rel, src, dst))
         lines.append("evidence:" if sightings else "evidence: no sightings recorded")
         lines.extend(_provenance_lines(sightings, self.privacy))
-        return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines))
+        return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines), ends=True)
 
 
 def _place(spec: MapSpec, seed: int = 7) -> MapSpec:

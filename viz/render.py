@@ -19,7 +19,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,9 +29,11 @@ from typing import Any
 from pyvis.network import Network
 
 from ringmap.errors import ExportError
+from ringmap.tabular import terminal_safe
 
 __all__ = ["LABEL_THRESHOLD", "LegendEntry", "LegendSection", "MapEdge", "MapGroup", "MapNode",
-           "MapSpec", "Shape", "clip", "render_map", "script_json"]
+           "MapSpec", "Shape", "clip", "read_payload", "render_map", "script_json",
+           "shown"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -41,6 +44,21 @@ _COLOUR = re.compile(r"#[0-9a-f]{6}")
 #: On-screen label size (px) below which the page does not draw a label: with per-node font
 #: sizes this makes labels appear by zoom level.
 LABEL_THRESHOLD = 9
+
+
+def shown(text: str) -> str:
+    r"""Evidence text as a map may show it: controls and format characters (bidi overrides and
+    isolates, zero-width) written as ``\uXXXX`` escapes, line breaks kept. Labels are drawn
+    on the canvas, which honours bidi controls just as the page's text does: an RLO in a
+    handle would reorder what is drawn after it (``txt.exe`` shown as ``exe.txt``).
+
+    >>> print(shown("\u202egnp.exe\u202c \u2067x\u2069\nnext"))
+    \u202egnp.exe\u202c \u2067x\u2069
+    next
+    """
+    if all(line.isprintable() for line in text.split("\n")):
+        return text  # most text: the character by character walk costs seconds on big maps
+    return terminal_safe(text, "\n")
 
 
 def clip(text: str, limit: int) -> str:
@@ -88,6 +106,9 @@ class MapEdge:
     active: tuple[str, str] | None = None
     weights: dict[str, float] | None = None
     """Its width under each of :attr:`MapSpec.weights`."""
+    ends: bool = False
+    """The page goes on from the tooltip's first line with the labels of both ends
+    (``USES`` becomes ``USES: a → b``): written once on the nodes, not in every tooltip."""
 
 
 @dataclass(slots=True)
@@ -272,10 +293,11 @@ def _network(spec: MapSpec) -> tuple[Network, dict[str, dict[str, Any]]]:
             styles[look] = f"s{len(styles)}"
             looks[styles[look]] = {"shape": node.shape, "color": node.color, "size": look[2],
                                    **({"font": node.font} if node.font else {})}
-        net.add_node(node.id, label=node.label, title=node.title, look=styles[look], **extra)
+        net.add_node(node.id, label=shown(node.label), title=shown(node.title),
+                     look=styles[look], **extra)
         del net.nodes[-1]["shape"], net.nodes[-1]["color"]  # pyvis sets them; the look has them
     for edge in spec.edges:
-        options: dict[str, Any] = {"title": edge.title}
+        options: dict[str, Any] = {"title": shown(edge.title)}
         if edge.width != 1.0:
             options["width"] = round(edge.width, 2)
         if edge.color != _EDGE_COLOUR:
@@ -290,6 +312,8 @@ def _network(spec: MapSpec) -> tuple[Network, dict[str, dict[str, Any]]]:
             options["weights"] = {k: round(w, 2) for k, w in edge.weights.items()}
         if edge.arrows != spec.directed:
             options["arrows"] = "to" if edge.arrows else ""
+        if edge.ends:
+            options["ends"] = 1
         net.add_edge(edge.src, edge.dst, **options)
         if edge.arrows == spec.directed:
             # the page's default: pyvis adds "to" to every edge of its (directed) network, and
@@ -299,11 +323,77 @@ def _network(spec: MapSpec) -> tuple[Network, dict[str, dict[str, Any]]]:
     return net, looks
 
 
-def _group(group: MapGroup) -> dict[str, Any]:
+def _group(group: MapGroup, index: Mapping[str, int]) -> dict[str, Any]:
     if not _COLOUR.fullmatch(group.color):
         raise ExportError(f"a group colour must be #rrggbb, not {group.color!r}")
-    return {"node": group.node, "x": round(group.x), "y": round(group.y),
+    return {"node": index[group.node], "x": round(group.x), "y": round(group.y),
             "r": round(group.radius), "color": group.color}
+
+
+#: Fields of each node and edge row of the payload, in order (see :func:`_rows`); a node's
+#: id on the page is its row's index, which edges and groups name.
+_FIELDS = {"nodes": ("label", "title", "look", "x", "y"),
+           "edges": ("from", "to", "title", "ends")}
+_SHARED_LINE = 3  # shortest tooltip line worth sharing (its index takes up to 5 characters)
+
+
+def _shared_lines(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Tooltip lines found more than once, most frequent first: written once in the page."""
+    counted: Counter[str] = Counter()
+    for item in items:
+        counted.update(str(item.get("title", "")).split("\n"))
+    return [line for line, n in counted.most_common() if n > 1 and len(line) >= _SHARED_LINE]
+
+
+def _rows(items: Sequence[Mapping[str, Any]], fields: tuple[str, ...], shared: Mapping[str, int]
+          ) -> list[list[Any]]:
+    """Items as rows of ``fields`` (trailing empty ones left out), then a dict of any other
+    keys; a tooltip with shared lines as a list of its lines, each shared one by its index.
+    A map of thousands of nodes must stay small: key names and repeated lines (evidence
+    sources, property values) are written once."""
+    rows = []
+    for item in items:
+        title = str(item.get("title", ""))
+        lines: list[Any] = [shared.get(line, line) for line in title.split("\n")]
+        packed = {**item, "title": lines if any(isinstance(x, int) for x in lines) else title}
+        row = [packed.pop(f, None) for f in fields]
+        while row and row[-1] is None:
+            row.pop()
+        if packed:
+            row.append(packed)
+        rows.append(row)
+    return rows
+
+
+def read_payload(html: str) -> dict[str, Any]:
+    r"""The data of a rendered map, its nodes and edges as dicts with their tooltips whole
+    (what the page builds from the payload; ``ends`` left to the page).
+
+    >>> spec = MapSpec("t", [MapNode("n0", "a", "x\ny"), MapNode("n1", "b", "x\ny")],
+    ...                [MapEdge("n0", "n1", "USES")])
+    >>> data = read_payload(render_map(spec))
+    >>> data["nodes"][1]["title"], data["edges"][0]["to"]
+    ('x\ny', 1)
+    """
+    found = re.search(r'<script type="application/json" id="rm-data">(.*?)</script>', html,
+                      re.S)
+    if found is None:
+        raise ExportError("not a ringmap map: no data block")
+    data: dict[str, Any] = json.loads(found.group(1))
+    lines = data["lines"]
+    for kind, fields in data["fields"].items():
+        items = []
+        for i, row in enumerate(data[kind]):
+            extra = row.pop() if row and isinstance(row[-1], dict) else {}
+            item = {"id": i} if kind == "nodes" else {}
+            item.update((f, v) for f, v in zip(fields, row, strict=False) if v is not None)
+            item.update(extra)
+            title = item.get("title", "")
+            if isinstance(title, list):
+                item["title"] = "\n".join(lines[x] if isinstance(x, int) else x for x in title)
+            items.append(item)
+        data[kind] = items
+    return data
 
 
 def render_map(spec: MapSpec) -> str:
@@ -311,24 +401,32 @@ def render_map(spec: MapSpec) -> str:
     net, looks = _network(spec)
     assets = _assets()
     extras = {
-        "legend": [{"title": s.title, "items": [{"glyph": i.glyph, "color": i.color,
-                                                 "label": i.label} for i in s.items]}
+        "legend": [{"title": shown(s.title), "items": [{"glyph": i.glyph, "color": i.color,
+                                                        "label": shown(i.label)}
+                                                       for i in s.items]}
                    for s in spec.legend],
-        "notes": spec.notes,
-        "banner": spec.banner,
+        "notes": [shown(n) for n in spec.notes],
+        "banner": shown(spec.banner) if spec.banner is not None else None,
         "backdrop": [{"rings": b.rings, "fill": b.fill, "stroke": b.stroke, "closed": b.closed,
                       "clip": b.clip} for b in spec.backdrop],
         "bounds": spec.bounds,
         "weights": spec.weights,
         "window": spec.window,
-        "groups": [_group(g) for g in spec.groups],
         "looks": looks,
         "windowShown": spec.window_shown,
     }
 
     def payload(nodes: list[Mapping[str, Any]], edges: list[Mapping[str, Any]], heading: str,
                 options: str) -> str:
-        return script_json({"heading": heading, "nodes": nodes, "edges": edges,
+        lines = _shared_lines([*nodes, *edges])
+        shared = {line: i for i, line in enumerate(lines)}
+        index = {str(n["id"]): i for i, n in enumerate(nodes)}
+        ends = [{**e, "from": index[e["from"]], "to": index[e["to"]]} for e in edges]
+        return script_json({"heading": shown(heading), "fields": _FIELDS, "lines": lines,
+                            "nodes": _rows([{k: v for k, v in n.items() if k != "id"}
+                                            for n in nodes], _FIELDS["nodes"], shared),
+                            "edges": _rows(ends, _FIELDS["edges"], shared),
+                            "groups": [_group(g, index) for g in spec.groups],
                             "options": json.loads(options), **extras})
 
     net.templateEnv.globals.update(ringmap=assets, ringmap_payload=payload)

@@ -52,6 +52,22 @@ OUTSIDE_VIEW = """(() => {
   return out;
 })()"""
 
+#: Texts of a map page (title, heading, legend, every label and tooltip) that still hold a
+#: control or format character (bidi overrides and isolates, zero-width): evidence text
+#: shows them as ``\\uXXXX`` escapes, or they would reorder what the canvas draws.
+RAW_CONTROLS = r"""(() => {
+  const net = window.ringmapNetwork;
+  if (!net) return [];
+  const raw = new RegExp('[\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u00ad\\u061c' +
+                         '\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]');
+  const tip = (item) => item.title ? (item.title.textContent || String(item.title)) : '';
+  const texts = [document.title, document.getElementById('rm-heading').textContent,
+                 document.getElementById('rm-legend').textContent];
+  net.body.data.nodes.get().forEach(n => texts.push(String(n.label || ''), tip(n)));
+  net.body.data.edges.get().forEach(e => texts.push(tip(e)));
+  return texts.filter(t => raw.test(t));
+})()"""
+
 # Collects Content-Security-Policy violations before any page script runs.
 _CSP_PROBE = """
 window.__cspViolations = [];
@@ -141,6 +157,7 @@ class MapPage:
         assert self.js("typeof window.__x") == "undefined"
         assert self.js("document.querySelectorAll('img, a, iframe, object, embed').length") == 0
         assert self.js("document.scripts.length") == SCRIPTS
+        assert self.js(RAW_CONTROLS) == []
 
 
 @contextmanager

@@ -11,6 +11,29 @@
     return node;
   }
 
+  // Nodes and edges come as rows of data.fields (then a dict of any other keys), a node's
+  // id being its row's index; a tooltip
+  // is a string, or a list of its lines with each line shared by several tooltips given by
+  // its index in data.lines.
+  function items(kind) {
+    var fields = data.fields[kind];
+    return data[kind].map(function (row, index) {
+      var item = kind === "nodes" ? { id: index } : {};
+      var last = row[row.length - 1];
+      var extra = last !== null && typeof last === "object" && !Array.isArray(last);
+      fields.forEach(function (field, i) {
+        if (i < row.length - (extra ? 1 : 0) && row[i] !== null) { item[field] = row[i]; }
+      });
+      if (extra) { Object.assign(item, last); }
+      if (Array.isArray(item.title)) {
+        item.title = item.title.map(function (line) {
+          return typeof line === "number" ? data.lines[line] : line;
+        }).join("\n");
+      }
+      return item;
+    });
+  }
+
   function withTooltip(item) {
     var copy = Object.assign({}, item);
     if (typeof item.title === "string") { copy.title = el("div", "rm-tip", item.title); }
@@ -53,8 +76,21 @@
     return copy;
   }
 
-  var nodes = new vis.DataSet(data.nodes.map(withLook));
-  var edges = new vis.DataSet(data.edges.map(withTooltip));
+  var nodeItems = items("nodes");
+  var labels = {};
+  nodeItems.forEach(function (node) { labels[node.id] = node.label || ""; });
+  var nodes = new vis.DataSet(nodeItems.map(withLook));
+  var edges = new vis.DataSet(items("edges").map(function (edge) {
+    if (edge.ends && typeof edge.title === "string") {
+      // the labels of both ends after the first line, as text like the rest
+      var cut = edge.title.indexOf("\n");
+      var head = cut < 0 ? edge.title : edge.title.slice(0, cut);
+      edge.title = head + ": " + labels[edge.from] + " \u2192 " + labels[edge.to] +
+        (cut < 0 ? "" : edge.title.slice(cut));
+    }
+    delete edge.ends;
+    return withTooltip(edge);
+  }));
   var network = new vis.Network(document.getElementById("mynetwork"),
                                 { nodes: nodes, edges: edges }, data.options);
   window.ringmapNetwork = network;

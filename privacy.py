@@ -31,10 +31,12 @@ Everything else that fits is masked: a false alarm costs a readable number, a mi
 
 Victims
 -------
-Victims are pseudonymised by default: a victim Person, and every identifier owned (``USES``,
-``HOLDS``) by victims and by no one else, is shown as ``V-<8 hex>`` (a keyed hash of its id,
-stable for one key) with only categories such as role, age, nationality or platform left of its
-properties. ``Privacy(reveal=True)`` shows them; the CLI only allows that with a recorded reason.
+Victims are pseudonymised by default: a victim Person, every identifier owned (``USES``,
+``HOLDS``) by victims and by no one else, and every likely victim (an account or phone of no
+known user that an agent contacted, :func:`likely_victims`) is shown as ``V-<8 hex>`` (a
+keyed hash of its id, stable for one key) with only categories such as role, age,
+nationality or platform left of its properties. ``Privacy(reveal=True)`` shows them; the
+CLI only allows that with a recorded reason.
 
 >>> mask_card_numbers("paid to 4111 1111 1111 1111, ref 12345")
 'paid to 411111******1111, ref 12345'
@@ -58,9 +60,9 @@ from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
-__all__ = ["OWNERSHIP", "PSEUDONYM", "VICTIM", "Privacy", "is_victim", "key_problem",
-           "mask_card_field", "mask_card_numbers", "mask_field", "mask_value", "require_reason",
-           "victim_side"]
+__all__ = ["ACTING", "CONTACTABLE", "OWNERSHIP", "PSEUDONYM", "VICTIM", "Privacy", "is_victim",
+           "key_problem", "likely_victims", "mask_card_field", "mask_card_numbers",
+           "mask_field", "mask_value", "require_reason", "victim_side"]
 
 _SEP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000.\uff0e\-\u2010-\u2015\u2212\uff0d]"
 _RUN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
@@ -251,6 +253,11 @@ _NON_IDENTIFYING = frozenset({"role", "age", "birth_year", "gender", "nationalit
 OWNERSHIP = ("USES", "HOLDS")
 #: The role of the Persons whose side is pseudonymised.
 VICTIM = Role.VICTIM
+#: What an agent contacts victims with.
+CONTACTABLE = ("Account", "Phone")
+#: Relationships through which an account holds identifiers of its own (see
+#: :func:`likely_victims`).
+ACTING = ("REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON")
 
 
 def is_victim(attrs: Mapping[str, Any]) -> bool:
@@ -258,15 +265,62 @@ def is_victim(attrs: Mapping[str, Any]) -> bool:
     return attrs.get("type") == "Person" and attrs.get("role") == VICTIM
 
 
+def _acting(graph: nx.MultiDiGraph, node: str) -> bool:
+    """Whether an account holds identifiers of its own (registered to a phone or email,
+    logged in from an IP or on a device): an agent's way of working, not a victim's trace."""
+    return any(rel in ACTING for rels in graph.succ[node].values() for rel in rels)
+
+
+def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
+    """Accounts and phones no person is known to use or hold that were in contact with an
+    agent: likely victims whose identity is not in the evidence.
+
+    An agent's side is what suspects use or hold, and accounts that hold identifiers of their
+    own (:data:`ACTING`: agents of unknown user). A contact of it that is not itself acting
+    is likely a victim (the cell reports count these as unidentified contacts).
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_node("Person:AG", type="Person", role="suspect")
+    >>> for a in ("Account:fb/ag", "Account:fb/who", "Account:fb/agent2", "IPAddress:1"):
+    ...     g.add_node(a, type=a.split(":")[0])
+    >>> for src, rel, dst in [("Person:AG", "USES", "Account:fb/ag"),
+    ...                       ("Account:fb/ag", "CONTACTED", "Account:fb/who"),
+    ...                       ("Account:fb/agent2", "LOGGED_IN_FROM", "IPAddress:1"),
+    ...                       ("Account:fb/agent2", "CONTACTED", "Account:fb/ag")]:
+    ...     _ = g.add_edge(src, dst, key=rel)
+    >>> sorted(likely_victims(g))
+    ['Account:fb/who']
+    """
+    owned: set[str] = set()
+    agents: set[str] = set()
+    for src, dst, rel in graph.edges(keys=True):
+        if rel in OWNERSHIP and graph.nodes[src].get("type") == "Person":
+            owned.add(dst)
+            if graph.nodes[src].get("role") == Role.SUSPECT:
+                agents.add(dst)
+    found: set[str] = set()
+    for src, dst, rel in graph.edges(keys=True):
+        if rel != "CONTACTED":
+            continue
+        for near, far in ((src, dst), (dst, src)):
+            if far in owned or graph.nodes[far].get("type") not in CONTACTABLE:
+                continue
+            if (near in agents or (near not in owned and _acting(graph, near))) \
+                    and not _acting(graph, far):
+                found.add(far)
+    return found
+
+
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
-    """Victim persons, and identifiers owned (:data:`OWNERSHIP`) by victims and by no other
-    person: the nodes shown under a pseudonym."""
+    """Victim persons, identifiers owned (:data:`OWNERSHIP`) by victims and by no other
+    person, and :func:`likely_victims`: the nodes shown under a pseudonym."""
     victims = {n for n, a in graph.nodes(data=True) if is_victim(a)}
     owners: dict[str, set[str]] = {}
     for src, dst, rel in graph.edges(keys=True):
         if rel in OWNERSHIP:
             owners.setdefault(dst, set()).add(src)
-    return victims | {item for item, who in owners.items() if who <= victims}
+    return (victims | {item for item, who in owners.items() if who <= victims}
+            | likely_victims(graph))
 
 
 def require_reason(reveal: bool, reason: str | None) -> None:

@@ -23,7 +23,6 @@ from ringmap.analysis.report import (
     build_reports,
     cell_rows,
     disputed_roles,
-    run_privacy,
     unassigned_row,
 )
 from ringmap.graphs.model import (
@@ -212,7 +211,8 @@ def write_cells(store: Store, result: CellsResult, run_id: str | None = None) ->
 
 
 def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> SavedCells:
-    privacy = run_privacy(result)
+    # the one privacy rule: likely victims (contacted accounts of no known user) included
+    privacy = Privacy.for_graph(result.agents.evidence)
     reports = build_reports(result, privacy, disputed=disputed_roles(store, privacy))
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
                               result.settings.evidence_lookups, graph=result.agents.evidence)

@@ -45,7 +45,7 @@ from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 
 __all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Reports", "UnassignedAgent", "build_reports",
-           "cell_rows", "country_label", "disputed_roles", "money_received", "run_privacy",
+           "cell_rows", "country_label", "disputed_roles", "money_received",
            "unassigned_row"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
@@ -289,15 +289,6 @@ def _agent_side(result: CellsResult) -> frozenset[str]:
     agents = result.agents
     return frozenset({*agents.units, *agents.shared_accounts,
                       *(a for accounts in agents.accounts.values() for a in accounts)})
-
-
-def run_privacy(result: CellsResult) -> Privacy:
-    """The privacy policy of a cell run's reports and explanations: the evidence graph's
-    victim side, and the accounts and phones the agents contacted that no person is known to
-    use (likely victims, the projection's ``victim`` identifiers), each under a pseudonym."""
-    privacy = Privacy.for_graph(result.agents.evidence)
-    privacy.victims |= {i for i, kind in result.agents.kinds.items() if kind == "victim"}
-    return privacy
 
 
 def build_reports(

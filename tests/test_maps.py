@@ -20,6 +20,7 @@ from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord
 from ringmap.graphs.normalise import country_table
+from ringmap.testing import CaseBuilder
 from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.tests.browser.chromium import chromium_path
 from ringmap.tests.reports import a_report
@@ -321,3 +322,25 @@ def test_issue_13_render_shares_node_looks_and_checks_group_colours() -> None:
     assert all(n["look"] == "s0" and "color" not in n for n in data["nodes"])
     with pytest.raises(ExportError, match="#rrggbb"):
         render_map(MapSpec("m", nodes, [], groups=[MapGroup("n0", 0, 0, 1, "red;x")]))
+
+
+def test_issue_13_entity_maps_pseudonymise_likely_victims(tmp_path: Path) -> None:
+    """Regression: an account of no known user that an agent contacted (a likely victim) was
+    pseudonymised in the cell reports only; entity maps showed its handle, at any hop."""
+    case = CaseBuilder()
+    agent = case.person("AG-1", name="Agent One")
+    own = case.account("facebook", "agent.one.fake")
+    case.link("USES", agent, own)
+    likely = case.account("facebook", "who.is.this.1999", display_name="Real Name Kid")
+    case.contact(own, likely, count=3)
+    acting = case.account("skype", "acting.agent")  # unknown user, holds an IP: an agent's
+    case.link("LOGGED_IN_FROM", acting, case.node("IPAddress", address="203.0.113.10"))
+    case.contact(acting, likely)
+    with case.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence") as store:
+        for key, hops in ((agent, 2), (agent, 3), (own, 1), (likely, 1), (acting, 1)):
+            html = render_map(entity_map(store, key, hops=hops))
+            assert "who.is.this" not in html and "Real Name Kid" not in html, (key, hops)
+            assert re.search(r"Account V-[0-9a-f]{8}", html), (key, hops)
+            assert ("acting.agent" in html) == (hops == 3 or key in (likely, acting))
+        revealed = entity_map(store, own, hops=1, reveal=True)
+        assert any(n.label == "who.is.this.1999" for n in revealed.nodes)

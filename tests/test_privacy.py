@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ringmap.analysis.projection import project_agents
+from ringmap.analysis.victims import reached_by_cell
 from ringmap.audit import record
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
 from ringmap.ingest.mapping import parse_mapping
 from ringmap.ingest.run import ingest_files
-from ringmap.privacy import mask_card_numbers, mask_field
+from ringmap.privacy import Privacy, likely_victims, mask_card_numbers, mask_field
 from ringmap.tabular import render
 from ringmap.tests.browser.case import open_case
 from ringmap.viz.graphexport import export_graph
@@ -186,3 +188,20 @@ def test_every_csv_in_the_package_comes_from_the_one_writer() -> None:
 def test_json_outputs_are_masked_too(store: EmbeddedStore) -> None:
     shown = json.loads(_cli(store, "expand", "Exhibit:EX-CARDS", "--format", "json"))
     assert leaks(json.dumps(shown, ensure_ascii=False)) == []
+
+
+def test_issue_13_likely_victims_are_the_cell_runs_unidentified_contacts(
+        strikeback: EmbeddedStore) -> None:
+    """One rule: the privacy policy's likely victims are the contacts the projection counts
+    as victims and the cell reports as unidentified (all three pseudonymised alike)."""
+    graph = strikeback.project()
+    agents = project_agents(graph)
+    projected = {i for i, kind in agents.kinds.items()
+                 if kind == "victim" and graph.nodes[i].get("type") != "Person"}
+    latest = strikeback.latest_cells()
+    assert latest is not None
+    hits = reached_by_cell(graph, {c.cell_id: [m.node_id for m in c.members]
+                                   for c in latest[1]}, agents.units)
+    unidentified = set().union(*(h.unidentified for h in hits.values()))
+    assert projected and likely_victims(graph) == projected == unidentified
+    assert likely_victims(graph) <= Privacy.for_graph(graph).victims

@@ -31,7 +31,7 @@ from ringmap.graphs.model import CellRecord, Node, Provenance, edge_id
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.sameas import sightings as same_as_sightings
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy
+from ringmap.privacy import ACTING, OWNERSHIP, Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
 from ringmap.viz.overview import OVERVIEW_LIMIT, overview_map
 from ringmap.viz.reach import CellReach, cell_of, reach_cells, select_cells
@@ -370,14 +370,26 @@ def _neighbourhood(store: Store, centre: Node, hops: int, limit: int
                     nxt.append(other.id)
                 graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
         frontier = nxt
-    # who owns the outermost identifiers decides whether they are a victim's (pseudonymised)
+    # Whether the outermost identifiers are a victim's (pseudonymised) is decided beyond
+    # them: by who owns them, or, for likely victims (ringmap.privacy.likely_victims), by
+    # whom they were in contact with, who owns those and what identifiers both hold.
     context = graph.copy()
-    for node in frontier:
-        for edge, other in store.neighbours(node, ("USES", "HOLDS")):
-            if other.id not in context:
-                context.add_node(other.id, type=other.type, **other.props)
-            context.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type)
+    _add_context(store, context, frontier, (*OWNERSHIP, "CONTACTED", *ACTING))
+    contacts = {o for n in frontier for near in (context.succ[n], context.pred[n])
+                for o, keyed in near.items() if "CONTACTED" in keyed and o not in distance}
+    _add_context(store, context, sorted(contacts), (*OWNERSHIP, *ACTING))
     return context, distance, truncated
+
+
+def _add_context(store: Store, graph: nx.MultiDiGraph, nodes: Iterable[str],
+                 rels: tuple[str, ...]) -> None:
+    """Add the ``rels`` relationships of ``nodes`` to ``graph``, with the nodes at their other
+    ends."""
+    for node in nodes:
+        for edge, other in store.neighbours(node, rels):
+            if other.id not in graph:
+                graph.add_node(other.id, type=other.type, **other.props)
+            graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type)
 
 
 def entity_map(
@@ -453,7 +465,8 @@ def _hop_overview(drawer: _Drawer, distance: Mapping[str, int], budget: int, tit
 
 def _write(spec: MapSpec, path: Path) -> MapResult:
     write_atomic(path, render_map(spec))
-    return MapResult(Path(path), len(spec.nodes), len(spec.edges), spec.banner is not None)
+    return MapResult(Path(path), len(spec.nodes), len(spec.edges) + len(spec.strokes),
+                     spec.banner is not None)
 
 
 def write_cell_map(store: Store, path: Path, **options: Any) -> MapResult:

@@ -229,7 +229,9 @@ class _Overview:
         cells = sorted({self.member_cell[u] for u in self.ties[node]})
         what = (f"bridges cells {', '.join(cells)}" if len(cells) > 1
                 else f"ties {len(self.ties[node])} members of cell {cells[0]}")
-        lines = [f"{self.kind(node)} · {what}", *self._properties(node)]
+        home = [u for u in self.ties[node] if self.home[u] == self.home[node]]
+        lines = [f"{self.kind(node)} · {what}", f"links: {self._rels(node, home)}",
+                 *self._properties(node)]
         lines.extend(self._folded_lines(node))
         return MapNode("", clip(self.label(node), 40), title="\n".join(lines),
                        shape=style.shape, color=style.color, size=style.size, font=_font(10))
@@ -323,6 +325,7 @@ class _Overview:
             head = max(head, 16 * max(used_w / 1000, used_h / 700))
         nodes: list[MapNode] = []
         edges: list[MapEdge] = []
+        strokes: list[tuple[str, str]] = []
         groups: list[MapGroup] = []
         ids: dict[str, str] = {}
 
@@ -357,8 +360,8 @@ class _Overview:
             away: dict[str, list[str]] = defaultdict(list)
             for unit in sorted(units):
                 if self.home[unit] == self.home[node]:
-                    edges.append(MapEdge(ids[unit], ids[node], arrows=False,
-                                         title=self._rels(node, [unit])))
+                    # a plain line: the tie's tooltip says what it links
+                    strokes.append((ids[unit], ids[node]))
                 else:
                     away[self.home[unit]].append(unit)
             # a bridge: one edge to the name of each other cell, not one per member there
@@ -373,7 +376,7 @@ class _Overview:
                   max((g.x + g.radius for g in groups), default=0.0),
                   max((g.y + g.radius for g in groups), default=0.0))
         return MapSpec(title, nodes, edges, self._legend(texts), self._notes(), physics=False,
-                       groups=groups, directed=False, bounds=bounds)
+                       groups=groups, directed=False, bounds=bounds, strokes=strokes)
 
     def _heading(self, key: str, text: str, size: float) -> MapNode:
         """The heading of a block: its raid site, or words."""

@@ -178,6 +178,10 @@ class MapSpec:
     """Whether edges get arrows unless they say otherwise."""
     window_shown: tuple[str, str] | None = None
     """The part of :attr:`window` the map opens on (default: all of it)."""
+    strokes: list[tuple[str, str]] = field(default_factory=list)
+    """Plain lines between two nodes (by id), drawn under the nodes in the edge colour,
+    without tooltip or arrow: thousands cost the page almost nothing, where as many edges
+    cost it seconds (each edge is an object with its own options and label)."""
 
 
 def script_json(value: Any) -> str:
@@ -427,6 +431,7 @@ def render_map(spec: MapSpec) -> str:
                                             for n in nodes], _FIELDS["nodes"], shared),
                             "edges": _rows(ends, _FIELDS["edges"], shared),
                             "groups": [_group(g, index) for g in spec.groups],
+                            "strokes": [index[n] for pair in spec.strokes for n in pair],
                             "options": json.loads(options), **extras})
 
     net.templateEnv.globals.update(ringmap=assets, ringmap_payload=payload)

@@ -99,7 +99,11 @@
 
   // Groups (the cells of the overview) are halos drawn on the canvas behind their nodes; a
   // click on one, or on its name, zooms to it, and "Whole map" fits everything again.
+  // Strokes (pairs of node ids, flat) are plain lines drawn over the halos, under the nodes,
+  // from where the nodes are now.
   var groups = data.groups || [];
+  var strokes = data.strokes || [];
+  var drawn = network.body.nodes;
   network.on("beforeDrawing", function (ctx) {
     groups.forEach(function (group) {
       ctx.beginPath();
@@ -113,6 +117,19 @@
       ctx.stroke();
       ctx.globalAlpha = 1;
     });
+    if (strokes.length) {
+      ctx.beginPath();
+      for (var i = 0; i + 1 < strokes.length; i += 2) {
+        var a = drawn[strokes[i]], b = drawn[strokes[i + 1]];
+        if (a && b && !a.options.hidden && !b.options.hidden) {
+          ctx.moveTo(a.x, a.y);
+          ctx.lineTo(b.x, b.y);
+        }
+      }
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = data.options.edges.color.color;
+      ctx.stroke();
+    }
   });
   function groupAt(point, node) {
     for (var i = 0; i < groups.length; i++) {

@@ -19,6 +19,7 @@ from ringmap.testing import synth_case
 from ringmap.tests.browser.case import IMG, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.tests.browser.chromium import OUTSIDE_VIEW, MapPage, artifact_dir, open_map
 from ringmap.viz.maps import write_cell_map
+from ringmap.viz.render import read_payload
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +47,15 @@ def _assert_clean(shown: MapPage) -> None:
     assert shown.csp_violations() == []
     assert shown.js("typeof window.__x") == "undefined"
     assert shown.js("document.querySelectorAll('img, a, iframe, object, embed').length") == 0
+
+
+#: The font size of the largest heading or cell name (canvas units) and the view's scale.
+_LARGEST_NAME = """(() => {
+  const names = window.ringmapNetwork.body.data.nodes.get(
+    {filter: n => n.shape === 'text' || n.shape === 'box'});
+  return {size: Math.max(...names.map(n => n.font.size)),
+          scale: window.ringmapNetwork.getScale()};
+})()"""
 
 
 def _hover(shown: MapPage, label: str) -> str:
@@ -110,9 +120,16 @@ def test_overview_fits_every_node_and_halo_in_the_view(
         centre = shown.js("window.ringmapNetwork.getViewPosition()")
         assert after > before
         assert abs(centre["x"] - group["x"]) < 1 and abs(centre["y"] - group["y"]) < 1
+        # issue 13: headings and cell names, sized for the whole map, at most 28 px zoomed in
+        largest = shown.js(_LARGEST_NAME)
+        assert largest["size"] * largest["scale"] <= 28.5
         shown.page.screenshot(path=str(shots / f"overview-{name}-cell.png"))
         shown.page.locator("#rm-fit").click()
         assert shown.js(OUTSIDE_VIEW) == []
+        largest = shown.js(_LARGEST_NAME)  # back to its size, unless over 28 px even now
+        assert largest["size"] == pytest.approx(min(28 / largest["scale"], max(
+            look["font"]["size"] for look in read_payload(overviews[name].read_text(
+                encoding="utf-8"))["looks"].values() if "font" in look)), rel=0.06)
         _assert_clean(shown)
 
 

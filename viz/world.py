@@ -43,7 +43,15 @@ from ringmap.graphs.normalise import country_table
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, is_victim
 from ringmap.viz.reach import CellReach, figures, reach_cells
-from ringmap.viz.render import LegendEntry, LegendSection, MapEdge, MapNode, MapSpec, Shape
+from ringmap.viz.render import (
+    LegendEntry,
+    LegendSection,
+    MapEdge,
+    MapNode,
+    MapSpec,
+    Shape,
+    clip,
+)
 from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, case_timeline, cell_timeline
 
@@ -162,11 +170,6 @@ def _shade_legend(most: int) -> list[LegendEntry]:
         span = (str(low) if high == low else f"{low}–{high}" if high else f"{low} or more")
         entries.append(LegendEntry("■", _SHADES[i], f"{span} victims"))
     return entries
-
-
-def _clip(text: str, limit: int = _LABEL_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _money_text(money: Money | CountryMoney | None) -> str:
@@ -339,8 +342,8 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
                      + ("" if code == UNKNOWN_COUNTRY else f" (recorded as {code})"))
             colour = _UNKNOWN
         canvas.radius[key] = 5 + 2.5 * math.sqrt(count)
-        nodes[key] = MapNode(key, _clip(f"{name} · {count:,}"), color=colour, font=_HALO,
-                             size=canvas.radius[key], active=active.get(code),
+        nodes[key] = MapNode(key, clip(f"{name} · {count:,}", _LABEL_CHARS), color=colour,
+                             font=_HALO, size=canvas.radius[key], active=active.get(code),
                              title=f"{where}\n{count:,} victims\n"
                                    f"paid to cells: {_money_text(money.get(code))}")
     return nodes
@@ -415,7 +418,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         attrs = graph.nodes[site]
         label = privacy.label(site, attrs)
         where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
-        nodes[site] = MapNode(site, _clip(label), shape="box", size=7,
+        nodes[site] = MapNode(site, clip(label, _LABEL_CHARS), shape="box", size=7,
                               color=type_style("Location").color, title=privacy.text(
                                   f"Raid site: {label}\n{where}\n{lat:.4f}, {lon:.4f}"))
     ring = _cell_ring(reaches, canvas.points, gap=60.0)
@@ -432,7 +435,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         colour = cell_colour(order[r.cell_id])
         counted = figures_of[r.cell_id]
         events = timelines[r.cell_id].events
-        nodes[key] = MapNode(key, _clip(f"Cell {r.cell_id}"), color=colour, font=_HALO,
+        nodes[key] = MapNode(key, clip(f"Cell {r.cell_id}", _LABEL_CHARS), color=colour, font=_HALO,
                              size=canvas.radius[key], active=_span(events), title=privacy.text(
                                  f"Cell {r.cell_id}\n{len(r.members):,} members\n"
                                  f"{counted.victims:,} victims\n"
@@ -579,7 +582,7 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
                               _shade_legend(max(known.values(), default=0)))]
     if records:
         sections.append(LegendSection("Cells (victims, USD received)", [
-            LegendEntry("●", cell_colour(order[c.cell_id]), _clip(
+            LegendEntry("●", cell_colour(order[c.cell_id]), clip(
                 f"{c.cell_id} · {figures_of[c.cell_id].victims:,} · "
                 f"USD {figures_of[c.cell_id].money.usd:,.0f}", 60))
             for c in records if c.cell_id in figures_of]))

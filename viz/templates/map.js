@@ -147,14 +147,40 @@
       var frame = network.body.container;
       network.moveTo({ position: { x: group.x, y: group.y }, animation: false,
                        scale: 0.95 * Math.min(frame.clientWidth, frame.clientHeight) / (2 * group.r) });
+      capLabels();
     }
   });
-  document.getElementById("rm-fit").addEventListener("click", function () { layers.fit(); });
+  document.getElementById("rm-fit").addEventListener("click", function () {
+    capLabels(1e-9);  // the fit measures labels at their own size, then caps them
+    layers.fit();
+    capLabels();
+  });
+
+  // Big labels (headings, cell names: sized to read at the whole-map view) are drawn at
+  // most BIG_LABEL pixels high when zoomed in, or one would cover a cell; vis-network's own
+  // scaling.label.maxVisible does not change the size drawn.
+  var BIG_LABEL = 28;
+  var big = nodes.get({ filter: function (n) { return n.font && n.font.size > BIG_LABEL; } })
+    .map(function (n) { return { id: n.id, size: n.font.size, shown: n.font.size }; });
+  function capLabels(at) {
+    var scale = at || network.getScale();
+    var changed = [];
+    big.forEach(function (n) {
+      var wanted = Math.min(n.size, BIG_LABEL / scale);
+      if (Math.abs(wanted - n.shown) > 0.05 * n.shown) {
+        n.shown = wanted;
+        changed.push({ id: n.id, font: { size: wanted } });
+      }
+    });
+    if (changed.length) { nodes.update(changed); }
+  }
+  network.on("zoom", capLabels);
 
   function stable() {
     // Show the whole map once it is laid out: fixed positions (countries at their
     // coordinates) can lie far outside the first viewport.
     layers.fit();
+    capLabels();
     window.ringmapStableAt = performance.now();
     window.ringmapStable = true;
     document.body.setAttribute("data-stable", "true");

@@ -21,6 +21,7 @@ ringmap.errors.MappingError: 1 problem(s) in mapping: demo: entities.p.propertie
 from __future__ import annotations
 
 import codecs
+import copy
 import hashlib
 import json
 import re
@@ -69,7 +70,9 @@ CARD_FIELDS = ("card_hash", "bin", "last4", "masked", "brand", "match_tokens")
 #: The entity type of an identifier typed by shape, per row (:mod:`ringmap.graphs.identify`).
 AUTO = "auto"
 
-SourceFormat = Literal["csv", "xlsx", "jsonl"]
+SourceFormat = Literal["csv", "xlsx", "jsonl", "xml", "json"]
+#: formats read as documents of records through paths (:mod:`ringmap.ingest.nested`)
+NESTED_FORMATS = ("xml", "json")
 
 
 def template_fields(template: str) -> list[str]:
@@ -209,10 +212,13 @@ class ReadLimits(_Strict):
     field_chars: int = Field(default=32_767, ge=1, description="characters in one value")
     record_chars: int = Field(default=1 << 20, ge=1, description="characters in one record")
     record_lines: int = Field(default=100, ge=1, description="lines one CSV record may span")
-    json_depth: int = Field(default=32, ge=1, description="nesting of one JSON line")
+    json_depth: int = Field(default=32, ge=1,
+                            description="nesting of one JSON line, or of an XML/JSON document")
     columns: int = Field(default=1000, ge=1, description="columns in the header")
     xlsx_part_bytes: int = Field(default=256 << 20, ge=1,
                                  description="unpacked bytes of one part of a workbook")
+    document_bytes: int = Field(default=256 << 20, ge=1,
+                                description="characters of a JSON document (read whole)")
 
 
 class SourceSpec(_Strict):
@@ -226,7 +232,19 @@ class SourceSpec(_Strict):
     default_region: str | None = Field(default=None, description="for national phone numbers")
     grading: Grading = Field(default_factory=Grading)
     reference: ValueSpec | None = Field(default=None, description="per-row exhibit reference")
+    records: str | None = Field(default=None,
+                                description="xml/json: path of the records (reports) read")
     limits: ReadLimits = Field(default_factory=ReadLimits)
+
+    @model_validator(mode="after")
+    def _records_of_documents(self) -> SourceSpec:
+        nested = self.format in NESTED_FORMATS
+        if nested and self.records is None:
+            raise ValueError(f"format {self.format} needs records: the path of the report "
+                             "elements")
+        if not nested and self.records is not None:
+            raise ValueError("records applies to format xml or json only")
+        return self
 
     @field_validator("grading", mode="before")
     @classmethod
@@ -285,7 +303,7 @@ class RelationshipSpec(_Strict):
 _V2_DEFAULTS: dict[str, Any] = {
     "when": None, "split": None, "extract": None, "strip_prefix": None, "case": None,
     "region": None, "value": None, "kinds": None, "null_values": [], "columns": {},
-    "on_error": "skip"}
+    "on_error": "skip", "records": None, "document_bytes": 256 << 20}
 
 
 def _without_defaults(data: Any) -> Any:
@@ -562,6 +580,65 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _nested_format(data: dict[str, Any]) -> Any:
+    source = data.get("source")
+    fmt = source.get("format") if isinstance(source, dict) else None
+    return fmt if fmt in NESTED_FORMATS else None
+
+
+def _fan_out_keys(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """Every value spec of an entity's key (or a card's number, an auto entity's value):
+    the places a path may fan out, with whether the entity is optional."""
+    entities = data.get("entities")
+    for name, raw in (entities.items() if isinstance(entities, dict) else ()):
+        if not isinstance(raw, dict):
+            continue
+        optional = raw.get("optional") is True
+        if isinstance(raw.get("value"), dict):
+            yield f"entities.{name}.value", raw["value"], optional
+        entity = SCHEMA.entities.get(raw.get("type"))  # type: ignore[arg-type]
+        keys = (*entity.keys, CARD_NUMBER) if entity is not None else ()
+        props = raw.get("properties")
+        for prop, spec in (props.items() if isinstance(props, dict) else ()):
+            if prop in keys and isinstance(spec, dict):
+                yield f"entities.{name}.properties.{prop}", spec, optional
+
+
+def _nested_problems(data: dict[str, Any], fmt: Any) -> list[str]:
+    """Paths of an XML/JSON mapping: each well formed, and ``[*]`` (several values) only on
+    the key of an optional entity, which it then fans out into one entity per value."""
+    from ringmap.ingest.nested import fans_out, path_problem  # nested reads this module
+
+    problems = [f"{where}: {problem}" for where, column in column_refs(data)
+                if (problem := path_problem(column, fmt)) is not None]
+    records = data["source"].get("records")
+    if isinstance(records, str) and records and (problem := path_problem(records, fmt)):
+        problems.append(f"source.records: {problem}")
+    keys = {f"{where}.column": optional for where, spec, optional in _fan_out_keys(data)}
+    for where, column in column_refs(data):
+        if not fans_out(column):
+            continue
+        if where not in keys:
+            problems.append(f"{where}: a path with [*] gives several values: only the key "
+                            f"of an entity fans out (one entity per value)")
+        elif not keys[where]:
+            problems.append(f"{where}: a path with [*] fans out; make the entity optional: "
+                            f"true (a report may hold no value)")
+    return problems
+
+
+def _fanned(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every key path holding ``[*]`` split on the reader's separator."""
+    from ringmap.ingest.nested import FANOUT, fans_out
+
+    data = copy.deepcopy(data)  # the caller's document stays as read
+    for _where, spec, _optional in _fan_out_keys(data):
+        column = spec.get("column")
+        if isinstance(column, str) and fans_out(column) and spec.get("split") is None:
+            spec["split"] = FANOUT
+    return data
+
+
 def shown_columns(columns: Sequence[str]) -> str:
     """A table's column names as a message may show them: the first 30, each as
     :func:`~ringmap.fileio.excerpt` allows (a header is file content)."""
@@ -599,6 +676,10 @@ def parse_mapping(data: Any, origin: str = "mapping",
         raise MappingError([f"{origin}: the mapping must be a YAML mapping with 'entities'"])
     problems: list[str] = []
     mapping: Mapping | None = None
+    fmt = _nested_format(data)
+    if fmt is not None:
+        problems.extend(_nested_problems(data, fmt))
+        data = _fanned(data)
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:

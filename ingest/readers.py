@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -173,7 +174,12 @@ def open_table(path: Path, source: SourceSpec, needed: Sequence[str]) -> Iterato
         too long, JSON nested too deep) is not an error: it comes with its problem.
     """
     fmt = source_format(path, source)
-    opener = {"csv": _open_csv, "xlsx": _open_xlsx, "jsonl": _open_jsonl}[fmt]
+    if fmt in ("xml", "json"):
+        from ringmap.ingest.nested import open_nested  # nested builds on this module
+
+        opener: Callable[..., Any] = partial(open_nested, fmt)
+    else:
+        opener = {"csv": _open_csv, "xlsx": _open_xlsx, "jsonl": _open_jsonl}[fmt]
     with ExitStack() as stack:
         try:
             table = stack.enter_context(opener(path, source, needed))
@@ -567,7 +573,7 @@ def header_of(path: Path, source: Any) -> list[str] | None:
     header; a broken source section or file is reported elsewhere)."""
     try:
         spec = SourceSpec.model_validate(source if source is not None else {})
-        if source_format(path, spec) == "jsonl":
+        if source_format(path, spec) in ("jsonl", "xml", "json"):  # paths, not a header
             return None
         with open_table(path, spec, ()) as table:
             return table.columns

@@ -153,6 +153,7 @@ def _longest_card(groups: list[tuple[int, int, str]], i: int, last: int, *, phon
     return None
 
 
+@lru_cache(maxsize=1 << 16)  # a run's reports show the same ids over and over
 def mask_card_numbers(text: str) -> str:
     """``text`` with every card number in it shown as BIN + last four.
 

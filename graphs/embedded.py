@@ -524,12 +524,21 @@ class EmbeddedStore(Store):
                 wanted.setdefault(file_id, set()).add(row)
         refs = {file_id: dict(self._by_keys(_ROW_REFS, sorted(rows), file_id))
                 for file_id, rows in wanted.items()}
-        # built from this store's own ledger: no need to validate again
-        return {item: [Provenance.model_construct(
-            source_file=load.source_file, sha256=load.sha256, row=row,
-            ref=refs[file_id].get(row), run_id=load.run_id, ingested_at=load.ingested_at,
-            grading=load.grading) for file_id, row in sightings
-            for load in (self._file(file_id),)] for item, sightings in seen.items()}
+        made: dict[tuple[int, int], Provenance] = {}  # a row sees several items: one each
+
+        def sighting(file_id: int, row: int) -> Provenance:
+            found = made.get((file_id, row))
+            if found is None:
+                load = self._file(file_id)
+                # built from this store's own ledger: no need to validate again
+                found = made[file_id, row] = Provenance.model_construct(
+                    source_file=load.source_file, sha256=load.sha256, row=row,
+                    ref=refs[file_id].get(row), run_id=load.run_id,
+                    ingested_at=load.ingested_at, grading=load.grading)
+            return found
+
+        return {item: [sighting(*seen_at) for seen_at in sightings]
+                for item, sightings in seen.items()}
 
     def _sightings(self, items: list[str]) -> dict[str, list[tuple[int, int]]]:
         """Item id -> its sightings (file id, row), ordered; items never seen left out."""

@@ -9,11 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 
 from ringmap import privacy
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.schema import SCHEMA
+from ringmap.privacy import Privacy
+from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.package import export_cells
+from ringmap.viz.reach import INFRA_RELS, reach_cells, select_cells
 
 
 def test_packages_read_the_run_and_decide_the_victim_side_once(
@@ -34,3 +39,66 @@ def test_packages_read_the_run_and_decide_the_victim_side_once(
     written = export_cells(strikeback, tmp_path / "packages", graph=strikeback.project())
     assert len(written) > 2
     assert calls == {"load_cells": 1, "victim_side": 1}
+
+
+def _walked_reach(graph: nx.MultiDiGraph, members: list[str]) -> tuple[set[str], set[str],
+                                                                        set[str]]:
+    """Footprint, exhibits and raid sites of ``members`` by the module docstring of
+    :mod:`ringmap.viz.reach`, walking every edge of every node (what reach did before)."""
+    def near(node: str, rels: frozenset[str]) -> list[tuple[str, str]]:
+        return [*((d, k) for _, d, k in graph.out_edges(node, keys=True) if k in rels),
+                *((s, k) for s, _, k in graph.in_edges(node, keys=True) if k in rels)]
+
+    def kind(node: str) -> str:
+        return str(graph.nodes[node].get("type", ""))
+
+    ids = SCHEMA.identifier_types
+    ring1 = {o for m in members for o, _ in near(m, INFRA_RELS) if kind(o) in ids}
+    ring2 = {o for n in ring1 for o, _ in near(n, INFRA_RELS)
+             if kind(o) in ids and kind(o) != "Account"}
+    found = set(members) | ring1 | ring2
+    exhibits = {s for n in found for s, _, k in graph.in_edges(n, keys=True)
+                if k in ("SEIZED_FROM", "EXHIBIT_OF")}
+    sites = {o for n in found if kind(n) == "Person"
+             for o, _ in near(n, frozenset({"WORKS_AT", "ARRESTED_AT"}))}
+    sites |= {o for e in exhibits for o, _ in near(e, frozenset({"SEIZED_AT"}))}
+    return found, exhibits, sites
+
+
+def test_reach_from_its_index_is_the_walk_over_every_edge(strikeback: EmbeddedStore) -> None:
+    # issue 16: reach_cells indexes the few relationships it follows once per call instead of
+    # walking every contact of every busy account per cell (7.1 -> 0.9 CPU-s at 150 cells)
+    graph = strikeback.project()
+    _, records = select_cells(strikeback, None)
+    found = reach_cells(graph, records)
+    assert any(r.sites for r in found) and any(r.exhibits for r in found)
+    for cell, reached in zip(records, found, strict=True):
+        assert (reached.footprint, reached.exhibits, reached.sites) == _walked_reach(
+            graph, reached.members), cell.cell_id
+
+
+def test_a_cell_map_reads_its_sightings_in_one_batch(
+        strikeback: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 16: a package's map read the sightings of each of its ~1,000 nodes and
+    # relationships one by one
+    graph = strikeback.project()
+    _, records = select_cells(strikeback, None)
+    reaches = reach_cells(graph, records[:1], records)
+    calls = {"provenance": 0, "provenance_many": 0}
+    many = EmbeddedStore.provenance_many
+
+    def one(self: EmbeddedStore, item_id: str) -> Any:
+        calls["provenance"] += 1
+        return many(self, [item_id]).get(item_id, [])
+
+    def counted_many(self: EmbeddedStore, item_ids: Any) -> Any:
+        calls["provenance_many"] += 1
+        return many(self, item_ids)
+
+    monkeypatch.setattr(EmbeddedStore, "provenance", one)
+    monkeypatch.setattr(EmbeddedStore, "provenance_many", counted_many)
+    spec = cells_detail_map(strikeback, graph, records[:1], reaches,
+                            Privacy.for_graph(graph), "cell")
+    assert len(spec.nodes) + len(spec.edges) > 20
+    assert any("sources:" in n.title for n in spec.nodes)
+    assert calls == {"provenance": 0, "provenance_many": 1}

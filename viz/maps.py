@@ -30,6 +30,7 @@ from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord, Node, Provenance, edge_id
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.sameas import sightings as same_as_sightings
+from ringmap.graphs.sameas import sightings_many
 from ringmap.graphs.store import Store
 from ringmap.privacy import ACTING, OWNERSHIP, Privacy
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
@@ -124,6 +125,17 @@ class _Drawer:
         self.cells = cells
         self.cell_order = cell_order
         self.ids: dict[str, str] = {}
+        self.seen: dict[str, list[Provenance]] = {}
+        """Sightings read ahead by :meth:`read_ahead`."""
+
+    def read_ahead(self, items: Iterable[str]) -> None:
+        """Read the sightings of the nodes and relationship ids about to be drawn at once."""
+        self.seen.update(sightings_many(self.store, self.graph, items))
+
+    def sightings(self, item: str) -> list[Provenance]:
+        """The sightings of a node or relationship id (read ahead, or read now)."""
+        found = self.seen.get(item)
+        return same_as_sightings(self.store, self.graph, item) if found is None else found
 
     def map_id(self, node: str) -> str:
         return self.ids.setdefault(node, f"n{len(self.ids)}")
@@ -143,7 +155,7 @@ class _Drawer:
             lines[0] += f" · cell {cell}"
         for name, value in self.privacy.properties(node, attrs).items():
             lines.append(_clip(f"{name}: {_when(value)}", _VALUE_CHARS))
-        sightings = same_as_sightings(self.store, self.graph, node)
+        sightings = self.sightings(node)
         if sightings:
             lines.append("sources:")
             lines.extend(_provenance_lines(sightings, self.privacy))
@@ -162,7 +174,7 @@ class _Drawer:
             seen = [str(t) for t in dict.fromkeys((first, last)) if t is not None]
             lines.append(_clip(f"seen: {' – '.join(seen)}", _VALUE_CHARS))
         lines.extend(_clip(f"{k}: {v}", _VALUE_CHARS) for k, v in attrs.items())
-        sightings = same_as_sightings(self.store, self.graph, edge_id(rel, src, dst))
+        sightings = self.sightings(edge_id(rel, src, dst))
         lines.append("evidence:" if sightings else "evidence: no sightings recorded")
         lines.extend(_provenance_lines(sightings, self.privacy))
         return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines), ends=True)
@@ -191,8 +203,10 @@ def _edges_within(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[st
 
 def _detailed(drawer: _Drawer, nodes: Iterable[str]) -> tuple[list[MapNode], list[MapEdge]]:
     wanted = sorted(nodes)
+    within = _edges_within(drawer.graph, wanted)
+    drawer.read_ahead([*wanted, *(edge_id(r, s, d) for s, d, r in within)])
     drawn = [drawer.node(n) for n in wanted]
-    edges = [drawer.edge(s, d, r) for s, d, r in _edges_within(drawer.graph, wanted)]
+    edges = [drawer.edge(s, d, r) for s, d, r in within]
     return drawn, edges
 
 
@@ -310,6 +324,7 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
     folded = len(collapsed.kept) + len(collapsed.members) > budget
     if folded:
         collapsed = collapse(inside, keep, grouping(True), nodes=sorted(shown))
+    drawer.read_ahead(collapsed.kept)
     nodes = [drawer.node(n) for n in collapsed.kept]
     ids = {n: drawer.map_id(n) for n in collapsed.kept}
     for i, (group, found) in enumerate(collapsed.members.items()):
@@ -445,6 +460,7 @@ def _hop_overview(drawer: _Drawer, distance: Mapping[str, int], budget: int, tit
 
     collapsed = collapse(_edges_within(drawer.graph, distance), keep, group_of,
                          nodes=sorted(distance))
+    drawer.read_ahead(collapsed.kept)
     nodes = [drawer.node(n) for n in collapsed.kept]
     ids: dict[str, str] = {n: drawer.map_id(n) for n in collapsed.kept}
     for i, (group, found) in enumerate(collapsed.members.items()):

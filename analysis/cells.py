@@ -23,19 +23,23 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
+import igraph as ig
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ringmap.analysis.community import (
+    Detector,
     Method,
     Scan,
     consensus,
     scan_resolution,
 )
+from ringmap.analysis.keyplayers import Centrality
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
 from ringmap.graphs.model import edge_id
@@ -46,6 +50,7 @@ __all__ = [
     "Cell",
     "CellSettings",
     "CellsResult",
+    "Detection",
     "detect_cells",
     "edge_reliability",
     "find_cells",
@@ -120,6 +125,11 @@ class CellsResult:
     widespread: dict[str, int] = field(default_factory=dict)
     """Identifiers set aside after detection (also in ``agents.infrastructure``) -> the
     number of cells their agents lie in."""
+    engine: str = "python"
+    """Where the partitions were computed: ``python`` (igraph/networkx) or ``gds`` (Neo4j)."""
+    key_players: dict[int, Centrality] | None = None
+    """Each assigned vertex's standing in its cell when the engine computed it; ``None``:
+    the reports compute it (:func:`~ringmap.analysis.keyplayers.centralities`)."""
 
     def infrastructure_reason(self, ident: str) -> str:
         """Why ``ident`` is infrastructure, in words for the run summary."""
@@ -131,6 +141,11 @@ class CellsResult:
     def cell_of(self) -> dict[str, str]:
         """Member node id -> cell id."""
         return {m: c.cell_id for c in self.cells for m in c.members}
+
+
+#: Opens a :data:`~ringmap.analysis.community.Detector` on a run's agent graph for the time
+#: of its detection (the GDS engine projects the graph into Neo4j and drops it after).
+Detection = Callable[[ig.Graph], AbstractContextManager[Detector]]
 
 
 # relationships that never tie agents, so their grading is never looked up
@@ -155,14 +170,15 @@ def _widespread(agents: AgentGraph, membership: list[int], cells: int) -> dict[s
     return found
 
 
-def _resolution(agents_graph: AgentGraph, settings: CellSettings) -> tuple[float, list[Scan]]:
+def _resolution(agents_graph: AgentGraph, settings: CellSettings, detector: Detector | None
+                ) -> tuple[float, list[Scan]]:
     if settings.resolution != "auto":
         return float(settings.resolution), []
     if settings.method == "lpa":
         return 1.0, []
     return scan_resolution(agents_graph.graph, settings.method, settings.seed,
                            settings.min_size, settings.max_size, settings.scan, settings.anchor,
-                           _agent_counts(agents_graph, settings))
+                           _agent_counts(agents_graph, settings), detector=detector)
 
 
 def _agent_counts(agents_graph: AgentGraph, settings: CellSettings) -> list[float]:
@@ -219,6 +235,7 @@ def find_cells(
     evidence: nx.MultiDiGraph,
     settings: CellSettings | None = None,
     reliability: Mapping[str, float] | None = None,
+    detection: Detection | None = None,
 ) -> CellsResult:
     """Detect the cells of an evidence graph.
 
@@ -230,6 +247,8 @@ def find_cells(
         Method, resolution, seed, consensus runs, size bounds and projection weights.
     reliability
         Optional edge id -> 0..1 source reliability (:func:`edge_reliability`).
+    detection
+        Where the partitions run (:data:`Detection`); default: igraph/networkx here.
 
     Returns
     -------
@@ -262,10 +281,13 @@ def find_cells(
         if not agents.units:
             raise AnalysisError("no suspects or agent accounts in the evidence: nothing to "
                                 "group into cells (are suspects marked with role suspect?)")
-        resolution, scan = _resolution(agents, settings)
-        lap("resolution")
-        labels, confidence = consensus(agents.graph, settings.method, resolution,
-                                       settings.seed, settings.runs)
+        with nullcontext(None) if detection is None else detection(agents.graph) as detector:
+            if detector is not None:
+                lap("engine")  # the agent graph into the engine
+            resolution, scan = _resolution(agents, settings, detector)
+            lap("resolution")
+            labels, confidence = consensus(agents.graph, settings.method, resolution,
+                                           settings.seed, settings.runs, detector)
         membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
         lap("consensus")
         widespread = _widespread(agents, membership, len(cells))
@@ -301,11 +323,13 @@ def detect_cells(
     store: Store,
     settings: CellSettings | None = None,
     evidence: nx.MultiDiGraph | None = None,
+    detection: Detection | None = None,
 ) -> CellsResult:
     """Detect the cells of the case in ``store`` (see :func:`find_cells`).
 
     ``evidence`` is the store's evidence graph when the caller has projected it already
-    (``ringmap run`` projects once and hands the graph to cells, maps and packages).
+    (``ringmap run`` projects once and hands the graph to cells, maps and packages);
+    ``detection`` where the partitions run (default: here).
     """
     settings = settings or CellSettings()
     evidence = store.project() if evidence is None else evidence
@@ -313,6 +337,6 @@ def detect_cells(
     grading = "off"
     if settings.projection.use_grading:
         reliability, grading = edge_reliability(store, evidence)
-    result = find_cells(evidence, settings, reliability)
+    result = find_cells(evidence, settings, reliability, detection)
     result.grading = grading
     return result

@@ -23,7 +23,7 @@ import itertools
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -32,6 +32,7 @@ import igraph as ig
 import networkx as nx
 
 __all__ = [
+    "Detector",
     "Method",
     "Scan",
     "co_assignment",
@@ -44,6 +45,10 @@ __all__ = [
 ]
 
 Method = Literal["leiden", "louvain", "lpa"]
+
+#: One partition of the agent graph at a modularity resolution for a seed (a label per vertex):
+#: :func:`detect` in this process, or another engine's (:mod:`ringmap.analysis.gds`).
+Detector = Callable[[float, int], list[int]]
 
 #: Cell size around which the size-free resolution scale is anchored (geometric mean of 5-40).
 REFERENCE_CELL = 14.0
@@ -144,6 +149,14 @@ def detect(graph: ig.Graph, method: Method, resolution: float, seed: int) -> lis
     return _membership(n, nx.community.asyn_lpa_communities(g, weight="weight", seed=seed))
 
 
+def _detector(graph: ig.Graph, method: Method) -> Detector:
+    """:func:`detect` on ``graph`` by ``method``, as a :data:`Detector`."""
+    def run(resolution: float, seed: int) -> list[int]:
+        return detect(graph, method, resolution, seed)
+
+    return run
+
+
 def split_disconnected(graph: ig.Graph, membership: Sequence[int]) -> list[int]:
     """The membership with every community cut into its connected pieces.
 
@@ -232,6 +245,7 @@ def scan_resolution(
     anchor: float,
     agents: Sequence[float] | None = None,
     tolerance: float = 0.01,
+    detector: Detector | None = None,
 ) -> tuple[float, list[Scan]]:
     """Choose the resolution of realistic, stable cells.
 
@@ -241,6 +255,7 @@ def scan_resolution(
     its neighbours on the grid: real cells sit on a plateau where a change of resolution
     changes nothing, while merged or shattered cells keep changing. Among points within
     ``tolerance`` of the best score, the one nearest ``anchor`` (on a log scale) wins.
+    ``detector`` runs each partition (default: :func:`detect` with ``method``).
 
     Returns
     -------
@@ -256,7 +271,8 @@ def scan_resolution(
         by_resolution.setdefault(resolution_for(graph, x), x)
     resolutions = list(by_resolution)
     xs = list(by_resolution.values())
-    partitions = [detect(graph, method, r, seed) for r in resolutions]
+    run = detector or _detector(graph, method)
+    partitions = [run(r, seed) for r in resolutions]
     agree = [adjusted_rand_index(a, b) for a, b in itertools.pairwise(partitions)]
     points: list[Scan] = []
     for i, (x, resolution, membership) in enumerate(zip(xs, resolutions, partitions,
@@ -299,20 +315,23 @@ def co_assignment(final: Sequence[int], runs: Sequence[Sequence[int]]) -> list[f
 
 
 def consensus(
-    graph: ig.Graph, method: Method, resolution: float, seed: int, runs: int
+    graph: ig.Graph, method: Method, resolution: float, seed: int, runs: int,
+    detector: Detector | None = None,
 ) -> tuple[list[int], list[float]]:
     """Run ``runs`` seeds (``seed``, ``seed+1``, ...), keep the best, score each vertex.
 
     The kept partition is the one with the highest modularity at ``resolution`` (ties: the
     earliest seed), cut into connected pieces; each vertex's confidence is its co-assignment
-    frequency with its kept cell over all runs.
+    frequency with its kept cell over all runs. ``detector`` runs each partition (default:
+    :func:`detect` with ``method``).
 
     Returns
     -------
     tuple
         The kept membership and each vertex's confidence in [0, 1].
     """
-    partitions = [detect(graph, method, resolution, seed + i) for i in range(max(1, runs))]
+    run = detector or _detector(graph, method)
+    partitions = [run(resolution, seed + i) for i in range(max(1, runs))]
     weights = _weights(graph)
 
     def quality(membership: list[int]) -> float:

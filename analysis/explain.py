@@ -233,6 +233,7 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
                                                   key=lambda kv: (-kv[1], kv[0]))],
             "scan": [vars(p) for p in result.scan],
             "grading": result.grading,
+            "engine": result.engine,
             "seconds": result.timings,
         },
     )

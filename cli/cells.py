@@ -8,6 +8,7 @@ import click
 
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
+from ringmap.analysis.gds import choose_engine, detect_cells_gds, gds_version
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
 from ringmap.errors import ConfigError, NotFound
@@ -46,10 +47,15 @@ def _resolution(text: str) -> float | str:
               help="Seeds in the consensus that gives each member its confidence.")
 @click.option("--members", is_flag=True,
               help="With --format json or csv: every cell's members and their roles too.")
+@click.option("--engine", type=click.Choice(["gds", "python"]), default=None,
+              help="Where the partitions and key players run: gds (inside Neo4j, with its "
+              "Graph Data Science library) or python  [default: gds on a Neo4j store that "
+              "has it, else python]")
 @format_option()
 @pass_session
 def cells_command(
     session: Session, method: str, resolution: str, seed: int, runs: int, members: bool,
+    engine: str | None,
     fmt: Format,
 ) -> None:
     """Find the cells agents work in, save them as a new run and list them.
@@ -61,7 +67,8 @@ def cells_command(
     even with accounts of unknown owner tied to him, is unassigned, not a cell of one.
     Confidence is how often the consensus runs put a member with the rest of its cell.
     Unassigned members and infrastructure identifiers (hubs not used for linking) are counted
-    on stderr.
+    on stderr. On Neo4j with OpenGDS the partitions and key players run in the database
+    (--engine gds): same ties, same cell ids, GDS's Leiden.
 
     With --members (json or csv), every cell's members in the same call: JSON gives each
     cell its ``members`` (id, label, type, role, confidence, centrality, strongest tie), CSV
@@ -75,7 +82,9 @@ def cells_command(
         {"method": method, "resolution": _resolution(resolution), "seed": seed, "runs": runs})
     with session.audited("cells") as counts:
         store = session.store()
-        result = detect_cells(store, settings)
+        chosen = choose_engine(engine, settings.method, gds=gds_version(store))
+        result = (detect_cells_gds(store, settings) if chosen == "gds"
+                  else detect_cells(store, settings))
         saved = write_cells(store, result)
         counts.update({"cells": len(saved.records), "units": len(result.agents.units),
                        "unassigned": len(result.unassigned)})

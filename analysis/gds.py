@@ -1,0 +1,226 @@
+"""Cells inside Neo4j with OpenGDS: Leiden, PageRank and betweenness on the agent graph.
+
+The GDS engine runs the partitions of a cell run (the resolution scan and every consensus
+seed) and the key players of each cell in the Neo4j server, with the Graph Data Science
+library (OpenGDS 2.x), instead of igraph in this process. The weighted agent graph is the one
+:func:`~ringmap.analysis.projection.project_agents` builds (the same rules, so the same ties):
+its ties go into a GDS in-memory graph through a Cypher aggregation projection
+(``gds.graph.project``) and come back only as a label per agent and run. Everything after the
+partitions is shared with the Python engine (:mod:`ringmap.analysis.cells`): the choice of the
+resolution, the consensus, the cell ids and their order, the explanations, the reports and the
+write-back, so both engines save runs of one shape.
+
+GDS Leiden is not igraph's Leiden: on the same ties and seeds the two may split a borderline
+agent differently (``bench/cells_scale.py`` measures their agreement as ARI). Each in-memory
+graph is named for its run and dropped when the run ends, also on failure.
+
+Examples
+--------
+>>> choose_engine(None, "leiden", gds=None)  # an embedded store, nothing asked for
+'python'
+>>> choose_engine(None, "leiden", gds="2.13.9")  # on Neo4j with GDS
+'gds'
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Literal
+
+import igraph as ig
+
+from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
+from ringmap.analysis.community import Detector, Method
+from ringmap.analysis.keyplayers import Centrality
+from ringmap.errors import ConfigError, StoreError
+from ringmap.graphs.store import Store
+
+__all__ = ["Engine", "GdsGraph", "choose_engine", "detect_cells_gds", "detection", "gds_version",
+           "key_players"]
+
+Engine = Literal["gds", "python"]
+
+GDS_VERSION = "RETURN gds.version() AS version"
+
+# The ties as a GDS graph: agent-graph vertex ids are the node ids (GDS keeps them as the
+# original ids its streams return); undirected, each tie once. ``distance`` is what
+# betweenness walks: a strong tie is a short one.
+PROJECT_TIES = """
+UNWIND range(0, size($src) - 1) AS i
+WITH gds.graph.project($graph, $src[i], $dst[i],
+       {relationshipProperties: {weight: $weight[i], distance: 1.0 / $weight[i]}},
+       {undirectedRelationshipTypes: ['*']}) AS projected
+RETURN projected.nodeCount AS nodes, projected.relationshipCount AS ties
+"""
+DROP_GRAPH = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"
+LEIDEN = """
+CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $gamma,
+                               randomSeed: $seed, concurrency: 1})
+YIELD nodeId, communityId
+RETURN nodeId AS v, communityId AS label
+"""
+PAGERANK = """
+CALL gds.pageRank.stream($graph, {relationshipWeightProperty: 'weight', dampingFactor: 0.85,
+                                  maxIterations: 1000, tolerance: 1e-12, concurrency: 1})
+YIELD nodeId, score
+RETURN nodeId AS v, score
+"""
+BETWEENNESS = """
+CALL gds.betweenness.stream($graph, {relationshipWeightProperty: 'distance', concurrency: 1})
+YIELD nodeId, score
+RETURN nodeId AS v, score
+"""
+STRENGTH = """
+CALL gds.degree.stream($graph, {relationshipWeightProperty: 'weight', concurrency: 1})
+YIELD nodeId, score
+RETURN nodeId AS v, score
+"""
+
+#: the community detection methods GDS runs here
+GDS_METHODS: frozenset[Method] = frozenset({"leiden"})
+
+
+def gds_version(store: Store) -> str | None:
+    """The version of the Graph Data Science library in the store's server, if it has one."""
+    if store.kind != "neo4j":
+        return None
+    try:
+        rows = store.query(GDS_VERSION)
+    except StoreError:  # no gds.version(): the library is not installed
+        return None
+    return str(rows[0]["version"]) if rows else None
+
+
+def choose_engine(asked: str | None, method: Method, *, gds: str | None) -> Engine:
+    """The engine of a cell run: the one ``asked`` for, else GDS where the store has it.
+
+    ``gds`` is :func:`gds_version` of the store (``None``: embedded, or Neo4j without GDS).
+    GDS runs Leiden only; another method runs in Python unless GDS was asked for.
+
+    Raises
+    ------
+    ConfigError
+        GDS asked for where there is none, or with a method it does not run here.
+    """
+    if asked == "gds":
+        if gds is None:
+            raise ConfigError("--engine gds needs a Neo4j store with the Graph Data Science "
+                              "library (OpenGDS); this store has none: use --engine python")
+        if method not in GDS_METHODS:
+            raise ConfigError(f"--engine gds runs leiden only, not {method}: use --engine "
+                              "python for other methods")
+        return "gds"
+    if asked == "python" or gds is None or method not in GDS_METHODS:
+        return "python"
+    return "gds"
+
+
+class GdsGraph:
+    """A weighted graph over vertex ids ``0..n-1`` in the GDS catalog of ``store``'s server.
+
+    Use :meth:`projected`, which drops it again when done.
+    """
+
+    def __init__(self, store: Store, name: str, n: int) -> None:
+        self.store = store
+        self.name = name
+        self.n = n
+
+    @classmethod
+    @contextmanager
+    def projected(cls, store: Store, graph: ig.Graph,
+                  edges: Sequence[int] | None = None) -> Iterator[GdsGraph]:
+        """``graph``'s ties (only the ``edges`` ids, when given) as a GDS graph, dropped
+        on leaving."""
+        pairs: list[tuple[int, int]] = graph.get_edgelist()
+        weights: list[float] = graph.es["weight"] if pairs else []
+        if edges is not None:
+            pairs, weights = [pairs[e] for e in edges], [weights[e] for e in edges]
+        made = cls(store, f"ringmap-{uuid.uuid4().hex}", graph.vcount())
+        if pairs:
+            store.query(PROJECT_TIES, {"graph": made.name, "src": [s for s, _ in pairs],
+                                       "dst": [t for _, t in pairs], "weight": weights})
+        try:
+            yield made
+        finally:
+            if pairs:
+                store.query(DROP_GRAPH, {"graph": made.name})
+
+    def scores(self, statement: str) -> dict[int, float]:
+        """Vertex id -> score of a ``gds.*.stream`` ``statement`` (``$graph``: this graph)
+        that returns ``v`` and ``score``."""
+        return {int(r["v"]): float(r["score"])
+                for r in self.store.query(statement, {"graph": self.name})}
+
+    def leiden(self, resolution: float, seed: int) -> list[int]:
+        """One Leiden partition at modularity ``resolution`` for ``seed`` (a label per vertex;
+        a vertex without ties is alone)."""
+        labels = list(range(self.n, 2 * self.n))  # vertices GDS never saw: each on its own
+        for row in self.store.query(LEIDEN, {"graph": self.name, "gamma": resolution,
+                                             "seed": seed}):
+            labels[int(row["v"])] = int(row["label"])
+        return labels
+
+
+def detection(store: Store) -> Detection:
+    """Partitions by GDS Leiden in ``store``'s server, for
+    :func:`~ringmap.analysis.cells.find_cells`: the agent graph goes into the GDS catalog for
+    the time of the detection."""
+    @contextmanager
+    def opened(graph: ig.Graph) -> Iterator[Detector]:
+        if graph.ecount() == 0:  # no ties: every agent alone, as igraph says
+            yield lambda _resolution, _seed: list(range(graph.vcount()))
+            return
+        with GdsGraph.projected(store, graph) as projected:
+            yield projected.leiden
+
+    return opened
+
+
+def key_players(store: Store, result: CellsResult) -> dict[int, Centrality]:
+    """Strength, normalised betweenness and PageRank of every assigned vertex in its cell,
+    computed by GDS on the ties inside cells (what
+    :func:`~ringmap.analysis.keyplayers.centralities` computes per cell).
+
+    Cells are disconnected from each other in that graph, so one run per algorithm covers
+    them all: PageRank is normalised within each cell (it sums to 1 there, as on the cell's
+    own subgraph) and betweenness over the cell's pairs.
+    """
+    graph, membership = result.agents.graph, result.membership
+    inside = [e.index for e in graph.es
+              if membership[e.source] >= 0 and membership[e.source] == membership[e.target]]
+    if not inside:  # no cells
+        return {}
+    with GdsGraph.projected(store, graph, inside) as projected:
+        strength = projected.scores(STRENGTH)
+        between = projected.scores(BETWEENNESS)
+        rank = projected.scores(PAGERANK)
+    out: dict[int, Centrality] = {}
+    for cell in result.cells:
+        n = len(cell.units)
+        total = sum(rank.get(v, 0.0) for v in cell.units)
+        scale = (n - 1) * (n - 2) / 2.0 if n > 2 else 1.0  # the pairs between the others
+        for v in cell.units:
+            out[v] = Centrality(strength.get(v, 0.0), between.get(v, 0.0) / scale,
+                                rank[v] / total if total else 1.0 / n)
+    return out
+
+
+def detect_cells_gds(store: Store, settings: CellSettings | None = None) -> CellsResult:
+    """Detect the cells of the case in ``store`` with its server's GDS library (see
+    :func:`~ringmap.analysis.cells.detect_cells`).
+
+    Raises
+    ------
+    ConfigError
+        The store's server has no GDS, or the method is not one GDS runs here.
+    """
+    settings = settings or CellSettings()
+    choose_engine("gds", settings.method, gds=gds_version(store))
+    result = detect_cells(store, settings, detection=detection(store))
+    result.engine = "gds"
+    result.key_players = key_players(store, result)
+    return result
+

@@ -40,7 +40,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +49,7 @@ import yaml
 
 from ringmap.analysis.cells import detect_cells
 from ringmap.analysis.explain import write_cells
+from ringmap.analysis.windows import PlantedMove
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, CellReport, edge_id
@@ -61,7 +62,8 @@ from ringmap.ingest.mapping import CARD_NUMBER, parse_mapping
 from ringmap.ingest.run import check_files, ingest_files
 from ringmap.synth import SynthParams, generate
 
-__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "store_fingerprint",
+__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "planted_moves",
+           "store_fingerprint",
            "synth_case"]
 
 Value = str | int | float | bool | datetime
@@ -439,6 +441,7 @@ def synth_case(
     store: Store | None = None,
     detect: bool = True,
     spelling_noise: float = 0.0,
+    moves: int = 0,
 ) -> SynthCase:
     """Generate a synthetic case under ``folder``, ingest it and detect its cells.
 
@@ -455,7 +458,8 @@ def synth_case(
     (True, True)
     >>> case.store.close()
     """
-    params = SynthParams(cells=cells, seed=seed, noise=noise, spelling_noise=spelling_noise)
+    params = SynthParams(cells=cells, seed=seed, noise=noise, spelling_noise=spelling_noise,
+                         moves=moves)
     case_dir = folder / "case"
     summary = case_dir / "truth" / "summary.json"
     wanted = params.recorded()
@@ -471,3 +475,13 @@ def synth_case(
     with (case_dir / "truth" / "cells.csv").open(encoding="utf-8", newline="") as handle:
         truth = {row["node_id"]: row["cell_id"] for row in csv.DictReader(handle)}
     return SynthCase(case_dir, store, truth, run)
+
+
+def planted_moves(case_dir: Path) -> list[PlantedMove]:
+    """The moves a synthetic case planted (``truth/moves.csv``; none if it has no such file)."""
+    path = case_dir / "truth" / "moves.csv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [PlantedMove(r["node_id"], r["from_cell"], r["to_cell"],
+                            date.fromisoformat(r["moved"])) for r in csv.DictReader(handle)]

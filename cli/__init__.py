@@ -71,9 +71,10 @@ def _register() -> None:
     from ringmap.cli.share import COMMANDS as CROSS_BORDER
     from ringmap.cli.stats import COMMANDS as GRAPHS
     from ringmap.cli.synth import COMMANDS as SYNTH
+    from ringmap.cli.windows import COMMANDS as TIME
 
     for command in (*PIPELINE, *INGEST, *EVIDENCE, *SYNTH, *GRAPHS, *ANALYSIS, *PERSONS, *LINKS,
-                    *VIZ, *QUERIES, *CROSS_BORDER):
+                    *TIME, *VIZ, *QUERIES, *CROSS_BORDER):
         cli.add_command(command)
 
 

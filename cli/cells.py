@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -10,7 +11,15 @@ from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
 from ringmap.analysis.gds import choose_engine, detect_cells_gds, gds_version
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
-from ringmap.cli.session import Session, emit, format_option, pass_session, store_options
+from ringmap.cli.session import (
+    Session,
+    emit,
+    format_option,
+    pass_session,
+    store_options,
+    window_options,
+)
+from ringmap.cli.windows import windowed_cells
 from ringmap.errors import ConfigError, NotFound
 from ringmap.graphs.model import AnalysisRun, CellRecord
 from ringmap.graphs.store import Store
@@ -51,12 +60,16 @@ def _resolution(text: str) -> float | str:
               help="Where the partitions and key players run: gds (inside Neo4j, with its "
               "Graph Data Science library) or python  [default: gds on a Neo4j store that "
               "has it, else python]")
+@click.option("--window", metavar="N[d|w]",
+              help="Cells per time window of N days or weeks, their lineage and the agents "
+                   "who moved (nothing saved as a run).")
+@window_options
 @format_option()
 @pass_session
 def cells_command(
     session: Session, method: str, resolution: str, seed: int, runs: int, members: bool,
-    engine: str | None,
-    fmt: Format,
+    engine: str | None, window: str | None, from_day: datetime | None,
+    to_day: datetime | None, fmt: Format,
 ) -> None:
     """Find the cells agents work in, save them as a new run and list them.
 
@@ -74,12 +87,19 @@ def cells_command(
     cell its ``members`` (id, label, type, role, confidence, centrality, strongest tie), CSV
     one row per member with its cell. Ids on the victim side are pseudonymised.
 
+    With --window (or --from/--to): the cells of each window among the agents active in it,
+    each cell's lineage from window to window (continues, splits, merges, appears, ends) and
+    the agents who moved, with the dated links that show them in each cell.
+
     Example: ringmap cells --runs 10 --format json
     """
     if members and fmt == "table":
         raise ConfigError("--members needs --format json or csv")
     settings = CellSettings.model_validate(
         {"method": method, "resolution": _resolution(resolution), "seed": seed, "runs": runs})
+    if window is not None or from_day is not None or to_day is not None:
+        windowed_cells(session, settings, window, from_day, to_day, fmt)
+        return
     with session.audited("cells") as counts:
         store = session.store()
         chosen = choose_engine(engine, settings.method, gds=gds_version(store))

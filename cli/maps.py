@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from ringmap import audit
-from ringmap.cli.session import Session, pass_session, store_options
+from ringmap.cli.session import Session, pass_session, store_options, window_options
 from ringmap.errors import ExportError
 from ringmap.graphs.ftm import ftm_model
 from ringmap.privacy import require_reason
@@ -94,19 +94,10 @@ def map_cells(session: Session, out: Path, cells: tuple[str, ...], detailed: boo
     _said("cell", result)
 
 
-def _window_options(func: F) -> F:
-    """``--from`` and ``--to``: a window of days."""
-    for name, meaning in (("--to", "Last day"), ("--from", "First day")):
-        func = click.option(name, name.removeprefix("--") + "_day",
-                            type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                            help=f"{meaning} of the time window (default: the case's).")(func)
-    return func
-
-
 @map_group.command("victims")
 @store_options
 @click.option("-o", "--out", type=_HTML_OUT, required=True, help="HTML file to write.")
-@_window_options
+@window_options
 @pass_session
 def map_victims(session: Session, out: Path, from_day: datetime | None,
                 to_day: datetime | None) -> None:

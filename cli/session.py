@@ -32,6 +32,7 @@ __all__ = [
     "terminal_progress",
     "wait_option",
     "waiting",
+    "window_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +156,15 @@ bulk_option = click.option(
 def waiting(busy: str) -> None:
     """Say on stderr what a command waits for (the ``on_wait`` of ``Store.writing``)."""
     click.echo(f"waiting: {busy}", err=True)
+
+
+def window_options(func: F) -> F:
+    """``--from`` and ``--to``: a window of days (``from_day``, ``to_day``)."""
+    for name, meaning in (("--to", "Last day"), ("--from", "First day")):
+        func = click.option(name, name.removeprefix("--") + "_day",
+                            type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                            help=f"{meaning} of the time window (default: the case's).")(func)
+    return func
 
 
 def format_option(default: Format = "table") -> Callable[[F], F]:

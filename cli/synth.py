@@ -30,6 +30,9 @@ _PROGRESS_FROM_CELLS = 50
 @click.option("--spelling-noise", type=float, default=0.0, show_default=True,
               help="Share 0-1 of agents a second agency lists again under its own references "
                    "and spellings (nbi_subjects.csv, truth/persons.csv).")
+@click.option("--moves", type=int, default=0, show_default=True,
+              help="Agents who change cell on a known date (truth/moves.csv), to test "
+                   "ringmap cells --window.")
 @click.option("--raw", is_flag=True,
               help="Raw real-world shapes (mixed identifier columns, placeholders, masked "
                    "cards, wallets, national phone numbers, multi-valued cells, prefixes) "
@@ -37,7 +40,7 @@ _PROGRESS_FROM_CELLS = 50
 @click.option("--force", is_flag=True, help="Replace OUT if it is a generated case.")
 @format_option()
 def synth(out: Path, cells: int, seed: int, noise: float, victims_per_cell: int,
-          spelling_noise: float, raw: bool, force: bool, fmt: Format) -> None:
+          spelling_noise: float, moves: int, raw: bool, force: bool, fmt: Format) -> None:
     """Write a synthetic Strikeback-like case to OUT: evidence tables in several layouts,
     their mappings, case.yaml and the planted cells in truth/.
 
@@ -47,7 +50,7 @@ def synth(out: Path, cells: int, seed: int, noise: float, victims_per_cell: int,
     """
     params = SynthParams(cells=cells, seed=seed, noise=noise,
                          victims_per_cell=victims_per_cell, spelling_noise=spelling_noise,
-                         raw=raw)
+                         raw=raw, moves=moves)
     step = max(1, cells // 20)
 
     def progress(done: int, total: int, rows: int) -> None:

@@ -11,6 +11,8 @@
   with another cell (noise) stays in the cell he was drawn in,
 - ``truth/persons.csv``: with spelling noise (:mod:`~ringmap.synth.spelling`), which
   references are one person,
+- ``truth/moves.csv``: with planted moves (:mod:`~ringmap.synth.moves`), which agent left
+  which cell for which, and when,
 - ``truth/summary.json``: parameters, counts and rows per table,
 - ``README.md`` saying what the case is and how to regenerate it.
 
@@ -33,6 +35,7 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.normalise import NORMALISERS, Context
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.synth.evidence import CaseWriter, TableCount
+from ringmap.synth.moves import MOVE_COLUMNS, Moves
 from ringmap.synth.spelling import SUBJECTS, SpellingNoise
 from ringmap.synth.tables import TableSpec
 from ringmap.synth.world import World
@@ -68,6 +71,9 @@ class SynthParams:
     spelling_noise
         In [0, 1]: how many agents a second agency lists again under its own references and
         spellings (:mod:`~ringmap.synth.spelling`); 0 writes no such table.
+    moves
+        How many agents change cell at a known date (:mod:`~ringmap.synth.moves`); 0 plants
+        none and leaves the case as it was.
     """
 
     cells: int
@@ -77,12 +83,13 @@ class SynthParams:
     raw: bool = False
     name: str = "strikeback-synthetic"
     spelling_noise: float = 0.0
+    moves: int = 0
 
     def recorded(self) -> dict[str, Any]:
-        """The parameters ``truth/summary.json`` records (spelling noise and raw shapes only
-        when used, so cases generated before they existed read the same)."""
+        """The parameters ``truth/summary.json`` records (spelling noise, raw shapes and moves
+        only when used, so cases generated before they existed read the same)."""
         return {k: v for k, v in asdict(self).items()
-                if k != "name" and not (k in ("spelling_noise", "raw") and not v)}
+                if k != "name" and not (k in ("spelling_noise", "raw", "moves") and not v)}
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for parameters out of range."""
@@ -93,6 +100,10 @@ class SynthParams:
         if not 0.0 <= self.spelling_noise <= 1.0:
             raise ConfigError(
                 f"--spelling-noise must be between 0 and 1, not {self.spelling_noise}")
+        if self.moves < 0:
+            raise ConfigError(f"--moves must be 0 or more, not {self.moves}")
+        if self.moves and self.cells < 2:
+            raise ConfigError("--moves needs at least 2 cells: an agent moves to the next cell")
         if self.victims_per_cell < 1:
             raise ConfigError(
                 f"--victims-per-cell must be at least 1, not {self.victims_per_cell}")
@@ -195,24 +206,36 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
                         params.raw)
     spelling = (SpellingNoise(folder, params.seed, params.spelling_noise)
                 if params.spelling_noise > 0 else None)
+    moves = Moves(world, params.cells, params.moves) if params.moves else None
+    if moves is not None:
+        writer.until = moves.until
     # (seen-set, index, node id, cell, office) for every agent and agent-run account
     planted: list[tuple[set[int], int, str, str, str]] = []
     agents = accounts = mules = 0
     try:
         for i in range(params.cells):
             cell = world.new_cell(i)
+            arrived = {}
+            if moves is not None:
+                arrived = {m.agent.index: m.accounts for m in moves.arrive(cell)}
+                moves.leave(cell)
             writer.write_cell(cell)
             if spelling is not None:
                 spelling.write_cell(cell, writer)
             office = cell.office.location_id
             for agent in cell.agents:
+                if agent.index in arrived:  # in the truth of the cell he was drawn in
+                    planted.extend((writer.seen_accounts, account.index,
+                                    truth_node_id("Account", account.platform, account.handle),
+                                    cell.cell_id, office) for account in arrived[agent.index])
+                    continue
                 planted.append((writer.seen_agents, agent.index,
                                 truth_node_id("Person", agent.agent_id), cell.cell_id, office))
                 for account in agent.accounts:
                     planted.append((writer.seen_accounts, account.index,
                                     truth_node_id("Account", account.platform, account.handle),
                                     cell.cell_id, office))
-            agents += len(cell.agents)
+            agents += len(cell.agents) - len(arrived)
             accounts += len(cell.accounts)
             mules += len(cell.mules)
             if progress is not None:
@@ -233,6 +256,11 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
         persons += [{"node_id": p, "person": p} for p in sorted({r["person"] for r in persons})]
         write_csv(folder / "truth" / "persons.csv", persons, ("node_id", "person"))
         writer.counts[SUBJECTS.name] = TableCount(rows=spelling.rows)
+    if moves is not None:
+        write_csv(folder / "truth" / "moves.csv",
+                  [{"node_id": truth_node_id("Person", m.agent.agent_id),
+                    "from_cell": m.from_cell, "to_cell": m.to_cell, "moved": m.day}
+                   for m in moves.done], MOVE_COLUMNS)
     _write_mappings(folder, params, tables)
     truth_agents = sum(1 for nid, _, _ in truth if nid.startswith("Person:"))
     summary: dict[str, Any] = {
@@ -244,6 +272,7 @@ def _write_case(folder: Path, params: SynthParams, progress: Progress | None) ->
             "offices": len(world.offices), "cells": params.cells, "agents": agents,
             "agent_accounts": accounts, "mules": mules, "victims": writer.victims,
             "payments": writer.payments,
+            **({"moves": len(moves.done)} if moves is not None else {}),
         },
         "truth": {"agents": truth_agents, "accounts": len(truth) - truth_agents},
         "tables": {spec.name: {"file": spec.file, **asdict(writer.counts[spec.name])}
@@ -288,6 +317,7 @@ def _options(params: SynthParams) -> str:
     return (f"--cells {params.cells} --seed {params.seed} --noise {params.noise} "
             f"--victims-per-cell {params.victims_per_cell}"
             + (f" --spelling-noise {params.spelling_noise}" if params.spelling_noise else "")
+            + (f" --moves {params.moves}" if params.moves else "")
             + (" --raw" if params.raw else ""))
 
 
@@ -329,6 +359,9 @@ def _readme(params: SynthParams, summary: dict[str, Any],
         "`truth/summary.json` has the parameters and row counts.",
         *(["`truth/persons.csv` says which references are one person (`node_id,person`)."]
           if params.spelling_noise else []),
+        *(["`truth/moves.csv` lists the agents who changed cell on a known date",
+           "(`node_id,from_cell,to_cell,moved`): silent in the first cell from that day, with",
+           "new accounts in the second."] if params.moves else []),
         "",
         "## Regenerate",
         "",

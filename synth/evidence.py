@@ -145,6 +145,8 @@ class CaseWriter:
         #: each agent's (what a second record of him can be tied by: synth.spelling)
         self.id_docs: dict[int, tuple[str, str]] = {}
         self.named: dict[int, list[Account]] = {}
+        #: account index -> the moment its agent left his cell (synth.moves): silent after it
+        self.until: dict[int, int] = {}
 
     @property
     def total_rows(self) -> int:
@@ -383,6 +385,7 @@ class CaseWriter:
         noise = self.noise
         p_bad = noise.p_bad
         end = cell.office.raid_time - _HOUR
+        end = min(end, self.until.get(account.index, end))
         span = end - start
         times = sorted(start + int(rng.random() * span) for _ in range(count))
         created = _at(account.created, _CREATED_DATE)
@@ -447,7 +450,9 @@ class CaseWriter:
         """Chat log rows between an agent account and a victim; the first contact time."""
         rng = self.rng
         noise = self.noise
-        first = rng.randrange(account.created, 1396137600)  # contacts end by 2014-03-30
+        # contacts end by 2014-03-30, or when the agent left the cell
+        first = rng.randrange(account.created, min(1396137600,
+                                                   self.until.get(account.index, 1396137600)))
         last = first + rng.randrange(_HOUR, 20 * _DAY)
         agent_handle = noise.handle(account.platform, account.handle)
         victim_handle = noise.handle(victim.platform, victim.handle)

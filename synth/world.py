@@ -437,7 +437,7 @@ class World:
                     accounts=[], sims=sims, devices=devices, emails=emails, mules=mules,
                     start=start)
         for agent in agents:
-            self._accounts_of(agent, cell)
+            self.accounts_of(agent, cell)
         self._cross_cell_noise(cell)
         return cell
 
@@ -466,7 +466,8 @@ class World:
             identified=rng.random() < 0.85,
         )
 
-    def _accounts_of(self, agent: Agent, cell: Cell) -> None:
+    def accounts_of(self, agent: Agent, cell: Cell) -> None:
+        """Draw 2-4 persona accounts for ``agent`` working in ``cell``."""
         rng = self.rng
         taken = {a.handle for a in cell.accounts if a.platform == "WhatsApp"}
         free_sims = [s for s in cell.sims if s.msisdn[1:] not in taken]

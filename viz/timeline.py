@@ -29,7 +29,7 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from matplotlib.patches import Patch
 
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.victims import Paid, cell_side
+from ringmap.analysis.windows import day_of
 from ringmap.errors import ExportError
 from ringmap.fileio import write_atomic
 from ringmap.graphs.model import CellRecord
@@ -79,19 +80,6 @@ class Event:
     def end(self) -> date:
         """The last day the event covers."""
         return self.until or self.when
-
-
-def _day(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value).date()
-        except ValueError:
-            return None
-    return None
 
 
 def _week(day: date) -> date:
@@ -146,7 +134,7 @@ def _victims_using(graph: nx.MultiDiGraph, node: str) -> Iterator[str]:
 
 def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: dict[str, Any], side: set[str]
              ) -> Event | None:
-    first, last = _day(attrs.get("first_seen")), _day(attrs.get("last_seen"))
+    first, last = day_of(attrs.get("first_seen")), day_of(attrs.get("last_seen"))
     when = first or last
     if when is None:
         return None
@@ -160,7 +148,7 @@ def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: dict[str, Any], 
 def _payment(graph: nx.MultiDiGraph, payment: str, payer: str | None, fx: FxTable
              ) -> Event | None:
     attrs = graph.nodes[payment]
-    when = _day(attrs.get("time"))
+    when = day_of(attrs.get("time"))
     if when is None:
         return None
     amount, currency = attrs.get("amount"), attrs.get("currency")
@@ -184,9 +172,9 @@ def _events(
     undated["contact"] = found.count(None)
     paid = [_payment(graph, p, payer, fx) for p, payer in payments]
     undated["payment"] = paid.count(None)
-    reported = [_day(graph.nodes[r].get("received")) for r in reports]
+    reported = [day_of(graph.nodes[r].get("received")) for r in reports]
     undated["report"] = reported.count(None)
-    arrested = [_day(a.get("time")) for a in arrests]
+    arrested = [day_of(a.get("time")) for a in arrests]
     undated["arrest"] = arrested.count(None)
     events = [e for e in [*found, *paid] if e is not None]
     events += [Event("report", d) for d in reported if d is not None]

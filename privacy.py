@@ -47,10 +47,10 @@ CLI only allows that with a recorded reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import phonenumbers
@@ -60,9 +60,12 @@ from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
+if TYPE_CHECKING:  # the stores read this module (key_problem): no import at run time
+    from ringmap.graphs.store import Store
+
 __all__ = ["ACTING", "CONTACTABLE", "OWNERSHIP", "PSEUDONYM", "VICTIM", "Privacy", "is_victim",
            "key_problem", "likely_victims", "mask_card_field", "mask_card_numbers",
-           "mask_field", "mask_value", "require_reason", "victim_side"]
+           "mask_field", "mask_value", "require_reason", "victim_context", "victim_side"]
 
 _SEP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000.\uff0e\-\u2010-\u2015\u2212\uff0d]"
 _RUN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
@@ -322,6 +325,35 @@ def victim_side(graph: nx.MultiDiGraph) -> set[str]:
             owners.setdefault(dst, set()).add(src)
     return (victims | {item for item, who in owners.items() if who <= victims}
             | likely_victims(graph))
+
+
+def victim_context(store: Store, graph: nx.MultiDiGraph, frontier: Iterable[str]
+                   ) -> nx.MultiDiGraph:
+    """A copy of ``graph``, a part of the case in ``store``, with what decides whether its
+    nodes are on the victim side, so that :meth:`Privacy.for_graph` of it pseudonymises them
+    exactly as the whole case's graph would.
+
+    ``frontier`` are the nodes of ``graph`` whose relationships it does not all hold (every
+    other node has all of its relationships in it). Added: who owns the frontier nodes, whom
+    they were in contact with and what identifiers they hold (:data:`OWNERSHIP`,
+    ``CONTACTED``, :data:`ACTING`), then who owns their contacts and what those hold: what
+    :func:`victim_side` and :func:`likely_victims` read of a node.
+    """
+    context = graph.copy()
+    frontier = list(frontier)
+
+    def add(nodes: Iterable[str], rels: tuple[str, ...]) -> None:
+        for node in nodes:
+            for edge, other in store.neighbours(node, rels):
+                if other.id not in context:
+                    context.add_node(other.id, type=other.type, **other.props)
+                context.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type)
+
+    add(frontier, (*OWNERSHIP, "CONTACTED", *ACTING))
+    contacts = {o for n in frontier for near in (context.succ[n], context.pred[n])
+                for o, keyed in near.items() if "CONTACTED" in keyed and o not in graph}
+    add(sorted(contacts), (*OWNERSHIP, *ACTING))
+    return context
 
 
 def require_reason(reveal: bool, reason: str | None) -> None:

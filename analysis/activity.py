@@ -5,8 +5,8 @@ uses or holds: each dated relationship touching them (a contact from its first t
 message, a login from an IP or on a device, a SIM in a device, an arrest), each dated event
 next to them (a payment into the card, a report naming the account) and their own dates (an
 account created, an exhibit seized, a report received). Victims, what only victims use and
-the accounts and phones contacted that no suspect is known to use (likely victims) are shown
-under their pseudonyms unless revealed, card numbers only masked.
+likely victims are shown under their pseudonyms unless revealed, by the rule of every map and
+export (:func:`ringmap.privacy.victim_side`); card numbers only masked.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import networkx as nx
+
 from ringmap.analysis.windows import day_of
-from ringmap.graphs.model import Edge, Node
+from ringmap.graphs.model import Node
 from ringmap.graphs.resolve import resolve
-from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy
+from ringmap.privacy import Privacy, victim_context
 
 __all__ = ["ACTIVITY_COLUMNS", "Activity", "entity_activity"]
 
@@ -65,21 +66,6 @@ def _detail(edge_props: dict[str, Any], other: Node) -> str:
     return ", ".join(parts)
 
 
-def _likely_victims(store: Store, around: dict[str, list[tuple[Edge, Node]]]) -> set[str]:
-    """Accounts and phones contacted that no suspect is known to use (as the cell reports
-    count likely victims)."""
-    out = set()
-    for pairs in around.values():
-        for edge, other in pairs:
-            if edge.type != "CONTACTED" or other.id in around:
-                continue
-            users = store.neighbours(other.id, ["USES"])
-            if not any(u.type == "Person" and u.props.get("role") == Role.SUSPECT
-                       for _e, u in users):
-                out.add(other.id)
-    return out
-
-
 def entity_activity(store: Store, key: str, *, reveal: bool = False,
                     default_region: str = "PH") -> tuple[str, list[Activity]]:
     """The public id of the entity ``key`` names and its dated activity, oldest first.
@@ -97,9 +83,15 @@ def entity_activity(store: Store, key: str, *, reveal: bool = False,
             if edge.type in _HOLDINGS and edge.src == node.id:
                 subjects[other.id] = other
                 around[other.id] = store.neighbours(other.id)
-    seen = {o.id: o for pairs in around.values() for _e, o in pairs} | subjects
-    privacy = Privacy(victims=set() if reveal else store.victim_side(seen) | _likely_victims(
-        store, around), reveal=reveal)
+    # the subjects with all their relationships: the maps' rule decides who is a victim
+    local = nx.MultiDiGraph()
+    for pairs in around.values():
+        for edge, other in pairs:
+            local.add_node(other.id, type=other.type, **other.props)
+            local.add_edge(edge.src, edge.dst, key=edge.type)
+    local.add_nodes_from((n.id, {"type": n.type, **n.props}) for n in subjects.values())
+    privacy = Privacy.for_graph(
+        victim_context(store, local, [n for n in local if n not in subjects]), reveal=reveal)
 
     def shown(item: Node) -> tuple[str, str]:
         return (privacy.public_id(item.id),

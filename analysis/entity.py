@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from ringmap.graphs.model import Provenance
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy
+from ringmap.privacy import Privacy, victim_context
 
 __all__ = ["EntityReport", "NeighbourCount", "SourceValue", "entity_report"]
 
@@ -106,14 +106,15 @@ def entity_report(
     """
     node = resolve(store, key, default_region)
     around = store.neighbours(node.id)
-    # the entity, its neighbours and the relationships between them: enough to tell whether
-    # it is on the victim side (a victim, or held only by victims) by the maps' own rule
+    # the entity, its neighbours and the relationships between them, with what decides
+    # whether it is on the victim side by the maps' own rule (likely victims included)
     local = nx.MultiDiGraph()
     for found in (node, *(other for _, other in around)):
         local.add_node(found.id, type=found.type, **found.props)
     for edge, _ in around:
         local.add_edge(edge.src, edge.dst, key=edge.type)
-    privacy = Privacy.for_graph(local, reveal=reveal)
+    privacy = Privacy.for_graph(victim_context(store, local, [o.id for _, o in around]),
+                                reveal=reveal)
     attrs = local.nodes[node.id]
     counts = Counter((edge.type, "out" if edge.src == node.id else "in", other.type)
                      for edge, other in around)

@@ -26,19 +26,20 @@ from ringmap.cli.session import (
     store_options,
 )
 from ringmap.errors import ConfigError, NotFound
-from ringmap.privacy import require_reason
+from ringmap.privacy import Privacy, require_reason
 from ringmap.tabular import Format
 
 __all__ = ["COMMANDS", "windowed_cells"]
 
 
-def _tie(tie: Tie) -> str:
+def _tie(tie: Tie, privacy: Privacy) -> str:
     when = ("undated" if tie.first is None else tie.first.isoformat()
             + (f" to {tie.last.isoformat()}" if tie.last and tie.last != tie.first else ""))
-    return f"{tie.relationship} {tie.source} -> {tie.target} ({when})"
+    return (f"{tie.relationship} {privacy.public_id(tie.source)} -> "
+            f"{privacy.public_id(tie.target)} ({when})")
 
 
-def _sections(result: WindowedCells) -> dict[str, list[dict[str, Any]]]:
+def _sections(result: WindowedCells, privacy: Privacy) -> dict[str, list[dict[str, Any]]]:
     windows = [{"window": w.index + 1, "from": w.start.isoformat(), "to": w.end.isoformat(),
                 "active agents": result.active.get(w.index, 0),
                 "cells": len(result.of_window(w))} for w in result.windows]
@@ -48,9 +49,10 @@ def _sections(result: WindowedCells) -> dict[str, list[dict[str, Any]]]:
               "ends": c.ending} for c in result.cells]
     links = [{"before": k.before, "after": k.after, "shared": k.shared,
               "overlap": k.overlap, "jaccard": k.jaccard} for k in result.links]
-    moves = [{"agent": m.agent, "from cell": m.from_cell, "to cell": m.to_cell,
+    moves = [{"agent": privacy.public_id(m.agent), "from cell": m.from_cell, "to cell": m.to_cell,
               "last seen there": str(m.from_window), "first seen here": str(m.to_window),
-              "before": "; ".join(map(_tie, m.before)), "after": "; ".join(map(_tie, m.after))}
+              "before": "; ".join(_tie(t, privacy) for t in m.before),
+              "after": "; ".join(_tie(t, privacy) for t in m.after)}
              for m in result.moves]
     return {"windows": windows, "cells": cells, "lineage": links, "moves": moves}
 
@@ -74,7 +76,8 @@ def windowed_cells(session: Session, settings: CellSettings, window: str | None,
         result = cells_over_time(evidence, windows, settings)
         counts.update({"windows": len(windows), "cells": len(result.cells),
                        "moves": len(result.moves)})
-    emit_sections(_sections(result), fmt)
+    # a tie may reach a victim (one contacted by both cells): pseudonymised as on the maps
+    emit_sections(_sections(result, Privacy.for_graph(evidence)), fmt)
     click.echo(f"{len(windows)} windows from {first} to {last}: {len(result.cells)} cells, "
                f"{len(result.moves)} moves", err=True)
 

@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 from ringmap.analysis.entity import entity_report
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.testing import CaseBuilder
 from ringmap.tests.links_case import SECRET, shared_case
 
 CARD = "4242424835326259"  # a card number in the example's remittances and exhibits
@@ -146,3 +148,21 @@ def test_library_report_matches_the_store(strikeback: EmbeddedStore) -> None:
                                        {"field": "type", "value": "Country"},
                                        {"field": "label", "value": "PH"}]
     assert len(report.source_rows()) == len(strikeback.provenance("Country:PH"))
+
+
+def test_issue_15_a_likely_victim_is_pseudonymised(tmp_path: Path) -> None:
+    """issue 15: an account of no known user that an agent contacted is a likely victim
+    (privacy.likely_victims): shown under its pseudonym, as on the maps; it was shown in full,
+    the agent's side not being read beyond the entity's own neighbours."""
+    case = CaseBuilder()
+    agent = case.account("Facebook", "ag1")
+    case.link("USES", case.person("AG-1"), agent)
+    case.contact(agent, case.account("Facebook", "oliver.smith.77"),
+                 first_seen=datetime(2014, 1, 6))
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        case.ingest(store, tmp_path / "evidence")
+        report = entity_report(store, "account:facebook/oliver.smith.77")
+    assert report.pseudonymised and report.id.startswith("Account:V-")
+    shown = _show(tmp_path / "case.db", "account:facebook/oliver.smith.77")
+    assert shown.exit_code == 0, shown.output
+    assert "oliver" not in shown.output.lower()

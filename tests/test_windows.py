@@ -62,6 +62,13 @@ def _moving_case() -> CaseBuilder:
     return case
 
 
+def _ingested(case: CaseBuilder, folder: Path) -> str:
+    """The case ingested into ``folder/case.db``: its path for ``--store``."""
+    with EmbeddedStore(folder / "case.db") as store:
+        case.ingest(store, folder / "evidence")
+    return str(folder / "case.db")
+
+
 def test_issue_15_parse_window_and_windows() -> None:
     assert parse_window("30d") == timedelta(days=30)
     assert parse_window("2W") == timedelta(days=14)
@@ -204,9 +211,7 @@ def test_issue_15_timeline_of_an_entity(tmp_path: Path) -> None:
     case.link("USES", "Person:AG-A0", agent)
     case.contact(agent, victim, first_seen=datetime(2014, 2, 1), last_seen=datetime(2014, 2, 3),
                  channel=FORMULAS[0])
-    with EmbeddedStore(tmp_path / "case.db") as store:
-        case.ingest(store, tmp_path / "evidence")
-    db = str(tmp_path / "case.db")
+    db = _ingested(case, tmp_path)
     result = CliRunner().invoke(cli, ["timeline", "person:AG-M", "--store", db,
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -222,3 +227,34 @@ def test_issue_15_timeline_of_an_entity(tmp_path: Path) -> None:
     assert "HYPERLINK" in out.stdout and live_cells(out.stdout) == []  # neutralised
     missing = CliRunner().invoke(cli, ["timeline", "person:nobody", "--store", db])
     assert missing.exit_code == 1 and missing.stderr.startswith("Error: ")
+
+
+def test_issue_15_timeline_and_moves_pseudonymise_like_the_maps(tmp_path: Path) -> None:
+    """The one rule of every map and export (privacy.victim_side, likely victims included)
+    decides what a timeline and a move's evidence show: a contacted account of no known user
+    is a likely victim also when it is the timeline's own entity or a tie of a move, and an
+    agent's account of unknown user (it signs in on the office phone) is not."""
+    case = _moving_case()
+    victim = case.account("Facebook", "oliver.smith.77")
+    for agent in ("Account:facebook/m.old", "Account:facebook/a.agent.0",
+                  "Account:facebook/a.agent.1"):
+        case.contact(agent, victim, first_seen=datetime(2014, 1, 6),
+                     last_seen=datetime(2014, 1, 8))
+    unknown = case.account("Facebook", "agent.nobody")  # acting: no victim
+    case.link("LOGGED_IN_ON", unknown, "Device:SN:OFFICE-A1", first_seen=JAN, last_seen=JAN)
+    case.contact(unknown, victim, first_seen=datetime(2014, 1, 7))
+    db = _ingested(case, tmp_path)
+    own = CliRunner().invoke(cli, ["timeline", "account:facebook/oliver.smith.77", "--store", db,
+                                   "--format", "json"])
+    assert own.exit_code == 0, own.output
+    rows = json.loads(own.stdout)
+    assert "oliver" not in own.output.lower()
+    assert {r["entity"] for r in rows} == {rows[0]["entity"]}
+    assert rows[0]["entity"].startswith("Account:V-")
+    assert "Account:facebook/agent.nobody" in {r["other"] for r in rows}
+    moves = CliRunner().invoke(cli, ["cells", "--window", "30d", "--runs", "1", "--store", db,
+                                     "--format", "json"])
+    assert moves.exit_code == 0, moves.output
+    (move,) = json.loads(moves.stdout)["moves"]
+    assert "CONTACTED Account:facebook/m.old -> Account:V-" in move["before"]
+    assert "oliver" not in moves.output.lower()

@@ -32,7 +32,7 @@ from ringmap.graphs.resolve import resolve
 from ringmap.graphs.sameas import sightings as same_as_sightings
 from ringmap.graphs.sameas import sightings_many
 from ringmap.graphs.store import Store
-from ringmap.privacy import ACTING, OWNERSHIP, Privacy
+from ringmap.privacy import Privacy, victim_context
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
 from ringmap.viz.overview import OVERVIEW_LIMIT, overview_map
 from ringmap.viz.reach import CellReach, cell_of, reach_cells, select_cells
@@ -385,26 +385,8 @@ def _neighbourhood(store: Store, centre: Node, hops: int, limit: int
                     nxt.append(other.id)
                 graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type, **edge.props)
         frontier = nxt
-    # Whether the outermost identifiers are a victim's (pseudonymised) is decided beyond
-    # them: by who owns them, or, for likely victims (ringmap.privacy.likely_victims), by
-    # whom they were in contact with, who owns those and what identifiers both hold.
-    context = graph.copy()
-    _add_context(store, context, frontier, (*OWNERSHIP, "CONTACTED", *ACTING))
-    contacts = {o for n in frontier for near in (context.succ[n], context.pred[n])
-                for o, keyed in near.items() if "CONTACTED" in keyed and o not in distance}
-    _add_context(store, context, sorted(contacts), (*OWNERSHIP, *ACTING))
-    return context, distance, truncated
-
-
-def _add_context(store: Store, graph: nx.MultiDiGraph, nodes: Iterable[str],
-                 rels: tuple[str, ...]) -> None:
-    """Add the ``rels`` relationships of ``nodes`` to ``graph``, with the nodes at their other
-    ends."""
-    for node in nodes:
-        for edge, other in store.neighbours(node, rels):
-            if other.id not in graph:
-                graph.add_node(other.id, type=other.type, **other.props)
-            graph.add_edge(edge.src, edge.dst, key=edge.type, type=edge.type)
+    # Whether the outermost identifiers are a victim's (pseudonymised) is decided beyond them.
+    return victim_context(store, graph, frontier), distance, truncated
 
 
 def entity_map(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -25,14 +26,40 @@ def _default(value: Any) -> Any:
 
 
 def encode_props(props: dict[str, Any]) -> str:
-    """Canonical JSON of the non-null properties (sorted keys, datetimes as ISO 8601)."""
-    if None in props.values():
-        props = {k: v for k, v in props.items() if v is not None}
-    return _encode(props)
+    """Canonical JSON of the non-null properties (sorted keys, datetimes as ISO 8601).
+
+    Properties are mostly a few texts, numbers and datetimes: those are written here, each
+    as the encoder writes it (ingest writes a statement per item and load), and anything
+    else (a list, a set, a number that is not finite, a subclass) by the encoder.
+
+    >>> from datetime import UTC, datetime
+    >>> encode_props({"n": 1, "a": "é\\n", "t": datetime(2014, 5, 1, tzinfo=UTC),
+    ...               "f": 0.5, "b": True, "x": None})
+    '{"a":"é\\\\n","b":true,"f":0.5,"n":1,"t":"2014-05-01T00:00:00+00:00"}'
+    """
+    parts = []
+    for name in sorted(props):
+        value = props[name]
+        kind = type(value)
+        if kind is str:
+            parts.append(f"{_text(name)}:{_text(value)}")
+        elif kind is datetime or kind is date:
+            parts.append(f'{_text(name)}:"{value.isoformat()}"')
+        elif kind is int:
+            parts.append(f"{_text(name)}:{int.__repr__(value)}")
+        elif kind is bool:
+            parts.append(f"{_text(name)}:{'true' if value else 'false'}")
+        elif kind is float and math.isfinite(value):
+            parts.append(f"{_text(name)}:{float.__repr__(value)}")
+        elif value is not None:
+            return _encode({k: v for k, v in props.items() if v is not None})
+    return "{" + ",".join(parts) + "}"
 
 
 _encode = json.JSONEncoder(default=_default, sort_keys=True, ensure_ascii=False,
                            separators=(",", ":")).encode
+#: a text as the encoder writes it (``ensure_ascii=False``)
+_text: Callable[[str], str] = json.encoder.encode_basestring
 
 
 @cache

@@ -40,6 +40,8 @@ from ringmap.graphs.model import (
     Provenance,
     Retracted,
     Retraction,
+    Seen,
+    Sighting,
     edge_id,
     utcnow,
 )
@@ -271,11 +273,11 @@ class EmbeddedStore(Store):
 
         edge_state: dict[int, tuple[str, dict[str, Any]]] = {}
         edge_ends: dict[int, tuple[str, int, int]] = {}
-        edge_keys: dict[str, int] = {}
+        edge_keys: dict[tuple[str, str, str], int] = {}
         for edge in batch.edges:
             key = (edge.type, nids[edge.src], nids[edge.dst])
             eid = edge_of(key)
-            edge_keys[edge.id] = eid
+            edge_keys[edge.type, edge.src, edge.dst] = eid
             stated = edge_state.get(eid)
             if stated is None:
                 edge_ends[eid] = key
@@ -283,26 +285,17 @@ class EmbeddedStore(Store):
             else:
                 merge_props(stated[1], edge.props)
 
-        node_rows_seen: dict[int, list[int]] = {}
-        edge_rows_seen: dict[int, list[int]] = {}
-        refs: dict[int, str] = {}
-        nids = ids.nids
-        for sighting in batch.sightings:
-            item, row = sighting.item, sighting.row
-            node_nid = nids.get(item)
-            if node_nid is not None:
-                rows = node_rows_seen.get(node_nid)
-                if rows is None:
-                    node_rows_seen[node_nid] = [row]
-                else:
-                    rows.append(row)
-            else:
-                seen_eid = edge_keys.get(item)
-                if seen_eid is None:
-                    raise StoreError(f"sighting of unknown item {item!r}")
-                edge_rows_seen.setdefault(seen_eid, []).append(row)
-            if sighting.ref:
-                refs[row] = sighting.ref
+        seen = batch.sightings
+        if not isinstance(seen, Seen):
+            seen = _grouped(seen, nids)
+        try:
+            node_rows_seen = {nids[item]: rows for item, rows in seen.nodes.items()}
+            edge_rows_seen = {edge_keys[key]: rows for key, rows in seen.edges.items()}
+        except KeyError as exc:
+            item = exc.args[0]
+            raise StoreError("sighting of unknown item "
+                             f"{edge_id(*item) if type(item) is tuple else item!r}") from None
+        refs = seen.refs
 
         fresh_nodes = self._state(_NODES, file_id, node_state, node_rows_seen)
         self._db.executemany(
@@ -827,6 +820,25 @@ def _edge_ends(edge_id: str) -> tuple[str, str, str] | tuple[None, None, None]:
     type_, sep, rest = edge_id.partition(":")
     src, arrow, dst = rest.partition("->")
     return (type_, src, dst) if sep and arrow else (None, None, None)
+
+
+def _grouped(sightings: Iterable[Sighting], nodes: Mapping[str, int]) -> Seen:
+    """Sightings grouped as the ingest engine groups them (``nodes``: the known node ids)."""
+    node_rows: dict[str, list[int]] = {}
+    edge_rows: dict[tuple[str, str, str], list[int]] = {}
+    refs: dict[int, str] = {}
+    for sighting in sightings:
+        item, row = sighting.item, sighting.row
+        if item in nodes:
+            node_rows.setdefault(item, []).append(row)
+        else:
+            ends = _edge_ends(item)
+            if ends[0] is None:
+                raise StoreError(f"sighting of unknown item {item!r}")
+            edge_rows.setdefault(ends, []).append(row)
+        if sighting.ref:
+            refs[row] = sighting.ref
+    return Seen(node_rows, edge_rows, refs)
 
 
 def _stated(props: dict[str, Any]) -> dict[str, Any]:

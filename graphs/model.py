@@ -6,9 +6,11 @@ pydantic models, validated once and serialised to JSON for both stores.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Any, Literal, overload
 
 from pydantic import (
     BaseModel,
@@ -51,6 +53,7 @@ __all__ = [
     "Retracted",
     "Retraction",
     "RoleClaim",
+    "Seen",
     "Sighting",
     "Statement",
     "Tie",
@@ -104,13 +107,55 @@ class Sighting:
     ref: str | None = None  # exhibit / report reference of the row
 
 
+class Seen(Sequence[Sighting]):
+    """A batch's sightings grouped by item, as the ingest engine gathers them: the rows that
+    saw each node (by id) and each relationship (by type, source and target id), each in row
+    order, and the rows' references.
+
+    A store that reads the groups skips a :class:`Sighting` per item and row (a million rows
+    see some two million items); read as a sequence, it is the sightings in row order (the
+    nodes of a row before its relationships).
+    """
+
+    __slots__ = ("_flat", "edges", "nodes", "refs")
+
+    def __init__(self, nodes: dict[str, list[int]], edges: dict[tuple[str, str, str], list[int]],
+                 refs: dict[int, str]) -> None:
+        self.nodes, self.edges, self.refs = nodes, edges, refs
+        self._flat: list[Sighting] | None = None
+
+    def _sightings(self) -> list[Sighting]:
+        if self._flat is None:
+            seen = [(row, item) for item, rows in self.nodes.items() for row in rows]
+            seen += [(row, edge_id(*key)) for key, rows in self.edges.items() for row in rows]
+            seen.sort(key=itemgetter(0))  # stable: a row's nodes stay before its relationships
+            refs = self.refs
+            self._flat = [Sighting(item, row, refs.get(row)) for row, item in seen]
+        return self._flat
+
+    def __len__(self) -> int:
+        return len(self._sightings())
+
+    @overload
+    def __getitem__(self, index: int) -> Sighting: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Sighting]: ...
+
+    def __getitem__(self, index: int | slice) -> Sighting | Sequence[Sighting]:
+        return self._sightings()[index]
+
+    def __iter__(self) -> Iterator[Sighting]:
+        return iter(self._sightings())
+
+
 @dataclass(slots=True)
 class Batch:
     """Accepted rows of one file, ready for the store; ``last_row`` is the last row covered."""
 
     nodes: list[Node]
     edges: list[Edge]
-    sightings: list[Sighting]
+    sightings: Sequence[Sighting]  # a Seen when the ingest engine made the batch
     last_row: int
 
 

@@ -35,7 +35,7 @@ from ringmap.errors import NormalisationError
 from ringmap.fileio import make_dirs, open_private, remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.identify import KINDS, Identified, identify
-from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Sighting, edge_id
+from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Seen
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, masked_card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
 from ringmap.graphs.tokens import operation_keys
@@ -52,7 +52,7 @@ from ringmap.ingest.readers import Row
 from ringmap.privacy import key_problem, mask_card_field, mask_card_numbers
 from ringmap.tabular import CsvWriter
 
-__all__ = ["CompiledMapping", "Quarantine", "RowRejected", "add_row", "compile_mapping",
+__all__ = ["BatchBuilder", "CompiledMapping", "Quarantine", "RowRejected", "compile_mapping",
            "converter", "load_batches"]
 
 Values = Sequence[str | None]
@@ -909,10 +909,8 @@ def load_batches(
     seen: set[int] = set()
     read = loaded = duplicate = rejected = 0
     skipped: dict[str, dict[str, int]] = {}
-    nodes: dict[str, Node] = {}
-    edges: dict[str, Edge] = {}
-    sightings: list[Sighting] = []
-    last: dict[str, Any] = {}  # add_row's memory of what it merged, per batch
+    builder = BatchBuilder()
+    add = builder.add
     in_batch = 0
     row_no = resume_row
 
@@ -946,49 +944,78 @@ def load_batches(
                 seen.add(signature)
                 loaded += 1
                 if row_no > resume_row:
-                    add_row(nodes, edges, sightings, row_no, ref, row_nodes, row_edges, last)
+                    add(row_no, ref, row_nodes, row_edges)
         if in_batch >= batch_size:
             if on_progress is not None:
                 on_progress()
-            if sightings:
+            if builder.sightings:
                 account()
-                yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
-                nodes, edges, sightings, last = {}, {}, [], {}
+                yield builder.batch(row_no)
             in_batch = 0
     account()
-    if sightings:
-        yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
+    if builder.sightings:
+        yield builder.batch(row_no)
     if on_progress is not None:
         on_progress()
 
 
-def add_row(nodes: dict[str, Node], edges: dict[str, Edge], sightings: list[Sighting],
-            row_no: int, ref: str | None, row_nodes: list[RowNode],
-            row_edges: list[RowEdge], last: dict[str, Any] | None = None) -> None:
-    """Merge one accepted row into the batch being built, as the stores merge sightings
-    (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen).
+class BatchBuilder:
+    """Accepted rows merged into the batch being built, as the stores merge sightings
+    (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen),
+    and the rows that saw each item gathered per item (:class:`~ringmap.graphs.model.Seen`).
 
-    ``last`` (one per batch) remembers the properties merged last into each item: the same
-    remembered properties again (a subscriber on each of its logins) change nothing, so
-    merging them is skipped.
+    The properties merged last into each item are remembered: the same remembered properties
+    again (a subscriber on each of its logins) change nothing, so merging them is skipped.
     """
-    last = {} if last is None else last
-    for nid, type_, props, _hash in row_nodes:
-        node = nodes.get(nid)
-        if node is None:
-            nodes[nid] = Node(nid, type_, dict(props))  # ``props`` is remembered: copy
-            last[nid] = props
-        elif props and last.get(nid) is not props:
-            merge_props(node.props, props)
-            last[nid] = props
-        sightings.append(Sighting(nid, row_no, ref))
-    for type_, src, dst, props, _hash in row_edges:
-        eid = edge_id(type_, src, dst)
-        edge = edges.get(eid)
-        if edge is None:
-            edges[eid] = Edge(type_, src, dst, dict(props))
-            last[eid] = props
-        elif props and last.get(eid) is not props:
-            merge_props(edge.props, props)
-            last[eid] = props
-        sightings.append(Sighting(eid, row_no, ref))
+
+    __slots__ = ("_edges", "_nodes", "_refs", "sightings")
+
+    def __init__(self) -> None:
+        # per item: the item, the rows that saw it, the properties merged into it last
+        self._nodes: dict[str, tuple[Node, list[int], list[Any]]] = {}
+        self._edges: dict[tuple[str, str, str], tuple[Edge, list[int], list[Any]]] = {}
+        self._refs: dict[int, str] = {}
+        #: sightings in the batch so far
+        self.sightings = 0
+
+    def add(self, row_no: int, ref: str | None, row_nodes: Sequence[RowNode],
+            row_edges: Sequence[RowEdge]) -> None:
+        """Merge one accepted row: its reference, nodes and relationships."""
+        nodes, edges = self._nodes, self._edges
+        for nid, type_, props, _hash in row_nodes:
+            node = nodes.get(nid)
+            if node is None:  # ``props`` is remembered: copy
+                nodes[nid] = (Node(nid, type_, dict(props)), [row_no], [props])
+            else:
+                node[1].append(row_no)
+                if props and node[2][0] is not props:
+                    merge_props(node[0].props, props)
+                    node[2][0] = props
+        for type_, src, dst, props, _hash in row_edges:
+            key = (type_, src, dst)
+            edge = edges.get(key)
+            if edge is None:
+                edges[key] = (Edge(type_, src, dst, dict(props)), [row_no], [props])
+            else:
+                edge[1].append(row_no)
+                if props and edge[2][0] is not props:
+                    merge_props(edge[0].props, props)
+                    edge[2][0] = props
+        if ref:
+            self._refs[row_no] = ref
+        self.sightings += len(row_nodes) + len(row_edges)
+
+    def end(self, nid: str, type_: str) -> None:
+        """A relationship's end seen on no row of the batch (the store needs it there)."""
+        if nid not in self._nodes:
+            self._nodes[nid] = (Node(nid, type_, {}), [], [None])
+
+    def batch(self, last_row: int) -> Batch:
+        """The batch built so far (covering rows up to ``last_row``); the next starts empty."""
+        nodes, edges = self._nodes, self._edges
+        seen = Seen({nid: node[1] for nid, node in nodes.items() if node[1]},
+                    {key: edge[1] for key, edge in edges.items()}, self._refs)
+        done = Batch([node[0] for node in nodes.values()], [edge[0] for edge in edges.values()],
+                     seen, last_row)
+        self._nodes, self._edges, self._refs, self.sightings = {}, {}, {}, 0
+        return done

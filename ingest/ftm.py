@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ringmap.errors import NormalisationError
 from ringmap.graphs import ftm as forms
 from ringmap.graphs.identify import identify
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Sighting
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node
 from ringmap.graphs.normalise import (
     NORMALISERS,
     Context,
@@ -65,7 +65,7 @@ from ringmap.graphs.normalise import (
     masked_card_fields,
 )
 from ringmap.graphs.schema import SCHEMA, node_id
-from ringmap.ingest.engine import Quarantine, RowRejected, add_row, converter
+from ringmap.ingest.engine import BatchBuilder, Quarantine, RowRejected, converter
 from ringmap.ingest.mapping import ReadLimits, phone_region
 from ringmap.ingest.readers import json_lines
 from ringmap.privacy import PSEUDONYM, mask_card_numbers
@@ -652,9 +652,7 @@ def ftm_batches(path: Path, fmt: FtmFormat, load: FileLoad, key: bytes,
     seen: set[bytes] = set()
     counts = {"read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
     skipped: dict[str, dict[str, int]] = {}
-    nodes: dict[str, Node] = {}
-    edges: dict[str, Edge] = {}
-    sightings: list[Sighting] = []
+    builder = BatchBuilder()
     row_no = resume_row
     tell: list[Callable[[], int]] = []
 
@@ -691,19 +689,17 @@ def ftm_batches(path: Path, fmt: FtmFormat, load: FileLoad, key: bytes,
         if row_no > resume_row:
             for edge in result.edges:  # ends seen on other lines: the store needs them here
                 for end in (edge.src, edge.dst):
-                    nodes.setdefault(end, Node(end, end.split(":", 1)[0], {}))
-            add_row(nodes, edges, sightings, row_no, entity.id,
-                    [(n.id, n.type, n.props, 0) for n in result.nodes],
-                    [(e.type, e.src, e.dst, e.props, 0) for e in result.edges])
-        if len(sightings) >= batch_size:
+                    builder.end(end, end.split(":", 1)[0])
+            builder.add(row_no, entity.id, [(n.id, n.type, n.props, 0) for n in result.nodes],
+                        [(e.type, e.src, e.dst, e.props, 0) for e in result.edges])
+        if builder.sightings >= batch_size:
             account()
-            yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
-            nodes, edges, sightings = {}, {}, []
+            yield builder.batch(row_no)
             if on_progress is not None and tell:
                 on_progress(tell[0]())
     account()
-    if sightings:
-        yield Batch(list(nodes.values()), list(edges.values()), sightings, row_no)
+    if builder.sightings:
+        yield builder.batch(row_no)
 
 
 def _cells(obj: Any, limit: int) -> list[str | None]:

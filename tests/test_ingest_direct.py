@@ -1,0 +1,98 @@
+"""issue 14 item 1: the engine hands the embedded store its sightings grouped per item
+(:class:`~ringmap.graphs.model.Seen`) and the store writes properties without the JSON
+encoder where it can: the same store as from one :class:`~ringmap.graphs.model.Sighting` per
+item and row, and the same text as the encoder's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringmap.graphs.codec import encode_props
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import Batch, FileLoad, Seen, Sighting
+from ringmap.ingest.case import load_case
+from ringmap.ingest.mapping import Mapping
+from ringmap.ingest.run import ingest_files
+from ringmap.testing import store_fingerprint
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "strikeback"
+
+
+class _Ungrouped(EmbeddedStore):
+    """An embedded store given every batch's sightings one by one, as other producers do."""
+
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+        return super()._load_file(load, (replace(b, sightings=list(b.sightings))
+                                         for b in batches))
+
+
+def _fingerprint(store_type: type[EmbeddedStore], work: Path) -> dict[str, str]:
+    with store_type(work / "case.db") as store:
+        ingest_files(store, load_case(EXAMPLE), run_id="same", quarantine_dir=work / "q",
+                     batch_size=50)
+    return store_fingerprint(work / "case.db", work / "q")
+
+
+def test_issue14_grouped_sightings_store_as_one_by_one(tmp_path: Path) -> None:
+    assert (_fingerprint(EmbeddedStore, tmp_path / "grouped")
+            == _fingerprint(_Ungrouped, tmp_path / "plain"))
+
+
+def test_issue14_seen_reads_as_sightings_in_row_order() -> None:
+    seen = Seen({"Account:a": [1, 3], "Device:d": [3]},
+                {("USES", "Person:p", "Account:a"): [2, 3]}, {3: "EX-3"})
+    assert list(seen) == [Sighting("Account:a", 1), Sighting("USES:Person:p->Account:a", 2),
+                          Sighting("Account:a", 3, "EX-3"), Sighting("Device:d", 3, "EX-3"),
+                          Sighting("USES:Person:p->Account:a", 3, "EX-3")]
+    assert len(seen) == 5 and seen[-1].row == 3
+
+
+_ENCODER = json.JSONEncoder(default=lambda v: v.isoformat() if isinstance(v, date)
+                            else sorted(v), sort_keys=True, ensure_ascii=False,
+                            separators=(",", ":"))
+
+
+@pytest.mark.parametrize("props", [
+    {}, {"handle": "maria.s", "platform": "facebook"},
+    {"name": 'Ma"ria\\ \n\t\x01 \u2028 日本', "é": "ü"},
+    {"first_seen": datetime(2014, 3, 2, 5, 41, tzinfo=UTC), "day": date(2014, 3, 2),
+     "naive": datetime(2014, 3, 2, 5, 41, 7, 12)},
+    {"count": 12, "big": -10 ** 22, "flag": True, "off": False, "none": None},
+    {"amount": 0.1, "tiny": 1e-7, "huge": 1e16, "zero": -0.0},
+    {"amount": float("nan"), "x": 1}, {"amount": float("inf")},
+    {"aliases": ["b", "a"], "tags": {"z", "y"}, "name": "x"},
+])
+def test_issue14_properties_written_as_the_encoder_writes_them(props: dict[str, Any]) -> None:
+    assert encode_props(props) == _ENCODER.encode(
+        {k: v for k, v in props.items() if v is not None})
+
+
+def test_issue14_one_value_spelled_several_ways_is_one_node(tmp_path: Path) -> None:
+    """Values are normalised once per distinct spelling: spellings of one number are one
+    Phone node, seen on every row that spells it; a row that differs from an earlier one
+    only in spelling is a duplicate."""
+    table = tmp_path / "subscribers.csv"
+    table.write_text("handle,mobile\nmaria.s,+63 917 123 4567\njuan.dc,09171234567\n"
+                     "ana.r,0917-123-4567\nmaria.s,(0917) 1234567\n", encoding="utf-8")
+    mapping = Mapping.model_validate({
+        "name": "subscribers", "source": {"format": "csv", "default_region": "PH"},
+        "entities": {"account": {"type": "Account", "properties": {
+            "platform": {"literal": "facebook"}, "handle": {"column": "handle"}}},
+            "phone": {"type": "Phone", "properties": {"number": {"column": "mobile"}}}},
+        "relationships": [{"type": "REGISTERED_TO", "source": "account", "target": "phone"}]})
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        (report,) = ingest_files(store, [(table, mapping, None)],
+                                 quarantine_dir=tmp_path / "q").files
+        assert (report.read, report.loaded, report.duplicate) == (4, 3, 1)
+        phones = list(store.nodes(["Phone"]))
+        assert [p.id for p in phones] == ["Phone:+639171234567"]
+        assert [p.row for p in store.provenance("Phone:+639171234567")] == [2, 3, 4]
+        assert len(list(store.edges(["REGISTERED_TO"]))) == 3

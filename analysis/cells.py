@@ -42,7 +42,7 @@ from ringmap.analysis.community import (
 from ringmap.analysis.keyplayers import Centrality
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
-from ringmap.graphs.model import edge_id
+from ringmap.graphs.model import Grading
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 
@@ -297,25 +297,28 @@ def find_cells(
                        timings=timings, widespread=widespread)
 
 
-def edge_reliability(store: Store, evidence: nx.MultiDiGraph) -> tuple[dict[str, float], str]:
+def edge_reliability(store: Store) -> tuple[dict[str, float], str]:
     """Edge id -> reliability of its best source, and how grading was applied.
 
     With a single grading every tie scales alike, so nothing is looked up (``uniform``).
     Otherwise the gradings of every relationship are read in one pass
-    (:meth:`~ringmap.graphs.store.Store.edge_gradings`).
+    (:meth:`~ringmap.graphs.store.Store.edge_gradings`), and each distinct set of gradings is
+    scored once (a case has a few gradings, and hundreds of thousands of relationships).
+    Relationships of members of a same-as group keep their store ids: the projection never
+    asks for them.
     """
     gradings = {load.grading for load in store.file_loads()}
     if len(gradings) <= 1:
         return {}, "uniform"
-    seen = store.edge_gradings()
+    best: dict[frozenset[Grading], float] = {}
     out: dict[str, float] = {}
-    for src, dst, rel in evidence.edges(keys=True):
-        if rel in _UNGRADED:
+    for eid, sources in store.edge_gradings().items():
+        if not sources or eid.partition(":")[0] in _UNGRADED:
             continue
-        eid = edge_id(rel, src, dst)
-        sources = seen.get(eid)
-        if sources:
-            out[eid] = max(g.reliability() for g in sources)
+        found = best.get(sources)
+        if found is None:
+            found = best[sources] = max(g.reliability() for g in sources)
+        out[eid] = found
     return out, "applied"
 
 
@@ -336,7 +339,7 @@ def detect_cells(
     reliability: dict[str, float] = {}
     grading = "off"
     if settings.projection.use_grading:
-        reliability, grading = edge_reliability(store, evidence)
+        reliability, grading = edge_reliability(store)
     result = find_cells(evidence, settings, reliability, detection)
     result.grading = grading
     return result

@@ -260,7 +260,10 @@ class _Builder:
     def _rel(self, *edge_ids: str) -> float:
         if not self.reliability:
             return 1.0
-        return min(self.reliability.get(e, 1.0) for e in edge_ids)
+        get = self.reliability.get
+        if len(edge_ids) == 1:  # nearly every call: no generator
+            return get(edge_ids[0], 1.0)
+        return min(get(e, 1.0) for e in edge_ids)
 
     def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[str, ...]) -> None:
         self.kinds[ident] = self.weak.get(ident, kind)
@@ -396,28 +399,33 @@ class _Builder:
                 self._propagate(card, person, "mule", edge_id("HOLDS", person, card))
 
 
-def _pairs(agents: AgentGraph, settings: ProjectionSettings) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    incidence: Mapping[str, Mapping[int, Attachment]], kinds: Mapping[str, str], n_units: int,
+    settings: ProjectionSettings,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Tie weights summed over shared identifiers, expanded in bulk per holder count.
 
-    Identifiers above the infrastructure threshold are set aside first, so no hub is ever
-    expanded into its pairs; the rest are grouped by holder count ``k`` and expanded as
-    ``(identifiers x k)`` arrays, so the cost is numpy's, not a Python loop per pair.
+    Identifiers above the infrastructure threshold are set aside first (and returned with
+    their holder counts), so no hub is ever expanded into its pairs; the rest are grouped by
+    holder count ``k`` and expanded as ``(identifiers x k)`` arrays, so the cost is numpy's,
+    not a Python loop per pair. Returns the ``(pairs, 2)`` vertex ids, their weights and the
+    infrastructure.
     """
-    n_units = len(agents.units)
     share_cap = (settings.infra_max_share * n_units if settings.infra_max_share is not None
                  else math.inf)
     groups: dict[int, tuple[list[list[int]], list[list[float]], list[float]]] = {}
-    for ident, holders in agents.incidence.items():
+    infrastructure: dict[str, int] = {}
+    for ident, holders in incidence.items():
         k = len(holders)
         if k < 2:
             continue
         if k > settings.infra_max_agents or k > share_cap:
-            agents.infrastructure[ident] = k
+            infrastructure[ident] = k
             continue
         units, rels, bases = groups.setdefault(k, ([], [], []))
         units.append(list(holders))
         rels.append([a.reliability for a in holders.values()])
-        bases.append(settings.weight(agents.kinds[ident]) * settings.hub_factor(k))
+        bases.append(settings.weight(kinds[ident]) * settings.hub_factor(k))
     keys: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     for k, (units, rels, bases) in groups.items():
@@ -430,10 +438,10 @@ def _pairs(agents: AgentGraph, settings: ProjectionSettings) -> tuple[np.ndarray
         weights.append((np.asarray(bases)[:, None]
                         * np.minimum(rel[:, first], rel[:, second])).ravel())
     if not keys:
-        return np.empty((0, 2), dtype=np.int64), np.empty(0)
+        return np.empty((0, 2), dtype=np.int64), np.empty(0), infrastructure
     pair_keys, inverse = np.unique(np.concatenate(keys), return_inverse=True)
     summed = np.bincount(inverse, weights=np.concatenate(weights))
-    return np.stack([pair_keys // n_units, pair_keys % n_units], axis=1), summed
+    return np.stack([pair_keys // n_units, pair_keys % n_units], axis=1), summed, infrastructure
 
 
 def project_agents(
@@ -451,7 +459,7 @@ def project_agents(
         Weights, hub down-weighting and the infrastructure threshold.
     reliability
         Optional edge id -> 0..1 reliability of its best source (see
-        :func:`ringmap.analysis.grading.edge_reliability`); missing edges count as 1.
+        :func:`ringmap.analysis.cells.edge_reliability`); missing edges count as 1.
 
     Returns
     -------
@@ -464,16 +472,21 @@ def project_agents(
     builder.direct()
     builder.chains()
     builder.money(builder.contacts())
+    edges, weights, infrastructure = _pairs(builder.incidence, builder.kinds,
+                                            len(builder.units), settings)
+    # straight from the pair arrays: no Python list per tie
+    graph = ig.Graph(n=len(builder.units), edges=edges)
+    if len(weights):  # no tie, no weight attribute: every agent alone (see community._weights)
+        graph.es["weight"] = weights.tolist()
     agents = AgentGraph(
         evidence=evidence,
         settings=settings,
         units=builder.units,
-        graph=ig.Graph(n=len(builder.units)),
+        graph=graph,
         accounts={k: sorted(v) for k, v in builder.accounts.items()},
         shared_accounts=builder.shared_accounts,
         incidence=dict(builder.incidence),
         kinds=builder.kinds,
+        infrastructure=infrastructure,
     )
-    edges, weights = _pairs(agents, settings)
-    agents.graph.add_edges(edges.tolist(), attributes={"weight": weights.tolist()})
     return agents

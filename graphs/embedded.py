@@ -581,8 +581,17 @@ class EmbeddedStore(Store):
             "SELECT e.type, s.id, d.id, GROUP_CONCAT(es.file_id) "
             "FROM edge_src es JOIN edges e ON e.eid = es.eid "
             "JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst GROUP BY es.eid")
-        return {edge_id(type_, src, dst): frozenset(gradings[int(f)] for f in files.split(","))
-                for type_, src, dst, files in rows}
+        # a case has a few gradings: one set object per distinct list of files, not one per
+        # relationship (and its hash computed once)
+        sets: dict[str, frozenset[Grading]] = {}
+
+        def graded(files: str) -> frozenset[Grading]:
+            found = sets.get(files)
+            if found is None:
+                found = sets[files] = frozenset(gradings[int(f)] for f in files.split(","))
+            return found
+
+        return {edge_id(type_, src, dst): graded(files) for type_, src, dst, files in rows}
 
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
         found: dict[str, list[Stated]] = {}

@@ -182,7 +182,7 @@ def test_single_low_graded_link_does_not_join_cells(tmp_path: Path) -> None:
     assert cell_of["Person:c0p0"] == cell_of["Person:c0p1"]
     assert cell_of["Person:c0p0"] != cell_of["Person:c1p0"]
     assert result.grading == "applied"
-    reliability, _how = edge_reliability(store, store.project())
+    reliability, _how = edge_reliability(store)
     assert reliability[tip] == pytest.approx(0.09)
 
 

@@ -42,7 +42,6 @@ from ringmap.analysis.community import (
 from ringmap.analysis.keyplayers import Centrality
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.errors import AnalysisError
-from ringmap.graphs.model import Grading
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 
@@ -310,14 +309,17 @@ def edge_reliability(store: Store) -> tuple[dict[str, float], str]:
     gradings = {load.grading for load in store.file_loads()}
     if len(gradings) <= 1:
         return {}, "uniform"
-    best: dict[frozenset[Grading], float] = {}
+    seen = store.edge_gradings()
+    # by the set's identity: stores hand out one set object per combination of files, and
+    # comparing equal sets of files with the same grading would compare pydantic models
+    best: dict[int, float] = {}
     out: dict[str, float] = {}
-    for eid, sources in store.edge_gradings().items():
+    for eid, sources in seen.items():
         if not sources or eid.partition(":")[0] in _UNGRADED:
             continue
-        found = best.get(sources)
+        found = best.get(id(sources))
         if found is None:
-            found = best[sources] = max(g.reliability() for g in sources)
+            found = best[id(sources)] = max(g.reliability() for g in sources)
         out[eid] = found
     return out, "applied"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -29,6 +29,7 @@ from ringmap.graphs.model import (
     AnalysisRun,
     CellMember,
     CellRecord,
+    EvidenceRow,
     Provenance,
     Tie,
     edge_id,
@@ -69,17 +70,21 @@ class EvidenceReader:
 
     fetched: dict[str, list[Provenance]] | None = None
     prefetched: frozenset[str] = frozenset()
-    deferred: list[tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
+    deferred: list[tuple[tuple[str, ...], list[EvidenceRow]]] | None = None
     graph: nx.MultiDiGraph | None = None
     """The evidence graph the items come from, when same-as groups may be collapsed in it."""
 
-    def rows(self, items: tuple[str, ...]) -> list[dict[str, Any]]:
+    made: dict[str, list[EvidenceRow]] = field(default_factory=dict)
+    """Item -> its rows, built once: an item behind several ties (a contact between two
+    agents, a seized exhibit) shares one set of frozen rows between them."""
+
+    def rows(self, items: tuple[str, ...]) -> list[EvidenceRow]:
         """Up to ``rows_per_tie`` provenance rows of the first of ``items`` seen anywhere.
 
         While :meth:`deferring`, returns an empty list that :meth:`resolve` fills later.
         """
         if self.deferred is not None:
-            placeholder: list[dict[str, Any]] = []
+            placeholder: list[EvidenceRow] = []
             self.deferred.append((items, placeholder))
             return placeholder
         for item in items:
@@ -88,13 +93,18 @@ class EvidenceReader:
                 self.exhausted = True
                 return []
             self.lookups += 1
-            found = [(store_id, p) for store_id in self._behind(item)
-                     for p in (self.store.provenance(store_id) if self.fetched is None
-                               else self.fetched.get(store_id, []))]
-            if found:
-                return [{"item": public_edge(self.privacy, store_id), "file": p.source_file,
-                         "row": p.row, "ref": p.ref, "grading": str(p.grading)}
-                        for store_id, p in found[: self.rows_per_tie]]
+            made = self.made.get(item)
+            if made is None:
+                found = [(store_id, p) for store_id in self._behind(item)
+                         for p in (self.store.provenance(store_id) if self.fetched is None
+                                   else self.fetched.get(store_id, []))]
+                # built from the store's own ledger: no need to validate again
+                made = self.made[item] = [EvidenceRow.model_construct(
+                    item=public_edge(self.privacy, store_id), file=p.source_file, row=p.row,
+                    ref=p.ref, grading=str(p.grading)) for store_id, p in
+                    found[: self.rows_per_tie]]
+            if made:
+                return list(made)
         return []
 
     def _behind(self, item: str) -> list[str]:
@@ -116,6 +126,9 @@ class EvidenceReader:
             store_id for item in wanted[: self.budget] for store_id in self._behind(item))
         for items, placeholder in deferred:
             placeholder.extend(self.rows(items))
+        # every placeholder is filled: let the provenance read in bulk go (a later call
+        # reads the store again, as before deferring)
+        self.fetched = None
 
 
 def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:

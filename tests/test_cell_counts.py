@@ -17,6 +17,8 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
+from ringmap.analysis import cells, projection
+from ringmap.analysis.projection import AgentGraph
 from ringmap.analysis.report import UNKNOWN_COUNTRY
 from ringmap.cli import cli
 from ringmap.errors import StoreError
@@ -37,6 +39,8 @@ class Example:
 
     store: EmbeddedStore
     projections: int
+    agent_projections: int
+    """Agent graphs built (issue 16: one per run, detection's)."""
     out: Path
     summary: RunSummary
     records: list[CellRecord]
@@ -55,10 +59,17 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
             return projected[-1]
 
         patch.setattr(store, "project", project)  # counted, still the real store's graph
+        agents: list[AgentGraph] = []
+
+        def project_agents(*args: Any) -> AgentGraph:
+            agents.append(projection.project_agents(*args))
+            return agents[-1]
+
+        patch.setattr(cells, "project_agents", project_agents)
         summary = run_case(store, STRIKEBACK, out, packages=True)
         latest = store.latest_cells()
         assert latest is not None
-        yield Example(store, len(projected), out, summary, latest[1])
+        yield Example(store, len(projected), len(agents), out, summary, latest[1])
 
 
 def _cli(example: Example, *args: str) -> tuple[int, str, str]:
@@ -70,6 +81,7 @@ def test_issue9_run_projects_the_graph_once(example: Example) -> None:
     assert example.summary.files.count("maps/victims.html") == 1
     assert any(f.startswith("packages/") for f in example.summary.files)
     assert example.projections == 1  # it was 4: cells, two maps, packages
+    assert example.agent_projections == 1  # issue 16: nothing but detection builds one
 
 
 def test_issue9_cell_report_and_query_count_the_same_victims(example: Example) -> None:

@@ -25,10 +25,12 @@ from ringmap.analysis.community import (
     size_plausibility,
     split_disconnected,
 )
-from ringmap.analysis.explain import write_cells
+from ringmap.analysis.explain import EvidenceReader, write_cells
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.errors import AnalysisError
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import edge_id
+from ringmap.privacy import Privacy
 from ringmap.testing import CaseBuilder
 from ringmap.tests.cells_synth import Planted, planted_case
 
@@ -195,6 +197,18 @@ def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:
     assert all(m.explanation for m in members)  # still explained by their ties
     assert sum(1 for m in members for t in m.explanation if t.evidence) <= 5
 
+
+
+def test_issue16_an_items_evidence_rows_are_built_once_and_shared(
+        stored: EmbeddedStore) -> None:
+    uses = next(stored.edges(["USES"]))
+    item = edge_id("USES", uses.src, uses.dst)
+    reader = EvidenceReader(stored, Privacy(reveal=True), rows_per_tie=2, budget=10)
+    first, again = reader.rows((item,)), reader.rows((item,))
+    assert [(r.item, r.file, r.row) for r in first] == [
+        (item, p.source_file, p.row) for p in stored.provenance(item)][:2]
+    assert first is not again and all(a is b for a, b in zip(first, again, strict=True))
+    assert reader.lookups == 2  # each tie still counts against the budget
 
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=40))
 def test_ari_and_nmi_properties(pairs: list[tuple[int, int]]) -> None:

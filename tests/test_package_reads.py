@@ -6,6 +6,7 @@ side of the whole graph twice, so N packages cost N whole-run reads and 2N whole
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.schema import SCHEMA
 from ringmap.privacy import Privacy
 from ringmap.viz.maps import cells_detail_map
-from ringmap.viz.package import export_cells
+from ringmap.viz.package import MANIFEST, SIGNATURE, export_cells, verify_package
 from ringmap.viz.reach import INFRA_RELS, reach_cells, select_cells
 
 
@@ -102,3 +103,31 @@ def test_a_cell_map_reads_its_sightings_in_one_batch(
     assert len(spec.nodes) + len(spec.edges) > 20
     assert any("sources:" in n.title for n in spec.nodes)
     assert calls == {"provenance": 0, "provenance_many": 1}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file of every package under ``folder``, its creation time taken out (the
+    manifest and its signature change with it)."""
+    created = {json.loads(p.read_text(encoding="utf-8"))["created"]
+               for p in folder.glob("*/summary.json")}
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name not in (MANIFEST, SIGNATURE):
+            data = path.read_bytes()
+            for value in created:
+                data = data.replace(value.encode(), b"<created>")
+            out[path.relative_to(folder).as_posix()] = data
+    return out
+
+
+def test_packages_written_by_two_processes_are_those_one_writes(
+        strikeback: EmbeddedStore, tmp_path: Path) -> None:
+    # issue 16: packages are written by forked workers, one per core
+    graph = strikeback.project()
+    one = export_cells(strikeback, tmp_path / "one", graph=graph, workers=1)
+    two = export_cells(strikeback, tmp_path / "two", graph=graph, workers=2)
+    assert [(p.cell_id, p.rows, p.signed_by) for p in one] == [
+        (p.cell_id, p.rows, p.signed_by) for p in two]
+    assert [p.path.name for p in two] == [p.path.name for p in one]
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert all(verify_package(p.path).problems == [] for p in two)

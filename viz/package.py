@@ -44,6 +44,7 @@ from the one the sender gave (``ringmap verify --key``).
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import os
@@ -51,7 +52,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,7 @@ from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.fileio import remove_stale_temporaries, temporary_suffix
+from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -484,10 +489,15 @@ def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
 
 
 def export_cells(store: Store, out: Path, *, reveal: bool = False,
-                 reason: str | None = None, graph: nx.MultiDiGraph | None = None
-                 ) -> list[PackageResult]:
+                 reason: str | None = None, graph: nx.MultiDiGraph | None = None,
+                 workers: int | None = None) -> list[PackageResult]:
     """Write one package per cell of the latest run into ``out/cell-<id>/`` (``graph`` as
-    for :func:`export_cell`)."""
+    for :func:`export_cell`).
+
+    Packages of an embedded case are written by ``workers`` processes at once (default: one
+    per CPU this process may use), each reading the case on its own connection; the packages
+    are the same as one process writes, and come back in the run's order.
+    """
     require_reason(reveal, reason)
     out = Path(out)
     remove_stale_temporaries(out)  # a killed export's staging folders, even if this one stops
@@ -501,9 +511,51 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
     graph = store.project() if graph is None else graph
     job = _Job(store, graph, run_id, cell_of(records), Privacy.for_graph(graph, reveal=reveal),
                reason, key)
-    return [_export(job, cell, found, target)
-            for cell, found, target in zip(records, reach_cells(graph, records), targets,
-                                           strict=True)]
+    cells = list(zip(records, reach_cells(graph, records), targets, strict=True))
+    processes = min(len(cells), len(os.sched_getaffinity(0)) if workers is None else workers)
+    if processes > 1 and isinstance(store, EmbeddedStore) and _FORK in get_all_start_methods():
+        return _export_forked(job, cells, processes)
+    return [_export(job, *cell) for cell in cells]
+
+
+_FORK = "fork"
+#: what the forked workers of :func:`_export_forked` write: set before they start, so they
+#: inherit it (the graph is not copied to them, nor pickled)
+_forked: tuple[_Job, list[tuple[CellRecord, CellReach, Path]]] | None = None
+
+
+def _export_forked(job: _Job, cells: list[tuple[CellRecord, CellReach, Path]],
+                   processes: int) -> list[PackageResult]:
+    """The packages of ``cells`` written by ``processes`` forked workers, in ``cells``' order."""
+    global _forked
+    _forked = (job, cells)
+    gc.freeze()  # the collector would touch, and so copy, every object the workers inherit
+    try:
+        with ProcessPoolExecutor(processes, get_context(_FORK), _start_worker) as pool:
+            return list(pool.map(_export_nth, range(len(cells))))
+    except BrokenProcessPool:
+        raise ExportError("a process writing raid packages stopped (out of memory?); the "
+                          "packages written are complete, run the export again for the rest "
+                          "into an empty --out") from None
+    finally:
+        gc.unfreeze()
+        _forked = None
+
+
+def _start_worker() -> None:
+    """In a forked worker: read the case on a connection of its own (an SQLite connection
+    must not cross a fork)."""
+    global _forked
+    assert _forked is not None
+    job, cells = _forked
+    assert isinstance(job.store, EmbeddedStore)  # _export_forked forks for these alone
+    _forked = (replace(job, store=EmbeddedStore(job.store.path, create=False)), cells)
+
+
+def _export_nth(index: int) -> PackageResult:
+    assert _forked is not None
+    job, cells = _forked
+    return _export(job, *cells[index])
 
 
 @dataclass(frozen=True, slots=True)

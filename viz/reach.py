@@ -86,7 +86,11 @@ class _Near:
         self.exhibits: dict[str, set[str]] = defaultdict(set)
         self.person_sites: dict[str, set[str]] = defaultdict(set)
         self.seized_at: dict[str, set[str]] = defaultdict(set)
-        for src, dst, rel in graph.edges(keys=True):  # edge keys are relationship types
+        followed = INFRA_RELS | _EXHIBIT_RELS | _SITE_RELS | {"SEIZED_AT"}
+        # the adjacency itself, not graph.edges(keys=True): a view yields every edge slower
+        edges = ((src, dst, rel) for src, near in graph.succ.items()
+                 for dst, keyed in near.items() for rel in keyed if rel in followed)
+        for src, dst, rel in edges:  # edge keys are relationship types
             if rel in INFRA_RELS:
                 for node, other in ((src, dst), (dst, src)):
                     if kinds[other] in identifiers:

@@ -46,9 +46,10 @@ __all__ = [
 
 Method = Literal["leiden", "louvain", "lpa"]
 
-#: One partition of the agent graph at a modularity resolution for a seed (a label per vertex):
-#: :func:`detect` in this process, or another engine's (:mod:`ringmap.analysis.gds`).
-Detector = Callable[[float, int], list[int]]
+#: Partitions of the agent graph, one per (modularity resolution, seed) asked for (a label per
+#: vertex): :func:`detect` in this process, or another engine's (:mod:`ringmap.analysis.gds`),
+#: which runs them all in one round trip.
+Detector = Callable[[Sequence[tuple[float, int]]], list[list[int]]]
 
 #: Cell size around which the size-free resolution scale is anchored (geometric mean of 5-40).
 REFERENCE_CELL = 14.0
@@ -151,8 +152,8 @@ def detect(graph: ig.Graph, method: Method, resolution: float, seed: int) -> lis
 
 def _detector(graph: ig.Graph, method: Method) -> Detector:
     """:func:`detect` on ``graph`` by ``method``, as a :data:`Detector`."""
-    def run(resolution: float, seed: int) -> list[int]:
-        return detect(graph, method, resolution, seed)
+    def run(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
+        return [detect(graph, method, resolution, seed) for resolution, seed in runs]
 
     return run
 
@@ -272,7 +273,7 @@ def scan_resolution(
     resolutions = list(by_resolution)
     xs = list(by_resolution.values())
     run = detector or _detector(graph, method)
-    partitions = [run(r, seed) for r in resolutions]
+    partitions = run([(r, seed) for r in resolutions])
     agree = [adjusted_rand_index(a, b) for a, b in itertools.pairwise(partitions)]
     points: list[Scan] = []
     for i, (x, resolution, membership) in enumerate(zip(xs, resolutions, partitions,
@@ -331,7 +332,7 @@ def consensus(
         The kept membership and each vertex's confidence in [0, 1].
     """
     run = detector or _detector(graph, method)
-    partitions = [run(resolution, seed + i) for i in range(max(1, runs))]
+    partitions = run([(resolution, seed + i) for i in range(max(1, runs))])
     weights = _weights(graph)
 
     def quality(membership: list[int]) -> float:

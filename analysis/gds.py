@@ -55,28 +55,36 @@ WITH gds.graph.project($graph, $src[i], $dst[i],
 RETURN projected.nodeCount AS nodes, projected.relationshipCount AS ties
 """
 DROP_GRAPH = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"
+# every (resolution, seed) of a scan or a consensus in one round trip
 LEIDEN = """
-CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $gamma,
-                               randomSeed: $seed, concurrency: 1})
+UNWIND range(0, size($runs) - 1) AS run
+CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $runs[run][0],
+                               randomSeed: $runs[run][1], concurrency: $concurrency})
 YIELD nodeId, communityId
-RETURN nodeId AS v, communityId AS label
+RETURN run, collect([nodeId, communityId]) AS labels
 """
 PAGERANK = """
 CALL gds.pageRank.stream($graph, {relationshipWeightProperty: 'weight', dampingFactor: 0.85,
-                                  maxIterations: 1000, tolerance: 1e-12, concurrency: 1})
+                                  maxIterations: 1000, tolerance: 1e-12,
+                                  concurrency: $concurrency})
 YIELD nodeId, score
 RETURN nodeId AS v, score
 """
 BETWEENNESS = """
-CALL gds.betweenness.stream($graph, {relationshipWeightProperty: 'distance', concurrency: 1})
+CALL gds.betweenness.stream($graph, {relationshipWeightProperty: 'distance',
+                                     concurrency: $concurrency})
 YIELD nodeId, score
 RETURN nodeId AS v, score
 """
 STRENGTH = """
-CALL gds.degree.stream($graph, {relationshipWeightProperty: 'weight', concurrency: 1})
+CALL gds.degree.stream($graph, {relationshipWeightProperty: 'weight',
+                                concurrency: $concurrency})
 YIELD nodeId, score
 RETURN nodeId AS v, score
 """
+
+#: threads of each GDS algorithm: the server's share of this two-core machine
+CONCURRENCY = 2
 
 #: the community detection methods GDS runs here
 GDS_METHODS: frozenset[Method] = frozenset({"leiden"})
@@ -151,17 +159,20 @@ class GdsGraph:
     def scores(self, statement: str) -> dict[int, float]:
         """Vertex id -> score of a ``gds.*.stream`` ``statement`` (``$graph``: this graph)
         that returns ``v`` and ``score``."""
-        return {int(r["v"]): float(r["score"])
-                for r in self.store.query(statement, {"graph": self.name})}
+        return {int(r["v"]): float(r["score"]) for r in self.store.query(
+            statement, {"graph": self.name, "concurrency": CONCURRENCY})}
 
-    def leiden(self, resolution: float, seed: int) -> list[int]:
-        """One Leiden partition at modularity ``resolution`` for ``seed`` (a label per vertex;
-        a vertex without ties is alone)."""
-        labels = list(range(self.n, 2 * self.n))  # vertices GDS never saw: each on its own
-        for row in self.store.query(LEIDEN, {"graph": self.name, "gamma": resolution,
-                                             "seed": seed}):
-            labels[int(row["v"])] = int(row["label"])
-        return labels
+    def leiden(self, runs: Sequence[tuple[float, int]]) -> list[list[int]]:
+        """A Leiden partition per (modularity resolution, seed) of ``runs``, all in one round
+        trip (a label per vertex; a vertex without ties is alone)."""
+        # vertices GDS never saw: each on its own
+        out = [list(range(self.n, 2 * self.n)) for _ in runs]
+        for row in self.store.query(LEIDEN, {"graph": self.name, "concurrency": CONCURRENCY,
+                                             "runs": [[r, s] for r, s in runs]}):
+            labels = out[int(row["run"])]
+            for v, label in row["labels"]:
+                labels[int(v)] = int(label)
+        return out
 
 
 def detection(store: Store) -> Detection:
@@ -171,7 +182,7 @@ def detection(store: Store) -> Detection:
     @contextmanager
     def opened(graph: ig.Graph) -> Iterator[Detector]:
         if graph.ecount() == 0:  # no ties: every agent alone, as igraph says
-            yield lambda _resolution, _seed: list(range(graph.vcount()))
+            yield lambda runs: [list(range(graph.vcount())) for _ in runs]
             return
         with GdsGraph.projected(store, graph) as projected:
             yield projected.leiden

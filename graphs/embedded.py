@@ -259,11 +259,11 @@ class EmbeddedStore(Store):
         ids = self._id_cache()
         if self._first_new is None:
             self._first_new = ids.next_ids()
-        node_of, edge_of, nids = ids.node, ids.edge, ids.nids
+        node_of, edge_of, nids, eids = ids.node, ids.edge, ids.nids, ids.eids
         node_state: dict[int, tuple[str, dict[str, Any]]] = {}
         node_names: dict[int, str] = {}
         for node in batch.nodes:
-            nid = node_of(node.id)
+            nid = nids.get(node.id) or node_of(node.id)  # (ids start at 1)
             stated = node_state.get(nid)
             if stated is None:
                 node_state[nid] = (node.type, _stated(node.props))
@@ -276,7 +276,7 @@ class EmbeddedStore(Store):
         edge_keys: dict[tuple[str, str, str], int] = {}
         for edge in batch.edges:
             key = (edge.type, nids[edge.src], nids[edge.dst])
-            eid = edge_of(key)
+            eid = eids.get(key) or edge_of(key)
             edge_keys[edge.type, edge.src, edge.dst] = eid
             stated = edge_state.get(eid)
             if stated is None:

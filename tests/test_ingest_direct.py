@@ -16,7 +16,7 @@ import pytest
 
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, FileLoad, Seen, Sighting
+from ringmap.graphs.model import Batch, FileLoad, Grading, Seen, Sighting
 from ringmap.ingest.case import load_case
 from ringmap.ingest.mapping import Mapping
 from ringmap.ingest.run import ingest_files
@@ -75,21 +75,50 @@ def test_issue14_properties_written_as_the_encoder_writes_them(props: dict[str, 
         {k: v for k, v in props.items() if v is not None})
 
 
+def _subscribers() -> Mapping:
+    """A mapping of subscriber tables (handle, mobile) to accounts and their phones."""
+    return Mapping.model_validate({
+        "name": "subscribers", "source": {"format": "csv", "default_region": "PH"},
+        "entities": {"account": {"type": "Account", "properties": {
+            "platform": {"literal": "facebook"}, "handle": {"column": "handle"},
+            "display_name": {"column": "name"}}},
+            "phone": {"type": "Phone", "optional": True,
+                      "properties": {"number": {"column": "mobile"}}}},
+        "relationships": [{"type": "REGISTERED_TO", "source": "account", "target": "phone"}]})
+
+
+@pytest.mark.parametrize("order", [("A1", "C3"), ("C3", "A1")])
+def test_issue14_low_graded_rows_do_not_overwrite_a_better_graded_fact(
+        tmp_path: Path, order: tuple[str, str]) -> None:
+    """Rows merge within a file (the later row's name), but across files the best-graded
+    file's statement is shown, whichever file came first."""
+    said = {"A1": "Maria Santos", "C3": "M. Cruz"}
+    tasks = []
+    for grade in order:
+        table = tmp_path / f"subscribers-{grade}.csv"
+        table.write_text(f"handle,name,mobile\nmaria.s,someone else,\nmaria.s,{said[grade]},"
+                         "09171234567\n", encoding="utf-8")
+        tasks.append((table, _subscribers(), Grading.parse(grade)))
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        ingest_files(store, tasks, quarantine_dir=tmp_path / "q", batch_size=1)
+        account = store.get("Account:facebook/maria.s")
+        assert account is not None and account.props["display_name"] == "Maria Santos"
+        (stated,) = store.stated_many(["Account:facebook/maria.s"]).values()
+        assert sorted((load.grading.grade, props["display_name"])
+                      for load, _id, props in stated) == [("A1", "Maria Santos"),
+                                                          ("C3", "M. Cruz")]
+
+
 def test_issue14_one_value_spelled_several_ways_is_one_node(tmp_path: Path) -> None:
     """Values are normalised once per distinct spelling: spellings of one number are one
     Phone node, seen on every row that spells it; a row that differs from an earlier one
     only in spelling is a duplicate."""
     table = tmp_path / "subscribers.csv"
-    table.write_text("handle,mobile\nmaria.s,+63 917 123 4567\njuan.dc,09171234567\n"
-                     "ana.r,0917-123-4567\nmaria.s,(0917) 1234567\n", encoding="utf-8")
-    mapping = Mapping.model_validate({
-        "name": "subscribers", "source": {"format": "csv", "default_region": "PH"},
-        "entities": {"account": {"type": "Account", "properties": {
-            "platform": {"literal": "facebook"}, "handle": {"column": "handle"}}},
-            "phone": {"type": "Phone", "properties": {"number": {"column": "mobile"}}}},
-        "relationships": [{"type": "REGISTERED_TO", "source": "account", "target": "phone"}]})
+    table.write_text("handle,name,mobile\nmaria.s,Maria,+63 917 123 4567\n"
+                     "juan.dc,Juan,09171234567\nana.r,Ana,0917-123-4567\n"
+                     "maria.s,Maria,(0917) 1234567\n", encoding="utf-8")
     with EmbeddedStore(tmp_path / "case.db") as store:
-        (report,) = ingest_files(store, [(table, mapping, None)],
+        (report,) = ingest_files(store, [(table, _subscribers(), None)],
                                  quarantine_dir=tmp_path / "q").files
         assert (report.read, report.loaded, report.duplicate) == (4, 3, 1)
         phones = list(store.nodes(["Phone"]))

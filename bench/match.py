@@ -33,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ringmap.graphs.tokens import TOKEN_TYPES, operation_key, token
+from ringmap.graphs.tokens import TOKEN_TYPES, operation_key, tokenizer
+from ringmap.perf import paused_gc
 from ringmap.viz.share import Entry, match_packages, read_partner, write_share
 
 GOAL_SECONDS = 10.0
@@ -69,7 +70,8 @@ def _values(agency: str, n: int, common: int) -> list[tuple[str, str]]:
 
 
 def _entries(key: bytes, values: list[tuple[str, str]]) -> list[Entry]:
-    return [Entry(token(key, kind, value), kind, f"Node:{value}") for kind, value in values]
+    make = tokenizer(key)  # as local_entries makes them
+    return [Entry(make(kind, value), kind, f"Node:{value}") for kind, value in values]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def share(values: list[tuple[str, str]], out: Path, rate: float | None = None
                   ) -> None:
-            write_share(_entries(key, values), OPERATION, out, bloom_rate=rate)
+            with paused_gc():  # as share_case
+                write_share(_entries(key, values), OPERATION, out, bloom_rate=rate)
 
         _timed("share A", results, lambda: share(a_values, folder / "a"))
         _timed("share B", results, lambda: share(b_values, folder / "b"))

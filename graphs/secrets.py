@@ -11,13 +11,16 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ringmap.errors import ConfigError
 
-__all__ = ["fingerprint", "key_file", "keyed_hash", "load_key", "read_key_file"]
+__all__ = ["fingerprint", "hmac_sha256", "key_file", "keyed_hash", "load_key", "read_key_file"]
 
 _MIN_SECRET_CHARS = 16
+_BLOCK = 64  # SHA-256's block size in bytes
+_IPAD, _OPAD = bytes(x ^ 0x36 for x in range(256)), bytes(x ^ 0x5C for x in range(256))
 
 
 def key_file() -> Path:
@@ -54,6 +57,31 @@ def read_key_file(path: Path) -> str:
         return path.read_text().strip()
     except OSError as exc:
         raise ConfigError(f"cannot read or create the key file {path}: {exc.strerror}") from None
+
+
+def hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 under ``key`` (RFC 2104) as a function of the message, for a million
+    messages under one key: the key's padded blocks are hashed once, where ``hmac.digest``
+    sets the key up (and, under OpenSSL 3, looks the algorithm up) again for each message,
+    about three times the work.
+
+    >>> mac = hmac_sha256(b"k" * 32)
+    >>> mac(b"message") == hmac.digest(b"k" * 32, b"message", "sha256")
+    True
+    """
+    block = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
+    block = block.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(block.translate(_IPAD))
+    outer = hashlib.sha256(block.translate(_OPAD))
+
+    def digest(message: bytes) -> bytes:
+        first = inner.copy()
+        first.update(message)
+        second = outer.copy()
+        second.update(first.digest())
+        return second.digest()
+
+    return digest
 
 
 def keyed_hash(key: bytes, purpose: str, value: str) -> str:

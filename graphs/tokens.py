@@ -31,19 +31,18 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ringmap.errors import ConfigError
-from ringmap.graphs.secrets import fingerprint, key_file, load_key
+from ringmap.graphs.secrets import fingerprint, hmac_sha256, key_file, load_key
 
 __all__ = ["ENV_PREFIX", "TOKEN_TYPES", "card_tokens", "operation_key", "operation_key_file",
-           "operation_keys", "operation_name", "token", "tokens_of_card"]
+           "operation_keys", "operation_name", "token", "tokenizer", "tokens_of_card"]
 
 ENV_PREFIX = "RINGMAP_OPERATION_KEY_"
 #: identifier types a match package may carry, and the entity type each comes from
@@ -123,8 +122,24 @@ def operation_keys() -> dict[str, bytes]:
 def token(key: bytes, kind: str, value: str) -> str:
     """The token of the identifier ``value`` of type ``kind`` under an operation key:
     HMAC-SHA256 of both, its first 128 bits as 32 hex characters."""
-    message = _DOMAIN + kind.encode() + b"\x00" + value.encode()
-    return hmac.digest(key, message, hashlib.sha256)[:_TOKEN_BYTES].hex()
+    return tokenizer(key)(kind, value)
+
+
+def tokenizer(key: bytes) -> Callable[[str, str], str]:
+    """:func:`token` under one operation key as a function of ``(kind, value)``: for the
+    many identifiers of a package, the key set up once
+    (:func:`~ringmap.graphs.secrets.hmac_sha256`).
+
+    >>> tokenizer(b"k" * 32)("phone", "+639171234567") == token(b"k" * 32, "phone",
+    ...                                                        "+639171234567")
+    True
+    """
+    mac = hmac_sha256(key)
+
+    def make(kind: str, value: str) -> str:
+        return mac(_DOMAIN + kind.encode() + b"\x00" + value.encode())[:_TOKEN_BYTES].hex()
+
+    return make
 
 
 def card_tokens(digits: str, keys: Mapping[str, bytes]) -> str:

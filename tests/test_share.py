@@ -6,8 +6,11 @@ operation key. Every planted overlap is found, nothing else; no identifier leave
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +22,10 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.normalise import card_fields
 from ringmap.graphs.schema import node_id
+from ringmap.graphs.store import Store
 from ringmap.graphs.tokens import TOKEN_TYPES, operation_key
 from ringmap.tests.agencies import Operation, operation
-from ringmap.viz.share import match_case, read_partner
+from ringmap.viz.share import _references, match_case, read_partner
 
 OP_KEY = "0f" * 32
 SECRETS = {"a": "agency-a-case-key-0123456789", "b": "agency-b-case-key-9876543210"}
@@ -258,20 +262,46 @@ def test_issue_15_operation_key_rules(tmp_path: Path, monkeypatch: pytest.Monkey
     assert operation_key("FILED") == b"cd" * 32
 
 
-def test_issue_15_keep_stores_matched_by_links_once(agencies: Agencies, tmp_path: Path) -> None:
+def test_issue_15_keep_stores_matched_by_links_once(
+        agencies: Agencies, store_factory: Callable[[], Store],
+        store_opener: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """``match --keep`` on either store: one MATCHED_BY link per match to a PartnerReference,
+    none again from the same package, all taken out by ``ringmap retract``."""
     _share(agencies, "a", tmp_path / "pkg-a")
-    case = tmp_path / "b.db"
-    case.write_bytes(agencies.store("b").read_bytes())  # the module's case stays as it was
-    agencies.act_as("b")
-    args = ["match", "--store", str(case), str(tmp_path / "pkg-a"), "--keep", "--reason", "r"]
+    agencies.act_as("b")  # the operation key configured before ingest: cards get tokens
+    store = agencies.op.b().ingest(store_factory(), tmp_path / "evidence")
+    where, env = store_opener
+    option = "--neo4j" if where.startswith(("bolt", "neo4j")) else "--store"
+    server = {k: v for k, v in env.items() if k.startswith("NEO4J_")}  # keys stay agency b's
+
+    def ringmap(*args: str) -> Result:
+        return CliRunner(env=server).invoke(cli, [*args, option, where])
+
     for kept in (len(agencies.expected("b")), 0):
-        result = CliRunner().invoke(cli, args)
+        result = ringmap("match", str(tmp_path / "pkg-a"), "--keep", "--reason", "r")
         assert result.exit_code == 0, result.output
         assert f"Kept {kept:,} MATCHED_BY link(s)" in result.stderr
-    with EmbeddedStore(case) as store:
-        links = list(store.edges(["MATCHED_BY"]))
-        refs = {n.id: n.props for n in store.nodes(["PartnerReference"])}
+    links = list(store.edges(["MATCHED_BY"]))
+    refs = {n.id: n.props for n in store.nodes(["PartnerReference"])}
     assert {e.src for e in links} == agencies.expected("b")
     assert {e.dst for e in links} == set(refs)
     assert {p["operation"] for p in refs.values()} == {"STRIKEBACK"}
     assert all(p["reference"].startswith("R-") for p in refs.values())
+    # each kept reference is the partner's own, as its package lists it
+    listed = {row.partition(",")[2] for row in read_partner(tmp_path / "pkg-a").rows.values()}
+    assert {p["reference"] for p in refs.values()} <= listed
+    result = ringmap("retract", str(tmp_path / "pkg-a" / "tokens.csv"), "--reason", "wrong op")
+    assert result.exit_code == 0, result.output
+    assert not list(store.edges(["MATCHED_BY"])) and not list(store.nodes(["PartnerReference"]))
+
+
+def test_issue_15_references_encoded_at_once_are_base32_of_each_digest() -> None:
+    """The bulk encoding (bench/match.py: share at a million tokens) writes what
+    ``base64.b32encode`` of each reference's digest gives."""
+    key = b"agency-a-case-key-0123456789"
+    ids = [f"Phone:+63917{i:07d}" for i in range(500)] + ["Account:facebook/ä.ß", "Email:"]
+    expected = ["R-" + base64.b32encode(hmac.digest(
+        key, f"match-ref\x00STRIKEBACK\x00{n}".encode(), "sha256")[:10]).decode().lower()
+        for n in ids]
+    assert _references(key, "STRIKEBACK", ids) == expected
+    assert _references(key, "STRIKEBACK", []) == []

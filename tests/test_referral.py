@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.tests.browser.case import IMG
+from ringmap.tests.browser.chromium import artifact_dir, open_map
 from ringmap.tests.offender_case import COUNTRIES, open_offender_case
 from ringmap.viz.package import verify_package
 from ringmap.viz.reach import figures, reach_cells, select_cells
@@ -116,3 +118,37 @@ def test_issue_15_referral_refuses_a_country_without_victims(
                                       "--country", "KR", "--out", str(tmp_path / "kr")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: no victim of the case is located in KR")
+
+
+_CELL_TIPS = """window.ringmapNetwork.body.data.nodes.get()
+  .filter(n => String(n.label).startsWith('Cell '))
+  .map(n => [n.label, n.title ? (n.title.textContent || String(n.title)) : ''])"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("shape", ["strikeback", "offender"])
+def test_issue_15_referral_map_reads_for_the_partner(
+        shape: str, browser: Any, strikeback: EmbeddedStore, tmp_path: Path) -> None:
+    """issue 15: a referral's map is titled for its country and scope and draws only the
+    cells (or the offender) that reached victims there: the example case's GB referral drew
+    every cell of the run, one with "0 members, 0 victims", under "Victims across countries".
+    Nothing is requested, no raw control character, no victim's name on the page."""
+    offender = "Person:OF-1" if shape == "offender" else None
+    store = open_offender_case(tmp_path / "case") if offender else strikeback
+    graph = store.project()
+    names = {str(a["name"]) for a in graph.nodes.values() if a.get("role") == "victim"
+             and a.get("name")}
+    assert names
+    [ref] = export_referrals(store, "GB", tmp_path / "gb", offender=offender)
+    if offender:
+        store.close()
+    page = (ref.path / "map.html").read_text(encoding="utf-8")
+    assert not [n for n in names if n in page]
+    with open_map(browser, ref.path / "map.html") as shown:
+        shown.page.screenshot(path=str(artifact_dir(tmp_path) / f"referral-GB-{shape}.png"))
+        shown.assert_clean()
+        heading = shown.js("document.getElementById('rm-heading').textContent")
+        assert heading.startswith("Referral GB (United Kingdom): victims of the ")
+        cells = shown.js(_CELL_TIPS)
+        assert cells and all("\n0 victims" not in tip for _, tip in cells)
+    assert heading.endswith(f"offender {offender}" if offender else "case")

@@ -32,7 +32,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from ringmap.signing import fingerprint, load_signing_key
 from ringmap.tabular import write_csv
 from ringmap.viz.package import write_package
 from ringmap.viz.reach import cell_of, linked, reach_cells, select_cells
-from ringmap.viz.render import render_map
+from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import case_timeline, write_timeline
 from ringmap.viz.world import victim_map
 
@@ -303,6 +303,17 @@ class _Referral:
         return self.graph.subgraph(keep).copy()
 
 
+    def world_map(self, part: nx.MultiDiGraph) -> MapSpec:
+        """The world map of ``part``, titled for the partner: the cells (or the offender)
+        that reached victims here, not every cell of the run."""
+        cells = [c for c in self.scope.cells if any(m.node_id in part for m in c.members)]
+        table, _ = country_table()
+        name = table[self.country].name if self.country in table else self.country
+        spec = victim_map(self.store, graph=part, cells=cells)
+        return replace(spec, title=f"Referral {self.country} ({name}): victims of the "
+                                   f"{self.scope.name}")
+
+
 def _summary(ref: _Referral, rows: dict[str, int], signed_by: str, reason: str | None
              ) -> dict[str, Any]:
     table, _ = country_table()
@@ -404,7 +415,7 @@ def export_referrals(store: Store, country: str, out: Path, *, cell: str | None 
             for name, columns in _FILES.items():
                 rows[name] = write_csv(folder / name, built[name], list(columns))
             part = ref.part()
-            html = render_map(victim_map(store, graph=part, cells=ref.scope.cells))
+            html = render_map(ref.world_map(part))
             (folder / "map.html").write_text(html, encoding="utf-8")
             write_timeline(case_timeline(part, ref.fx, title=f"Referral {ref.country} — "
                                                              f"{ref.scope.name}"),

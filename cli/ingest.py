@@ -121,6 +121,7 @@ def ingest(
         input_file(mapping_path)  # never the key file or /proc: mapping errors quote their keys
         reading = load_mapping_for(mapping_path, files[0])
     checked = check_files([IngestTask(f, reading, override) for f in files])
+    session.refuse_bulk_here(bulk)
     with session.audited("ingest") as audited:
         store = session.store(create=True)
         with store.writing("ingest", wait=wait, on_wait=waiting):

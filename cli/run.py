@@ -59,6 +59,7 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     session.default_path = out / "ringmap.db"
     settings = CellSettings.model_validate({"method": method, "seed": seed})
     tables = check_files(load_case(case_dir))  # a bad case leaves no empty case file behind
+    session.refuse_bulk_here(bulk)
     with session.audited("run") as counts:
         store = session.store(create=True)
         with store.writing("run", wait=wait, on_wait=waiting):

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from ringmap import audit
+from ringmap.errors import ConfigError
 from ringmap.graphs.store import Store, StoreChoice
 from ringmap.perf import Progress
 from ringmap.privacy import mask_value
@@ -76,6 +77,13 @@ class Session:
             self._store = self.choice.open(create=create, **options)
             click.get_current_context().call_on_close(self._store.close)
         return self._store
+
+    def refuse_bulk_here(self, bulk: bool | None) -> None:
+        """Refuse ``--bulk`` on an embedded case before anything is written (the store would
+        refuse it too, once the case file and audit log exist)."""
+        if bulk and not self.uses_neo4j:
+            raise ConfigError(f"--bulk loads a new case into an empty Neo4j database; "
+                              f"embedded:{self.choice.path} is not one (load without --bulk)")
 
     def audit(
         self,

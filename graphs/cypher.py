@@ -32,6 +32,7 @@ from typing import Literal
 
 from ringmap.errors import SchemaError
 from ringmap.graphs.schema import SCHEMA
+from ringmap.privacy import CONTACTABLE
 
 __all__ = [
     "ANALYSIS_RUNS",
@@ -320,13 +321,25 @@ def _per_pair(tail: str) -> dict[tuple[str, str, str], str]:
 PROVENANCE_EDGES = _per_pair(f"CALL (item) {{ {_PROVENANCE} }} RETURN p.src AS src, "
                              "p.dst AS dst, seq, record, rows, ref_rows, refs")
 
-#: per label: which of the nodes ``$ids`` are on the victim side (victims, and what only victims
-#: use or hold), asked per label so that the id index is used
+_ACTING = "EXISTS {{ ({n})-[:REGISTERED_TO|LOGGED_IN_FROM|LOGGED_IN_ON]->() }}"
+_OWNED = "EXISTS {{ (:Person)-[:USES|HOLDS]->({n}) }}"
+#: an account or phone of no known user, holding no identifiers of its own, that an agent's
+#: account or phone contacted (the rule of :func:`ringmap.privacy.likely_victims`)
+_LIKELY_VICTIM = (
+    f"(NOT {_OWNED.format(n='n')} AND NOT {_ACTING.format(n='n')} AND EXISTS {{ "
+    f"MATCH (n)-[:CONTACTED]-(m) WHERE "
+    f"EXISTS {{ (:Person {{role: 'suspect'}})-[:USES|HOLDS]->(m) }} "
+    f"OR (NOT {_OWNED.format(n='m')} AND {_ACTING.format(n='m')}) }})")
+#: per label: which of the nodes ``$ids`` are on the victim side (victims, what only victims use
+#: or hold, and likely victims), asked per label so that the id index is used
 VICTIM_SIDE: dict[str, str] = {
-    label: (f"MATCH (n:`{label}`) WHERE n.id IN $ids AND (n.role = 'victim' OR ("
-            f"EXISTS {{ (:Person {{role: 'victim'}})-[:USES|HOLDS]->(n) }} AND "
-            f"NOT EXISTS {{ (p:Person)-[:USES|HOLDS]->(n) WHERE p.role <> 'victim' }})) "
-            f"RETURN n.id AS id")
+    label: (f"MATCH (n:`{label}`) WHERE n.id IN $ids AND ("
+            + ("n.role = 'victim' OR " if label == "Person" else "")
+            + "(EXISTS { (:Person {role: 'victim'})-[:USES|HOLDS]->(n) } AND "
+            "NOT EXISTS { (p)-[:USES|HOLDS]->(n) "
+            "WHERE NOT (p:Person AND coalesce(p.role, '') = 'victim') })"
+            + (f" OR {_LIKELY_VICTIM}" if label in CONTACTABLE else "")
+            + ") RETURN n.id AS id")
     for label in EVIDENCE_LABELS
 }
 

@@ -108,18 +108,31 @@ CREATE TABLE IF NOT EXISTS memberships (
 CREATE INDEX IF NOT EXISTS memberships_by_node ON memberships (node_id);
 """
 
-# Which of the ids in the JSON list :ids are on the victim side: victims, and what victims and no
-# other person use or hold (the rule of ringmap.privacy.victim_side).
+# Which of the ids in the JSON list :ids are on the victim side: victims, what victims and no
+# other person use or hold, and likely victims: accounts and phones of no known user, holding no
+# identifiers of their own, that an agent's account or phone contacted (the rule of
+# ringmap.privacy.victim_side and likely_victims).
 _VICTIM_SIDE = """
+WITH owned AS (SELECT e.dst AS nid, json_extract(p.props, '$.role') AS role FROM edges e
+               JOIN nodes p ON p.nid = e.src AND p.type = 'Person'
+               WHERE +e.type IN ('USES', 'HOLDS')),
+     other AS (SELECT e.dst AS nid FROM edges e JOIN nodes p ON p.nid = e.src
+               WHERE +e.type IN ('USES', 'HOLDS')
+                 AND NOT (p.type = 'Person' AND json_extract(p.props, '$.role') IS 'victim')),
+     acting AS (SELECT DISTINCT src AS nid FROM edges
+                WHERE +type IN ('REGISTERED_TO', 'LOGGED_IN_FROM', 'LOGGED_IN_ON'))
 SELECT n.id FROM nodes n
 WHERE n.id IN (SELECT value FROM json_each(:ids)) AND (
-    json_extract(n.props, '$.role') = 'victim'
-    OR (EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
-                  AND json_extract(p.props, '$.role') = 'victim')
-        AND NOT EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.nid = e.src
-                        WHERE e.dst = n.nid AND +e.type IN ('USES', 'HOLDS')
-                          AND json_extract(p.props, '$.role') != 'victim')))"""
+    (n.type = 'Person' AND json_extract(n.props, '$.role') IS 'victim')
+    OR (n.nid IN (SELECT nid FROM owned WHERE role IS 'victim')
+        AND n.nid NOT IN (SELECT nid FROM other))
+    OR (n.type IN ('Account', 'Phone') AND n.nid NOT IN (SELECT nid FROM owned)
+        AND n.nid NOT IN (SELECT nid FROM acting)
+        AND EXISTS (SELECT 1 FROM (
+                SELECT c.dst AS near FROM edges c WHERE c.src = n.nid AND +c.type = 'CONTACTED'
+                UNION ALL SELECT c.src FROM edges c WHERE c.dst = n.nid AND +c.type = 'CONTACTED')
+            WHERE near IN (SELECT nid FROM owned WHERE role IS 'suspect')
+               OR (near NOT IN (SELECT nid FROM owned) AND near IN (SELECT nid FROM acting)))))"""
 
 _EDGE_SELECT = """
 SELECT e.type, s.id, d.id, e.props FROM edges e

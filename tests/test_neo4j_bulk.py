@@ -90,11 +90,16 @@ def test_bulk_is_refused_on_the_embedded_store(tmp_path: Path) -> None:
         ingest_files(store, load_case(EXAMPLE), quarantine_dir=tmp_path / "q", bulk=True)
 
 
-def test_ingest_bulk_flag_gives_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["ingest", str(EXAMPLE / "exhibits.csv"), "--mapping",
-                                      str(EXAMPLE / "mappings" / "exhibits.yaml"), "--bulk",
-                                      "--store", str(tmp_path / "case.db")])
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_ingest_bulk_flag_gives_one_line(tmp_path: Path, command: str) -> None:
+    """Regression: the refusal came from the store, after the case file and its audit log
+    had been created; now nothing is written."""
+    args = {"ingest": ["ingest", str(EXAMPLE / "exhibits.csv"), "--mapping",
+                       str(EXAMPLE / "mappings" / "exhibits.yaml")],
+            "run": ["run", str(EXAMPLE), "--out", str(tmp_path)]}[command]
+    result = CliRunner().invoke(cli, [*args, "--bulk", "--store", str(tmp_path / "case.db")])
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         f"Error: --bulk loads a new case into an empty Neo4j database; embedded:"
         f"{tmp_path / 'case.db'} is not one (load without --bulk)"]
+    assert list(tmp_path.iterdir()) == []

@@ -15,10 +15,11 @@ from ringmap.errors import ConfigError, NormalisationError, NotFound, RingmapErr
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, Batch, Edge, FileLoad, Grading, Node, Sighting
 from ringmap.graphs.store import Store
-from ringmap.privacy import Privacy
+from ringmap.privacy import Privacy, victim_side
 from ringmap.queries.catalog import catalog, get_query, parse_query
 from ringmap.queries.engine import parse_assignments, run_named
 from ringmap.queries.twins import TWINS
+from ringmap.testing import CaseBuilder
 from ringmap.tests.queries_case import (
     A1,
     A3,
@@ -209,6 +210,44 @@ def test_victim_side_asked_of_the_store(case: Store) -> None:
     ids = ["Person:V-1", "Person:AG-1", VA1, A1, PHONE, "Person:MU-1", "Nothing:x"]
     assert case.victim_side(ids) == {"Person:V-1", VA1}
     assert case.victim_side([]) == set()
+
+
+def _likely_victims_case() -> CaseBuilder:
+    """Contacts of every kind an agent's side has: a likely victim reached by an agent's own
+    account and by an acting account of no known user, an account that acts itself, a
+    victim's account shared with a person of no role, and a phone an agent called."""
+    case = queries_case()
+    agent = case.person("AG-9", name="Agent Nine")
+    own = case.account("facebook", "agent.nine.fake")
+    case.link("USES", agent, own)
+    likely = case.account("facebook", "who.is.this.1999", display_name="Real Name Kid")
+    case.contact(own, likely, count=3)
+    acting = case.account("skype", "acting.agent")
+    case.link("LOGGED_IN_FROM", acting, case.node("IPAddress", address="203.0.113.10"))
+    case.contact(acting, likely)
+    also_acting = case.account("skype", "also.acting")
+    case.link("LOGGED_IN_ON", also_acting, case.node("Device", device_id="SN:LAPTOP-9"))
+    case.contact(own, also_acting)
+    case.contact(own, case.phone("+447700900123"))
+    shared = case.account("instagram", "shared.with.nobody")
+    case.link("USES", case.person("V-9", role="victim"), shared)
+    case.link("USES", case.person("X-9", role=""), shared)
+    case.contact(case.account("tiktok", "bystander"), case.account("tiktok", "other"))
+    return case
+
+
+def test_issue_13_the_store_victim_side_is_the_privacy_rule(any_store: Store,
+                                                           tmp_path: Path) -> None:
+    """Regression: named queries, the cells table and stats asked the store for the victim
+    side, whose rule left out likely victims (contacts of agents of no known user), so a
+    contacted handle showed in a query that maps and exports pseudonymised."""
+    store = _likely_victims_case().ingest(any_store, tmp_path / "evidence")
+    graph = store.project()
+    asked = store.victim_side(graph.nodes)
+    assert asked == victim_side(graph)
+    assert {"Account:facebook/who.is.this.1999", "Phone:+447700900123"} <= asked
+    assert not {"Account:skype/also.acting", "Account:instagram/shared.with.nobody",
+                "Account:tiktok/other"} & asked
 
 
 def test_reports_oldest_first_then_undated(case: Store) -> None:

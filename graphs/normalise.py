@@ -457,7 +457,15 @@ def address(raw: str, ctx: Context) -> str:
 
 @_register("account_ref")
 def account_ref(raw: str, ctx: Context) -> str:
-    """A bank account, wallet or receiver number: separators dropped, upper-cased."""
+    """A bank account, wallet or receiver number: separators dropped, upper-cased; or, for
+    the e-wallets that name accounts by e-mail (PayPal, Wise), the address as :func:`email`
+    keys it.
+
+    >>> account_ref("Sam2005_91@Example.net", Context())
+    'sam2005_91@example.net'
+    """
+    if "@" in raw:
+        return email(raw, ctx)
     text = re.sub(r"[\s\-./]", "", raw.strip()).upper()
     if not re.fullmatch(r"\+?[A-Z0-9]+", text):
         raise _fail("account", raw, "empty" if not text else "not letters and digits")

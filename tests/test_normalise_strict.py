@@ -57,6 +57,8 @@ PASS = [
     ("ref", PH, "  CT  12345678 ", "CT 12345678"),
     ("account_ref", PH, "0917-123-4567", "09171234567"),
     ("account_ref", PH, "ph12 3456 7890", "PH1234567890"),
+    # PayPal and Wise returns name an account by its e-mail address (examples/single-offender)
+    ("account_ref", PH, " Sam2005_91@Example.NET", "sam2005_91@example.net"),
     ("doc_number", PH, "N01-23-456789", "N0123456789"),
     ("currency", PH, "usd", "USD"),
     ("currency", PH, "₱", "PHP"),
@@ -121,6 +123,7 @@ FAIL = [
     ("ref", PH, "EX-1\x1b[31m", "control characters"),
     ("ref", PH, "N/A", "placeholder"),
     ("account_ref", PH, "GCASH:0917", "not letters and digits"),
+    ("account_ref", PH, "payer@", "not an email address"),
     ("account_ref", PH, "4111 1111 1111 1111", "payment card"),
     ("doc_number", PH, "--", "empty"),
     ("doc_number", PH, "none", "placeholder"),

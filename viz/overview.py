@@ -42,6 +42,7 @@ from ringmap.viz.render import (
     MapNode,
     MapSpec,
     clip,
+    counted,
 )
 from ringmap.viz.style import cell_colour, type_legend, type_style
 
@@ -213,7 +214,7 @@ class _Overview:
         colour = self.cell_by_id[cell].colour
         if unit.startswith(_UNKNOWN):
             accounts = self.folded.get(unit, [])
-            return MapNode("", f"{len(accounts)} accounts, user unknown",
+            return MapNode("", f"{counted(len(accounts), 'account')}, user unknown",
                            title="\n".join([f"Accounts of unknown user · cell {cell}",
                                             *self._folded_lines(unit)]),
                            shape="dot", color=colour, size=type_style("Account").size,
@@ -253,16 +254,16 @@ class _Overview:
         """The cell's name on the map and its tooltip."""
         reach = cell.reach
         agents = sum(1 for m in reach.members if self.kind(m) == "Person")
-        counted = figures(self.graph, reach, cell.record)
-        money = "; ".join(f"{v:,.2f} {k}" for k, v in counted.money.by_currency.items())
+        found = figures(self.graph, reach, cell.record)
+        money = "; ".join(f"{v:,.2f} {k}" for k, v in found.money.by_currency.items())
         sites = ", ".join(clip(graph_sites[s], 40) for s in sorted(reach.sites)) or "none known"
-        label = f"{reach.cell_id} · {agents} agents"
+        label = f"{reach.cell_id} · {counted(agents, 'agent')}"
         title = "\n".join([
             f"Cell {reach.cell_id}",
-            f"{agents:,} agents, {len(reach.members) - agents:,} accounts",
+            f"{counted(agents, 'agent')}, {counted(len(reach.members) - agents, 'account')}",
             f"raid sites: {sites}",
-            f"victims: {counted.victims:,}; received: {money or 'none'}",
-            f"(figures from the {counted.source})",
+            f"victims: {found.victims:,}; received: {money or 'none'}",
+            f"(figures from the {found.source})",
             "click the group to zoom in; ringmap map cells --cell "
             f"{reach.cell_id} draws it in detail"])
         return label, title

@@ -32,7 +32,7 @@ from ringmap.errors import ExportError
 from ringmap.tabular import terminal_safe
 
 __all__ = ["LABEL_THRESHOLD", "LegendEntry", "LegendSection", "MapEdge", "MapGroup", "MapNode",
-           "MapSpec", "Shape", "clip", "read_payload", "render_map", "script_json",
+           "MapSpec", "Shape", "clip", "counted", "read_payload", "render_map", "script_json",
            "shown"]
 
 _HERE = Path(__file__).parent
@@ -69,6 +69,15 @@ def clip(text: str, limit: int) -> str:
     """
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one (a single offender is "1 agent").
+
+    >>> counted(1, "agent"), counted(1200, "account")
+    ('1 agent', '1,200 accounts')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(slots=True)

@@ -51,6 +51,7 @@ from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
 from ringmap.viz.reach import CellReach, reach_cells, select_cells
+from ringmap.viz.render import counted
 
 __all__ = ["KINDS", "LANES", "TIMELINE_COLUMNS", "Event", "Timeline", "case_timeline",
            "cell_timeline", "cell_timelines", "timeline_of", "timeline_row", "write_cell_timeline",
@@ -153,7 +154,7 @@ def _payment(graph: nx.MultiDiGraph, payment: str, payer: str | None, fx: FxTabl
         return None
     amount, currency = attrs.get("amount"), attrs.get("currency")
     usd = fx.to_usd(float(amount), str(currency), when) if amount and currency else None
-    return Event("payment", when, payer, usd=round(usd or 0.0, 2))
+    return Event("payment", when, payer, usd=usd or 0.0)  # rounded in totals, as reports do
 
 
 def _events(
@@ -237,10 +238,10 @@ def _subtitle(line: Timeline) -> str:
     first, last = line.first_contact, line.last_contact
     contact = (f"contacts {first:%d %b %Y} – {last:%d %b %Y}" if first and last
                else "no dated contact")
-    missing = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in
-                        sorted(line.undated.items()))
-    return (f"{contact} · {totals['contact']:,.0f} contacts · USD {totals['payment']:,.0f} "
-            f"paid · {totals['report']:,.0f} reports · {totals['arrest']:,.0f} arrests"
+    missing = ", ".join(counted(n, kind) for kind, n in sorted(line.undated.items()))
+    return (f"{contact} · {counted(int(totals['contact']), 'contact')} · "
+            f"USD {totals['payment']:,.0f} paid · {counted(int(totals['report']), 'report')} · "
+            f"{counted(int(totals['arrest']), 'arrest')}"
             + (f" · undated: {missing}" if missing else ""))
 
 

@@ -78,3 +78,11 @@ def test_victims_and_their_accounts_are_pseudonymised(run: Path) -> None:
     for page in ("cells.html", "victims.html"):
         html = (run / "maps" / page).read_text(encoding="utf-8")
         assert not [h for h in handles if h in html], page
+
+
+def test_the_overview_counts_what_it_says(run: Path) -> None:
+    """Regression: the offender's group of accounts was labelled "9 accounts" (its e-mails,
+    wallet and IPs counted as accounts), the cell "1 agents", and in a cell of three nodes the
+    labels overlapped (the drawing now has a least width)."""
+    html = (run / "maps" / "cells.html").read_text(encoding="utf-8")
+    assert '"3 accounts, user unknown"' in html and "C001 · 1 agent\"" in html

@@ -52,6 +52,9 @@ __all__ = ["OVERVIEW_LIMIT", "overview_map", "shelf_pack"]
 OVERVIEW_LIMIT = 12_000
 
 _SPACING = 75.0  # canvas units between nodes inside a cell
+#: the least width of a cell's drawing: a cell of a handful of nodes (one offender, his phone,
+#: his accounts) is otherwise too narrow for their labels, which then overlap
+_MIN_SPAN = 300.0
 _HALO_MARGIN = 34.0  # from a cell's outermost node to its halo
 _GAP = 40.0  # between halos
 _BLOCK_GAP = 160.0  # between site blocks
@@ -213,7 +216,8 @@ class _Overview:
         cell = self.member_cell[unit]
         colour = self.cell_by_id[cell].colour
         if unit.startswith(_UNKNOWN):
-            accounts = self.folded.get(unit, [])
+            # what is folded into the unit: its accounts and the identifiers only they hold
+            accounts = [n for n in self.folded.get(unit, []) if self.kind(n) == "Account"]
             return MapNode("", f"{counted(len(accounts), 'account')}, user unknown",
                            title="\n".join([f"Accounts of unknown user · cell {cell}",
                                             *self._folded_lines(unit)]),
@@ -274,7 +278,8 @@ class _Overview:
         for cell in self.cells:
             edges = [(a, b) for a in cell.nodes for b in sorted(self.ties.get(a, ()))
                      if self.home[b] == cell.reach.cell_id]
-            placed = layout_positions(cell.nodes, edges, seed=7, spacing=_SPACING)
+            spacing = max(_SPACING, _MIN_SPAN / math.sqrt(max(len(cell.nodes), 1)))
+            placed = layout_positions(cell.nodes, edges, seed=7, spacing=spacing)
             cell.offsets = {str(node): at for node, at in placed.items()}
             far = max((math.hypot(x, y) for x, y in cell.offsets.values()), default=0.0)
             cell.radius = far + _HALO_MARGIN

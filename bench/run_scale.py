@@ -180,8 +180,8 @@ def main() -> None:
                      force=True)
         for tree, root in trees:
             found = _measure(tree, root, case, args.cases / f"run-{stamp}-{tree}-{cells}")
-            print(f"measured {tree} at {cells} cells: " + ", ".join(
-                f"{r['stage']} {r['wall_s']} s" for r in found), file=sys.stderr, flush=True)
+            for r in found:  # as measured: a run stopped early still tells what it measured
+                print(json.dumps({**r, "cells": cells}), file=sys.stderr, flush=True)
             case_rows = next(r["rows"] for r in found if r["rows"])
             total = {"tree": tree, "stage": "total", "cells": cells, "case_rows": case_rows,
                      "wall_s": round(sum(r["wall_s"] for r in found), 2),

@@ -71,19 +71,39 @@ class CsvWriter:
     >>> CsvWriter(out).writerow(["a,b", "x\r=1", "-12.5", "+cmd"])
     >>> out.getvalue()
     '"a,b","x\r\'=1",-12.5,\'+cmd\n'
+
+    With ``raw=True`` cells are written as they are (``str``, None as empty), quoted the same
+    way but not neutralised: synthetic *evidence*, which must read back exactly as written,
+    spreadsheet formulas included.
+
+    >>> out = io.StringIO()
+    >>> CsvWriter(out, delimiter=";", raw=True).writerow(["a,b", "x\r=1", None, 2.5])
+    >>> out.getvalue()
+    'a,b;"x\r=1";;2.5\n'
     """
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, *, delimiter: str = ",", raw: bool = False) -> None:
         self._write = handle.write
+        self._delimiter = delimiter
+        self._raw = raw
+        self._quoted = (_QUOTED if delimiter == "," else
+                        re.compile(f'["{re.escape(delimiter)}\r\n]'))
 
     def writerow(self, cells: Iterable[Any]) -> None:
         """Write one row."""
-        fields = [_csv_field(neutralise(cell)) for cell in cells]
-        self._write((",".join(fields) if fields != [""] else '""') + "\n")
+        texts = [("" if cell is None else str(cell)) if self._raw else neutralise(cell)
+                 for cell in cells]
+        fields = [_csv_field(text, self._quoted) for text in texts]
+        self._write((self._delimiter.join(fields) if fields != [""] else '""') + "\n")
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        """Write several rows."""
+        for row in rows:
+            self.writerow(row)
 
 
-def _csv_field(text: str) -> str:
-    if _QUOTED.search(text):
+def _csv_field(text: str, quoted: re.Pattern[str] = _QUOTED) -> str:
+    if quoted.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 

@@ -12,7 +12,6 @@ the same seed gives byte-identical files.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import random
@@ -25,6 +24,8 @@ from string import Template
 from typing import Any, TextIO
 
 from openpyxl import Workbook
+
+from ringmap.tabular import CsvWriter
 
 __all__ = [
     "TABLES",
@@ -625,7 +626,9 @@ class CsvTable:
 
     def __init__(self, path: Path, spec: TableSpec) -> None:
         self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._handle, delimiter=spec.delimiter, lineterminator="\n")
+        # raw: evidence reads back as written; quoted like every CSV ringmap writes (a bare CR
+        # in a cell is quoted, which csv.writer with "\n" line ends does not do)
+        self._writer = CsvWriter(self._handle, delimiter=spec.delimiter, raw=True)
         self._writer.writerow(spec.columns)
 
     def write_many(self, records: list[Any]) -> int:

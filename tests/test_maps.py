@@ -9,6 +9,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from ringmap.graphs.normalise import country_table
 from ringmap.testing import CaseBuilder
 from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.tests.browser.chromium import chromium_path
+from ringmap.tests.likely_case import add_likely_victim
 from ringmap.tests.reports import a_report
 from ringmap.viz import maps
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
@@ -328,14 +330,7 @@ def test_issue_13_entity_maps_pseudonymise_likely_victims(tmp_path: Path) -> Non
     """Regression: an account of no known user that an agent contacted (a likely victim) was
     pseudonymised in the cell reports only; entity maps showed its handle, at any hop."""
     case = CaseBuilder()
-    agent = case.person("AG-1", name="Agent One")
-    own = case.account("facebook", "agent.one.fake")
-    case.link("USES", agent, own)
-    likely = case.account("facebook", "who.is.this.1999", display_name="Real Name Kid")
-    case.contact(own, likely, count=3)
-    acting = case.account("skype", "acting.agent")  # unknown user, holds an IP: an agent's
-    case.link("LOGGED_IN_FROM", acting, case.node("IPAddress", address="203.0.113.10"))
-    case.contact(acting, likely)
+    agent, own, likely, acting = astuple(add_likely_victim(case))
     with case.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence") as store:
         for key, hops in ((agent, 2), (agent, 3), (own, 1), (likely, 1), (acting, 1)):
             html = render_map(entity_map(store, key, hops=hops))

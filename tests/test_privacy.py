@@ -176,13 +176,13 @@ def test_no_csv_ringmap_writes_holds_a_live_formula(store: EmbeddedStore,
 
 
 def test_every_csv_in_the_package_comes_from_the_one_writer() -> None:
-    """Only writers of evidence as it is seized (synthetic tables in foreign layouts, the test
-    case builder's tables) use :mod:`csv`; every output goes through the one writer."""
+    """Only the test case builder's evidence tables (CRLF line ends, so a bare CR is quoted) use
+    :mod:`csv`; every output, synthetic evidence too (raw), goes through the one writer."""
     root = Path(__file__).resolve().parents[1]
     writers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
                      if "csv.writer(" in p.read_text(encoding="utf-8")
                      and "tests" not in p.parts and ".venv" not in p.parts)
-    assert writers == ["synth/tables.py", "testing.py"]
+    assert writers == ["testing.py"]
 
 
 def test_json_outputs_are_masked_too(store: EmbeddedStore) -> None:

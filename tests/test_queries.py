@@ -20,6 +20,7 @@ from ringmap.queries.catalog import catalog, get_query, parse_query
 from ringmap.queries.engine import parse_assignments, run_named
 from ringmap.queries.twins import TWINS
 from ringmap.testing import CaseBuilder
+from ringmap.tests.likely_case import add_likely_victim
 from ringmap.tests.queries_case import (
     A1,
     A3,
@@ -217,14 +218,7 @@ def _likely_victims_case() -> CaseBuilder:
     account and by an acting account of no known user, an account that acts itself, a
     victim's account shared with a person of no role, and a phone an agent called."""
     case = queries_case()
-    agent = case.person("AG-9", name="Agent Nine")
-    own = case.account("facebook", "agent.nine.fake")
-    case.link("USES", agent, own)
-    likely = case.account("facebook", "who.is.this.1999", display_name="Real Name Kid")
-    case.contact(own, likely, count=3)
-    acting = case.account("skype", "acting.agent")
-    case.link("LOGGED_IN_FROM", acting, case.node("IPAddress", address="203.0.113.10"))
-    case.contact(acting, likely)
+    own = add_likely_victim(case, "AG-9").own
     also_acting = case.account("skype", "also.acting")
     case.link("LOGGED_IN_ON", also_acting, case.node("Device", device_id="SN:LAPTOP-9"))
     case.contact(own, also_acting)

@@ -20,7 +20,7 @@ from ringmap.errors import ConfigError, NormalisationError
 from ringmap.graphs.normalise import NORMALISERS, Context, luhn_valid
 from ringmap.graphs.schema import SCHEMA
 from ringmap.synth import SynthParams, generate, truth_node_id
-from ringmap.synth.tables import TABLES, Noise
+from ringmap.synth.tables import TABLES, CsvTable, Noise
 from ringmap.synth.world import World, cell_size
 
 SECRET = "test-secret-0123456789"
@@ -393,3 +393,20 @@ def test_cli_reports_progress_on_stderr_for_big_cases(tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert "synth: 2/2 cells" in result.stderr
     assert result.stdout.splitlines()[0] == "table,rows,bad,duplicates"
+
+
+def test_csv_evidence_quotes_a_bare_carriage_return(tmp_path: Path) -> None:
+    """Regression: synthetic CSV evidence was written by csv.writer with "\\n" line ends, which
+    leaves a cell holding a bare CR unquoted; a reader then splits the row there (and a formula
+    after it starts a line). Now it goes through the one CSV writer, raw: quoted, not
+    neutralised, so the evidence reads back as written."""
+    spec = next(t for t in TABLES if t.file.endswith(".csv"))
+    path = tmp_path / spec.file
+    table = CsvTable(path, spec)
+    row = ["x\r=HYPERLINK(1)", "-", "a;b", None, 2.5, *[""] * (len(spec.columns) - 5)]
+    table.write_many([row])
+    table.close()
+    with path.open(encoding="utf-8", newline="") as handle:
+        read = list(csv.reader(handle, delimiter=spec.delimiter))
+    assert read == [list(spec.columns), ["x\r=HYPERLINK(1)", "-", "a;b", "", "2.5",
+                                         *[""] * (len(spec.columns) - 5)]]

@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
-import igraph as ig
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -143,8 +142,10 @@ class CellsResult:
 
 
 #: Opens a :data:`~ringmap.analysis.community.Detector` on a run's agent graph for the time
-#: of its detection (the GDS engine projects the graph into Neo4j and drops it after).
-Detection = Callable[[ig.Graph], AbstractContextManager[Detector]]
+#: of its detection. The agent graph comes without ties: the detection adds them to its
+#: ``graph`` (the GDS engine computes them in Neo4j, or projects Python's there, and drops
+#: its graph after).
+Detection = Callable[[AgentGraph], AbstractContextManager[Detector]]
 
 
 # relationships that never tie agents, so their grading is never looked up
@@ -275,14 +276,15 @@ def find_cells(
         clock = now
 
     with paused_gc():
-        agents = project_agents(evidence, settings.projection, reliability)
+        agents = project_agents(evidence, settings.projection, reliability,
+                                ties=detection is None)
         lap("projection")
         if not agents.units:
             raise AnalysisError("no suspects or agent accounts in the evidence: nothing to "
                                 "group into cells (are suspects marked with role suspect?)")
-        with nullcontext(None) if detection is None else detection(agents.graph) as detector:
+        with nullcontext(None) if detection is None else detection(agents) as detector:
             if detector is not None:
-                lap("engine")  # the agent graph into the engine
+                lap("engine")  # the agent ties in the engine
             resolution, scan = _resolution(agents, settings, detector)
             lap("resolution")
             labels, confidence = consensus(agents.graph, settings.method, resolution,

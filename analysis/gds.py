@@ -2,10 +2,11 @@
 
 The GDS engine runs the partitions of a cell run (the resolution scan and every consensus
 seed) and the key players of each cell in the Neo4j server, with the Graph Data Science
-library (OpenGDS 2.x), instead of igraph in this process. The weighted agent graph is the one
-:func:`~ringmap.analysis.projection.project_agents` builds (the same rules, so the same ties):
-its ties go into a GDS in-memory graph through a Cypher aggregation projection
-(``gds.graph.project``) and come back only as a label per agent and run. Everything after the
+library (OpenGDS 2.x), instead of igraph in this process. The weighted agent ties are built
+in the database from its evidence by the rules of
+:func:`~ringmap.analysis.projection.project_agents` (:mod:`ringmap.analysis.gds_ties`: the same
+ties) straight into a GDS in-memory graph, and come back only as the ties and a label per agent
+and run; ``ties="python"`` builds them here and sends them (as before). Everything after the
 partitions is shared with the Python engine (:mod:`ringmap.analysis.cells`): the choice of the
 resolution, the consensus, the cell ids and their order, the explanations, the reports and the
 write-back, so both engines save runs of one shape.
@@ -26,21 +27,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Literal
 
 import igraph as ig
 
 from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
 from ringmap.analysis.community import Detector, Method
+from ringmap.analysis.gds_ties import computed_ties
 from ringmap.analysis.keyplayers import Centrality
-from ringmap.errors import ConfigError, StoreError
+from ringmap.analysis.projection import AgentGraph, add_ties
+from ringmap.errors import AnalysisError, ConfigError, StoreError
 from ringmap.graphs.store import Store
 
-__all__ = ["Engine", "GdsGraph", "choose_engine", "detect_cells_gds", "detection", "gds_version",
-           "key_players"]
+__all__ = ["Engine", "GdsGraph", "Ties", "choose_engine", "detect_cells_gds", "detection",
+           "gds_version", "key_players"]
 
 Engine = Literal["gds", "python"]
+#: where the GDS engine's ties are computed: in the database, or by the Python projection
+Ties = Literal["database", "python"]
 
 GDS_VERSION = "RETURN gds.version() AS version"
 
@@ -55,6 +60,7 @@ WITH gds.graph.project($graph, $src[i], $dst[i],
 RETURN projected.nodeCount AS nodes, projected.relationshipCount AS ties
 """
 DROP_GRAPH = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"
+SAME_AS = "RETURN EXISTS { ()-[:SAME_AS]->() } AS found"
 # every (resolution, seed) of a scan or a consensus in one round trip
 LEIDEN = """
 UNWIND range(0, size($runs) - 1) AS run
@@ -175,19 +181,50 @@ class GdsGraph:
         return out
 
 
-def detection(store: Store) -> Detection:
+def detection(store: Store, ties: Ties = "database") -> Detection:
     """Partitions by GDS Leiden in ``store``'s server, for
-    :func:`~ringmap.analysis.cells.find_cells`: the agent graph goes into the GDS catalog for
-    the time of the detection."""
+    :func:`~ringmap.analysis.cells.find_cells`: the agent ties go into the GDS catalog for the
+    time of the detection, computed in the database from its evidence
+    (:func:`~ringmap.analysis.gds_ties.computed_ties`) or, with ``ties="python"``, by
+    :func:`~ringmap.analysis.projection.add_ties` here and sent there. Where analysts linked
+    references as one (same-as links), which only the Python projection collapses, the
+    Python ties are used.
+
+    Raises
+    ------
+    AnalysisError
+        The database and the Python projection disagree on who the agents are.
+    """
     @contextmanager
-    def opened(graph: ig.Graph) -> Iterator[Detector]:
-        if graph.ecount() == 0:  # no ties: every agent alone, as igraph says
-            yield lambda runs: [list(range(graph.vcount())) for _ in runs]
-            return
-        with GdsGraph.projected(store, graph) as projected:
-            yield projected.leiden
+    def opened(agents: AgentGraph) -> Iterator[Detector]:
+        if ties == "python" or store.query(SAME_AS)[0]["found"]:
+            add_ties(agents)
+            opening: AbstractContextManager[GdsGraph] = GdsGraph.projected(store, agents.graph)
+        else:
+            opening = _computed(store, agents)
+        with opening as projected:
+            if agents.graph.ecount() == 0:  # no ties: every agent alone, as igraph says
+                yield lambda runs: [list(range(agents.graph.vcount())) for _ in runs]
+            else:
+                yield projected.leiden
 
     return opened
+
+
+@contextmanager
+def _computed(store: Store, agents: AgentGraph) -> Iterator[GdsGraph]:
+    """The ties of ``agents`` computed in the database, added to ``agents.graph`` (in the
+    order :func:`~ringmap.analysis.projection.project_agents` adds them) and kept there as a
+    GDS graph for the time of the block."""
+    with computed_ties(store, agents.settings) as computed:
+        if computed.units != agents.units:  # a rule of one projection the other lacks
+            missing = sorted(set(computed.units) ^ set(agents.units)) or ["their order"]
+            raise AnalysisError(f"the agents found in Neo4j differ from the Python projection's "
+                                f"({missing[0]}): use --engine python")
+        agents.graph.add_edges([(a, b) for a, b, _ in computed.ties])
+        if computed.ties:
+            agents.graph.es["weight"] = [w for _, _, w in computed.ties]
+        yield GdsGraph(store, computed.graph, len(agents.units))
 
 
 def key_players(store: Store, result: CellsResult) -> dict[int, Centrality]:

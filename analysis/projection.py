@@ -42,10 +42,12 @@ from ringmap.graphs.model import edge_id
 from ringmap.graphs.schema import Role
 
 __all__ = [
+    "AGENT_IDENTIFIERS",
     "DEFAULT_WEIGHTS",
     "AgentGraph",
     "Attachment",
     "ProjectionSettings",
+    "add_ties",
     "project_agents",
 ]
 
@@ -71,7 +73,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 
 HubWeighting = Literal["inverse", "log", "none"]
 
-_AGENT_IDENTIFIERS = frozenset(
+#: the identifier types an agent holds directly (the others are reached through them)
+AGENT_IDENTIFIERS = frozenset(
     {"Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard", "FinancialAccount",
      "IdDocument", "Location"}
 )
@@ -113,6 +116,11 @@ class ProjectionSettings(BaseModel):
     def weight(self, kind: str) -> float:
         """The evidence weight of one shared identifier of this kind."""
         return self.weights.get(kind, 1.0)
+
+    def share_cap(self, n_units: int) -> float:
+        """Above this many holders (of ``n_units`` agents) an identifier is infrastructure."""
+        cap = float(self.infra_max_agents)
+        return cap if self.infra_max_share is None else min(cap, self.infra_max_share * n_units)
 
     def hub_factor(self, k: int) -> float:
         """The factor applied to each pair among ``k`` agents sharing one identifier."""
@@ -285,7 +293,7 @@ class _Builder:
             for src, dst in self.by_rel[rel]:
                 units = self.owners.get(src)
                 kind = self.types.get(dst, "")
-                if units and kind in _AGENT_IDENTIFIERS:
+                if units and kind in AGENT_IDENTIFIERS:
                     eid = edge_id(rel, src, dst)
                     self._attach_all(dst, kind, units, self._rel(eid), (eid,))
         for report, named in self.by_rel["NAMES"]:
@@ -336,8 +344,8 @@ class _Builder:
             for src, dst in self.by_rel[rel]:
                 if self.owners.get(src):
                     continue  # an agent's own link, already direct
-                if self.types.get(src) in _AGENT_IDENTIFIERS and self.types.get(dst) in \
-                        _AGENT_IDENTIFIERS:
+                if self.types.get(src) in AGENT_IDENTIFIERS and self.types.get(dst) in \
+                        AGENT_IDENTIFIERS:
                     pending.append((src, dst, edge_id(rel, src, dst)))
         # take a snapshot so that one step never chains into the next
         snapshot = {i: dict(self.incidence[i]) for s, d, _ in pending for i in (s, d)
@@ -352,7 +360,7 @@ class _Builder:
                     self._attach(b, self.types[b], unit, att.reliability * factor,
                                  (*att.via, eid))
         for report, named in self.by_rel["NAMES"]:
-            if self.types.get(named) in _AGENT_IDENTIFIERS and named in self.incidence:
+            if self.types.get(named) in AGENT_IDENTIFIERS and named in self.incidence:
                 self._propagate(named, report, "Report", edge_id("NAMES", report, named))
 
     def _agent_side(self, node: str) -> list[int]:
@@ -411,15 +419,14 @@ def _pairs(
     not a Python loop per pair. Returns the ``(pairs, 2)`` vertex ids, their weights and the
     infrastructure.
     """
-    share_cap = (settings.infra_max_share * n_units if settings.infra_max_share is not None
-                 else math.inf)
+    share_cap = settings.share_cap(n_units)
     groups: dict[int, tuple[list[list[int]], list[list[float]], list[float]]] = {}
     infrastructure: dict[str, int] = {}
     for ident, holders in incidence.items():
         k = len(holders)
         if k < 2:
             continue
-        if k > settings.infra_max_agents or k > share_cap:
+        if k > share_cap:
             infrastructure[ident] = k
             continue
         units, rels, bases = groups.setdefault(k, ([], [], []))
@@ -444,10 +451,27 @@ def _pairs(
     return np.stack([pair_keys // n_units, pair_keys % n_units], axis=1), summed, infrastructure
 
 
+def _infrastructure(incidence: Mapping[str, Mapping[int, Attachment]], n_units: int,
+                    settings: ProjectionSettings) -> dict[str, int]:
+    """Identifiers above the infrastructure threshold -> their holder counts."""
+    cap = settings.share_cap(n_units)
+    return {ident: len(holders) for ident, holders in incidence.items() if len(holders) > cap}
+
+
+def add_ties(agents: AgentGraph) -> None:
+    """Add the ties to an agent graph built without them (``project_agents(ties=False)``)."""
+    edges, weights, _infra = _pairs(agents.incidence, agents.kinds, len(agents.units),
+                                    agents.settings)
+    agents.graph.add_edges(edges)
+    if len(weights):
+        agents.graph.es["weight"] = weights.tolist()
+
+
 def project_agents(
     evidence: nx.MultiDiGraph,
     settings: ProjectionSettings | None = None,
     reliability: Mapping[str, float] | None = None,
+    ties: bool = True,
 ) -> AgentGraph:
     """Build the weighted agent graph from an evidence graph.
 
@@ -461,6 +485,10 @@ def project_agents(
         Optional edge id -> 0..1 reliability of its best source (see
         :func:`ringmap.analysis.cells.edge_reliability`); missing edges count as 1.
 
+    ties
+        Whether to compute the ties; without them, ``graph`` has the agents and no edges (an
+        engine that computes the ties itself adds them, :func:`add_ties` adds Python's).
+
     Returns
     -------
     AgentGraph
@@ -472,8 +500,12 @@ def project_agents(
     builder.direct()
     builder.chains()
     builder.money(builder.contacts())
-    edges, weights, infrastructure = _pairs(builder.incidence, builder.kinds,
-                                            len(builder.units), settings)
+    if ties:
+        edges, weights, infrastructure = _pairs(builder.incidence, builder.kinds,
+                                                len(builder.units), settings)
+    else:
+        edges, weights = np.empty((0, 2), dtype=np.int64), np.empty(0)
+        infrastructure = _infrastructure(builder.incidence, len(builder.units), settings)
     # straight from the pair arrays: no Python list per tie
     graph = ig.Graph(n=len(builder.units), edges=edges)
     if len(weights):  # no tie, no weight attribute: every agent alone (see community._weights)

@@ -70,7 +70,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     cpu = time.process_time()
     if engine == "gds":
         with open_store(neo4j_uri=os.environ["NEO4J_URI"]) as server:
-            result = find_cells(evidence, settings, detection=detection(server))
+            result = find_cells(evidence, settings, detection=detection(server, ties="python"))
             clock = time.perf_counter()
             key_players(server, result)
     else:

@@ -954,6 +954,14 @@ class Neo4jStore(Store):
         except ClientError as exc:  # the statement's fault: syntax, a write, a timeout
             raise StoreError(f"Neo4j refused the query: {exc.message or exc.code}") from None
 
+    def write(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        try:
+            with self._errors(), self.session() as session:
+                session.run(statement, dict(params or {})).consume()
+        except ClientError as exc:
+            raise StoreError(f"Neo4j refused the statement: {exc.message or exc.code}"
+                             ) from None
+
 
 def _procedures(plan: Mapping[str, Any] | None) -> list[str]:
     """The procedures a plan calls, by the names the server resolved."""

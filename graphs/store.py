@@ -396,6 +396,12 @@ class Store(ABC):
         raise ConfigError(f"the {self.kind} store does not run Cypher (named queries run on "
                           "every store: ringmap query --list)")
 
+    def write(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a Cypher ``statement`` that writes, in a transaction of its own (so that it may
+        batch with ``CALL { ... } IN TRANSACTIONS``): an analysis's scratch state, never
+        evidence. Only a store that speaks Cypher runs it (Neo4j overrides this)."""
+        raise ConfigError(f"the {self.kind} store does not run Cypher")
+
     def _packed(self, node_types: list[str] | None, rel_types: list[str] | None
                 ) -> PackedGraph:
         """:meth:`packed` of this store, ``rel_types`` never naming ``SAME_AS``; a store

@@ -61,8 +61,8 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
         patch.setattr(store, "project", project)  # counted, still the real store's graph
         agents: list[AgentGraph] = []
 
-        def project_agents(*args: Any) -> AgentGraph:
-            agents.append(projection.project_agents(*args))
+        def project_agents(*args: Any, **kwargs: Any) -> AgentGraph:
+            agents.append(projection.project_agents(*args, **kwargs))
             return agents[-1]
 
         patch.setattr(cells, "project_agents", project_agents)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,13 @@ def test_issue_15_referral_map_reads_for_the_partner(
         cells = shown.js(_CELL_TIPS)
         assert cells and all("\n0 victims" not in tip for _, tip in cells)
     assert heading.endswith(f"offender {offender}" if offender else "case")
+
+
+def test_offender_referral_map_names_the_offender_and_counts_in_words(
+        offender: EmbeddedStore, tmp_path: Path) -> None:
+    """A referral scoped to one offender drew him as "Cell offender", and the world map said
+    "1 victims" and "1 payments" where a country had one of each."""
+    [ref] = export_referrals(offender, "GB", tmp_path / "gb", offender="Person:OF-1")
+    page = (ref.path / "map.html").read_text(encoding="utf-8")
+    assert "Cell offender" not in page and '["Offender",["Offender","1 member",' in page
+    assert not re.search(r"\b1 (victim|payment|member|countrie)s\b", page)

@@ -24,7 +24,7 @@ from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import case_timeline, cell_timeline, write_timeline
 from ringmap.viz.world import OUTLINES, WORLD_HALF_WIDTH, equal_earth, outlines, victim_map
 
-_VICTIMS = re.compile(r"\n([\d,]+) victims")
+_VICTIMS = re.compile(r"\n([\d,]+) victims?\b")
 
 
 @pytest.fixture

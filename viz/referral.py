@@ -54,7 +54,7 @@ from ringmap.viz.package import write_package
 from ringmap.viz.reach import cell_of, linked, reach_cells, select_cells
 from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import case_timeline, write_timeline
-from ringmap.viz.world import victim_map
+from ringmap.viz.world import OFFENDER, victim_map
 
 __all__ = ["REFERRAL_FORMAT", "ReferralResult", "Scope", "export_referrals", "referral_name",
            "scope_of"]
@@ -108,7 +108,7 @@ def scope_of(store: Store, graph: nx.MultiDiGraph, *, cell: str | None = None,
         if is_victim(graph.nodes.get(node, {})):
             raise ConfigError(f"{offender} is a victim, not an offender")
         hit = reached(graph, [node])
-        record = CellRecord(cell_id="offender", members=[CellMember(node_id=node,
+        record = CellRecord(cell_id=OFFENDER, members=[CellMember(node_id=node,
                                                                      confidence=1.0)])
         return Scope(f"offender {node}", hit.side, hit.victims, hit.payments, [record])
     latest = store.latest_cells()

@@ -51,11 +51,13 @@ from ringmap.viz.render import (
     MapSpec,
     Shape,
     clip,
+    counted,
 )
 from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, case_timeline, cell_timeline
 
-__all__ = ["OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "outlines", "victim_map"]
+__all__ = ["OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "name_of", "outlines",
+           "victim_map"]
 
 OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
 #: half the width of the world on the map, in canvas units (vis-network's font sizes are in
@@ -68,6 +70,19 @@ _INSET_MAX_SPAN = 25.0  # degrees: raid sites spread wider than this are drawn o
 _LAND = "#ecebe6"
 _BORDER = "#b9b7ae"
 _SEA = "#f5f9fc"
+#: the cell id of a referral scoped to one offender (:func:`ringmap.viz.referral.scope_of`)
+OFFENDER = "offender"
+
+
+def name_of(cell_id: str) -> str:
+    """How the map names a cell, or the one offender a referral is scoped to.
+
+    >>> name_of("C003"), name_of(OFFENDER)
+    ('Cell C003', 'Offender')
+    """
+    return "Offender" if cell_id == OFFENDER else f"Cell {cell_id}"
+
+
 #: shades of countries by victims (ColorBrewer Blues), and the lower bound of each class
 _SHADES = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 _BREAKS = (1, 3, 10, 30, 100)
@@ -176,7 +191,7 @@ def _money_text(money: Money | CountryMoney | None) -> str:
     if money is None or not money.payments:
         return "no payments traced"
     paid = "; ".join(f"{a:,.2f} {c}" for c, a in money.by_currency.items())
-    return f"{paid} = USD {money.usd:,.2f} in {money.payments:,} payments"
+    return f"{paid} = USD {money.usd:,.2f} in {counted(money.payments, 'payment')}"
 
 
 def _span(events: Iterable[Event]) -> tuple[str, str] | None:
@@ -344,7 +359,7 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
         canvas.radius[key] = 5 + 2.5 * math.sqrt(count)
         nodes[key] = MapNode(key, clip(f"{name} · {count:,}", _LABEL_CHARS), color=colour,
                              font=_HALO, size=canvas.radius[key], active=active.get(code),
-                             title=f"{where}\n{count:,} victims\n"
+                             title=f"{where}\n{counted(count, 'victim')}\n"
                                    f"paid to cells: {_money_text(money.get(code))}")
     return nodes
 
@@ -399,12 +414,12 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
 
     figures_of = {r.cell_id: figures(graph, r, records[order[r.cell_id]]) for r in reaches}
     money_by_country: dict[str, CountryMoney] = {}
-    for counted in figures_of.values():
-        for code, paid in counted.money.by_country.items():
+    for tally in figures_of.values():
+        for code, paid in tally.money.by_country.items():
             code = code if code in table else UNKNOWN_COUNTRY
             money_by_country[code] = _add_money(money_by_country.get(code), paid)
-    for counted in figures_of.values():  # a stale report may name a country the graph lacks
-        for code in counted.by_country:
+    for tally in figures_of.values():  # a stale report may name a country the graph lacks
+        for code in tally.by_country:
             per_country[code if code in table else UNKNOWN_COUNTRY] += 0
     nodes = _country_nodes(per_country, money_by_country, spans, canvas)
 
@@ -433,23 +448,23 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
             unplaced.append(key)
         canvas.radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
         colour = cell_colour(order[r.cell_id])
-        counted = figures_of[r.cell_id]
+        tally = figures_of[r.cell_id]
         events = timelines[r.cell_id].events
-        nodes[key] = MapNode(key, clip(f"Cell {r.cell_id}", _LABEL_CHARS), color=colour, font=_HALO,
+        nodes[key] = MapNode(key, clip(name_of(r.cell_id), _LABEL_CHARS), color=colour, font=_HALO,
                              size=canvas.radius[key], active=_span(events), title=privacy.text(
-                                 f"Cell {r.cell_id}\n{len(r.members):,} members\n"
-                                 f"{counted.victims:,} victims\n"
-                                 f"received: {_money_text(counted.money)}\n"
-                                 f"(figures from the {counted.source})"))
+                                 f"{name_of(r.cell_id)}\n{counted(len(r.members), 'member')}\n"
+                                 f"{counted(tally.victims, 'victim')}\n"
+                                 f"received: {_money_text(tally.money)}\n"
+                                 f"(figures from the {tally.source})"))
         for site in sorted(r.sites):
             if site in nodes:
-                edges.append(MapEdge(key, site, title=f"Cell {r.cell_id} — raid site",
+                edges.append(MapEdge(key, site, title=f"{name_of(r.cell_id)} — raid site",
                                      dashes=True, color=colour, arrows=False))
         country_victims: dict[str, int] = defaultdict(int)
-        for code, hit in counted.by_country.items():
+        for code, hit in tally.by_country.items():
             country_victims[code if code in table else UNKNOWN_COUNTRY] += hit
         for code, hit in sorted(country_victims.items()):
-            traced = counted.money.by_country.get(code)
+            traced = tally.money.by_country.get(code)
             target = f"country:{code}"
             name = table[code].name if code in table else "country unknown"
             usd = traced.usd if traced else 0.0
@@ -459,7 +474,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
                 weights={"victims": 1 + 2 * math.log2(1 + hit),
                          "usd": 1 + 1.2 * math.log2(1 + usd / 250)},
                 active=_span(e for e in events if e.victim and placed.get(e.victim) == code),
-                title=f"Cell {r.cell_id} → {name}\n{hit:,} victims\n"
+                title=f"{name_of(r.cell_id)} → {name}\n{counted(hit, 'victim')}\n"
                       f"paid: {_money_text(traced)}"))
     panel = _place_inset(inset, site_geo, canvas, ring, world_bottom)
     _place_apart(nodes, canvas, unplaced, world_bottom if panel is None else panel[3])
@@ -570,14 +585,14 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
     table, _ = country_table()
     known = {c: n for c, n in per_country.items() if c in table}
     unknown = sum(n for c, n in per_country.items() if c not in table)
-    counted = [LegendEntry("●", _MARKER, f"{len(known)} countries, "
-                                         f"{sum(known.values()):,} victims")]
-    counted.append(LegendEntry("●", _UNKNOWN, f"country unknown: {unknown:,} victims"))
+    entries = [LegendEntry("●", _MARKER, f"{counted(len(known), 'country')}, "
+                                         f"{counted(sum(known.values()), 'victim')}")]
+    entries.append(LegendEntry("●", _UNKNOWN, f"country unknown: {counted(unknown, 'victim')}"))
     if victims > attributed:
-        counted.append(LegendEntry("○", _UNKNOWN,
-                                   f"{victims - attributed:,} of {victims:,} victims "
+        entries.append(LegendEntry("○", _UNKNOWN,
+                                   f"{victims - attributed:,} of {counted(victims, 'victim')} "
                                    "linked to no cell"))
-    sections = [LegendSection("Victims", counted),
+    sections = [LegendSection("Victims", entries),
                 LegendSection("Countries shaded by victims",
                               _shade_legend(max(known.values(), default=0)))]
     if records:

@@ -30,7 +30,7 @@ from ringmap.queries.engine import run_named
 from ringmap.tests.conftest import TEST_SECRET
 from ringmap.tests.example_case import STRIKEBACK
 from ringmap.viz.package import verify_package
-from ringmap.viz.render import read_payload
+from ringmap.viz.render import counted, read_payload
 
 
 @dataclass
@@ -150,7 +150,7 @@ def test_issue9_victims_map_shows_what_each_country_paid(example: Example) -> No
             title = edges.get((f"cell:{record.cell_id}", f"country:{code}"))
             if title is None or not victims:
                 continue
-            assert f"{victims:,} victims" in title
+            assert f"\n{counted(victims, 'victim')}\n" in title
             for currency, amount in money.by_currency.items():  # it said "none"
                 assert f"{amount:,.2f} {currency}" in title, (record.cell_id, code)
             paying += 1

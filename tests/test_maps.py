@@ -156,7 +156,7 @@ def test_victim_map_places_countries_and_sizes_them(store: EmbeddedStore) -> Non
     assert {"country:GB", "country:US", "country:SG"} <= nodes.keys()
     assert nodes["Location:BICOL-1"].fixed and nodes["cell:C1"].x is not None
     to_gb = next(e for e in spec.edges if e.dst == "country:GB")
-    assert to_gb.src == "cell:C1" and "1 victims" in to_gb.title and "USD 500.00" in to_gb.title
+    assert to_gb.src == "cell:C1" and "\n1 victim\n" in to_gb.title and "USD 500.00" in to_gb.title
     assert spec.physics is False
     assert "1 of 3 victims linked to no cell" in _legend_text(spec)
     html = render_map(spec)
@@ -243,7 +243,7 @@ def test_victim_map_prefers_the_stored_cell_report(store: EmbeddedStore) -> None
     edges = {e.dst: e for e in spec.edges if e.src == "cell:C9" and e.dst.startswith("country")}
     # issue 13: a victim of unknown country is drawn and counted, never dropped
     assert set(edges) == {"country:US", "country:GB", "country:??"}
-    assert "5 victims" in edges["country:US"].title and "1 victims" in edges["country:??"].title
+    assert "5 victims" in edges["country:US"].title and "\n1 victim\n" in edges["country:??"].title
     cell = next(n for n in spec.nodes if n.id == "cell:C9")
     assert "7 victims" in cell.title and "USD 1,234.50" in cell.title
     assert "cell report" in cell.title

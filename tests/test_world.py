@@ -68,7 +68,7 @@ def test_victim_map_draws_outlines_shaded_by_victims(offender: EmbeddedStore) ->
     # every country outline drawn, those with victims in the lightest shade of blue
     assert sum(fills.values()) > 170 + 1  # the outlines and the inset's frame
     assert fills["#c6dbef"] == len(shaded - {"SG", "HK"})
-    assert "1 victims" in _legend(spec) or "1–2 victims" in _legend(spec)
+    assert "1 victim" in _legend(spec) or "1–2 victims" in _legend(spec)
     assert spec.bounds is not None
     left, top, right, bottom = spec.bounds
     for node in spec.nodes:  # every marker on the canvas the fit shows

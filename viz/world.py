@@ -183,7 +183,7 @@ def _shade_legend(most: int) -> list[LegendEntry]:
             break
         high = _BREAKS[i + 1] - 1 if i + 1 < len(_BREAKS) else None
         span = (str(low) if high == low else f"{low}–{high}" if high else f"{low} or more")
-        entries.append(LegendEntry("■", _SHADES[i], f"{span} victims"))
+        entries.append(LegendEntry("■", _SHADES[i], f"{span} victim{'' if span == '1' else 's'}"))
     return entries
 
 

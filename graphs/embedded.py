@@ -521,11 +521,21 @@ class EmbeddedStore(Store):
         return self.provenance_many([item_id]).get(item_id, [])
 
     def provenance_many(self, item_ids: Iterable[str]) -> dict[str, list[Provenance]]:
+        return {item: heads for item, (heads, _) in self._provenance(item_ids, None).items()}
+
+    def provenance_first(self, item_ids: Iterable[str], first: int
+                         ) -> dict[str, tuple[list[Provenance], int]]:
+        return self._provenance(item_ids, first)
+
+    def _provenance(self, item_ids: Iterable[str], first: int | None
+                    ) -> dict[str, tuple[list[Provenance], int]]:
+        """Each item's first ``first`` sightings (all if None) and how many it has in all."""
         # a few statements per batch of items, not four per item: explaining a run of
         # 20,000 agents reads the provenance of some 100,000 relationships
-        seen = self._sightings(list(dict.fromkeys(item_ids)))
+        seen = {item: (sightings[:first], len(sightings)) for item, sightings
+                in self._sightings(list(dict.fromkeys(item_ids))).items()}
         wanted: dict[int, set[int]] = {}
-        for sightings in seen.values():
+        for sightings, _ in seen.values():
             for file_id, row in sightings:
                 wanted.setdefault(file_id, set()).add(row)
         refs = {file_id: dict(self._by_keys(_ROW_REFS, sorted(rows), file_id))
@@ -543,8 +553,8 @@ class EmbeddedStore(Store):
                     ingested_at=load.ingested_at, grading=load.grading)
             return found
 
-        return {item: [sighting(*seen_at) for seen_at in sightings]
-                for item, sightings in seen.items()}
+        return {item: ([sighting(*seen_at) for seen_at in sightings], count)
+                for item, (sightings, count) in seen.items()}
 
     def _sightings(self, items: list[str]) -> dict[str, list[tuple[int, int]]]:
         """Item id -> its sightings (file id, row), ordered; items never seen left out."""

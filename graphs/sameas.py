@@ -178,13 +178,18 @@ def sightings(store: Store, graph: nx.MultiDiGraph, item: str) -> list[Provenanc
     return [p for i in ids for p in found.get(i, [])]
 
 
-def sightings_many(store: Store, graph: nx.MultiDiGraph, items: Iterable[str]
-                   ) -> dict[str, list[Provenance]]:
-    """:func:`sightings` of each of ``items``, read in a few batches instead of one read each
-    (a cell map reads those of some thousand nodes and relationships)."""
+def sightings_many(store: Store, graph: nx.MultiDiGraph, items: Iterable[str], first: int
+                   ) -> dict[str, tuple[list[Provenance], int]]:
+    """The first ``first`` of the :func:`sightings` of each of ``items`` and how many there
+    are in all, read in a few batches instead of one read each (a cell map reads those of some
+    thousand nodes and relationships, and shows a few sightings of each)."""
     behind = {item: original_ids(graph, item) for item in items}
-    found = store.provenance_many(i for ids in behind.values() for i in ids)
-    return {item: [p for i in ids for p in found.get(i, [])] for item, ids in behind.items()}
+    found = store.provenance_first((i for ids in behind.values() for i in ids), first)
+    out: dict[str, tuple[list[Provenance], int]] = {}
+    for item, ids in behind.items():
+        heads = [p for i in ids for p in found.get(i, ([], 0))[0]]
+        out[item] = (heads[:first], sum(found.get(i, ([], 0))[1] for i in ids))
+    return out
 
 
 def _node_type(store: Store, node_id: str) -> str:

@@ -304,6 +304,14 @@ class Store(ABC):
         found = {item: self.provenance(item) for item in dict.fromkeys(item_ids)}
         return {item: rows for item, rows in found.items() if rows}
 
+    def provenance_first(self, item_ids: Iterable[str], first: int
+                         ) -> dict[str, tuple[list[Provenance], int]]:
+        """The first ``first`` sightings of each item (ordered as :meth:`provenance_many`)
+        and how many it has in all (items never seen are left out): what a map's tooltip
+        shows of an item seen in thousands of rows, without building every sighting."""
+        return {item: (rows[:first], len(rows))
+                for item, rows in self.provenance_many(item_ids).items()}
+
     @abstractmethod
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
         """Every load's statement of each of these nodes or relationships (items never stated

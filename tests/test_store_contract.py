@@ -228,6 +228,9 @@ def test_provenance_many_matches_one_by_one(any_store: Store) -> None:
     assert many == {item: any_store.provenance(item) for item in items
                     if any_store.provenance(item)}
     assert set(many) == set(items[:4])
+    # issue 16: a map shows the first sightings of each item and how many there are
+    first = any_store.provenance_first(items, 1)
+    assert first == {item: (rows[:1], len(rows)) for item, rows in many.items()}
 
 
 @pytest.mark.parametrize(("node", "why"), [

@@ -103,14 +103,15 @@ def _money_text(money: Mapping[str, float]) -> str:
     return "; ".join(f"{amount:,.2f} {currency}" for currency, amount in money.items()) or "none"
 
 
-def _provenance_lines(items: list[Provenance], privacy: Privacy) -> list[str]:
+def _provenance_lines(items: list[Provenance], count: int, privacy: Privacy) -> list[str]:
+    """Lines for the first sightings ``items`` of ``count`` in all."""
     lines = []
     for p in items[:_PROVENANCE_LINES]:
         ref = f", ref {p.ref}" if p.ref else ""
         lines.append(privacy.text(
             f"  {PurePath(p.source_file).name} row {p.row}{ref}, {p.grading}"))
-    if len(items) > _PROVENANCE_LINES:
-        lines.append(f"  … and {len(items) - _PROVENANCE_LINES} more sightings")
+    if count > _PROVENANCE_LINES:
+        lines.append(f"  … and {count - _PROVENANCE_LINES} more sightings")
     return lines
 
 
@@ -125,17 +126,21 @@ class _Drawer:
         self.cells = cells
         self.cell_order = cell_order
         self.ids: dict[str, str] = {}
-        self.seen: dict[str, list[Provenance]] = {}
-        """Sightings read ahead by :meth:`read_ahead`."""
+        self.seen: dict[str, tuple[list[Provenance], int]] = {}
+        """The first sightings and their count, read ahead by :meth:`read_ahead`."""
 
     def read_ahead(self, items: Iterable[str]) -> None:
         """Read the sightings of the nodes and relationship ids about to be drawn at once."""
-        self.seen.update(sightings_many(self.store, self.graph, items))
+        self.seen.update(sightings_many(self.store, self.graph, items, _PROVENANCE_LINES))
 
-    def sightings(self, item: str) -> list[Provenance]:
-        """The sightings of a node or relationship id (read ahead, or read now)."""
+    def sightings(self, item: str) -> tuple[list[Provenance], int]:
+        """The first sightings of a node or relationship id and their count (read ahead, or
+        read now)."""
         found = self.seen.get(item)
-        return same_as_sightings(self.store, self.graph, item) if found is None else found
+        if found is None:
+            every = same_as_sightings(self.store, self.graph, item)
+            found = every[:_PROVENANCE_LINES], len(every)
+        return found
 
     def map_id(self, node: str) -> str:
         return self.ids.setdefault(node, f"n{len(self.ids)}")
@@ -155,10 +160,10 @@ class _Drawer:
             lines[0] += f" · cell {cell}"
         for name, value in self.privacy.properties(node, attrs).items():
             lines.append(_clip(f"{name}: {_when(value)}", _VALUE_CHARS))
-        sightings = self.sightings(node)
-        if sightings:
+        sightings, count = self.sightings(node)
+        if count:
             lines.append("sources:")
-            lines.extend(_provenance_lines(sightings, self.privacy))
+            lines.extend(_provenance_lines(sightings, count, self.privacy))
         return MapNode(self.map_id(node), _clip(self.label(node), _LABEL_CHARS),
                        title="\n".join(lines), shape=style.shape, color=colour,
                        size=style.size)
@@ -174,9 +179,9 @@ class _Drawer:
             seen = [str(t) for t in dict.fromkeys((first, last)) if t is not None]
             lines.append(_clip(f"seen: {' – '.join(seen)}", _VALUE_CHARS))
         lines.extend(_clip(f"{k}: {v}", _VALUE_CHARS) for k, v in attrs.items())
-        sightings = self.sightings(edge_id(rel, src, dst))
-        lines.append("evidence:" if sightings else "evidence: no sightings recorded")
-        lines.extend(_provenance_lines(sightings, self.privacy))
+        sightings, count = self.sightings(edge_id(rel, src, dst))
+        lines.append("evidence:" if count else "evidence: no sightings recorded")
+        lines.extend(_provenance_lines(sightings, count, self.privacy))
         return MapEdge(self.map_id(src), self.map_id(dst), title="\n".join(lines), ends=True)
 
 

@@ -7,10 +7,12 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from ringmap.analysis.report import country_label
 from ringmap.analysis.victims import reached_by_cell
@@ -21,7 +23,13 @@ from ringmap.pipeline import run_case
 from ringmap.tests.browser.case import IMG, SCRIPT
 from ringmap.tests.offender_case import BIDI, COUNTRIES, offender_case, open_offender_case
 from ringmap.viz.render import MapSpec, render_map
-from ringmap.viz.timeline import case_timeline, cell_timeline, write_timeline
+from ringmap.viz.timeline import (
+    Event,
+    Timeline,
+    case_timeline,
+    cell_timeline,
+    write_timeline,
+)
 from ringmap.viz.world import OUTLINES, WORLD_HALF_WIDTH, equal_earth, outlines, victim_map
 
 _VICTIMS = re.compile(r"\n([\d,]+) victims?\b")
@@ -156,6 +164,25 @@ def test_timeline_picture_is_inert_and_reproducible(offender: EmbeddedStore,
     assert png.startswith(b"\x89PNG")
     with pytest.raises(ExportError, match=r"as \.svg or \.png"):
         write_timeline(line, tmp_path / "a.html")
+
+
+def test_issue_16_timeline_png_shows_each_kind_in_its_panel_colour(tmp_path: Path) -> None:
+    """issue 16: a package's timeline PNG is drawn straight onto matplotlib's rasteriser (no
+    artist layer, no constrained layout): same size as before, the bars of each kind that
+    happened in its panel's colour, none of a kind that did not, the same bytes every time."""
+    line = Timeline("Cell C1", [Event("contact", date(2014, 3, 3), until=date(2014, 4, 2)),
+                                Event("payment", date(2014, 3, 12), usd=1_234_567.0),
+                                Event("contact", date(2014, 4, 1))])
+    png = write_timeline(line, tmp_path / "a.png")
+    with Image.open(png) as image:
+        assert image.size == (1100, 704)
+        colours = {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20) or []}
+    assert {(0x00, 0x72, 0xb2), (0x8a, 0x6d, 0x00), (0xe8, 0xee, 0xf6)} <= colours
+    assert not {(0xcc, 0x79, 0xa7), (0xd5, 0x5e, 0x00)} & colours  # no report, no arrest
+    assert png.read_bytes() == write_timeline(line, tmp_path / "b.png").read_bytes()
+    for name, events in (("empty", []), ("unconverted", [Event("payment", date(2014, 3, 3))])):
+        drawn = write_timeline(Timeline("Cell C2", events), tmp_path / f"{name}.png")
+        assert drawn.read_bytes().startswith(b"\x89PNG")
 
 
 def test_run_summary_shows_the_timelines(tmp_path: Path) -> None:

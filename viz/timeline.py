@@ -9,7 +9,9 @@ a case are all of them. The same events decide what the maps' time filter hides.
 The picture is drawn by matplotlib (Agg, no display needed): four panels sharing one weekly
 axis — contacts begun, payments in USD, reports and arrests per week — with the span from the
 first to the last contact shaded. SVGs carry their text as paths (no fonts, no ``<text>``, no
-script); a PNG is pixels.
+script); a PNG is pixels, drawn straight onto matplotlib's rasteriser with the layout computed
+from the labels' sizes (every raid package holds one: the figure machinery with its
+constrained layout cost five times as much, issue 16).
 
 >>> import networkx as nx
 >>> from datetime import datetime
@@ -25,22 +27,30 @@ script); a PNG is pixels.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import matplotlib.dates
+import matplotlib.image
 import networkx as nx
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backend_bases import GraphicsContextBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.path import Path as Outline
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
 
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.victims import Paid, cell_side
@@ -274,6 +284,226 @@ def _figure(line: Timeline) -> Figure:
     return figure
 
 
+_DPI = 110
+_PANELS_SIZE = (10, 6.4)  # inches, as the SVG's figure
+_EPOCH = date(1970, 1, 1)  # matplotlib's date unit: days since
+
+
+def _day_number(day: date) -> float:
+    return float((day - _EPOCH).days)
+
+
+def _moment(days: float) -> datetime:
+    """The UTC time of a matplotlib date number."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=days)
+
+
+def _agg(width: int, height: int) -> Any:
+    """Matplotlib's Agg renderer at :data:`_DPI` (its methods are C++, untyped)."""
+    return RendererAgg(width, height, _DPI)  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _measuring() -> Any:
+    """A renderer that only measures text (sizes depend on the resolution alone)."""
+    return _agg(1, 1)
+
+
+class _Raster:
+    """Matplotlib's Agg rasteriser (its fonts, antialiasing and pixel snapping) driven
+    directly: the panels' PNG is a few dozen shapes and labels, and the artist layer with its
+    constrained layout cost four times their drawing (issue 16: a raid package's timeline).
+    Coordinates are pixels from the bottom left, as matplotlib's display coordinates."""
+
+    def __init__(self, size: tuple[float, float]) -> None:
+        self.width, self.height = round(size[0] * _DPI), round(size[1] * _DPI)
+        self.renderer = _agg(self.width, self.height)
+        self.pt = _DPI / 72  # pixels per point
+        self.rect(Bbox.from_bounds(0, 0, self.width, self.height), "white")
+
+    def _gc(self, colour: str, clip: Bbox | None = None) -> GraphicsContextBase:
+        gc: GraphicsContextBase = self.renderer.new_gc()
+        gc.set_foreground(colour)
+        gc.set_antialiased(True)
+        if clip is not None:
+            gc.set_clip_rectangle(clip)
+        return gc
+
+    def rect(self, box: Bbox, colour: str, clip: Bbox | None = None) -> None:
+        """A filled rectangle (bars, the shaded span)."""
+        gc = self._gc(colour, clip)
+        gc.set_linewidth(0)
+        path = Outline([(box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1),
+                     (box.x0, box.y0)], closed=True)
+        self.renderer.draw_path(gc, path, IdentityTransform(), to_rgba(colour))
+        gc.restore()
+
+    def line(self, points: Sequence[tuple[float, float]], colour: str = "black",
+             width: float = 0.8) -> None:
+        """A line ``width`` points wide (the spines)."""
+        gc = self._gc(colour)
+        gc.set_linewidth(width)
+        gc.set_capstyle("projecting")
+        self.renderer.draw_path(gc, Outline(points), IdentityTransform())
+        gc.restore()
+
+    def ticks(self, points: Sequence[tuple[float, float]], down: bool) -> None:
+        """Tick marks 3.5 points long and 0.8 wide at ``points``: below (``down``) or left."""
+        if not points:
+            return
+        gc = self._gc("black")
+        gc.set_linewidth(0.8)
+        mark = Outline([(0, 0), (0, -1)] if down else [(0, 0), (-1, 0)])
+        self.renderer.draw_markers(gc, mark, Affine2D().scale(3.5 * self.pt), Outline(points),
+                                   IdentityTransform())
+        gc.restore()
+
+    @staticmethod
+    @functools.cache
+    def _font(size: float) -> tuple[FontProperties, float, float, float]:
+        """The font of ``size`` points and its least ascent, descent and line gap (pixels at
+        :data:`_DPI`), as matplotlib lays text out."""
+        prop = FontProperties(size=size)
+        font = get_font(fontManager._find_fonts_by_props(prop))
+        os2, head = font.get_sfnt_table("OS/2"), font.get_sfnt_table("head")
+        assert os2 is not None and head is not None  # matplotlib's own DejaVu Sans has both
+        scale = size * _DPI / 72 / head["unitsPerEm"]
+        return (prop, os2["sTypoAscender"] * scale, -os2["sTypoDescender"] * scale,
+                os2["sTypoLineGap"] * scale)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)  # tick labels and panel names recur in every cell
+    def measure(text: str, size: float) -> tuple[float, float, float]:
+        """Width, ascent and descent of one line of ``text`` in pixels."""
+        prop, ascent, descent, _ = _Raster._font(size)
+        w, h, d = _measuring().get_text_width_height_descent(text, prop, ismath=False)
+        return w, max(h - d, ascent), max(d, descent)
+
+    def text(self, text: str, x: float, y: float, size: float, ha: str = "left",
+             va: str = "baseline", colour: str = "black") -> Bbox:
+        """Draw ``text`` (lines centred on each other) aligned at (x, y); return its box."""
+        prop, *_, gap = self._font(size)
+        lines = text.split("\n")
+        gap = gap if len(lines) > 1 else 0.0
+        metrics = [self.measure(line, size) for line in lines]
+        sized = [(w, a + gap / 2, d + gap / 2) for w, a, d in metrics]
+        width = max(w for w, _, _ in sized)
+        height = sum(a + d for _, a, d in sized)
+        left = x - {"left": 0.0, "center": width / 2, "right": width}[ha]
+        first_a = sized[0][1]
+        top = {"top": y, "bottom": y + height, "center": y + height / 2,
+               "baseline": y + first_a, "center_baseline": y + first_a / 2}[va]
+        gc = self._gc(colour)
+        baseline = top
+        for line, (w, a, d) in zip(lines, sized, strict=True):
+            baseline -= a
+            self.renderer.draw_text(gc, left + (width - w) / 2, self.height - baseline, line,
+                                    prop, 0)
+            baseline -= d
+        gc.restore()
+        return Bbox.from_extents(left, top - height, left + width, top)
+
+    def png(self) -> bytes:
+        """The picture as PNG, encoded as matplotlib's ``savefig`` encodes it."""
+        buffer = io.BytesIO()
+        # no "Software" entry: the same picture is the same bytes under any matplotlib
+        matplotlib.image.imsave(buffer, self.renderer.buffer_rgba(), format="png",
+                                origin="upper", dpi=_DPI,
+                                metadata={"Software": None})  # type: ignore[dict-item]
+        return buffer.getvalue()
+
+
+def _y_ticks(top: float, height_px: float, pt: float) -> list[float]:
+    """Whole-number ticks from 0 to ``top``, as many as matplotlib's default locator puts
+    on a panel ``height_px`` high (one per two label heights)."""
+    bins = max(1, min(int(height_px / pt // 16), 9))
+    found = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10], integer=True).tick_values(0, top)
+    return [float(v) for v in found if -1e-9 <= v <= top * (1 + 1e-9)]
+
+
+def _panels_png(line: Timeline) -> bytes:
+    """The four panels of ``line`` over one weekly axis, drawn straight onto the rasteriser
+    (the layout computed from the labels' sizes, as matplotlib's constrained layout does)."""
+    out = _Raster(_PANELS_SIZE)
+    pt = out.pt
+    pad, tick, tick_pad, label_pad = 3 * pt, 3.5 * pt, 3.5 * pt, 4 * pt
+    weekly = line.weekly()
+    first, last = line.first_contact, line.last_contact
+    span = line.span()
+    if span is None:
+        x_lo, x_hi = 0.0, 1.0
+        x_ticks: list[tuple[float, str]] = []
+    else:
+        x_lo = _day_number(_week(span[0]) - timedelta(days=7))
+        x_hi = _day_number(span[1] + timedelta(days=7))
+        locator: Any = matplotlib.dates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        shown = locator.tick_values(_moment(x_lo), _moment(x_hi))
+        x_ticks = [(v, _moment(v).strftime("%b %Y")) for v in shown if x_lo <= v <= x_hi]
+    # the vertical layout first: panel heights decide how many y ticks each gets
+    title = f"{line.title}\n{_subtitle(line)}"
+    _, title_a, title_d = out.measure("Cell", 10)
+    title_height = 2 * (title_a + title_d + _Raster._font(10)[3])
+    note_height = sum(out.measure("shaded", 7)[1:])
+    label_height = sum(out.measure("Jan 2014", 8)[1:])
+    top = out.height - pad - title_height - pad - note_height - pad
+    bottom = pad + label_height + tick_pad + tick
+    gap = tick + 2 * pad + 0.02 * (top - bottom) / len(KINDS)
+    panel = (top - bottom - gap * (len(KINDS) - 1)) / len(KINDS)
+    # a margin above the highest bar; a panel of no events, or of payments not converted to
+    # USD (0.0), gets 0..1
+    ceilings = {kind: 1.05 * max(weeks.values(), default=0.0) or 1.0
+                for kind, weeks in weekly.items()}
+    y_ticks = {kind: _y_ticks(ceilings[kind], panel, pt) for kind in KINDS}
+    y_labels = {kind: [f"{v:.0f}" if v.is_integer() else f"{v:g}" for v in y_ticks[kind]]
+                for kind in KINDS}
+    # then the left edge: the widest y label and tick labels of any panel
+    decoration = max(out.measure(_PANELS[kind][0], 8)[0] + label_pad
+                     + max(out.measure(t, 8)[0] for t in y_labels[kind]) + tick_pad + tick
+                     for kind in KINDS)
+    left, right = pad + decoration, out.width - pad
+    if x_ticks:  # the last month's label may stick out right of the panels
+        overhang = out.measure(x_ticks[-1][1], 8)[0] / 2
+        x_of_last = left + (x_ticks[-1][0] - x_lo) / (x_hi - x_lo) * (right - left)
+        right -= max(0.0, x_of_last + overhang - right)
+
+    def x_at(value: float) -> float:
+        return left + (value - x_lo) / (x_hi - x_lo) * (right - left)
+
+    for index, kind in enumerate(KINDS):
+        label, colour = _PANELS[kind]
+        y0 = top - index * (panel + gap) - panel
+        box = Bbox.from_extents(left, y0, right, y0 + panel)
+        scale = panel / ceilings[kind]
+        if first and last:
+            out.rect(Bbox.from_extents(x_at(_day_number(first)), y0,
+                                       x_at(_day_number(last + timedelta(days=1))), y0 + panel),
+                     "#e8eef6", clip=box)
+        for week, value in weekly[kind].items():
+            start = _day_number(week)
+            out.rect(Bbox.from_extents(x_at(start), y0, x_at(start + 6), y0 + value * scale),
+                     colour, clip=box)
+        out.line([(left, y0), (left, y0 + panel)])
+        out.line([(left, y0), (right, y0)])
+        out.ticks([(x_at(v), y0) for v, _ in x_ticks], down=True)
+        ys = [y0 + v * scale for v in y_ticks[kind]]
+        out.ticks([(left, y) for y in ys], down=False)
+        for y, text in zip(ys, y_labels[kind], strict=True):
+            out.text(text, left - tick - tick_pad, y, 8, ha="right", va="center_baseline")
+        widest = max(out.measure(t, 8)[0] for t in y_labels[kind])
+        out.text(label, left - tick - tick_pad - widest - label_pad, y0 + panel / 2, 8,
+                 ha="right", va="center")
+        if index == 0:
+            out.text("shaded: first to last contact", right, y0 + panel * 1.02, 7,
+                     ha="right", colour="#555555")
+            if span is None:
+                out.text("no dated events", (left + right) / 2, y0 + panel / 2, 10,
+                         ha="center")
+    for v, text in x_ticks:
+        out.text(text, x_at(v), bottom - tick - tick_pad, 8, ha="center", va="top")
+    out.text(title, out.width / 2, out.height - pad, 10, ha="center", va="top")
+    return out.png()
+
+
 def _days(days: Iterable[date]) -> np.ndarray[Any, np.dtype[np.datetime64]]:
     return np.array(list(days), dtype="datetime64[D]")
 
@@ -335,6 +565,9 @@ def _save(figure: Figure, path: Path) -> Path:
 
 def write_timeline(line: Timeline, path: Path) -> Path:
     """Draw ``line`` into ``path``: SVG (text as paths) or PNG, by its suffix."""
+    if path.suffix.lower() == ".png":
+        write_atomic(path, _panels_png(line))
+        return path
     return _save(_figure(line), path)
 
 

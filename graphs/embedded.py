@@ -343,20 +343,23 @@ class EmbeddedStore(Store):
         digests: dict[int, int] = {}
         fresh: list[tuple[int, str, str]] = []
         check: list[int] = []
+        # nearly every statement is new to the load and must be written: its text is made
+        # once and its hash is the digest (a text is hashed in C, and only once)
         for k, (type_, props) in state.items():
-            digest = digests[k] = _digest(props)
+            text = encode_props(props)
+            digest = digests[k] = hash(text)
             if here.get(k) != digest:  # else the same statement again: rows only
-                texts[k] = encode_props(props)
+                texts[k] = text
                 here[k] = digest
             if agreeing.get(k) == digest:
                 continue  # these values are shown already
             if k >= first_new:  # only this load states it: its statement is shown
                 agreeing[k] = digest
-                fresh.append((k, type_, texts.get(k) or encode_props(props)))
+                fresh.append((k, type_, text))
             else:
                 check.append(k)
         db.executemany(
-            table.state, [(k, file_id, _pack(seen.get(k, [])), texts.get(k, "{}"))
+            table.state, [(k, file_id, _pack(seen.get(k)), texts.get(k, "{}"))
                           for k in sorted(state.keys() | seen.keys())])
 
         restate: list[int] = []
@@ -895,8 +898,11 @@ _TEMPORAL_RELS = frozenset(name for name, rel in SCHEMA.relationships.items()
                            if "first_seen" in rel.properties)
 
 
-def _pack(rows: list[int]) -> str:
-    return ",".join(map(str, rows))
+def _pack(rows: list[int] | None) -> str:
+    """The rows that saw an item as stored (most items are seen on one row of a batch)."""
+    if rows is None:
+        return ""
+    return str(rows[0]) if len(rows) == 1 else ",".join(map(str, rows))
 
 
 class _Ids(Generic[K]):
@@ -934,9 +940,3 @@ class _IdCache:
         """The ids the next new node and relationship will get, by table tag."""
         return {"n": self._nodes.next, "e": self._edges.next}
 
-
-def _digest(props: dict[str, Any]) -> int:
-    try:
-        return hash(frozenset(props.items()))
-    except TypeError:  # a list or set value: hash its canonical text instead
-        return hash(encode_props(props))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +69,16 @@ _ENCODER = json.JSONEncoder(default=lambda v: v.isoformat() if isinstance(v, dat
     {"amount": 0.1, "tiny": 1e-7, "huge": 1e16, "zero": -0.0},
     {"amount": float("nan"), "x": 1}, {"amount": float("inf")},
     {"aliases": ["b", "a"], "tags": {"z", "y"}, "name": "x"},
+    # one instant in UTC, at +08:00 and with microseconds: UTC times are remembered as
+    # written, and an equal time in another zone is still written in its own zone
+    {"a": datetime(2014, 3, 2, 5, 41, tzinfo=UTC),
+     "b": datetime(2014, 3, 2, 13, 41, tzinfo=timezone(timedelta(hours=8))),
+     "c": datetime(2014, 3, 2, 5, 41, 0, 5, tzinfo=UTC)},
 ])
 def test_issue14_properties_written_as_the_encoder_writes_them(props: dict[str, Any]) -> None:
-    assert encode_props(props) == _ENCODER.encode(
-        {k: v for k, v in props.items() if v is not None})
+    expected = _ENCODER.encode({k: v for k, v in props.items() if v is not None})
+    assert encode_props(props) == expected
+    assert encode_props(dict(reversed(props.items()))) == expected  # again, remembered
 
 
 def _subscribers() -> Mapping:

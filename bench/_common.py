@@ -54,3 +54,16 @@ def emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
     from ringmap.tabular import render
 
     print(render(rows, "table", columns))
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) the tools/neo4j-dev server has used, 0 if unknown (its pid
+    file is in ``RINGMAP_NEO4J_HOME``; a bulk import restarts it under a new pid)."""
+    from ringmap.graphs import neo4j_bulk  # not in a child running an older ringmap
+
+    try:
+        pid = int((neo4j_bulk._state_dir() / "neo4j-dev.pid").read_text())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -48,7 +48,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 import ringmap.ingest.run as run
-from ringmap.bench._common import BENCH_SECRET
+from ringmap.bench._common import BENCH_SECRET, server_cpu
 from ringmap.bench.ingest_embedded import _baseline_tree, _case
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.model import Batch, Edge, FileLoad, Node
@@ -65,18 +65,6 @@ _RATIO = 2.0
 _BASELINE = "c8a8ba2"
 
 
-def _server_cpu() -> float:
-    """CPU seconds (user + system) the neo4j-dev server has used, 0 if unknown."""
-    from ringmap.graphs import neo4j_bulk  # not in a child running the baseline
-
-    try:
-        pid = int((neo4j_bulk._state_dir() / "neo4j-dev.pid").read_text())
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu() -> float:
     """CPU seconds of this process and its waited-for children (the importer)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -90,14 +78,14 @@ class _Clock:
         self.wall = self.cpu = self.server = 0.0
 
     def __enter__(self) -> _Clock:
-        self._start = (time.perf_counter(), _own_cpu(), _server_cpu())
+        self._start = (time.perf_counter(), _own_cpu(), server_cpu())
         return self
 
     def __exit__(self, *_exc: object) -> None:
         wall, cpu, server = self._start
         self.wall += time.perf_counter() - wall
         self.cpu += _own_cpu() - cpu
-        self.server += max(_server_cpu() - server, 0.0)  # a restarted server starts at 0
+        self.server += max(server_cpu() - server, 0.0)  # a restarted server starts at 0
 
     def summary(self, rows: int) -> dict[str, Any]:
         """Rates per wall-clock second and per CPU second (client plus server)."""

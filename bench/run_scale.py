@@ -22,6 +22,7 @@ Usage::
 
     python bench/run_scale.py --cells 30 150 600 2400
     python bench/run_scale.py --cells 30 150 --baseline /tmp/main-at-start --json
+    python bench/run_scale.py --cells 5100 --until maps   # 2.5M rows, a run without packages
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def _cpu_s() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def child(case: Path, work: Path) -> None:
-    """Run the stages on ``case`` into ``work`` (fresh) and print one JSON line per stage."""
+def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
+    """Run the stages on ``case`` into ``work`` (fresh), up to and with ``until``, and print
+    one JSON line per stage."""
     from ringmap.analysis.cells import CellSettings, detect_cells
     from ringmap.analysis.explain import write_cells
     from ringmap.graphs.embedded import EmbeddedStore
@@ -104,7 +106,7 @@ def child(case: Path, work: Path) -> None:
     steps: dict[str, Callable[[], None]] = {
         "ingest": ingest, "projection": projection, "detection": detection,
         "write-back": write_back, "maps": maps, "packages": packages}
-    for name in STAGES:
+    for name in STAGES[: STAGES.index(until) + 1]:
         wall, cpu = time.perf_counter(), _cpu_s()
         steps[name]()
         print(json.dumps({"stage": name, "wall_s": round(time.perf_counter() - wall, 2),
@@ -116,13 +118,14 @@ def child(case: Path, work: Path) -> None:
     store.close()
 
 
-def _measure(tree: str, root: Path | None, case: Path, work: Path) -> list[dict[str, Any]]:
+def _measure(tree: str, root: Path | None, case: Path, work: Path, until: str
+             ) -> list[dict[str, Any]]:
     """The stages of one tree on one case, each in the same fresh child process."""
     env = dict(os.environ)
     if root is not None:
         env["PYTHONPATH"] = str(root)
     work.mkdir(parents=True, exist_ok=False)
-    done = subprocess.run([sys.executable, __file__, "--child", str(case), str(work)],
+    done = subprocess.run([sys.executable, __file__, "--child", str(case), str(work), until],
                           env=env, check=True, capture_output=True, text=True)
     return [{"tree": tree, **json.loads(line)} for line in done.stdout.splitlines()
             if line.startswith("{")]
@@ -152,7 +155,7 @@ def _goals(rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     """Generate the cases, measure every tree on each and print the table."""
     if sys.argv[1:2] == ["--child"]:
-        child(Path(sys.argv[2]), Path(sys.argv[3]))
+        child(Path(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:5])
         return
     # imported here: the child may run an older ringmap (--baseline) that has no bench helpers
     from ringmap.bench import _common
@@ -163,6 +166,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.3)
     parser.add_argument("--baseline", type=Path,
                         help="also measure the ringmap package under this folder")
+    parser.add_argument("--until", choices=STAGES, default=STAGES[-1],
+                        help="last stage to run (e.g. maps: a whole run without packages)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     _common.prepare(args)
@@ -179,7 +184,8 @@ def main() -> None:
             generate(case, SynthParams(cells=cells, seed=args.seed, noise=args.noise),
                      force=True)
         for tree, root in trees:
-            found = _measure(tree, root, case, args.cases / f"run-{stamp}-{tree}-{cells}")
+            found = _measure(tree, root, case, args.cases / f"run-{stamp}-{tree}-{cells}",
+                             args.until)
             for r in found:  # as measured: a run stopped early still tells what it measured
                 print(json.dumps({**r, "cells": cells}), file=sys.stderr, flush=True)
             case_rows = next(r["rows"] for r in found if r["rows"])

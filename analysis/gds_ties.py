@@ -204,17 +204,17 @@ _HUB = ("CASE $hub WHEN 'inverse' THEN 1.0 / (k - 1) WHEN 'log' THEN 1.0 / (log(
 INFRASTRUCTURE = f"{_HELD} WHERE {_INFRA} RETURN coalesce(key, i.id) AS id, k"
 
 #: the ties summed per pair of vertex ids, projected into the GDS graph ``$graph`` and
-#: returned: one row, ``ties`` a list of ``[v, v, weight]`` (the smaller vertex first); no
+#: returned: one row, ``ties`` a list of ``[v, w, weight]`` (``v < w``, in no order); no
 #: row (and no graph) when no agents are tied
 TIES = (
     f"{_HELD} WHERE k >= 2 AND NOT {_INFRA} "
     f"WITH holders, k, coalesce($weights[{_KIND}], 1.0) * ({_HUB}) AS base "
     "UNWIND range(0, k - 2) AS x UNWIND range(x + 1, k - 1) AS y "
     "WITH holders[x] AS p, holders[y] AS q, base "
-    "WITH CASE WHEN p[0] < q[0] THEN [p[0], q[0]] ELSE [q[0], p[0]] END AS pair, "
+    f"WITH {_least('p[0]', 'q[0]')} AS a, CASE WHEN p[0] < q[0] THEN q[0] ELSE p[0] END AS b, "
     f"base * {_least('p[1]', 'q[1]')} AS w "
-    "WITH pair, sum(w) AS weight ORDER BY pair "
-    "WITH collect([pair[0], pair[1], weight]) AS ties "
+    "WITH a, b, sum(w) AS weight "
+    "WITH collect([a, b, weight]) AS ties "
     # grouped by a key, so that no ties project no graph (and return no row)
     "CALL (ties) { UNWIND ties AS t WITH t, true AS tied "
     "RETURN tied, gds.graph.project($graph, t[0], t[1], "
@@ -277,7 +277,7 @@ def computed_ties(store: Store, settings: ProjectionSettings) -> Iterator[Comput
             projected = bool(rows)
         finally:
             store.write(CLEANUP, {"run": run})
-        ties = [(int(a), int(b), float(w)) for a, b, w in rows[0]["ties"]] if rows else []
+        ties = sorted((int(a), int(b), float(w)) for a, b, w in rows[0]["ties"]) if rows else []
         yield ComputedTies(graph, units, ties, infrastructure)
     finally:
         if projected:

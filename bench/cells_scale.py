@@ -3,30 +3,39 @@ the Python engine and the GDS engine (OpenGDS inside Neo4j) side by side.
 
 Each case is a ``ringmap synth`` case ingested into an embedded store (both kept under
 ``--cases``, shared with ``bench/cells_quality.py``). Each measurement runs in a fresh
-subprocess so that its peak resident memory (``ru_maxrss``) is its own:
+subprocess so that its peak resident memory (``ru_maxrss``) is its own. Engines:
 
-- ``load``: ``store.project()``, the evidence graph out of the store (the store's cost);
-- ``projection``: the agent graph (:func:`ringmap.analysis.projection.project_agents`);
-- ``engine``: GDS only, the ties into a GDS in-memory graph (Cypher aggregation projection);
+- ``python``: igraph here (the ties by :func:`~ringmap.analysis.projection.project_agents`);
+- ``gds-py``: GDS Leiden and key players in Neo4j on the ties built here and sent there;
+- ``gds-db``: the ties built inside Neo4j from the case's evidence
+  (:mod:`ringmap.analysis.gds_ties`), only with ``--load-neo4j``, which wipes the
+  ``NEO4J_URI`` database and loads each case into it first (not timed).
+
+Columns:
+
+- ``load``: ``store.project()``, the evidence graph out of the embedded store (every engine
+  reads it: the explanations and reports need it);
+- ``projection``: the agent graph (units and attachments; ``python`` also the ties);
+- ``engine``: GDS only, the ties into a GDS in-memory graph (``gds-py``: built here and sent;
+  ``gds-db``: built in the database);
 - ``detection``: resolution scan, consensus runs and cell assembly (GDS: Leiden in Neo4j);
 - ``keyplayers``: strength, betweenness and PageRank of every member in its cell;
 - ``cpu``: CPU time of this process for projection + detection + key players (the Neo4j
   server's CPU is not in it);
 - ``rss_load_mb`` / ``rss_peak_mb``: resident memory of this process after loading and at
   the end;
-- ``ari``: agreement of the GDS engine's cells with the Python engine's (goal >= 0.99).
+- ``ari``: agreement of a GDS engine's cells with the Python engine's (goal >= 0.99).
 
-Both engines read the same evidence graph from the embedded case, so the two columns differ
-only by where the partitions and key players run. With ``NEO4J_URI`` (and ``NEO4J_PASSWORD``)
-set, the GDS engine uses that server's GDS (its database is not read or written: only
-in-memory graphs, dropped after); without it, only the Python engine runs.
+Every engine weighs ties by the case's source gradings, as ``ringmap cells`` does. Without
+``NEO4J_URI`` (and ``NEO4J_PASSWORD``) only the Python engine runs; without ``--load-neo4j``
+the database is never read or written (only in-memory graphs, dropped after).
 
 The goal: projection + detection of a case with >= 1M evidence links in <= 30 s.
 
 Usage::
 
     tools/neo4j-dev/neo4j-dev start && eval "$(tools/neo4j-dev/neo4j-dev env)"
-    python bench/cells_scale.py --cells 15,150,600,2000
+    python bench/cells_scale.py --cells 15,150,600,2000 [--load-neo4j]
 """
 
 from __future__ import annotations
@@ -55,8 +64,8 @@ def _rss_mb() -> float:
 def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     """Load, project, detect and score key players on one stored case with one engine (run in
     its own process); the cell of every agent-graph vertex goes to ``labels``."""
-    from ringmap.analysis.cells import CellSettings, find_cells
-    from ringmap.analysis.gds import detection, key_players
+    from ringmap.analysis.cells import CellSettings, edge_reliability, find_cells
+    from ringmap.analysis.gds import Ties, detection, key_players
     from ringmap.analysis.keyplayers import centralities
     from ringmap.graphs.embedded import EmbeddedStore
     from ringmap.graphs.store import open_store
@@ -65,16 +74,19 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     with EmbeddedStore(db) as store:
         started = time.perf_counter()
         evidence = store.project()
+        reliability, _grading = edge_reliability(store)
         loaded = time.perf_counter()
     rss_load = _rss_mb()
     cpu = time.process_time()
-    if engine == "gds":
+    if engine.startswith("gds"):
+        ties: Ties = "python" if engine == "gds-py" else "database"
         with open_store(neo4j_uri=os.environ["NEO4J_URI"]) as server:
-            result = find_cells(evidence, settings, detection=detection(server, ties="python"))
+            result = find_cells(evidence, settings, reliability,
+                                detection=detection(server, ties=ties))
             clock = time.perf_counter()
             key_players(server, result)
     else:
-        result = find_cells(evidence, settings)
+        result = find_cells(evidence, settings, reliability)
         clock = time.perf_counter()
         for cell in result.cells:
             centralities(result.agents.graph, cell.units)
@@ -98,6 +110,20 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     }
 
 
+def load_neo4j(case: Path) -> float:
+    """Wipe the ``NEO4J_URI`` database and ingest the case folder ``case`` into it; seconds."""
+    from ringmap.graphs.neo4j_store import Neo4jStore
+    from ringmap.graphs.store import open_store
+    from ringmap.testing import ingest_case
+
+    started = time.perf_counter()
+    with open_store(neo4j_uri=os.environ["NEO4J_URI"]) as server:
+        assert isinstance(server, Neo4jStore)
+        server.wipe()
+        ingest_case(server, case / "case", case / "quarantine-neo4j")
+    return round(time.perf_counter() - started, 1)
+
+
 def main() -> int:
     """Measure every case with each engine; exit 1 when the >= 1M-link case misses a goal."""
     parser = _common.parser(__doc__, "ringmap-cells-bench")
@@ -105,6 +131,9 @@ def main() -> int:
                         help="cells per case, comma-separated (about 500 links a cell)")
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--json", action="store_true", help="print rows as JSON")
+    parser.add_argument("--load-neo4j", action="store_true",
+                        help="wipe the NEO4J_URI database and load each case into it, to "
+                        "measure the ties built in the database (engine gds-db)")
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _common.prepare(args)
@@ -116,10 +145,14 @@ def main() -> int:
     from ringmap.analysis.quality import adjusted_rand_index
     from ringmap.bench.cells_quality import prepare_case
 
-    engines = ["python", "gds"] if os.environ.get("NEO4J_URI") else ["python"]
+    engines = ["python"]
+    if os.environ.get("NEO4J_URI"):
+        engines += ["gds-py", "gds-db"] if args.load_neo4j else ["gds-py"]
     rows = []
     for cells in (int(c) for c in args.cells.split(",")):
         _truth, db = prepare_case(args.cases, cells, args.noise, args.seed)
+        if args.load_neo4j and os.environ.get("NEO4J_URI"):
+            print(f"loaded into Neo4j in {load_neo4j(db.parent)} s", file=sys.stderr)
         found: dict[str, list[int]] = {}
         for engine in engines:
             labels = db.with_suffix(f".{engine}.json")
@@ -127,13 +160,14 @@ def main() -> int:
                                   str(labels)], check=True, capture_output=True, text=True)
             row = {"cells": cells, **json.loads(out.stdout)}
             found[engine] = json.loads(labels.read_text())
-            if engine == "gds":
-                row["ari"] = round(adjusted_rand_index(found["python"], found["gds"]), 4)
+            if engine != "python":
+                row["ari"] = round(adjusted_rand_index(found["python"], found[engine]), 4)
+            row["load_avg"] = round(os.getloadavg()[0], 2)
             print(json.dumps(row), file=sys.stderr)
             rows.append(row)
     _common.emit(rows, ["cells", "engine", "links", "units", "ties", "cells_found", "load_s",
                         "projection_s", "engine_s", "detection_s", "keyplayers_s", "total_s",
-                        "cpu_s", "rss_load_mb", "rss_peak_mb", "ari"], args.json)
+                        "cpu_s", "rss_load_mb", "rss_peak_mb", "ari", "load_avg"], args.json)
     big = [r for r in rows if r["links"] >= GOAL_LINKS]
     slow = any(r["projection_s"] + r["engine_s"] + r["detection_s"] > GOAL_SECONDS for r in big)
     apart = any(r.get("ari", 1.0) < GOAL_ARI for r in rows)

@@ -76,9 +76,10 @@ def _least(a: str, b: str) -> str:
 
 
 def _attach(stage: int, rel: str, key: str = "null") -> str:
-    """Create the attachment of each row's unit ``u`` (vertex ``v``) to ``x``, reliability
-    ``rel``, in batches of their own."""
-    return (f"WITH u, v, x, {rel} AS rel, {key} AS key "
+    """Create the attachment of the rows' unit ``u`` (vertex ``v``) to ``x``, the best
+    reliability ``rel`` of the rows, in batches of their own (one per unit and identifier:
+    writes are what the stages spend most on)."""
+    return (f"WITH u, v, x, {key} AS key, max({rel}) AS rel "
             f"CALL (u, v, x, rel, key) {{ CREATE (u)-[:RINGMAP_TMP_HOLDS {{run: $run, v: v, "
             f"r: rel, stage: {stage}, key: key}}]->(x) }} {_BATCH}")
 

@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -103,13 +104,19 @@ def _money_text(money: Mapping[str, float]) -> str:
     return "; ".join(f"{amount:,.2f} {currency}" for currency, amount in money.items()) or "none"
 
 
+@functools.lru_cache(maxsize=1024)
+def _file_name(source_file: str) -> str:
+    """The name of an evidence file (a case has a few; a cell map names them ~3,000 times)."""
+    return PurePath(source_file).name
+
+
 def _provenance_lines(items: list[Provenance], count: int, privacy: Privacy) -> list[str]:
     """Lines for the first sightings ``items`` of ``count`` in all."""
     lines = []
     for p in items[:_PROVENANCE_LINES]:
         ref = f", ref {p.ref}" if p.ref else ""
         lines.append(privacy.text(
-            f"  {PurePath(p.source_file).name} row {p.row}{ref}, {p.grading}"))
+            f"  {_file_name(p.source_file)} row {p.row}{ref}, {p.grading}"))
     if count > _PROVENANCE_LINES:
         lines.append(f"  … and {count - _PROVENANCE_LINES} more sightings")
     return lines

@@ -67,7 +67,7 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import victim_country
 from ringmap.errors import ConfigError, ExportError, NotFound
-from ringmap.fileio import remove_stale_temporaries, temporary_suffix
+from ringmap.fileio import private_umask, remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import CellRecord, utcnow
 from ringmap.graphs.schema import SCHEMA
@@ -86,7 +86,7 @@ from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.raid import arrest_rows, raid_sites, seize_rows
 from ringmap.viz.reach import CellReach, cell_of, figures, linked, reach_cells, select_cells
 from ringmap.viz.render import render_map
-from ringmap.viz.timeline import cell_timeline, write_timeline
+from ringmap.viz.timeline import cell_timeline, timeline_png
 
 __all__ = ["MANIFEST", "PACKAGE_FORMAT", "PUBLIC_KEY", "SIGNATURE", "PackageResult",
            "Verification", "export_cell", "export_cells", "package_name", "verify_package",
@@ -396,8 +396,10 @@ def write_package(target: Path, files: Callable[[Path], None], key: Ed25519Priva
         (staging / MANIFEST).write_bytes(manifest)
         (staging / SIGNATURE).write_text(base64.b64encode(key.sign(manifest)).decode() + "\n",
                                          encoding="ascii")
+        mode = 0o666 & ~private_umask()  # private whatever the process's umask
         for path in staging.iterdir():
             with path.open("rb") as handle:
+                os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
         if target.exists():
             target.rmdir()  # empty, checked above
@@ -450,19 +452,21 @@ def _export(job: _Job, cell: CellRecord, found: CellReach, target: Path) -> Pack
         built: dict[str, list[dict[str, Any]]] = {}
         for name, roster in _ROSTERS.items():
             built[name] = roster.build(rosters)
-            rows[name] = write_csv(folder / name, built[name], roster.columns())
+            # a plain write: the staging folder is renamed into place whole, its files synced
+            with (folder / name).open("w", encoding="utf-8", newline="") as handle:
+                rows[name] = write_csv(handle, built[name], roster.columns())
         summary = _summary(job.graph, found, rosters, cell, job.run_id, rows, job.reason,
                            signed_by)
         (folder / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
         (folder / "summary.md").write_text(_summary_md(summary), encoding="utf-8")
-        timeline = write_timeline(
-            cell_timeline(job.graph, found.members, found.payments, rosters.fx,
-                          title=f"Cell {cell.cell_id}"), folder / TIMELINE)
+        timeline = timeline_png(cell_timeline(job.graph, found.members, found.payments,
+                                              rosters.fx, title=f"Cell {cell.cell_id}"))
+        (folder / TIMELINE).write_bytes(timeline)
         (folder / "brief.html").write_text(
             _brief(summary, rosters, [c for c in built["cards.csv"] if c["owned_by_cell"]],
-                   timeline.read_bytes()), encoding="utf-8")
+                   timeline), encoding="utf-8")
 
     write_package(target, files, job.key)
     return PackageResult(target, cell.cell_id, rows, signed_by)

@@ -64,7 +64,8 @@ from ringmap.viz.reach import CellReach, reach_cells, select_cells
 from ringmap.viz.render import counted
 
 __all__ = ["KINDS", "LANES", "TIMELINE_COLUMNS", "Event", "Timeline", "case_timeline",
-           "cell_timeline", "cell_timelines", "timeline_of", "timeline_row", "write_cell_timeline",
+           "cell_timeline", "cell_timelines", "timeline_of", "timeline_png", "timeline_row",
+           "write_cell_timeline",
            "write_cells_timeline", "write_timeline"]
 
 #: what a timeline counts, in the order of its panels
@@ -421,7 +422,7 @@ def _y_ticks(top: float, height_px: float, pt: float) -> list[float]:
     return [float(v) for v in found if -1e-9 <= v <= top * (1 + 1e-9)]
 
 
-def _panels_png(line: Timeline) -> bytes:
+def timeline_png(line: Timeline) -> bytes:
     """The four panels of ``line`` over one weekly axis, drawn straight onto the rasteriser
     (the layout computed from the labels' sizes, as matplotlib's constrained layout does)."""
     out = _Raster(_PANELS_SIZE)
@@ -566,7 +567,7 @@ def _save(figure: Figure, path: Path) -> Path:
 def write_timeline(line: Timeline, path: Path) -> Path:
     """Draw ``line`` into ``path``: SVG (text as paths) or PNG, by its suffix."""
     if path.suffix.lower() == ".png":
-        write_atomic(path, _panels_png(line))
+        write_atomic(path, timeline_png(line))
         return path
     return _save(_figure(line), path)
 

@@ -119,7 +119,7 @@ def run_case(
                           command="run", bulk=bulk)
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store), conflicts=conflict_counts(store))
-    evidence = store.project()
+    evidence = store.evidence()  # read once, from arrays: cells, maps and packages share it
     records: list[CellRecord] = []
     try:
         result = detect_cells(store, settings or CellSettings(), evidence)

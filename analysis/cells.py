@@ -334,12 +334,13 @@ def detect_cells(
 ) -> CellsResult:
     """Detect the cells of the case in ``store`` (see :func:`find_cells`).
 
-    ``evidence`` is the store's evidence graph when the caller has projected it already
-    (``ringmap run`` projects once and hands the graph to cells, maps and packages);
+    ``evidence`` is the store's evidence graph when the caller has read it already
+    (``ringmap run`` reads it once, :meth:`~ringmap.graphs.store.Store.evidence`, and hands
+    it to cells, maps and packages);
     ``detection`` where the partitions run (default: here).
     """
     settings = settings or CellSettings()
-    evidence = store.project() if evidence is None else evidence
+    evidence = store.evidence() if evidence is None else evidence
     reliability: dict[str, float] = {}
     grading = "off"
     if settings.projection.use_grading:

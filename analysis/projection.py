@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ringmap.graphs.evidence import node_types, nodes_of_type, pairs_by_rel
 from ringmap.graphs.model import edge_id
 from ringmap.graphs.schema import Role
 
@@ -185,20 +186,15 @@ class _Builder:
         self.g = evidence
         self.settings = settings
         self.reliability = reliability
-        self.types: dict[str, str] = {}
-        self.role: dict[str, str] = {}
-        self.weak: dict[str, str] = {}  # identifiers weighed as a kind of their own
-        for node, attrs in evidence.nodes(data=True):  # one pass over the node dicts
-            kind = self.types[node] = attrs.get("type", "")
-            if kind == "Person":
-                self.role[node] = attrs.get("role", "")
-            elif kind == "PaymentCard" and attrs.get("partial"):
-                self.weak[node] = "masked_card"
-        self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for src, targets in evidence.adjacency():
-            for dst, rels in targets.items():
-                for rel in rels:
-                    self.by_rel[rel].append((src, dst))
+        # types and pairs straight from the arrays of a store's evidence graph: only
+        # persons' and cards' properties are read
+        self.types = node_types(evidence)
+        self.role = {node: attrs.get("role", "") for node, attrs in
+                     nodes_of_type(evidence, "Person")}
+        # identifiers weighed as a kind of their own
+        self.weak = {node: "masked_card" for node, attrs in
+                     nodes_of_type(evidence, "PaymentCard") if attrs.get("partial")}
+        self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list, pairs_by_rel(evidence))
         self.units: list[str] = []
         self.index: dict[str, int] = {}
         self.owners: dict[str, list[int]] = {}  # account/person id -> units it stands for

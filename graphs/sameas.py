@@ -47,6 +47,7 @@ __all__ = [
     "SameAsGroups",
     "canonical",
     "collapse",
+    "group_role",
     "merge",
     "original_ids",
     "sightings",
@@ -59,7 +60,18 @@ SAME_AS = "SAME_AS"
 MERGEABLE = frozenset({"Person", "Account"})
 
 # a group holding a suspect is a suspect's, whatever its other references say
-_ROLE_RANK = {Role.SUSPECT: 0, Role.MULE: 1, Role.OTHER: 2, Role.VICTIM: 3}
+_ROLE_RANK: dict[str, int] = {Role.SUSPECT: 0, Role.MULE: 1, Role.OTHER: 2, Role.VICTIM: 3}
+
+
+def group_role(roles: Iterable[str | None]) -> str | None:
+    """The role of a group whose members have ``roles``: a suspect's if any member is one,
+    then a mule's, other, victim; ``None`` when no member has one.
+
+    >>> group_role(["victim", None, "suspect"]), group_role([None])
+    ('suspect', None)
+    """
+    given = [r for r in roles if r]
+    return min(given, key=lambda r: _ROLE_RANK.get(r, len(_ROLE_RANK))) if given else None
 
 
 class SameAsGroups:
@@ -126,9 +138,9 @@ def collapse(graph: nx.MultiDiGraph, links: Iterable[Edge]) -> nx.MultiDiGraph:
             moved[other] = head
             for key, value in graph.nodes[other].items():
                 attrs.setdefault(key, value)
-        roles = [graph.nodes[m].get("role") for m in members if graph.nodes[m].get("role")]
-        if roles:
-            attrs["role"] = min(roles, key=lambda r: _ROLE_RANK.get(r, len(_ROLE_RANK)))
+        role = group_role(graph.nodes[m].get("role") for m in members)
+        if role:
+            attrs["role"] = role
         attrs["same_as"] = others
     behind: dict[str, list[str]] = {}
     touched = [(u, v, k, d) for member in moved

@@ -24,6 +24,7 @@ import networkx as nx
 import numpy as np
 
 from ringmap.errors import ConfigError, StoreError
+from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -452,6 +453,18 @@ class Store(ABC):
         packed = self.packed(node_types, rel_types)
         with paused_gc():
             return collapse(packed.to_networkx(), packed.same_as)
+
+    @final
+    def evidence(
+        self,
+        node_types: Iterable[str] | None = None,
+        rel_types: Iterable[str] | None = None,
+    ) -> nx.MultiDiGraph:
+        """The evidence graph as :meth:`project` gives it (same nodes, relationships,
+        properties and iteration order, same-as groups collapsed), read from the packed
+        arrays on demand instead of held as Python dicts: a fraction of the memory, and
+        read-only (:class:`~ringmap.graphs.evidence.EvidenceGraph`)."""
+        return EvidenceGraph(self.packed(node_types, rel_types))
 
     @final
     def get_many(self, node_ids: Iterable[str]) -> dict[str, Node]:

@@ -1,0 +1,352 @@
+"""The evidence graph read from packed arrays: networkx's interface, no graph of Python dicts.
+
+:class:`EvidenceGraph` is what :meth:`ringmap.graphs.store.Store.evidence` returns: a read-only
+networkx ``MultiDiGraph`` whose nodes, adjacency and properties are served from a
+:class:`~ringmap.graphs.store.PackedGraph` (integer arrays, the store's raw property text) when
+they are asked for. Same-as groups are collapsed in the arrays, exactly as
+:func:`ringmap.graphs.sameas.collapse` collapses them in a networkx graph: the same nodes, the
+same relationships in the same iteration order, the same properties, ``graph["same_as"]`` and
+``graph["same_as_edges"]``. Everything that reads a networkx evidence graph reads this one
+unchanged; a node's or relationship's properties are decoded only when a reader looks at them
+(its ``type`` needs no decoding), and are not kept.
+
+The graph cannot be changed (``add_edge`` and the like fail): a reader that must change it
+works on ``graph.copy()`` or a subgraph copy, as with any graph it does not own.
+
+>>> import numpy as np
+>>> from ringmap.graphs.model import Edge
+>>> from ringmap.graphs.store import PackedGraph, _as_given
+>>> packed = PackedGraph.assemble(
+...     ["Device:1", "Person:a", "Person:b"], ["Device", "Person", "Person"],
+...     [{}, {"role": "suspect"}, {"name": "B"}], ["USES", "USES"], np.array([1, 2]),
+...     np.array([0, 0]), [{}, {}], [Edge("SAME_AS", "Person:b", "Person:a", {})], _as_given)
+>>> g = EvidenceGraph(packed)
+>>> sorted(g), g.nodes["Person:a"]["type"], g.nodes["Person:a"]["same_as"]
+(['Device:1', 'Person:a'], 'Person', ['Person:b'])
+>>> list(g.edges(keys=True)), g.graph["same_as_edges"]["USES:Person:a->Device:1"]
+([('Person:a', 'Device:1', 'USES')], ['USES:Person:a->Device:1', 'USES:Person:b->Device:1'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from ringmap.graphs.codec import merge_props
+from ringmap.graphs.model import edge_id
+from ringmap.graphs.sameas import SameAsGroups, group_role
+
+if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
+    from ringmap.graphs.store import PackedGraph
+
+__all__ = ["EvidenceGraph", "node_types", "nodes_of_type", "pairs_by_rel"]
+
+
+class _Attrs(Mapping[str, Any]):
+    """The attributes of one node or relationship: ``type`` at once, the rest decoded when
+    first read."""
+
+    __slots__ = ("_data", "_load", "_type")
+
+    def __init__(self, type_: str, load: Callable[[], dict[str, Any]]) -> None:
+        self._type = type_
+        self._load = load
+        self._data: dict[str, Any] | None = None
+
+    def _full(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "type":
+            return self._type
+        return self._full()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    def copy(self) -> dict[str, Any]:
+        """A plain dict of the attributes (what ``dict.copy`` gives networkx's copies)."""
+        return dict(self._full())
+
+
+class _Nodes(Mapping[str, _Attrs]):
+    """Node id -> attributes, the members of same-as groups other than their head left out."""
+
+    def __init__(self, graph: EvidenceGraph) -> None:
+        self._g = graph
+
+    def __getitem__(self, node: str) -> _Attrs:
+        i = self._g.position(node)
+        if i is None:
+            raise KeyError(node)
+        return _Attrs(self._g.type_of(i), lambda: self._g.node_attrs(i))
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, str) and self._g.position(node) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        ids = self._g._p.ids
+        return (ids[i] for i in self._g.visible.tolist())
+
+    def __len__(self) -> int:
+        return len(self._g.visible)
+
+
+class _Adjacency(Mapping[str, dict[str, dict[str, _Attrs]]]):
+    """Node id -> {neighbour id -> {relationship type -> attributes}}, built when asked for,
+    successors (``out``) or predecessors."""
+
+    def __init__(self, graph: EvidenceGraph, out: bool) -> None:
+        self._g = graph
+        self._out = out
+
+    def __getitem__(self, node: str) -> dict[str, dict[str, _Attrs]]:
+        i = self._g.position(node)
+        if i is None:
+            raise KeyError(node)
+        return self._g.neighbours(i, self._out)
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, str) and self._g.position(node) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._g)
+
+    def __len__(self) -> int:
+        return len(self._g.visible)
+
+
+class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no type hints
+    """The evidence graph of a :class:`PackedGraph`, same-as groups collapsed, read-only.
+
+    Parameters
+    ----------
+    packed
+        The store's evidence as arrays (:meth:`~ringmap.graphs.store.Store.packed`). Without
+        it, an ordinary empty graph: what networkx makes of the class for a copy or a
+        subgraph view, which it then fills or filters as for any graph.
+    """
+
+    def __init__(self, packed: PackedGraph | None = None) -> None:
+        super().__init__()
+        self.packed = packed
+        if packed is None:
+            return
+        self._p = packed  # the same, never None: what every read below goes through
+        n = len(packed.ids)
+        self._at: dict[str, int] = {node: i for i, node in enumerate(packed.ids)}
+        self._types = list(packed.type_names)
+        self._head = np.arange(n, dtype=np.int64)
+        self._groups: dict[int, list[int]] = {}  # head -> the other members, in id order
+        links = [(link.src, link.dst) for link in packed.same_as
+                 if link.src in self._at and link.dst in self._at]
+        moved: dict[str, str] = {}
+        for members in SameAsGroups(links).groups():
+            at = [self._at[m] for m in members]
+            self._head[at[1:]] = at[0]
+            self._groups[at[0]] = at[1:]
+            moved.update(dict.fromkeys(members[1:], members[0]))
+        self._shown = self._head == np.arange(n)
+        self.visible = np.flatnonzero(self._shown)
+        self._src, self._dst, self._first, self._more, behind = self._collapse()
+        self._rel = packed.rel[self._first]
+        self._out = _Csr(self._src, self._dst, n)
+        self._in = _Csr(self._dst, self._src, n)
+        self._node = _Nodes(self)
+        self._adj = self._succ = _Adjacency(self, out=True)
+        self._pred = _Adjacency(self, out=False)
+        if moved:  # as collapse leaves them: only a graph with groups has these
+            self.graph["same_as"] = moved
+            self.graph["same_as_edges"] = behind
+
+    def _collapse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, list[int]],
+                                 dict[str, list[str]]]:
+        """The collapsed relationships in networkx's insertion order (see
+        :func:`~ringmap.graphs.sameas.collapse`): their ends, the packed relationship each
+        one is first (its own), the further packed relationships merged into some, in
+        merge order, and the store ids behind each relationship a same-as move touched."""
+        packed, head = self._p, self._head
+        src, dst = packed.src.astype(np.int64), packed.dst.astype(np.int64)
+        if not self._groups:
+            return src, dst, np.arange(len(src)), {}, {}
+        moved = ~self._shown
+        kept = np.flatnonzero(~(moved[src] | moved[dst]))
+        # a moved relationship lands on a group's head: only the kept ones there can meet it
+        at_head = kept[np.isin(src[kept], list(self._groups))
+                       | np.isin(dst[kept], list(self._groups))]
+        rel = packed.rel.astype(np.int64)
+        key_of = {(r, s, d): i for i, r, s, d in zip(
+            np.searchsorted(kept, at_head).tolist(), rel[at_head].tolist(),
+            src[at_head].tolist(), dst[at_head].tolist(), strict=True)}
+        ends_src, ends_dst, first = [src[kept]], [dst[kept]], [kept]
+        more: dict[int, list[int]] = {}
+        added: list[tuple[int, int, int]] = []
+        behind: dict[str, list[str]] = {}
+        ids, names = packed.ids, packed.rel_names
+        out, into = _Csr(src, dst, len(ids)), _Csr(dst, src, len(ids))
+        # collapse's walk: each moved member's out- then in-relationships, as networkx
+        # iterates them (a relationship between two moved members is walked twice)
+        for others in self._groups.values():
+            for m in others:
+                for j in out.edges_of(m) + into.edges_of(m):
+                    s, d, r = int(head[src[j]]), int(head[dst[j]]), int(rel[j])
+                    if s == d:
+                        continue
+                    new_id = edge_id(names[r], ids[s], ids[d])
+                    at = key_of.get((r, s, d))
+                    if new_id not in behind:
+                        behind[new_id] = [new_id] if at is not None else []
+                    behind[new_id].append(edge_id(names[r], ids[src[j]], ids[dst[j]]))
+                    if at is None:
+                        at = key_of[r, s, d] = len(kept) + len(added)
+                        added.append((s, d, j))
+                        continue
+                    own = kept[at] if at < len(kept) else added[at - len(kept)][2]
+                    if j != own and j not in more.get(at, ()):
+                        more.setdefault(at, []).append(j)
+        if added:
+            ends_src.append(np.array([a[0] for a in added], dtype=np.int64))
+            ends_dst.append(np.array([a[1] for a in added], dtype=np.int64))
+            first.append(np.array([a[2] for a in added], dtype=np.int64))
+        return (np.concatenate(ends_src), np.concatenate(ends_dst), np.concatenate(first),
+                more, {k: sorted(set(v)) for k, v in behind.items()})
+
+    # -- reads -------------------------------------------------------------------------------
+    def position(self, node: str) -> int | None:
+        """The packed position of ``node``; ``None`` when absent or merged into another."""
+        i = self._at.get(node)
+        return i if i is not None and self._shown[i] else None
+
+    def type_of(self, i: int) -> str:
+        """The type of the node at packed position ``i``."""
+        return self._types[int(self._p.node_type[i])]
+
+    def node_attrs(self, i: int) -> dict[str, Any]:
+        """``type`` and properties of the node at ``i`` (a same-as head: the group's)."""
+        packed = self._p
+        attrs = {"type": self.type_of(i), **packed.node_props(i)}
+        others = self._groups.get(i)
+        if others:
+            roles = [attrs.get("role")]
+            for other in others:
+                theirs = {"type": self.type_of(other), **packed.node_props(other)}
+                roles.append(theirs.get("role"))
+                for key, value in theirs.items():
+                    attrs.setdefault(key, value)
+            role = group_role(roles)
+            if role:
+                attrs["role"] = role
+            attrs["same_as"] = [packed.ids[o] for o in others]
+        return attrs
+
+    def edge_attrs(self, e: int) -> dict[str, Any]:
+        """``type`` and properties of collapsed relationship ``e``, merged as collapse
+        merges them."""
+        packed = self._p
+        first = int(self._first[e])
+        rel = packed.rel_names[packed.rel[first]]
+        attrs = {"type": rel, **packed.edge_props(first)}
+        for j in self._more.get(e, ()):
+            merge_props(attrs, {"type": rel, **packed.edge_props(j)})
+        return attrs
+
+    def neighbours(self, i: int, out: bool) -> dict[str, dict[str, _Attrs]]:
+        """{neighbour id -> {relationship type -> attributes}} of the node at ``i``."""
+        csr, other = (self._out, self._dst) if out else (self._in, self._src)
+        ids, names = self._p.ids, self._p.rel_names
+        found: dict[str, dict[str, _Attrs]] = {}
+        for e in csr.edges_of(i):
+            rel = names[self._rel[e]]
+            found.setdefault(ids[other[e]], {})[rel] = _Attrs(rel, partial(self.edge_attrs, e))
+        return found
+
+    def pairs(self) -> dict[str, list[tuple[str, str]]]:
+        """Relationship type -> its (source, target) ids, in the order of networkx's
+        ``adjacency()``, no attribute object made."""
+        ids, names = self._p.ids, self._p.rel_names
+        out: dict[str, list[tuple[str, str]]] = {}
+        order = self._out.order
+        for r, s, d in zip(self._rel[order].tolist(), self._src[order].tolist(),
+                           self._dst[order].tolist(), strict=True):
+            out.setdefault(names[r], []).append((ids[s], ids[d]))
+        return out
+
+    def types(self) -> dict[str, str]:
+        """Node id -> type, of every node."""
+        ids, types = self._p.ids, self._types
+        return {ids[i]: types[t] for i, t in zip(
+            self.visible.tolist(), self._p.node_type[self.visible].tolist(), strict=True)}
+
+    def of_type(self, type_: str) -> Iterator[tuple[str, _Attrs]]:
+        """``(id, attributes)`` of the nodes of one type, in node order."""
+        if type_ not in self._types:
+            return
+        ids = self._p.ids
+        code = self._types.index(type_)
+        for i in self.visible[self._p.node_type[self.visible] == code].tolist():
+            yield ids[i], _Attrs(type_, partial(self.node_attrs, i))
+
+
+class _Csr:
+    """Relationships (indices = insertion order) grouped by their ``near`` end, in the order
+    networkx iterates a MultiDiGraph's adjacency: by node, then the other end in order of
+    first insertion, then insertion order."""
+
+    def __init__(self, near: np.ndarray, far: np.ndarray, n: int) -> None:
+        index = np.arange(len(near), dtype=np.int64)
+        first = index
+        if len(near):
+            _, pair = np.unique(near * (n + 1) + far, return_inverse=True)
+            earliest = np.full(int(pair.max()) + 1, len(near), dtype=np.int64)
+            np.minimum.at(earliest, pair, index)
+            first = earliest[pair]
+        self.order = np.lexsort((index, first, near))
+        self.start = np.searchsorted(near[self.order], np.arange(n + 1))
+
+    def edges_of(self, i: int) -> list[int]:
+        """The relationships at node ``i``, in adjacency order."""
+        found: list[int] = self.order[self.start[i]:self.start[i + 1]].tolist()
+        return found
+
+
+def _packed(graph: nx.MultiDiGraph) -> bool:
+    """Whether ``graph`` is served from packed arrays (not a copy or view of one)."""
+    return isinstance(graph, EvidenceGraph) and graph.packed is not None
+
+
+def node_types(graph: nx.MultiDiGraph) -> dict[str, str]:
+    """Node id -> type of an evidence graph (no property read on an :class:`EvidenceGraph`)."""
+    if _packed(graph):
+        types: dict[str, str] = graph.types()
+        return types
+    return {node: attrs.get("type", "") for node, attrs in graph.nodes(data=True)}
+
+
+def nodes_of_type(graph: nx.MultiDiGraph, type_: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(id, attributes)`` of the nodes of one type, in node order."""
+    if _packed(graph):
+        yield from graph.of_type(type_)
+        return
+    yield from ((n, a) for n, a in graph.nodes(data=True) if a.get("type") == type_)
+
+
+def pairs_by_rel(graph: nx.MultiDiGraph) -> dict[str, list[tuple[str, str]]]:
+    """Relationship type -> (source, target) ids of every relationship, in adjacency order."""
+    if _packed(graph):
+        pairs: dict[str, list[tuple[str, str]]] = graph.pairs()
+        return pairs
+    out: dict[str, list[tuple[str, str]]] = {}
+    for src, targets in graph.adjacency():
+        for dst, rels in targets.items():
+            for rel in rels:
+                out.setdefault(rel, []).append((src, dst))
+    return out

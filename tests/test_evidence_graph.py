@@ -1,0 +1,111 @@
+"""issue 16 item 1: the evidence graph read from packed arrays is the networkx one, read for read.
+
+``Store.evidence`` serves the graph from the store's arrays, properties decoded on demand;
+everything downstream (the agent projection, cells, reports, maps) reads it in place of
+``Store.project``. It must be the same graph: the same nodes, relationships, properties and
+iteration order, same-as groups collapsed alike, and the same agent ties and weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from ringmap.analysis.cells import edge_reliability
+from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
+from ringmap.graphs.evidence import EvidenceGraph
+from ringmap.graphs.sameas import merge
+from ringmap.graphs.store import Store
+from ringmap.testing import CaseBuilder
+from ringmap.tests.cells_synth import planted_case
+
+
+def _merged_case(store: Store, folder: Path) -> Store:
+    """A planted case (hubs: CGNAT and office IPs, victims of two cells, mules' cards) with
+    a second source graded low, and same-as groups of persons and of accounts, one of three
+    references whose members are tied to each other and to the same identifiers."""
+    case = planted_case(4, seed=3)
+    case.builder.ingest(store, folder / "evidence")
+    late = CaseBuilder(grading="E5")  # a poor source restating and adding links
+    persons, accounts, devices = ([late.node(n.type, **n.props) for n in store.nodes([t])]
+                                  for t in ("Person", "Account", "Device"))
+    for person in persons[:6]:
+        late.link("USES", person, devices[0])
+    late.link("CONTACTED", accounts[0], accounts[1], first_seen="2014-01-02",
+              last_seen="2014-01-03", count=2)
+    late.link("CONTACTED", accounts[2], accounts[1], first_seen="2013-12-30",
+              last_seen="2014-02-01", count=5)
+    late.ingest(store, folder / "late")
+    persons = [n.id for n in store.nodes(["Person"])]
+    merge(store, persons[0], persons[1], "same passport")
+    merge(store, persons[2], persons[1], "same passport again")
+    merge(store, persons[-1], persons[-2], "same face")
+    merge(store, accounts[0], accounts[2], "same recovery e-mail")
+    return store
+
+
+def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
+    """Everything a reader of an evidence graph sees, in the order it sees it."""
+    return {
+        "nodes": [(n, dict(a)) for n, a in graph.nodes(data=True)],
+        "edges": [(u, v, k, dict(d)) for u, v, k, d in graph.edges(keys=True, data=True)],
+        "succ": [(n, [(v, list(keyed)) for v, keyed in graph.succ[n].items()]) for n in graph],
+        "pred": [(n, [(v, list(keyed)) for v, keyed in graph.pred[n].items()]) for n in graph],
+        "adjacency": [(n, list(nbrs)) for n, nbrs in graph.adjacency()],
+        "graph": graph.graph,
+        "sizes": (graph.number_of_nodes(), graph.number_of_edges()),
+    }
+
+
+def _ties(agents: AgentGraph) -> dict[str, Any]:
+    """The agent projection without its evidence graph: units, weighted ties, identifiers."""
+    units = agents.units
+    return {
+        "units": units,
+        "ties": sorted((units[e.source], units[e.target], round(e["weight"], 12))
+                       for e in agents.graph.es),
+        "accounts": agents.accounts, "shared_accounts": agents.shared_accounts,
+        "incidence": {i: {units[u]: a for u, a in h.items()} for i, h in
+                      agents.incidence.items()},
+        "kinds": agents.kinds, "infrastructure": agents.infrastructure,
+    }
+
+
+def test_issue_16_evidence_graph_reads_as_the_projected_graph(
+        any_store: Store, tmp_path: Path) -> None:
+    store = _merged_case(any_store, tmp_path)
+    evidence, projected = store.evidence(), store.project()
+    assert isinstance(evidence, EvidenceGraph)
+    assert evidence.graph["same_as_edges"]  # the groups moved relationships
+    assert _reads(evidence) == _reads(projected)
+    some = next(iter(projected.graph["same_as"].values()))
+    assert dict(evidence.nodes[some]) == projected.nodes[some]
+    assert "Person:nobody" not in evidence and next(iter(projected.graph["same_as"])) \
+        not in evidence
+
+
+def test_issue_16_agent_projection_from_arrays_is_the_networkx_one(
+        any_store: Store, tmp_path: Path) -> None:
+    store = _merged_case(any_store, tmp_path)
+    reliability, grading = edge_reliability(store)
+    assert grading == "applied"
+    for settings in (ProjectionSettings(), ProjectionSettings(infra_max_agents=4)):
+        arrays = project_agents(store.evidence(), settings, reliability)
+        dicts = project_agents(store.project(), settings, reliability)
+        assert _ties(arrays) == _ties(dicts)
+    assert arrays.infrastructure  # hubs set aside alike
+
+
+def test_issue_16_evidence_graph_is_read_only(tmp_path: Path) -> None:
+    from ringmap.graphs.embedded import EmbeddedStore
+
+    store = _merged_case(EmbeddedStore(tmp_path / "case.db"), tmp_path)
+    evidence = store.evidence()
+    with pytest.raises((TypeError, AttributeError)):
+        evidence.add_edge("Person:x", "Person:y", key="USES")
+    copy = evidence.copy()  # a plain graph the caller owns
+    copy.add_edge("Person:x", "Person:y", key="USES")
+    assert "Person:x" in copy and "Person:x" not in evidence

@@ -56,6 +56,7 @@ import networkx as nx
 import phonenumbers
 
 from ringmap.errors import ConfigError
+from ringmap.graphs.evidence import node_types, nodes_of_type, pairs_by_rel
 from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
@@ -269,12 +270,6 @@ def is_victim(attrs: Mapping[str, Any]) -> bool:
     return attrs.get("type") == "Person" and attrs.get("role") == VICTIM
 
 
-def _acting(graph: nx.MultiDiGraph, node: str) -> bool:
-    """Whether an account holds identifiers of its own (registered to a phone or email,
-    logged in from an IP or on a device): an agent's way of working, not a victim's trace."""
-    return any(rel in ACTING for rels in graph.succ[node].values() for rel in rels)
-
-
 def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
     """Accounts and phones no person is known to use or hold that were in contact with an
     agent: likely victims whose identity is not in the evidence.
@@ -295,22 +290,26 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
     >>> sorted(likely_victims(g))
     ['Account:fb/who']
     """
+    types = node_types(graph)
+    pairs = pairs_by_rel(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
+    suspects = {n for n, a in nodes_of_type(graph, "Person") if a.get("role") == Role.SUSPECT}
     owned: set[str] = set()
     agents: set[str] = set()
-    for src, dst, rel in graph.edges(keys=True):
-        if rel in OWNERSHIP and graph.nodes[src].get("type") == "Person":
-            owned.add(dst)
-            if graph.nodes[src].get("role") == Role.SUSPECT:
-                agents.add(dst)
+    for rel in OWNERSHIP:
+        for src, dst in pairs.get(rel, ()):
+            if types.get(src) == "Person":
+                owned.add(dst)
+                if src in suspects:
+                    agents.add(dst)
+    # accounts holding identifiers of their own: an agent's way of working, not a victim's
+    acting = {src for rel in ACTING for src, _dst in pairs.get(rel, ())}
     found: set[str] = set()
-    for src, dst, rel in graph.edges(keys=True):
-        if rel != "CONTACTED":
-            continue
+    for src, dst in pairs.get("CONTACTED", ()):
         for near, far in ((src, dst), (dst, src)):
-            if far in owned or graph.nodes[far].get("type") not in CONTACTABLE:
+            if far in owned or types.get(far) not in CONTACTABLE:
                 continue
-            if (near in agents or (near not in owned and _acting(graph, near))) \
-                    and not _acting(graph, far):
+            if (near in agents or (near not in owned and near in acting)) \
+                    and far not in acting:
                 found.add(far)
     return found
 
@@ -318,10 +317,11 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
     """Victim persons, identifiers owned (:data:`OWNERSHIP`) by victims and by no other
     person, and :func:`likely_victims`: the nodes shown under a pseudonym."""
-    victims = {n for n, a in graph.nodes(data=True) if is_victim(a)}
+    victims = {n for n, a in nodes_of_type(graph, "Person") if is_victim(a)}
     owners: dict[str, set[str]] = {}
-    for src, dst, rel in graph.edges(keys=True):
-        if rel in OWNERSHIP:
+    pairs = pairs_by_rel(graph, OWNERSHIP)
+    for rel in OWNERSHIP:
+        for src, dst in pairs.get(rel, ()):
             owners.setdefault(dst, set()).add(src)
     return (victims | {item for item, who in owners.items() if who <= victims}
             | likely_victims(graph))

@@ -115,17 +115,26 @@ class EvidenceReader:
         """Hand out placeholders instead of reading, until :meth:`resolve`."""
         self.deferred = []
 
-    def resolve(self) -> None:
-        """Read every deferred item's provenance in one bulk call (within the lookup budget)
-        and fill the placeholders in the order they were handed out, so explanations cost a
-        few store round trips rather than one per tie."""
+    def resolve(self, batch: int = 5_000) -> None:
+        """Read the deferred items' provenance in bulk (within the lookup budget) and fill
+        the placeholders in the order they were handed out, so explanations cost a few store
+        round trips rather than one per tie.
+
+        The provenance is read for ``batch`` placeholders at a time: every sighting of every
+        tie of a large run at once would be the largest thing the run holds.
+        """
         deferred, self.deferred = self.deferred or [], None
         wanted = list(dict.fromkeys(item for items, _ in deferred for item in items))
         self.prefetched = frozenset(wanted[: self.budget])
-        self.fetched = self.store.provenance_many(
-            store_id for item in wanted[: self.budget] for store_id in self._behind(item))
-        for items, placeholder in deferred:
-            placeholder.extend(self.rows(items))
+        del wanted
+        for start in range(0, len(deferred), batch):
+            part = deferred[start:start + batch]
+            self.fetched = self.store.provenance_many(
+                store_id for item in dict.fromkeys(i for items, _ in part for i in items)
+                if item in self.prefetched and item not in self.made
+                for store_id in self._behind(item))
+            for items, placeholder in part:
+                placeholder.extend(self.rows(items))
         # every placeholder is filled: let the provenance read in bulk go (a later call
         # reads the store again, as before deferring)
         self.fetched = None

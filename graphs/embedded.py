@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import sqlite3
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -155,6 +156,24 @@ _ROW_REFS = ("SELECT row, ref FROM row_refs "
              "WHERE file_id=? AND row IN (SELECT value FROM json_each(?))")
 
 
+#: the page cache (KiB, negative as SQLite takes it): 256 MiB for ingest and lookups; a
+#: scan of the whole case, read once, runs with a small one (see ``_packed``)
+_CACHE_KIB = -262144
+_SCAN_CACHE_KIB = -8192
+
+
+def _columns(rows: Iterable[tuple[Any, ...]], kinds: str) -> list[Any]:
+    """Rows as columns, one letter of ``kinds`` per column: ``i`` integers (an array),
+    ``n`` names (one string object per distinct name), ``t`` text (as it comes)."""
+    columns: list[Any] = [array("q") if kind == "i" else [] for kind in kinds]
+    one: dict[str, str] = {}
+    names = [k == "n" for k in kinds]
+    for row in rows:
+        for column, value, name in zip(columns, row, names, strict=True):
+            column.append(one.setdefault(value, value) if name else value)
+    return columns
+
+
 class EmbeddedStore(Store):
     """A case in a single SQLite file.
 
@@ -180,7 +199,7 @@ class EmbeddedStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
-            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+            self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
             self._db.execute("PRAGMA temp_store=MEMORY")
             self._db.execute(_META)
             self._check_version()
@@ -481,17 +500,23 @@ class EmbeddedStore(Store):
         sql, params = "SELECT nid, id, type, props FROM nodes", node_types or []
         if node_types is not None:
             sql += f" WHERE type IN ({','.join('?' * len(node_types))})"
-        nodes = self._db.execute(sql + " ORDER BY id", params).fetchall()
-        sql, params = "SELECT type, src, dst, props FROM edges WHERE type != ?", [SAME_AS]
-        if rel_types is not None:
-            sql += f" AND type IN ({','.join('?' * len(rel_types))})"
-            params += rel_types
-        edges = self._db.execute(sql, params).fetchall()
-        nids, ids, types, node_props = (list(c) for c in zip(*nodes, strict=True)) \
-            if nodes else ([], [], [], [])
-        rel_types_, srcs, dsts, edge_props = (list(c) for c in zip(*edges, strict=True)) \
-            if edges else ([], [], [], [])
-        nid, src, dst = (np.asarray(c, dtype=np.int64) for c in (nids, srcs, dsts))
+        # one pass over the whole case: a page cache the size of the case file would only
+        # add that much to the run's peak memory (issue 16); and rows go into columns one by
+        # one, each type name kept once (rows fetched all at once were held twice over)
+        self._db.execute(f"PRAGMA cache_size={_SCAN_CACHE_KIB}")
+        self._db.execute("PRAGMA shrink_memory")
+        try:
+            nids, ids, types, node_props = _columns(
+                self._db.execute(sql + " ORDER BY id", params), "itnt")
+            sql, params = "SELECT src, dst, type, props FROM edges WHERE type != ?", [SAME_AS]
+            if rel_types is not None:
+                sql += f" AND type IN ({','.join('?' * len(rel_types))})"
+                params += rel_types
+            srcs, dsts, rel_types_, edge_props = _columns(self._db.execute(sql, params),
+                                                          "iint")
+        finally:
+            self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+        nid, src, dst = (np.frombuffer(c, dtype=np.int64) for c in (nids, srcs, dsts))
         end_of = np.full(1 + max(int(a.max(initial=0)) for a in (nid, src, dst)), -1,
                          dtype=np.int64)  # row id -> position in ids, -1: filtered out
         end_of[nid] = np.arange(len(nid))
@@ -674,11 +699,12 @@ class EmbeddedStore(Store):
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM analysis_runs").fetchone()[0]
             db.execute("INSERT INTO analysis_runs VALUES (?, ?, ?, ?)",
                        (run.run_id, run.kind, seq, run.model_dump_json()))
+            # one cell's JSON at a time: a large run's records are tens of megabytes of text
             db.executemany("INSERT INTO cells VALUES (?, ?, ?)",
-                           [(run.run_id, c.cell_id, c.model_dump_json()) for c in cells])
+                           ((run.run_id, c.cell_id, c.model_dump_json()) for c in cells))
             db.executemany("INSERT INTO memberships VALUES (?, ?, ?, ?)",
-                           [(run.run_id, c.cell_id, m.node_id, m.confidence)
-                            for c in cells for m in c.members])
+                           ((run.run_id, c.cell_id, m.node_id, m.confidence)
+                            for c in cells for m in c.members))
             db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             db.execute("ROLLBACK")

@@ -29,7 +29,7 @@ works on ``graph.copy()`` or a subgraph copy, as with any graph it does not own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -269,12 +269,15 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             found.setdefault(ids[other[e]], {})[rel] = _Attrs(rel, partial(self.edge_attrs, e))
         return found
 
-    def pairs(self) -> dict[str, list[tuple[str, str]]]:
-        """Relationship type -> its (source, target) ids, in the order of networkx's
-        ``adjacency()``, no attribute object made."""
+    def pairs(self, rels: Iterable[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+        """Relationship type (of ``rels``) -> its (source, target) ids, in the order of
+        networkx's ``adjacency()``, no attribute object made."""
         ids, names = self._p.ids, self._p.rel_names
         out: dict[str, list[tuple[str, str]]] = {}
         order = self._out.order
+        if rels is not None:
+            codes = [names.index(r) for r in set(rels) if r in names]
+            order = order[np.isin(self._rel[order], codes)]
         for r, s, d in zip(self._rel[order].tolist(), self._src[order].tolist(),
                            self._dst[order].tolist(), strict=True):
             out.setdefault(names[r], []).append((ids[s], ids[d]))
@@ -339,14 +342,18 @@ def nodes_of_type(graph: nx.MultiDiGraph, type_: str) -> Iterator[tuple[str, Map
     yield from ((n, a) for n, a in graph.nodes(data=True) if a.get("type") == type_)
 
 
-def pairs_by_rel(graph: nx.MultiDiGraph) -> dict[str, list[tuple[str, str]]]:
-    """Relationship type -> (source, target) ids of every relationship, in adjacency order."""
+def pairs_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str] | None = None
+                 ) -> dict[str, list[tuple[str, str]]]:
+    """Relationship type -> (source, target) ids of every relationship (of ``rels``), in
+    adjacency order; types with none are left out."""
     if _packed(graph):
-        pairs: dict[str, list[tuple[str, str]]] = graph.pairs()
+        pairs: dict[str, list[tuple[str, str]]] = graph.pairs(rels)
         return pairs
+    wanted = None if rels is None else set(rels)
     out: dict[str, list[tuple[str, str]]] = {}
     for src, targets in graph.adjacency():
-        for dst, rels in targets.items():
-            for rel in rels:
-                out.setdefault(rel, []).append((src, dst))
+        for dst, keyed in targets.items():
+            for rel in keyed:
+                if wanted is None or rel in wanted:
+                    out.setdefault(rel, []).append((src, dst))
     return out

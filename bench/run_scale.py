@@ -85,7 +85,8 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
                                      quarantine_dir=work / "quarantine").totals()["read"]
 
     def projection() -> None:
-        state["graph"] = store.project()
+        # the graph as ringmap run reads it: Store.evidence, or project in an older tree
+        state["graph"] = getattr(store, "evidence", store.project)()
 
     def detection() -> None:
         state["result"] = detect_cells(store, CellSettings(), state["graph"])

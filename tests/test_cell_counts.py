@@ -7,7 +7,7 @@ import csv
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -54,11 +54,15 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
     with pytest.MonkeyPatch.context() as patch, EmbeddedStore(out / "ringmap.db") as store:
         patch.setenv("RINGMAP_SECRET", TEST_SECRET)
 
-        def project(*args: Any) -> nx.MultiDiGraph:
-            projected.append(Store.project(store, *args))
-            return projected[-1]
+        def tallied(read: Callable[..., nx.MultiDiGraph]) -> Callable[..., nx.MultiDiGraph]:
+            def reading(*args: Any) -> nx.MultiDiGraph:
+                projected.append(read(store, *args))
+                return projected[-1]
+            return reading
 
-        patch.setattr(store, "project", project)  # counted, still the real store's graph
+        # every read of the whole graph counted, still the real store's graph
+        patch.setattr(store, "project", tallied(Store.project))
+        patch.setattr(store, "evidence", tallied(Store.evidence))
         agents: list[AgentGraph] = []
 
         def project_agents(*args: Any, **kwargs: Any) -> AgentGraph:

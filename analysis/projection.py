@@ -80,7 +80,9 @@ AGENT_IDENTIFIERS = frozenset(
      "IdDocument", "Location"}
 )
 # identifier-to-identifier relationships through which agents reach further identifiers
-_CHAIN_RELS = frozenset({"SIM_IN", "HAS_NUMBER", "REGISTERED_TO"})
+# walked in this order (a set's order changes with each process's string hashing, and with
+# it which of two equally reliable ways a tie's evidence shows)
+_CHAIN_RELS = ("HAS_NUMBER", "REGISTERED_TO", "SIM_IN")
 
 
 class ProjectionSettings(BaseModel):

@@ -300,8 +300,8 @@ class EmbeddedStore(Store):
             if stated is None:
                 node_state[nid] = (node.type, _stated(node.props))
                 node_names[nid] = node.id
-            else:
-                merge_props(stated[1], node.props)
+            else:  # (a copy: the first node's properties may be the caller's)
+                node_state[nid] = (stated[0], merge_props(dict(stated[1]), node.props))
 
         edge_state: dict[int, tuple[str, dict[str, Any]]] = {}
         edge_ends: dict[int, tuple[str, int, int]] = {}
@@ -315,7 +315,7 @@ class EmbeddedStore(Store):
                 edge_ends[eid] = key
                 edge_state[eid] = (edge.type, _stated(edge.props))
             else:
-                merge_props(stated[1], edge.props)
+                edge_state[eid] = (stated[0], merge_props(dict(stated[1]), edge.props))
 
         seen = batch.sightings
         if not isinstance(seen, Seen):
@@ -903,10 +903,12 @@ def _grouped(sightings: Iterable[Sighting], nodes: Mapping[str, int]) -> Seen:
 
 
 def _stated(props: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``props`` without null values, as a batch's statement of an item starts."""
+    """``props`` without null values, as a batch's statement of an item starts: ``props``
+    itself when it holds none (never changed here: an item seen twice in a batch merges
+    into a copy)."""
     if None in props.values():
         return {k: v for k, v in props.items() if v is not None}
-    return dict(props)
+    return props
 
 
 def _within(props: Mapping[str, Any], shown: Mapping[str, Any]) -> bool:

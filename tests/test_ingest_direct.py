@@ -16,7 +16,7 @@ import pytest
 
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, FileLoad, Grading, Seen, Sighting
+from ringmap.graphs.model import Batch, FileLoad, Grading, Node, Seen, Sighting
 from ringmap.ingest.case import load_case
 from ringmap.ingest.mapping import Mapping
 from ringmap.ingest.run import ingest_files
@@ -44,6 +44,21 @@ def _fingerprint(store_type: type[EmbeddedStore], work: Path) -> dict[str, str]:
 def test_issue14_grouped_sightings_store_as_one_by_one(tmp_path: Path) -> None:
     assert (_fingerprint(EmbeddedStore, tmp_path / "grouped")
             == _fingerprint(_Ungrouped, tmp_path / "plain"))
+
+
+def test_issue14_an_item_twice_in_a_batch_merges_leaving_the_batch_unchanged(
+        tmp_path: Path) -> None:
+    """The store states a batch's nodes without copying them, so merging a second sighting
+    of one id must not write into the first node's properties."""
+    first, second = Node("Account:a", "Account", {"handle": "a", "display_name": "A"}), \
+        Node("Account:a", "Account", {"display_name": "B", "notes": None})
+    load = FileLoad(sha256="0" * 64, source_file="f.csv", mapping="m", mapping_digest="d",
+                    run_id="r", grading=Grading.parse("B2"))
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        store.load_file(load, [Batch([first, second], [], [Sighting("Account:a", 1)], 1)])
+        shown = store.get("Account:a")
+    assert first.props == {"handle": "a", "display_name": "A"}
+    assert shown is not None and shown.props == {"handle": "a", "display_name": "B"}
 
 
 def test_issue14_seen_reads_as_sightings_in_row_order() -> None:

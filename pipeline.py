@@ -24,6 +24,7 @@ from typing import Any
 
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
+from ringmap.analysis.gds import Engine, choose_engine, detect_cells_gds, gds_version
 from ringmap.analysis.report import CELL_COLUMNS
 from ringmap.errors import AnalysisError
 from ringmap.fileio import write_atomic
@@ -100,19 +101,26 @@ def run_case(
     progress: Progress | None = None,
     tables: list[CheckedTask] | None = None,
     bulk: bool | None = None,
+    engine: Engine | None = None,
 ) -> RunSummary:
     """Ingest ``case_dir`` into ``store``, detect cells and write results into ``out``.
 
     Every table is checked (mappings, encodings, columns) before anything is written. The
     evidence graph is projected once, after ingest, and handed to cells, maps and packages.
     ``tables``, if given, are the case's tables checked already (before the store existed).
-    ``bulk`` picks the store's bulk path for a new case (see :func:`ingest_files`).
+    ``bulk`` picks the store's bulk path for a new case (see :func:`ingest_files`);
+    ``engine`` where the cells are found (:func:`~ringmap.analysis.gds.choose_engine`: GDS on
+    a Neo4j store that has it, unless ``"python"``).
 
     Raises
     ------
     InputError, MappingError
         The case folder, a table or a mapping is unusable; nothing was written.
+    ConfigError
+        GDS asked for where the store has none; nothing was written.
     """
+    settings = settings or CellSettings()
+    chosen = choose_engine(engine, settings.method, gds=gds_version(store))
     checked = tables if tables is not None else check_files(load_case(case_dir))
     out.mkdir(parents=True, exist_ok=True)
     report = ingest_files(store, checked, quarantine_dir=out / "quarantine", progress=progress,
@@ -122,7 +130,8 @@ def run_case(
     evidence = store.evidence()  # read once, from arrays: cells, maps and packages share it
     records: list[CellRecord] = []
     try:
-        result = detect_cells(store, settings or CellSettings(), evidence)
+        result = (detect_cells_gds(store, settings, evidence) if chosen == "gds"
+                  else detect_cells(store, settings, evidence))
     except AnalysisError as exc:
         summary.cells_note = exc.one_line()
     else:

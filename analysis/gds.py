@@ -31,6 +31,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Literal
 
 import igraph as ig
+import networkx as nx
 
 from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
 from ringmap.analysis.community import Detector, Method
@@ -257,9 +258,10 @@ def key_players(store: Store, result: CellsResult) -> dict[int, Centrality]:
     return out
 
 
-def detect_cells_gds(store: Store, settings: CellSettings | None = None) -> CellsResult:
+def detect_cells_gds(store: Store, settings: CellSettings | None = None,
+                     evidence: nx.MultiDiGraph | None = None) -> CellsResult:
     """Detect the cells of the case in ``store`` with its server's GDS library (see
-    :func:`~ringmap.analysis.cells.detect_cells`).
+    :func:`~ringmap.analysis.cells.detect_cells`; ``evidence`` as there).
 
     Raises
     ------
@@ -268,7 +270,7 @@ def detect_cells_gds(store: Store, settings: CellSettings | None = None) -> Cell
     """
     settings = settings or CellSettings()
     choose_engine("gds", settings.method, gds=gds_version(store))
-    result = detect_cells(store, settings, detection=detection(store))
+    result = detect_cells(store, settings, evidence, detection=detection(store))
     result.engine = "gds"
     result.key_players = key_players(store, result)
     return result

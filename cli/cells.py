@@ -14,6 +14,7 @@ from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.cli.session import (
     Session,
     emit,
+    engine_option,
     format_option,
     pass_session,
     store_options,
@@ -56,10 +57,7 @@ def _resolution(text: str) -> float | str:
               help="Seeds in the consensus that gives each member its confidence.")
 @click.option("--members", is_flag=True,
               help="With --format json or csv: every cell's members and their roles too.")
-@click.option("--engine", type=click.Choice(["gds", "python"]), default=None,
-              help="Where the partitions and key players run: gds (inside Neo4j, with its "
-              "Graph Data Science library) or python  [default: gds on a Neo4j store that "
-              "has it, else python]")
+@engine_option
 @click.option("--window", metavar="N[d|w]",
               help="Cells per time window of N days or weeks, their lineage and the agents "
                    "who moved (nothing saved as a run).")

@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from ringmap.analysis.cells import CellSettings
+from ringmap.analysis.gds import Engine, choose_engine
 from ringmap.analysis.report import CELL_COLUMNS
 from ringmap.cli.session import (
     Session,
     bulk_option,
     emit,
+    engine_option,
     format_option,
     pass_session,
     store_options,
@@ -41,10 +43,12 @@ __all__ = ["COMMANDS", "run"]
               help="Also write a raid package per cell (victims pseudonymised).")
 @wait_option
 @bulk_option
+@engine_option
 @format_option()
 @pass_session
 def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, maps: bool,
-        packages: bool, wait: bool, bulk: bool | None, fmt: Format) -> None:
+        packages: bool, wait: bool, bulk: bool | None, engine: Engine | None, fmt: Format
+        ) -> None:
     """Run the whole job on CASE_DIR: ingest every table, detect cells, write maps and a
     summary into OUT.
 
@@ -60,12 +64,14 @@ def run(session: Session, case_dir: Path, out: Path, method: str, seed: int, map
     settings = CellSettings.model_validate({"method": method, "seed": seed})
     tables = check_files(load_case(case_dir))  # a bad case leaves no empty case file behind
     session.refuse_bulk_here(bulk)
+    if not session.uses_neo4j:  # --engine gds refused before the case file exists
+        choose_engine(engine, settings.method, gds=None)
     with session.audited("run") as counts:
         store = session.store(create=True)
         with store.writing("run", wait=wait, on_wait=waiting):
             summary = run_case(store, case_dir, out, settings=settings, maps=maps,
                                packages=packages, progress=terminal_progress(), tables=tables,
-                               bulk=bulk)
+                               bulk=bulk, engine=engine)
         counts.update({**summary.ingest.totals(), "cells": len(summary.cells)})
     emit(summary.cells + summary.unassigned_agents, fmt, CELL_COLUMNS)
     totals = summary.ingest.totals()

@@ -154,6 +154,10 @@ wait_option = click.option(
     help="If another process is writing to the case, wait for it instead of stopping.")
 
 
+engine_option = click.option(
+    "--engine", type=click.Choice(["gds", "python"]), default=None,
+    help="Where the partitions and key players run: gds (inside Neo4j, with its Graph Data "
+         "Science library) or python  [default: gds on a Neo4j store that has it, else python]")
 bulk_option = click.option(
     "--bulk/--no-bulk", default=None,
     help="Load a new case into an empty Neo4j database (a tools/neo4j-dev server) with Neo4j's "

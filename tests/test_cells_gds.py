@@ -63,6 +63,31 @@ def test_engine_gds_refused_on_the_embedded_store(tmp_path: Path) -> None:
                              "python\n")
 
 
+
+def test_run_engine_gds_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(STRIKEBACK), "--out", str(tmp_path / "out"),
+                                      "--engine", "gds"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --engine gds needs a Neo4j store with the Graph "
+                                    "Data Science library")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_finds_its_cells_with_gds_on_neo4j(
+    neo4j_store_factory: StoreFactory, neo4j_server: Neo4jServer, tmp_path: Path
+) -> None:
+    """ringmap run on Neo4j found its cells in Python even where ringmap cells used GDS."""
+    store = neo4j_store_factory()
+    _require_gds(store)
+    out = CliRunner(env=neo4j_server.env).invoke(cli, [
+        "--neo4j", neo4j_server.uri, "run", str(STRIKEBACK), "--out", str(tmp_path / "out"),
+        "--no-maps", "--format", "json"])
+    assert out.exit_code == 0, out.stderr
+    assert store.analysis_runs("cells")[-1].summary["engine"] == "gds"
+    assert [r["cell"] for r in json.loads(out.stdout) if r["cell"] != "unassigned"] == [
+        c.cell_id for c in detect_cells(store).cells]
+
+
 def _require_gds(store: Store) -> None:
     if gds_version(store) is None:
         pytest.skip("this Neo4j server has no Graph Data Science library")

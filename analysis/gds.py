@@ -185,12 +185,14 @@ class GdsGraph:
         return out
 
 
-def detection(store: Store, ties: Ties = "database") -> Detection:
+def detection(store: Store, ties: Ties = "python") -> Detection:
     """Partitions by GDS Leiden in ``store``'s server, for
     :func:`~ringmap.analysis.cells.find_cells`: the agent ties go into the GDS catalog for the
     time of the detection, computed in the database from its evidence
-    (:func:`~ringmap.analysis.gds_ties.computed_ties`) or, with ``ties="python"``, by
-    :func:`~ringmap.analysis.projection.add_ties` here and sent there. Where analysts linked
+    (:func:`~ringmap.analysis.gds_ties.computed_ties`, ``ties="database"``) or by
+    :func:`~ringmap.analysis.projection.add_ties` here and sent there (the default: on two
+    cores building them in the database took 16x as long at 150 cells, and a 1 GB server heap
+    ran out of transaction memory at 600 cells; ``bench/cells_scale.py``). Where analysts linked
     references as one (same-as links), which only the Python projection collapses, the
     Python ties are used.
 
@@ -259,9 +261,11 @@ def key_players(store: Store, result: CellsResult) -> dict[int, Centrality]:
 
 
 def detect_cells_gds(store: Store, settings: CellSettings | None = None,
-                     evidence: nx.MultiDiGraph | None = None) -> CellsResult:
+                     evidence: nx.MultiDiGraph | None = None, ties: Ties = "python"
+                     ) -> CellsResult:
     """Detect the cells of the case in ``store`` with its server's GDS library (see
-    :func:`~ringmap.analysis.cells.detect_cells`; ``evidence`` as there).
+    :func:`~ringmap.analysis.cells.detect_cells`; ``evidence`` as there, ``ties`` as in
+    :func:`detection`).
 
     Raises
     ------
@@ -270,7 +274,7 @@ def detect_cells_gds(store: Store, settings: CellSettings | None = None,
     """
     settings = settings or CellSettings()
     choose_engine("gds", settings.method, gds=gds_version(store))
-    result = detect_cells(store, settings, evidence, detection=detection(store))
+    result = detect_cells(store, settings, evidence, detection=detection(store, ties))
     result.engine = "gds"
     result.key_players = key_players(store, result)
     return result

@@ -9,7 +9,7 @@ import click
 
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
-from ringmap.analysis.gds import choose_engine, detect_cells_gds, gds_version
+from ringmap.analysis.gds import Ties, choose_engine, detect_cells_gds, gds_version
 from ringmap.analysis.report import CELL_COLUMNS, cell_rows
 from ringmap.cli.session import (
     Session,
@@ -58,6 +58,10 @@ def _resolution(text: str) -> float | str:
 @click.option("--members", is_flag=True,
               help="With --format json or csv: every cell's members and their roles too.")
 @engine_option
+@click.option("--ties", type=click.Choice(["python", "database"]), default="python",
+              show_default=True,
+              help="With --engine gds: where the weighted agent ties are built, here and sent, "
+                   "or inside Neo4j by one Cypher statement per stage of the projection.")
 @click.option("--window", metavar="N[d|w]",
               help="Cells per time window of N days or weeks, their lineage and the agents "
                    "who moved (nothing saved as a run).")
@@ -66,7 +70,7 @@ def _resolution(text: str) -> float | str:
 @pass_session
 def cells_command(
     session: Session, method: str, resolution: str, seed: int, runs: int, members: bool,
-    engine: str | None, window: str | None, from_day: datetime | None,
+    engine: str | None, ties: Ties, window: str | None, from_day: datetime | None,
     to_day: datetime | None, fmt: Format,
 ) -> None:
     """Find the cells agents work in, save them as a new run and list them.
@@ -101,7 +105,7 @@ def cells_command(
     with session.audited("cells") as counts:
         store = session.store()
         chosen = choose_engine(engine, settings.method, gds=gds_version(store))
-        result = (detect_cells_gds(store, settings) if chosen == "gds"
+        result = (detect_cells_gds(store, settings, ties=ties) if chosen == "gds"
                   else detect_cells(store, settings))
         saved = write_cells(store, result)
         counts.update({"cells": len(saved.records), "units": len(result.agents.units),

@@ -139,7 +139,8 @@ def test_gds_engine_finds_the_python_cells_on_the_example(
     _assert_same_key_players(python, gds)
     # ringmap cells picks GDS on this store unless told otherwise, and says so in the run
     runner = CliRunner(env=neo4j_server.env)
-    for args, engine in (([], "gds"), (["--engine", "python"], "python")):
+    for args, engine in (([], "gds"), (["--ties", "database"], "gds"),
+                         (["--engine", "python"], "python")):
         out = runner.invoke(cli, ["--neo4j", neo4j_server.uri, "cells", "--runs", "3",
                                   "--format", "json", *args])
         assert out.exit_code == 0, out.stderr

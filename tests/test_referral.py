@@ -122,7 +122,7 @@ def test_issue_15_referral_refuses_a_country_without_victims(
 
 
 _CELL_TIPS = """window.ringmapNetwork.body.data.nodes.get()
-  .filter(n => String(n.label).startsWith('Cell '))
+  .filter(n => String(n.label).startsWith('Cell ') || String(n.label) === 'Offender')
   .map(n => [n.label, n.title ? (n.title.textContent || String(n.title)) : ''])"""
 
 

@@ -3,10 +3,10 @@
 The GDS engine runs the partitions of a cell run (the resolution scan and every consensus
 seed) and the key players of each cell in the Neo4j server, with the Graph Data Science
 library (OpenGDS 2.x), instead of igraph in this process. The weighted agent ties are built
-in the database from its evidence by the rules of
-:func:`~ringmap.analysis.projection.project_agents` (:mod:`ringmap.analysis.gds_ties`: the same
-ties) straight into a GDS in-memory graph, and come back only as the ties and a label per agent
-and run; ``ties="python"`` builds them here and sends them (as before). Everything after the
+here by :func:`~ringmap.analysis.projection.project_agents` and sent into a GDS in-memory
+graph, or, with ``ties="database"``, built in the database from its evidence by the same rules
+(:mod:`ringmap.analysis.gds_ties`) straight into that graph; either way they come back only as
+a label per agent and run. Everything after the
 partitions is shared with the Python engine (:mod:`ringmap.analysis.cells`): the choice of the
 resolution, the consensus, the cell ids and their order, the explanations, the reports and the
 write-back, so both engines save runs of one shape.

@@ -163,3 +163,14 @@ def test_offender_referral_map_names_the_offender_and_counts_in_words(
     page = (ref.path / "map.html").read_text(encoding="utf-8")
     assert "Cell offender" not in page and '["Offender",["Offender","1 member",' in page
     assert not re.search(r"\b1 (victim|payment|member|countrie)s\b", page)
+
+
+def test_offender_referral_legend_speaks_of_the_offender(
+        offender: EmbeddedStore, tmp_path: Path) -> None:
+    """The legend of a referral scoped to one offender still said "Cells (victims, USD
+    received)", "offender · …" and "cell → country of its victims"."""
+    [ref] = export_referrals(offender, "GB", tmp_path / "gb", offender="Person:OF-1")
+    page = (ref.path / "map.html").read_text(encoding="utf-8")
+    assert "Offender (victims, USD received)" in page and "Cells (victims" not in page
+    assert "offender → country of its victims" in page and "offender — its raid site" in page
+    assert "cell → country" not in page and "offender · " not in page

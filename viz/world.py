@@ -595,14 +595,19 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
     sections = [LegendSection("Victims", entries),
                 LegendSection("Countries shaded by victims",
                               _shade_legend(max(known.values(), default=0)))]
+    # a referral scoped to one offender has him as its only "cell": the legend says so
+    alone = bool(records) and all(c.cell_id == OFFENDER for c in records)
+    who = "offender" if alone else "cell"
     if records:
-        sections.append(LegendSection("Cells (victims, USD received)", [
+        title = "Offender" if alone else "Cells"
+        sections.append(LegendSection(f"{title} (victims, USD received)", [
             LegendEntry("●", cell_colour(order[c.cell_id]), clip(
-                f"{c.cell_id} · {figures_of[c.cell_id].victims:,} · "
+                f"{'Offender' if c.cell_id == OFFENDER else c.cell_id} · "
+                f"{figures_of[c.cell_id].victims:,} · "
                 f"USD {figures_of[c.cell_id].money.usd:,.0f}", 60))
             for c in records if c.cell_id in figures_of]))
     sections.append(LegendSection("Map", [
         LegendEntry("▬", type_style("Location").color, "raid site (at its coordinates)"),
-        LegendEntry("⌒", "#555555", "cell → country of its victims"),
-        LegendEntry("┈", "#555555", "cell — its raid site")]))
+        LegendEntry("⌒", "#555555", f"{who} → country of its victims"),
+        LegendEntry("┈", "#555555", f"{who} — its raid site")]))
     return sections

@@ -233,37 +233,112 @@ def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode]
     A light marker (site, cell) gives way to a heavy one (country); two of a kind share the
     move. Each pair moves along the axis where they overlap least, so close countries stack
     their labels rather than fly apart.
+
+    A round takes the markers in key order and pushes each one off every later marker its
+    box overlaps, in key order, at their current positions (a move counts at once). Only
+    pairs whose boxes can meet are tested: a grid of the current boxes, kept up to date on
+    every move, names the candidates, so a round costs about the markers and their overlaps,
+    not every pair (600 cells with their sites and countries made 845k pairs a round).
     """
-    pos = {k: [x, y] for k, (x, y) in points.items()}
-    boxes = {k: _box(nodes[k]) for k in pos}
-    keys = sorted(pos)
+    keys = sorted(points)
+    pos = [[points[k][0], points[k][1]] for k in keys]
+    boxes = [_box(nodes[k]) for k in keys]
+    light = [k not in heavy for k in keys]
+    grid = _Grid(boxes)
+    for i, (x, y) in enumerate(pos):
+        grid.put(i, x, y)
     for _ in range(rounds):
         moved = False
-        for i, a in enumerate(keys):
-            for b in keys[i + 1:]:
-                (wa, ua, da), (wb, ub, db) = boxes[a], boxes[b]
-                ca, cb = pos[a][1] + (da - ua) / 2, pos[b][1] + (db - ub) / 2
-                dx, dy = pos[b][0] - pos[a][0], cb - ca
+        for i in range(len(keys)):
+            after = i  # the later markers up to here are done with (no overlap, or pushed)
+            while (j := _next_overlap(i, after, pos, boxes, grid)) is not None:
+                (wa, ua, da), (wb, ub, db) = boxes[i], boxes[j]
+                ca, cb = pos[i][1] + (da - ua) / 2, pos[j][1] + (db - ub) / 2
+                dx, dy = pos[j][0] - pos[i][0], cb - ca
                 over_x = wa + wb + 4 - abs(dx)
                 over_y = (ua + da + ub + db) / 2 + 2 - abs(dy)
-                if over_x <= 0 or over_y <= 0:
-                    continue
+                # markers on the same spot: the later one (in key order) goes down or right
                 if over_y <= over_x:
-                    step = [0.0, math.copysign(over_y, dy or (1 if a < b else -1))]
+                    step = [0.0, math.copysign(over_y, dy or 1.0)]
                 else:
-                    step = [math.copysign(over_x, dx or (1 if a < b else -1)), 0.0]
-                move_a = a not in heavy or b in heavy
-                move_b = b not in heavy or a in heavy
+                    step = [math.copysign(over_x, dx or 1.0), 0.0]
+                move_a = light[i] or not light[j]
+                move_b = light[j] or not light[i]
                 share = 0.5 if move_a and move_b else 1.0
                 for axis in (0, 1):
                     if move_a:
-                        pos[a][axis] -= step[axis] * share
+                        pos[i][axis] -= step[axis] * share
                     if move_b:
-                        pos[b][axis] += step[axis] * share
+                        pos[j][axis] += step[axis] * share
+                if move_a:
+                    grid.put(i, *pos[i])
+                if move_b:
+                    grid.put(j, *pos[j])
                 moved = True
+                after = j
         if not moved:
             break
-    return {k: (v[0], v[1]) for k, v in pos.items()}
+    return {k: (p[0], p[1]) for k, p in zip(keys, pos, strict=True)}
+
+
+def _overlap(a: int, b: int, pos: list[list[float]],
+             boxes: list[tuple[float, float, float]]) -> bool:
+    """Whether the boxes of markers ``a`` and ``b`` overlap (the test :func:`_spread` pushes
+    on, computed exactly as it computes the push)."""
+    (wa, ua, da), (wb, ub, db) = boxes[a], boxes[b]
+    ca, cb = pos[a][1] + (da - ua) / 2, pos[b][1] + (db - ub) / 2
+    return (wa + wb + 4 - abs(pos[b][0] - pos[a][0]) > 0
+            and (ua + da + ub + db) / 2 + 2 - abs(cb - ca) > 0)
+
+
+def _next_overlap(i: int, after: int, pos: list[list[float]],
+                  boxes: list[tuple[float, float, float]], grid: _Grid) -> int | None:
+    """The first marker after ``after`` (in key order) whose box overlaps that of ``i``."""
+    for j in sorted(j for j in grid.near(i, *pos[i]) if j > after):
+        if _overlap(i, j, pos, boxes):
+            return j
+    return None
+
+
+class _Grid:
+    """Markers by the square cells of the plane their boxes (with the gap kept between
+    labels) cover: two boxes that overlap share a cell.
+
+    Cells are as large as the median box, so most boxes cover a few cells and a cell holds a
+    few boxes.
+    """
+
+    def __init__(self, boxes: list[tuple[float, float, float]]) -> None:
+        # half extents around the box's centre, 2 units of gap and a little slack for
+        # rounding: the exact test is made by the caller
+        self._half = [(w + 2.001, (u + d) / 2 + 1.001, (d - u) / 2) for w, u, d in boxes]
+        sizes = sorted(2 * max(hx, hy) for hx, hy, _ in self._half)
+        self._size = sizes[len(sizes) // 2] if sizes else 1.0
+        self._cells: dict[tuple[int, int], set[int]] = defaultdict(set)
+        self._at: dict[int, list[tuple[int, int]]] = {}
+
+    def _span(self, i: int, x: float, y: float) -> list[tuple[int, int]]:
+        hx, hy, shift = self._half[i]
+        size, cy = self._size, y + shift
+        return [(gx, gy)
+                for gx in range(math.floor((x - hx) / size), math.floor((x + hx) / size) + 1)
+                for gy in range(math.floor((cy - hy) / size), math.floor((cy + hy) / size) + 1)]
+
+    def put(self, i: int, x: float, y: float) -> None:
+        """Place marker ``i`` at (``x``, ``y``), wherever it was before."""
+        for cell in self._at.get(i, ()):
+            self._cells[cell].discard(i)
+        self._at[i] = self._span(i, x, y)
+        for cell in self._at[i]:
+            self._cells[cell].add(i)
+
+    def near(self, i: int, x: float, y: float) -> set[int]:
+        """The markers sharing a cell with marker ``i`` at (``x``, ``y``)."""
+        found: set[int] = set()
+        for cell in self._span(i, x, y):
+            found |= self._cells.get(cell, set())
+        found.discard(i)
+        return found
 
 
 def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]],

@@ -43,7 +43,7 @@ from ringmap.graphs.sameas import SameAsGroups, group_role
 if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
     from ringmap.graphs.store import PackedGraph
 
-__all__ = ["EvidenceGraph", "node_types", "nodes_of_type", "pairs_by_rel"]
+__all__ = ["EvidenceGraph", "edges_by_rel", "node_types", "nodes_of_type", "pairs_by_rel"]
 
 
 class _Attrs(Mapping[str, Any]):
@@ -283,6 +283,21 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             out.setdefault(names[r], []).append((ids[s], ids[d]))
         return out
 
+    def edges_by(self, rels: Iterable[str]) -> dict[str, list[tuple[str, str, _Attrs]]]:
+        """Relationship type (of ``rels``) -> its (source, target, attributes), in the order of
+        :meth:`pairs`; the attributes are decoded when read."""
+        ids, names = self._p.ids, self._p.rel_names
+        codes = [names.index(r) for r in set(rels) if r in names]
+        order = self._out.order
+        order = order[np.isin(self._rel[order], codes)]
+        out: dict[str, list[tuple[str, str, _Attrs]]] = {}
+        for e, r, s, d in zip(order.tolist(), self._rel[order].tolist(),
+                              self._src[order].tolist(), self._dst[order].tolist(), strict=True):
+            rel = names[r]
+            out.setdefault(rel, []).append((ids[s], ids[d], _Attrs(rel, partial(self.edge_attrs,
+                                                                                 e))))
+        return out
+
     def types(self) -> dict[str, str]:
         """Node id -> type, of every node."""
         ids, types = self._p.ids, self._types
@@ -340,6 +355,24 @@ def nodes_of_type(graph: nx.MultiDiGraph, type_: str) -> Iterator[tuple[str, Map
         yield from graph.of_type(type_)
         return
     yield from ((n, a) for n, a in graph.nodes(data=True) if a.get("type") == type_)
+
+
+def edges_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str]
+                 ) -> dict[str, list[tuple[str, str, Mapping[str, Any]]]]:
+    """Relationship type -> (source, target, attributes) of every relationship of ``rels``, in
+    adjacency order (as :func:`pairs_by_rel`); types with none are left out. On an
+    :class:`EvidenceGraph` no other relationship is looked at."""
+    if _packed(graph):
+        edges: dict[str, list[tuple[str, str, Mapping[str, Any]]]] = graph.edges_by(rels)
+        return edges
+    wanted = set(rels)
+    out: dict[str, list[tuple[str, str, Mapping[str, Any]]]] = {}
+    for src, targets in graph.adjacency():
+        for dst, keyed in targets.items():
+            for rel, attrs in keyed.items():
+                if rel in wanted:
+                    out.setdefault(rel, []).append((src, dst, attrs))
+    return out
 
 
 def pairs_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str] | None = None

@@ -16,7 +16,13 @@ import pytest
 
 from ringmap.analysis.cells import edge_reliability
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
-from ringmap.graphs.evidence import EvidenceGraph
+from ringmap.graphs.evidence import (
+    EvidenceGraph,
+    edges_by_rel,
+    node_types,
+    nodes_of_type,
+    pairs_by_rel,
+)
 from ringmap.graphs.sameas import merge
 from ringmap.graphs.store import Store
 from ringmap.testing import CaseBuilder
@@ -57,6 +63,11 @@ def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
         "adjacency": [(n, list(nbrs)) for n, nbrs in graph.adjacency()],
         "graph": graph.graph,
         "sizes": (graph.number_of_nodes(), graph.number_of_edges()),
+        # the readers that skip the adjacency on arrays (maps, timelines: issue 16)
+        "by_rel": {r: [(u, v, dict(a)) for u, v, a in found] for r, found in
+                   edges_by_rel(graph, ("CONTACTED", "USES", "SAME_AS", "NONE")).items()},
+        "pairs": pairs_by_rel(graph), "types": node_types(graph),
+        "persons": [(n, dict(a)) for n, a in nodes_of_type(graph, "Person")],
     }
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import io
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,7 @@ from ringmap.analysis.victims import Paid, cell_side
 from ringmap.analysis.windows import day_of
 from ringmap.errors import ExportError
 from ringmap.fileio import write_atomic
+from ringmap.graphs.evidence import edges_by_rel, nodes_of_type
 from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
@@ -144,8 +145,8 @@ def _victims_using(graph: nx.MultiDiGraph, node: str) -> Iterator[str]:
             yield user
 
 
-def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: dict[str, Any], side: set[str]
-             ) -> Event | None:
+def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: Mapping[str, Any],
+             side: set[str]) -> Event | None:
     first, last = day_of(attrs.get("first_seen")), day_of(attrs.get("last_seen"))
     when = first or last
     if when is None:
@@ -170,11 +171,11 @@ def _payment(graph: nx.MultiDiGraph, payment: str, payer: str | None, fx: FxTabl
 
 def _events(
     graph: nx.MultiDiGraph,
-    contacts: Iterable[tuple[str, str, dict[str, Any]]],
+    contacts: Iterable[tuple[str, str, Mapping[str, Any]]],
     side: set[str],
     payments: Iterable[tuple[str, str | None]],
     reports: Iterable[str],
-    arrests: Iterable[dict[str, Any]],
+    arrests: Iterable[Mapping[str, Any]],
     fx: FxTable,
     title: str,
 ) -> Timeline:
@@ -198,19 +199,18 @@ def _events(
 def case_timeline(graph: nx.MultiDiGraph, fx: FxTable | None = None,
                   title: str = "Case") -> Timeline:
     """Every dated contact, payment, report and arrest of the case."""
-    edges = [(s, d, r, a) for s, d, r, a in graph.edges(keys=True, data=True)]
+    # only the relationships and nodes a timeline reads: no walk of the whole adjacency
+    edges = edges_by_rel(graph, ("PAID", "CONTACTED", "ARRESTED_AT"))
     payers: dict[str, str] = {}
-    for s, d, r, _ in edges:
-        if r == "PAID":
-            payers.setdefault(d, s)
+    for s, d, _ in edges.get("PAID", ()):
+        payers.setdefault(d, s)
     return _events(
         graph,
-        contacts=((s, d, a) for s, d, r, a in edges if r == "CONTACTED"),
+        contacts=edges.get("CONTACTED", ()),
         side=set(),
-        payments=((n, payers.get(n)) for n, a in graph.nodes(data=True)
-                  if a.get("type") == "Payment"),
-        reports=(n for n, a in graph.nodes(data=True) if a.get("type") == "Report"),
-        arrests=(a for _, _, r, a in edges if r == "ARRESTED_AT"),
+        payments=((n, payers.get(n)) for n, _ in nodes_of_type(graph, "Payment")),
+        reports=(n for n, _ in nodes_of_type(graph, "Report")),
+        arrests=(a for _, _, a in edges.get("ARRESTED_AT", ())),
         fx=fx or FxTable.load(), title=title)
 
 

@@ -38,6 +38,7 @@ import networkx as nx
 
 from ringmap.analysis.report import UNKNOWN_COUNTRY, country_label
 from ringmap.errors import ConfigError
+from ringmap.graphs.evidence import nodes_of_type
 from ringmap.graphs.model import CellRecord, CountryMoney, Money
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.store import Store
@@ -375,9 +376,9 @@ def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float
 def _sites(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
     """Raid sites and other places with coordinates: node -> (lon, lat)."""
     found = {}
-    for node, attrs in graph.nodes(data=True):
+    for node, attrs in nodes_of_type(graph, "Location"):
         lat, lon = attrs.get("lat"), attrs.get("lon")
-        if (attrs.get("type") == "Location" and isinstance(lat, int | float)
+        if (isinstance(lat, int | float)
                 and isinstance(lon, int | float) and -90 <= lat <= 90 and -180 <= lon <= 180):
             found[node] = (float(lon), float(lat))
     return dict(sorted(found.items()))
@@ -468,7 +469,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     records: list[CellRecord] = cells
     order = {c.cell_id: i for i, c in enumerate(records)}
     reaches = reach_cells(graph, records)
-    victims = sorted(n for n, a in graph.nodes(data=True) if is_victim(a))
+    victims = sorted(n for n, a in nodes_of_type(graph, "Person") if is_victim(a))
     label_of = {v: country_label(graph, v) for v in victims}
     # codes the country table does not know are victims of unknown country for the map
     placed = {v: (c if c in table else UNKNOWN_COUNTRY) for v, c in label_of.items()}

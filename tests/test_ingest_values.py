@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.ingest.engine import (
     CompiledMapping,
     RowRejected,
@@ -17,7 +18,6 @@ from ringmap.ingest.engine import (
 from ringmap.ingest.engine import (
     _datetime_parser as datetime_parser,
 )
-from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.ingest.mapping import parse_mapping
 from ringmap.privacy import key_problem, mask_card_field
 

@@ -43,7 +43,7 @@ def resolve_command(session: Session, threshold: float, accounts: bool, limit: i
     """
     require_reason(reveal, reason)
     store = session.store()
-    graph = store.project()
+    graph = store.evidence()
     found = resolve(graph, ResolveSettings(threshold=threshold, accounts=accounts))
     shown = found[:limit] if limit else found
     privacy = Privacy.for_graph(graph, reveal=reveal)

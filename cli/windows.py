@@ -63,7 +63,7 @@ def windowed_cells(session: Session, settings: CellSettings, window: str | None,
     (nothing is saved as a cell run)."""
     size = parse_window(window) if window is not None else None
     with session.audited("cells over time") as counts:
-        evidence = session.store().project()
+        evidence = session.store().evidence()
         span = span_of(evidence)
         if span is None:
             raise NotFound("no dated evidence (contacts, logins, payments, reports) in this "

@@ -60,7 +60,7 @@ def export_graph(store: Store, out: Path, fmt: str, *, reveal: bool = False) -> 
     """Write the whole evidence graph to ``out`` in ``fmt``; returns node and edge counts."""
     if fmt not in GRAPH_FORMATS:
         raise ConfigError(f"unknown graph format {fmt!r} (choose {', '.join(GRAPH_FORMATS)})")
-    graph = store.project()
+    graph = store.evidence()
     public = public_graph(graph, Privacy.for_graph(graph, reveal=reveal))
     if fmt == "graphml":
         text = "\n".join(nx.generate_graphml(public, encoding="utf-8", prettyprint=True))

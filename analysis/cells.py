@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
 import networkx as nx
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ringmap.analysis.community import (
@@ -39,8 +40,14 @@ from ringmap.analysis.community import (
     scan_resolution,
 )
 from ringmap.analysis.keyplayers import Centrality
-from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
+from ringmap.analysis.projection import (
+    AgentGraph,
+    ProjectionSettings,
+    Reliability,
+    project_agents,
+)
 from ringmap.errors import AnalysisError
+from ringmap.graphs.evidence import packed_of
 from ringmap.graphs.store import Store
 from ringmap.perf import paused_gc
 
@@ -234,7 +241,7 @@ def _assemble(
 def find_cells(
     evidence: nx.MultiDiGraph,
     settings: CellSettings | None = None,
-    reliability: Mapping[str, float] | None = None,
+    reliability: Reliability | None = None,
     detection: Detection | None = None,
 ) -> CellsResult:
     """Detect the cells of an evidence graph.
@@ -246,7 +253,7 @@ def find_cells(
     settings
         Method, resolution, seed, consensus runs, size bounds and projection weights.
     reliability
-        Optional edge id -> 0..1 source reliability (:func:`edge_reliability`).
+        Optional 0..1 source reliability of the relationships (:func:`edge_reliability`).
     detection
         Where the partitions run (:data:`Detection`); default: igraph/networkx here.
 
@@ -298,19 +305,32 @@ def find_cells(
                        timings=timings, widespread=widespread)
 
 
-def edge_reliability(store: Store) -> tuple[dict[str, float], str]:
-    """Edge id -> reliability of its best source, and how grading was applied.
+def edge_reliability(store: Store, evidence: nx.MultiDiGraph | None = None
+                     ) -> tuple[Reliability, str]:
+    """The reliability of each relationship's best source, and how grading was applied.
 
     With a single grading every tie scales alike, so nothing is looked up (``uniform``).
-    Otherwise the gradings of every relationship are read in one pass
-    (:meth:`~ringmap.graphs.store.Store.edge_gradings`), and each distinct set of gradings is
-    scored once (a case has a few gradings, and hundreds of thousands of relationships).
-    Relationships of members of a same-as group keep their store ids: the projection never
-    asks for them.
+    Otherwise the gradings of every relationship are read in one pass, and each distinct set
+    of gradings is scored once (a case has a few gradings, and hundreds of thousands of
+    relationships). For ``evidence`` read from the store's packed arrays
+    (:meth:`~ringmap.graphs.store.Store.evidence`) the reliabilities are an array aligned
+    with those arrays (:meth:`~ringmap.graphs.store.Store.packed_gradings`): no relationship
+    id is built. Otherwise they are a dict by relationship id
+    (:meth:`~ringmap.graphs.store.Store.edge_gradings`); relationships of members of a
+    same-as group keep their store ids: the projection never asks for them.
     """
     gradings = {load.grading for load in store.file_loads()}
     if len(gradings) <= 1:
         return {}, "uniform"
+    packed = None if evidence is None else packed_of(evidence)
+    if packed is not None:
+        codes, sets = store.packed_gradings(packed)
+        # one score per distinct set, the last for a relationship no file saw
+        values = np.array([max((g.reliability() for g in s), default=1.0) for s in sets]
+                          + [1.0])[codes]
+        ungraded = [packed.rel_names.index(r) for r in _UNGRADED if r in packed.rel_names]
+        values[np.isin(packed.rel, ungraded)] = 1.0
+        return values, "applied"
     seen = store.edge_gradings()
     # by the set's identity: stores hand out one set object per combination of files, and
     # comparing equal sets of files with the same grading would compare pydantic models
@@ -341,10 +361,10 @@ def detect_cells(
     """
     settings = settings or CellSettings()
     evidence = store.evidence() if evidence is None else evidence
-    reliability: dict[str, float] = {}
+    reliability: Reliability = {}
     grading = "off"
     if settings.projection.use_grading:
-        reliability, grading = edge_reliability(store)
+        reliability, grading = edge_reliability(store, evidence)
     result = find_cells(evidence, settings, reliability, detection)
     result.grading = grading
     return result

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -38,7 +38,7 @@ import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ringmap.graphs.evidence import node_types, nodes_of_type, pairs_by_rel
+from ringmap.graphs.evidence import node_types, nodes_of_type, packed_of, pairs_by_rel
 from ringmap.graphs.model import edge_id
 from ringmap.graphs.schema import Role
 
@@ -48,6 +48,7 @@ __all__ = [
     "AgentGraph",
     "Attachment",
     "ProjectionSettings",
+    "Reliability",
     "add_ties",
     "project_agents",
 ]
@@ -73,6 +74,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 HubWeighting = Literal["inverse", "log", "none"]
+
+#: The 0..1 reliability of the evidence's relationships (their best source,
+#: :func:`ringmap.analysis.cells.edge_reliability`): by relationship id, or, for an evidence
+#: graph served from a store's packed arrays, one value per packed relationship (no id built)
+Reliability = Mapping[str, float] | np.ndarray
 
 #: the identifier types an agent holds directly (the others are reached through them)
 AGENT_IDENTIFIERS = frozenset(
@@ -183,11 +189,10 @@ class _Builder:
         self,
         evidence: nx.MultiDiGraph,
         settings: ProjectionSettings,
-        reliability: Mapping[str, float],
+        reliability: Reliability,
     ) -> None:
         self.g = evidence
         self.settings = settings
-        self.reliability = reliability
         # types and pairs straight from the arrays of a store's evidence graph: only
         # persons' and cards' properties are read
         self.types = node_types(evidence)
@@ -197,6 +202,9 @@ class _Builder:
         self.weak = {node: "masked_card" for node, attrs in
                      nodes_of_type(evidence, "PaymentCard") if attrs.get("partial")}
         self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list, pairs_by_rel(evidence))
+        # the reliability of each of those pairs, in the same order
+        self.rel_of: dict[str, list[float]] = defaultdict(
+            list, _pair_reliability(evidence, self.by_rel, reliability))
         self.units: list[str] = []
         self.index: dict[str, int] = {}
         self.owners: dict[str, list[int]] = {}  # account/person id -> units it stands for
@@ -263,14 +271,6 @@ class _Builder:
         return {a for a in acting if self.types.get(a) == "Account"}
 
     # -- attachments ---------------------------------------------------------------------
-    def _rel(self, *edge_ids: str) -> float:
-        if not self.reliability:
-            return 1.0
-        get = self.reliability.get
-        if len(edge_ids) == 1:  # nearly every call: no generator
-            return get(edge_ids[0], 1.0)
-        return min(get(e, 1.0) for e in edge_ids)
-
     def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[str, ...]) -> None:
         self.kinds[ident] = self.weak.get(ident, kind)
         holders = self.incidence[ident]
@@ -288,78 +288,81 @@ class _Builder:
         """Identifiers an agent (or its account) is linked to by one relationship."""
         for rel in ("USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
                     "WORKS_AT", "ARRESTED_AT"):
-            for src, dst in self.by_rel[rel]:
+            for (src, dst), rel_ in self._graded(rel):
                 units = self.owners.get(src)
                 kind = self.types.get(dst, "")
                 if units and kind in AGENT_IDENTIFIERS:
-                    eid = edge_id(rel, src, dst)
-                    self._attach_all(dst, kind, units, self._rel(eid), (eid,))
-        for report, named in self.by_rel["NAMES"]:
+                    self._attach_all(dst, kind, units, rel_, (edge_id(rel, src, dst),))
+        for (report, named), rel_ in self._graded("NAMES"):
             units = self.owners.get(named)
             if units:
-                eid = edge_id("NAMES", report, named)
-                self._attach_all(report, "Report", units, self._rel(eid), (eid,))
+                self._attach_all(report, "Report", units, rel_,
+                                 (edge_id("NAMES", report, named),))
         self._exhibits()
 
     def _exhibits(self) -> None:
         """An item seized from a suspect is theirs; it places them where it was seized."""
-        items: dict[str, list[str]] = defaultdict(list)
-        for exhibit, item in self.by_rel["EXHIBIT_OF"]:
-            items[exhibit].append(item)
-        places: dict[str, list[str]] = defaultdict(list)
-        for exhibit, place in self.by_rel["SEIZED_AT"]:
-            places[exhibit].append(place)
-        for exhibit, person in self.by_rel["SEIZED_FROM"]:
+        items: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (exhibit, item), rel in self._graded("EXHIBIT_OF"):
+            items[exhibit].append((item, rel))
+        places: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (exhibit, place), rel in self._graded("SEIZED_AT"):
+            places[exhibit].append((place, rel))
+        for (exhibit, person), seized_rel in self._graded("SEIZED_FROM"):
             units = self.owners.get(person)
             if not units:
                 continue
             seized = edge_id("SEIZED_FROM", exhibit, person)
-            for item in items[exhibit]:
+            for item, rel in items[exhibit]:
                 eid = edge_id("EXHIBIT_OF", exhibit, item)
-                self._attach_all(item, self.types.get(item, ""), units, self._rel(seized, eid),
+                self._attach_all(item, self.types.get(item, ""), units, min(seized_rel, rel),
                                  (seized, eid))
-            for place in places[exhibit]:
+            for place, rel in places[exhibit]:
                 eid = edge_id("SEIZED_AT", exhibit, place)
-                self._attach_all(place, "Location", units, self._rel(seized, eid), (seized, eid))
+                self._attach_all(place, "Location", units, min(seized_rel, rel), (seized, eid))
         # an item seized at a place puts its holders there, one step removed
-        for exhibit, place in self.by_rel["SEIZED_AT"]:
+        for (exhibit, place), rel in self._graded("SEIZED_AT"):
             eid = edge_id("SEIZED_AT", exhibit, place)
-            for item in items[exhibit]:
-                self._propagate(item, place, "Location", eid)
+            for item, _ in items[exhibit]:
+                self._propagate(item, place, "Location", eid, rel)
 
-    def _propagate(self, source: str, target: str, kind: str, eid: str) -> None:
+    def _graded(self, rel: str) -> Iterator[tuple[tuple[str, str], float]]:
+        """The (source, target) pairs of one relationship type with their reliability."""
+        return zip(self.by_rel[rel], self.rel_of[rel], strict=True)
+
+    def _propagate(self, source: str, target: str, kind: str, eid: str, rel: float) -> None:
         holders = self.incidence.get(source)
         if not holders:
             return
-        factor = self.settings.indirect_factor * self._rel(eid)
+        factor = self.settings.indirect_factor * rel
         for unit, att in list(holders.items()):
             self._attach(target, kind, unit, att.reliability * factor, (*att.via, eid))
 
     def chains(self) -> None:
         """Identifiers reached through another identifier (SIM in a device, number of a SIM)."""
-        pending: list[tuple[str, str, str]] = []
+        pending: list[tuple[str, str, str, float]] = []
         for rel in _CHAIN_RELS:
-            for src, dst in self.by_rel[rel]:
+            for (src, dst), rel_ in self._graded(rel):
                 if self.owners.get(src):
                     continue  # an agent's own link, already direct
                 if self.types.get(src) in AGENT_IDENTIFIERS and self.types.get(dst) in \
                         AGENT_IDENTIFIERS:
-                    pending.append((src, dst, edge_id(rel, src, dst)))
+                    pending.append((src, dst, edge_id(rel, src, dst), rel_))
         # take a snapshot so that one step never chains into the next
-        snapshot = {i: dict(self.incidence[i]) for s, d, _ in pending for i in (s, d)
+        snapshot = {i: dict(self.incidence[i]) for s, d, _, _ in pending for i in (s, d)
                     if i in self.incidence}
-        for src, dst, eid in pending:
+        for src, dst, eid, rel_ in pending:
             for a, b in ((src, dst), (dst, src)):
                 holders = snapshot.get(a)
                 if not holders:
                     continue
-                factor = self.settings.indirect_factor * self._rel(eid)
+                factor = self.settings.indirect_factor * rel_
                 for unit, att in holders.items():
                     self._attach(b, self.types[b], unit, att.reliability * factor,
                                  (*att.via, eid))
-        for report, named in self.by_rel["NAMES"]:
+        for (report, named), rel_ in self._graded("NAMES"):
             if self.types.get(named) in AGENT_IDENTIFIERS and named in self.incidence:
-                self._propagate(named, report, "Report", edge_id("NAMES", report, named))
+                self._propagate(named, report, "Report", edge_id("NAMES", report, named), rel_)
 
     def _agent_side(self, node: str) -> list[int]:
         units = self.owners.get(node)
@@ -373,9 +376,8 @@ class _Builder:
     def contacts(self) -> dict[str, dict[int, Attachment]]:
         """Victims each agent contacted (and agents contacting each other)."""
         victims: set[str] = set()
-        for src, dst in self.by_rel["CONTACTED"]:
+        for (src, dst), rel in self._graded("CONTACTED"):
             eid = edge_id("CONTACTED", src, dst)
-            rel = self._rel(eid)
             a, b = self._agent_side(src), self._agent_side(dst)
             if a and b:
                 self._attach_all(eid, "contact", {*a, *b}, rel, (eid,))
@@ -389,20 +391,38 @@ class _Builder:
 
     def money(self, victims: Mapping[str, Mapping[int, Attachment]]) -> None:
         """Cards and wallets victims paid into belong with the agents who contacted them."""
-        payer: dict[str, list[str]] = defaultdict(list)
-        for person, payment in self.by_rel["PAID"]:
-            payer[payment].append(person)
-        for payment, card in self.by_rel["PAID_TO"]:
+        payer: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (person, payment), rel in self._graded("PAID"):
+            payer[payment].append((person, rel))
+        for (payment, card), to_rel in self._graded("PAID_TO"):
             kind = self.types.get(card, "")
             paid_to = edge_id("PAID_TO", payment, card)
-            for person in payer.get(payment, ()):
+            for person, paid_rel in payer.get(payment, ()):
                 paid = edge_id("PAID", person, payment)
                 for unit, att in victims.get(person, {}).items():
-                    rel = min(att.reliability, self._rel(paid, paid_to))
+                    rel = min(att.reliability, paid_rel, to_rel)
                     self._attach(card, kind, unit, rel, (*att.via, paid, paid_to))
-        for person, card in self.by_rel["HOLDS"]:
+        for (person, card), rel in self._graded("HOLDS"):
             if self.role.get(person) == Role.MULE and card in self.incidence:
-                self._propagate(card, person, "mule", edge_id("HOLDS", person, card))
+                self._propagate(card, person, "mule", edge_id("HOLDS", person, card), rel)
+
+
+def _pair_reliability(evidence: nx.MultiDiGraph, by_rel: Mapping[str, list[tuple[str, str]]],
+                      reliability: Reliability) -> dict[str, list[float]]:
+    """Relationship type -> the reliability of each of its ``by_rel`` pairs, in their order
+    (1 for a relationship of no known source)."""
+    if isinstance(reliability, np.ndarray):
+        packed = packed_of(evidence)
+        if packed is None or len(packed.rel) != len(reliability):
+            raise ValueError("reliability per packed relationship needs the evidence graph "
+                             "read from those packed arrays")
+        values: dict[str, list[float]] = evidence.pair_values(reliability, 1.0)
+        return values
+    if not reliability:
+        return {rel: [1.0] * len(pairs) for rel, pairs in by_rel.items()}
+    get = reliability.get
+    return {rel: [get(edge_id(rel, src, dst), 1.0) for src, dst in pairs]
+            for rel, pairs in by_rel.items()}
 
 
 def _pairs(
@@ -468,7 +488,7 @@ def add_ties(agents: AgentGraph) -> None:
 def project_agents(
     evidence: nx.MultiDiGraph,
     settings: ProjectionSettings | None = None,
-    reliability: Mapping[str, float] | None = None,
+    reliability: Reliability | None = None,
     ties: bool = True,
 ) -> AgentGraph:
     """Build the weighted agent graph from an evidence graph.
@@ -480,8 +500,9 @@ def project_agents(
     settings
         Weights, hub down-weighting and the infrastructure threshold.
     reliability
-        Optional edge id -> 0..1 reliability of its best source (see
-        :func:`ringmap.analysis.cells.edge_reliability`); missing edges count as 1.
+        Optional 0..1 reliability of each relationship's best source (see
+        :func:`ringmap.analysis.cells.edge_reliability` and :data:`Reliability`); missing
+        relationships count as 1.
 
     ties
         Whether to compute the ties; without them, ``graph`` has the agents and no edges (an
@@ -493,7 +514,7 @@ def project_agents(
         The agents, their weighted ties and the identifiers behind them.
     """
     settings = settings or ProjectionSettings()
-    builder = _Builder(evidence, settings, reliability or {})
+    builder = _Builder(evidence, settings, {} if reliability is None else reliability)
     builder.collect_units()
     builder.direct()
     builder.chains()

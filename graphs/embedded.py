@@ -508,21 +508,23 @@ class EmbeddedStore(Store):
         try:
             nids, ids, types, node_props = _columns(
                 self._db.execute(sql + " ORDER BY id", params), "itnt")
-            sql, params = "SELECT src, dst, type, props FROM edges WHERE type != ?", [SAME_AS]
+            sql, params = ("SELECT eid, src, dst, type, props FROM edges WHERE type != ?",
+                           [SAME_AS])
             if rel_types is not None:
                 sql += f" AND type IN ({','.join('?' * len(rel_types))})"
                 params += rel_types
-            srcs, dsts, rel_types_, edge_props = _columns(self._db.execute(sql, params),
-                                                          "iint")
+            eids, srcs, dsts, rel_types_, edge_props = _columns(
+                self._db.execute(sql, params), "iiint")
         finally:
             self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
-        nid, src, dst = (np.frombuffer(c, dtype=np.int64) for c in (nids, srcs, dsts))
+        nid, eid, src, dst = (np.frombuffer(c, dtype=np.int64)
+                              for c in (nids, eids, srcs, dsts))
         end_of = np.full(1 + max(int(a.max(initial=0)) for a in (nid, src, dst)), -1,
                          dtype=np.int64)  # row id -> position in ids, -1: filtered out
         end_of[nid] = np.arange(len(nid))
         return PackedGraph.assemble(
             ids, types, node_props, rel_types_, end_of[src], end_of[dst], edge_props,
-            list(self.edges([SAME_AS])), decode_many)
+            list(self.edges([SAME_AS])), decode_many, eid)
 
     def neighbours(
         self, node_id: str, rel_types: Iterable[str] | None = None
@@ -643,6 +645,33 @@ class EmbeddedStore(Store):
             return found
 
         return {edge_id(type_, src, dst): graded(files) for type_, src, dst, files in rows}
+
+    def packed_gradings(self, packed: PackedGraph
+                        ) -> tuple[np.ndarray, list[frozenset[Grading]]]:
+        if packed.keys is None:
+            return super().packed_gradings(packed)
+        gradings = {file_id: FileLoad.model_validate_json(record).grading
+                    for file_id, record in self._db.execute("SELECT file_id, record FROM files")}
+        # by row id, without the joins that spell each relationship's id: the files of each
+        # relationship, one set per distinct list of files, as edge_gradings shares them
+        sets: list[frozenset[Grading]] = []
+        at: dict[str, int] = {}
+        eids, codes = array("q"), array("i")
+        for eid, files in self._db.execute("SELECT eid, GROUP_CONCAT(file_id) FROM edge_src "
+                                           "GROUP BY eid ORDER BY eid"):
+            code = at.get(files)
+            if code is None:
+                code = at[files] = len(sets)
+                sets.append(frozenset(gradings[int(f)] for f in files.split(",")))
+            eids.append(eid)
+            codes.append(code)
+        seen = np.frombuffer(eids, dtype=np.int64)
+        if not len(seen):
+            return np.full(len(packed.keys), -1, dtype=np.int32), sets
+        where = np.minimum(np.searchsorted(seen, packed.keys), len(seen) - 1)
+        found = np.where(seen[where] == packed.keys,
+                         np.frombuffer(codes, dtype=np.int32)[where], -1)
+        return found.astype(np.int32), sets
 
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
         found: dict[str, list[Stated]] = {}

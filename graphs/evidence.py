@@ -43,7 +43,8 @@ from ringmap.graphs.sameas import SameAsGroups, group_role
 if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
     from ringmap.graphs.store import PackedGraph
 
-__all__ = ["EvidenceGraph", "edges_by_rel", "node_types", "nodes_of_type", "pairs_by_rel"]
+__all__ = ["EvidenceGraph", "edges_by_rel", "node_types", "nodes_of_type", "packed_of",
+           "pairs_by_rel"]
 
 
 class _Attrs(Mapping[str, Any]):
@@ -157,7 +158,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             moved.update(dict.fromkeys(members[1:], members[0]))
         self._shown = self._head == np.arange(n)
         self.visible = np.flatnonzero(self._shown)
-        self._src, self._dst, self._first, self._more, behind = self._collapse()
+        self._src, self._dst, self._first, self._more, behind, self._own = self._collapse()
         self._rel = packed.rel[self._first]
         self._out = _Csr(self._src, self._dst, n)
         self._in = _Csr(self._dst, self._src, n)
@@ -169,15 +170,17 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             self.graph["same_as_edges"] = behind
 
     def _collapse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, list[int]],
-                                 dict[str, list[str]]]:
+                                 dict[str, list[str]], int]:
         """The collapsed relationships in networkx's insertion order (see
         :func:`~ringmap.graphs.sameas.collapse`): their ends, the packed relationship each
         one is first (its own), the further packed relationships merged into some, in
-        merge order, and the store ids behind each relationship a same-as move touched."""
+        merge order, the store ids behind each relationship a same-as move touched, and how
+        many come first that are the store's own (the rest were made by moves: no
+        relationship of the store has their id)."""
         packed, head = self._p, self._head
         src, dst = packed.src.astype(np.int64), packed.dst.astype(np.int64)
         if not self._groups:
-            return src, dst, np.arange(len(src)), {}, {}
+            return src, dst, np.arange(len(src)), {}, {}, len(src)
         moved = ~self._shown
         kept = np.flatnonzero(~(moved[src] | moved[dst]))
         # a moved relationship lands on a group's head: only the kept ones there can meet it
@@ -218,7 +221,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             ends_dst.append(np.array([a[1] for a in added], dtype=np.int64))
             first.append(np.array([a[2] for a in added], dtype=np.int64))
         return (np.concatenate(ends_src), np.concatenate(ends_dst), np.concatenate(first),
-                more, {k: sorted(set(v)) for k, v in behind.items()})
+                more, {k: sorted(set(v)) for k, v in behind.items()}, len(kept))
 
     # -- reads -------------------------------------------------------------------------------
     def position(self, node: str) -> int | None:
@@ -274,10 +277,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         networkx's ``adjacency()``, no attribute object made."""
         ids, names = self._p.ids, self._p.rel_names
         out: dict[str, list[tuple[str, str]]] = {}
-        order = self._out.order
-        if rels is not None:
-            codes = [names.index(r) for r in set(rels) if r in names]
-            order = order[np.isin(self._rel[order], codes)]
+        order = self._order(rels)
         for r, s, d in zip(self._rel[order].tolist(), self._src[order].tolist(),
                            self._dst[order].tolist(), strict=True):
             out.setdefault(names[r], []).append((ids[s], ids[d]))
@@ -287,15 +287,37 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         """Relationship type (of ``rels``) -> its (source, target, attributes), in the order of
         :meth:`pairs`; the attributes are decoded when read."""
         ids, names = self._p.ids, self._p.rel_names
-        codes = [names.index(r) for r in set(rels) if r in names]
-        order = self._out.order
-        order = order[np.isin(self._rel[order], codes)]
+        order = self._order(rels)
         out: dict[str, list[tuple[str, str, _Attrs]]] = {}
         for e, r, s, d in zip(order.tolist(), self._rel[order].tolist(),
                               self._src[order].tolist(), self._dst[order].tolist(), strict=True):
             rel = names[r]
             out.setdefault(rel, []).append((ids[s], ids[d], _Attrs(rel, partial(self.edge_attrs,
                                                                                  e))))
+        return out
+
+    def _order(self, rels: Iterable[str] | None) -> np.ndarray:
+        """The relationships (of ``rels``) in the order of networkx's ``adjacency()``."""
+        order: np.ndarray = self._out.order
+        if rels is None:
+            return order
+        names = self._p.rel_names
+        return order[np.isin(self._rel[order], [names.index(r) for r in set(rels)
+                                                 if r in names])]
+
+    def pair_values(self, per_packed: np.ndarray, default: float,
+                    rels: Iterable[str] | None = None) -> dict[str, list[float]]:
+        """Relationship type (of ``rels``) -> the values of its relationships, in the order
+        of :meth:`pairs`: ``per_packed`` holds one per packed relationship (a store's, by
+        its position in :attr:`packed`), and a relationship made by a same-as move, which is
+        none of the store's, gets ``default``."""
+        values = np.full(len(self._first), default, dtype=np.float64)
+        values[:self._own] = per_packed[self._first[:self._own]]
+        names = self._p.rel_names
+        out: dict[str, list[float]] = {}
+        order = self._order(rels)
+        for r, value in zip(self._rel[order].tolist(), values[order].tolist(), strict=True):
+            out.setdefault(names[r], []).append(value)
         return out
 
     def types(self) -> dict[str, str]:
@@ -338,7 +360,13 @@ class _Csr:
 
 def _packed(graph: nx.MultiDiGraph) -> bool:
     """Whether ``graph`` is served from packed arrays (not a copy or view of one)."""
-    return isinstance(graph, EvidenceGraph) and graph.packed is not None
+    return packed_of(graph) is not None
+
+
+def packed_of(graph: nx.MultiDiGraph) -> PackedGraph | None:
+    """The packed arrays ``graph`` is served from; ``None`` for any other graph (a copy or a
+    view of one too)."""
+    return graph.packed if isinstance(graph, EvidenceGraph) else None
 
 
 def node_types(graph: nx.MultiDiGraph) -> dict[str, str]:

@@ -40,6 +40,7 @@ from ringmap.graphs.model import (
     Retracted,
     Retraction,
     Statement,
+    edge_id,
 )
 from ringmap.graphs.sameas import SAME_AS, collapse
 from ringmap.graphs.statements import Stated, disputed, statements
@@ -106,15 +107,20 @@ class PackedGraph:
     same_as: list[Edge]
     decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]]
     """Type names and raw properties -> the properties (copies the caller may change)."""
+    keys: np.ndarray | None = None
+    """The store's own key of each relationship (the embedded store's row ids), where it
+    has one: what :meth:`Store.packed_gradings` reads by."""
 
     @classmethod
     def assemble(
         cls, ids: list[str], types: list[str], node_raw: list[Any], rel_types: list[str],
         src: np.ndarray, dst: np.ndarray, edge_raw: list[Any], same_as: list[Edge],
         decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]],
+        keys: np.ndarray | None = None,
     ) -> PackedGraph:
         """Pack nodes (``ids`` in order) and relationships (``src``/``dst`` as positions in
-        ``ids``, -1 for an end that was filtered out: such relationships are dropped)."""
+        ``ids``, -1 for an end that was filtered out: such relationships are dropped;
+        ``keys`` the store's key of each, if it has them)."""
         type_names, node_type = _codes(types)
         kept = np.flatnonzero((src >= 0) & (dst >= 0))
         rel_names, rel = _codes(rel_types)
@@ -124,7 +130,7 @@ class PackedGraph:
                    src=src[order].astype(np.int32), dst=dst[order].astype(np.int32),
                    rel=rel[order], rel_names=rel_names, node_raw=node_raw,
                    edge_raw=[edge_raw[i] for i in kept[order].tolist()], same_as=same_as,
-                   decode=decode)
+                   decode=decode, keys=None if keys is None else keys[kept[order]])
 
     def node_props(self, i: int) -> dict[str, Any]:
         """The properties of node ``i``."""
@@ -350,6 +356,29 @@ class Store(ABC):
     def edge_gradings(self) -> dict[str, frozenset[Grading]]:
         """Every relationship id with the gradings of the files it was seen in, in one pass
         (weighing ties by source grading must not cost one lookup per relationship)."""
+
+    def packed_gradings(self, packed: PackedGraph
+                        ) -> tuple[np.ndarray, list[frozenset[Grading]]]:
+        """:meth:`edge_gradings` aligned with the relationships of ``packed`` (this store's
+        :meth:`packed`): the distinct sets of gradings, and for each relationship the index
+        of its set among them (-1: seen in no file). No relationship id is built or kept: a
+        store that reads its sightings by its own keys (:attr:`PackedGraph.keys`) overrides
+        this reading by id."""
+        by_id = self.edge_gradings()
+        ids, names = packed.ids, packed.rel_names
+        sets: list[frozenset[Grading]] = []
+        at: dict[int, int] = {}  # by the set's identity, as stores share one set per files
+        codes = np.full(len(packed.src), -1, dtype=np.int32)
+        for j, (r, s, d) in enumerate(zip(packed.rel.tolist(), packed.src.tolist(),
+                                          packed.dst.tolist(), strict=True)):
+            found = by_id.get(edge_id(names[r], ids[s], ids[d]))
+            if found is not None:
+                code = at.get(id(found))
+                if code is None:
+                    code = at[id(found)] = len(sets)
+                    sets.append(found)
+                codes[j] = code
+        return codes, sets
 
     @abstractmethod
     def counts(self) -> Counts:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import igraph as ig
 import networkx as nx
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,10 +27,12 @@ from ringmap.analysis.community import (
     split_disconnected,
 )
 from ringmap.analysis.explain import EvidenceReader, write_cells
+from ringmap.analysis.projection import project_agents
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.errors import AnalysisError
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import edge_id
+from ringmap.graphs.sameas import merge
 from ringmap.privacy import Privacy
 from ringmap.testing import CaseBuilder
 from ringmap.tests.cells_synth import Planted, planted_case
@@ -186,6 +189,24 @@ def test_single_low_graded_link_does_not_join_cells(tmp_path: Path) -> None:
     assert result.grading == "applied"
     reliability, _how = edge_reliability(store)
     assert reliability[tip] == pytest.approx(0.09)
+
+
+def test_issue16_reliability_read_by_packed_position_weighs_as_by_id(tmp_path: Path) -> None:
+    store = planted_case(2, seed=9, noise=0.0).builder.ingest(
+        EmbeddedStore(tmp_path / "graded.db"), tmp_path / "evidence")
+    tip_off = CaseBuilder(grading="E5")
+    tip_off.link("USES", tip_off.person("c0p0"), tip_off.device("SN:C1D0"))
+    tip_off.ingest(store, tmp_path / "tip")
+    # a same-as group: relationships moved onto its head are no relationship of the store
+    merge(store, "Person:c0p0", "Person:c0p1", "same passport", decided_by="analyst")
+    evidence = store.evidence()
+    by_position, how = edge_reliability(store, evidence)
+    by_id, _how = edge_reliability(store)
+    assert isinstance(by_position, np.ndarray) and how == "applied"
+    packed = project_agents(evidence, reliability=by_position)
+    assert packed.incidence == project_agents(store.project(), reliability=by_id).incidence
+    assert 0.09 in {round(a.reliability, 6) for held in packed.incidence.values()
+                    for a in held.values()}  # the tip weighs as its grading
 
 
 def test_evidence_lookups_are_bounded(stored: EmbeddedStore) -> None:

@@ -21,6 +21,7 @@ from ringmap.graphs.model import (
     Node,
     Sighting,
     Tie,
+    edge_id,
 )
 from ringmap.graphs.store import Store
 from ringmap.tests.reports import a_report
@@ -202,21 +203,43 @@ def test_unhashable_property_values_load(any_store: Store) -> None:
     assert stored is not None and stored.props["aliases"] == ["a", "b"]
 
 
-def test_edge_gradings_in_one_pass(any_store: Store) -> None:
-    any_store.load_file(_load(), [_batch()])
+def _graded(store: Store) -> Edge:
+    """Three loads of three gradings, one relationship seen by two of them; returns the
+    relationship only the E5 tip saw."""
+    store.load_file(_load(), [_batch()])
     tip = Edge("USES", "Person:AG-1", "Phone:+639171234567")
     tip_load = _load("c" * 64, "tip.csv").model_copy(update={"grading": Grading.parse("E5")})
-    any_store.load_file(tip_load, [Batch([], [tip], [Sighting(tip.id, 4)], last_row=4)])
+    store.load_file(tip_load, [Batch([], [tip], [Sighting(tip.id, 4)], last_row=4)])
     again = _load("d" * 64, "again.csv").model_copy(update={"grading": Grading.parse("A1")})
     uses = "USES:Person:AG-1->Account:facebook/maria"
-    any_store.load_file(again, [Batch([], [Edge("USES", "Person:AG-1",
-                                                 "Account:facebook/maria")],
-                                      [Sighting(uses, 9)], last_row=9)])
+    store.load_file(again, [Batch([], [Edge("USES", "Person:AG-1", "Account:facebook/maria")],
+                                  [Sighting(uses, 9)], last_row=9)])
+    return tip
+
+
+def test_edge_gradings_in_one_pass(any_store: Store) -> None:
+    tip = _graded(any_store)
+    uses = "USES:Person:AG-1->Account:facebook/maria"
     gradings = any_store.edge_gradings()
     assert gradings[tip.id] == {Grading.parse("E5")}
     assert gradings[uses] == {Grading.parse("B2"), Grading.parse("A1")}
     assert gradings["REGISTERED_TO:Account:facebook/maria->Phone:+639171234567"] == {
         Grading.parse("B2")}
+
+
+def test_issue16_packed_gradings_are_edge_gradings_aligned_with_the_packed_edges(
+        any_store: Store) -> None:
+    _graded(any_store)
+    packed = any_store.packed()
+    codes, sets = any_store.packed_gradings(packed)
+    by_id = any_store.edge_gradings()
+    assert len(codes) == len(packed.src)
+    found = {edge_id(packed.rel_names[r], packed.ids[s], packed.ids[d]):
+             sets[c] if c >= 0 else frozenset() for r, s, d, c in zip(
+                 packed.rel.tolist(), packed.src.tolist(), packed.dst.tolist(),
+                 codes.tolist(), strict=True)}
+    assert found == {eid: by_id.get(eid, frozenset()) for eid in found}
+    assert set(by_id) <= set(found) and {Grading.parse("E5")} in sets
 
 
 def test_provenance_many_matches_one_by_one(any_store: Store) -> None:

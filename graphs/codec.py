@@ -37,25 +37,44 @@ def encode_props(props: dict[str, Any]) -> str:
     ...               "f": 0.5, "b": True, "x": None})
     '{"a":"é\\\\n","b":true,"f":0.5,"n":1,"t":"2014-05-01T00:00:00+00:00"}'
     """
-    parts = []
-    for name in sorted(props):
+    if not props:
+        return "{}"
+    names = tuple(props)
+    parts: list[str] = []
+    for name, head in _SHAPES.get(names) or _shape(names):
         value = props[name]
         kind = type(value)
         if kind is str:
-            parts.append(f"{_text(name)}:{_text(value)}")
+            parts += head, _text(value)
         elif kind is datetime and value.tzinfo is UTC:
-            parts.append(f"{_text(name)}:{_ISO.get(value) or _iso(value)}")
+            parts += head, _ISO.get(value) or _iso(value)
         elif kind is datetime or kind is date:
-            parts.append(f'{_text(name)}:"{value.isoformat()}"')
+            parts += head, f'"{value.isoformat()}"'
         elif kind is int:
-            parts.append(f"{_text(name)}:{int.__repr__(value)}")
+            parts += head, int.__repr__(value)
         elif kind is bool:
-            parts.append(f"{_text(name)}:{'true' if value else 'false'}")
+            parts += head, "true" if value else "false"
         elif kind is float and math.isfinite(value):
-            parts.append(f"{_text(name)}:{float.__repr__(value)}")
-        elif value is not None:
+            parts += head, float.__repr__(value)
+        else:  # a null (left out), or a value the encoder writes
             return _encode({k: v for k, v in props.items() if v is not None})
-    return "{" + ",".join(parts) + "}"
+    parts.append("}")
+    return "".join(parts)
+
+
+#: per tuple of property names, in the order a dict of properties holds them: the names in
+#: sorted order, each with the JSON text before its value (``{"name":`` or ``,"name":``).
+#: Properties come in a few shapes, one per mapping and type, so each is made once
+_SHAPES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+_SHAPES_SIZE = 1 << 12
+
+
+def _shape(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if len(_SHAPES) >= _SHAPES_SIZE:
+        _SHAPES.clear()
+    shape = _SHAPES[names] = tuple((name, ("," if i else "{") + _text(name) + ":")
+                                   for i, name in enumerate(sorted(names)))
+    return shape
 
 
 #: UTC datetimes (as the engine makes them) written so far, as JSON texts: a time is written

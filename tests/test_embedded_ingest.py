@@ -1,0 +1,74 @@
+"""issue 14 item 1, the store side of embedded ingest: what makes it cheaper changes nothing
+it stores (the golden ingests of ``test_ingest_golden`` cover the whole store)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Any
+
+from ringmap.graphs.codec import encode_props
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.ingest.case import load_case
+from ringmap.ingest.run import ingest_files
+from ringmap.testing import store_fingerprint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Colour(StrEnum):
+    RED = "red"
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+def _as_encoder_writes(props: dict[str, Any]) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return sorted(value)
+
+    return json.dumps({k: v for k, v in props.items() if v is not None}, sort_keys=True,
+                      ensure_ascii=False, separators=(",", ":"), default=default)
+
+
+def test_issue14_encode_props_writes_what_the_json_encoder_writes() -> None:
+    when = datetime(2014, 5, 1, 5, 42, 7, tzinfo=UTC)
+    cases: list[dict[str, Any]] = [
+        {}, {"x": None}, {"a": None, "b": "x"}, {"b": "x", "a": None}, {"b": 1, "a": "é\n\"<"},
+        {"a": "é\n\"<", "b": 1},  # the same names in another order: another shape
+        {"t": when, "n": 2, "f": 0.1, "y": True, "z": False, "big": 10**30, "neg": -1.5e-300},
+        {"naive": datetime(2014, 5, 1, 5, 42), "day": date(2014, 5, 1),
+         "zoned": datetime(2014, 5, 1, tzinfo=timezone(timedelta(hours=8)))},
+        {"nan": float("nan"), "a": 1}, {"inf": float("inf")}, {"l": [3, 1], "s": {"b", "a"}},
+        {"colour": _Colour.RED, "level": _Level.HIGH}, {"nested": {"b": 1, "a": None}},
+        {"\u2028": "\x00\x1f", "k": "\ud7ff"},
+    ]
+    for props in cases:
+        assert encode_props(props) == _as_encoder_writes(props), props
+        assert encode_props(props) == _as_encoder_writes(props), props  # shape known now
+
+
+def test_issue14_new_case_file_has_16k_pages_and_an_old_one_loads_the_same(
+        tmp_path: Path) -> None:
+    old = tmp_path / "old" / "case.db"
+    old.parent.mkdir()
+    with sqlite3.connect(old) as db:  # a case file made before: SQLite's default pages
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    found = {}
+    for path in (old, tmp_path / "new" / "case.db"):
+        with EmbeddedStore(path) as store:
+            ingest_files(store, load_case(ROOT / "examples" / "strikeback"), run_id="pages",
+                         quarantine_dir=path.parent / "q", batch_size=50)
+            found[path.parent.name] = (
+                store._db.execute("PRAGMA page_size").fetchone()[0],
+                store_fingerprint(path, path.parent / "q"))
+    assert found["old"][0] == 4096
+    assert found["new"][0] == 16384
+    assert found["old"][1] == found["new"][1]

@@ -152,10 +152,13 @@ def run_case(
     write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
     summary.files.append("cells.csv")
     if maps:
+        # the cells just saved, not read back: a second copy was the run's peak memory
+        latest = (summary.cells_run, records) if summary.cells_run and records else None
         if summary.cells:
-            write_cell_map(store, out / "maps" / "cells.html", graph=evidence)
+            write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest)
             summary.files.append("maps/cells.html")
-        write_victim_map(store, out / "maps" / "victims.html", graph=evidence)
+        write_victim_map(store, out / "maps" / "victims.html", graph=evidence,
+                         cells=latest[1] if latest else None)
         summary.files.append("maps/victims.html")
     lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
     summary.timeline = [timeline_row(line) for line in lines]

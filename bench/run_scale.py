@@ -27,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import resource
@@ -73,7 +74,7 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
     from ringmap.graphs.embedded import EmbeddedStore
     from ringmap.ingest.case import load_case
     from ringmap.ingest.run import check_files, ingest_files
-    from ringmap.viz.maps import write_cell_map, write_victim_map
+    from ringmap.viz.maps import cell_map, write_cell_map, write_victim_map
     from ringmap.viz.package import export_cells
     from ringmap.viz.timeline import case_timeline, cell_timelines, write_timeline
 
@@ -92,12 +93,17 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
         state["result"] = detect_cells(store, CellSettings(), state["graph"])
 
     def write_back() -> None:
-        state["records"] = write_cells(store, state["result"]).records
+        saved = write_cells(store, state["result"])
+        state["records"], state["run_id"] = saved.records, saved.run.run_id
 
     def maps() -> None:
         graph = state["graph"]
-        write_cell_map(store, work / "maps" / "cells.html", graph=graph)
-        write_victim_map(store, work / "maps" / "victims.html", graph=graph)
+        # as ringmap run: the saved cells handed to the maps where the tree takes them
+        held = "latest" in inspect.signature(cell_map).parameters
+        saved = {"latest": (state["run_id"], state["records"])} if held else {}
+        write_cell_map(store, work / "maps" / "cells.html", graph=graph, **saved)
+        write_victim_map(store, work / "maps" / "victims.html", graph=graph,
+                         **({"cells": state["records"]} if held else {}))
         write_timeline(case_timeline(graph), work / "timeline.svg")
         cell_timelines(graph, state["records"])
 

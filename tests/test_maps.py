@@ -21,9 +21,11 @@ from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord
 from ringmap.graphs.normalise import country_table
+from ringmap.pipeline import run_case
 from ringmap.testing import CaseBuilder
 from ringmap.tests.browser.case import IMG, PANS, SCRIPT, VICTIM_NAMES, open_case
 from ringmap.tests.browser.chromium import chromium_path
+from ringmap.tests.example_case import STRIKEBACK
 from ringmap.tests.likely_case import add_likely_victim
 from ringmap.tests.reports import a_report
 from ringmap.viz import maps
@@ -339,3 +341,22 @@ def test_issue_13_entity_maps_pseudonymise_likely_victims(tmp_path: Path) -> Non
             assert ("acting.agent" in html) == (hops == 3 or key in (likely, acting))
         revealed = entity_map(store, own, hops=1, reveal=True)
         assert any(n.label == "who.is.this.1999" for n in revealed.nodes)
+
+
+def test_issue_16_run_draws_its_maps_from_the_cells_it_saved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The maps of ``ringmap run`` take the cells the run just saved: reading them back was a
+    second copy of every cell with its explanations (0.4 GB at 600 cells), the run's peak."""
+    reads: list[str] = []
+    load = EmbeddedStore.load_cells
+
+    def counted(store: EmbeddedStore, run_id: str) -> list[CellRecord]:
+        reads.append(run_id)
+        return load(store, run_id)
+
+    monkeypatch.setattr(EmbeddedStore, "load_cells", counted)
+    with EmbeddedStore(tmp_path / "out" / "ringmap.db") as store:
+        summary = run_case(store, STRIKEBACK, tmp_path / "out")
+    assert summary.cells and "maps/cells.html" in summary.files
+    assert "maps/victims.html" in summary.files
+    assert reads == []

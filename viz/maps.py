@@ -248,6 +248,7 @@ def cell_map(
     budget: int = DEFAULT_BUDGET,
     reveal: bool = False,
     graph: nx.MultiDiGraph | None = None,
+    latest: tuple[str, list[CellRecord]] | None = None,
 ) -> MapSpec:
     """The cells of the latest run: an overview of every cell, or the named cells in detail.
 
@@ -269,10 +270,15 @@ def cell_map(
         Show victims' identities instead of pseudonyms.
     graph
         The evidence graph if the caller already projected it.
+    latest
+        The latest cell run's id and its cells (not empty) if the caller holds them, as
+        ``ringmap run`` does after saving them: not read again (at 600 cells they take
+        0.4 GB). Used when no ``cells`` are named.
     """
     if budget < 1:
         raise ConfigError("the node budget must be at least 1")
-    run_id, records = select_cells(store, cells)
+    run_id, records = (latest if latest is not None and cells is None
+                       else select_cells(store, cells))
     graph = store.project() if graph is None else graph
     reaches = reach_cells(graph, records)
     privacy = Privacy.for_graph(graph, reveal=reveal)

@@ -458,8 +458,9 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         First and last day the map's time filter opens on (either may be None: the case's
         first or last day); what was not active then is hidden until the filter is widened.
     cells
-        The cells to draw (default: the latest run's); one saved without a report is
-        counted from ``graph`` (a referral draws its part of the case that way).
+        The cells to draw (default: the latest run's, read from ``store``: a caller that
+        holds them passes them); one saved without a report is counted from ``graph`` (a
+        referral draws its part of the case that way).
     """
     graph = store.project() if graph is None else graph
     table, _ = country_table()

@@ -11,6 +11,7 @@ cell of a :class:`~ringmap.analysis.cells.CellsResult`, builds each cell's repor
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,11 +99,14 @@ class EvidenceReader:
                 found = [(store_id, p) for store_id in self._behind(item)
                          for p in (self.store.provenance(store_id) if self.fetched is None
                                    else self.fetched.get(store_id, []))]
+                found = found[: self.rows_per_tie]
+                # an id seen in several rows is shown once (pseudonyms are scanned for cards)
+                shown = {store_id: public_edge(self.privacy, store_id)
+                         for store_id in dict.fromkeys(s for s, _ in found)}
                 # built from the store's own ledger: no need to validate again
                 made = self.made[item] = [EvidenceRow.model_construct(
-                    item=public_edge(self.privacy, store_id), file=p.source_file, row=p.row,
-                    ref=p.ref, grading=str(p.grading)) for store_id, p in
-                    found[: self.rows_per_tie]]
+                    item=shown[store_id], file=p.source_file, row=p.row, ref=p.ref,
+                    grading=str(p.grading)) for store_id, p in found]
             if made:
                 return list(made)
         return []
@@ -129,10 +133,13 @@ class EvidenceReader:
         del wanted
         for start in range(0, len(deferred), batch):
             part = deferred[start:start + batch]
-            self.fetched = self.store.provenance_many(
-                store_id for item in dict.fromkeys(i for items, _ in part for i in items)
-                if item in self.prefetched and item not in self.made
-                for store_id in self._behind(item))
+            # an item shows its first rows only: the first of each id behind it are enough
+            self.fetched = {store_id: first for store_id, (first, _seen) in
+                            self.store.provenance_first((
+                                store_id for item in dict.fromkeys(
+                                    i for items, _ in part for i in items)
+                                if item in self.prefetched and item not in self.made
+                                for store_id in self._behind(item)), self.rows_per_tie).items()}
             for items, placeholder in part:
                 placeholder.extend(self.rows(items))
         # every placeholder is filled: let the provenance read in bulk go (a later call
@@ -176,15 +183,16 @@ def explain_members(
         in this cell) and ``evidence`` rows (file, row, ref, grading).
     """
     agents, settings = result.agents, result.settings
-    index = result.membership
-    target = result.cells.index(cell)
     held = agents.holdings() if held is None else held
+    # how many of the cell's members hold each identifier: counted from their holdings, not
+    # by walking every holder of every identifier (a hub's are thousands) once per member
+    in_cell_of = Counter(ident for v in cell.units for ident in held.get(v, ()))
     out: dict[str, list[dict[str, Any]]] = {}
     for v in cell.units:
         ties: list[tuple[float, str, int, int]] = []
         for ident in held.get(v, ()):
             holders = agents.incidence[ident]
-            in_cell = sum(1 for u in holders if index[u] == target)
+            in_cell = in_cell_of[ident]
             if in_cell < 2:
                 continue
             kind = agents.kinds[ident]

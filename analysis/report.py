@@ -119,15 +119,20 @@ def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTa
                     for code, t in sorted(countries.items())})
 
 
-def _holdings(result: CellsResult) -> dict[int, dict[str, int]]:
-    """Per cell: identifiers its members hold -> how many of them hold it."""
+def _holdings(result: CellsResult) -> tuple[dict[int, dict[str, int]], dict[str, list[int]]]:
+    """Per cell: identifiers its members hold -> how many of them hold it; and the
+    identifiers held in several cells -> those cells, in order."""
     held: dict[int, dict[str, int]] = defaultdict(dict)
+    spread: dict[str, list[int]] = {}
     membership = result.membership
     for ident, holders in result.agents.incidence.items():
-        for cell_index, n in Counter(membership[u] for u in holders).items():
-            if cell_index >= 0:
-                held[cell_index][ident] = n
-    return held
+        cells = Counter(membership[u] for u in holders)
+        cells.pop(-1, None)
+        for cell_index, n in cells.items():
+            held[cell_index][ident] = n
+        if len(cells) > 1:
+            spread[ident] = sorted(cells)
+    return held, spread
 
 
 def _listed(result: CellsResult, privacy: Privacy, ident: str, members: int) -> Listed:
@@ -167,15 +172,16 @@ def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
     return out
 
 
-def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int]) -> list[Bridge]:
-    """Identifiers this cell shares with other cells, the most specific (fewest holders)
-    first: a handset passed between two cells says more than a carrier address."""
+def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int],
+             spread: Mapping[str, list[int]]) -> list[Bridge]:
+    """Identifiers this cell shares with other cells (``spread``: see :func:`_holdings`),
+    the most specific (fewest holders) first: a handset passed between two cells says more
+    than a carrier address."""
     ids = [c.cell_id for c in result.cells]
     rows: list[Bridge] = []
     for ident in held:
-        cells = sorted({result.membership[u] for u in result.agents.incidence[ident]
-                        if result.membership[u] >= 0})
-        if len(cells) > 1:
+        cells = spread.get(ident)
+        if cells:
             rows.append(Bridge(identifier=privacy.public_id(ident),
                                kind=result.agents.kinds[ident],
                                shared_by=len(result.agents.incidence[ident]),
@@ -218,6 +224,7 @@ def _cell_report(
     cell: Cell,
     privacy: Privacy,
     held: Mapping[str, int],
+    spread: Mapping[str, list[int]],
     hit: Reached,
     brokers: Sequence[Broker],
     outsiders: Sequence[Outsider],
@@ -254,7 +261,7 @@ def _cell_report(
         key_players=[KeyPlayer(node=agents.units[v], **centrality(v)) for v in ranked[:3]],
         centrality={agents.units[v]: Centrality(**centrality(v)) for v in scores},
         brokers=list(brokers)[:_LIST_CAP],
-        bridging_identifiers=_bridges(result, privacy, held),
+        bridging_identifiers=_bridges(result, privacy, held, spread),
         unassigned=list(outsiders),
         disputed_roles=disputed,
     )
@@ -304,11 +311,11 @@ def build_reports(
     evidence = result.agents.evidence
     everyone = _agent_side(result)
     brokers = _brokers(result)
-    held = _holdings(result)
+    held, spread = _holdings(result)
     outsiders = _outsiders(result, privacy, held)
     hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone)
     cells = {cell.cell_id: _cell_report(
-        result, cell, privacy, held[i], hits[cell.cell_id], brokers[i], outsiders[i], fx,
+        result, cell, privacy, held[i], spread, hits[cell.cell_id], brokers[i], outsiders[i], fx,
         [disputed[m] for m in sorted(cell.members) if m in disputed])
         for i, cell in enumerate(result.cells)}
     tied: dict[str, list[str]] = defaultdict(list)

@@ -33,10 +33,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from ringmap.graphs.codec import WIDENED, merge_props
-from ringmap.graphs.model import FileLoad, Statement
+from ringmap.graphs.model import FileLoad, Grading, GradingScheme, Statement
 
 __all__ = ["Rank", "Stated", "disputed", "rank", "shown_props", "statements"]
 
@@ -50,7 +51,16 @@ Rank = tuple[float, datetime, int]
 def rank(load: FileLoad, number: int) -> Rank:
     """How far a load's values are preferred: by grading, then the newest (ingest time, then
     the store's load number)."""
-    return load.grading.reliability(), load.ingested_at, number
+    grading = load.grading
+    return _reliability(grading.scheme, grading.grade), load.ingested_at, number
+
+
+@cache
+def _reliability(scheme: GradingScheme, grade: str) -> float:
+    """:meth:`Grading.reliability` of a grade, worked out once (an ingest ranks the
+    statements of every item that two loads state: tens of thousands of times a few
+    gradings)."""
+    return Grading(scheme=scheme, grade=grade).reliability()
 
 
 def shown_props(stated: Iterable[Stated]) -> dict[str, Any]:

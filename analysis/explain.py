@@ -44,6 +44,13 @@ from ringmap.privacy import Privacy
 __all__ = ["EvidenceReader", "SavedCells", "explain_members", "public_edge", "write_cells"]
 
 
+# rows and ties are built here with every field given, from the store's own ledger: not
+# validated again, and one set of their field names shared by all (pydantic would give each
+# its own set, most of a row's memory; both models are frozen)
+_ROW_FIELDS = set(EvidenceRow.model_fields)
+_TIE_FIELDS = set(Tie.model_fields)
+
+
 def public_edge(privacy: Privacy, eid: str) -> str:
     """An edge id with its victim-side ends pseudonymised (see :mod:`ringmap.privacy`)."""
     rel, _, ends = eid.partition(":")
@@ -105,8 +112,8 @@ class EvidenceReader:
                          for store_id in dict.fromkeys(s for s, _ in found)}
                 # built from the store's own ledger: no need to validate again
                 made = self.made[item] = [EvidenceRow.model_construct(
-                    item=shown[store_id], file=p.source_file, row=p.row, ref=p.ref,
-                    grading=str(p.grading)) for store_id, p in found]
+                    _ROW_FIELDS, item=shown[store_id], file=p.source_file, row=p.row,
+                    ref=p.ref, grading=str(p.grading)) for store_id, p in found]
             if made:
                 return list(made)
         return []
@@ -270,12 +277,13 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
     held = result.agents.holdings()
     evidence.deferring()
     whys = [explain_members(result, cell, evidence, held) for cell in result.cells]
-    evidence.resolve()  # the ties' evidence rows are filled in only now: validate them after
+    evidence.resolve()  # the ties' evidence rows are filled in only now: build the ties after
     records = [
         CellRecord(
             cell_id=cell.cell_id,
             members=[CellMember(node_id=m, confidence=c,
-                                explanation=[Tie.model_validate(t) for t in why.get(m, [])])
+                                explanation=[Tie.model_construct(_TIE_FIELDS, **t)
+                                             for t in why.get(m, [])])
                      for m, c in sorted(cell.members.items())],
             summary=reports.cells[cell.cell_id],
         )

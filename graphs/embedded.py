@@ -307,9 +307,7 @@ class EmbeddedStore(Store):
             nid = nids.get(node.id) or node_of(node.id)  # (ids start at 1)
             stated = node_state.get(nid)
             if stated is None:
-                props = node.props
-                node_state[nid] = (node.type, props if None not in props.values()
-                                   else _stated(props))
+                node_state[nid] = (node.type, _stated(node.props))
                 node_rows[nid] = (node.id, node.type)
             else:  # (a copy: the first node's properties may be the caller's)
                 node_state[nid] = (stated[0], merge_props(dict(stated[1]), node.props))
@@ -324,9 +322,7 @@ class EmbeddedStore(Store):
             edge_keys[type_, edge.src, edge.dst] = eid
             stated = edge_state.get(eid)
             if stated is None:
-                props = edge.props
-                edge_state[eid] = (type_, props if None not in props.values()
-                                   else _stated(props))
+                edge_state[eid] = (type_, _stated(edge.props))
                 edge_rows[eid] = key
             else:
                 edge_state[eid] = (stated[0], merge_props(dict(stated[1]), edge.props))
@@ -336,10 +332,8 @@ class EmbeddedStore(Store):
             seen = _grouped(seen, nids)
         # the rows that saw each item, packed as stored (most items are seen on one row)
         try:
-            node_seen = {nids[item]: str(rows[0]) if len(rows) == 1 else ",".join(map(str, rows))
-                         for item, rows in seen.nodes.items()}
-            edge_seen = {edge_keys[key]: str(rows[0]) if len(rows) == 1
-                         else ",".join(map(str, rows)) for key, rows in seen.edges.items()}
+            node_seen = {nids[item]: _pack(rows) for item, rows in seen.nodes.items()}
+            edge_seen = {edge_keys[key]: _pack(rows) for key, rows in seen.edges.items()}
         except KeyError as exc:
             item = exc.args[0]
             raise StoreError("sighting of unknown item "
@@ -977,6 +971,11 @@ K = TypeVar("K", str, tuple[str, int, int])
 
 _TEMPORAL_RELS = frozenset(name for name, rel in SCHEMA.relationships.items()
                            if "first_seen" in rel.properties)
+
+
+def _pack(rows: list[int]) -> str:
+    """The rows that saw an item as stored (most items are seen on one row of a batch)."""
+    return str(rows[0]) if len(rows) == 1 else ",".join(map(str, rows))
 
 
 class _Ids(Generic[K]):

@@ -225,3 +225,11 @@ def test_cli_draws_timelines_and_opens_the_victims_map_on_a_window(
     assert refused.exit_code == 1
     assert refused.output == ("Error: the time window ends (2021-02-01) before it starts "
                               "(2021-03-01)\n")
+
+
+def test_victims_map_legend_says_countries_not_countrys(tmp_path: Path) -> None:
+    """The legend of a victims map with victims in several countries read "3 countrys"."""
+    spec = victim_map(open_offender_case(tmp_path))
+    texts = [entry.label for section in spec.legend for entry in section.items]
+    assert any(re.fullmatch(r"\d+ countries, [\d,]+ victims", t) for t in texts), texts
+    assert not any("countrys" in t for t in texts)

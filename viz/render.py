@@ -71,13 +71,14 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is one (a single offender is "1 agent").
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one (a single offender is "1 agent");
+    ``plural`` where it is not ``noun`` + "s".
 
-    >>> counted(1, "agent"), counted(1200, "account")
-    ('1 agent', '1,200 accounts')
+    >>> counted(1, "agent"), counted(1200, "account"), counted(9, "country", "countries")
+    ('1 agent', '1,200 accounts', '9 countries')
     """
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 @dataclass(slots=True)

@@ -662,7 +662,7 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
     table, _ = country_table()
     known = {c: n for c, n in per_country.items() if c in table}
     unknown = sum(n for c, n in per_country.items() if c not in table)
-    entries = [LegendEntry("●", _MARKER, f"{counted(len(known), 'country')}, "
+    entries = [LegendEntry("●", _MARKER, f"{counted(len(known), 'country', 'countries')}, "
                                          f"{counted(sum(known.values()), 'victim')}")]
     entries.append(LegendEntry("●", _UNKNOWN, f"country unknown: {counted(unknown, 'victim')}"))
     if victims > attributed:

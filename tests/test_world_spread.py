@@ -3,25 +3,28 @@ gives the positions the all-pairs loop gave, float for float, and the layout set
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import CellMember, CellRecord
 from ringmap.viz import world
-from ringmap.viz.render import MapNode
+from ringmap.viz.render import MapNode, MapSpec
 
 Points = dict[str, tuple[float, float]]
 
 
-def _all_pairs(points: Points, nodes: Mapping[str, MapNode], heavy: set[str],
-               rounds: int = 120) -> Points:
+def _all_pairs(points: Points, boxes: Mapping[str, tuple[float, float, float]],
+               heavy: set[str], rounds: int = 120) -> Points:
     """``_spread`` as it was before issue 16: every pair tested every round."""
     pos = {k: [x, y] for k, (x, y) in points.items()}
-    boxes = {k: world._box(nodes[k]) for k in pos}
     keys = sorted(pos)
     for _ in range(rounds):
         moved = False
@@ -84,8 +87,9 @@ def test_issue_16_spread_places_markers_as_the_all_pairs_loop(seed: int, count: 
                                                               spread: float) -> None:
     points, nodes, heavy = _layout(seed, count, spread)
     for rounds in (1, 120):
-        assert world._spread(points, nodes, heavy, rounds) == _all_pairs(
-            points, nodes, heavy, rounds)
+        boxes = {k: world._box(n) for k, n in nodes.items()}
+        assert world._spread(points, boxes, heavy, rounds) == _all_pairs(
+            points, boxes, heavy, rounds)
 
 
 def test_issue_16_spread_of_the_example_victims_map_is_unchanged(
@@ -93,9 +97,10 @@ def test_issue_16_spread_of_the_example_victims_map_is_unchanged(
     spread = world._spread
     calls: list[tuple[Points, Points]] = []
 
-    def both(points: Points, nodes: Mapping[str, MapNode], heavy: set[str]) -> Points:
-        found = spread(points, nodes, heavy)
-        calls.append((found, _all_pairs(points, nodes, heavy)))
+    def both(points: Points, boxes: Mapping[str, tuple[float, float, float]],
+             heavy: set[str], tally: world._Tally) -> Points:
+        found = spread(points, boxes, heavy, tally=tally)
+        calls.append((found, _all_pairs(points, boxes, heavy)))
         return found
 
     monkeypatch.setattr(world, "_spread", both)
@@ -104,3 +109,77 @@ def test_issue_16_spread_of_the_example_victims_map_is_unchanged(
     found, before = calls[0]
     assert len(found) > 20
     assert found == before
+
+
+#: cities of a Strikeback-like case: (city, longitude, latitude)
+_CITIES = [(f"City {i}", 120.5 + 0.31 * (i % 5), 13.2 + 0.27 * (i // 5)) for i in range(13)]
+
+
+def _crowded_case(cells: int) -> tuple[nx.MultiDiGraph, list[CellRecord]]:
+    """``cells`` one-member cells, each working at its own office; the offices stand in 13
+    cities, every office of a city on the city's very spot (a generated layout of many
+    co-located raid sites): the first city holds a quarter of them, the last three."""
+    graph = nx.MultiDiGraph()
+    records = []
+    for i in range(cells):
+        city, lon, lat = _CITIES[12 if i < 3 else 0 if i % 4 == 0 else 1 + i % 11]
+        site, person = f"Location:S{i:05d}", f"Person:P{i:05d}"
+        graph.add_node(site, type="Location", name=f"{city} call centre {i}", city=city,
+                       region="Region", lat=lat, lon=lon)
+        graph.add_node(person, type="Person", name=f"Agent {i}")
+        graph.add_edge(person, site, key="WORKS_AT")
+        records.append(CellRecord(cell_id=f"C{i:05d}",
+                                  members=[CellMember(node_id=person, confidence=1.0)]))
+    return graph, records
+
+
+def _overlapping(spec: MapSpec) -> list[tuple[str, str]]:
+    drawn = [n for n in spec.nodes if n.x is not None and n.y is not None]
+    pos = [[float(n.x or 0), float(n.y or 0)] for n in drawn]
+    boxes = [world._box(n) for n in drawn]
+    return [(drawn[i].id, drawn[j].id) for i, j in itertools.combinations(range(len(drawn)), 2)
+            if world._overlap(i, j, pos, boxes)]
+
+
+def test_issue_16_no_labels_overlap_with_many_co_located_sites(tmp_path: Path) -> None:
+    graph, records = _crowded_case(240)
+    store = EmbeddedStore(tmp_path / "case.db")
+    spec = world.victim_map(store, graph=graph, cells=records)
+    assert _overlapping(spec) == []
+    by_id = {n.id: n for n in spec.nodes}
+    # a city of more sites than a column holds is one marker, its tooltip listing them all;
+    # a city of a few has them drawn one by one
+    crowded = [n for n in spec.nodes if n.label == "City 0: 59 raid sites"]
+    assert len(crowded) == 1
+    assert all(f"City 0 call centre {i} (13.2000, 120.5000)" in crowded[0].title
+               for i in range(4, 240, 4))
+    assert [n.label for n in spec.nodes if n.label.startswith("City 12")] == [
+        f"City 12 call centre {i}" for i in range(3)]
+    # every site is drawn or listed, and linked to its cell (naming it, when listed)
+    for i, record in enumerate(records):
+        site = f"Location:S{i:05d}"
+        (edge,) = [e for e in spec.edges if e.src == f"cell:{record.cell_id}" and e.dashes]
+        marker = by_id[edge.dst]
+        assert marker.label == f"{graph.nodes[site]['name']}" or (
+            f"{graph.nodes[site]['name']} (" in marker.title
+            and edge.title.endswith(f"raid sites: {graph.nodes[site]['name']}"))
+
+
+def test_issue_16_layout_cost_grows_with_the_markers_not_their_pairs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lay_out = world._lay_out
+    tallies: list[world._Tally] = []
+
+    def counting(points: Points, boxes: Mapping[str, tuple[float, float, float]],
+                 heavy: set[str]) -> Points:
+        tallies.append(world._Tally())
+        return lay_out(points, boxes, heavy, tallies[-1])
+
+    monkeypatch.setattr(world, "_lay_out", counting)
+    store = EmbeddedStore(tmp_path / "case.db")
+    for cells in (150, 600):
+        graph, records = _crowded_case(cells)
+        assert _overlapping(world.victim_map(store, graph=graph, cells=records)) == []
+    small, large = (t.tests for t in tallies)
+    assert small > 0
+    assert large / small < 4 * 1.5  # four times the markers, not sixteen

@@ -4,9 +4,12 @@ Country outlines are Natural Earth's 1:110m admin-0 countries, vendored in ``dat
 domain; see ``data/README.md``), drawn in the Equal Earth projection as inert canvas shapes
 under the map: no tiles, no network. Countries are shaded by their victims (every victim of
 the case, by :func:`~ringmap.analysis.report.country_label`), with a marker at their centroid
-where the arcs end. Raid sites sit at their coordinates in an inset panel below the world,
+where the arcs end. Raid sites sit at their city in an inset panel below the world,
 zoomed on the region that holds them (the Philippine offices of a Strikeback-like case would
-be one dot at world scale), linked to the place on the world map they enlarge. Cells sit
+be one dot at world scale), linked to the place on the world map they enlarge: a city's sites
+stacked one under another, or, past :data:`_STACK` of them, one marker whose tooltip lists
+them. No two labels overlap: markers are pushed apart, then what is left overlapping is moved
+to the nearest free spot (:func:`_lay_out`). Cells sit
 around their raid sites; an arc from a cell to a country carries the cell's victims there and
 the money they paid, exactly as the cell report counts them (:mod:`ringmap.analysis.victims`,
 read through :func:`~ringmap.viz.reach.figures`). Victims of unknown country go to a marker of
@@ -26,8 +29,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -227,8 +231,9 @@ def _bounds(nodes: Iterable[MapNode], box: tuple[float, float, float, float]
     return left, top, right, bottom
 
 
-def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode],
-            heavy: set[str], rounds: int = 120) -> dict[str, tuple[float, float]]:
+def _spread(points: dict[str, tuple[float, float]],
+            boxes_of: Mapping[str, tuple[float, float, float]], heavy: set[str],
+            rounds: int = 120, tally: _Tally | None = None) -> dict[str, tuple[float, float]]:
     """Push markers apart until no two of them, labels included, overlap.
 
     A light marker (site, cell) gives way to a heavy one (country); two of a kind share the
@@ -240,10 +245,14 @@ def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode]
     pairs whose boxes can meet are tested: a grid of the current boxes, kept up to date on
     every move, names the candidates, so a round costs about the markers and their overlaps,
     not every pair (600 cells with their sites and countries made 845k pairs a round).
+    ``boxes_of`` gives each marker's box (:func:`_box`, or a block of raid sites' together).
+
+    Rounds are capped, so some overlaps may be left: :func:`_settle` clears them.
     """
     keys = sorted(points)
     pos = [[points[k][0], points[k][1]] for k in keys]
-    boxes = [_box(nodes[k]) for k in keys]
+    boxes = [boxes_of[k] for k in keys]
+    tally = _Tally() if tally is None else tally
     light = [k not in heavy for k in keys]
     grid = _Grid(boxes)
     for i, (x, y) in enumerate(pos):
@@ -252,7 +261,7 @@ def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode]
         moved = False
         for i in range(len(keys)):
             after = i  # the later markers up to here are done with (no overlap, or pushed)
-            while (j := _next_overlap(i, after, pos, boxes, grid)) is not None:
+            while (j := _next_overlap(i, after, pos, boxes, grid, tally)) is not None:
                 (wa, ua, da), (wb, ub, db) = boxes[i], boxes[j]
                 ca, cb = pos[i][1] + (da - ua) / 2, pos[j][1] + (db - ub) / 2
                 dx, dy = pos[j][0] - pos[i][0], cb - ca
@@ -282,6 +291,15 @@ def _spread(points: dict[str, tuple[float, float]], nodes: Mapping[str, MapNode]
     return {k: (p[0], p[1]) for k, p in zip(keys, pos, strict=True)}
 
 
+def _lay_out(points: dict[str, tuple[float, float]],
+             boxes: Mapping[str, tuple[float, float, float]], heavy: set[str],
+             tally: _Tally | None = None) -> dict[str, tuple[float, float]]:
+    """Markers pushed apart (:func:`_spread`), then what is left overlapping moved
+    (:func:`_settle`): no two boxes overlap."""
+    tally = _Tally() if tally is None else tally
+    return _settle(_spread(points, boxes, heavy, tally=tally), boxes, heavy, tally)
+
+
 def _overlap(a: int, b: int, pos: list[list[float]],
              boxes: list[tuple[float, float, float]]) -> bool:
     """Whether the boxes of markers ``a`` and ``b`` overlap (the test :func:`_spread` pushes
@@ -293,12 +311,100 @@ def _overlap(a: int, b: int, pos: list[list[float]],
 
 
 def _next_overlap(i: int, after: int, pos: list[list[float]],
-                  boxes: list[tuple[float, float, float]], grid: _Grid) -> int | None:
+                  boxes: list[tuple[float, float, float]], grid: _Grid, tally: _Tally
+                  ) -> int | None:
     """The first marker after ``after`` (in key order) whose box overlaps that of ``i``."""
     for j in sorted(j for j in grid.near(i, *pos[i]) if j > after):
+        tally.tests += 1
         if _overlap(i, j, pos, boxes):
             return j
     return None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The pairs of boxes a layout tested: its cost, counted rather than timed."""
+
+    tests: int = 0
+
+
+def _settle(points: Mapping[str, tuple[float, float]],
+            boxes_of: Mapping[str, tuple[float, float, float]], heavy: set[str],
+            tally: _Tally | None = None) -> dict[str, tuple[float, float]]:
+    """``points`` with no two boxes overlapping, in one pass with no pushing back and forth.
+
+    Markers that overlap none stay where they are. Heavy markers (countries) that do are
+    taken from the top down, each moved down just below what it overlaps, so they stack in
+    the order of their places (Hong Kong stays above the Philippines). Light ones (sites,
+    cells) then go to the nearest free spot of a spiral around them. Each marker tests only
+    the placed markers near the spots it tries, so the cost grows with the markers, not
+    their pairs. After :func:`_spread` it moves only what its capped rounds left
+    overlapping.
+    """
+    tally = _Tally() if tally is None else tally
+    crowded = {k for k, n in _overlaps(points, boxes_of, tally).items() if n}
+    keys = sorted(points, key=lambda k: (k in crowded, k not in heavy, points[k][1], k))
+    pos = [[points[k][0], points[k][1]] for k in keys]
+    boxes = [boxes_of[k] for k in keys]
+    grid = _Grid(boxes)
+
+    def overlapped(i: int) -> int | None:
+        for j in sorted(grid.near(i, *pos[i])):
+            tally.tests += 1
+            if _overlap(i, j, pos, boxes):
+                return j
+        return None
+
+    for i, key in enumerate(keys):
+        if key in crowded and key in heavy:
+            while (j := overlapped(i)) is not None:
+                (_, ua, da), (_, ub, db) = boxes[i], boxes[j]
+                below = pos[j][1] + (db - ub) / 2 + (ua + da + ub + db) / 2 + 2.001
+                pos[i][1] = below - (da - ua) / 2
+        elif key in crowded:
+            x, y = pos[i]
+            half, above, below_ = boxes[i]
+            for dx, dy in _spiral((2 * half + 4) / 4, (above + below_ + 2) / 4):
+                pos[i] = [x + dx, y + dy]
+                if overlapped(i) is None:
+                    break
+        grid.put(i, *pos[i])
+    return {k: (p[0], p[1]) for k, p in zip(keys, pos, strict=True)}
+
+
+def _overlaps(points: Mapping[str, tuple[float, float]],
+              boxes_of: Mapping[str, tuple[float, float, float]],
+              tally: _Tally | None = None) -> dict[str, int]:
+    """How many other markers each marker's box overlaps."""
+    keys = sorted(points)
+    pos = [[points[k][0], points[k][1]] for k in keys]
+    boxes = [boxes_of[k] for k in keys]
+    grid = _Grid(boxes)
+    for i, (x, y) in enumerate(pos):
+        grid.put(i, x, y)
+    found = dict.fromkeys(keys, 0)
+    for i, key in enumerate(keys):
+        for j in grid.near(i, *pos[i]):
+            if tally is not None:
+                tally.tests += 1
+            found[key] += _overlap(i, j, pos, boxes)
+    return found
+
+
+def _spiral(sx: float, sy: float) -> Iterator[tuple[float, float]]:
+    """Offsets on a lattice of ``sx`` by ``sy`` (a quarter of a box's width and height with
+    the gap kept: the nearest free spot is found within a quarter box), nearest first,
+    endless."""
+    shell, inner = max(sx, sy), -1.0
+    reach = shell
+    while True:
+        nx_, ny_ = math.floor(reach / sx), math.floor(reach / sy)
+        ring = sorted((math.hypot(dx * sx, dy * sy), dy, dx)
+                      for dx in range(-nx_, nx_ + 1) for dy in range(-ny_, ny_ + 1))
+        for dist, dy, dx in ring:
+            if inner < dist <= reach:
+                yield dx * sx, dy * sy
+        inner, reach = reach, reach + shell
 
 
 class _Grid:
@@ -340,6 +446,92 @@ class _Grid:
             found |= self._cells.get(cell, set())
         found.discard(i)
         return found
+
+
+#: a city's raid sites are drawn one by one, stacked at the city, up to this many; more are
+#: one marker naming them all (a column of dozens of labels is read no better than a list)
+_STACK = 8
+_ROW = 28.0  # units between stacked site labels: a box's label is 24 high, 2 kept clear
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The raid sites of one city as drawn: their markers, stacked around one point."""
+
+    key: str
+    """The block's name in the layout (its first site's, if that site is drawn alone)."""
+    at: tuple[float, float]
+    sites: tuple[str, ...]
+    nodes: tuple[MapNode, ...]
+    offsets: tuple[tuple[float, float], ...]
+    """Each node's place from ``at``."""
+
+    @property
+    def box(self) -> tuple[float, float, float]:
+        """Half width and extent above and below ``at`` of the whole stack (as :func:`_box`)."""
+        boxes = [_box(n) for n in self.nodes]
+        return (max(b[0] for b in boxes),
+                -min(dy - b[1] for b, (_, dy) in zip(boxes, self.offsets, strict=True)),
+                max(dy + b[2] for b, (_, dy) in zip(boxes, self.offsets, strict=True)))
+
+    @property
+    def drawn_as(self) -> dict[str, str]:
+        """Each site and the marker that shows it."""
+        if len(self.nodes) == len(self.sites):
+            return {site: site for site in self.sites}
+        return dict.fromkeys(self.sites, self.nodes[0].id)
+
+
+def _site_blocks(graph: nx.MultiDiGraph, site_geo: Mapping[str, tuple[float, float]],
+                 project: Callable[[float, float], tuple[float, float]], privacy: Privacy
+                 ) -> list[_Block]:
+    """Raid sites grouped by city: each city's sites stacked in a column at the mean of their
+    points, or, above :data:`_STACK` of them, one marker "Taguig City: 50 raid sites" whose
+    tooltip lists them (with their coordinates). Sites with no city are grouped by their
+    spot."""
+    cities: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for site in site_geo:
+        attrs = graph.nodes[site]
+        city = attrs.get("city")
+        # sites with no city that share a spot (to about 100 m) are one pile all the same
+        lon, lat = site_geo[site]
+        cities[(str(city), str(attrs.get("region") or "")) if city
+               else ("", f"{lon:.3f}", f"{lat:.3f}")].append(site)
+    blocks = []
+    for group in cities.values():
+        # "call centre 2" before "call centre 10"
+        group.sort(key=lambda s: ([int(t) if t.isdigit() else t for t in
+                                   re.split(r"(\d+)", privacy.label(s, graph.nodes[s]))], s))
+        points = [project(*site_geo[s]) for s in group]
+        at = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+        shown = [_site_node(graph, site, site_geo[site], privacy) for site in group]
+        if len(group) <= _STACK:
+            rows = [(0.0, (i - (len(group) - 1) / 2) * _ROW) for i in range(len(group))]
+            blocks.append(_Block(min(group), at, tuple(group), tuple(shown), tuple(rows)))
+            continue
+        attrs = graph.nodes[group[0]]
+        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+        listed = "\n".join(f"{n.label} ({site_geo[s][1]:.4f}, {site_geo[s][0]:.4f})"
+                           for n, s in zip(shown, group, strict=True))
+        key = f"sites:{min(group)}"
+        node = MapNode(key, clip(f"{attrs['city']}: {counted(len(group), 'raid site')}",
+                                 _LABEL_CHARS), shape="box", size=7,
+                       color=type_style("Location").color, title=privacy.text(
+                           f"{counted(len(group), 'raid site')} in {where}\n{listed}"))
+        blocks.append(_Block(key, at, tuple(group), (node,), ((0.0, 0.0),)))
+    return sorted(blocks, key=lambda b: b.key)
+
+
+def _site_node(graph: nx.MultiDiGraph, site: str, where: tuple[float, float],
+               privacy: Privacy) -> MapNode:
+    """A raid site's marker, its tooltip saying where it is."""
+    lon, lat = where
+    attrs = graph.nodes[site]
+    label = privacy.label(site, attrs)
+    place = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+    return MapNode(site, clip(label, _LABEL_CHARS), shape="box", size=7,
+                   color=type_style("Location").color, title=privacy.text(
+                       f"Raid site: {label}\n{place}\n{lat:.4f}, {lon:.4f}"))
 
 
 def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]],
@@ -503,17 +695,17 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     site_geo = _sites(graph)
     inset = _inset(site_geo)
     privacy = Privacy()
-    project = equal_earth if inset is None else inset.project
-    for site, (lon, lat) in site_geo.items():
-        canvas.points[site] = project(lon, lat)
-        canvas.radius[site] = 7
-        attrs = graph.nodes[site]
-        label = privacy.label(site, attrs)
-        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
-        nodes[site] = MapNode(site, clip(label, _LABEL_CHARS), shape="box", size=7,
-                              color=type_style("Location").color, title=privacy.text(
-                                  f"Raid site: {label}\n{where}\n{lat:.4f}, {lon:.4f}"))
-    ring = _cell_ring(reaches, canvas.points, gap=60.0)
+    blocks = _site_blocks(graph, site_geo, equal_earth if inset is None else inset.project,
+                          privacy)
+    drawn_as: dict[str, str] = {}  # raid site -> the marker that shows it
+    for block in blocks:
+        canvas.points[block.key] = block.at
+        for node in block.nodes:
+            canvas.radius[node.id] = 7
+            nodes[node.id] = node
+        drawn_as |= block.drawn_as
+    ring = _cell_ring(reaches, {site: canvas.points[b.key] for b in blocks for site in b.sites},
+                      gap=60.0)
     timelines = {r.cell_id: cell_timeline(graph, r.members, r.payments) for r in reaches}
     edges: list[MapEdge] = []
     unplaced: list[str] = []
@@ -533,10 +725,15 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
                                  f"{counted(tally.victims, 'victim')}\n"
                                  f"received: {_money_text(tally.money)}\n"
                                  f"(figures from the {tally.source})"))
+        shown: dict[str, list[str]] = defaultdict(list)  # marker -> the cell's sites there
         for site in sorted(r.sites):
-            if site in nodes:
-                edges.append(MapEdge(key, site, title=f"{name_of(r.cell_id)} — raid site",
-                                     dashes=True, color=colour, arrows=False))
+            if site in drawn_as:
+                shown[drawn_as[site]].append(site)
+        for marker, here in shown.items():
+            what = ("raid site" if marker == here[0] else "raid sites: " + "; ".join(
+                privacy.label(site, graph.nodes[site]) for site in here))
+            edges.append(MapEdge(key, marker, title=privacy.text(f"{name_of(r.cell_id)} — {what}"),
+                                 dashes=True, color=colour, arrows=False))
         country_victims: dict[str, int] = defaultdict(int)
         for code, hit in tally.by_country.items():
             country_victims[code if code in table else UNKNOWN_COUNTRY] += hit
@@ -553,11 +750,17 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
                 active=_span(e for e in events if e.victim and placed.get(e.victim) == code),
                 title=f"{name_of(r.cell_id)} → {name}\n{counted(hit, 'victim')}\n"
                       f"paid: {_money_text(traced)}"))
-    panel = _place_inset(inset, site_geo, canvas, ring, world_bottom)
+    panel = _place_inset(inset, site_geo, canvas,
+                         [b.key for b in blocks] + [f"cell:{c}" for c in ring], world_bottom)
     _place_apart(nodes, canvas, unplaced, world_bottom if panel is None else panel[3])
-    spread = _spread(canvas.points, nodes, {k for k in canvas.points if k.startswith("country:")})
+    boxes = {k: _box(nodes[k]) for k in canvas.points} | {b.key: b.box for b in blocks}
+    heavy = {k for k in canvas.points if k.startswith("country:")}
+    laid = _lay_out(canvas.points, boxes, heavy)
+    offsets = {node.id: (block.key, dx, dy) for block in blocks
+               for node, (dx, dy) in zip(block.nodes, block.offsets, strict=True)}
     for key, node in nodes.items():
-        node.x, node.y = spread[key]
+        at, dx, dy = offsets.get(key, (key, 0.0, 0.0))
+        node.x, node.y = laid[at][0] + dx, laid[at][1] + dy
         node.fixed = True
     bounds = _bounds(nodes.values(), (-WORLD_HALF_WIDTH, world_top, WORLD_HALF_WIDTH,
                                       world_bottom if panel is None else panel[3]))
@@ -569,7 +772,8 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
              "Outlines: Natural Earth 1:110m (public domain)."]
     if inset is not None:
         notes.append("The framed panel enlarges the region of the raid sites, which sit at "
-                     "their coordinates; cells are drawn around them.")
+                     f"their city (more than {_STACK} in a city: one marker, its tooltip "
+                     "listing them); cells are drawn around them.")
     if unplaced:
         notes.append(f"{len(unplaced)} cell(s) with no known raid site are drawn at the left.")
     return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
@@ -598,13 +802,12 @@ def _add_money(total: CountryMoney | None, more: CountryMoney) -> CountryMoney:
 
 
 def _place_inset(inset: _Inset | None, site_geo: Mapping[str, tuple[float, float]],
-                 canvas: _Canvas, ring: Mapping[str, tuple[float, float]],
+                 canvas: _Canvas, inside: list[str],
                  world_bottom: float) -> tuple[float, float, float, float] | None:
-    """Move the raid sites and their cells into a framed panel below the world, draw the
-    region's outlines in it and the frame on the world map; the panel's rectangle."""
+    """Move the raid sites and their cells (``inside``) into a framed panel below the world,
+    draw the region's outlines in it and the frame on the world map; the panel's rectangle."""
     if inset is None:
         return None
-    inside = [k for k in canvas.points if k in site_geo or k.removeprefix("cell:") in ring]
     xs = [canvas.points[k][0] for k in inside]
     ys = [canvas.points[k][1] for k in inside]
     margin = 45.0
@@ -684,7 +887,7 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
                 f"USD {figures_of[c.cell_id].money.usd:,.0f}", 60))
             for c in records if c.cell_id in figures_of]))
     sections.append(LegendSection("Map", [
-        LegendEntry("▬", type_style("Location").color, "raid site (at its coordinates)"),
+        LegendEntry("▬", type_style("Location").color, "raid site (at its city)"),
         LegendEntry("⌒", "#555555", f"{who} → country of its victims"),
         LegendEntry("┈", "#555555", f"{who} — its raid site")]))
     return sections

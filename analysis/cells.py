@@ -37,6 +37,7 @@ from ringmap.analysis.community import (
     Method,
     Scan,
     consensus,
+    remembering,
     scan_resolution,
 )
 from ringmap.analysis.keyplayers import Centrality
@@ -292,6 +293,8 @@ def find_cells(
         with nullcontext(None) if detection is None else detection(agents) as detector:
             if detector is not None:
                 lap("engine")  # the agent ties in the engine
+            # the consensus's first seed is the scan's run at the chosen resolution
+            detector = remembering(agents.graph, settings.method, detector)
             resolution, scan = _resolution(agents, settings, detector)
             lap("resolution")
             labels, confidence = consensus(agents.graph, settings.method, resolution,

@@ -30,6 +30,7 @@ from typing import Literal
 
 import igraph as ig
 import networkx as nx
+import numpy as np
 
 __all__ = [
     "Detector",
@@ -38,6 +39,7 @@ __all__ = [
     "co_assignment",
     "consensus",
     "detect",
+    "remembering",
     "resolution_for",
     "scan_resolution",
     "size_plausibility",
@@ -156,6 +158,33 @@ def _detector(graph: ig.Graph, method: Method) -> Detector:
         return [detect(graph, method, resolution, seed) for resolution, seed in runs]
 
     return run
+
+
+def remembering(graph: ig.Graph, method: Method, detector: Detector | None = None
+                ) -> Detector:
+    """``detector`` (default: :func:`detect` with ``method``) that runs each (resolution,
+    seed) once.
+
+    The consensus's first seed at the chosen resolution is the very run the resolution scan
+    made there: a partition depends only on the graph, the resolution and the seed, so the
+    scan's is handed back instead of a Leiden run on the whole graph again.
+
+    >>> g = ig.Graph.Famous("Zachary")
+    >>> run = remembering(g, "leiden")
+    >>> first = run([(1.0, 7), (2.0, 7)])
+    >>> run([(1.0, 7), (1.0, 8)])[0] is first[0]
+    True
+    """
+    run = detector or _detector(graph, method)
+    known: dict[tuple[float, int], list[int]] = {}
+
+    def remembered(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
+        missing = [r for r in dict.fromkeys(runs) if r not in known]
+        if missing:
+            known.update(zip(missing, run(missing), strict=True))
+        return [known[r] for r in runs]
+
+    return remembered
 
 
 def split_disconnected(graph: ig.Graph, membership: Sequence[int]) -> list[int]:
@@ -298,21 +327,26 @@ def co_assignment(final: Sequence[int], runs: Sequence[Sequence[int]]) -> list[f
     >>> co_assignment([0, 0, 1], [[0, 0, 1], [0, 1, 1]])
     [0.5, 0.5, 0.5]
     """
-    members: dict[int, list[int]] = {}
-    for v, label in enumerate(final):
-        members.setdefault(label, []).append(v)
-    confidence = [0.0] * len(final)
+    if not runs:
+        return [1.0] * len(final)
+    cell = np.unique(np.asarray(final, dtype=np.int64), return_inverse=True)[1]
+    cell_size = np.bincount(cell)[cell]
+    alone = cell_size == 1
+    others = np.maximum(cell_size - 1, 1).astype(np.float64)
+    confidence = np.zeros(len(final))
+    # numpy per run, summed over the runs in their order: the same float additions, in the
+    # same order, as a Python loop per vertex (a loop that cost 5x more at 4x the agents)
     for run in runs:
-        run_sizes = Counter(run)
-        for cell in members.values():
-            if len(cell) == 1:
-                v = cell[0]
-                confidence[v] += 1.0 if run_sizes[run[v]] == 1 else 0.0
-                continue
-            counts = Counter(run[v] for v in cell)
-            for v in cell:
-                confidence[v] += (counts[run[v]] - 1) / (len(cell) - 1)
-    return [c / len(runs) if runs else 1.0 for c in confidence]
+        _, label, run_count = np.unique(np.asarray(run, dtype=np.int64), return_inverse=True,
+                                        return_counts=True)
+        # how many of a vertex's final cell share its label in this run
+        together = np.unique(cell * len(run_count) + label, return_inverse=True,
+                             return_counts=True)
+        shared = together[2][together[1]]
+        confidence += np.where(alone, (run_count[label] == 1).astype(np.float64),
+                               (shared - 1) / others)
+    result: list[float] = (confidence / len(runs)).tolist()
+    return result
 
 
 def consensus(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import igraph as ig
@@ -19,6 +21,7 @@ from ringmap.analysis.cells import (
     find_cells,
 )
 from ringmap.analysis.community import (
+    Detector,
     Method,
     co_assignment,
     detect,
@@ -27,7 +30,7 @@ from ringmap.analysis.community import (
     split_disconnected,
 )
 from ringmap.analysis.explain import EvidenceReader, write_cells
-from ringmap.analysis.projection import project_agents
+from ringmap.analysis.projection import AgentGraph, add_ties, project_agents
 from ringmap.analysis.quality import adjusted_rand_index, normalised_mutual_information
 from ringmap.errors import AnalysisError
 from ringmap.graphs.embedded import EmbeddedStore
@@ -111,6 +114,56 @@ def test_split_disconnected_and_plausibility() -> None:
 def test_co_assignment_confidence() -> None:
     assert co_assignment([0, 0, 0], [[0, 0, 0], [0, 0, 1]]) == [0.75, 0.75, 0.5]
     assert co_assignment([0, 1], [[0, 1], [0, 0]]) == [0.5, 0.5]
+
+
+def _co_assignment_per_vertex(final: list[int], runs: list[list[int]]) -> list[float]:
+    """The Python loop per vertex that :func:`co_assignment` replaced (the oracle)."""
+    members: dict[int, list[int]] = {}
+    for v, label in enumerate(final):
+        members.setdefault(label, []).append(v)
+    confidence = [0.0] * len(final)
+    for run in runs:
+        run_sizes = Counter(run)
+        for cell in members.values():
+            if len(cell) == 1:
+                confidence[cell[0]] += 1.0 if run_sizes[run[cell[0]]] == 1 else 0.0
+                continue
+            counts = Counter(run[v] for v in cell)
+            for v in cell:
+                confidence[v] += (counts[run[v]] - 1) / (len(cell) - 1)
+    return [c / len(runs) if runs else 1.0 for c in confidence]
+
+
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 6), min_size=n, max_size=n),
+    st.lists(st.lists(st.integers(0, 9), min_size=n, max_size=n), max_size=5))))
+def test_co_assignment_matches_the_loop_per_vertex(
+        drawn: tuple[list[int], list[list[int]]]) -> None:
+    # issue 16: numpy per run; the same floats as the loop, to the last bit
+    final, runs = drawn
+    assert co_assignment(final, runs) == _co_assignment_per_vertex(final, runs)
+
+
+def test_detection_runs_each_resolution_and_seed_once(case: Planted) -> None:
+    # issue 16: the consensus's first seed at the chosen resolution is the scan's run there,
+    # handed back instead of run again (a whole-graph Leiden run at 5,400 cells)
+    asked: list[tuple[float, int]] = []
+
+    @contextmanager
+    def recording(agents: AgentGraph) -> Iterator[Detector]:
+        add_ties(agents)
+
+        def run(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
+            asked.extend(runs)
+            return [detect(agents.graph, "leiden", r, s) for r, s in runs]
+
+        yield run
+
+    settings = CellSettings(runs=4)
+    recorded = find_cells(case.graph, settings, detection=recording)
+    assert len(asked) == len(set(asked)) == len(recorded.scan) + settings.runs - 1
+    plain = find_cells(case.graph, settings)
+    assert (recorded.membership, recorded.confidence) == (plain.membership, plain.confidence)
 
 
 def test_detect_is_deterministic_per_seed() -> None:

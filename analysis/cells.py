@@ -178,15 +178,15 @@ def _widespread(agents: AgentGraph, membership: list[int], cells: int) -> dict[s
     return found
 
 
-def _resolution(agents_graph: AgentGraph, settings: CellSettings, detector: Detector | None
-                ) -> tuple[float, list[Scan]]:
+def _resolution(agents_graph: AgentGraph, settings: CellSettings, counts: list[float],
+                detector: Detector | None) -> tuple[float, list[Scan]]:
     if settings.resolution != "auto":
         return float(settings.resolution), []
     if settings.method == "lpa":
         return 1.0, []
     return scan_resolution(agents_graph.graph, settings.method, settings.seed,
                            settings.min_size, settings.max_size, settings.scan, settings.anchor,
-                           _agent_counts(agents_graph, settings), detector=detector)
+                           counts, detector=detector)
 
 
 def _agent_counts(agents_graph: AgentGraph, settings: CellSettings) -> list[float]:
@@ -198,13 +198,14 @@ def _agent_counts(agents_graph: AgentGraph, settings: CellSettings) -> list[floa
 
 
 def _assemble(
-    agents: AgentGraph, labels: list[int], confidence: list[float], settings: CellSettings
+    agents: AgentGraph, labels: list[int], confidence: list[float], settings: CellSettings,
+    counts: list[float],
 ) -> tuple[list[int], list[Cell], list[str]]:
     sizes = Counter(labels)
     # a cell is two agents or more: a suspect with accounts of unknown owner that may be
     # his own is one agent, and the runs agreeing on it would claim a certainty it lacks
     weight: dict[int, float] = defaultdict(float)
-    for lab, count in zip(labels, _agent_counts(agents, settings), strict=True):
+    for lab, count in zip(labels, counts, strict=True):
         weight[lab] += count
     kept = [lab for lab in sizes if weight[lab] >= settings.min_cell - 1e-9]  # 6 x 1/3 is 2
     units_of: dict[int, list[int]] = {lab: [] for lab in kept}
@@ -295,11 +296,13 @@ def find_cells(
                 lap("engine")  # the agent ties in the engine
             # the consensus's first seed is the scan's run at the chosen resolution
             detector = remembering(agents.graph, settings.method, detector)
-            resolution, scan = _resolution(agents, settings, detector)
+            counts = _agent_counts(agents, settings)  # agents each unit stands for
+            resolution, scan = _resolution(agents, settings, counts, detector)
             lap("resolution")
             labels, confidence = consensus(agents.graph, settings.method, resolution,
                                            settings.seed, settings.runs, detector)
-        membership, cells, unassigned = _assemble(agents, labels, confidence, settings)
+        membership, cells, unassigned = _assemble(agents, labels, confidence, settings,
+                                                  counts)
         lap("consensus")
         widespread = _widespread(agents, membership, len(cells))
         agents.infrastructure.update({i: len(agents.incidence[i]) for i in widespread})

@@ -38,7 +38,13 @@ import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ringmap.graphs.evidence import node_types, nodes_of_type, packed_of, pairs_by_rel
+from ringmap.graphs.evidence import (
+    edges_by_rel,
+    node_types,
+    nodes_of_type,
+    packed_of,
+    pairs_by_rel,
+)
 from ringmap.graphs.model import edge_id
 from ringmap.graphs.schema import Role
 
@@ -89,6 +95,11 @@ AGENT_IDENTIFIERS = frozenset(
 # walked in this order (a set's order changes with each process's string hashing, and with
 # it which of two equally reliable ways a tie's evidence shows)
 _CHAIN_RELS = ("HAS_NUMBER", "REGISTERED_TO", "SIM_IN")
+# every relationship type the projection reads: the pairs of the others (places, contact
+# lists, family ties: one in seven at 600 cells) are never built
+_PROJECTED_RELS = ("USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
+                   "WORKS_AT", "ARRESTED_AT", "NAMES", "EXHIBIT_OF", "SEIZED_AT",
+                   "SEIZED_FROM", "CONTACTED", "PAID", "PAID_TO", *_CHAIN_RELS)
 
 
 class ProjectionSettings(BaseModel):
@@ -201,7 +212,8 @@ class _Builder:
         # identifiers weighed as a kind of their own
         self.weak = {node: "masked_card" for node, attrs in
                      nodes_of_type(evidence, "PaymentCard") if attrs.get("partial")}
-        self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(list, pairs_by_rel(evidence))
+        self.by_rel: dict[str, list[tuple[str, str]]] = defaultdict(
+            list, pairs_by_rel(evidence, _PROJECTED_RELS))
         # the reliability of each of those pairs, in the same order
         self.rel_of: dict[str, list[float]] = defaultdict(
             list, _pair_reliability(evidence, self.by_rel, reliability))
@@ -258,8 +270,10 @@ class _Builder:
         acting: set[str] = set()
         for rel in ("REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON"):
             acting.update(src for src, _dst in self.by_rel[rel])
-        for report, named in self.by_rel["NAMES"]:
-            if self.g.edges[report, named, "NAMES"].get("role") == Role.VICTIM:
+        # the attributes beside each pair (edges[report, named] built the report's whole
+        # neighbourhood for each name: reports naming many cost the square of their names)
+        for _report, named, attrs in edges_by_rel(self.g, ["NAMES"]).get("NAMES", ()):
+            if attrs.get("role") == Role.VICTIM:
                 self.victim_of.setdefault(named, named)
             else:
                 acting.add(named)
@@ -428,7 +442,7 @@ def _pair_reliability(evidence: nx.MultiDiGraph, by_rel: Mapping[str, list[tuple
         if packed is None or len(packed.rel) != len(reliability):
             raise ValueError("reliability per packed relationship needs the evidence graph "
                              "read from those packed arrays")
-        values: dict[str, list[float]] = evidence.pair_values(reliability, 1.0)
+        values: dict[str, list[float]] = evidence.pair_values(reliability, 1.0, by_rel)
         return values
     if not reliability:
         return {rel: [1.0] * len(pairs) for rel, pairs in by_rel.items()}

@@ -9,9 +9,12 @@ import pytest
 
 from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.projection import ProjectionSettings, project_agents
+from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import edge_id
 from ringmap.graphs.sameas import SAME_AS, collapse, merge
 from ringmap.graphs.store import Store
+from ringmap.testing import CaseBuilder
 from ringmap.tests.cells_synth import planted_case
 
 
@@ -178,3 +181,32 @@ def test_issue_14_packed_projection_is_the_row_by_row_graph(
     assert packed.graph == reference.graph and packed.graph["same_as"]
     assert find_cells(packed, CellSettings(runs=2)).membership == find_cells(
         reference, CellSettings(runs=2)).membership
+
+
+def test_a_report_naming_many_is_read_beside_its_pairs(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 16: each name's role was read through the report's neighbourhood, built anew
+    # for every name (the square of a report's names); it is read beside the pairs now, with
+    # the same agents as on the networkx graph
+    case = CaseBuilder()
+    report = case.node("Report", source="ncmec", reference="CT-1")
+    for i in range(6):
+        suspect = case.person(f"s{i}")
+        own = case.account("facebook", f"own{i}")
+        case.link("USES", suspect, own)
+        named = case.account("facebook", f"named{i}")
+        case.link("NAMES", report, named, role="victim" if i % 2 else "suspect")
+        case.link("NAMES", report, own, role="suspect")
+        case.link("LOGGED_IN_ON", own, case.device(f"SN:dev{i // 2}"))
+    store = case.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "case")
+    expected = project_agents(store.project())
+    monkeypatch.setattr(EvidenceGraph, "neighbours", _no_neighbourhood)
+    agents = project_agents(store.evidence())
+    assert agents.units == expected.units
+    assert sorted(u for u in agents.units if u.startswith("Account:")) == [
+        f"Account:facebook/named{i}" for i in (0, 2, 4)]
+    assert agents.incidence == expected.incidence
+
+
+def _no_neighbourhood(*_args: object) -> None:
+    raise AssertionError("the projection built a node's neighbourhood")

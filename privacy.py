@@ -290,9 +290,24 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
     >>> sorted(likely_victims(g))
     ['Account:fb/who']
     """
+    return _likely_victims(graph, _roles(graph), _victim_pairs(graph))
+
+
+def _roles(graph: nx.MultiDiGraph) -> dict[str, Any]:
+    """Person -> its role (None if it has none): read once for both victims and suspects."""
+    return {n: a.get("role") for n, a in nodes_of_type(graph, "Person")}
+
+
+def _victim_pairs(graph: nx.MultiDiGraph) -> dict[str, list[tuple[str, str]]]:
+    """The relationships that decide the victim side (read once for all of it)."""
+    return pairs_by_rel(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
+
+
+def _likely_victims(graph: nx.MultiDiGraph, roles: Mapping[str, Any],
+                    pairs: Mapping[str, list[tuple[str, str]]]) -> set[str]:
+    """:func:`likely_victims`, the persons' ``roles`` and :func:`_victim_pairs` given."""
     types = node_types(graph)
-    pairs = pairs_by_rel(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
-    suspects = {n for n, a in nodes_of_type(graph, "Person") if a.get("role") == Role.SUSPECT}
+    suspects = {n for n, role in roles.items() if role == Role.SUSPECT}
     owned: set[str] = set()
     agents: set[str] = set()
     for rel in OWNERSHIP:
@@ -317,14 +332,15 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
     """Victim persons, identifiers owned (:data:`OWNERSHIP`) by victims and by no other
     person, and :func:`likely_victims`: the nodes shown under a pseudonym."""
-    victims = {n for n, a in nodes_of_type(graph, "Person") if is_victim(a)}
+    roles = _roles(graph)
+    victims = {n for n, role in roles.items() if role == VICTIM}
     owners: dict[str, set[str]] = {}
-    pairs = pairs_by_rel(graph, OWNERSHIP)
+    pairs = _victim_pairs(graph)
     for rel in OWNERSHIP:
         for src, dst in pairs.get(rel, ()):
             owners.setdefault(dst, set()).add(src)
     return (victims | {item for item, who in owners.items() if who <= victims}
-            | likely_victims(graph))
+            | _likely_victims(graph, roles, pairs))
 
 
 def victim_context(store: Store, graph: nx.MultiDiGraph, frontier: Iterable[str]
@@ -379,6 +395,11 @@ class Privacy:
     victims: set[str] = field(default_factory=set)
     reveal: bool = False
     key: bytes | None = field(default=None, repr=False)
+    # node id -> its public id: a run's reports and explanations show the same ids over and
+    # over, more of them than mask_card_numbers' cache holds, and each would be scanned for
+    # card numbers (or hashed) again (the policy never changes once made)
+    _public: dict[str, str] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
     @classmethod
     def for_graph(cls, graph: nx.MultiDiGraph, *, reveal: bool = False) -> Privacy:
@@ -402,10 +423,12 @@ class Privacy:
 
     def public_id(self, node_id: str) -> str:
         """The node id to export: the id itself, or ``Type:V-…`` for a hidden node."""
-        type_name = node_id.split(":", 1)[0]
-        if self.hides(node_id):
-            return f"{type_name}:{self.pseudonym(node_id)}"
-        return mask_card_numbers(node_id)
+        shown = self._public.get(node_id)
+        if shown is None:
+            shown = self._public[node_id] = (
+                f"{node_id.split(':', 1)[0]}:{self.pseudonym(node_id)}" if self.hides(node_id)
+                else mask_card_numbers(node_id))
+        return shown
 
     def label(self, node_id: str, attrs: Mapping[str, Any]) -> str:
         """The text shown for a node: its display property, or its pseudonym."""

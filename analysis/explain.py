@@ -14,16 +14,18 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 
 from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.report import (
+    Labels,
     UnassignedAgent,
     build_reports,
     cell_rows,
     disputed_roles,
+    holdings_by_cell,
     unassigned_row,
 )
 from ringmap.graphs.model import (
@@ -49,6 +51,20 @@ __all__ = ["EvidenceReader", "SavedCells", "explain_members", "public_edge", "wr
 # its own set, most of a row's memory; both models are frozen)
 _ROW_FIELDS = set(EvidenceRow.model_fields)
 _TIE_FIELDS = set(Tie.model_fields)
+
+_Built = TypeVar("_Built", EvidenceRow, Tie)
+
+
+def _built(model: type[_Built], fields: set[str], values: dict[str, Any]) -> _Built:
+    """``model.model_construct(fields, **values)`` where ``values`` give every field of the
+    model in its order: the same object, without model_construct's walk over the fields
+    (there are hundreds of thousands of rows and ties in a large run)."""
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", values)
+    object.__setattr__(made, "__pydantic_fields_set__", fields)
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 def public_edge(privacy: Privacy, eid: str) -> str:
@@ -111,9 +127,9 @@ class EvidenceReader:
                 shown = {store_id: public_edge(self.privacy, store_id)
                          for store_id in dict.fromkeys(s for s, _ in found)}
                 # built from the store's own ledger: no need to validate again
-                made = self.made[item] = [EvidenceRow.model_construct(
-                    _ROW_FIELDS, item=shown[store_id], file=p.source_file, row=p.row,
-                    ref=p.ref, grading=str(p.grading)) for store_id, p in found]
+                made = self.made[item] = [_built(EvidenceRow, _ROW_FIELDS, {
+                    "item": shown[store_id], "file": p.source_file, "row": p.row,
+                    "ref": p.ref, "grading": str(p.grading)}) for store_id, p in found]
             if made:
                 return list(made)
         return []
@@ -154,12 +170,11 @@ class EvidenceReader:
         self.fetched = None
 
 
-def _shown(privacy: Privacy, graph: nx.MultiDiGraph, ident: str) -> dict[str, str]:
+def _shown(labels: Labels, ident: str) -> dict[str, str]:
     """How an identifier appears: a node as privacy shows it; a contact as its edge."""
-    if ident in graph:
-        return {"identifier": privacy.public_id(ident), "label": privacy.label(ident,
-                                                                                graph.nodes[ident])}
-    shown = public_edge(privacy, ident)
+    if ident in labels.graph:
+        return {"identifier": labels.privacy.public_id(ident), "label": labels(ident)}
+    shown = public_edge(labels.privacy, ident)
     return {"identifier": shown, "label": shown}
 
 
@@ -176,11 +191,16 @@ def explain_members(
     cell: Cell,
     evidence: EvidenceReader,
     held: Mapping[int, list[str]] | None = None,
+    in_cell: Mapping[str, int] | None = None,
+    labels: Labels | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Why each member is in ``cell``: its strongest shared identifiers, with provenance.
 
-    Victims are shown as ``evidence.privacy`` shows them (pseudonymised by default);
-    ``held`` is :meth:`AgentGraph.holdings`, passed in when explaining many cells.
+    Victims are shown as ``evidence.privacy`` shows them (pseudonymised by default). Passed in
+    when explaining many cells: ``held`` is :meth:`AgentGraph.holdings`, ``in_cell`` the
+    cell's identifiers -> how many of its members hold each (see
+    :func:`~ringmap.analysis.report.holdings_by_cell`), ``labels`` those of the run's evidence
+    graph.
 
     Returns
     -------
@@ -191,31 +211,33 @@ def explain_members(
     """
     agents, settings = result.agents, result.settings
     held = agents.holdings() if held is None else held
+    labels = Labels(evidence.privacy, agents.evidence) if labels is None else labels
     # how many of the cell's members hold each identifier: counted from their holdings, not
     # by walking every holder of every identifier (a hub's are thousands) once per member
-    in_cell_of = Counter(ident for v in cell.units for ident in held.get(v, ()))
+    in_cell_of = (Counter(ident for v in cell.units for ident in held.get(v, ()))
+                  if in_cell is None else in_cell)
     out: dict[str, list[dict[str, Any]]] = {}
     for v in cell.units:
         ties: list[tuple[float, str, int, int]] = []
         for ident in held.get(v, ()):
             holders = agents.incidence[ident]
-            in_cell = in_cell_of[ident]
-            if in_cell < 2:
+            shared = in_cell_of[ident]
+            if shared < 2:
                 continue
             kind = agents.kinds[ident]
             k = len(holders)
             weight = 0.0 if ident in agents.infrastructure else (
                 settings.projection.weight(kind) * settings.projection.hub_factor(k)
-                * (in_cell - 1) * holders[v].reliability)
-            ties.append((weight, ident, k, in_cell))
+                * (shared - 1) * holders[v].reliability)
+            ties.append((weight, ident, k, shared))
         ties.sort(key=lambda t: (-t[0], t[1]))
         unit = agents.units[v]
         out[unit] = [
-            {"kind": agents.kinds[ident], **_shown(evidence.privacy, agents.evidence, ident),
-             "weight": round(weight, 4), "shared_by": k, "in_cell": in_cell,
+            {"kind": agents.kinds[ident], **_shown(labels, ident),
+             "weight": round(weight, 4), "shared_by": k, "in_cell": shared,
              "infrastructure": ident in agents.infrastructure,
              "evidence": evidence.rows(agents.incidence[ident][v].via)}
-            for weight, ident, k, in_cell in ties[: settings.explain_top]
+            for weight, ident, k, shared in ties[: settings.explain_top]
         ]
         for account in agents.accounts.get(unit, ()):
             out[account] = [_uses_tie(evidence, unit, account, 1)]
@@ -250,7 +272,11 @@ def write_cells(store: Store, result: CellsResult, run_id: str | None = None) ->
 def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> SavedCells:
     # the one privacy rule: likely victims (contacted accounts of no known user) included
     privacy = Privacy.for_graph(result.agents.evidence)
-    reports = build_reports(result, privacy, disputed=disputed_roles(store, privacy))
+    # counted and labelled once for both the reports and the explanations
+    labels = Labels(privacy, result.agents.evidence)
+    holdings = holdings_by_cell(result)
+    reports = build_reports(result, privacy, disputed=disputed_roles(store, privacy),
+                            labels=labels, holdings=holdings)
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
                               result.settings.evidence_lookups, graph=result.agents.evidence)
     created = utcnow()
@@ -276,13 +302,14 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
     )
     held = result.agents.holdings()
     evidence.deferring()
-    whys = [explain_members(result, cell, evidence, held) for cell in result.cells]
+    whys = [explain_members(result, cell, evidence, held, holdings[0].get(i, {}), labels)
+            for i, cell in enumerate(result.cells)]
     evidence.resolve()  # the ties' evidence rows are filled in only now: build the ties after
     records = [
         CellRecord(
             cell_id=cell.cell_id,
             members=[CellMember(node_id=m, confidence=c,
-                                explanation=[Tie.model_construct(_TIE_FIELDS, **t)
+                                explanation=[_built(Tie, _TIE_FIELDS, t)
                                              for t in why.get(m, [])])
                      for m, c in sorted(cell.members.items())],
             summary=reports.cells[cell.cell_id],

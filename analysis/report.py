@@ -15,9 +15,10 @@ summaries. Victims appear only by count and country.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache, partial
 from typing import Any
 
 import networkx as nx
@@ -26,7 +27,14 @@ from pydantic import BaseModel, ConfigDict
 from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
-from ringmap.analysis.victims import Paid, Reached, reached, reached_by_cell, victim_country
+from ringmap.analysis.victims import (
+    Links,
+    Paid,
+    Reached,
+    reached,
+    reached_by_cell,
+    victim_country,
+)
 from ringmap.graphs.model import (
     Bridge,
     Broker,
@@ -44,9 +52,9 @@ from ringmap.graphs.model import (
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 
-__all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Reports", "UnassignedAgent", "build_reports",
-           "cell_rows", "country_label", "disputed_roles", "money_received",
-           "unassigned_row"]
+__all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Labels", "Reports", "UnassignedAgent",
+           "build_reports", "cell_rows", "country_label", "disputed_roles", "holdings_by_cell",
+           "money_received", "unassigned_row"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
                 "FinancialAccount", "IdDocument")
@@ -58,9 +66,10 @@ _BROKER_MIN_SHARE = 0.15
 UNKNOWN_COUNTRY = "??"
 
 
-def country_label(evidence: nx.MultiDiGraph, person: str | None) -> str:
+def country_label(evidence: nx.MultiDiGraph, person: str | None, links: Links | None = None
+                  ) -> str:
     """The country a victim (or payer) is counted under: :func:`victim_country` or unknown."""
-    return (victim_country(evidence, person) if person else None) or UNKNOWN_COUNTRY
+    return (victim_country(evidence, person, links) if person else None) or UNKNOWN_COUNTRY
 
 
 @dataclass
@@ -80,9 +89,11 @@ class _Tally:
         return {c: round(a, 2) for c, a in sorted(self.by_currency.items())}
 
 
-def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTable) -> Money:
+def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTable,
+                   country: Callable[[str | None], str] | None = None) -> Money:
     """Payments into a cell's cards and wallets: count, amount per currency, USD total, what
-    was not converted, and the same split by the payer's country.
+    was not converted, and the same split by the payer's country (``country``: a payer's
+    :func:`country_label` in ``evidence``, remembered across calls where it is given).
 
     >>> g = nx.MultiDiGraph()
     >>> g.add_node("Payment:wu/1", type="Payment", amount=1000.0, currency="PHP",
@@ -90,6 +101,7 @@ def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTa
     >>> money_received(g, [Paid("Payment:wu/1", "PaymentCard:x", None)], FxTable.load()).usd
     22.52
     """
+    country = partial(country_label, evidence) if country is None else country
     total = _Tally()
     countries: dict[str, _Tally] = defaultdict(_Tally)
     unconverted = undated = 0
@@ -109,8 +121,7 @@ def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTa
         converted = fx.to_usd(float(amount), str(currency), when)
         unconverted += converted is None
         total.add(float(amount), str(currency), converted)
-        countries[country_label(evidence, paid.payer)].add(float(amount), str(currency),
-                                                           converted)
+        countries[country(paid.payer)].add(float(amount), str(currency), converted)
     return Money(
         payments=total.payments, by_currency=total.amounts(), usd=round(total.usd, 2),
         unconverted=unconverted, undated=undated, fx_table=fx.source,
@@ -119,8 +130,9 @@ def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTa
                     for code, t in sorted(countries.items())})
 
 
-def _holdings(result: CellsResult) -> tuple[dict[int, dict[str, int]], dict[str, list[int]]]:
-    """Per cell: identifiers its members hold -> how many of them hold it; and the
+def holdings_by_cell(result: CellsResult
+                     ) -> tuple[dict[int, dict[str, int]], dict[str, list[int]]]:
+    """Per cell (by index): identifiers its members hold -> how many of them hold it; and the
     identifiers held in several cells -> those cells, in order."""
     held: dict[int, dict[str, int]] = defaultdict(dict)
     spread: dict[str, list[int]] = {}
@@ -135,20 +147,37 @@ def _holdings(result: CellsResult) -> tuple[dict[int, dict[str, int]], dict[str,
     return held, spread
 
 
-def _listed(result: CellsResult, privacy: Privacy, ident: str, members: int) -> Listed:
+@dataclass
+class Labels:
+    """The labels of one evidence graph's nodes as ``privacy`` shows them, each worked out
+    once: a run's reports and explanations show the same identifiers over and over, and a
+    label reads the node's properties."""
+
+    privacy: Privacy
+    graph: nx.MultiDiGraph
+    _made: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __call__(self, node: str) -> str:
+        """The label of ``node`` (a node of :attr:`graph`)."""
+        found = self._made.get(node)
+        if found is None:
+            found = self._made[node] = self.privacy.label(node, self.graph.nodes[node])
+        return found
+
+
+def _listed(result: CellsResult, labels: Labels, ident: str, members: int) -> Listed:
     agents = result.agents
-    return Listed(id=privacy.public_id(ident),
-                  label=privacy.label(ident, agents.evidence.nodes[ident]), members=members,
+    return Listed(id=labels.privacy.public_id(ident), label=labels(ident), members=members,
                   shared_by=len(agents.incidence[ident]),
                   infrastructure=ident in agents.infrastructure)
 
 
-def _listing(result: CellsResult, privacy: Privacy, held: Mapping[str, int], kind: str
+def _listing(result: CellsResult, labels: Labels, held: Mapping[str, int], kind: str
              ) -> Listing:
     kinds = result.agents.kinds
     items = sorted((i for i in held if kinds[i] == kind), key=lambda i: (-held[i], i))
     return Listing(count=len(items),
-                   items=[_listed(result, privacy, i, held[i]) for i in items[:_LIST_CAP]])
+                   items=[_listed(result, labels, i, held[i]) for i in items[:_LIST_CAP]])
 
 
 def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
@@ -174,24 +203,21 @@ def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
 
 def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int],
              spread: Mapping[str, list[int]]) -> list[Bridge]:
-    """Identifiers this cell shares with other cells (``spread``: see :func:`_holdings`),
-    the most specific (fewest holders) first: a handset passed between two cells says more
-    than a carrier address."""
+    """Identifiers this cell shares with other cells (``spread``: see
+    :func:`holdings_by_cell`), the most specific (fewest holders) first: a handset passed
+    between two cells says more than a carrier address."""
     ids = [c.cell_id for c in result.cells]
-    rows: list[Bridge] = []
-    for ident in held:
-        cells = spread.get(ident)
-        if cells:
-            rows.append(Bridge(identifier=privacy.public_id(ident),
-                               kind=result.agents.kinds[ident],
-                               shared_by=len(result.agents.incidence[ident]),
-                               cells=[ids[c] for c in cells],
-                               infrastructure=ident in result.agents.infrastructure))
-    rows.sort(key=lambda r: (r.shared_by, len(r.cells), r.identifier))
-    return rows[:_LIST_CAP]
+    agents = result.agents
+    # ranked before any is built, only the first few kept (ties: in the order held)
+    ranked = sorted((len(agents.incidence[ident]), len(cells), privacy.public_id(ident), n,
+                     ident) for n, ident in enumerate(held) if (cells := spread.get(ident)))
+    return [Bridge(identifier=shown, kind=agents.kinds[ident], shared_by=shared_by,
+                   cells=[ids[c] for c in spread[ident]],
+                   infrastructure=ident in agents.infrastructure)
+            for shared_by, _cells, shown, _n, ident in ranked[:_LIST_CAP]]
 
 
-def _outsiders(result: CellsResult, privacy: Privacy, held: Mapping[int, Mapping[str, int]]
+def _outsiders(result: CellsResult, labels: Labels, held: Mapping[int, Mapping[str, int]]
                ) -> dict[int, list[Outsider]]:
     """Per cell: agents in no cell holding identifiers its members hold, most shared first."""
     out: dict[int, list[Outsider]] = defaultdict(list)
@@ -208,21 +234,22 @@ def _outsiders(result: CellsResult, privacy: Privacy, held: Mapping[int, Mapping
             found.sort(key=lambda i: (-cell_held[i], i))
             out[cell_index].append(Outsider(
                 node=result.agents.units[v],
-                shared=[_listed(result, privacy, i, cell_held[i]) for i in found[:_LIST_CAP]]))
+                shared=[_listed(result, labels, i, cell_held[i]) for i in found[:_LIST_CAP]]))
     for outsiders in out.values():
         outsiders.sort(key=lambda o: (-len(o.shared), o.node))
         del outsiders[_LIST_CAP:]
     return out
 
 
-def _by_country(evidence: nx.MultiDiGraph, victims: Collection[str]) -> dict[str, int]:
-    return dict(sorted(Counter(country_label(evidence, v) for v in victims).items()))
+def _by_country(country: Callable[[str], str], victims: Collection[str]) -> dict[str, int]:
+    return dict(sorted(Counter(country(v) for v in victims).items()))
 
 
 def _cell_report(
     result: CellsResult,
     cell: Cell,
-    privacy: Privacy,
+    labels: Labels,
+    country: Callable[[str | None], str],
     held: Mapping[str, int],
     spread: Mapping[str, list[int]],
     hit: Reached,
@@ -250,18 +277,18 @@ def _cell_report(
         persons=sorted(m for m, t in types.items() if t == "Person"),
         accounts=sorted(m for m, t in types.items() if t == "Account"),
         confidence=round(sum(confidences) / len(confidences), 4),
-        infrastructure={k: _listing(result, privacy, held, k) for k in _INFRA_KINDS
+        infrastructure={k: _listing(result, labels, held, k) for k in _INFRA_KINDS
                         if any(agents.kinds[i] == k for i in held)},
-        sites=_listing(result, privacy, held, "Location").items,
+        sites=_listing(result, labels, held, "Location").items,
         victims=len(hit.victims),
-        victims_by_country=_by_country(evidence, hit.victims),
+        victims_by_country=_by_country(country, hit.victims),
         unidentified_contacts=len(hit.unidentified),
-        money=money_received(evidence, hit.payments, fx),
+        money=money_received(evidence, hit.payments, fx, country),
         reports=sorted(i for i in held if agents.kinds[i] == "Report")[:_LIST_CAP],
         key_players=[KeyPlayer(node=agents.units[v], **centrality(v)) for v in ranked[:3]],
         centrality={agents.units[v]: Centrality(**centrality(v)) for v in scores},
         brokers=list(brokers)[:_LIST_CAP],
-        bridging_identifiers=_bridges(result, privacy, held, spread),
+        bridging_identifiers=_bridges(result, labels.privacy, held, spread),
         unassigned=list(outsiders),
         disputed_roles=disputed,
     )
@@ -301,21 +328,32 @@ def _agent_side(result: CellsResult) -> frozenset[str]:
 
 def build_reports(
     result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
-    disputed: Mapping[str, DisputedRole] | None = None,
+    disputed: Mapping[str, DisputedRole] | None = None, labels: Labels | None = None,
+    holdings: tuple[dict[int, dict[str, int]], dict[str, list[int]]] | None = None,
 ) -> Reports:
     """The report of every cell of ``result``, by cell id, and the agents in no cell
     (victims as ``privacy`` shows them); ``disputed`` are the persons whose sources disagree
-    on their role (see :func:`disputed_roles`), flagged in their cells' reports."""
+    on their role (see :func:`disputed_roles`), flagged in their cells' reports.
+
+    ``labels`` (of ``result``'s evidence graph, by ``privacy``) and ``holdings``
+    (:func:`holdings_by_cell`) are passed in by a caller that uses them too.
+    """
     fx = fx or FxTable.load()
     disputed = disputed or {}
     evidence = result.agents.evidence
+    labels = Labels(privacy, evidence) if labels is None else labels
+    links = Links(evidence)  # the cells and the agents in none read each node once
+    # a victim's or payer's country, looked up once for the whole run
+    country = cache(partial(country_label, evidence, links=links))
     everyone = _agent_side(result)
     brokers = _brokers(result)
-    held, spread = _holdings(result)
-    outsiders = _outsiders(result, privacy, held)
-    hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone)
+    held, spread = holdings_by_cell(result) if holdings is None else holdings
+    outsiders = _outsiders(result, labels, held)
+    hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone,
+                           links)
     cells = {cell.cell_id: _cell_report(
-        result, cell, privacy, held[i], spread, hits[cell.cell_id], brokers[i], outsiders[i], fx,
+        result, cell, labels, country, held[i], spread, hits[cell.cell_id], brokers[i],
+        outsiders[i], fx,
         [disputed[m] for m in sorted(cell.members) if m in disputed])
         for i, cell in enumerate(result.cells)}
     tied: dict[str, list[str]] = defaultdict(list)
@@ -327,11 +365,11 @@ def build_reports(
         if result.membership[v] >= 0:
             continue
         accounts = result.agents.accounts.get(unit, [])
-        hit = reached(evidence, [unit, *accounts], everyone)
+        hit = reached(evidence, [unit, *accounts], everyone, links)
         unassigned.append(UnassignedAgent(
             node=unit, accounts=accounts, victims=len(hit.victims),
-            victims_by_country=_by_country(evidence, hit.victims),
-            money=money_received(evidence, hit.payments, fx), tied_to=tied[unit]))
+            victims_by_country=_by_country(country, hit.victims),
+            money=money_received(evidence, hit.payments, fx, country), tied_to=tied[unit]))
     return Reports(cells, sorted(unassigned, key=lambda a: a.node))
 
 

@@ -44,14 +44,14 @@ victim.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
 
 from ringmap.graphs.schema import Role
 
-__all__ = ["Paid", "Reached", "cell_side", "reached", "reached_by_cell", "victim_country"]
+__all__ = ["Links", "Paid", "Reached", "cell_side", "reached", "reached_by_cell", "victim_country"]
 
 _MONEY = frozenset({"PaymentCard", "FinancialAccount"})
 _CONTACTABLE = frozenset({"Account", "Phone"})
@@ -61,21 +61,15 @@ def _type(graph: nx.MultiDiGraph, node: str) -> str:
     return str(graph.nodes[node].get("type", ""))
 
 
-def _out(graph: nx.MultiDiGraph, node: str, rel: str) -> Iterator[str]:
-    return (dst for dst, keyed in graph.succ[node].items() if rel in keyed)
-
-
-def _in(graph: nx.MultiDiGraph, node: str, rel: str) -> Iterator[str]:
-    return (src for src, keyed in graph.pred[node].items() if rel in keyed)
-
-
 def _is_victim(graph: nx.MultiDiGraph, node: str) -> bool:
     attrs = graph.nodes[node]
     return bool(attrs.get("type") == "Person" and attrs.get("role") == Role.VICTIM)
 
 
-def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
-    """A victim's country (ISO code): its LOCATED_IN country, else its nationality, else None.
+def victim_country(graph: nx.MultiDiGraph, person: str, links: Links | None = None
+                   ) -> str | None:
+    """A victim's country (ISO code): its LOCATED_IN country, else its nationality, else None
+    (``links``: ``graph`` as read so far, see :class:`Links`).
 
     >>> g = nx.MultiDiGraph()
     >>> g.add_node("Person:v", type="Person", nationality="GB")
@@ -88,7 +82,7 @@ def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
     """
     if person not in graph:
         return None
-    for country in _out(graph, person, "LOCATED_IN"):
+    for country in (Links(graph) if links is None else links).out(person, "LOCATED_IN"):
         return str(graph.nodes[country].get("code") or country.split(":", 1)[-1])
     nationality = graph.nodes[person].get("nationality")
     return str(nationality) if nationality else None
@@ -97,17 +91,7 @@ def victim_country(graph: nx.MultiDiGraph, person: str) -> str | None:
 def cell_side(graph: nx.MultiDiGraph, members: Iterable[str]) -> set[str]:
     """The members, the accounts and phones member persons use, the persons using member
     accounts (members missing from ``graph`` are left out)."""
-    side: set[str] = set()
-    for member in members:
-        if member not in graph:
-            continue
-        side.add(member)
-        kind = _type(graph, member)
-        if kind == "Person":
-            side.update(o for o in _out(graph, member, "USES") if _type(graph, o) in _CONTACTABLE)
-        elif kind == "Account":
-            side.update(o for o in _in(graph, member, "USES") if _type(graph, o) == "Person")
-    return side
+    return _side(Links(graph), members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,41 +120,114 @@ class Reached:
     """Accounts and phones the side contacted that no person is known to use."""
 
 
-def _contacts(graph: nx.MultiDiGraph, side: set[str], agents: Collection[str]
+class Links:
+    """What a reach reads of the evidence graph, each node's read once: its neighbours by
+    relationship, its type, whether it is a victim.
+
+    A cell's side, its contacts' users and the cards they pay into are met again by every
+    cell that shares them (a hub is contacted by hundreds): one :class:`Links` passed to
+    :func:`reached_by_cell` and :func:`reached` for the cells and agents of one run reads
+    each node's neighbours once instead of once per visit. It keeps what it read: make one
+    per run, not one for a whole session.
+    """
+
+    def __init__(self, graph: nx.MultiDiGraph) -> None:
+        self.graph = graph
+        self._out: dict[str, dict[str, list[str]]] = {}
+        self._in: dict[str, dict[str, list[str]]] = {}
+        self._types: dict[str, str] = {}
+        self._victims: dict[str, bool] = {}
+
+    def out(self, node: str, rel: str) -> list[str]:
+        """The targets of ``node``'s ``rel`` relationships, in adjacency order."""
+        by_rel = self._out.get(node)
+        if by_rel is None:
+            by_rel = self._out[node] = _by_rel(self.graph.succ[node])
+        return by_rel.get(rel, [])
+
+    def into(self, node: str, rel: str) -> list[str]:
+        """The sources of the ``rel`` relationships into ``node``, in adjacency order."""
+        by_rel = self._in.get(node)
+        if by_rel is None:
+            by_rel = self._in[node] = _by_rel(self.graph.pred[node])
+        return by_rel.get(rel, [])
+
+    def type(self, node: str) -> str:
+        """The node's type ("" when it has none)."""
+        found = self._types.get(node)
+        if found is None:
+            found = self._types[node] = _type(self.graph, node)
+        return found
+
+    def is_victim(self, node: str) -> bool:
+        """Whether the node is a Person with the victim role."""
+        found = self._victims.get(node)
+        if found is None:
+            found = self._victims[node] = _is_victim(self.graph, node)
+        return found
+
+
+def _by_rel(adjacent: Mapping[str, Mapping[str, object]]) -> dict[str, list[str]]:
+    """{neighbour -> {relationship type -> ...}} as relationship type -> neighbours."""
+    out: dict[str, list[str]] = {}
+    for other, keyed in adjacent.items():
+        for rel in keyed:
+            out.setdefault(rel, []).append(other)
+    return out
+
+
+def _side(links: Links, members: Iterable[str]) -> set[str]:
+    """:func:`cell_side`, read through ``links``."""
+    graph = links.graph
+    side: set[str] = set()
+    for member in members:
+        if member not in graph:
+            continue
+        side.add(member)
+        kind = links.type(member)
+        if kind == "Person":
+            side.update(o for o in links.out(member, "USES") if links.type(o) in _CONTACTABLE)
+        elif kind == "Account":
+            side.update(o for o in links.into(member, "USES") if links.type(o) == "Person")
+    return side
+
+
+def _contacts(links: Links, side: set[str], agents: Collection[str]
               ) -> tuple[set[str], set[str]]:
     """Victims the side contacted, and contacted accounts and phones of no known user."""
     contacted: set[str] = set()
     unidentified: set[str] = set()
     for node in side:
-        for other in {*_out(graph, node, "CONTACTED"), *_in(graph, node, "CONTACTED")}:
-            if _type(graph, other) not in _CONTACTABLE:
+        for other in {*links.out(node, "CONTACTED"), *links.into(node, "CONTACTED")}:
+            if links.type(other) not in _CONTACTABLE:
                 continue
-            users = [u for u in _in(graph, other, "USES") if _type(graph, u) == "Person"]
-            contacted.update(u for u in users if _is_victim(graph, u))
+            users = [u for u in links.into(other, "USES") if links.type(u) == "Person"]
+            contacted.update(u for u in users if links.is_victim(u))
             if not users and other not in side and other not in agents:
                 unidentified.add(other)
     return contacted, unidentified
 
 
-def _claims(graph: nx.MultiDiGraph, side: set[str], contacted: set[str]) -> dict[str, set[str]]:
+def _claims(links: Links, side: set[str], contacted: set[str]) -> dict[str, set[str]]:
     """Card or wallet -> who claims it for the cell: side persons holding it, contacted
     victims paying into it."""
     claims: dict[str, set[str]] = defaultdict(set)
     for person in side:
-        if _type(graph, person) == "Person":
-            for card in _out(graph, person, "HOLDS"):
-                if _type(graph, card) in _MONEY:
+        if links.type(person) == "Person":
+            for card in links.out(person, "HOLDS"):
+                if links.type(card) in _MONEY:
                     claims[card].add(person)
     for victim in contacted:
-        for payment in _out(graph, victim, "PAID"):
-            for card in _out(graph, payment, "PAID_TO"):
-                if _type(graph, card) in _MONEY:
+        for payment in links.out(victim, "PAID"):
+            for card in links.out(payment, "PAID_TO"):
+                if links.type(card) in _MONEY:
                     claims[card].add(victim)
     return claims
 
 
 def reached_by_cell(
-    graph: nx.MultiDiGraph, cells: Mapping[str, Iterable[str]], agents: Collection[str] = ()
+    graph: nx.MultiDiGraph, cells: Mapping[str, Iterable[str]], agents: Collection[str] = (),
+    links: Links | None = None,
 ) -> dict[str, Reached]:
     """What each cell of one run reached (see the module docstring), by cell id.
 
@@ -183,12 +240,15 @@ def reached_by_cell(
     agents
         The agent-side nodes of every cell and of none: a contact with one of them is
         between agents, not an unidentified victim.
+    links
+        ``graph`` as read so far for the same run (see :class:`Links`); a new one if None.
     """
-    sides = {cell: cell_side(graph, members) for cell, members in cells.items()}
-    contacts = {cell: _contacts(graph, side, agents) for cell, side in sides.items()}
+    links = Links(graph) if links is None else links
+    sides = {cell: _side(links, members) for cell, members in cells.items()}
+    contacts = {cell: _contacts(links, side, agents) for cell, side in sides.items()}
     votes: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for cell, side in sides.items():
-        for card, claimants in _claims(graph, side, contacts[cell][0]).items():
+        for card, claimants in _claims(links, side, contacts[cell][0]).items():
             votes[card].append((-len(claimants), cell))
     cards: dict[str, set[str]] = defaultdict(set)
     for card, ranked in votes.items():
@@ -199,10 +259,10 @@ def reached_by_cell(
         payments: list[Paid] = []
         victims = set(contacted)
         for card in cards[cell]:
-            for payment in _in(graph, card, "PAID_TO"):
-                payers = sorted(_in(graph, payment, "PAID"))
+            for payment in links.into(card, "PAID_TO"):
+                payers = sorted(links.into(payment, "PAID"))
                 payments.append(Paid(payment, card, payers[0] if payers else None))
-                victims.update(p for p in payers if _is_victim(graph, p))
+                victims.update(p for p in payers if links.is_victim(p))
         payments.sort(key=lambda p: (p.payment, p.card))
         out[cell] = Reached(frozenset(side), frozenset(contacted), frozenset(cards[cell]),
                             tuple(payments), frozenset(victims), frozenset(unidentified))
@@ -210,8 +270,9 @@ def reached_by_cell(
 
 
 def reached(
-    graph: nx.MultiDiGraph, members: Iterable[str], agents: Collection[str] = ()
+    graph: nx.MultiDiGraph, members: Iterable[str], agents: Collection[str] = (),
+    links: Links | None = None,
 ) -> Reached:
     """What one group of ``members`` reached on its own, every card it claims its own
     (see :func:`reached_by_cell`)."""
-    return reached_by_cell(graph, {"": members}, agents)[""]
+    return reached_by_cell(graph, {"": members}, agents, links)[""]

@@ -12,8 +12,8 @@ import pytest
 from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation
-from ringmap.analysis.report import build_reports, money_received
-from ringmap.analysis.victims import Paid, victim_country
+from ringmap.analysis.report import Labels, build_reports, holdings_by_cell, money_received
+from ringmap.analysis.victims import Links, Paid, reached, reached_by_cell, victim_country
 from ringmap.errors import ConfigError
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
@@ -120,3 +120,27 @@ def test_reports_of_a_planted_case() -> None:
     total = sum(r.money.payments for r in reports.values())
     paid = sum(1 for _s, _d, rel in case.graph.edges(keys=True) if rel == "PAID_TO")
     assert total == paid
+
+
+def test_issue14_one_reading_of_the_graph_serves_every_cell_and_agent() -> None:
+    # issue 14 item 4: build_reports reads each node once (Links), labels each identifier
+    # once (Labels) and counts holders once (holdings_by_cell, shared with the
+    # explanations); the reports are those of fresh reads
+    case = planted_case(4, seed=2, noise=0.2)
+    result = find_cells(case.graph, CellSettings(runs=2))
+    privacy = Privacy.for_graph(case.graph)
+    shared = build_reports(result, privacy, labels=Labels(privacy, case.graph),
+                           holdings=holdings_by_cell(result))
+    alone = build_reports(result, Privacy.for_graph(case.graph))
+    assert {c: r.model_dump_json() for c, r in shared.cells.items()} == {
+        c: r.model_dump_json() for c, r in alone.cells.items()}
+    assert [a.model_dump_json() for a in shared.unassigned] == [
+        a.model_dump_json() for a in alone.unassigned]
+    cells = {c.cell_id: sorted(c.members) for c in result.cells}
+    links = Links(case.graph)
+    together = reached_by_cell(case.graph, cells, links=links)
+    assert together == reached_by_cell(case.graph, cells)
+    for members in cells.values():  # read again through the same links
+        assert reached(case.graph, members, links=links) == reached(case.graph, members)
+    for person in (n for n, a in case.graph.nodes(data=True) if a.get("type") == "Person"):
+        assert victim_country(case.graph, person, links) == victim_country(case.graph, person)

@@ -1,0 +1,34 @@
+"""Writing a detection run back: explanations, their evidence rows, what is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ringmap.analysis.explain import _built
+from ringmap.graphs.model import EvidenceRow, Tie
+from ringmap.privacy import Privacy
+
+
+def test_issue14_rows_and_ties_built_directly_are_those_model_construct_builds() -> None:
+    row: dict[str, Any] = {"item": "USES:Person:a->Account:fb/a", "file": "f.csv", "row": 3,
+                           "ref": None, "grading": "B2"}
+    tie: dict[str, Any] = {"kind": "Phone", "identifier": "Phone:+441", "label": "+441",
+                           "weight": 0.5, "shared_by": 2, "in_cell": 2, "infrastructure": False,
+                           "evidence": [EvidenceRow.model_construct(set(row), **row)]}
+    pairs = [(_built(EvidenceRow, set(EvidenceRow.model_fields), dict(row)),
+              EvidenceRow.model_construct(set(EvidenceRow.model_fields), **row)),
+             (_built(Tie, set(Tie.model_fields), dict(tie)),
+              Tie.model_construct(set(Tie.model_fields), **tie))]
+    for made, expected in pairs:
+        assert made == expected and repr(made) == repr(expected)
+        assert made.model_dump_json() == expected.model_dump_json()
+        assert made.model_fields_set == expected.model_fields_set
+
+
+def test_issue14_public_ids_remembered_are_those_worked_out() -> None:
+    privacy = Privacy(victims={"Person:v"}, key=b"k" * 32)
+    ids = ["Person:v", "PaymentCard:4111111111111111", "Phone:+639171234567", "Person:a"]
+    first = [privacy.public_id(i) for i in ids]
+    assert first == [privacy.public_id(i) for i in ids]
+    assert first == [Privacy(victims={"Person:v"}, key=b"k" * 32).public_id(i) for i in ids]
+    assert first[1] == "PaymentCard:411111******1111" and first[0].startswith("Person:V-")

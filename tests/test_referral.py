@@ -174,3 +174,14 @@ def test_offender_referral_legend_speaks_of_the_offender(
     assert "Offender (victims, USD received)" in page and "Cells (victims" not in page
     assert "offender → country of its victims" in page and "offender — its raid site" in page
     assert "cell → country" not in page and "offender · " not in page
+
+
+def test_issue_16_offender_referral_notes_speak_of_the_offender(
+        offender: EmbeddedStore, tmp_path: Path) -> None:
+    """The notes under the legend of a referral scoped to one offender still said "arcs run
+    from cells to the countries of their victims" and "cells are drawn around them"."""
+    [ref] = export_referrals(offender, "GB", tmp_path / "gb", offender="Person:OF-1")
+    page = (ref.path / "map.html").read_text(encoding="utf-8")
+    assert "arcs run from the offender to the countries of its victims" in page
+    assert "the offender is drawn beside them" in page
+    assert "from cells" not in page and "cells are drawn" not in page

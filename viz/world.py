@@ -766,14 +766,17 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
                                       world_bottom if panel is None else panel[3]))
     attributed = len(set().union(*(r.victims for r in reaches))) if reaches else 0
     legend = _legend(records, order, figures_of, per_country, attributed, len(victims))
-    notes = ["Countries are shaded by victims and marked at their centroid; arcs run from "
-             "cells to the countries of their victims (width: victims, or money with the "
+    # a referral scoped to one offender draws him, not cells: the notes say so, as the legend
+    cells_, their, drawn = (("the offender", "its", "the offender is drawn beside")
+                            if _alone(records) else ("cells", "their", "cells are drawn around"))
+    notes = [f"Countries are shaded by victims and marked at their centroid; arcs run from "
+             f"{cells_} to the countries of {their} victims (width: victims, or money with the "
              "switch above). Hover anything for its figures.",
              "Outlines: Natural Earth 1:110m (public domain)."]
     if inset is not None:
         notes.append("The framed panel enlarges the region of the raid sites, which sit at "
                      f"their city (more than {_STACK} in a city: one marker, its tooltip "
-                     "listing them); cells are drawn around them.")
+                     f"listing them); {drawn} them.")
     if unplaced:
         notes.append(f"{len(unplaced)} cell(s) with no known raid site are drawn at the left.")
     return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
@@ -859,6 +862,12 @@ def _place_apart(nodes: Mapping[str, MapNode], canvas: _Canvas, unplaced: list[s
         y += 2 * canvas.radius[key] + 30
 
 
+def _alone(records: list[CellRecord]) -> bool:
+    """Whether the map draws one offender (a referral scoped to him has him as its only
+    "cell"), not cells: its legend and notes say so."""
+    return bool(records) and all(c.cell_id == OFFENDER for c in records)
+
+
 def _legend(records: list[CellRecord], order: Mapping[str, int],
             figures_of: Mapping[str, Any], per_country: Counter[str], attributed: int,
             victims: int) -> list[LegendSection]:
@@ -875,8 +884,7 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
     sections = [LegendSection("Victims", entries),
                 LegendSection("Countries shaded by victims",
                               _shade_legend(max(known.values(), default=0)))]
-    # a referral scoped to one offender has him as its only "cell": the legend says so
-    alone = bool(records) and all(c.cell_id == OFFENDER for c in records)
+    alone = _alone(records)
     who = "offender" if alone else "cell"
     if records:
         title = "Offender" if alone else "Cells"

@@ -151,6 +151,9 @@ def run_case(
     # (which needs no cells) say "nothing found" better than a missing file
     write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
     summary.files.append("cells.csv")
+    # drawn once: the summary, the timeline pictures and the victims map's time filter
+    lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
+    summary.timeline = [timeline_row(line) for line in lines]
     if maps:
         # the cells just saved, not read back: a second copy was the run's peak memory
         latest = (summary.cells_run, records) if summary.cells_run and records else None
@@ -158,10 +161,10 @@ def run_case(
             write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest)
             summary.files.append("maps/cells.html")
         write_victim_map(store, out / "maps" / "victims.html", graph=evidence,
-                         cells=latest[1] if latest else None)
+                         cells=latest[1] if latest else None,
+                         timelines=(lines[0], {r.cell_id: line for r, line in
+                                               zip(records, lines[1:], strict=True)}))
         summary.files.append("maps/victims.html")
-    lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
-    summary.timeline = [timeline_row(line) for line in lines]
     if maps:
         write_timeline(lines[0], out / "timeline.svg")
         summary.files.append("timeline.svg")

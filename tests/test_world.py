@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +23,9 @@ from ringmap.errors import ExportError
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.pipeline import run_case
 from ringmap.tests.browser.case import IMG, SCRIPT
+from ringmap.tests.example_case import STRIKEBACK
 from ringmap.tests.offender_case import BIDI, COUNTRIES, offender_case, open_offender_case
+from ringmap.viz import timeline
 from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import (
     Event,
@@ -233,3 +237,23 @@ def test_victims_map_legend_says_countries_not_countrys(tmp_path: Path) -> None:
     texts = [entry.label for section in spec.legend for entry in section.items]
     assert any(re.fullmatch(r"\d+ countries, [\d,]+ victims", t) for t in texts), texts
     assert not any("countrys" in t for t in texts)
+
+
+def test_issue_16_a_run_draws_each_timeline_once(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ringmap run`` drew the case's and every cell's timeline twice: once for the victims
+    map's time filter, once for the summary and the pictures."""
+    drawn: Counter[str] = Counter()
+    events = timeline._events
+
+    def counting(*args: Any, **kwargs: Any) -> Timeline:
+        line = events(*args, **kwargs)
+        drawn[line.title] += 1
+        return line
+
+    monkeypatch.setattr(timeline, "_events", counting)
+    case = shutil.copytree(STRIKEBACK, tmp_path / "case")
+    with EmbeddedStore(tmp_path / "out" / "ringmap.db") as store:
+        summary = run_case(store, case, tmp_path / "out")
+    assert len(summary.cells) > 1
+    assert drawn == Counter(["Case", *(f"Cell {c['cell']}" for c in summary.cells)])

@@ -59,7 +59,7 @@ from ringmap.viz.render import (
     counted,
 )
 from ringmap.viz.style import cell_colour, type_style
-from ringmap.viz.timeline import Event, case_timeline, cell_timeline
+from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
 __all__ = ["OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "name_of", "outlines",
            "victim_map"]
@@ -634,7 +634,8 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
 
 def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
                active: tuple[date | None, date | None] = (None, None),
-               cells: list[CellRecord] | None = None) -> MapSpec:
+               cells: list[CellRecord] | None = None,
+               timelines: tuple[Timeline, Mapping[str, Timeline]] | None = None) -> MapSpec:
     """Victims across countries on a world map (see the module docstring).
 
     No victim is drawn individually: countries carry counts, and each cell-to-country arc
@@ -653,6 +654,10 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         The cells to draw (default: the latest run's, read from ``store``: a caller that
         holds them passes them); one saved without a report is counted from ``graph`` (a
         referral draws its part of the case that way).
+    timelines
+        The case's timeline and each cell's by cell id, if the caller already drew them
+        (:func:`~ringmap.viz.timeline.case_timeline`, :func:`~ringmap.viz.timeline.
+        cell_timelines` of ``graph`` and ``cells``): a run writes them too.
     """
     graph = store.project() if graph is None else graph
     table, _ = country_table()
@@ -667,7 +672,8 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     # codes the country table does not know are victims of unknown country for the map
     placed = {v: (c if c in table else UNKNOWN_COUNTRY) for v, c in label_of.items()}
     per_country = Counter(placed.values())
-    case_events = case_timeline(graph).events
+    case_line, cell_lines = timelines if timelines is not None else (case_timeline(graph), {})
+    case_events = case_line.events
     window = _span(case_events)
     spans = {code: _span(e for e in case_events if e.victim and placed.get(e.victim) == code)
              for code in per_country}
@@ -706,7 +712,9 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         drawn_as |= block.drawn_as
     ring = _cell_ring(reaches, {site: canvas.points[b.key] for b in blocks for site in b.sites},
                       gap=60.0)
-    timelines = {r.cell_id: cell_timeline(graph, r.members, r.payments) for r in reaches}
+    events_of = {r.cell_id: (cell_lines[r.cell_id] if r.cell_id in cell_lines
+                             else cell_timeline(graph, r.members, r.payments)).events
+                 for r in reaches}
     edges: list[MapEdge] = []
     unplaced: list[str] = []
     for r in reaches:
@@ -718,7 +726,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         canvas.radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
         colour = cell_colour(order[r.cell_id])
         tally = figures_of[r.cell_id]
-        events = timelines[r.cell_id].events
+        events = events_of[r.cell_id]
         nodes[key] = MapNode(key, clip(name_of(r.cell_id), _LABEL_CHARS), color=colour, font=_HALO,
                              size=canvas.radius[key], active=_span(events), title=privacy.text(
                                  f"{name_of(r.cell_id)}\n{counted(len(r.members), 'member')}\n"

@@ -8,11 +8,14 @@ once with ``ringmap synth`` (kept in ``--case`` for later runs); the store is al
 Each engine ingests in a child process of its own (this file with ``--measure``): today's from
 this checkout, the previous one from the tree of ``--previous`` (a git revision, default main
 before issue 14's engine) exported with ``git archive``; ``--rounds`` rounds alternate the two.
-Each child reports wall-clock and CPU seconds, the CPU split into the engine's (reading and
-normalising, timed around each batch it produces) and the store's (the rest), the CPU of
+Each child reports wall-clock and CPU seconds (its own and its engine worker's, where the
+engine ran in a worker process beside the store: :func:`ringmap.ingest.run.ingest_files`'s
+``parallel``), the CPU split into the engine's (reading and normalising, timed around each
+batch it produces, or the worker's whole CPU) and the store's (the rest), the CPU of
 reading the files once more without the engine (the readers' part of the engine's), and its
-peak resident memory. On a shared machine the wall clock mostly measures the other processes: the
-rate that counts is rows per CPU second, best round of each engine.
+peak resident memory (and its worker's). On a shared machine the wall clock mostly measures the
+other processes: the rate that counts is rows per CPU second, best round of each engine; the
+wall rate (rows per second) is shown beside it, as the worker exists to cut the wall time.
 
 Both engines must give the same store byte for byte and the same row accounting
 (:func:`ringmap.testing.store_fingerprint`, the report's counts): the run fails otherwise.
@@ -116,9 +119,13 @@ def _measure(case: Path, work: Path, batch_size: int) -> dict[str, Any]:
                                   batch_size=batch_size, quarantine_dir=work / "quarantine")
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-    return {"rows": report.totals()["read"], "seconds": seconds, "cpu": cpu,
-            "engine": clock.seconds, "reading": _reading(case),
+    # the engine's worker process, if it ran in one (joined by now): its CPU is the engine's
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = worker.ru_utime + worker.ru_stime
+    return {"rows": report.totals()["read"], "seconds": seconds, "cpu": cpu + worker_cpu,
+            "engine": clock.seconds + worker_cpu, "reading": _reading(case),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_peak_rss_mib": worker.ru_maxrss / 1024,
             "accounting": [[Path(f.file).name, f.read, f.loaded, f.duplicate, f.rejected,
                             f.status, f.skipped] for f in report.files]}
 
@@ -176,6 +183,7 @@ def _compare(case: Path, tmp: Path, tree: Path, rounds: int, batch_size: int
             "rows_per_s": round(best["rows"] / best["seconds"]),
             "rows_per_cpu_s": round(best["rows"] / best["cpu"]),
             "peak_rss_mib": round(max(r["peak_rss_mib"] for r in made)),
+            "worker_peak_rss_mib": round(max(r.get("worker_peak_rss_mib", 0) for r in made)),
             "cpu_seconds_all": [round(r["cpu"], 2) for r in made]}
     result["speedup_cpu"] = round(result["previous"]["cpu_seconds"]
                                   / result["now"]["cpu_seconds"], 2)
@@ -234,7 +242,9 @@ def _line(result: dict[str, Any], previous: str) -> str:
                      f"{r['cpu_seconds']:.1f} s (engine {r['engine_cpu_seconds']:.1f}, store "
                      f"{r['store_cpu_seconds']:.1f}; reading alone "
                      f"{r['reading_cpu_seconds']:.1f}), wall {r['seconds']:.1f} s = "
-                     f"{r['rows_per_s']:,} rows/s, peak RSS {r['peak_rss_mib']:,} MiB")
+                     f"{r['rows_per_s']:,} rows/s (wall), peak RSS {r['peak_rss_mib']:,} MiB"
+                     + (f" + engine worker {r['worker_peak_rss_mib']:,} MiB"
+                        if r["worker_peak_rss_mib"] else ""))
     lines.append(f"  CPU speed-up {result['speedup_cpu']:.2f}x, the engine's "
                  f"{result['speedup_engine_cpu']:.2f}x "
                  f"(target {_TARGET_ROWS_PER_CPU_S:,} rows/CPU-s)")

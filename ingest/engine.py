@@ -875,13 +875,22 @@ class Quarantine:
         """Whether any row was quarantined."""
         return self._handle is not None
 
-    def commit(self) -> str | None:
-        """Move the quarantine into place (durably); its path, or ``None`` if no row."""
+    def seal(self) -> Path | None:
+        """Write the rows so far durably and close the temporary file, still not in place
+        (a worker process hands it so to the process that commits or discards it); the
+        temporary's path, or ``None`` if no row."""
         if self._handle is None:
             return None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        return self._tmp
+
+    def commit(self) -> str | None:
+        """Move the quarantine into place (durably); its path, or ``None`` if no row."""
+        if self.seal() is None:
+            return None
         os.replace(self._tmp, self.path)
         return str(self.path)
 

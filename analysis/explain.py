@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -93,7 +93,8 @@ class EvidenceReader:
     exhausted: bool = False
 
     fetched: dict[str, list[Provenance]] | None = None
-    prefetched: frozenset[str] = frozenset()
+    prefetched: set[str] = field(default_factory=set)
+    """The first ``budget`` items handed out while deferring, over every :meth:`resolve`."""
     deferred: list[tuple[tuple[str, ...], list[EvidenceRow]]] | None = None
     graph: nx.MultiDiGraph | None = None
     """The evidence graph the items come from, when same-as groups may be collapsed in it."""
@@ -148,12 +149,18 @@ class EvidenceReader:
         round trips rather than one per tie.
 
         The provenance is read for ``batch`` placeholders at a time: every sighting of every
-        tie of a large run at once would be the largest thing the run holds.
+        tie of a large run at once would be the largest thing the run holds. A run may defer
+        and resolve its explanations in parts (see :func:`write_cells`): the rows are those
+        of one resolve of them all.
         """
         deferred, self.deferred = self.deferred or [], None
-        wanted = list(dict.fromkeys(item for items, _ in deferred for item in items))
-        self.prefetched = frozenset(wanted[: self.budget])
-        del wanted
+        # the budget goes to the first items handed out in the whole run, not in this part
+        wanted = self.prefetched
+        for items, _ in deferred:
+            for item in items:
+                if len(wanted) >= self.budget:
+                    break
+                wanted.add(item)
         for start in range(0, len(deferred), batch):
             part = deferred[start:start + batch]
             # an item shows its first rows only: the first of each id behind it are enough
@@ -166,8 +173,10 @@ class EvidenceReader:
             for items, placeholder in part:
                 placeholder.extend(self.rows(items))
         # every placeholder is filled: let the provenance read in bulk go (a later call
-        # reads the store again, as before deferring)
+        # reads the store again, as before deferring), and the rows made (they are in their
+        # ties now; an item met again in a later part is read again, not kept for the run)
         self.fetched = None
+        self.made.clear()
 
 
 def _shown(labels: Labels, ident: str) -> dict[str, str]:
@@ -248,10 +257,15 @@ def explain_members(
     return out
 
 
+#: placeholders for evidence rows after which a part of the cells is explained and saved
+_PART = 5_000
+
+
 @dataclass(frozen=True)
 class SavedCells:
-    """A detection run as saved: the run, its cells with their reports, the agents in no
-    cell."""
+    """A detection run as saved: the run, its cells with their reports but without their
+    explanations (the store has them, :meth:`Store.load_cells`: a large run's explanations
+    are never all held at once), the agents in no cell."""
 
     run: AnalysisRun
     records: list[CellRecord]
@@ -301,21 +315,34 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None) -> Saved
         },
     )
     held = result.agents.holdings()
-    evidence.deferring()
-    whys = [explain_members(result, cell, evidence, held, holdings[0].get(i, {}), labels)
-            for i, cell in enumerate(result.cells)]
-    evidence.resolve()  # the ties' evidence rows are filled in only now: build the ties after
-    records = [
-        CellRecord(
-            cell_id=cell.cell_id,
-            members=[CellMember(node_id=m, confidence=c,
-                                explanation=[_built(Tie, _TIE_FIELDS, t)
-                                             for t in why.get(m, [])])
-                     for m, c in sorted(cell.members.items())],
-            summary=reports.cells[cell.cell_id],
-        )
-        for cell, why in zip(result.cells, whys, strict=True)]
-    run.summary["evidence"] = (f"rows for the first {evidence.lookups:,} lookups only"
-                               if evidence.exhausted else "complete")
-    store.save_cells(run, records)
-    return SavedCells(run, records, reports.unassigned)
+    kept: list[CellRecord] = []  # as returned: without their explanations
+
+    def explained() -> Iterator[CellRecord]:
+        """The cells with their explanations, a part at a time, as the store saves them."""
+        part: list[tuple[Cell, dict[str, list[dict[str, Any]]]]] = []
+        evidence.deferring()
+        for i, cell in enumerate(result.cells):
+            part.append((cell, explain_members(result, cell, evidence, held,
+                                               holdings[0].get(i, {}), labels)))
+            if len(evidence.deferred or ()) < _PART and i + 1 < len(result.cells):
+                continue
+            evidence.resolve()  # the ties' rows are filled in only now: build the ties after
+            for done, why in part:
+                members = sorted(done.members.items())
+                kept.append(CellRecord(
+                    cell_id=done.cell_id,
+                    members=[CellMember(node_id=m, confidence=c) for m, c in members],
+                    summary=reports.cells[done.cell_id]))
+                yield kept[-1].model_copy(update={"members": [
+                    CellMember(node_id=m, confidence=c,
+                               explanation=[_built(Tie, _TIE_FIELDS, t) for t in why.get(m, [])])
+                    for m, c in members]})
+            part = []
+            evidence.deferring()
+        evidence.deferred = None
+        # the run is saved after its cells: what the explanations' evidence came to
+        run.summary["evidence"] = (f"rows for the first {evidence.lookups:,} lookups only"
+                                   if evidence.exhausted else "complete")
+
+    store.save_cells(run, explained())
+    return SavedCells(run, kept, reports.unassigned)

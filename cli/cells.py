@@ -110,7 +110,8 @@ def cells_command(
         saved = write_cells(store, result)
         counts.update({"cells": len(saved.records), "units": len(result.agents.units),
                        "unassigned": len(result.unassigned)})
-        listed = _every_member(store, saved.records) if members else {}
+        # the members' strongest ties as saved (write_cells hands its cells back without)
+        listed = _every_member(store, store.load_cells(saved.run.run_id)) if members else {}
     if not members:
         emit(saved.rows(), fmt, CELL_COLUMNS)
     elif fmt == "json":

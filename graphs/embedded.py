@@ -735,23 +735,26 @@ class EmbeddedStore(Store):
         self._db.execute("DELETE FROM edges WHERE eid = ?", (eid,))
         self._ids = None
 
-    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+    def save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
         with self.writing(run.kind):
             self._save_cells(run, cells)
 
-    def _save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
+    def _save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM analysis_runs").fetchone()[0]
+            # one cell at a time, as it comes: a large run's records are tens of megabytes of
+            # text, and their explanations far more as objects
+            for c in cells:
+                db.execute("INSERT INTO cells VALUES (?, ?, ?)",
+                           (run.run_id, c.cell_id, c.model_dump_json()))
+                db.executemany("INSERT INTO memberships VALUES (?, ?, ?, ?)",
+                               ((run.run_id, c.cell_id, m.node_id, m.confidence)
+                                for m in c.members))
+            # the run last: its summary may have been completed while its cells were made
             db.execute("INSERT INTO analysis_runs VALUES (?, ?, ?, ?)",
                        (run.run_id, run.kind, seq, run.model_dump_json()))
-            # one cell's JSON at a time: a large run's records are tens of megabytes of text
-            db.executemany("INSERT INTO cells VALUES (?, ?, ?)",
-                           ((run.run_id, c.cell_id, c.model_dump_json()) for c in cells))
-            db.executemany("INSERT INTO memberships VALUES (?, ?, ?, ?)",
-                           ((run.run_id, c.cell_id, m.node_id, m.confidence)
-                            for c in cells for m in c.members))
             db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             db.execute("ROLLBACK")

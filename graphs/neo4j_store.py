@@ -853,12 +853,15 @@ class Neo4jStore(Store):
 
         self._write(work)
 
-    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
-        cell_rows = [{"cell_id": c.cell_id, "size": len(c.members), "record": c.model_dump_json(),
-                      "summary_json": c.summary.model_dump_json() if c.summary else "{}"}
-                     for c in cells]
+    def save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
+        # each cell as text as it comes (read once: a retried transaction replays these rows)
+        cell_rows: list[Props] = []
         members: dict[str, list[Props]] = defaultdict(list)
         for cell in cells:
+            cell_rows.append({"cell_id": cell.cell_id, "size": len(cell.members),
+                              "record": cell.model_dump_json(),
+                              "summary_json": cell.summary.model_dump_json() if cell.summary
+                              else "{}"})
             for member in cell.members:
                 label = _label(member.node_id)
                 if label is not None:

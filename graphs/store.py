@@ -395,8 +395,13 @@ class Store(ABC):
         """Remove the ``SAME_AS`` relationship ``link`` and nothing else."""
 
     @abstractmethod
-    def save_cells(self, run: AnalysisRun, cells: list[CellRecord]) -> None:
-        """Write a cell-detection run and its cells (kept; earlier runs stay)."""
+    def save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
+        """Write a cell-detection run and its cells (kept; earlier runs stay), all or nothing.
+
+        ``cells`` are read once, in order, and may be made as they are read (a large run's
+        explanations are not all held at once); ``run`` is written once they are all read,
+        so whoever makes them may complete its summary meanwhile.
+        """
 
     @abstractmethod
     def analysis_runs(self, kind: str = "cells") -> list[AnalysisRun]:

@@ -173,6 +173,24 @@ def test_cells_round_trip(any_store: Store) -> None:
     assert [r.run_id for r in any_store.analysis_runs()] == ["cells-1", "cells-2"]
 
 
+def test_issue16_cells_saved_as_they_are_made_and_their_run_after_them(
+        any_store: Store) -> None:
+    run = AnalysisRun(run_id="cells-1", params={}, summary={})
+    made: list[CellRecord] = []
+
+    def cells() -> Iterator[CellRecord]:
+        for n in range(3):
+            made.append(CellRecord(cell_id=f"C{n:02d}", members=[
+                CellMember(node_id=f"Person:AG-{n}", confidence=1.0)]))
+            yield made[-1]
+        run.summary["evidence"] = "complete"  # known only once every cell is made
+
+    any_store.save_cells(run, cells())
+    latest = any_store.latest_cells()
+    assert latest is not None
+    assert latest[0].summary == {"evidence": "complete"} and latest[1] == made
+
+
 def test_repeated_contacts_widen_their_time_span(any_store: Store) -> None:
     a, b = "Account:facebook/maria", "Account:skype/live:v1"
     nodes = [Node(a, "Account", {"platform": "facebook", "handle": "maria"}),

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ringmap.analysis.explain import _built
+import pytest
+
+from ringmap.analysis import explain
+from ringmap.analysis.cells import CellSettings, detect_cells
+from ringmap.analysis.explain import _built, write_cells
+from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import EvidenceRow, Tie
 from ringmap.privacy import Privacy
+from ringmap.tests.cells_synth import planted_case
 
 
 def test_issue14_rows_and_ties_built_directly_are_those_model_construct_builds() -> None:
@@ -32,3 +39,20 @@ def test_issue14_public_ids_remembered_are_those_worked_out() -> None:
     assert first == [privacy.public_id(i) for i in ids]
     assert first == [Privacy(victims={"Person:v"}, key=b"k" * 32).public_id(i) for i in ids]
     assert first[1] == "PaymentCard:411111******1111" and first[0].startswith("Person:V-")
+
+
+def test_issue16_a_run_explained_and_saved_in_parts_is_saved_as_in_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = planted_case(3, seed=4, noise=0.2).builder.ingest(
+        EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
+    for lookups in (5, 10_000):  # the lookup budget spent part-way, and never
+        result = detect_cells(store, CellSettings(runs=1, evidence_lookups=lookups))
+        whole = write_cells(store, result, run_id=f"whole-{lookups}")
+        monkeypatch.setattr(explain, "_PART", 1)  # a part per cell
+        parts = write_cells(store, result, run_id=f"parts-{lookups}")
+        monkeypatch.undo()
+        assert len(whole.records) > 1
+        assert [r.model_dump_json() for r in store.load_cells(whole.run.run_id)] == [
+            r.model_dump_json() for r in store.load_cells(parts.run.run_id)]
+        assert whole.run.summary["evidence"] == parts.run.summary["evidence"]
+        assert whole.records == parts.records

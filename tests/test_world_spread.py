@@ -183,3 +183,12 @@ def test_issue_16_layout_cost_grows_with_the_markers_not_their_pairs(
     small, large = (t.tests for t in tallies)
     assert small > 0
     assert large / small < 4 * 1.5  # four times the markers, not sixteen
+
+
+def test_issue_16_cells_take_turns_on_rings_not_one_ring_wider_than_the_world(
+        tmp_path: Path) -> None:
+    """600 cells on one ring 60 units apart made the map 11,000 units wide, the world 1,000."""
+    graph, records = _crowded_case(600)
+    spec = world.victim_map(EmbeddedStore(tmp_path / "case.db"), graph=graph, cells=records)
+    left, _, right, _ = spec.bounds or (0.0, 0.0, 0.0, 0.0)
+    assert right - left < 4 * 2 * world.WORLD_HALF_WIDTH

@@ -534,12 +534,19 @@ def _site_node(graph: nx.MultiDiGraph, site: str, where: tuple[float, float],
                        f"Raid site: {label}\n{place}\n{lat:.4f}, {lon:.4f}"))
 
 
+_RING_GAP = 80.0  # units between rings of cells: more than a cell's label is wide or high
+
+
 def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float]],
                gap: float) -> dict[str, tuple[float, float]]:
     """Cells with known raid sites on a ring around those sites, each on the side of its own.
 
     Dozens of cells share a few offices in one region; drawn at their sites they would hide
     the sites and each other, so they sit around them, linked to their sites by dashed lines.
+    Hundreds of cells on one ring ``gap`` apart would make it many times wider than the
+    world (600 cells: 11,000 units), so they take turns on a few rings ``_RING_GAP`` apart:
+    each cell stays at its bearing, and the rings' span grows with the square root of the
+    cells.
     """
     located = {r.cell_id: [points[s] for s in sorted(r.sites) if s in points] for r in reaches}
     located = {c: here for c, here in located.items() if here}
@@ -548,8 +555,11 @@ def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float
     every = [p for here in located.values() for p in here]
     cx, cy = sum(p[0] for p in every) / len(every), sum(p[1] for p in every) / len(every)
     reach_out = max(math.hypot(p[0] - cx, p[1] - cy) for p in every)
-    # far enough out that neighbours on the ring are ``gap`` apart
-    radius = max(reach_out + 40, gap * len(located) / (2 * math.pi))
+    # the number of rings that keeps the outer one nearest: n cells on k rings, each ring's
+    # neighbours ``gap`` apart, reach gap * n / (2 pi k) + (k - 1) * _RING_GAP
+    rings = max(1, round(math.sqrt(gap * len(located) / (2 * math.pi * _RING_GAP))))
+    # far enough out that neighbours on a ring are ``gap`` apart
+    radius = max(reach_out + 40, gap * len(located) / (2 * math.pi * rings))
 
     def bearing(cell: str) -> float:
         here = located[cell]
@@ -560,8 +570,8 @@ def _cell_ring(reaches: list[CellReach], points: Mapping[str, tuple[float, float
     ordered = sorted(located, key=lambda c: (bearing(c), c))
     step = 2 * math.pi / len(ordered)
     start = bearing(ordered[0])
-    return {cell: (cx + radius * math.cos(start + i * step),
-                   cy + radius * math.sin(start + i * step))
+    return {cell: (cx + (radius + i % rings * _RING_GAP) * math.cos(start + i * step),
+                   cy + (radius + i % rings * _RING_GAP) * math.sin(start + i * step))
             for i, cell in enumerate(ordered)}
 
 

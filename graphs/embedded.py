@@ -165,6 +165,9 @@ _PAGE_BYTES = 16384
 #: scan of the whole case, read once, runs with a small one (see ``_packed``)
 _CACHE_KIB = -262144
 _SCAN_CACHE_KIB = -8192
+#: the page cache while a cell run is saved: its explanations' provenance is read a part at a
+#: time as the cells are written (see ``save_cells``), each page about once
+_SAVE_CACHE_KIB = -8192
 
 
 def _columns(rows: Iterable[tuple[Any, ...]], kinds: str) -> list[Any]:
@@ -740,6 +743,17 @@ class EmbeddedStore(Store):
             self._save_cells(run, cells)
 
     def _save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
+        db = self._db
+        # a page cache the size of the case would be most of the memory a run's write-back
+        # adds (issue 16): the cells' reads and writes each meet a page about once
+        db.execute(f"PRAGMA cache_size={_SAVE_CACHE_KIB}")
+        db.execute("PRAGMA shrink_memory")
+        try:
+            self._save_cells_in(run, cells)
+        finally:
+            db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+
+    def _save_cells_in(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:

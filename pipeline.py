@@ -154,9 +154,9 @@ def run_case(
     # drawn once: the summary, the timeline pictures and the victims map's time filter
     lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
     summary.timeline = [timeline_row(line) for line in lines]
+    # the cells just saved, not read back: a second copy was the run's peak memory
+    latest = (summary.cells_run, records) if summary.cells_run and records else None
     if maps:
-        # the cells just saved, not read back: a second copy was the run's peak memory
-        latest = (summary.cells_run, records) if summary.cells_run and records else None
         if summary.cells:
             write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest)
             summary.files.append("maps/cells.html")
@@ -172,7 +172,8 @@ def run_case(
             write_cells_timeline(lines[1:], out / "timeline-cells.svg")
             summary.files.append("timeline-cells.svg")
     if packages and summary.cells:
-        written = export_cells(store, out / "packages", graph=evidence)
+        # nor with every explanation for the packages (they show none)
+        written = export_cells(store, out / "packages", graph=evidence, latest=latest)
         summary.files += [f"packages/{p.path.name}/" for p in written]
         summary.packages_signed_by = written[0].signed_by if written else None
     summary.files += ["summary.json", "summary.md"]

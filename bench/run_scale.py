@@ -108,7 +108,11 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
         cell_timelines(graph, state["records"])
 
     def packages() -> None:
-        state["packages"] = len(export_cells(store, work / "packages", graph=state["graph"]))
+        # as ringmap run: the saved cells handed to the packages where the tree takes them
+        held = "latest" in inspect.signature(export_cells).parameters
+        saved: dict[str, Any] = {"latest": (state["run_id"], state["records"])} if held else {}
+        state["packages"] = len(export_cells(store, work / "packages", graph=state["graph"],
+                                             **saved))
 
     steps: dict[str, Callable[[], None]] = {
         "ingest": ingest, "projection": projection, "detection": detection,

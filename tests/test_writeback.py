@@ -14,6 +14,8 @@ from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import EvidenceRow, Tie
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
+from ringmap.tests.test_package_reads import _files
+from ringmap.viz.package import export_cells
 
 
 def test_issue14_rows_and_ties_built_directly_are_those_model_construct_builds() -> None:
@@ -56,3 +58,23 @@ def test_issue16_a_run_explained_and_saved_in_parts_is_saved_as_in_one(
             r.model_dump_json() for r in store.load_cells(parts.run.run_id)]
         assert whole.run.summary["evidence"] == parts.run.summary["evidence"]
         assert whole.records == parts.records
+
+
+def test_issue16_packages_of_the_cells_handed_back_are_those_of_the_cells_read_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ringmap run hands its packages the cells write_cells returns, without explanations:
+    # reading every cell back with its explanations was most of what packages added
+    store = planted_case(3, seed=4, noise=0.2).builder.ingest(
+        EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
+    saved = write_cells(store, detect_cells(store, CellSettings(runs=1)))
+    graph = store.evidence()
+    read_back = export_cells(store, tmp_path / "read", graph=graph, workers=1)
+
+    def unread(*_args: Any) -> None:
+        raise AssertionError("the cells were read back")
+
+    monkeypatch.setattr(EmbeddedStore, "load_cells", unread)
+    handed = export_cells(store, tmp_path / "held", graph=graph, workers=1,
+                          latest=(saved.run.run_id, saved.records))
+    assert [(p.cell_id, p.rows) for p in handed] == [(p.cell_id, p.rows) for p in read_back]
+    assert _files(tmp_path / "held") == _files(tmp_path / "read")

@@ -494,9 +494,13 @@ def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
 
 def export_cells(store: Store, out: Path, *, reveal: bool = False,
                  reason: str | None = None, graph: nx.MultiDiGraph | None = None,
-                 workers: int | None = None) -> list[PackageResult]:
+                 workers: int | None = None,
+                 latest: tuple[str, list[CellRecord]] | None = None) -> list[PackageResult]:
     """Write one package per cell of the latest run into ``out/cell-<id>/`` (``graph`` as
-    for :func:`export_cell`).
+    for :func:`export_cell`; ``latest``: the latest run's id and its cells, not empty, where
+    the caller holds them, as :func:`~ringmap.analysis.explain.write_cells` hands them back:
+    a package reads no explanation, and every cell read back with its explanations was most
+    of what the packages added to a run's memory).
 
     Packages of an embedded case are written by ``workers`` processes at once (default: one
     per CPU this process may use), each reading the case on its own connection; the packages
@@ -505,7 +509,7 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
     require_reason(reveal, reason)
     out = Path(out)
     remove_stale_temporaries(out)  # a killed export's staging folders, even if this one stops
-    run_id, records = select_cells(store, None)
+    run_id, records = select_cells(store, None) if latest is None else latest
     targets = [out / package_name(c.cell_id) for c in records]
     taken = [str(t) for t in targets if t.exists()]
     if taken:

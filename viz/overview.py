@@ -43,6 +43,7 @@ from ringmap.viz.render import (
     MapSpec,
     clip,
     counted,
+    place,
 )
 from ringmap.viz.style import cell_colour, type_legend, type_style
 
@@ -389,7 +390,7 @@ class _Overview:
         if key in _HEADINGS:
             return MapNode("", text, shape="text", color=_TEXT_COLOUR, font=_font(size))
         attrs = self.graph.nodes[key]
-        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+        where = place(attrs)
         tip = self.privacy.text(f"Raid site: {text}\n{where}".strip())
         return MapNode("", text, shape="box", color=type_style("Location").color,
                        font=_font(size), title=tip)

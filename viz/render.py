@@ -32,8 +32,8 @@ from ringmap.errors import ExportError
 from ringmap.tabular import terminal_safe
 
 __all__ = ["LABEL_THRESHOLD", "LegendEntry", "LegendSection", "MapEdge", "MapGroup", "MapNode",
-           "MapSpec", "Shape", "clip", "counted", "read_payload", "render_map", "script_json",
-           "shown"]
+           "MapSpec", "Shape", "clip", "counted", "place", "read_payload", "render_map",
+           "script_json", "shown"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -79,6 +79,15 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     ('1 agent', '1,200 accounts', '9 countries')
     """
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def place(attrs: Mapping[str, Any]) -> str:
+    """Where a raid site is, as its tooltips say it: its city and region, those it has.
+
+    >>> place({"city": "Taguig City", "region": "Metro Manila"}), place({"region": "Bicol"})
+    ('Taguig City, Metro Manila', 'Bicol')
+    """
+    return ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
 
 
 @dataclass(slots=True)

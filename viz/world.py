@@ -57,6 +57,7 @@ from ringmap.viz.render import (
     Shape,
     clip,
     counted,
+    place,
 )
 from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
@@ -510,7 +511,7 @@ def _site_blocks(graph: nx.MultiDiGraph, site_geo: Mapping[str, tuple[float, flo
             blocks.append(_Block(min(group), at, tuple(group), tuple(shown), tuple(rows)))
             continue
         attrs = graph.nodes[group[0]]
-        where = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
+        where = place(attrs)
         listed = "\n".join(f"{n.label} ({site_geo[s][1]:.4f}, {site_geo[s][0]:.4f})"
                            for n, s in zip(shown, group, strict=True))
         key = f"sites:{min(group)}"
@@ -528,10 +529,9 @@ def _site_node(graph: nx.MultiDiGraph, site: str, where: tuple[float, float],
     lon, lat = where
     attrs = graph.nodes[site]
     label = privacy.label(site, attrs)
-    place = ", ".join(str(attrs[k]) for k in ("city", "region") if attrs.get(k))
     return MapNode(site, clip(label, _LABEL_CHARS), shape="box", size=7,
                    color=type_style("Location").color, title=privacy.text(
-                       f"Raid site: {label}\n{place}\n{lat:.4f}, {lon:.4f}"))
+                       f"Raid site: {label}\n{place(attrs)}\n{lat:.4f}, {lon:.4f}"))
 
 
 _RING_GAP = 80.0  # units between rings of cells: more than a cell's label is wide or high

@@ -37,6 +37,7 @@ from ringmap.perf import Progress
 from ringmap.tabular import render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
 from ringmap.viz.package import export_cells
+from ringmap.viz.reach import reach_cells
 from ringmap.viz.timeline import (
     TIMELINE_COLUMNS,
     case_timeline,
@@ -151,17 +152,20 @@ def run_case(
     # (which needs no cells) say "nothing found" better than a missing file
     write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
     summary.files.append("cells.csv")
+    # found once: what each cell reached, for every map, timeline and package
+    reaches = reach_cells(evidence, records)
     # drawn once: the summary, the timeline pictures and the victims map's time filter
-    lines = [case_timeline(evidence), *cell_timelines(evidence, records)]
+    lines = [case_timeline(evidence), *cell_timelines(evidence, records, reaches=reaches)]
     summary.timeline = [timeline_row(line) for line in lines]
     # the cells just saved, not read back: a second copy was the run's peak memory
     latest = (summary.cells_run, records) if summary.cells_run and records else None
     if maps:
         if summary.cells:
-            write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest)
+            write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest,
+                           reaches=reaches)
             summary.files.append("maps/cells.html")
         write_victim_map(store, out / "maps" / "victims.html", graph=evidence,
-                         cells=latest[1] if latest else None,
+                         cells=latest[1] if latest else None, reaches=reaches,
                          timelines=(lines[0], {r.cell_id: line for r, line in
                                                zip(records, lines[1:], strict=True)}))
         summary.files.append("maps/victims.html")
@@ -173,7 +177,8 @@ def run_case(
             summary.files.append("timeline-cells.svg")
     if packages and summary.cells:
         # nor with every explanation for the packages (they show none)
-        written = export_cells(store, out / "packages", graph=evidence, latest=latest)
+        written = export_cells(store, out / "packages", graph=evidence, latest=latest,
+                               reaches=reaches)
         summary.files += [f"packages/{p.path.name}/" for p in written]
         summary.packages_signed_by = written[0].signed_by if written else None
     summary.files += ["summary.json", "summary.md"]

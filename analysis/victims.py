@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from ringmap.graphs.evidence import neighbours_by_rel
 from ringmap.graphs.schema import Role
 
 __all__ = ["Links", "Paid", "Reached", "cell_side", "reached", "reached_by_cell", "victim_country"]
@@ -142,14 +143,14 @@ class Links:
         """The targets of ``node``'s ``rel`` relationships, in adjacency order."""
         by_rel = self._out.get(node)
         if by_rel is None:
-            by_rel = self._out[node] = _by_rel(self.graph.succ[node])
+            by_rel = self._out[node] = neighbours_by_rel(self.graph, node, out=True)
         return by_rel.get(rel, [])
 
     def into(self, node: str, rel: str) -> list[str]:
         """The sources of the ``rel`` relationships into ``node``, in adjacency order."""
         by_rel = self._in.get(node)
         if by_rel is None:
-            by_rel = self._in[node] = _by_rel(self.graph.pred[node])
+            by_rel = self._in[node] = neighbours_by_rel(self.graph, node, out=False)
         return by_rel.get(rel, [])
 
     def type(self, node: str) -> str:
@@ -165,15 +166,6 @@ class Links:
         if found is None:
             found = self._victims[node] = _is_victim(self.graph, node)
         return found
-
-
-def _by_rel(adjacent: Mapping[str, Mapping[str, object]]) -> dict[str, list[str]]:
-    """{neighbour -> {relationship type -> ...}} as relationship type -> neighbours."""
-    out: dict[str, list[str]] = {}
-    for other, keyed in adjacent.items():
-        for rel in keyed:
-            out.setdefault(rel, []).append(other)
-    return out
 
 
 def _side(links: Links, members: Iterable[str]) -> set[str]:

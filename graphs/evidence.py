@@ -43,8 +43,8 @@ from ringmap.graphs.sameas import SameAsGroups, group_role
 if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
     from ringmap.graphs.store import PackedGraph
 
-__all__ = ["EvidenceGraph", "edges_by_rel", "node_types", "nodes_of_type", "packed_of",
-           "pairs_by_rel"]
+__all__ = ["EvidenceGraph", "adjacent", "edges_among", "edges_by_rel", "neighbours_by_rel",
+           "node_types", "nodes_of_type", "packed_of", "pairs_by_rel"]
 
 
 class _Attrs(Mapping[str, Any]):
@@ -320,6 +320,30 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             out.setdefault(names[r], []).append(value)
         return out
 
+    def adjacent(self, node: str, out: bool) -> list[tuple[str, str]]:
+        """``(relationship type, node at the far end)`` of ``node``'s relationships (those it
+        is the source of when ``out``), in adjacency order, no attribute object made."""
+        i = self.position(node)
+        if i is None:
+            raise KeyError(node)
+        csr, other = (self._out, self._dst) if out else (self._in, self._src)
+        at = csr.order[csr.start[i]:csr.start[i + 1]]
+        ids, names = self._p.ids, self._p.rel_names
+        return [(names[r], ids[o]) for r, o in zip(self._rel[at].tolist(), other[at].tolist(),
+                                                    strict=True)]
+
+    def among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+        """``(source, target, type)`` of every relationship between ``nodes`` (those absent
+        or merged into another left out), in no particular order: one pass over the arrays,
+        no adjacency dict or attribute object made."""
+        inside = np.zeros(len(self._p.ids), dtype=bool)
+        inside[[i for i in map(self.position, nodes) if i is not None]] = True
+        found = np.flatnonzero(inside[self._src] & inside[self._dst])
+        ids, names = self._p.ids, self._p.rel_names
+        return [(ids[s], ids[d], names[r]) for s, d, r in zip(
+            self._src[found].tolist(), self._dst[found].tolist(), self._rel[found].tolist(),
+            strict=True)]
+
     def types(self) -> dict[str, str]:
         """Node id -> type, of every node."""
         ids, types = self._p.ids, self._types
@@ -401,6 +425,45 @@ def edges_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str]
                 if rel in wanted:
                     out.setdefault(rel, []).append((src, dst, attrs))
     return out
+
+
+def adjacent(graph: nx.MultiDiGraph, node: str, out: bool) -> list[tuple[str, str]]:
+    """``(relationship type, other end)`` of ``node``'s relationships out of it (``out``) or
+    into it, in adjacency order. On an :class:`EvidenceGraph` from its arrays: its adjacency
+    makes an attribute object per relationship, two thirds of a reach's time.
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_edge("a", "b", key="USES")
+    'USES'
+    >>> adjacent(g, "a", out=True), adjacent(g, "b", out=False)
+    ([('USES', 'b')], [('USES', 'a')])
+    """
+    if _packed(graph):
+        found: list[tuple[str, str]] = graph.adjacent(node, out)
+        return found
+    return [(rel, other) for other, keyed in (graph.succ if out else graph.pred)[node].items()
+            for rel in keyed]
+
+
+def neighbours_by_rel(graph: nx.MultiDiGraph, node: str, out: bool) -> dict[str, list[str]]:
+    """Relationship type -> ``node``'s successors (``out``) or predecessors by it, in
+    adjacency order (see :func:`adjacent`)."""
+    by_rel: dict[str, list[str]] = {}
+    for rel, other in adjacent(graph, node, out):
+        by_rel.setdefault(rel, []).append(other)
+    return by_rel
+
+
+def edges_among(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+    """``(source, target, type)`` of every relationship between ``nodes``, sorted. On an
+    :class:`EvidenceGraph` one pass over its arrays: a map's nodes' adjacency, built as dicts
+    of attribute objects to be filtered, was a third of the cell map at 600 cells."""
+    if _packed(graph):
+        among: list[tuple[str, str, str]] = graph.among(nodes)
+        return sorted(among)
+    wanted = set(nodes)  # faster than a subgraph view, which re-checks membership each step
+    return sorted((src, dst, rel) for src in wanted if src in graph
+                  for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
 
 
 def pairs_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str] | None = None

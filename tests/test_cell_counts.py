@@ -17,9 +17,10 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from ringmap.analysis import cells, projection
+from ringmap.analysis import cells, projection, victims
 from ringmap.analysis.projection import AgentGraph
 from ringmap.analysis.report import UNKNOWN_COUNTRY
+from ringmap.analysis.victims import Reached
 from ringmap.cli import cli
 from ringmap.errors import StoreError
 from ringmap.graphs.embedded import EmbeddedStore
@@ -29,6 +30,7 @@ from ringmap.pipeline import RunSummary, run_case
 from ringmap.queries.engine import run_named
 from ringmap.tests.conftest import TEST_SECRET
 from ringmap.tests.example_case import STRIKEBACK
+from ringmap.viz import reach
 from ringmap.viz.package import verify_package
 from ringmap.viz.render import counted, read_payload
 
@@ -41,6 +43,9 @@ class Example:
     projections: int
     agent_projections: int
     """Agent graphs built (issue 16: one per run, detection's)."""
+    reaches: int
+    """Times every cell's reach was found (issue 16: once, for every map, timeline and
+    package)."""
     out: Path
     summary: RunSummary
     records: list[CellRecord]
@@ -70,10 +75,19 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
             return agents[-1]
 
         patch.setattr(cells, "project_agents", project_agents)
+        reached: list[int] = []
+
+        def reached_by_cell(graph: nx.MultiDiGraph, members: dict[str, list[str]]
+                            ) -> dict[str, Reached]:
+            reached.append(len(members))
+            return victims.reached_by_cell(graph, members)
+
+        # every reach_cells finds what the run's cells reached through this
+        patch.setattr(reach, "reached_by_cell", reached_by_cell)
         summary = run_case(store, STRIKEBACK, out, packages=True)
         latest = store.latest_cells()
         assert latest is not None
-        yield Example(store, len(projected), len(agents), out, summary, latest[1])
+        yield Example(store, len(projected), len(agents), len(reached), out, summary, latest[1])
 
 
 def _cli(example: Example, *args: str) -> tuple[int, str, str]:
@@ -86,6 +100,14 @@ def test_issue9_run_projects_the_graph_once(example: Example) -> None:
     assert any(f.startswith("packages/") for f in example.summary.files)
     assert example.projections == 1  # it was 4: cells, two maps, packages
     assert example.agent_projections == 1  # issue 16: nothing but detection builds one
+
+
+def test_issue_16_run_finds_each_cells_reach_once(example: Example) -> None:
+    """The cell map, the victims map, the cell timelines and the packages share one reach of
+    the run's cells: each found it again (4 whole-graph passes, 30 CPU-s at 600 cells)."""
+    assert example.summary.cells and "maps/cells.html" in example.summary.files
+    assert any(f.startswith("packages/") for f in example.summary.files)
+    assert example.reaches == 1
 
 
 def test_issue9_cell_report_and_query_count_the_same_victims(example: Example) -> None:

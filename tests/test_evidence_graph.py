@@ -18,7 +18,10 @@ from ringmap.analysis.cells import edge_reliability
 from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
 from ringmap.graphs.evidence import (
     EvidenceGraph,
+    adjacent,
+    edges_among,
     edges_by_rel,
+    neighbours_by_rel,
     node_types,
     nodes_of_type,
     pairs_by_rel,
@@ -68,6 +71,13 @@ def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
                    edges_by_rel(graph, ("CONTACTED", "USES", "SAME_AS", "NONE")).items()},
         "pairs": pairs_by_rel(graph), "types": node_types(graph),
         "persons": [(n, dict(a)) for n, a in nodes_of_type(graph, "Person")],
+        # a reach's and a map's reads (issue 16: from the arrays, no attribute objects)
+        "adjacent": [(n, adjacent(graph, n, out=True), adjacent(graph, n, out=False))
+                     for n in graph],
+        "by_rel_of": [(n, neighbours_by_rel(graph, n, out=True),
+                       neighbours_by_rel(graph, n, out=False)) for n in graph],
+        "among": [edges_among(graph, nodes) for nodes in (
+            list(graph), [*list(graph)[::2], *graph.graph.get("same_as", {})])],
     }
 
 

@@ -28,6 +28,7 @@ import networkx as nx
 
 from ringmap.errors import ConfigError
 from ringmap.fileio import write_atomic
+from ringmap.graphs.evidence import edges_among
 from ringmap.graphs.model import CellRecord, Node, Provenance, edge_id
 from ringmap.graphs.resolve import resolve
 from ringmap.graphs.sameas import sightings as same_as_sightings
@@ -203,19 +204,9 @@ def _place(spec: MapSpec, seed: int = 7) -> MapSpec:
     return spec
 
 
-def _edges_within(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
-    """``(source, target, type)`` of every edge between ``nodes``, sorted.
-
-    Faster than iterating a networkx subgraph view, which re-checks membership at every step.
-    """
-    wanted = set(nodes)
-    return sorted((src, dst, rel) for src in wanted
-                  for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
-
-
 def _detailed(drawer: _Drawer, nodes: Iterable[str]) -> tuple[list[MapNode], list[MapEdge]]:
     wanted = sorted(nodes)
-    within = _edges_within(drawer.graph, wanted)
+    within = edges_among(drawer.graph, wanted)
     drawer.read_ahead([*wanted, *(edge_id(r, s, d) for s, d, r in within)])
     drawn = [drawer.node(n) for n in wanted]
     edges = [drawer.edge(s, d, r) for s, d, r in within]
@@ -249,6 +240,7 @@ def cell_map(
     reveal: bool = False,
     graph: nx.MultiDiGraph | None = None,
     latest: tuple[str, list[CellRecord]] | None = None,
+    reaches: list[CellReach] | None = None,
 ) -> MapSpec:
     """The cells of the latest run: an overview of every cell, or the named cells in detail.
 
@@ -274,13 +266,20 @@ def cell_map(
         The latest cell run's id and its cells (not empty) if the caller holds them, as
         ``ringmap run`` does after saving them: not read again (at 600 cells they take
         0.4 GB). Used when no ``cells`` are named.
+    reaches
+        The reach of each of ``latest``'s cells (:func:`~ringmap.viz.reach.reach_cells` of
+        ``graph``) if the caller already found them, as ``ringmap run`` does once for all its
+        maps, timelines and packages. Used with ``latest``.
     """
     if budget < 1:
         raise ConfigError("the node budget must be at least 1")
-    run_id, records = (latest if latest is not None and cells is None
-                       else select_cells(store, cells))
-    graph = store.project() if graph is None else graph
-    reaches = reach_cells(graph, records)
+    if latest is not None and cells is None:
+        run_id, records = latest
+    else:
+        (run_id, records), reaches = select_cells(store, cells), None
+    # read from the packed arrays, not built as Python dicts (6 GB at 2.6M rows)
+    graph = store.evidence() if graph is None else graph
+    reaches = reach_cells(graph, records) if reaches is None else reaches
     privacy = Privacy.for_graph(graph, reveal=reveal)
     title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
              else f"Cells of run {run_id}")
@@ -325,9 +324,10 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
             owners[n].add(r.cell_id)
     shared = {n for n, cs in owners.items() if len(cs) > 1 and drawer.cells.get(n) is None}
     keep = shared if len(shared) <= budget // 4 else set()
-    inside = _edges_within(graph, shown)
+    inside = edges_among(graph, shown)
 
     def grouping(fold: bool) -> Callable[[str], str]:
+        @functools.cache  # once per node, not at every end of every edge
         def group_of(node: str) -> str:
             kind = str(graph.nodes[node].get("type"))
             cell = drawer.cells.get(node)
@@ -458,7 +458,7 @@ def _hop_overview(drawer: _Drawer, distance: Mapping[str, int], budget: int, tit
     def group_of(node: str) -> str:
         return f"{distance[node]}\x00{drawer.graph.nodes[node].get('type')}"
 
-    collapsed = collapse(_edges_within(drawer.graph, distance), keep, group_of,
+    collapsed = collapse(edges_among(drawer.graph, distance), keep, group_of,
                          nodes=sorted(distance))
     drawer.read_ahead(collapsed.kept)
     nodes = [drawer.node(n) for n in collapsed.kept]

@@ -29,7 +29,7 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import Paid, Reached, reached_by_cell
 from ringmap.errors import NotFound
-from ringmap.graphs.evidence import node_types, pairs_by_rel
+from ringmap.graphs.evidence import adjacent, node_types, pairs_by_rel
 from ringmap.graphs.model import CellRecord, Money
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -52,11 +52,10 @@ def linked(
     ``direction`` is ``"out"`` when ``node`` is the source.
     """
     wanted = None if rels is None else frozenset(rels)
-    for direction, adjacent in (("out", graph.succ[node]), ("in", graph.pred[node])):
-        for other, keyed in adjacent.items():
-            for rel in keyed:  # multigraph edge keys are the relationship types
-                if wanted is None or rel in wanted:
-                    yield rel, direction, other
+    for direction, out in (("out", True), ("in", False)):
+        for rel, other in adjacent(graph, node, out):
+            if wanted is None or rel in wanted:
+                yield rel, direction, other
 
 
 def _type(graph: nx.MultiDiGraph, node: str) -> str:

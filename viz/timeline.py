@@ -57,7 +57,7 @@ from ringmap.analysis.victims import Paid, cell_side
 from ringmap.analysis.windows import day_of
 from ringmap.errors import ExportError
 from ringmap.fileio import write_atomic
-from ringmap.graphs.evidence import edges_by_rel, nodes_of_type
+from ringmap.graphs.evidence import adjacent, edges_by_rel, nodes_of_type
 from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
@@ -139,10 +139,11 @@ class Timeline:
 
 
 def _victims_using(graph: nx.MultiDiGraph, node: str) -> Iterator[str]:
-    for user, keyed in graph.pred[node].items():
-        attrs = graph.nodes[user]
-        if "USES" in keyed and attrs.get("type") == "Person" and attrs.get("role") == Role.VICTIM:
-            yield user
+    for rel, user in adjacent(graph, node, out=False):
+        if rel == "USES":
+            attrs = graph.nodes[user]
+            if attrs.get("type") == "Person" and attrs.get("role") == Role.VICTIM:
+                yield user
 
 
 def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: Mapping[str, Any],
@@ -609,7 +610,7 @@ def timeline_row(line: Timeline) -> dict[str, Any]:
 
 def timeline_of(store: Store, cell: str | None = None) -> Timeline:
     """The case's timeline, or that of ``cell`` of the latest cell run."""
-    graph = store.project()
+    graph = store.evidence()  # read from the packed arrays, not built as Python dicts
     if cell is None:
         return case_timeline(graph)
     _, records = select_cells(store, [cell])
@@ -617,8 +618,11 @@ def timeline_of(store: Store, cell: str | None = None) -> Timeline:
 
 
 def cell_timelines(graph: nx.MultiDiGraph, records: Sequence[CellRecord],
-                   fx: FxTable | None = None) -> list[Timeline]:
-    """The timeline of each cell of one run, in the run's order."""
+                   fx: FxTable | None = None, reaches: Sequence[CellReach] | None = None
+                   ) -> list[Timeline]:
+    """The timeline of each cell of one run, in the run's order; ``reaches`` are the cells'
+    (:func:`~ringmap.viz.reach.reach_cells` of ``graph`` and ``records``) if the caller
+    already found them."""
     fx = fx or FxTable.load()
     return [cell_timeline(graph, r.members, r.payments, fx, title=f"Cell {r.cell_id}")
-            for r in reach_cells(graph, records)]
+            for r in (reach_cells(graph, records) if reaches is None else reaches)]

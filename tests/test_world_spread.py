@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import CellMember, CellRecord
 from ringmap.viz import world
-from ringmap.viz.render import MapNode, MapSpec
+from ringmap.viz.render import MapNode, MapSpec, read_payload, render_map
 
 Points = dict[str, tuple[float, float]]
 
@@ -133,14 +134,24 @@ def _crowded_case(cells: int) -> tuple[nx.MultiDiGraph, list[CellRecord]]:
     return graph, records
 
 
+@pytest.fixture
+def one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells drawn one by one however many (above ``MOST_CELLS`` they are drawn per raid
+    city): the layout of many markers is tested at sizes that show its cost."""
+    monkeypatch.setattr(world, "MOST_CELLS", 10**6)
+
+
 def _overlapping(spec: MapSpec) -> list[tuple[str, str]]:
-    drawn = [n for n in spec.nodes if n.x is not None and n.y is not None]
+    # a city's dot, with no label, lies under the markers (issue 16)
+    drawn = [n for n in spec.nodes if n.x is not None and n.y is not None
+             and not n.id.startswith("spot:")]
     pos = [[float(n.x or 0), float(n.y or 0)] for n in drawn]
     boxes = [world._box(n) for n in drawn]
     return [(drawn[i].id, drawn[j].id) for i, j in itertools.combinations(range(len(drawn)), 2)
             if world._overlap(i, j, pos, boxes)]
 
 
+@pytest.mark.usefixtures("one_by_one")
 def test_issue_16_no_labels_overlap_with_many_co_located_sites(tmp_path: Path) -> None:
     graph, records = _crowded_case(240)
     store = EmbeddedStore(tmp_path / "case.db")
@@ -165,6 +176,7 @@ def test_issue_16_no_labels_overlap_with_many_co_located_sites(tmp_path: Path) -
             and edge.title.endswith(f"raid sites: {graph.nodes[site]['name']}"))
 
 
+@pytest.mark.usefixtures("one_by_one")
 def test_issue_16_layout_cost_grows_with_the_markers_not_their_pairs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lay_out = world._lay_out
@@ -185,6 +197,7 @@ def test_issue_16_layout_cost_grows_with_the_markers_not_their_pairs(
     assert large / small < 4 * 1.5  # four times the markers, not sixteen
 
 
+@pytest.mark.usefixtures("one_by_one")
 def test_issue_16_cells_take_turns_on_rings_not_one_ring_wider_than_the_world(
         tmp_path: Path) -> None:
     """600 cells on one ring 60 units apart made the map 11,000 units wide, the world 1,000."""
@@ -192,3 +205,99 @@ def test_issue_16_cells_take_turns_on_rings_not_one_ring_wider_than_the_world(
     spec = world.victim_map(EmbeddedStore(tmp_path / "case.db"), graph=graph, cells=records)
     left, _, right, _ = spec.bounds or (0.0, 0.0, 0.0, 0.0)
     assert right - left < 4 * 2 * world.WORLD_HALF_WIDTH
+
+
+def _city_arcs(spec: MapSpec) -> dict[str, tuple[int, float]]:
+    """Victims and USD of the arcs into each country, added over the markers they come from."""
+    found: dict[str, tuple[int, float]] = {}
+    for edge in spec.edges:
+        if edge.dst.startswith("country:") and not edge.dashes:
+            victims = int(edge.title.split("\n")[1].split(" ")[0].replace(",", ""))
+            paid = re.search(r"USD ([\d,.]+)", edge.title)
+            usd = float(paid.group(1).replace(",", "")) if paid else 0.0
+            was = found.get(edge.dst, (0, 0.0))
+            found[edge.dst] = (was[0] + victims, was[1] + usd)
+    return found
+
+
+def test_issue_16_above_most_cells_a_marker_per_raid_city_adds_up_its_cells(
+        strikeback: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The threshold: the example's 8 cells are drawn one by one at MOST_CELLS = 8 (the map
+    as without it), per raid city at 7; the cities' arcs carry into each country what the
+    cells' arcs carried, every cell is in one city's tooltip and search names, and the
+    countries stay at their places."""
+    graph = strikeback.project()
+    records = (strikeback.latest_cells() or ("", []))[1]
+    assert len(records) == 8
+    as_ever = render_map(world.victim_map(strikeback, graph=graph))
+    monkeypatch.setattr(world, "MOST_CELLS", 8)
+    one_by_one = world.victim_map(strikeback, graph=graph)
+    assert render_map(one_by_one) == as_ever
+    assert one_by_one.finds == {} and "finds" not in read_payload(as_ever)
+    monkeypatch.setattr(world, "MOST_CELLS", 7)
+    by_city = world.victim_map(strikeback, graph=graph)
+    assert not any(n.id.startswith("cell:") for n in by_city.nodes)
+    cities = [n for n in by_city.nodes if n.id.startswith("city:")]
+    assert 1 < len(cities) < len(records)
+    # each city's arcs into a country add up its cells' (the cell reports' counts)
+    cells_in = {n.id: by_city.finds[n.id] for n in cities}
+    assert sorted(c for found in cells_in.values() for c in found) == sorted(
+        f"Cell {r.cell_id}" for r in records)
+    for city in cities:
+        assert all(name in city.title for name in cells_in[city.id])
+    one, agg = _city_arcs(one_by_one), _city_arcs(by_city)
+    assert one.keys() == agg.keys() and len(one) > 3
+    for country, (victims, usd) in one.items():
+        assert agg[country][0] == victims
+        assert agg[country][1] == pytest.approx(usd, abs=0.01 * len(records))
+    assert sum(v for v, _ in agg.values()) == sum(
+        sum(r.summary.victims_by_country.values()) for r in records if r.summary)
+    # the countries are where they were (no pile of cells to push them off)
+    at = {n.id: (n.x, n.y) for n in one_by_one.nodes}
+    for node in by_city.nodes:
+        if node.id.startswith("country:") and node.x is not None:
+            x, y = at[node.id]
+            assert math.hypot((node.x or 0) - (x or 0), (node.y or 0) - (y or 0)) < 40
+    assert _overlapping(by_city) == []
+    legend = [item.label for section in by_city.legend for item in section.items]
+    assert any(label.startswith("Malolos · ") for label in legend)
+
+
+def test_issue_16_hundreds_of_cells_make_a_readable_map(tmp_path: Path) -> None:
+    """600 cells: one marker per raid city (13), no label over another, the world's width
+    kept, a legend of a few dozen lines, every cell found by the search box at its city and
+    named in its tooltip up to a count."""
+    graph, records = _crowded_case(600)
+    spec = world.victim_map(EmbeddedStore(tmp_path / "case.db"), graph=graph, cells=records)
+    cities = [n for n in spec.nodes if n.id.startswith("city:")]
+    assert len(cities) == len(_CITIES)
+    assert not any(n.id.startswith(("cell:", "Location:", "sites:")) for n in spec.nodes)
+    assert _overlapping(spec) == []
+    left, _, right, _ = spec.bounds or (0.0, 0.0, 0.0, 0.0)
+    assert right - left < 1.5 * 2 * world.WORLD_HALF_WIDTH
+    assert sum(len(section.items) for section in spec.legend) < 60
+    found = [name for names in spec.finds.values() for name in names]
+    assert sorted(found) == sorted(f"Cell {r.cell_id}" for r in records)
+    busiest = next(n for n in cities if n.label == "City 0 · 149 cells")
+    assert f"… and {149 - world._LISTED} more cells: search a cell id" in busiest.title
+    assert busiest.title.count("\nCell C") == world._LISTED
+    assert "149 raid sites: City 0 call centre 4; City 0 call centre 8;" in busiest.title
+    # each city tied to the dot where its sites are, drawn under the markers
+    assert sorted(spec.strokes) == sorted((f"spot:{n.id}", n.id) for n in cities)
+    data = read_payload(render_map(spec))
+    assert sorted(len(names) for names in data["finds"].values()) == sorted(
+        len(spec.finds[n.id]) for n in cities)
+
+
+def test_issue_16_a_city_with_no_cell_keeps_its_sites_and_cells_with_none_are_apart(
+        tmp_path: Path) -> None:
+    graph, records = _crowded_case(60)
+    graph.add_node("Location:idle", type="Location", name="Idle office", city="Nowhere",
+                   lat=14.0, lon=121.0)
+    records.append(CellRecord(cell_id="C99999", members=[CellMember(node_id="Person:none",
+                                                                    confidence=1.0)]))
+    spec = world.victim_map(EmbeddedStore(tmp_path / "case.db"), graph=graph, cells=records)
+    labels = {n.label for n in spec.nodes}
+    assert "Idle office" in labels and "No known raid site · 1 cell" in labels
+    assert spec.finds["city:"] == ["Cell C99999"]
+    assert _overlapping(spec) == []

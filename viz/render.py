@@ -201,6 +201,10 @@ class MapSpec:
     """Plain lines between two nodes (by id), drawn under the nodes in the edge colour,
     without tooltip or arrow: thousands cost the page almost nothing, where as many edges
     cost it seconds (each edge is an object with its own options and label)."""
+    finds: dict[str, list[str]] = field(default_factory=dict)
+    """Names the search box also finds at a node (by id), besides its label: the cells a
+    marker of the victims map stands for. A map with none is written as before, without the
+    script that searches them."""
 
 
 def script_json(value: Any) -> str:
@@ -229,13 +233,21 @@ def _assets() -> dict[str, str]:
     vis_js = _SOURCE_MAP.sub("\n", (VENDOR / "vis-network.min.js").read_text(encoding="utf-8"))
     app_js = (TEMPLATES / "map.js").read_text(encoding="utf-8")
     layers_js = (TEMPLATES / "layers.js").read_text(encoding="utf-8")
-    for name, script in (("vis-network", vis_js), ("map.js", app_js), ("layers.js", layers_js)):
+    find_js = (TEMPLATES / "find.js").read_text(encoding="utf-8")
+    for name, script in (("vis-network", vis_js), ("map.js", app_js), ("layers.js", layers_js),
+                         ("find.js", find_js)):
         if "</script" in script.lower():  # would end the inline element early
             raise ExportError(f"the {name} script cannot be inlined: it contains '</script'")
     css = (TEMPLATES / "map.css").read_text(encoding="utf-8")
-    csp = "; ".join([
+    return {"vis_js": vis_js, "layers_js": layers_js, "app_js": app_js, "css": css,
+            "csp": _csp([vis_js, layers_js, app_js], css), "find_js": find_js}
+
+
+def _csp(scripts: Sequence[str], css: str) -> str:
+    """The page's Content Security Policy: nothing but these inline scripts and style."""
+    return "; ".join([
         "default-src 'none'",
-        f"script-src {_csp_hash(vis_js)} {_csp_hash(layers_js)} {_csp_hash(app_js)}",
+        "script-src " + " ".join(_csp_hash(script) for script in scripts),
         # the page's own stylesheet by hash; vis-network styles elements through the CSSOM
         f"style-src {_csp_hash(css)}",
         "img-src data:",
@@ -248,7 +260,6 @@ def _assets() -> dict[str, str]:
         "base-uri 'none'",
         "form-action 'none'",
     ])
-    return {"vis_js": vis_js, "layers_js": layers_js, "app_js": app_js, "css": css, "csp": csp}
 
 
 def _options(spec: MapSpec) -> dict[str, Any]:
@@ -422,7 +433,12 @@ def read_payload(html: str) -> dict[str, Any]:
 def render_map(spec: MapSpec) -> str:
     """The map as one self-contained HTML page."""
     net, looks = _network(spec)
-    assets = _assets()
+    assets = dict(_assets())
+    if spec.finds:  # the search script, admitted by the policy, only where it has names
+        assets["csp"] = _csp([assets["vis_js"], assets["layers_js"], assets["app_js"],
+                              assets["find_js"]], assets["css"])
+    else:
+        del assets["find_js"]
     extras = {
         "legend": [{"title": shown(s.title), "items": [{"glyph": i.glyph, "color": i.color,
                                                         "label": shown(i.label)}
@@ -451,7 +467,10 @@ def render_map(spec: MapSpec) -> str:
                             "edges": _rows(ends, _FIELDS["edges"], shared),
                             "groups": [_group(g, index) for g in spec.groups],
                             "strokes": [index[n] for pair in spec.strokes for n in pair],
-                            "options": json.loads(options), **extras})
+                            "options": json.loads(options), **extras,
+                            **({"finds": {index[n]: [shown(x) for x in names]
+                                          for n, names in spec.finds.items()}}
+                               if spec.finds else {})})
 
     net.templateEnv.globals.update(ringmap=assets, ringmap_payload=payload)
     html: str = net.generate_html(name="map.html")

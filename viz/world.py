@@ -31,8 +31,8 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -47,7 +47,7 @@ from ringmap.graphs.model import CellRecord, CountryMoney, Money
 from ringmap.graphs.normalise import country_table
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, is_victim
-from ringmap.viz.reach import CellReach, figures, reach_cells
+from ringmap.viz.reach import CellReach, Figures, figures, reach_cells
 from ringmap.viz.render import (
     LegendEntry,
     LegendSection,
@@ -62,8 +62,8 @@ from ringmap.viz.render import (
 from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
-__all__ = ["OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "name_of", "outlines",
-           "victim_map"]
+__all__ = ["MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "name_of",
+           "outlines", "victim_map"]
 
 OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
 #: half the width of the world on the map, in canvas units (vis-network's font sizes are in
@@ -72,6 +72,11 @@ WORLD_HALF_WIDTH = 500.0
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796
 _M = math.sqrt(3) / 2
 _LABEL_CHARS = 40
+#: the most cells the victims map draws one by one, each with its marker, arcs and legend
+#: line: about what one screen shows readably. Above it (a national case: hundreds of
+#: cells) they are drawn per raid city (:func:`_draw_cities`), so the world keeps its size
+#: and the arcs say which city's offices hit which countries, and how hard
+MOST_CELLS = 40
 _INSET_MAX_SPAN = 25.0  # degrees: raid sites spread wider than this are drawn on the world map
 _LAND = "#ecebe6"
 _BORDER = "#b9b7ae"
@@ -617,9 +622,22 @@ class _Canvas:
     shapes: list[Shape]
 
 
+def _country_radius(victims: int) -> float:
+    """A country marker's radius: by the square root of its victims up to 64 of them (25
+    units), by their logarithm beyond, so thousands of victims of a country of a national
+    case make a marker about the size of a small country, not one over its neighbours.
+
+    >>> _country_radius(16), round(_country_radius(2048), 1)
+    (15.0, 32.5)
+    """
+    if victims <= 64:
+        return 5 + 2.5 * math.sqrt(victims)
+    return 25 + 1.5 * math.log2(victims / 64)
+
+
 def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
-                   active: Mapping[str, tuple[str, str] | None], canvas: _Canvas
-                   ) -> dict[str, MapNode]:
+                   active: Mapping[str, tuple[str, str] | None], canvas: _Canvas,
+                   radius: Callable[[int], float] = _country_radius) -> dict[str, MapNode]:
     table, _ = country_table()
     nodes: dict[str, MapNode] = {}
     for code, count in sorted(per_country.items()):
@@ -634,7 +652,7 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
             where = ("Country unknown: victims with no country in the evidence"
                      + ("" if code == UNKNOWN_COUNTRY else f" (recorded as {code})"))
             colour = _UNKNOWN
-        canvas.radius[key] = 5 + 2.5 * math.sqrt(count)
+        canvas.radius[key] = radius(count)
         nodes[key] = MapNode(key, clip(f"{name} · {count:,}", _LABEL_CHARS), color=colour,
                              font=_HALO, size=canvas.radius[key], active=active.get(code),
                              title=f"{where}\n{counted(count, 'victim')}\n"
@@ -712,37 +730,163 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     for tally in figures_of.values():  # a stale report may name a country the graph lacks
         for code in tally.by_country:
             per_country[code if code in table else UNKNOWN_COUNTRY] += 0
-    nodes = _country_nodes(per_country, money_by_country, spans, canvas)
+    by_city = len(reaches) > MOST_CELLS
+    # drawn per raid city, the countries of a national case are as large as those of a
+    # small one, their labels giving the counts: markers over their neighbours would be
+    # pushed off their places
+    most = max(per_country.values(), default=0) or 1
+    nodes = _country_nodes(per_country, money_by_country, spans, canvas,
+                           radius=(lambda n: 6 + 9 * math.sqrt(n / most)) if by_city
+                           else _country_radius)
 
     site_geo = _sites(graph)
     inset = _inset(site_geo)
     privacy = Privacy()
     blocks = _site_blocks(graph, site_geo, equal_earth if inset is None else inset.project,
                           privacy)
-    drawn_as: dict[str, str] = {}  # raid site -> the marker that shows it
-    for block in blocks:
-        canvas.points[block.key] = block.at
-        for node in block.nodes:
-            canvas.radius[node.id] = 7
-            nodes[node.id] = node
-        drawn_as |= block.drawn_as
-    ring = _cell_ring(reaches, {site: canvas.points[b.key] for b in blocks for site in b.sites},
-                      gap=60.0)
     events_of = {r.cell_id: (cell_lines[r.cell_id] if r.cell_id in cell_lines
                              else cell_timeline(graph, r.members, r.payments)).events
                  for r in reaches}
-    edges: list[MapEdge] = []
-    unplaced: list[str] = []
+    d = _Drawing(graph, canvas, nodes, figures_of, events_of, placed, privacy)
+    cities = _draw_cities(d, reaches, blocks) if by_city else None
+    if cities is None:
+        _draw_cells(d, reaches, blocks, order)
+    blocks = [b for b in blocks if b.key in canvas.points]  # not those a city marker stands for
+    boxes = {k: _box(nodes[k]) for k in canvas.points} | {b.key: b.box for b in blocks}
+    held, spots = None, {}
+    if cities is not None:
+        # the city markers are moved apart, labels and all, and the panel sized to hold them;
+        # a dot stays where each city is, its marker tied to it
+        spots = {f"spot:{k}": canvas.points[k] for k in d.inside if k.startswith("city:")}
+        canvas.points |= _lay_out({k: canvas.points[k] for k in d.inside}, boxes, set())
+        canvas.points |= spots
+        held = boxes | dict.fromkeys(spots, (3.0, 3.0, 3.0))
+    panel = _place_inset(inset, site_geo, canvas, [*d.inside, *spots], world_bottom, held)
+    spots = {k: canvas.points.pop(k) for k in spots}
+    _place_apart(nodes, canvas, d.unplaced, world_bottom if panel is None else panel[3])
+    boxes |= {k: _box(nodes[k]) for k in canvas.points if k not in boxes}
+    heavy = {k for k in canvas.points if k.startswith("country:")}
+    laid = _lay_out(canvas.points, boxes, heavy)
+    offsets = {node.id: (block.key, dx, dy) for block in blocks
+               for node, (dx, dy) in zip(block.nodes, block.offsets, strict=True)}
+    for key, node in nodes.items():
+        at, dx, dy = offsets.get(key, (key, 0.0, 0.0))
+        node.x, node.y = laid[at][0] + dx, laid[at][1] + dy
+        node.fixed = True
+    for city in cities or ():
+        if (spot := f"spot:{city.key}") in spots:
+            x, y = spots[spot]
+            # a blank label: an empty one is drawn as the node's id
+            nodes[spot] = MapNode(spot, " ", title=f"{city.name}: where its raid sites are",
+                                  size=3, color=city.colour, x=x, y=y, fixed=True)
+    bounds = _bounds(nodes.values(), (-WORLD_HALF_WIDTH, world_top, WORLD_HALF_WIDTH,
+                                      world_bottom if panel is None else panel[3]))
+    attributed = len(set().union(*(r.victims for r in reaches))) if reaches else 0
+    legend = _legend(records, order, figures_of, per_country, attributed, len(victims))
+    if cities is not None:
+        legend[2:] = _city_legend(cities, figures_of)
+        notes = _city_notes(cities, inset is not None)
+    else:
+        notes = _cell_notes(records, inset is not None, len(d.unplaced))
+    return MapSpec("Victims across countries", list(nodes.values()), d.edges, legend, notes,
+                   physics=False, backdrop=canvas.shapes, bounds=bounds,
+                   weights={"victims": "victims", "usd": "money (USD)"},
+                   window=window, window_shown=_shown(window, active), finds=d.finds,
+                   strokes=[(k, k.removeprefix("spot:")) for k in spots])
+
+
+@dataclass
+class _Drawing:
+    """What cells (or raid cities) are drawn onto and from: the canvas and markers so far
+    (countries), each cell's figures and events, the country each victim is drawn in; and
+    what drawing them adds besides markers."""
+
+    graph: nx.MultiDiGraph
+    canvas: _Canvas
+    nodes: dict[str, MapNode]
+    figures_of: Mapping[str, Figures]
+    events_of: Mapping[str, Sequence[Event]]
+    placed: Mapping[str, str]
+    privacy: Privacy
+    edges: list[MapEdge] = field(default_factory=list)
+    inside: list[str] = field(default_factory=list)
+    """Markers that go into the inset panel with the raid sites."""
+    unplaced: list[str] = field(default_factory=list)
+    """Markers of cells with no known raid site (drawn apart, at the left)."""
+    finds: dict[str, list[str]] = field(default_factory=dict)
+    """The cells the search box finds at a marker that does not name them."""
+
+    def block_nodes(self, block: _Block) -> None:
+        """Draw a city's raid sites as they are: stacked, or one marker listing them."""
+        self.canvas.points[block.key] = block.at
+        for node in block.nodes:
+            self.canvas.radius[node.id] = 7
+            self.nodes[node.id] = node
+        self.inside.append(block.key)
+
+    def arcs(self, key: str, name: str, colour: str, by_country: Mapping[str, int],
+             money: Mapping[str, CountryMoney], events: Iterable[Event], of: str = "",
+             widths: tuple[Callable[[int], float], Callable[[float], float]] = (
+                 lambda hit: 1 + 2 * math.log2(1 + hit),
+                 lambda usd: 1 + 1.2 * math.log2(1 + usd / 250))) -> None:
+        """Arcs from marker ``key`` (called ``name``) to the countries of its victims,
+        ``by_country`` victims and ``money`` paid each, active on the days of ``events``
+        that concern a victim there; ``of`` says whose figures they are, ``widths`` the
+        width of an arc of so many victims, and of so many USD paid."""
+        active: dict[str, list[Event]] = defaultdict(list)
+        for e in events:
+            if e.victim and e.victim in self.placed:
+                active[self.placed[e.victim]].append(e)
+        table, _ = country_table()
+        by_victims, by_usd = widths
+        for code, hit in sorted(by_country.items()):
+            traced = money.get(code)
+            usd = traced.usd if traced else 0.0
+            self.edges.append(MapEdge(
+                key, f"country:{code}", color=colour, arrows=False, smooth=0.18,
+                width=by_victims(hit), weights={"victims": by_victims(hit), "usd": by_usd(usd)},
+                active=_span(active.get(code, ())),
+                title=f"{name} → {table[code].name if code in table else 'country unknown'}\n"
+                      f"{counted(hit, 'victim')}{of}\npaid: {_money_text(traced)}"))
+
+    def countries_of(self, cells: Iterable[str]) -> tuple[dict[str, int], dict[str, CountryMoney]]:
+        """The victims and money per country (as drawn: a code the country table does not
+        know is the unknown country) of these cells, their own figures added."""
+        table, _ = country_table()
+        victims: dict[str, int] = defaultdict(int)
+        money: dict[str, CountryMoney] = {}
+        for cell in cells:
+            tally = self.figures_of[cell]
+            for code, hit in tally.by_country.items():
+                victims[code if code in table else UNKNOWN_COUNTRY] += hit
+            for code, paid in tally.money.by_country.items():
+                code = code if code in table else UNKNOWN_COUNTRY
+                money[code] = _add_money(money.get(code), paid)
+        return victims, money
+
+
+def _draw_cells(d: _Drawing, reaches: list[CellReach], blocks: list[_Block],
+                order: Mapping[str, int]) -> None:
+    """Each cell a marker around the raid sites, linked to its sites and arcs to the
+    countries of its victims (a map of up to :data:`MOST_CELLS` cells)."""
+    canvas, nodes, graph, privacy = d.canvas, d.nodes, d.graph, d.privacy
+    drawn_as: dict[str, str] = {}  # raid site -> the marker that shows it
+    for block in blocks:
+        d.block_nodes(block)
+        drawn_as |= block.drawn_as
+    ring = _cell_ring(reaches, {site: canvas.points[b.key] for b in blocks for site in b.sites},
+                      gap=60.0)
     for r in reaches:
         key = f"cell:{r.cell_id}"
         if r.cell_id in ring:
             canvas.points[key] = ring[r.cell_id]
+            d.inside.append(key)
         else:
-            unplaced.append(key)
+            d.unplaced.append(key)
         canvas.radius[key] = 6 + 1.5 * math.sqrt(len(r.members))
         colour = cell_colour(order[r.cell_id])
-        tally = figures_of[r.cell_id]
-        events = events_of[r.cell_id]
+        tally = d.figures_of[r.cell_id]
+        events = d.events_of[r.cell_id]
         nodes[key] = MapNode(key, clip(name_of(r.cell_id), _LABEL_CHARS), color=colour, font=_HALO,
                              size=canvas.radius[key], active=_span(events), title=privacy.text(
                                  f"{name_of(r.cell_id)}\n{counted(len(r.members), 'member')}\n"
@@ -756,40 +900,165 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         for marker, here in shown.items():
             what = ("raid site" if marker == here[0] else "raid sites: " + "; ".join(
                 privacy.label(site, graph.nodes[site]) for site in here))
-            edges.append(MapEdge(key, marker, title=privacy.text(f"{name_of(r.cell_id)} — {what}"),
-                                 dashes=True, color=colour, arrows=False))
-        country_victims: dict[str, int] = defaultdict(int)
-        for code, hit in tally.by_country.items():
-            country_victims[code if code in table else UNKNOWN_COUNTRY] += hit
-        for code, hit in sorted(country_victims.items()):
-            traced = tally.money.by_country.get(code)
-            target = f"country:{code}"
-            name = table[code].name if code in table else "country unknown"
-            usd = traced.usd if traced else 0.0
-            edges.append(MapEdge(
-                key, target, color=colour, arrows=False, smooth=0.18,
-                width=1 + 2 * math.log2(1 + hit),
-                weights={"victims": 1 + 2 * math.log2(1 + hit),
-                         "usd": 1 + 1.2 * math.log2(1 + usd / 250)},
-                active=_span(e for e in events if e.victim and placed.get(e.victim) == code),
-                title=f"{name_of(r.cell_id)} → {name}\n{counted(hit, 'victim')}\n"
-                      f"paid: {_money_text(traced)}"))
-    panel = _place_inset(inset, site_geo, canvas,
-                         [b.key for b in blocks] + [f"cell:{c}" for c in ring], world_bottom)
-    _place_apart(nodes, canvas, unplaced, world_bottom if panel is None else panel[3])
-    boxes = {k: _box(nodes[k]) for k in canvas.points} | {b.key: b.box for b in blocks}
-    heavy = {k for k in canvas.points if k.startswith("country:")}
-    laid = _lay_out(canvas.points, boxes, heavy)
-    offsets = {node.id: (block.key, dx, dy) for block in blocks
-               for node, (dx, dy) in zip(block.nodes, block.offsets, strict=True)}
-    for key, node in nodes.items():
-        at, dx, dy = offsets.get(key, (key, 0.0, 0.0))
-        node.x, node.y = laid[at][0] + dx, laid[at][1] + dy
-        node.fixed = True
-    bounds = _bounds(nodes.values(), (-WORLD_HALF_WIDTH, world_top, WORLD_HALF_WIDTH,
-                                      world_bottom if panel is None else panel[3]))
-    attributed = len(set().union(*(r.victims for r in reaches))) if reaches else 0
-    legend = _legend(records, order, figures_of, per_country, attributed, len(victims))
+            d.edges.append(MapEdge(key, marker, dashes=True, color=colour, arrows=False,
+                                   title=privacy.text(f"{name_of(r.cell_id)} — {what}")))
+        victims, _ = d.countries_of([r.cell_id])
+        d.arcs(key, name_of(r.cell_id), colour, victims, tally.money.by_country, events)
+
+@dataclass(frozen=True, slots=True)
+class _City:
+    """The cells of one raid city drawn as one marker (a map of more than
+    :data:`MOST_CELLS` cells)."""
+
+    key: str
+    name: str
+    colour: str
+    cells: tuple[str, ...]
+    """By victims, most first."""
+    victims: int
+    """Its cells' victims, added (a victim of two of its cells counts twice)."""
+    usd: float
+
+
+def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) -> list[_City]:
+    """Cells drawn per raid city: one marker where a city's raid sites are, for the cells
+    that work there (a cell with sites in several cities at the one with most of them),
+    arcs from it to the countries of its cells' victims with their figures added; cells with
+    no known raid site one marker apart. The marker's tooltip names the city's cells by
+    victims (the first :data:`_LISTED`, the rest counted) and the search box finds every
+    one of them there. A city whose raid sites no cell works at keeps its sites as drawn."""
+    graph, privacy = d.graph, d.privacy
+    block_of = {site: b for b in blocks for site in b.sites}
+    members: dict[str, list[str]] = defaultdict(list)  # block key ("" for none) -> cells
+    for r in reaches:
+        held = Counter(block_of[s].key for s in r.sites if s in block_of)
+        members[min(held, key=lambda k: (-held[k], k)) if held else ""].append(r.cell_id)
+
+    def victims(cell: str) -> int:
+        return int(d.figures_of[cell].victims)
+
+    by_block = {b.key: b for b in blocks}
+    # the city of most victims takes the first colour
+    ranked = sorted(members, key=lambda k: (-sum(map(victims, members[k])), k))
+    cities = []
+    for i, key in enumerate(ranked):
+        cells = tuple(sorted(members[key], key=lambda c: (-victims(c), c)))
+        block = by_block.get(key)
+        name = _city_name(graph, block, privacy) if block else "No known raid site"
+        usd = sum(d.figures_of[c].money.usd for c in cells)
+        cities.append(_City(f"city:{key}", name, cell_colour(i), cells,
+                            sum(map(victims, cells)), usd))
+    for block in blocks:
+        if block.key not in members:
+            d.block_nodes(block)
+    figures_of = {city.key: d.countries_of(city.cells) for city in cities}
+    # arcs as wide as their share of the widest: which city hits which country how hard
+    most = max((hit for victims_, _ in figures_of.values() for hit in victims_.values()),
+               default=0) or 1
+    richest = max((paid.usd for _, money in figures_of.values() for paid in money.values()),
+                  default=0.0) or 1.0
+    widths = (lambda hit: 1 + 11 * hit / most, lambda usd: 1 + 11 * usd / richest)
+    for city in cities:
+        block = by_block.get(city.key.removeprefix("city:"))
+        if block is None:
+            d.unplaced.append(city.key)
+        else:
+            d.canvas.points[city.key] = block.at
+            d.inside.append(city.key)
+        d.canvas.radius[city.key] = min(8 + 1.5 * math.sqrt(len(city.cells)), 30.0)
+        events = [e for c in city.cells for e in d.events_of[c]]
+        listed = "\n".join(f"{name_of(c)} · {counted(victims(c), 'victim')} · "
+                           f"USD {d.figures_of[c].money.usd:,.0f}"
+                           for c in city.cells[:_LISTED])
+        more = len(city.cells) - _LISTED
+        sites = "" if block is None else "\n" + _listed(
+            [privacy.label(s, graph.nodes[s]) for s in block.sites], "raid site")
+        d.nodes[city.key] = MapNode(
+            city.key, clip(f"{city.name} · {counted(len(city.cells), 'cell')}", _LABEL_CHARS),
+            color=city.colour, font=_HALO, size=d.canvas.radius[city.key], active=_span(events),
+            title=privacy.text(
+                f"{city.name}: {counted(len(city.cells), 'cell')}, "
+                f"{counted(city.victims, 'victim')}, USD {city.usd:,.0f}{sites}\n"
+                f"Cells by victims (victims, USD received):\n{listed}"
+                + (f"\n… and {counted(more, 'more cell')}: search a cell id" if more > 0 else "")
+                + "\n(figures from the cells' reports, added: a victim of two cells counts "
+                  "twice)"))
+        d.finds[city.key] = [name_of(c) for c in city.cells]
+        by_country, money = figures_of[city.key]
+        d.arcs(city.key, city.name, city.colour, by_country, money, events,
+               of=f" of its {counted(len(city.cells), 'cell')}, their counts added",
+               widths=widths)
+    return cities
+
+
+#: cells (and raid sites) a city marker's tooltip, and the legend, list by name; the rest
+#: are counted, and the search box finds them
+_LISTED = 20
+
+
+def _listed(names: Sequence[str], noun: str) -> str:
+    """``names`` counted, the first :data:`_LISTED` of them named.
+
+    >>> _listed(["a", "b"], "raid site")
+    '2 raid sites: a; b'
+    """
+    more = len(names) - _LISTED
+    return (f"{counted(len(names), noun)}: " + "; ".join(names[:_LISTED])
+            + (f"; … and {more:,} more" if more > 0 else ""))
+
+
+def _city_name(graph: nx.MultiDiGraph, block: _Block, privacy: Privacy) -> str:
+    """What a city marker is called: the city of its raid sites, or, for sites with no city,
+    the site (or their number)."""
+    attrs = graph.nodes[block.sites[0]]
+    if attrs.get("city"):
+        return str(attrs["city"])
+    if len(block.sites) == 1:
+        return privacy.label(block.sites[0], attrs)
+    return counted(len(block.sites), "raid site")
+
+
+def _city_legend(cities: list[_City], figures_of: Mapping[str, Figures]
+                 ) -> list[LegendSection]:
+    """The legend's cities, its top cells by victims (never hundreds of lines) and its
+    map signs, for a map drawn per raid city."""
+    city_of = {c: city for city in cities for c in city.cells}
+    top = sorted(city_of, key=lambda c: (-figures_of[c].victims, c))
+    cells = [LegendEntry("●", city_of[c].colour, clip(
+        f"{c} · {figures_of[c].victims:,} · USD {figures_of[c].money.usd:,.0f} · "
+        f"{city_of[c].name}", 60)) for c in top[:_LISTED]]
+    if len(top) > _LISTED:
+        cells.append(LegendEntry("…", _UNKNOWN, f"and {counted(len(top) - _LISTED, 'more cell')}"
+                                                ": search a cell id"))
+    places = [LegendEntry("●", city.colour, clip(
+        f"{city.name} · {counted(len(city.cells), 'cell')} · {city.victims:,}", 60))
+        for city in cities[:_LISTED]]
+    if len(cities) > _LISTED:
+        rest = counted(len(cities) - _LISTED, "more city", "more cities")
+        places.append(LegendEntry("…", _UNKNOWN, f"and {rest}"))
+    return [
+        LegendSection("Raid cities (cells, victims)", places),
+        LegendSection(f"Top cells of {len(top):,} (victims, USD received, city)", cells),
+        LegendSection("Map", [
+            LegendEntry("●", _MARKER, "raid city: its cells (hover for them)"),
+            LegendEntry("▬", type_style("Location").color, "raid site no cell works at"),
+            LegendEntry("⌒", "#555555", "raid city → country of its cells' victims")])]
+
+
+def _city_notes(cities: list[_City], inset: bool) -> list[str]:
+    cells = sum(len(c.cells) for c in cities)
+    notes = [f"{cells:,} cells, more than {MOST_CELLS} one map shows readably: each raid city "
+             "is one marker for the cells working there (a cell with raid sites in several "
+             "cities at the one with most of them). Arcs run from it to the countries of its "
+             "cells' victims, the cells' counts added (width: victims, or money with the "
+             "switch above). Search a cell id to find its city; hover a city for its cells.",
+             "Outlines: Natural Earth 1:110m (public domain)."]
+    if inset:
+        notes.append("The framed panel enlarges the region of the raid sites.")
+    return notes
+
+
+def _cell_notes(records: list[CellRecord], inset: bool, unplaced: int) -> list[str]:
     # a referral scoped to one offender draws him, not cells: the notes say so, as the legend
     cells_, their, drawn = (("the offender", "its", "the offender is drawn beside")
                             if _alone(records) else ("cells", "their", "cells are drawn around"))
@@ -797,16 +1066,13 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
              f"{cells_} to the countries of {their} victims (width: victims, or money with the "
              "switch above). Hover anything for its figures.",
              "Outlines: Natural Earth 1:110m (public domain)."]
-    if inset is not None:
+    if inset:
         notes.append("The framed panel enlarges the region of the raid sites, which sit at "
                      f"their city (more than {_STACK} in a city: one marker, its tooltip "
                      f"listing them); {drawn} them.")
     if unplaced:
-        notes.append(f"{len(unplaced)} cell(s) with no known raid site are drawn at the left.")
-    return MapSpec("Victims across countries", list(nodes.values()), edges, legend, notes,
-                   physics=False, backdrop=canvas.shapes, bounds=bounds,
-                   weights={"victims": "victims", "usd": "money (USD)"},
-                   window=window, window_shown=_shown(window, active))
+        notes.append(f"{unplaced} cell(s) with no known raid site are drawn at the left.")
+    return notes
 
 
 def _shown(window: tuple[str, str] | None, active: tuple[date | None, date | None]
@@ -829,15 +1095,22 @@ def _add_money(total: CountryMoney | None, more: CountryMoney) -> CountryMoney:
 
 
 def _place_inset(inset: _Inset | None, site_geo: Mapping[str, tuple[float, float]],
-                 canvas: _Canvas, inside: list[str],
-                 world_bottom: float) -> tuple[float, float, float, float] | None:
+                 canvas: _Canvas, inside: list[str], world_bottom: float,
+                 boxes: Mapping[str, tuple[float, float, float]] | None = None
+                 ) -> tuple[float, float, float, float] | None:
     """Move the raid sites and their cells (``inside``) into a framed panel below the world,
-    draw the region's outlines in it and the frame on the world map; the panel's rectangle."""
+    draw the region's outlines in it and the frame on the world map; the panel's rectangle.
+    With their ``boxes`` (:func:`_box`) the panel holds their labels too."""
     if inset is None:
         return None
     xs = [canvas.points[k][0] for k in inside]
     ys = [canvas.points[k][1] for k in inside]
     margin = 45.0
+    if boxes is not None:
+        margin = 10.0
+        xs += [canvas.points[k][0] + sign * boxes[k][0] for k in inside for sign in (-1, 1)]
+        ys += [canvas.points[k][1] - boxes[k][1] for k in inside]
+        ys += [canvas.points[k][1] + boxes[k][2] for k in inside]
     width = max(max(xs) - min(xs) + 2 * margin, 300.0)
     height = max(max(ys) - min(ys) + 2 * margin, 200.0)
     # the panel sits below the world, under the region it enlarges (kept on the canvas)

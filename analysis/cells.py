@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ringmap.analysis.community import (
+    Components,
     Detector,
     Method,
     Scan,
@@ -294,13 +295,16 @@ def find_cells(
         with nullcontext(None) if detection is None else detection(agents) as detector:
             if detector is not None:
                 lap("engine")  # the agent ties in the engine
+            # each connected component on its own, its vertices in node-id order
+            components = Components(agents.graph, agents.units)
             # the consensus's first seed is the scan's run at the chosen resolution
-            detector = remembering(agents.graph, settings.method, detector)
+            detector = remembering(agents.graph, settings.method,
+                                   detector or components.detector(settings.method))
             counts = _agent_counts(agents, settings)  # agents each unit stands for
             resolution, scan = _resolution(agents, settings, counts, detector)
             lap("resolution")
             labels, confidence = consensus(agents.graph, settings.method, resolution,
-                                           settings.seed, settings.runs, detector)
+                                           settings.seed, settings.runs, detector, components)
         membership, cells, unassigned = _assemble(agents, labels, confidence, settings,
                                                   counts)
         lap("consensus")

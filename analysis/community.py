@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import random
@@ -33,6 +34,7 @@ import networkx as nx
 import numpy as np
 
 __all__ = [
+    "Components",
     "Detector",
     "Method",
     "Scan",
@@ -152,12 +154,147 @@ def detect(graph: ig.Graph, method: Method, resolution: float, seed: int) -> lis
     return _membership(n, nx.community.asyn_lpa_communities(g, weight="weight", seed=seed))
 
 
-def _detector(graph: ig.Graph, method: Method) -> Detector:
-    """:func:`detect` on ``graph`` by ``method``, as a :data:`Detector`."""
-    def run(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
-        return [detect(graph, method, resolution, seed) for resolution, seed in runs]
+def _mixed(seed: int, key: str) -> int:
+    """The seed of one component: the run's ``seed`` mixed with the component's ``key``."""
+    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
-    return run
+
+def _compact(labels: np.ndarray) -> tuple[int, ...]:
+    """``labels`` renumbered 0, 1, ... in order of first appearance (a partition's shape)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))
+    return tuple(rank[inverse].tolist())
+
+
+class Components:
+    """The connected components of a graph, each detected as a graph of its own.
+
+    No method here ever puts two components in one community, and the modularity of a
+    partition that respects the components is the sum of theirs. With resolution ``gamma``
+    on the whole graph (total tie weight ``m``, strengths ``k``),
+
+    ``Q = 1/2m sum_ij [A_ij - gamma k_i k_j / 2m] d(c_i, c_j)``
+
+    splits into one sum per component ``c`` (weight ``m_c``). Component ``c`` alone at
+    resolution ``gamma_c`` has ``Q_c = 1/2m_c sum_ij [A_ij - gamma_c k_i k_j / 2m_c] d``,
+    and ``(m_c / m) Q_c`` is its share of ``Q`` exactly when ``gamma_c / 2m_c = gamma / 2m``:
+
+    ``gamma_c = gamma * m_c / m``,  ``Q = sum_c (m_c / m) Q_c(gamma_c)``.
+
+    So running each component at ``gamma_c`` optimises the very objective of one run on the
+    whole graph, and a component's best partition is chosen on its own ``Q_c``. It is also
+    cheaper: Leiden on the whole graph takes more passes to stability the larger the graph
+    (41 at 5,400 cells against 14 at 600), its components one by one about what their size
+    says.
+
+    A component's run depends on that component only: its vertices are taken in node-id
+    order (``names``; default the vertex ids), its ties in that order, and its seed is the
+    run's seed mixed with its smallest node id. Evidence added elsewhere (another component)
+    leaves its communities as they were, as long as its resolution ``gamma_c`` is the same.
+    A lone vertex is its own community; two vertices with their one tie need no run: they
+    are together when that raises modularity, that is when ``gamma_c < 2``.
+
+    >>> g = ig.Graph(n=5, edges=[(0, 1), (2, 3), (3, 4), (2, 4)])
+    >>> parts = Components(g)
+    >>> len(parts.runnable), parts.total  # the pair and the triangle
+    (2, 4.0)
+    >>> parts.detector("leiden")([(1.0, 7)])
+    [[0, 0, 5, 5, 5]]
+    """
+
+    def __init__(self, graph: ig.Graph, names: Sequence[str] | None = None) -> None:
+        n = graph.vcount()
+        keys = list(names) if names is not None else [str(v) for v in range(n)]
+        self.n = n
+        component = np.asarray(graph.connected_components().membership, dtype=np.int64)
+        edges = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        weights = np.asarray(_weights(graph) or [1.0] * len(edges), dtype=np.float64)
+        self.total = float(weights.sum())
+        """``m``: the whole graph's tie weight."""
+        # vertices grouped by component, in node-id order inside each
+        order = np.asarray(sorted(range(n), key=lambda v: (component[v], keys[v])),
+                           dtype=np.int64)
+        local = np.empty(n, dtype=np.int64)
+        sizes = np.bincount(component, minlength=int(component.max(initial=-1)) + 1)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        local[order] = np.arange(n) - starts[component[order]]
+        # ties in each component's own order: by its local (lower, higher) vertex
+        a, b = local[edges[:, 0]], local[edges[:, 1]]
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        tie_of = component[edges[:, 0]]
+        by = np.lexsort((high, low, tie_of))
+        tie_starts = np.concatenate(
+            [[0], np.cumsum(np.bincount(tie_of, minlength=len(sizes)))])
+        self.vertices: list[np.ndarray] = []
+        """Each component's vertices in node-id order (every component)."""
+        self.runnable: list[tuple[int, ig.Graph, float, str]] = []
+        """(component, its graph, its weight ``m_c``, its key) of those with two vertices
+        or more."""
+        for c in range(len(sizes)):
+            vs = order[starts[c]:starts[c + 1]]
+            self.vertices.append(vs)
+            if len(vs) < 2:
+                continue
+            ties = by[tie_starts[c]:tie_starts[c + 1]]
+            part = ig.Graph(n=len(vs), edges=np.column_stack([low[ties], high[ties]]).tolist())
+            tie_weights = weights[ties]
+            part.es["weight"] = tie_weights.tolist()
+            self.runnable.append((c, part, float(tie_weights.sum()), keys[vs[0]]))
+
+    def resolution(self, resolution: float, weight: float) -> float:
+        """``gamma_c``: the resolution of a component of this ``weight`` (``m_c``)."""
+        return resolution * weight / self.total
+
+    def detector(self, method: Method) -> Detector:
+        """:func:`detect` by ``method`` on each component at its ``gamma_c``, as a
+        :data:`Detector` on the whole graph (a label per vertex)."""
+        def partition(resolution: float, seed: int) -> list[int]:
+            labels = np.arange(self.n, dtype=np.int64)  # each alone, unless run below
+            free = self.n
+            for c, part, weight, key in self.runnable:
+                gamma = self.resolution(resolution, weight)
+                vs = self.vertices[c]
+                if part.vcount() == 2:  # label propagation ignores the resolution
+                    if method == "lpa" or gamma < 2:
+                        labels[vs[1]] = labels[vs[0]]
+                    continue
+                found = np.asarray(detect(part, method, gamma, _mixed(seed, key)))
+                labels[vs] = found + free
+                free += int(found.max()) + 1
+            result: list[int] = labels.tolist()
+            return result
+
+        def run(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
+            return [partition(resolution, seed) for resolution, seed in runs]
+
+        return run
+
+    def best(self, partitions: Sequence[Sequence[int]], resolution: float) -> list[int]:
+        """Per component, the partition of ``partitions`` with the highest ``Q_c`` at
+        ``gamma_c`` (ties: the earliest), as one membership of the whole graph."""
+        arrays = [np.asarray(p, dtype=np.int64) for p in partitions]
+        labels = np.arange(self.n, dtype=np.int64)  # a lone vertex keeps its own
+        free = self.n
+        for c, part, weight, _key in self.runnable:
+            vs = self.vertices[c]
+            shapes = [_compact(p[vs]) for p in arrays]
+            chosen = shapes[0]
+            if any(shape != chosen for shape in shapes):
+                gamma = self.resolution(resolution, weight)
+                scores = [part.modularity(list(shape), weights="weight", resolution=gamma)
+                          for shape in shapes]
+                chosen = shapes[max(range(len(shapes)), key=lambda i: (scores[i], -i))]
+            labels[vs] = np.asarray(chosen, dtype=np.int64) + free
+            free += len(vs)
+        result: list[int] = labels.tolist()
+        return result
+
+
+def _detector(graph: ig.Graph, method: Method) -> Detector:
+    """:func:`detect` by ``method`` on each connected component of ``graph``
+    (:class:`Components`), as a :data:`Detector`."""
+    return Components(graph).detector(method)
 
 
 def remembering(graph: ig.Graph, method: Method, detector: Detector | None = None
@@ -351,27 +488,24 @@ def co_assignment(final: Sequence[int], runs: Sequence[Sequence[int]]) -> list[f
 
 def consensus(
     graph: ig.Graph, method: Method, resolution: float, seed: int, runs: int,
-    detector: Detector | None = None,
+    detector: Detector | None = None, components: Components | None = None,
 ) -> tuple[list[int], list[float]]:
     """Run ``runs`` seeds (``seed``, ``seed+1``, ...), keep the best, score each vertex.
 
-    The kept partition is the one with the highest modularity at ``resolution`` (ties: the
-    earliest seed), cut into connected pieces; each vertex's confidence is its co-assignment
-    frequency with its kept cell over all runs. ``detector`` runs each partition (default:
-    :func:`detect` with ``method``).
+    The kept partition is, per connected component (``components``, by default the graph's
+    in vertex order), the run with the highest modularity at ``resolution`` (ties: the
+    earliest seed; :meth:`Components.best`), which together is the partition of the highest
+    modularity the runs offer, cut into connected pieces; each vertex's confidence is its
+    co-assignment frequency with its kept cell over all runs. ``detector`` runs each
+    partition (default: :func:`detect` with ``method`` on each component).
 
     Returns
     -------
     tuple
         The kept membership and each vertex's confidence in [0, 1].
     """
-    run = detector or _detector(graph, method)
+    parts = components or Components(graph)
+    run = detector or parts.detector(method)
     partitions = run([(resolution, seed + i) for i in range(max(1, runs))])
-    weights = _weights(graph)
-
-    def quality(membership: list[int]) -> float:
-        return float(graph.modularity(membership, weights=weights, resolution=resolution))
-
-    best = max(range(len(partitions)), key=lambda i: (quality(partitions[i]), -i))
-    final = split_disconnected(graph, partitions[best])
+    final = split_disconnected(graph, parts.best(partitions, resolution))
     return final, co_assignment(final, partitions)

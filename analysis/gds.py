@@ -12,7 +12,10 @@ resolution, the consensus, the cell ids and their order, the explanations, the r
 write-back, so both engines save runs of one shape.
 
 GDS Leiden is not igraph's Leiden: on the same ties and seeds the two may split a borderline
-agent differently (``bench/cells_scale.py`` measures their agreement as ARI). Each in-memory
+agent differently (``bench/cells_scale.py`` measures their agreement as ARI). igraph runs each
+connected component on its own (:class:`~ringmap.analysis.community.Components`); GDS runs the
+whole graph in one call, which optimises the same modularity (no community spans two
+components), so a component's cells there may change with evidence added elsewhere. Each in-memory
 graph is named for its run and dropped when the run ends, also on failure.
 
 Examples

@@ -21,9 +21,11 @@ from ringmap.analysis.cells import (
     find_cells,
 )
 from ringmap.analysis.community import (
+    Components,
     Detector,
     Method,
     co_assignment,
+    consensus,
     detect,
     scan_resolution,
     size_plausibility,
@@ -155,7 +157,7 @@ def test_detection_runs_each_resolution_and_seed_once(case: Planted) -> None:
 
         def run(runs: Sequence[tuple[float, int]]) -> list[list[int]]:
             asked.extend(runs)
-            return [detect(agents.graph, "leiden", r, s) for r, s in runs]
+            return Components(agents.graph, agents.units).detector("leiden")(runs)
 
         yield run
 
@@ -164,6 +166,97 @@ def test_detection_runs_each_resolution_and_seed_once(case: Planted) -> None:
     assert len(asked) == len(set(asked)) == len(recorded.scan) + settings.runs - 1
     plain = find_cells(case.graph, settings)
     assert (recorded.membership, recorded.confidence) == (plain.membership, plain.confidence)
+
+
+def _weighted(n: int, p: float, seed: int, prefix: str) -> tuple[ig.Graph, list[str]]:
+    """A random graph of integer tie weights (their sums are exact) and its node ids."""
+    rng = np.random.default_rng(seed)
+    g = ig.Graph.Erdos_Renyi(n=n, p=p)
+    g.es["weight"] = rng.integers(1, 5, g.ecount()).astype(float).tolist()
+    return g, [f"{prefix}{v:03d}" for v in range(n)]
+
+
+def _union(parts: Sequence[tuple[ig.Graph, list[str]]]) -> tuple[ig.Graph, list[str]]:
+    graph = ig.disjoint_union([g for g, _ in parts])
+    graph.es["weight"] = [w for g, _ in parts for w in g.es["weight"]]
+    return graph, [name for _, names in parts for name in names]
+
+
+def _modularity(graph: ig.Graph, membership: Sequence[int], resolution: float) -> float:
+    return float(graph.modularity(membership, weights="weight", resolution=resolution))
+
+
+def test_issue16_components_optimise_the_whole_graphs_modularity() -> None:
+    # issue 16: each component runs at gamma_c = gamma * m_c / m, and the whole graph's
+    # modularity at gamma of the combined partition is sum_c (m_c / m) Q_c(gamma_c)
+    graph, names = _union([_weighted(40, 0.08, 1, "a"), _weighted(30, 0.15, 2, "b"),
+                           _weighted(2, 1.0, 4, "c"), _weighted(1, 0.0, 5, "d"),
+                           _weighted(25, 0.2, 3, "e")])
+    parts = Components(graph, names)
+    assert len(parts.vertices) == len(graph.connected_components())
+    for resolution in (1.0, 3.0, 12.0):
+        membership = parts.detector("leiden")([(resolution, 7)])[0]
+        shares = 0.0
+        for c, part, weight, _key in parts.runnable:
+            local = [membership[v] for v in parts.vertices[c]]
+            shares += weight / parts.total * _modularity(
+                part, local, parts.resolution(resolution, weight))
+        assert _modularity(graph, membership, resolution) == pytest.approx(shares, abs=1e-12)
+        # the consensus keeps per component the best run: no run is better on the whole
+        kept, _ = consensus(graph, "leiden", resolution, 7, 6, components=parts)
+        runs = parts.detector("leiden")([(resolution, 7 + i) for i in range(6)])
+        assert _modularity(graph, kept, resolution) >= max(
+            _modularity(graph, run, resolution) for run in runs) - 1e-12
+
+
+def test_issue16_a_lone_pair_is_what_leiden_makes_of_it() -> None:
+    # a component of two agents and one tie is not run: together when gamma_c < 2
+    pair = ig.Graph(n=2, edges=[(0, 1)])
+    pair.es["weight"] = [3.0]
+    for resolution in (0.5, 1.9, 2.0, 2.1, 5.0):
+        alone = detect(pair, "leiden", resolution, seed=1)
+        assert Components(pair).detector("leiden")([(resolution, 1)])[0] == [
+            0, 0 if alone[0] == alone[1] else 1]
+
+
+def test_issue16_a_components_cells_ignore_unrelated_components() -> None:
+    # issue 16: a component's vertices are run in node-id order with a seed of its own, so
+    # evidence added elsewhere leaves its communities as they were, wherever its vertices
+    # fall in the whole graph. Here the evidence added is a copy of the same ties under other
+    # ids, which doubles m: twice the resolution gives each component the same gamma_c
+    shaky, names = _weighted(120, 0.05, 4, "m")
+    order = list(np.random.default_rng(6).permutation(shaky.vcount()))
+    moved = ig.Graph(n=shaky.vcount(), edges=[(order[a], order[b])  # v becomes order[v]
+                                              for a, b in shaky.get_edgelist()])
+    moved.es["weight"] = shaky.es["weight"]
+    moved_names = [""] * len(names)
+    for v, name in enumerate(names):
+        moved_names[order[v]] = name
+    both, both_names = _union([(shaky, [n.replace("m", "k") for n in names]),
+                               (moved, moved_names)])
+    assert len(both.connected_components()) == 2 * len(shaky.connected_components())
+    alone = Components(shaky, names).detector("leiden")([(1.0, 3), (2.0, 9)])
+    within = Components(both, both_names).detector("leiden")([(2.0, 3), (4.0, 9)])
+    place = {name: v for v, name in enumerate(both_names)}
+    for run, union_run in zip(alone, within, strict=True):
+        assert adjusted_rand_index(run, [union_run[place[n]] for n in names]) == 1.0
+    # one Leiden run on the whole graph instead gives other communities (why components)
+    whole = detect(both, "leiden", 2.0, 3)
+    assert adjusted_rand_index(detect(shaky, "leiden", 1.0, 3),
+                               [whole[place[n]] for n in names]) < 1.0
+
+
+def test_issue16_cells_stay_when_unrelated_evidence_is_added(case: Planted) -> None:
+    # issue 16: nightly reruns with a new, unrelated return do not reshuffle untouched cells
+    other = planted_case(5, seed=3, noise=0.1).graph
+    both = nx.compose(case.graph, nx.relabel_nodes(
+        other, {n: n.replace(":", ":z-", 1) for n in other}))
+    alone, together = find_cells(case.graph, FAST), find_cells(both, FAST)
+    assert len(together.cells) > len(alone.cells)
+    untouched = [c.members for c in together.cells
+                 if not any(":z-" in m for m in c.members)]
+    assert sorted(sorted(m.items()) for m in untouched) == sorted(
+        sorted(c.members.items()) for c in alone.cells)
 
 
 def test_detect_is_deterministic_per_seed() -> None:

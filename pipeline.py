@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
 from ringmap.analysis.gds import Engine, choose_engine, detect_cells_gds, gds_version
@@ -129,25 +131,7 @@ def run_case(
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store), conflicts=conflict_counts(store))
     evidence = store.evidence()  # read once, from arrays: cells, maps and packages share it
-    records: list[CellRecord] = []
-    try:
-        result = (detect_cells_gds(store, settings, evidence) if chosen == "gds"
-                  else detect_cells(store, settings, evidence))
-    except AnalysisError as exc:
-        summary.cells_note = exc.one_line()
-    else:
-        saved = write_cells(store, result)
-        records = saved.records
-        rows = saved.rows()
-        summary.cells_run = saved.run.run_id
-        summary.cells = rows[: len(saved.records)]
-        summary.unassigned_agents = rows[len(saved.records):]
-        summary.unassigned = len(result.unassigned)
-        summary.infrastructure = saved.run.summary["infrastructure"]
-        if not saved.records:
-            summary.cells_note = (f"none of the {len(result.agents.units)} agent(s) is tied "
-                                  "to another closely enough to form a cell of two or more "
-                                  "agents; all are unassigned")
+    records = _cells(store, settings, evidence, chosen, summary)
     # the same files whatever the case holds: an empty cells.csv, and the victims map
     # (which needs no cells) say "nothing found" better than a missing file
     write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
@@ -186,6 +170,31 @@ def run_case(
                                                   ensure_ascii=False) + "\n")
     write_atomic(out / "summary.md", _markdown(summary))
     return summary
+
+
+def _cells(store: Store, settings: CellSettings, evidence: nx.MultiDiGraph, engine: Engine,
+           summary: RunSummary) -> list[CellRecord]:
+    """Detect the cells, save them and put them in ``summary``; the cells saved. What
+    detection found beyond them (the agent projection) is let go here, before the maps: held
+    through them, it was part of the run's peak."""
+    try:
+        result = (detect_cells_gds(store, settings, evidence) if engine == "gds"
+                  else detect_cells(store, settings, evidence))
+    except AnalysisError as exc:
+        summary.cells_note = exc.one_line()
+        return []
+    saved = write_cells(store, result)
+    rows = saved.rows()
+    summary.cells_run = saved.run.run_id
+    summary.cells = rows[: len(saved.records)]
+    summary.unassigned_agents = rows[len(saved.records):]
+    summary.unassigned = len(result.unassigned)
+    summary.infrastructure = saved.run.summary["infrastructure"]
+    if not saved.records:
+        summary.cells_note = (f"none of the {len(result.agents.units)} agent(s) is tied "
+                              "to another closely enough to form a cell of two or more "
+                              "agents; all are unassigned")
+    return saved.records
 
 
 def _conflicts(counts: dict[str, int]) -> str:

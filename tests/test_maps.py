@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import itertools
 import json
 import math
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from ringmap import pipeline
+from ringmap.analysis import cells, projection
+from ringmap.analysis.projection import AgentGraph
 from ringmap.cli import cli
 from ringmap.errors import ConfigError, ExportError, NotFound
 from ringmap.graphs.embedded import EmbeddedStore
@@ -384,3 +390,28 @@ def test_issue_16_map_commands_read_the_packed_evidence(
     assert [render_map(cell_map(store)), render_map(cell_map(store, [first])),
             render_map(victim_map(store))] == drawn
     assert [timeline_of(store), timeline_of(store, first)] == lines
+
+
+def test_issue_16_run_lets_go_of_the_agent_graph_before_its_maps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent projection detection built is not held through the maps and packages of
+    ``ringmap run``: at 5,400 cells it was part of the run's peak, which the maps set."""
+    built: list[weakref.ref[AgentGraph]] = []
+    alive: list[bool] = []
+
+    def project_agents(*args: Any, **kwargs: Any) -> AgentGraph:
+        agents = projection.project_agents(*args, **kwargs)
+        built.append(weakref.ref(agents))
+        return agents
+
+    def write_victim_map(*args: Any, **kwargs: Any) -> maps.MapResult:
+        gc.collect()
+        alive.append(any(ref() is not None for ref in built))
+        return maps.write_victim_map(*args, **kwargs)
+
+    monkeypatch.setattr(cells, "project_agents", project_agents)
+    monkeypatch.setattr(pipeline, "write_victim_map", write_victim_map)
+    with EmbeddedStore(tmp_path / "out" / "ringmap.db") as store:
+        summary = run_case(store, STRIKEBACK, tmp_path / "out")
+    assert summary.cells and built
+    assert alive == [False]

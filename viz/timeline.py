@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import io
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -138,24 +138,28 @@ class Timeline:
         return {kind: round(sum(weeks.values()), 2) for kind, weeks in self.weekly().items()}
 
 
-def _victims_using(graph: nx.MultiDiGraph, node: str) -> Iterator[str]:
+def _first_victim(graph: nx.MultiDiGraph, node: str) -> str | None:
+    """The first (in id order) victim using ``node``, an account or phone; None if none."""
+    if graph.nodes[node].get("type") not in _CONTACTABLE:
+        return None
+    victims = []
     for rel, user in adjacent(graph, node, out=False):
         if rel == "USES":
             attrs = graph.nodes[user]
             if attrs.get("type") == "Person" and attrs.get("role") == Role.VICTIM:
-                yield user
+                victims.append(user)
+    return min(victims, default=None)
 
 
-def _contact(graph: nx.MultiDiGraph, src: str, dst: str, attrs: Mapping[str, Any],
-             side: set[str]) -> Event | None:
+def _contact(src: str, dst: str, attrs: Mapping[str, Any], side: set[str],
+             victim_of: Callable[[str], str | None]) -> Event | None:
     first, last = day_of(attrs.get("first_seen")), day_of(attrs.get("last_seen"))
     when = first or last
     if when is None:
         return None
     # the victim at the far end from the side (either end for the case as a whole)
     ends = [dst if src in side else src] if side else [dst, src]
-    victim = min((v for end in ends if graph.nodes[end].get("type") in _CONTACTABLE
-                  for v in _victims_using(graph, end)), default=None)
+    victim = min((v for v in map(victim_of, ends) if v is not None), default=None)
     return Event("contact", when, victim, until=max(last, when) if last else None)
 
 
@@ -182,7 +186,9 @@ def _events(
 ) -> Timeline:
     found: list[Event | None] = []
     undated: Counter[str] = Counter()
-    found += [_contact(graph, s, d, a, side) for s, d, a in contacts]
+    # each account's victim looked up once: a hub is contacted thousands of times
+    victim_of = functools.cache(functools.partial(_first_victim, graph))
+    found += [_contact(s, d, a, side, victim_of) for s, d, a in contacts]
     undated["contact"] = found.count(None)
     paid = [_payment(graph, p, payer, fx) for p, payer in payments]
     undated["payment"] = paid.count(None)

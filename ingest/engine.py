@@ -81,7 +81,6 @@ class _Bad:
 
 
 _MISS = object()
-_CARD = "PaymentCard"
 _MASK_CHARS = re.compile(r"[*xX•#]")
 
 
@@ -623,10 +622,7 @@ def _ids(found: str | tuple[str, ...]) -> tuple[str, ...]:
 def _node(entity: _Entity, type_name: str, props: dict[str, Any],
           keys: Sequence[str]) -> RowNode:
     nid = node_id(type_name, [props[k] for k in keys])
-    # a key with fewer than 12 digits holds no card number (privacy's own first test): most
-    # keys are let through without the look-up
-    problem = (key_problem(type_name, nid)
-               if type_name == _CARD or sum(map(str.isdigit, nid)) >= 12 else None)
+    problem = key_problem(type_name, nid)
     if problem is not None:
         raise RowRejected(f"{entity.local}: {problem}", problem.split(" (", 1)[0])
     return nid, type_name, props, hash((nid, *props.items()))

@@ -782,12 +782,10 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     bounds = _bounds(nodes.values(), (-WORLD_HALF_WIDTH, world_top, WORLD_HALF_WIDTH,
                                       world_bottom if panel is None else panel[3]))
     attributed = len(set().union(*(r.victims for r in reaches))) if reaches else 0
-    legend = _legend(records, order, figures_of, per_country, attributed, len(victims))
-    if cities is not None:
-        legend[2:] = _city_legend(cities, figures_of)
-        notes = _city_notes(cities, inset is not None)
-    else:
-        notes = _cell_notes(records, inset is not None, len(d.unplaced))
+    legend = _legend(records, order, figures_of, per_country, attributed, len(victims),
+                     None if cities is None else _city_legend(cities, figures_of))
+    notes = (_cell_notes(records, inset is not None, len(d.unplaced)) if cities is None
+             else _city_notes(cities, inset is not None))
     return MapSpec("Victims across countries", list(nodes.values()), d.edges, legend, notes,
                    physics=False, backdrop=canvas.shapes, bounds=bounds,
                    weights={"victims": "victims", "usd": "money (USD)"},
@@ -1167,7 +1165,9 @@ def _alone(records: list[CellRecord]) -> bool:
 
 def _legend(records: list[CellRecord], order: Mapping[str, int],
             figures_of: Mapping[str, Any], per_country: Counter[str], attributed: int,
-            victims: int) -> list[LegendSection]:
+            victims: int, cities: list[LegendSection] | None = None) -> list[LegendSection]:
+    """The legend: victims, shades, then each cell and the map's signs, or ``cities``
+    (:func:`_city_legend`) in their place on a map drawn per raid city."""
     table, _ = country_table()
     known = {c: n for c, n in per_country.items() if c in table}
     unknown = sum(n for c, n in per_country.items() if c not in table)
@@ -1181,6 +1181,8 @@ def _legend(records: list[CellRecord], order: Mapping[str, int],
     sections = [LegendSection("Victims", entries),
                 LegendSection("Countries shaded by victims",
                               _shade_legend(max(known.values(), default=0)))]
+    if cities is not None:
+        return sections + cities
     alone = _alone(records)
     who = "offender" if alone else "cell"
     if records:

@@ -101,6 +101,9 @@ _UNKNOWN = "#8c8c8c"
 _MARKER = "#1f4e79"
 #: a white halo keeps labels readable over outlines and arcs
 _HALO = {"size": 11, "strokeWidth": 3, "strokeColor": "#ffffff"}
+#: labels of a map drawn per raid city: its whole-map view is zoomed out on a tall inset, and
+#: fewer labels can be larger, drawn where 11-unit ones would be under the page's threshold
+_BIG_HALO = _HALO | {"size": 15}
 
 
 def _theta_terms(lat: float) -> tuple[float, float, float]:
@@ -637,7 +640,8 @@ def _country_radius(victims: int) -> float:
 
 def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
                    active: Mapping[str, tuple[str, str] | None], canvas: _Canvas,
-                   radius: Callable[[int], float] = _country_radius) -> dict[str, MapNode]:
+                   radius: Callable[[int], float] = _country_radius,
+                   font: Mapping[str, Any] = _HALO) -> dict[str, MapNode]:
     table, _ = country_table()
     nodes: dict[str, MapNode] = {}
     for code, count in sorted(per_country.items()):
@@ -654,7 +658,7 @@ def _country_nodes(per_country: Counter[str], money: Mapping[str, CountryMoney],
             colour = _UNKNOWN
         canvas.radius[key] = radius(count)
         nodes[key] = MapNode(key, clip(f"{name} · {count:,}", _LABEL_CHARS), color=colour,
-                             font=_HALO, size=canvas.radius[key], active=active.get(code),
+                             font=dict(font), size=canvas.radius[key], active=active.get(code),
                              title=f"{where}\n{counted(count, 'victim')}\n"
                                    f"paid to cells: {_money_text(money.get(code))}")
     return nodes
@@ -737,7 +741,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     most = max(per_country.values(), default=0) or 1
     nodes = _country_nodes(per_country, money_by_country, spans, canvas,
                            radius=(lambda n: 6 + 9 * math.sqrt(n / most)) if by_city
-                           else _country_radius)
+                           else _country_radius, font=_BIG_HALO if by_city else _HALO)
 
     site_geo = _sites(graph)
     inset = _inset(site_geo)
@@ -758,7 +762,8 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
         # the city markers are moved apart, labels and all, and the panel sized to hold them;
         # a dot stays where each city is, its marker tied to it
         spots = {f"spot:{k}": canvas.points[k] for k in d.inside if k.startswith("city:")}
-        canvas.points |= _lay_out({k: canvas.points[k] for k in d.inside}, boxes, set())
+        # to the nearest free spot (a compact cluster), not pushed apart (a tall column)
+        canvas.points |= _settle({k: canvas.points[k] for k in d.inside}, boxes, set())
         canvas.points |= spots
         held = boxes | dict.fromkeys(spots, (3.0, 3.0, 3.0))
     panel = _place_inset(inset, site_geo, canvas, [*d.inside, *spots], world_bottom, held)
@@ -963,7 +968,7 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
         else:
             d.canvas.points[city.key] = block.at
             d.inside.append(city.key)
-        d.canvas.radius[city.key] = min(8 + 1.5 * math.sqrt(len(city.cells)), 30.0)
+        d.canvas.radius[city.key] = min(8 + 1.5 * math.sqrt(len(city.cells)), 24.0)
         events = [e for c in city.cells for e in d.events_of[c]]
         listed = "\n".join(f"{name_of(c)} · {counted(victims(c), 'victim')} · "
                            f"USD {d.figures_of[c].money.usd:,.0f}"
@@ -973,7 +978,8 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
             [privacy.label(s, graph.nodes[s]) for s in block.sites], "raid site")
         d.nodes[city.key] = MapNode(
             city.key, clip(f"{city.name} · {counted(len(city.cells), 'cell')}", _LABEL_CHARS),
-            color=city.colour, font=_HALO, size=d.canvas.radius[city.key], active=_span(events),
+            color=city.colour, font=_BIG_HALO, size=d.canvas.radius[city.key],
+            active=_span(events),
             title=privacy.text(
                 f"{city.name}: {counted(len(city.cells), 'cell')}, "
                 f"{counted(city.victims, 'victim')}, USD {city.usd:,.0f}{sites}\n"

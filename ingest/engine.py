@@ -263,7 +263,8 @@ def _cached(func: Callable[[str, Context], Any], label: str, name: str,
             cache: dict[Any, Any], ctx: Context) -> Callable[[Any], Any]:
     """``func`` remembered per raw text (or ``(text, context)`` for a value read in its row's
     region) in ``cache``, shared by values converted alike; a failure raises
-    :class:`RowRejected` naming ``label`` (and ``name`` in its category)."""
+    :class:`RowRejected` naming ``label`` (and ``name`` in its category). The cache keeps
+    failures without them: another value sharing it names itself (issue 14)."""
 
     def convert(raw: Any) -> Any:
         value = cache.get(raw, _MISS)
@@ -272,12 +273,12 @@ def _cached(func: Callable[[str, Context], Any], label: str, name: str,
             try:
                 value = func(text, here)
             except NormalisationError as exc:
-                value = _Bad(f"{label}: {exc}", f"{name}: {exc.reason}")
+                value = _Bad(str(exc), exc.reason)
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
             cache[raw] = value
         if type(value) is _Bad:
-            raise RowRejected(value.reason, value.category)
+            raise RowRejected(f"{label}: {value.reason}", f"{name}: {value.category}")
         return value
 
     return convert
@@ -602,7 +603,8 @@ class CompiledMapping:
             found = memo.get(key, _MISS)
             if found is _MISS:
                 found = _remember(memo, key, _link_props, link, row)
-            if type(found) is _Bad:
+            if type(found) is _Bad:  # (its reason names the property: the link names itself)
+                found = _Bad(f"{link.type}.{found.reason}", found.category)
                 if link.strict:
                     raise RowRejected(found.reason, found.category)
                 skips = [*skips, (link.label, found)]
@@ -810,7 +812,7 @@ def compile_mapping(mapping: MappingSpec, index: Mapping[str, int],
     links = []
     for rel in mapping.relationships:
         rtype = SCHEMA.relationship(rel.type)
-        values = tuple(value(name, f"{rel.type}.{name}", vspec,
+        values = tuple(value(name, name, vspec,
                              converter(rtype.properties[name], vspec.format),
                              (rtype.properties[name].normaliser, rtype.properties[name].kind,
                               vspec.format))

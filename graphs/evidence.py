@@ -29,7 +29,7 @@ works on ``graph.copy()`` or a subgraph copy, as with any graph it does not own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # the store hands its packed graph over: no import at run tim
     from ringmap.graphs.store import PackedGraph
 
 __all__ = ["EvidenceGraph", "adjacent", "edges_among", "edges_by_rel", "neighbours_by_rel",
-           "node_types", "nodes_of_type", "packed_of", "pairs_by_rel"]
+           "node_types", "nodes_of_type", "packed_of", "pairs_by_rel", "relationships_at"]
 
 
 class _Attrs(Mapping[str, Any]):
@@ -320,17 +320,30 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             out.setdefault(names[r], []).append(value)
         return out
 
-    def adjacent(self, node: str, out: bool) -> list[tuple[str, str]]:
-        """``(relationship type, node at the far end)`` of ``node``'s relationships (those it
-        is the source of when ``out``), in adjacency order, no attribute object made."""
+    def _edges_at(self, node: str, out: bool) -> tuple[list[int], list[str], list[str]]:
+        """``node``'s relationships out of it (``out``) or into it in adjacency order: their
+        indices, types and far ends."""
         i = self.position(node)
         if i is None:
             raise KeyError(node)
         csr, other = (self._out, self._dst) if out else (self._in, self._src)
         at = csr.order[csr.start[i]:csr.start[i + 1]]
         ids, names = self._p.ids, self._p.rel_names
-        return [(names[r], ids[o]) for r, o in zip(self._rel[at].tolist(), other[at].tolist(),
-                                                    strict=True)]
+        return (at.tolist(), [names[r] for r in self._rel[at].tolist()],
+                [ids[o] for o in other[at].tolist()])
+
+    def adjacent(self, node: str, out: bool) -> list[tuple[str, str]]:
+        """``(relationship type, node at the far end)`` of ``node``'s relationships (those it
+        is the source of when ``out``), in adjacency order, no attribute object made."""
+        _, rels, others = self._edges_at(node, out)
+        return list(zip(rels, others, strict=True))
+
+    def relationships(self, node: str, out: bool, rels: Collection[str]
+                      ) -> list[tuple[str, str, _Attrs]]:
+        """:meth:`adjacent` of the types ``rels`` alone, each with its attributes (decoded
+        when read)."""
+        return [(rel, other, _Attrs(rel, partial(self.edge_attrs, e)))
+                for e, rel, other in zip(*self._edges_at(node, out), strict=True) if rel in rels]
 
     def among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
         """``(source, target, type)`` of every relationship between ``nodes`` (those absent
@@ -443,6 +456,19 @@ def adjacent(graph: nx.MultiDiGraph, node: str, out: bool) -> list[tuple[str, st
         return found
     return [(rel, other) for other, keyed in (graph.succ if out else graph.pred)[node].items()
             for rel in keyed]
+
+
+def relationships_at(graph: nx.MultiDiGraph, node: str, out: bool, rels: Collection[str]
+                     ) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(relationship type, other end, attributes)`` of ``node``'s relationships of the types
+    ``rels``, as :func:`adjacent` orders them; on an :class:`EvidenceGraph` no attribute
+    object is made for the other types."""
+    if _packed(graph):
+        found: list[tuple[str, str, Mapping[str, Any]]] = graph.relationships(node, out, rels)
+        return found
+    return [(rel, other, attrs)
+            for other, keyed in (graph.succ if out else graph.pred)[node].items()
+            for rel, attrs in keyed.items() if rel in rels]
 
 
 def neighbours_by_rel(graph: nx.MultiDiGraph, node: str, out: bool) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ from ringmap.graphs.evidence import (
     node_types,
     nodes_of_type,
     pairs_by_rel,
+    relationships_at,
 )
 from ringmap.graphs.sameas import merge
 from ringmap.graphs.store import Store
@@ -74,6 +75,9 @@ def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
         # a reach's and a map's reads (issue 16: from the arrays, no attribute objects)
         "adjacent": [(n, adjacent(graph, n, out=True), adjacent(graph, n, out=False))
                      for n in graph],
+        "relationships": [(n, [(r, o, dict(a)) for out in (True, False) for r, o, a in
+                               relationships_at(graph, n, out, {"CONTACTED", "USES"})])
+                          for n in graph],
         "by_rel_of": [(n, neighbours_by_rel(graph, n, out=True),
                        neighbours_by_rel(graph, n, out=False)) for n in graph],
         "among": [edges_among(graph, nodes) for nodes in (

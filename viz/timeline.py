@@ -57,7 +57,7 @@ from ringmap.analysis.victims import Paid, cell_side
 from ringmap.analysis.windows import day_of
 from ringmap.errors import ExportError
 from ringmap.fileio import write_atomic
-from ringmap.graphs.evidence import adjacent, edges_by_rel, nodes_of_type
+from ringmap.graphs.evidence import adjacent, edges_by_rel, nodes_of_type, relationships_at
 from ringmap.graphs.model import CellRecord
 from ringmap.graphs.schema import Role
 from ringmap.graphs.store import Store
@@ -74,6 +74,8 @@ KINDS = ("contact", "payment", "report", "arrest")
 _PANELS = {"contact": ("contacts begun", "#0072b2"), "payment": ("paid (USD)", "#8a6d00"),
            "report": ("reports", "#cc79a7"), "arrest": ("arrests", "#d55e00")}
 _CONTACTABLE = frozenset({"Account", "Phone"})
+_OUT_RELS = frozenset({"CONTACTED", "ARRESTED_AT"})  # what a cell's timeline reads of its side
+_IN_RELS = frozenset({"CONTACTED", "NAMES"})
 #: most cells drawn in one picture of cells over time
 LANES = 40
 
@@ -232,20 +234,21 @@ def cell_timeline(
     ``members``, see :func:`~ringmap.analysis.victims.cell_side`), and ``payments`` into its
     cards and wallets (``CellReach.payments`` or ``Reached.payments``)."""
     side = cell_side(graph, members)
-    contacts: list[tuple[str, str, dict[str, Any]]] = []
+    contacts: list[tuple[str, str, Mapping[str, Any]]] = []
     reports: set[str] = set()
-    arrests: list[dict[str, Any]] = []
+    arrests: list[Mapping[str, Any]] = []
     for node in sorted(side):
-        for dst, keyed in graph.succ[node].items():
-            if "CONTACTED" in keyed:
-                contacts.append((node, dst, keyed["CONTACTED"]))
-            if "ARRESTED_AT" in keyed:
-                arrests.append(keyed["ARRESTED_AT"])
-        for src, keyed in graph.pred[node].items():
-            if "CONTACTED" in keyed and src not in side:  # between two side nodes: once
-                contacts.append((src, node, keyed["CONTACTED"]))
-            if "NAMES" in keyed:
+        # the three relationships read, not every one of a busy account's
+        for rel, dst, attrs in relationships_at(graph, node, True, _OUT_RELS):
+            if rel == "CONTACTED":
+                contacts.append((node, dst, attrs))
+            else:
+                arrests.append(attrs)
+        for rel, src, attrs in relationships_at(graph, node, False, _IN_RELS):
+            if rel == "NAMES":
                 reports.add(src)
+            elif src not in side:  # a contact between two side nodes: once
+                contacts.append((src, node, attrs))
     unique = {p.payment: p.payer for p in reversed(payments)}  # each payment once, first payer
     return _events(graph, contacts, side, sorted(unique.items()),
                    sorted(reports), arrests, fx or FxTable.load(), title)

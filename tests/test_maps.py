@@ -34,7 +34,7 @@ from ringmap.tests.browser.chromium import chromium_path
 from ringmap.tests.example_case import STRIKEBACK
 from ringmap.tests.likely_case import add_likely_victim
 from ringmap.tests.reports import a_report
-from ringmap.viz import maps
+from ringmap.viz import maps, overview
 from ringmap.viz.aggregate import PHYSICS_LIMIT, layout_positions
 from ringmap.viz.maps import cell_map, entity_map
 from ringmap.viz.palette import cvd_views, oklab
@@ -415,3 +415,15 @@ def test_issue_16_run_lets_go_of_the_agent_graph_before_its_maps(
         summary = run_case(store, STRIKEBACK, tmp_path / "out")
     assert summary.cells and built
     assert alive == [False]
+
+
+def test_issue_16_an_overview_with_more_agents_than_its_limit_is_not_worked_out(
+        store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: at 5,400 cells the overview was worked out (about 100 s) and then dropped
+    for being over its limit, which its agents alone already said."""
+    def never(*args: object) -> None:
+        raise AssertionError("the overview was worked out")
+
+    monkeypatch.setattr(maps, "OVERVIEW_LIMIT", 1)
+    monkeypatch.setattr(overview, "_Overview", never)
+    assert cell_map(store).title.startswith("Cells of run")

@@ -369,7 +369,7 @@ def ingest_case(store: Store, case_dir: Path, quarantine_dir: Path, *,
     ingest_files(store, check_files(load_case(case_dir)), quarantine_dir=quarantine_dir)
     if not detect:
         return None
-    latest = store.latest_cells()
+    latest = store.latest_cells(explanations=False)
     return latest[0].run_id if latest else write_cells(store, detect_cells(store)).run.run_id
 
 

@@ -117,7 +117,7 @@ def _row_readings(text: str, type_name: str | None, region: str,
 
 
 def _cells(store: Store) -> dict[str, str]:
-    latest = store.latest_cells()
+    latest = store.latest_cells(explanations=False)
     if latest is None:
         return {}
     return {member.node_id: cell.cell_id for cell in latest[1] for member in cell.members}

@@ -6,6 +6,7 @@ pydantic models, validated once and serialised to JSON for both stores.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -557,3 +558,18 @@ class CellRecord(BaseModel):
                 f"the saved report of cell {info.data.get('cell_id')!r} cannot be read by this "
                 f"version of ringmap ({where}: {first['msg']}); run `ringmap cells` again"
             ) from None
+
+    @classmethod
+    def unexplained(cls, text: str) -> CellRecord:
+        """A saved record (its JSON ``text``) read without its members' explanations,
+        which are dropped before any object is made of them.
+
+        >>> CellRecord.unexplained('{"cell_id": "C1", "members": [{"node_id": "Person:a", '
+        ...                        '"confidence": 1.0, "explanation": [{"kind": "Phone"}]}]}'
+        ...                        ).members
+        [CellMember(node_id='Person:a', confidence=1.0, explanation=[])]
+        """
+        data = json.loads(text)
+        for member in data.get("members", ()):
+            member.pop("explanation", None)
+        return cls.model_validate(data)

@@ -881,9 +881,15 @@ class Neo4jStore(Store):
         return [AnalysisRun.model_validate_json(r["record"]) for r in
                 self._read(cypher.ANALYSIS_RUNS, kind=kind)]
 
-    def load_cells(self, run_id: str) -> list[CellRecord]:
-        rows = sorted(self._read(cypher.CELLS, run_id=run_id), key=lambda r: r["cell_id"])
-        return [CellRecord.model_validate_json(r["record"]) for r in rows]
+    def load_cells(self, run_id: str, *, explanations: bool = True) -> list[CellRecord]:
+        read = CellRecord.model_validate_json if explanations else CellRecord.unexplained
+
+        def work(tx: ManagedTransaction) -> list[CellRecord]:
+            # each record read as it arrives: the texts of a large run are never all held
+            return [read(r["record"]) for r in tx.run(cypher.CELLS, run_id=run_id)]
+
+        with self._errors(), self.session() as session:
+            return sorted(session.execute_read(work), key=lambda c: c.cell_id)
 
     # -- analysts' Cypher ------------------------------------------------------------------
     def read_cypher(

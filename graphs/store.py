@@ -408,8 +408,13 @@ class Store(ABC):
         """Analysis runs of a kind, oldest first."""
 
     @abstractmethod
-    def load_cells(self, run_id: str) -> list[CellRecord]:
-        """The cells of one analysis run, ordered by cell id."""
+    def load_cells(self, run_id: str, *, explanations: bool = True) -> list[CellRecord]:
+        """The cells of one analysis run, ordered by cell id.
+
+        Without ``explanations`` every member's explanation is left empty and never built: a
+        large run's explanations are most of its saved records (at 5,400 cells about 3.7 GB
+        as objects), and maps, timelines and packages show none.
+        """
 
     # -- named queries ---------------------------------------------------------------------
     @abstractmethod
@@ -511,12 +516,14 @@ class Store(ABC):
         return found
 
     @final
-    def latest_cells(self) -> tuple[AnalysisRun, list[CellRecord]] | None:
-        """The most recent cell-detection run and its cells, if any."""
+    def latest_cells(self, *, explanations: bool = True
+                     ) -> tuple[AnalysisRun, list[CellRecord]] | None:
+        """The most recent cell-detection run and its cells (``explanations`` as for
+        :meth:`load_cells`), if any."""
         runs = self.analysis_runs("cells")
         if not runs:
             return None
-        return runs[-1], self.load_cells(runs[-1].run_id)
+        return runs[-1], self.load_cells(runs[-1].run_id, explanations=explanations)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ def test_packages_read_the_run_and_decide_the_victim_side_once(
     calls = {"load_cells": 0, "victim_side": 0}
     load_cells, victim_side = EmbeddedStore.load_cells, privacy.victim_side
 
-    def counted_load(self: EmbeddedStore, run_id: str) -> Any:
+    def counted_load(self: EmbeddedStore, run_id: str, **options: bool) -> Any:
         calls["load_cells"] += 1
-        return load_cells(self, run_id)
+        return load_cells(self, run_id, **options)
 
     def counted_side(graph: Any) -> set[str]:
         calls["victim_side"] += 1

@@ -173,6 +173,24 @@ def test_cells_round_trip(any_store: Store) -> None:
     assert [r.run_id for r in any_store.analysis_runs()] == ["cells-1", "cells-2"]
 
 
+def test_issue_16_cells_read_back_without_explanations(any_store: Store) -> None:
+    tie = Tie(kind="Phone", identifier="Phone:+639171234567", label=HOSTILE, weight=0.1 + 0.2,
+              shared_by=2, in_cell=2)
+    cells = [CellRecord(cell_id=cell, members=[
+        CellMember(node_id=f"Person:{who}", confidence=confidence, explanation=[tie] * ties)
+        for who, confidence, ties in members], summary=summary)
+        for cell, members, summary in [
+            ("C02", [("AG-9", 1 / 3, 2), ("AG-1", 0.1 + 0.7, 0)], a_report(persons=["AG-9"])),
+            ("C01", [("AG-2", 1.0, 1)], None)]]
+    any_store.save_cells(AnalysisRun(run_id="cells-1", params={}), cells)
+    bare = [c.model_copy(update={"members": [m.model_copy(update={"explanation": []})
+                                             for m in c.members]}) for c in cells[::-1]]
+    assert any_store.load_cells("cells-1", explanations=False) == bare
+    assert any_store.load_cells("cells-1") == cells[::-1]
+    latest = any_store.latest_cells(explanations=False)
+    assert latest is not None and latest[1] == bare
+
+
 def test_issue16_cells_saved_as_they_are_made_and_their_run_after_them(
         any_store: Store) -> None:
     run = AnalysisRun(run_id="cells-1", params={}, summary={})

@@ -284,7 +284,7 @@ def export_ftm(store: Store, out: Path, *, reveal: bool = False, cells: bool = T
         writer.add_node(node, attrs)
     for src, dst, rel, attrs in sorted(graph.edges(keys=True, data=True)):
         writer.add_edge(src, dst, rel, attrs)
-    latest = store.latest_cells() if cells else None
+    latest = store.latest_cells(explanations=False) if cells else None
     if latest is not None:
         writer.add_cells(*latest)
     writer.fill_required()

@@ -427,7 +427,7 @@ def entity_map(
         raise ConfigError("the node budget must be at least 1")
     centre = resolve(store, key)
     context, distance, truncated = _neighbourhood(store, centre, hops, 20 * budget)
-    latest = store.latest_cells()
+    latest = store.latest_cells(explanations=False)
     records = latest[1] if latest is not None else []
     order = {c.cell_id: i for i, c in enumerate(records)}
     drawer = _Drawer(store, context, Privacy.for_graph(context, reveal=reveal),

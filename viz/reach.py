@@ -210,8 +210,9 @@ def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figur
 
 
 def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
-    """The latest cell run's id and its cells (only those named, in that order)."""
-    latest = store.latest_cells()
+    """The latest cell run's id and its cells (only those named, in that order), without
+    their explanations: no map, timeline or package shows them."""
+    latest = store.latest_cells(explanations=False)
     if latest is None:
         raise NotFound("no cells in this case yet: run cell detection first")
     run, records = latest

@@ -111,7 +111,7 @@ def scope_of(store: Store, graph: nx.MultiDiGraph, *, cell: str | None = None,
         record = CellRecord(cell_id=OFFENDER, members=[CellMember(node_id=node,
                                                                      confidence=1.0)])
         return Scope(f"offender {node}", hit.side, hit.victims, hit.payments, [record])
-    latest = store.latest_cells()
+    latest = store.latest_cells(explanations=False)
     victims = frozenset(n for n, a in graph.nodes(data=True) if is_victim(a))
     return Scope("case", None, victims, _case_payments(graph),
                  _unreported(latest[1] if latest is not None else []))
@@ -402,7 +402,7 @@ def export_referrals(store: Store, country: str, out: Path, *, cell: str | None 
     signed_by = fingerprint(key.public_key())
     privacy = Privacy.for_graph(graph, reveal=reveal)
     owned = victim_side(graph)  # never an offender, even when shown in full
-    latest = store.latest_cells()
+    latest = store.latest_cells(explanations=False)
     cells = cell_of(latest[1]) if latest is not None else {}
     results = []
     for code, target in zip(countries, targets, strict=True):

@@ -700,7 +700,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     graph = store.evidence() if graph is None else graph
     table, _ = country_table()
     if cells is None:
-        latest = store.latest_cells()
+        latest = store.latest_cells(explanations=False)
         cells, reaches = (latest[1] if latest is not None else []), None
     records: list[CellRecord] = cells
     order = {c.cell_id: i for i, c in enumerate(records)}

@@ -223,7 +223,7 @@ class _Builder:
         self.accounts: dict[str, list[str]] = defaultdict(list)
         self.shared_accounts: dict[str, list[str]] = {}
         self.victim_of: dict[str, str] = {}  # victim-side node -> victim key
-        self.incidence: dict[str, dict[int, Attachment]] = defaultdict(dict)
+        self.incidence: dict[str, dict[int, Attachment]] = {}
         self.kinds: dict[str, str] = {}
 
     # -- units ---------------------------------------------------------------------------
@@ -298,7 +298,9 @@ class _Builder:
         for unit in units:
             if holders is None:
                 self.kinds[ident] = self.weak.get(ident, kind)
-                holders = self.incidence[ident]
+                holders = self.incidence.get(ident)
+                if holders is None:
+                    holders = self.incidence[ident] = {}
             known = holders.get(unit)
             if known is None or known.reliability < rel:
                 holders[unit] = attachment
@@ -541,25 +543,30 @@ def project_agents(
     builder.direct()
     builder.chains()
     builder.money(builder.contacts())
+    units, incidence, kinds = builder.units, builder.incidence, builder.kinds
+    accounts = {k: sorted(v) for k, v in builder.accounts.items()}
+    shared_accounts = builder.shared_accounts
+    # let go of the builder's pairs, reliabilities and node types before the ties are
+    # expanded: they were held through it, at the peak of the detection (issue 16)
+    del builder
     if ties:
-        edges, weights, infrastructure = _pairs(builder.incidence, builder.kinds,
-                                                len(builder.units), settings)
+        edges, weights, infrastructure = _pairs(incidence, kinds, len(units), settings)
     else:
         edges, weights = np.empty((0, 2), dtype=np.int64), np.empty(0)
-        infrastructure = _infrastructure(builder.incidence, len(builder.units), settings)
+        infrastructure = _infrastructure(incidence, len(units), settings)
     # straight from the pair arrays: no Python list per tie
-    graph = ig.Graph(n=len(builder.units), edges=edges)
+    graph = ig.Graph(n=len(units), edges=edges)
     if len(weights):  # no tie, no weight attribute: every agent alone (see community._weights)
         graph.es["weight"] = weights.tolist()
     agents = AgentGraph(
         evidence=evidence,
         settings=settings,
-        units=builder.units,
+        units=units,
         graph=graph,
-        accounts={k: sorted(v) for k, v in builder.accounts.items()},
-        shared_accounts=builder.shared_accounts,
-        incidence=dict(builder.incidence),
-        kinds=builder.kinds,
+        accounts=accounts,
+        shared_accounts=shared_accounts,
+        incidence=incidence,
+        kinds=kinds,
         infrastructure=infrastructure,
     )
     return agents

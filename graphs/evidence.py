@@ -316,8 +316,13 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         names = self._p.rel_names
         out: dict[str, list[float]] = {}
         order = self._order(rels)
-        for r, value in zip(self._rel[order].tolist(), values[order].tolist(), strict=True):
-            out.setdefault(names[r], []).append(value)
+        # one float object per distinct value, shared: a case has a few gradings and
+        # millions of relationships, and the values end up held in the projection's
+        # attachments (issue 16)
+        distinct, at = np.unique(values[order], return_inverse=True)
+        shared: list[float] = distinct.tolist()
+        for r, i in zip(self._rel[order].tolist(), at.tolist(), strict=True):
+            out.setdefault(names[r], []).append(shared[i])
         return out
 
     def _edges_at(self, node: str, out: bool) -> tuple[list[int], list[str], list[str]]:

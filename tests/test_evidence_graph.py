@@ -136,6 +136,19 @@ def test_issue_16_evidence_graph_is_read_only(tmp_path: Path) -> None:
     assert "Person:x" in copy and "Person:x" not in evidence
 
 
+def test_issue_16_relationship_values_share_one_float_per_value(tmp_path: Path) -> None:
+    # each relationship's reliability was a float of its own, held on in the projection's
+    # attachments: millions of equal floats at 5,400 cells
+    from ringmap.graphs.embedded import EmbeddedStore
+
+    store = _merged_case(EmbeddedStore(tmp_path / "case.db"), tmp_path)
+    evidence = store.evidence()
+    reliability, _grading = edge_reliability(store, evidence)
+    values = [v for found in evidence.pair_values(reliability, 1.0).values() for v in found]
+    assert len(values) == evidence.number_of_edges()
+    assert len({id(v) for v in values}) == len(set(values)) < len(values)
+
+
 _VIA = """
 import networkx as nx
 from ringmap.analysis.projection import project_agents

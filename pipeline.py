@@ -36,6 +36,7 @@ from ringmap.graphs.store import Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import CheckedTask, IngestReport, check_files, ingest_files
 from ringmap.perf import Progress
+from ringmap.privacy import Privacy
 from ringmap.tabular import render, to_jsonable, write_csv
 from ringmap.viz.maps import write_cell_map, write_victim_map
 from ringmap.viz.package import export_cells
@@ -131,7 +132,9 @@ def run_case(
     summary = RunSummary(case=str(case_dir), store=store.describe(), ingest=report,
                          counts=count_rows(store), conflicts=conflict_counts(store))
     evidence = store.evidence()  # read once, from arrays: cells, maps and packages share it
-    records = _cells(store, settings, evidence, chosen, summary)
+    # decided once: who is shown under a pseudonym, in the cells' reports, maps and packages
+    privacy = Privacy.for_graph(evidence)
+    records = _cells(store, settings, evidence, chosen, summary, privacy)
     # the same files whatever the case holds: an empty cells.csv, and the victims map
     # (which needs no cells) say "nothing found" better than a missing file
     write_csv(out / "cells.csv", summary.cells + summary.unassigned_agents, CELL_COLUMNS)
@@ -146,7 +149,7 @@ def run_case(
     if maps:
         if summary.cells:
             write_cell_map(store, out / "maps" / "cells.html", graph=evidence, latest=latest,
-                           reaches=reaches)
+                           reaches=reaches, privacy=privacy)
             summary.files.append("maps/cells.html")
         write_victim_map(store, out / "maps" / "victims.html", graph=evidence,
                          cells=latest[1] if latest else None, reaches=reaches,
@@ -162,7 +165,7 @@ def run_case(
     if packages and summary.cells:
         # nor with every explanation for the packages (they show none)
         written = export_cells(store, out / "packages", graph=evidence, latest=latest,
-                               reaches=reaches)
+                               reaches=reaches, privacy=privacy)
         summary.files += [f"packages/{p.path.name}/" for p in written]
         summary.packages_signed_by = written[0].signed_by if written else None
     summary.files += ["summary.json", "summary.md"]
@@ -173,7 +176,7 @@ def run_case(
 
 
 def _cells(store: Store, settings: CellSettings, evidence: nx.MultiDiGraph, engine: Engine,
-           summary: RunSummary) -> list[CellRecord]:
+           summary: RunSummary, privacy: Privacy) -> list[CellRecord]:
     """Detect the cells, save them and put them in ``summary``; the cells saved. What
     detection found beyond them (the agent projection) is let go here, before the maps: held
     through them, it was part of the run's peak."""
@@ -183,7 +186,7 @@ def _cells(store: Store, settings: CellSettings, evidence: nx.MultiDiGraph, engi
     except AnalysisError as exc:
         summary.cells_note = exc.one_line()
         return []
-    saved = write_cells(store, result)
+    saved = write_cells(store, result, privacy=privacy)
     rows = saved.rows()
     summary.cells_run = saved.run.run_id
     summary.cells = rows[: len(saved.records)]

@@ -7,7 +7,9 @@ process's peak memory so far (``ru_maxrss``: memory is a high-water mark, so a s
 includes what earlier stages still hold; CPU seconds include the forked workers that write
 packages, and ``worker_gb`` is the largest worker's peak, pages it shares with its parent
 counted too). Stages: ingest, projection, detection, write-back,
-maps (cell map, victims map, timelines) and packages (one raid package per cell).
+maps (cell map, victims map, timelines, drawn as ``ringmap run`` draws them: one reach of the
+cells and one set of timelines for all of them, one privacy policy for the cells and the cell
+map, where the tree measured takes them) and packages (one raid package per cell).
 
 Beside each figure the goals of issue 16 are printed: peak memory <= 0.5 GB + 1.5 GB per
 million rows; each stage's time grows no faster than 1.15 x the rows (``growth``: the time
@@ -74,9 +76,17 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
     from ringmap.graphs.embedded import EmbeddedStore
     from ringmap.ingest.case import load_case
     from ringmap.ingest.run import check_files, ingest_files
+    from ringmap.privacy import Privacy
     from ringmap.viz.maps import cell_map, write_cell_map, write_victim_map
     from ringmap.viz.package import export_cells
-    from ringmap.viz.timeline import case_timeline, cell_timelines, write_timeline
+    from ringmap.viz.reach import reach_cells
+    from ringmap.viz.timeline import (
+        case_timeline,
+        cell_timelines,
+        write_cells_timeline,
+        write_timeline,
+    )
+    from ringmap.viz.world import victim_map
 
     store = EmbeddedStore(work / "ringmap.db")
     state: dict[str, Any] = {}
@@ -93,19 +103,32 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
         state["result"] = detect_cells(store, CellSettings(), state["graph"])
 
     def write_back() -> None:
-        saved = write_cells(store, state["result"])
+        # as ringmap run: the privacy policy made once, for the cells and the cell map, where
+        # the tree takes it
+        if "privacy" in inspect.signature(write_cells).parameters:
+            state["privacy"] = Privacy.for_graph(state["graph"])
+        saved = write_cells(store, state["result"], **_taken(write_cells, state, "privacy"))
         state["records"], state["run_id"] = saved.records, saved.run.run_id
 
     def maps() -> None:
-        graph = state["graph"]
-        # as ringmap run: the saved cells handed to the maps where the tree takes them
-        held = "latest" in inspect.signature(cell_map).parameters
-        saved = {"latest": (state["run_id"], state["records"])} if held else {}
-        write_cell_map(store, work / "maps" / "cells.html", graph=graph, **saved)
+        # as ringmap run: the saved cells handed to the maps, their reach found and their
+        # timelines drawn once for every map, where the tree takes them
+        graph, records = state["graph"], state["records"]
+        state["latest"], state["cells"] = (state["run_id"], records), records
+        if "reaches" in inspect.signature(cell_map).parameters:
+            state["reaches"] = reach_cells(graph, records)
+        lines = [case_timeline(graph), *cell_timelines(graph, records,
+                                                       **_taken(cell_timelines, state,
+                                                                "reaches"))]
+        if "timelines" in inspect.signature(victim_map).parameters:
+            state["timelines"] = (lines[0], {r.cell_id: line for r, line in
+                                             zip(records, lines[1:], strict=True)})
+        write_cell_map(store, work / "maps" / "cells.html", graph=graph,
+                       **_taken(cell_map, state, "latest", "reaches", "privacy"))
         write_victim_map(store, work / "maps" / "victims.html", graph=graph,
-                         **({"cells": state["records"]} if held else {}))
-        write_timeline(case_timeline(graph), work / "timeline.svg")
-        cell_timelines(graph, state["records"])
+                         **_taken(victim_map, state, "cells", "reaches", "timelines"))
+        write_timeline(lines[0], work / "timeline.svg")
+        write_cells_timeline(lines[1:], work / "timeline-cells.svg")
 
     def packages() -> None:
         # as ringmap run: the saved cells handed to the packages where the tree takes them
@@ -127,6 +150,13 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
                           "rows": state.get("rows"),
                           "packages": state.get("packages")}), flush=True)
     store.close()
+
+
+def _taken(func: Callable[..., Any], state: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The values in ``state`` of those of ``names`` that ``func`` takes (an older tree, run
+    with ``--baseline``, may take fewer)."""
+    taken = inspect.signature(func).parameters
+    return {name: state[name] for name in names if name in taken and name in state}
 
 
 def _measure(tree: str, root: Path | None, case: Path, work: Path, until: str

@@ -15,11 +15,12 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ringmap import pipeline
+from ringmap import pipeline, privacy
 from ringmap.analysis import cells, projection
 from ringmap.analysis.projection import AgentGraph
 from ringmap.cli import cli
@@ -367,6 +368,24 @@ def test_issue_16_run_draws_its_maps_from_the_cells_it_saved(
     assert summary.cells and "maps/cells.html" in summary.files
     assert "maps/victims.html" in summary.files
     assert reads == []
+
+
+def test_issue_16_a_run_decides_its_victim_side_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cells' reports, the cell map and the packages of ``ringmap run`` share one privacy
+    policy: each worked out its own (about 20 s at 5,400 cells)."""
+    sides: list[int] = []
+    victim_side = privacy.victim_side
+
+    def counted(graph: nx.MultiDiGraph) -> set[str]:
+        sides.append(graph.number_of_nodes())
+        return victim_side(graph)
+
+    monkeypatch.setattr(privacy, "victim_side", counted)
+    with EmbeddedStore(tmp_path / "out" / "ringmap.db") as store:
+        summary = run_case(store, STRIKEBACK, tmp_path / "out", packages=True)
+    assert summary.cells and "maps/cells.html" in summary.files
+    assert len(sides) == 1
 
 
 def test_issue_16_map_commands_read_the_packed_evidence(

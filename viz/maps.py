@@ -241,6 +241,7 @@ def cell_map(
     graph: nx.MultiDiGraph | None = None,
     latest: tuple[str, list[CellRecord]] | None = None,
     reaches: list[CellReach] | None = None,
+    privacy: Privacy | None = None,
 ) -> MapSpec:
     """The cells of the latest run: an overview of every cell, or the named cells in detail.
 
@@ -270,6 +271,9 @@ def cell_map(
         The reach of each of ``latest``'s cells (:func:`~ringmap.viz.reach.reach_cells` of
         ``graph``) if the caller already found them, as ``ringmap run`` does once for all its
         maps, timelines and packages. Used with ``latest``.
+    privacy
+        :meth:`Privacy.for_graph` of ``graph`` (and ``reveal``) if the caller made it
+        already, as ``ringmap run`` does once for its cells, maps and packages.
     """
     if budget < 1:
         raise ConfigError("the node budget must be at least 1")
@@ -280,7 +284,7 @@ def cell_map(
     # read from the packed arrays, not built as Python dicts (6 GB at 2.6M rows)
     graph = store.evidence() if graph is None else graph
     reaches = reach_cells(graph, records) if reaches is None else reaches
-    privacy = Privacy.for_graph(graph, reveal=reveal)
+    privacy = Privacy.for_graph(graph, reveal=reveal) if privacy is None else privacy
     title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
              else f"Cells of run {run_id}")
     if cells is None and not detailed:

@@ -496,14 +496,16 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
                  reason: str | None = None, graph: nx.MultiDiGraph | None = None,
                  workers: int | None = None,
                  latest: tuple[str, list[CellRecord]] | None = None,
-                 reaches: list[CellReach] | None = None) -> list[PackageResult]:
+                 reaches: list[CellReach] | None = None,
+                 privacy: Privacy | None = None) -> list[PackageResult]:
     """Write one package per cell of the latest run into ``out/cell-<id>/`` (``graph`` as
     for :func:`export_cell`; ``latest``: the latest run's id and its cells, not empty, where
     the caller holds them, as :func:`~ringmap.analysis.explain.write_cells` hands them back:
     a package reads no explanation, and every cell read back with its explanations was most
     of what the packages added to a run's memory; ``reaches``: the reach of each of
     ``latest``'s cells, :func:`~ringmap.viz.reach.reach_cells` of ``graph``, where the caller
-    found them already, as ``ringmap run`` does once for its maps and packages).
+    found them already, as ``ringmap run`` does once for its maps and packages; ``privacy``:
+    :meth:`Privacy.for_graph` of ``graph`` and ``reveal`` where the caller made it already).
 
     Packages of an embedded case are written by ``workers`` processes at once (default: one
     per CPU this process may use), each reading the case on its own connection; the packages
@@ -520,8 +522,8 @@ def export_cells(store: Store, out: Path, *, reveal: bool = False,
                           "remove them or choose another --out")
     key = load_signing_key()
     graph = store.project() if graph is None else graph
-    job = _Job(store, graph, run_id, cell_of(records), Privacy.for_graph(graph, reveal=reveal),
-               reason, key)
+    privacy = Privacy.for_graph(graph, reveal=reveal) if privacy is None else privacy
+    job = _Job(store, graph, run_id, cell_of(records), privacy, reason, key)
     if latest is None or reaches is None:
         reaches = reach_cells(graph, records)
     cells = list(zip(records, reaches, targets, strict=True))

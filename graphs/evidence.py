@@ -352,11 +352,14 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
 
     def among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
         """``(source, target, type)`` of every relationship between ``nodes`` (those absent
-        or merged into another left out), in no particular order: one pass over the arrays,
-        no adjacency dict or attribute object made."""
-        inside = np.zeros(len(self._p.ids), dtype=bool)
-        inside[[i for i in map(self.position, nodes) if i is not None]] = True
-        found = np.flatnonzero(inside[self._src] & inside[self._dst])
+        or merged into another left out), in no particular order: read from the
+        relationships out of ``nodes`` alone, no adjacency dict or attribute object made (a
+        pass over every relationship of the case, once per raid package's map, grew with
+        the case)."""
+        inside = np.unique(np.array([i for i in map(self.position, nodes) if i is not None],
+                                    dtype=np.int64))
+        out = self._out.edges_of_many(inside)
+        found = np.sort(out[np.isin(self._dst[out], inside)])
         ids, names = self._p.ids, self._p.rel_names
         return [(ids[s], ids[d], names[r]) for s, d, r in zip(
             self._src[found].tolist(), self._dst[found].tolist(), self._rel[found].tolist(),
@@ -398,6 +401,13 @@ class _Csr:
         """The relationships at node ``i``, in adjacency order."""
         found: list[int] = self.order[self.start[i]:self.start[i + 1]].tolist()
         return found
+
+    def edges_of_many(self, nodes: np.ndarray) -> np.ndarray:
+        """The relationships at each of ``nodes`` (positions), one node's after another's."""
+        first, counts = self.start[nodes], self.start[nodes + 1] - self.start[nodes]
+        # each node's run of positions in ``order``: its start, then one step per relationship
+        steps = np.arange(int(counts.sum()), dtype=np.int64)
+        return self.order[np.repeat(first - (np.cumsum(counts) - counts), counts) + steps]
 
 
 def _packed(graph: nx.MultiDiGraph) -> bool:

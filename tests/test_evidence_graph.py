@@ -124,6 +124,22 @@ def test_issue_16_agent_projection_from_arrays_is_the_networkx_one(
     assert arrays.infrastructure  # hubs set aside alike
 
 
+def test_issue_16_edges_among_a_few_nodes_read_from_their_own_relationships(
+        any_store: Store, tmp_path: Path) -> None:
+    # a raid package's map asks for the relationships among its cell's few hundred nodes:
+    # read from those nodes' relationships, not from a pass over every one of the case
+    store = _merged_case(any_store, tmp_path)
+    evidence, projected = store.evidence(), store.project()
+    nodes = list(projected)
+    merged = list(projected.graph["same_as"])
+    picks = [[n, *projected.succ[n], *projected.pred[n]] for n in nodes]  # a node's reach
+    picks += [[*nodes[i::7], *merged[i::2], "Person:nobody"] for i in range(7)]
+    picks += [[], ["Person:nobody"], merged, nodes[:1] * 3]
+    assert any(edges_among(projected, p) for p in picks)
+    for pick in picks:
+        assert edges_among(evidence, pick) == edges_among(projected, pick), pick
+
+
 def test_issue_16_evidence_graph_is_read_only(tmp_path: Path) -> None:
     from ringmap.graphs.embedded import EmbeddedStore
 

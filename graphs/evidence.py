@@ -8,7 +8,7 @@ they are asked for. Same-as groups are collapsed in the arrays, exactly as
 same relationships in the same iteration order, the same properties, ``graph["same_as"]`` and
 ``graph["same_as_edges"]``. Everything that reads a networkx evidence graph reads this one
 unchanged; a node's or relationship's properties are decoded only when a reader looks at them
-(its ``type`` needs no decoding), and are not kept.
+(its ``type`` needs no decoding), and only the nodes' last few thousand are kept.
 
 The graph cannot be changed (``add_edge`` and the like fail): a reader that must change it
 works on ``graph.copy()`` or a subgraph copy, as with any graph it does not own.
@@ -45,6 +45,11 @@ if TYPE_CHECKING:  # the store hands its packed graph over: no import at run tim
 
 __all__ = ["EvidenceGraph", "adjacent", "edges_among", "edges_by_rel", "neighbours_by_rel",
            "node_types", "nodes_of_type", "packed_of", "pairs_by_rel", "relationships_at"]
+
+
+#: how many nodes' decoded attributes an :class:`EvidenceGraph` keeps (a cell's footprint
+#: and the nodes its rosters name are some thousand)
+_RECENT = 8192
 
 
 class _Attrs(Mapping[str, Any]):
@@ -146,6 +151,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         n = len(packed.ids)
         self._at: dict[str, int] = {node: i for i, node in enumerate(packed.ids)}
         self._types = list(packed.type_names)
+        self._recent: dict[int, dict[str, Any]] = {}  # decoded node attributes, bounded
         self._head = np.arange(n, dtype=np.int64)
         self._groups: dict[int, list[int]] = {}  # head -> the other members, in id order
         links = [(link.src, link.dst) for link in packed.same_as
@@ -234,7 +240,18 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         return self._types[int(self._p.node_type[i])]
 
     def node_attrs(self, i: int) -> dict[str, Any]:
-        """``type`` and properties of the node at ``i`` (a same-as head: the group's)."""
+        """``type`` and properties of the node at ``i`` (a same-as head: the group's), of the
+        last :data:`_RECENT` decoded if among them: a raid package reads each node of its
+        cell some three times (map, rosters, labels), and decoding them again was a tenth
+        of a package's time on arrays."""
+        found = self._recent.get(i)
+        if found is None:
+            if len(self._recent) >= _RECENT:
+                self._recent.clear()
+            found = self._recent[i] = self._node_attrs(i)
+        return found
+
+    def _node_attrs(self, i: int) -> dict[str, Any]:
         packed = self._p
         attrs = {"type": self.type_of(i), **packed.node_props(i)}
         others = self._groups.get(i)

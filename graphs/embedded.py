@@ -238,6 +238,17 @@ class EmbeddedStore(Store):
         self._writer = _WriterLock(self.path.with_name(self.path.name + ".lock"), self.path,
                                    self._mark_interrupted)
 
+    @contextmanager
+    def _cache(self, kib: int) -> Iterator[None]:
+        """The page cache at ``kib`` (KiB, negative as SQLite takes it), what it held let go,
+        for one pass over much of the case; the usual cache again after."""
+        self._db.execute(f"PRAGMA cache_size={kib}")
+        self._db.execute("PRAGMA shrink_memory")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
@@ -533,9 +544,7 @@ class EmbeddedStore(Store):
         # one pass over the whole case: a page cache the size of the case file would only
         # add that much to the run's peak memory (issue 16); and rows go into columns one by
         # one, each type name kept once (rows fetched all at once were held twice over)
-        self._db.execute(f"PRAGMA cache_size={_SCAN_CACHE_KIB}")
-        self._db.execute("PRAGMA shrink_memory")
-        try:
+        with self._cache(_SCAN_CACHE_KIB):
             nids, ids, types, node_props = _columns(
                 self._db.execute(sql + " ORDER BY id", params), "itnt")
             sql, params = ("SELECT eid, src, dst, type, props FROM edges WHERE type != ?",
@@ -545,8 +554,6 @@ class EmbeddedStore(Store):
                 params += rel_types
             eids, srcs, dsts, rel_types_, edge_props = _columns(
                 self._db.execute(sql, params), "iiint")
-        finally:
-            self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
         nid, eid, src, dst = (np.frombuffer(c, dtype=np.int64)
                               for c in (nids, eids, srcs, dsts))
         end_of = np.full(1 + max(int(a.max(initial=0)) for a in (nid, src, dst)), -1,
@@ -721,11 +728,18 @@ class EmbeddedStore(Store):
                      ) -> Iterator[tuple[str, str, list[Stated]]]:
         wanted = _types_filter(types)
         found: dict[tuple[str, str], list[Stated]] = {}
-        for table in (_NODES, _EDGES):
-            for type_, item, file_id, text in self._db.execute(
-                    table.multi, {"every": wanted is None, "types": json.dumps(wanted or [])}):
-                found.setdefault((type_, item), []).append(
-                    (self._file(file_id), file_id, decode_props(type_, text)))
+        # a pass over every statement of the table: with a small page cache (issue 16), and
+        # not over the relationships' statements for node types only (the persons' roles
+        # every cell run reads, see ringmap.analysis.report.disputed_roles), nor the other way
+        tables = [table for table, others in ((_NODES, SCHEMA.relationships),
+                                              (_EDGES, SCHEMA.entities))
+                  if wanted is None or not others.keys() >= set(wanted)]
+        with self._cache(_SCAN_CACHE_KIB):
+            for table in tables:
+                for type_, item, file_id, text in self._db.execute(table.multi, {
+                        "every": wanted is None, "types": json.dumps(wanted or [])}):
+                    found.setdefault((type_, item), []).append(
+                        (self._file(file_id), file_id, decode_props(type_, text)))
         for (type_, item), stated in sorted(found.items()):
             yield item, type_, sorted(stated, key=lambda s: s[1])
 
@@ -748,19 +762,10 @@ class EmbeddedStore(Store):
         self._ids = None
 
     def save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
-        with self.writing(run.kind):
-            self._save_cells(run, cells)
-
-    def _save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
-        db = self._db
         # a page cache the size of the case would be most of the memory a run's write-back
         # adds (issue 16): the cells' reads and writes each meet a page about once
-        db.execute(f"PRAGMA cache_size={_SAVE_CACHE_KIB}")
-        db.execute("PRAGMA shrink_memory")
-        try:
+        with self.writing(run.kind), self._cache(_SAVE_CACHE_KIB):
             self._save_cells_in(run, cells)
-        finally:
-            db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
 
     def _save_cells_in(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
         db = self._db

@@ -122,6 +122,27 @@ def test_issue_11_relationships_keep_values_per_source(any_store: Store) -> None
     assert any_store.conflicts(["LOGGED_IN_ON"]) == []
 
 
+def test_issue_16_conflicts_of_some_types_are_those_of_all_of_those_types(
+        any_store: Store) -> None:
+    # the embedded store reads only the table those types are in (a cell run reads the
+    # persons' roles): the same conflicts as read over both tables
+    boss = Node("Person:AG-00001", "Person", {"person_id": "AG-00001"})
+
+    def associates(row: int, basis: str, **props: Any) -> Batch:
+        link = Edge("ASSOCIATE_OF", AGENT, boss.id, {"basis": basis})
+        return Batch([*person(row, **props).nodes, boss], [link],
+                     [Sighting(AGENT, row), Sighting(boss.id, row), Sighting(link.id, row)],
+                     last_row=row)
+
+    any_store.load_file(load("interview.csv", "A1"), [associates(1, "interview", role="suspect")])
+    any_store.load_file(load("tip.csv", "C3", day=2), [associates(1, "informant", role="mule")])
+    every = [(c.item, c.type, c.property) for c in any_store.conflicts()]
+    assert {kind for _, kind, _ in every} == {"Person", "ASSOCIATE_OF"}
+    for types in (["Person"], ["ASSOCIATE_OF"], ["ASSOCIATE_OF", "Person"], ["Account"]):
+        assert [(c.item, c.type, c.property) for c in any_store.conflicts(types)] == [
+            found for found in every if found[1] in types]
+
+
 def dump(store: Store) -> dict[str, Any]:
     """Everything a store holds on its evidence, to compare two stores."""
     items = [n.id for n in store.nodes()] + [e.id for e in store.edges()]

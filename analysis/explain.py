@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import networkx as nx
 
@@ -35,6 +35,7 @@ from ringmap.graphs.model import (
     EvidenceRow,
     Provenance,
     Tie,
+    built,
     edge_id,
     utcnow,
 )
@@ -44,27 +45,6 @@ from ringmap.perf import paused_gc
 from ringmap.privacy import Privacy
 
 __all__ = ["EvidenceReader", "SavedCells", "explain_members", "public_edge", "write_cells"]
-
-
-# rows and ties are built here with every field given, from the store's own ledger: not
-# validated again, and one set of their field names shared by all (pydantic would give each
-# its own set, most of a row's memory; both models are frozen)
-_ROW_FIELDS = set(EvidenceRow.model_fields)
-_TIE_FIELDS = set(Tie.model_fields)
-
-_Built = TypeVar("_Built", EvidenceRow, Tie)
-
-
-def _built(model: type[_Built], fields: set[str], values: dict[str, Any]) -> _Built:
-    """``model.model_construct(fields, **values)`` where ``values`` give every field of the
-    model in its order: the same object, without model_construct's walk over the fields
-    (there are hundreds of thousands of rows and ties in a large run)."""
-    made = model.__new__(model)
-    object.__setattr__(made, "__dict__", values)
-    object.__setattr__(made, "__pydantic_fields_set__", fields)
-    object.__setattr__(made, "__pydantic_extra__", None)
-    object.__setattr__(made, "__pydantic_private__", None)
-    return made
 
 
 def public_edge(privacy: Privacy, eid: str) -> str:
@@ -128,9 +108,9 @@ class EvidenceReader:
                 shown = {store_id: public_edge(self.privacy, store_id)
                          for store_id in dict.fromkeys(s for s, _ in found)}
                 # built from the store's own ledger: no need to validate again
-                made = self.made[item] = [_built(EvidenceRow, _ROW_FIELDS, {
-                    "item": shown[store_id], "file": p.source_file, "row": p.row,
-                    "ref": p.ref, "grading": str(p.grading)}) for store_id, p in found]
+                made = self.made[item] = [built(
+                    EvidenceRow, item=shown[store_id], file=p.source_file, row=p.row,
+                    ref=p.ref, grading=str(p.grading)) for store_id, p in found]
             if made:
                 return list(made)
         return []
@@ -338,11 +318,12 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None,
                 members = sorted(done.members.items())
                 kept.append(CellRecord(
                     cell_id=done.cell_id,
-                    members=[CellMember(node_id=m, confidence=c) for m, c in members],
+                    members=[built(CellMember, node_id=m, confidence=float(c), explanation=[])
+                             for m, c in members],
                     summary=reports.cells[done.cell_id]))
                 yield kept[-1].model_copy(update={"members": [
-                    CellMember(node_id=m, confidence=c,
-                               explanation=[_built(Tie, _TIE_FIELDS, t) for t in why.get(m, [])])
+                    built(CellMember, node_id=m, confidence=float(c),
+                          explanation=[built(Tie, **t) for t in why.get(m, [])])
                     for m, c in members]})
             part = []
             evidence.deferring()

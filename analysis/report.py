@@ -48,6 +48,7 @@ from ringmap.graphs.model import (
     Money,
     Outsider,
     RoleClaim,
+    built,
 )
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
@@ -131,19 +132,21 @@ def money_received(evidence: nx.MultiDiGraph, payments: Sequence[Paid], fx: FxTa
 
 
 def holdings_by_cell(result: CellsResult
-                     ) -> tuple[dict[int, dict[str, int]], dict[str, list[int]]]:
+                     ) -> tuple[dict[int, dict[str, int]], dict[str, list[str]]]:
     """Per cell (by index): identifiers its members hold -> how many of them hold it; and the
-    identifiers held in several cells -> those cells, in order."""
+    identifiers held in several cells -> the ids of those cells, in order (one list, which
+    every report listing the identifier shares: held in k cells, it is listed k times)."""
     held: dict[int, dict[str, int]] = defaultdict(dict)
-    spread: dict[str, list[int]] = {}
+    spread: dict[str, list[str]] = {}
     membership = result.membership
+    ids = [c.cell_id for c in result.cells]
     for ident, holders in result.agents.incidence.items():
         cells = Counter(membership[u] for u in holders)
         cells.pop(-1, None)
         for cell_index, n in cells.items():
             held[cell_index][ident] = n
         if len(cells) > 1:
-            spread[ident] = sorted(cells)
+            spread[ident] = [ids[c] for c in sorted(cells)]
     return held, spread
 
 
@@ -167,17 +170,19 @@ class Labels:
 
 def _listed(result: CellsResult, labels: Labels, ident: str, members: int) -> Listed:
     agents = result.agents
-    return Listed(id=labels.privacy.public_id(ident), label=labels(ident), members=members,
-                  shared_by=len(agents.incidence[ident]),
-                  infrastructure=ident in agents.infrastructure)
+    # a run's reports list hundreds of thousands of identifiers: built, not validated (see
+    # built), as are the other many parts of a report below
+    return built(Listed, id=labels.privacy.public_id(ident), label=labels(ident),
+                 members=members, shared_by=len(agents.incidence[ident]),
+                 infrastructure=ident in agents.infrastructure)
 
 
 def _listing(result: CellsResult, labels: Labels, held: Mapping[str, int], kind: str
              ) -> Listing:
     kinds = result.agents.kinds
     items = sorted((i for i in held if kinds[i] == kind), key=lambda i: (-held[i], i))
-    return Listing(count=len(items),
-                   items=[_listed(result, labels, i, held[i]) for i in items[:_LIST_CAP]])
+    return built(Listing, count=len(items),
+                 items=[_listed(result, labels, i, held[i]) for i in items[:_LIST_CAP]])
 
 
 def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
@@ -202,18 +207,17 @@ def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
 
 
 def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int],
-             spread: Mapping[str, list[int]]) -> list[Bridge]:
+             spread: Mapping[str, list[str]]) -> list[Bridge]:
     """Identifiers this cell shares with other cells (``spread``: see
     :func:`holdings_by_cell`), the most specific (fewest holders) first: a handset passed
     between two cells says more than a carrier address."""
-    ids = [c.cell_id for c in result.cells]
     agents = result.agents
     # ranked before any is built, only the first few kept (ties: in the order held)
     ranked = sorted((len(agents.incidence[ident]), len(cells), privacy.public_id(ident), n,
                      ident) for n, ident in enumerate(held) if (cells := spread.get(ident)))
-    return [Bridge(identifier=shown, kind=agents.kinds[ident], shared_by=shared_by,
-                   cells=[ids[c] for c in spread[ident]],
-                   infrastructure=ident in agents.infrastructure)
+    return [built(Bridge, identifier=shown, kind=agents.kinds[ident], shared_by=shared_by,
+                  cells=spread[ident],
+                  infrastructure=ident in agents.infrastructure)
             for shared_by, _cells, shown, _n, ident in ranked[:_LIST_CAP]]
 
 
@@ -232,8 +236,8 @@ def _outsiders(result: CellsResult, labels: Labels, held: Mapping[int, Mapping[s
         for cell_index, found in shared.items():
             cell_held = held[cell_index]
             found.sort(key=lambda i: (-cell_held[i], i))
-            out[cell_index].append(Outsider(
-                node=result.agents.units[v],
+            out[cell_index].append(built(
+                Outsider, node=result.agents.units[v],
                 shared=[_listed(result, labels, i, cell_held[i]) for i in found[:_LIST_CAP]]))
     for outsiders in out.values():
         outsiders.sort(key=lambda o: (-len(o.shared), o.node))
@@ -251,7 +255,7 @@ def _cell_report(
     labels: Labels,
     country: Callable[[str | None], str],
     held: Mapping[str, int],
-    spread: Mapping[str, list[int]],
+    spread: Mapping[str, list[str]],
     hit: Reached,
     brokers: Sequence[Broker],
     outsiders: Sequence[Outsider],
@@ -267,9 +271,9 @@ def _cell_report(
     confidences = list(cell.members.values())
 
     def centrality(v: int) -> dict[str, float]:
-        return {"degree": round(scores[v].degree, 3),
-                "betweenness": round(scores[v].betweenness, 4),
-                "pagerank": round(scores[v].pagerank, 4)}
+        return {"degree": round(float(scores[v].degree), 3),
+                "betweenness": round(float(scores[v].betweenness), 4),
+                "pagerank": round(float(scores[v].pagerank), 4)}
 
     return CellReport(
         agents=sum(1 for t in types.values() if t == "Person"),
@@ -285,8 +289,9 @@ def _cell_report(
         unidentified_contacts=len(hit.unidentified),
         money=money_received(evidence, hit.payments, fx, country),
         reports=sorted(i for i in held if agents.kinds[i] == "Report")[:_LIST_CAP],
-        key_players=[KeyPlayer(node=agents.units[v], **centrality(v)) for v in ranked[:3]],
-        centrality={agents.units[v]: Centrality(**centrality(v)) for v in scores},
+        key_players=[built(KeyPlayer, node=agents.units[v], **centrality(v))
+                     for v in ranked[:3]],
+        centrality={agents.units[v]: built(Centrality, **centrality(v)) for v in scores},
         brokers=list(brokers)[:_LIST_CAP],
         bridging_identifiers=_bridges(result, labels.privacy, held, spread),
         unassigned=list(outsiders),
@@ -329,7 +334,7 @@ def _agent_side(result: CellsResult) -> frozenset[str]:
 def build_reports(
     result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
     disputed: Mapping[str, DisputedRole] | None = None, labels: Labels | None = None,
-    holdings: tuple[dict[int, dict[str, int]], dict[str, list[int]]] | None = None,
+    holdings: tuple[dict[int, dict[str, int]], dict[str, list[str]]] | None = None,
 ) -> Reports:
     """The report of every cell of ``result``, by cell id, and the agents in no cell
     (victims as ``privacy`` shows them); ``disputed`` are the persons whose sources disagree

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import (
     BaseModel,
@@ -58,11 +58,47 @@ __all__ = [
     "Sighting",
     "Statement",
     "Tie",
+    "built",
     "edge_id",
     "utcnow",
 ]
 
 Props = dict[str, Any]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+#: per model: its field names in order, and one set of them that all it builds share
+_FIELDS: dict[type[BaseModel], tuple[tuple[str, ...], set[str]]] = {}
+
+
+def built(model: type[_Model], **values: Any) -> _Model:
+    """``model(**values)`` for values the caller made with every field's own type: not
+    validated again, and one set of field names shared by all the models built so.
+
+    A validated model keeps a set of the fields given, most of a small model's memory (about
+    0.7 KB of a 1 KB :class:`Listed`): a large run's reports hold hundreds of thousands of
+    them. Every field must be given, and no other (``KeyError``, ``TypeError``); the values
+    are kept in the model's field order, as validation keeps them and as they are serialised.
+
+    >>> built(Listed, label="+441", id="Phone:+441", members=2, shared_by=3,
+    ...       infrastructure=False) == Listed(id="Phone:+441", label="+441", members=2,
+    ...                                       shared_by=3)
+    True
+    """
+    known = _FIELDS.get(model)
+    if known is None:
+        names = tuple(model.model_fields)
+        known = _FIELDS[model] = (names, set(names))
+    names, fields = known
+    if len(values) != len(names):
+        raise TypeError(f"{model.__name__} takes {', '.join(names)}; given {', '.join(values)}")
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", {name: values[name] for name in names})
+    object.__setattr__(made, "__pydantic_fields_set__", fields)
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 def utcnow() -> datetime:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 import igraph as ig
 import networkx as nx
 import pytest
+from pydantic import BaseModel
 
 from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.keyplayers import centralities, participation
+from ringmap.analysis.projection import ProjectionSettings
 from ringmap.analysis.report import Labels, build_reports, holdings_by_cell, money_received
 from ringmap.analysis.victims import Links, Paid, reached, reached_by_cell, victim_country
 from ringmap.errors import ConfigError
+from ringmap.graphs.model import CellReport
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
 
@@ -144,3 +149,36 @@ def test_issue14_one_reading_of_the_graph_serves_every_cell_and_agent() -> None:
         assert reached(case.graph, members, links=links) == reached(case.graph, members)
     for person in (n for n, a in case.graph.nodes(data=True) if a.get("type") == "Person"):
         assert victim_country(case.graph, person, links) == victim_country(case.graph, person)
+
+
+def test_issue_16_reports_built_unvalidated_are_those_validation_gives() -> None:
+    # a run's listed identifiers, bridges and centralities are built without validation (most
+    # of a large run's report memory was pydantic's per-model set of fields): each report is
+    # what validating it again gives, to the type of every value
+    case = planted_case(6, seed=3, noise=0.3)
+    # and an agent in no cell (its one identifier is infrastructure), tied to two cells
+    case.graph.add_node("Person:loner", type="Person", role="suspect")
+    case.graph.add_node("Account:facebook/loner", type="Account", platform="facebook",
+                        handle="loner")
+    case.graph.add_edge("Person:loner", "Account:facebook/loner", key="USES")
+    case.graph.add_edge("Account:facebook/loner", "IPAddress:10.0.0.1", key="LOGGED_IN_FROM")
+    result = find_cells(case.graph, CellSettings(
+        runs=2, projection=ProjectionSettings(infra_max_agents=15)))
+    reports = build_reports(result, Privacy.for_graph(case.graph))
+    parts = Counter(type(part).__name__ for report in reports.cells.values()
+                    for part in _parts(report))
+    assert {"Listing", "Listed", "Bridge", "Centrality", "KeyPlayer", "Outsider"} <= set(parts)
+    for report in reports.cells.values():
+        again = CellReport.model_validate(report.model_dump())
+        assert repr(again) == repr(report)
+        assert again.model_dump_json() == report.model_dump_json()
+
+
+def _parts(model: BaseModel) -> Iterator[BaseModel]:
+    """Every model within ``model``, itself included."""
+    yield model
+    for value in vars(model).values():
+        for item in (value.values() if isinstance(value, dict)
+                     else value if isinstance(value, list) else [value]):
+            if isinstance(item, BaseModel):
+                yield from _parts(item)

@@ -9,9 +9,9 @@ import pytest
 
 from ringmap.analysis import explain
 from ringmap.analysis.cells import CellSettings, detect_cells
-from ringmap.analysis.explain import _built, write_cells
+from ringmap.analysis.explain import write_cells
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import EvidenceRow, Tie
+from ringmap.graphs.model import EvidenceRow, Tie, built
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
 from ringmap.tests.test_package_reads import _files
@@ -24,14 +24,19 @@ def test_issue14_rows_and_ties_built_directly_are_those_model_construct_builds()
     tie: dict[str, Any] = {"kind": "Phone", "identifier": "Phone:+441", "label": "+441",
                            "weight": 0.5, "shared_by": 2, "in_cell": 2, "infrastructure": False,
                            "evidence": [EvidenceRow.model_construct(set(row), **row)]}
-    pairs = [(_built(EvidenceRow, set(EvidenceRow.model_fields), dict(row)),
+    pairs = [(built(EvidenceRow, **row),
               EvidenceRow.model_construct(set(EvidenceRow.model_fields), **row)),
-             (_built(Tie, set(Tie.model_fields), dict(tie)),
+             (built(Tie, **dict(reversed(tie.items()))),  # kept in the fields' order
               Tie.model_construct(set(Tie.model_fields), **tie))]
     for made, expected in pairs:
         assert made == expected and repr(made) == repr(expected)
         assert made.model_dump_json() == expected.model_dump_json()
         assert made.model_fields_set == expected.model_fields_set
+    # every field given, and no other
+    with pytest.raises(KeyError):
+        built(EvidenceRow, **{k: v for k, v in row.items() if k != "grading"}, extra=1)
+    with pytest.raises(TypeError):
+        built(EvidenceRow, **row, extra=1)
 
 
 def test_issue14_public_ids_remembered_are_those_worked_out() -> None:

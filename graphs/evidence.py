@@ -29,9 +29,9 @@ works on ``graph.copy()`` or a subgraph copy, as with any graph it does not own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -43,8 +43,9 @@ from ringmap.graphs.sameas import SameAsGroups, group_role
 if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
     from ringmap.graphs.store import PackedGraph
 
-__all__ = ["EvidenceGraph", "adjacent", "edges_among", "edges_by_rel", "neighbours_by_rel",
-           "node_types", "nodes_of_type", "packed_of", "pairs_by_rel", "relationships_at"]
+__all__ = ["EvidenceGraph", "PairPositions", "adjacent", "edges_among", "edges_by_rel",
+           "neighbours_by_rel", "node_types", "nodes_of_type", "packed_of", "pair_positions",
+           "pairs_by_rel", "relationships_at"]
 
 
 #: how many nodes' decoded attributes an :class:`EvidenceGraph` keeps (a cell's footprint
@@ -322,25 +323,28 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         return order[np.isin(self._rel[order], [names.index(r) for r in set(rels)
                                                  if r in names])]
 
+    def positions(self, rels: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Relationship type (of ``rels``) -> the packed positions of its sources and its
+        targets, in the order of :meth:`pairs`."""
+        return {rel: (self._src[at], self._dst[at]) for rel, at in self._per_rel(rels).items()}
+
     def pair_values(self, per_packed: np.ndarray, default: float,
-                    rels: Iterable[str] | None = None) -> dict[str, list[float]]:
+                    rels: Iterable[str]) -> dict[str, np.ndarray]:
         """Relationship type (of ``rels``) -> the values of its relationships, in the order
         of :meth:`pairs`: ``per_packed`` holds one per packed relationship (a store's, by
         its position in :attr:`packed`), and a relationship made by a same-as move, which is
         none of the store's, gets ``default``."""
         values = np.full(len(self._first), default, dtype=np.float64)
         values[:self._own] = per_packed[self._first[:self._own]]
-        names = self._p.rel_names
-        out: dict[str, list[float]] = {}
+        return {rel: values[at] for rel, at in self._per_rel(rels).items()}
+
+    def _per_rel(self, rels: Iterable[str]) -> dict[str, np.ndarray]:
+        """Relationship type (of ``rels``) -> its relationships in the order of
+        :meth:`pairs`."""
         order = self._order(rels)
-        # one float object per distinct value, shared: a case has a few gradings and
-        # millions of relationships, and the values end up held in the projection's
-        # attachments (issue 16)
-        distinct, at = np.unique(values[order], return_inverse=True)
-        shared: list[float] = distinct.tolist()
-        for r, i in zip(self._rel[order].tolist(), at.tolist(), strict=True):
-            out.setdefault(names[r], []).append(shared[i])
-        return out
+        of = self._rel[order]
+        names = self._p.rel_names
+        return {names[r]: order[of == r] for r in np.unique(of).tolist()}
 
     def _edges_at(self, node: str, out: bool) -> tuple[list[int], list[str], list[str]]:
         """``node``'s relationships out of it (``out``) or into it in adjacency order: their
@@ -522,6 +526,51 @@ def edges_among(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str,
     wanted = set(nodes)  # faster than a subgraph view, which re-checks membership each step
     return sorted((src, dst, rel) for src in wanted if src in graph
                   for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
+
+
+class PairPositions(NamedTuple):
+    """The relationships of an evidence graph as positions of their ends (see
+    :func:`pair_positions`)."""
+
+    ids: Sequence[str]
+    """The node id at each position."""
+    type_names: Sequence[str]
+    type_of: np.ndarray
+    """The type of the node at each position, as its index in ``type_names``."""
+    position: Callable[[str], int | None]
+    """The position of a node id (``None``: none, or merged into another)."""
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]]
+    """Relationship type -> the positions of its sources and of its targets, in the order of
+    :func:`pairs_by_rel`; types with none are left out."""
+
+
+def pair_positions(graph: nx.MultiDiGraph, rels: Iterable[str]) -> PairPositions:
+    """The relationships of ``rels`` as arrays of positions (:class:`PairPositions`). On an
+    :class:`EvidenceGraph` its packed arrays, no id or pair object made.
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_node("a", type="Person"); g.add_node("b", type="Device")
+    >>> g.add_edge("a", "b", key="USES")
+    'USES'
+    >>> found = pair_positions(g, ["USES"])
+    >>> [found.ids[int(i)] for i in found.pairs["USES"][1]], found.type_names
+    (['b'], ['Device', 'Person'])
+    """
+    wanted = list(rels)
+    if _packed(graph):
+        packed = graph.packed
+        return PairPositions(packed.ids, packed.type_names, packed.node_type, graph.position,
+                             graph.positions(wanted))
+    ids = list(graph)
+    at = {node: i for i, node in enumerate(ids)}
+    types = [attrs.get("type", "") for _node, attrs in graph.nodes(data=True)]
+    names = sorted(set(types))
+    code = {name: i for i, name in enumerate(names)}
+    return PairPositions(
+        ids, names, np.array([code[t] for t in types], dtype=np.int64), at.get,
+        {rel: (np.array([at[s] for s, _ in found], dtype=np.int64),
+               np.array([at[d] for _, d in found], dtype=np.int64))
+         for rel, found in pairs_by_rel(graph, wanted).items()})
 
 
 def pairs_by_rel(graph: nx.MultiDiGraph, rels: Iterable[str] | None = None

@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 
 from ringmap.analysis.cells import CellSettings, find_cells
-from ringmap.analysis.projection import ProjectionSettings, project_agents
+from ringmap.analysis.projection import Attachment, ProjectionSettings, project_agents
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import edge_id
@@ -140,6 +140,36 @@ def test_sim_in_a_shared_device_reaches_its_holders() -> None:
                ("SimCard:9", "SIM_IN", "Device:1"), a="suspect", b="suspect")
     agents = project_agents(g, ProjectionSettings(indirect_factor=0.5))
     assert _weight(agents, "Person:a", "Person:b") == pytest.approx(3.0 * 0.5 * 2)
+
+
+def test_issue_16_direct_ties_in_bulk_keep_the_strongest_first_met() -> None:
+    # issue 16: an agent's direct identifiers are attached in bulk (3.1M attachments at
+    # 5,400 cells), as one by one: the strongest way kept, of equal ones the first, the
+    # identifiers and their holders in the order first met, a shared account's for each user
+    g = _graph(("Person:a", "USES", "Account:fb/a1"), ("Person:a", "USES", "Account:fb/s"),
+               ("Person:a", "USES", "Device:1"), ("Person:a", "USES", "Phone:+1"),
+               ("Person:b", "USES", "Account:fb/s"), ("Person:b", "USES", "Device:1"),
+               ("Account:fb/a1", "LOGGED_IN_ON", "Device:1"),
+               ("Account:fb/a1", "REGISTERED_TO", "Phone:+1"),
+               ("Account:fb/s", "LOGGED_IN_FROM", "IPAddress:9"), a="suspect", b="suspect")
+    graded = {edge_id("USES", "Person:a", "Device:1"): 0.5,
+              edge_id("LOGGED_IN_ON", "Account:fb/a1", "Device:1"): 0.8,
+              edge_id("USES", "Person:a", "Phone:+1"): 0.7,
+              edge_id("REGISTERED_TO", "Account:fb/a1", "Phone:+1"): 0.7}
+    agents = project_agents(g, reliability=graded)
+    a, b = agents.index["Person:a"], agents.index["Person:b"]
+    assert list(agents.incidence) == ["Account:fb/s", "Device:1", "Phone:+1", "IPAddress:9"]
+    assert agents.incidence["Device:1"] == {
+        a: Attachment(0.8, (edge_id("LOGGED_IN_ON", "Account:fb/a1", "Device:1"),)),
+        b: Attachment(1.0, (edge_id("USES", "Person:b", "Device:1"),))}
+    assert list(agents.incidence["Device:1"]) == [a, b]
+    assert agents.incidence["Phone:+1"] == {
+        a: Attachment(0.7, (edge_id("USES", "Person:a", "Phone:+1"),))}
+    assert list(agents.incidence["IPAddress:9"]) == [a, b]
+    assert {agents.incidence["IPAddress:9"][u].via for u in (a, b)} == {
+        (edge_id("LOGGED_IN_FROM", "Account:fb/s", "IPAddress:9"),)}
+    assert agents.kinds == {"Account:fb/s": "Account", "Device:1": "Device", "Phone:+1": "Phone",
+                            "IPAddress:9": "IPAddress"}
 
 
 def test_planted_case_projection_is_deterministic() -> None:

@@ -7,6 +7,7 @@ side of the whole graph twice, so N packages cost N whole-run reads and 2N whole
 from __future__ import annotations
 
 import json
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ringmap import privacy
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.schema import SCHEMA
 from ringmap.privacy import Privacy
+from ringmap.viz import package
 from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.package import MANIFEST, SIGNATURE, export_cell, export_cells, verify_package
 from ringmap.viz.reach import INFRA_RELS, reach_cells, select_cells
@@ -129,6 +131,27 @@ def test_packages_written_by_two_processes_are_those_one_writes(
     assert [p.path.name for p in two] == [p.path.name for p in one]
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert all(verify_package(p.path).problems == [] for p in two)
+
+
+def test_issue_16_workers_are_forked_afresh_every_few_packages(
+        strikeback: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a worker copies each page of the parent it touches: one that wrote every package of a
+    # case grew by 0.6 MB a package at 600 cells; fresh forks keep it to a few packages'
+    pools: list[int] = []
+
+    class Counted(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(1)
+            super().__init__(*args, **kwargs)
+
+    graph = strikeback.evidence()
+    one = export_cells(strikeback, tmp_path / "one", graph=graph, workers=1)
+    monkeypatch.setattr(package, "_PER_WORKER", 1)
+    monkeypatch.setattr(package, "ProcessPoolExecutor", Counted)
+    two = export_cells(strikeback, tmp_path / "two", graph=graph, workers=2)
+    assert len(one) > 2 and len(pools) == (len(one) + 1) // 2
+    assert [(p.cell_id, p.rows) for p in two] == [(p.cell_id, p.rows) for p in one]
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
 
 
 def test_issue_16_export_without_a_graph_reads_the_evidence_arrays(

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import networkx as nx
 import pytest
 
@@ -22,6 +23,7 @@ from ringmap.viz import package
 from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.package import MANIFEST, SIGNATURE, export_cell, export_cells, verify_package
 from ringmap.viz.reach import INFRA_RELS, reach_cells, select_cells
+from ringmap.viz.render import MapNode, MapSpec, render_map
 
 
 def test_packages_read_the_run_and_decide_the_victim_side_once(
@@ -170,3 +172,19 @@ def test_issue_16_export_without_a_graph_reads_the_evidence_arrays(
     assert _files(tmp_path / "read") == _files(tmp_path / "given")
     assert _files(tmp_path / "one") == {k: v for k, v in _files(tmp_path / "given").items()
                                         if k.startswith(given[0].path.name + "/")}
+
+
+def test_issue_16_maps_share_one_compiled_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every page compiled the map's template again, 2 ms of each raid package's map
+    compiled: list[str] = []
+    compile_ = jinja2.Environment.compile
+
+    def counted(self: jinja2.Environment, *args: Any, **kwargs: Any) -> Any:
+        compiled.append("map")
+        return compile_(self, *args, **kwargs)
+
+    render_map(MapSpec("first", [MapNode("n0", "a")], []))  # compiled here at the latest
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    pages = [render_map(MapSpec(title, [MapNode("n0", title)], [])) for title in ("C01", "C02")]
+    assert compiled == []
+    assert "C01" in pages[0] and "C02" not in pages[0] and "C02" in pages[1]

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader
 from pyvis.network import Network
 
 from ringmap.errors import ExportError
@@ -300,11 +301,19 @@ class _Ids(list[str]):
         return item in self._seen
 
 
+@cache
+def _templates() -> Environment:
+    """The environment pyvis's ``set_template_dir`` makes, one per process: each page it
+    made compiled the map's template again (5 ms of a raid package). :func:`render_map` sets
+    its globals before each page renders."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATES) + os.sep))
+
+
 def _network(spec: MapSpec) -> tuple[Network, dict[str, dict[str, Any]]]:
     """The pyvis network of ``spec``, and the looks its nodes share."""
     net = Network(height="100%", width="100%", directed=True, heading=spec.title,
                   cdn_resources="in_line")
-    net.set_template_dir(str(TEMPLATES) + os.sep, "map.html")
+    net.path, net.templateEnv = "map.html", _templates()
     net.node_ids = _Ids()
     # Values equal to the defaults in _options() are left out and a node's look (shape,
     # colour, size, label options) is written once and named by the nodes that share it (the

@@ -296,7 +296,7 @@ def find_cells(
             if detector is not None:
                 lap("engine")  # the agent ties in the engine
             # each connected component on its own, its vertices in node-id order
-            components = Components(agents.graph, agents.units)
+            components = Components(agents.graph, agents.units, agents.ends)
             # the consensus's first seed is the scan's run at the chosen resolution
             detector = remembering(agents.graph, settings.method,
                                    detector or components.detector(settings.method))

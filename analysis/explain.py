@@ -276,8 +276,9 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None,
     # counted and labelled once for both the reports and the explanations
     labels = Labels(privacy, result.agents.evidence)
     holdings = holdings_by_cell(result)
+    held = result.agents.holdings()
     reports = build_reports(result, privacy, disputed=disputed_roles(store, privacy),
-                            labels=labels, holdings=holdings)
+                            labels=labels, holdings=holdings, units_held=held)
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
                               result.settings.evidence_lookups, graph=result.agents.evidence)
     created = utcnow()
@@ -301,7 +302,6 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None,
             "seconds": result.timings,
         },
     )
-    held = result.agents.holdings()
     kept: list[CellRecord] = []  # as returned: without their explanations
 
     def explained() -> Iterator[CellRecord]:

@@ -177,10 +177,10 @@ def _listed(result: CellsResult, labels: Labels, ident: str, members: int) -> Li
                  infrastructure=ident in agents.infrastructure)
 
 
-def _listing(result: CellsResult, labels: Labels, held: Mapping[str, int], kind: str
+def _listing(result: CellsResult, labels: Labels, held: Mapping[str, int], of_kind: list[str]
              ) -> Listing:
-    kinds = result.agents.kinds
-    items = sorted((i for i in held if kinds[i] == kind), key=lambda i: (-held[i], i))
+    """``of_kind``, identifiers of one kind the cell holds, the most held first."""
+    items = sorted(of_kind, key=lambda i: (-held[i], i))
     return built(Listing, count=len(items),
                  items=[_listed(result, labels, i, held[i]) for i in items[:_LIST_CAP]])
 
@@ -221,11 +221,12 @@ def _bridges(result: CellsResult, privacy: Privacy, held: Mapping[str, int],
             for shared_by, _cells, shown, _n, ident in ranked[:_LIST_CAP]]
 
 
-def _outsiders(result: CellsResult, labels: Labels, held: Mapping[int, Mapping[str, int]]
-               ) -> dict[int, list[Outsider]]:
-    """Per cell: agents in no cell holding identifiers its members hold, most shared first."""
+def _outsiders(result: CellsResult, labels: Labels, held: Mapping[int, Mapping[str, int]],
+               units_held: Mapping[int, list[str]]) -> dict[int, list[Outsider]]:
+    """Per cell: agents in no cell holding identifiers its members hold, most shared first
+    (``units_held``: :meth:`AgentGraph.holdings`)."""
     out: dict[int, list[Outsider]] = defaultdict(list)
-    for v, idents in sorted(result.agents.holdings().items()):
+    for v, idents in sorted(units_held.items()):
         if result.membership[v] >= 0:
             continue
         shared: dict[int, list[str]] = defaultdict(list)
@@ -269,6 +270,10 @@ def _cell_report(
               else {v: result.key_players[v] for v in cell.units})
     ranked = sorted(scores, key=lambda v: (-scores[v].pagerank, agents.units[v]))
     confidences = list(cell.members.values())
+    # the identifiers held, by kind (in the order held): one pass, not one per kind listed
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for ident in held:
+        by_kind[agents.kinds[ident]].append(ident)
 
     def centrality(v: int) -> dict[str, float]:
         return {"degree": round(float(scores[v].degree), 3),
@@ -281,14 +286,14 @@ def _cell_report(
         persons=sorted(m for m, t in types.items() if t == "Person"),
         accounts=sorted(m for m, t in types.items() if t == "Account"),
         confidence=round(sum(confidences) / len(confidences), 4),
-        infrastructure={k: _listing(result, labels, held, k) for k in _INFRA_KINDS
-                        if any(agents.kinds[i] == k for i in held)},
-        sites=_listing(result, labels, held, "Location").items,
+        infrastructure={k: _listing(result, labels, held, by_kind[k]) for k in _INFRA_KINDS
+                        if k in by_kind},
+        sites=_listing(result, labels, held, by_kind.get("Location", [])).items,
         victims=len(hit.victims),
         victims_by_country=_by_country(country, hit.victims),
         unidentified_contacts=len(hit.unidentified),
         money=money_received(evidence, hit.payments, fx, country),
-        reports=sorted(i for i in held if agents.kinds[i] == "Report")[:_LIST_CAP],
+        reports=sorted(by_kind.get("Report", []))[:_LIST_CAP],
         key_players=[built(KeyPlayer, node=agents.units[v], **centrality(v))
                      for v in ranked[:3]],
         centrality={agents.units[v]: built(Centrality, **centrality(v)) for v in scores},
@@ -335,13 +340,15 @@ def build_reports(
     result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
     disputed: Mapping[str, DisputedRole] | None = None, labels: Labels | None = None,
     holdings: tuple[dict[int, dict[str, int]], dict[str, list[str]]] | None = None,
+    units_held: Mapping[int, list[str]] | None = None,
 ) -> Reports:
     """The report of every cell of ``result``, by cell id, and the agents in no cell
     (victims as ``privacy`` shows them); ``disputed`` are the persons whose sources disagree
     on their role (see :func:`disputed_roles`), flagged in their cells' reports.
 
-    ``labels`` (of ``result``'s evidence graph, by ``privacy``) and ``holdings``
-    (:func:`holdings_by_cell`) are passed in by a caller that uses them too.
+    ``labels`` (of ``result``'s evidence graph, by ``privacy``), ``holdings``
+    (:func:`holdings_by_cell`) and ``units_held`` (:meth:`AgentGraph.holdings`) are passed in
+    by a caller that uses them too.
     """
     fx = fx or FxTable.load()
     disputed = disputed or {}
@@ -353,11 +360,14 @@ def build_reports(
     everyone = _agent_side(result)
     brokers = _brokers(result)
     held, spread = holdings_by_cell(result) if holdings is None else holdings
-    outsiders = _outsiders(result, labels, held)
+    outsiders = _outsiders(result, labels, held,
+                           result.agents.holdings() if units_held is None else units_held)
     hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone,
                            links)
+    # what a cell reached is let go once its report has it: the run's reaches and its
+    # reports are not held at once (issue 16)
     cells = {cell.cell_id: _cell_report(
-        result, cell, labels, country, held[i], spread, hits[cell.cell_id], brokers[i],
+        result, cell, labels, country, held[i], spread, hits.pop(cell.cell_id), brokers[i],
         outsiders[i], fx,
         [disputed[m] for m in sorted(cell.members) if m in disputed])
         for i, cell in enumerate(result.cells)}

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the store hands its packed graph over: no import at run tim
 
 __all__ = ["EvidenceGraph", "PairPositions", "adjacent", "edges_among", "edges_by_rel",
            "neighbours_by_rel", "node_types", "nodes_of_type", "packed_of", "pair_positions",
-           "pairs_by_rel", "relationships_at"]
+           "pairs_by_rel", "relationships_at", "runs"]
 
 
 #: how many nodes' decoded attributes an :class:`EvidenceGraph` keeps (a cell's footprint
@@ -425,10 +425,22 @@ class _Csr:
 
     def edges_of_many(self, nodes: np.ndarray) -> np.ndarray:
         """The relationships at each of ``nodes`` (positions), one node's after another's."""
-        first, counts = self.start[nodes], self.start[nodes + 1] - self.start[nodes]
-        # each node's run of positions in ``order``: its start, then one step per relationship
-        steps = np.arange(int(counts.sum()), dtype=np.int64)
-        return self.order[np.repeat(first - (np.cumsum(counts) - counts), counts) + steps]
+        found: np.ndarray = self.order[runs(self.start, nodes)]
+        return found
+
+
+def runs(start: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The positions ``start[i]:start[i + 1]`` of each ``i`` of ``nodes``, one node's after
+    another's: the runs of a compressed sparse row index, read at once.
+
+    >>> runs(np.array([0, 2, 2, 5]), np.array([2, 0])).tolist()
+    [2, 3, 4, 0, 1]
+    """
+    first, counts = start[nodes], start[nodes + 1] - start[nodes]
+    # each node's run: its start, then one step per position
+    steps = np.arange(int(counts.sum()), dtype=np.int64)
+    found: np.ndarray = np.repeat(first - (np.cumsum(counts) - counts), counts) + steps
+    return found
 
 
 def _packed(graph: nx.MultiDiGraph) -> bool:

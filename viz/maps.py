@@ -342,10 +342,11 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
             return f"cell\x00{cell or min(owners[node])}"
         return group_of
 
-    collapsed = collapse(inside, keep, grouping(False), nodes=sorted(shown))
-    folded = len(collapsed.kept) + len(collapsed.members) > budget
-    if folded:
-        collapsed = collapse(inside, keep, grouping(True), nodes=sorted(shown))
+    # every node of an edge inside is shown: the nodes alone say how many a map of a group
+    # per type would draw, and so whether to fold, without collapsing the edges twice
+    unfolded = grouping(False)
+    folded = len(keep) + len({unfolded(n) for n in shown if n not in keep}) > budget
+    collapsed = collapse(inside, keep, grouping(folded), nodes=sorted(shown))
     drawer.read_ahead(collapsed.kept)
     nodes = [drawer.node(n) for n in collapsed.kept]
     ids = {n: drawer.map_id(n) for n in collapsed.kept}

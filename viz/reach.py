@@ -24,12 +24,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import Paid, Reached, reached_by_cell
 from ringmap.errors import NotFound
-from ringmap.graphs.evidence import adjacent, node_types, pairs_by_rel
+from ringmap.graphs.evidence import adjacent, pair_positions, runs
 from ringmap.graphs.model import CellRecord, Money
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -68,53 +69,82 @@ def footprint(graph: nx.MultiDiGraph, members: Iterable[str]) -> set[str]:
 
 
 class _Near:
-    """The few relationships a reach follows, indexed in one pass over the graph's edges.
+    """The few relationships a reach follows, as arrays by node position, made in one pass
+    over the graph's arrays.
 
     A cell's footprint and raid sites are found from these alone, so each cell costs the edges
     it follows, not every contact of its busy accounts (``linked`` walks all of a node's
-    edges): 150 cells took 7.4 CPU-s walking about ten times the graph's edges.
+    edges): 150 cells took 7.4 CPU-s walking about ten times the graph's edges. Kept as
+    arrays, not a set per node: at 5,400 cells those sets, made by a Python loop over every
+    followed relationship, were about 8 CPU-s and a few hundred MB of the maps stage.
     """
 
     def __init__(self, graph: nx.MultiDiGraph) -> None:
-        identifiers = SCHEMA.identifier_types
-        kinds = node_types(graph)
-        self.graph = graph
-        #: identifier neighbours by INFRA_RELS (either direction), accounts among them apart
-        self.infra: dict[str, set[str]] = defaultdict(set)
-        self.infra_accounts: dict[str, set[str]] = defaultdict(set)
-        #: exhibits seized from (or of) a node; raid sites of a person; where an item was seized
-        self.exhibits: dict[str, set[str]] = defaultdict(set)
-        self.person_sites: dict[str, set[str]] = defaultdict(set)
-        self.seized_at: dict[str, set[str]] = defaultdict(set)
-        followed = INFRA_RELS | _EXHIBIT_RELS | _SITE_RELS | {"SEIZED_AT"}
-        # the followed relationships' ends alone: on an evidence graph read from arrays no
-        # adjacency dict or attribute object is made (at 600 cells that walk was 2/5 of the
-        # victims map)
-        edges = ((src, dst, rel) for rel, pairs in pairs_by_rel(graph, followed).items()
-                 for src, dst in pairs)
-        for src, dst, rel in edges:
-            if rel in INFRA_RELS:
-                for node, other in ((src, dst), (dst, src)):
-                    if kinds[other] in identifiers:
-                        (self.infra_accounts if kinds[other] == "Account"
-                         else self.infra)[node].add(other)
-            elif rel in _EXHIBIT_RELS:
-                self.exhibits[dst].add(src)
-            elif rel in _SITE_RELS or rel == "SEIZED_AT":
-                for node, other in ((src, dst), (dst, src)):
-                    if rel == "SEIZED_AT":
-                        self.seized_at[node].add(other)
-                    elif kinds[node] == "Person":
-                        self.person_sites[node].add(other)
-        self.kinds = kinds
+        found = pair_positions(graph, INFRA_RELS | _EXHIBIT_RELS | _SITE_RELS | {"SEIZED_AT"})
+        self.ids, self.position = found.ids, found.position
+        n = len(found.ids)
+
+        def of_types(*kinds: str) -> np.ndarray:
+            return np.isin(found.type_of, [i for i, t in enumerate(found.type_names)
+                                           if t in kinds])
+
+        def ends(rels: Iterable[str], both: bool) -> tuple[np.ndarray, np.ndarray]:
+            """The near and far ends of the relationships of ``rels`` (each also the other
+            way round when ``both``)."""
+            pairs = [found.pairs[r] for r in sorted(rels) if r in found.pairs]
+            src = np.concatenate([s for s, _ in pairs] or [np.zeros(0, np.int64)])
+            dst = np.concatenate([d for _, d in pairs] or [np.zeros(0, np.int64)])
+            if not both:
+                return src, dst
+            return np.concatenate((src, dst)), np.concatenate((dst, src))
+
+        # identifier neighbours by INFRA_RELS (either direction), accounts among them apart
+        near, far = ends(INFRA_RELS, both=True)
+        identifier = of_types(*SCHEMA.identifier_types)[far]
+        account = of_types("Account")[far]
+        self.infra = _Index(near[identifier & ~account], far[identifier & ~account], n)
+        self.infra_accounts = _Index(near[identifier & account], far[identifier & account], n)
+        # exhibits seized from (or of) a node; raid sites of a person; where an item was seized
+        exhibit, of = ends(_EXHIBIT_RELS, both=False)
+        self.exhibits = _Index(of, exhibit, n)
+        self.seized_at = _Index(*ends({"SEIZED_AT"}, both=True), n)
+        near, far = ends(_SITE_RELS, both=True)
+        person = of_types("Person")[near]
+        self.person_sites = _Index(near[person], far[person], n)
+
+    def at(self, members: Iterable[str]) -> np.ndarray:
+        """The positions of those of ``members`` the graph holds."""
+        return np.array([i for i in map(self.position, members) if i is not None],
+                        dtype=np.int64)
+
+    def footprint_at(self, members: np.ndarray) -> np.ndarray:
+        """The footprint of the members at positions ``members``, as positions."""
+        ring1 = np.concatenate((self.infra.of(members), self.infra_accounts.of(members)))
+        return np.unique(np.concatenate((members, ring1, self.infra.of(ring1))))
+
+    def named(self, found: np.ndarray) -> set[str]:
+        """The ids of the nodes at positions ``found``."""
+        ids = self.ids
+        return {ids[i] for i in found.tolist()}
 
     def footprint(self, members: Iterable[str]) -> set[str]:
         """Members plus the identifiers around them (see the module docstring)."""
-        found = {m for m in members if m in self.graph}
-        ring1 = {o for m in found for near in (self.infra, self.infra_accounts)
-                 for o in near.get(m, ())}
-        ring2 = {o for n in ring1 for o in self.infra.get(n, ())}
-        return found | ring1 | ring2
+        return self.named(self.footprint_at(self.at(members)))
+
+
+class _Index:
+    """Each node's far ends of some relationships, by node position (a CSR)."""
+
+    def __init__(self, near: np.ndarray, far: np.ndarray, n: int) -> None:
+        order = np.argsort(near, kind="stable")
+        self.far = far[order]
+        self.start = np.searchsorted(near[order], np.arange(n + 1))
+
+    def of(self, nodes: np.ndarray) -> np.ndarray:
+        """The far ends of the nodes at positions ``nodes`` (repeats kept)."""
+        found: np.ndarray = self.far[runs(self.start, nodes)]
+        return found
+
 
 def cell_of(cells: Iterable[CellRecord]) -> dict[str, str]:
     """Cell id by member node id; a node in several cells goes to its most confident one."""
@@ -175,15 +205,12 @@ def reach(graph: nx.MultiDiGraph, cell: CellRecord, hit: Reached,
     graph's index if a caller reaching many cells built it once."""
     near = _Near(graph) if near is None else near
     members = _members(graph, cell)
-    result = CellReach(cell.cell_id, members, near.footprint(members), set(hit.victims),
-                       list(hit.payments), set(hit.cards))
-    for node in result.footprint:
-        result.exhibits |= near.exhibits.get(node, set())
-        if near.kinds[node] == "Person":
-            result.sites |= near.person_sites.get(node, set())
-    for exhibit in result.exhibits:
-        result.sites |= near.seized_at.get(exhibit, set())
-    return result
+    found = near.footprint_at(near.at(members))
+    exhibits = near.exhibits.of(found)
+    sites = np.concatenate((near.person_sites.of(found), near.seized_at.of(exhibits)))
+    return CellReach(cell.cell_id, members, near.named(found), set(hit.victims),
+                     list(hit.payments), set(hit.cards), sites=near.named(sites),
+                     exhibits=near.named(exhibits))
 
 
 @dataclass(frozen=True, slots=True)

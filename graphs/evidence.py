@@ -44,13 +44,15 @@ if TYPE_CHECKING:  # the store hands its packed graph over: no import at run tim
     from ringmap.graphs.store import PackedGraph
 
 __all__ = ["EvidenceGraph", "PairPositions", "adjacent", "edges_among", "edges_by_rel",
-           "neighbours_by_rel", "node_types", "nodes_of_type", "packed_of", "pair_positions",
-           "pairs_by_rel", "relationships_at", "runs"]
+           "edges_within", "neighbours_by_rel", "node_types", "nodes_of_type", "packed_of",
+           "pair_positions", "pairs_by_rel", "relationships_at", "runs"]
 
 
 #: how many nodes' decoded attributes an :class:`EvidenceGraph` keeps (a cell's footprint
 #: and the nodes its rosters name are some thousand)
 _RECENT = 8192
+#: relationships :meth:`EvidenceGraph.among` makes at once
+_PART = 65536
 
 
 class _Attrs(Mapping[str, Any]):
@@ -371,7 +373,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         return [(rel, other, _Attrs(rel, partial(self.edge_attrs, e)))
                 for e, rel, other in zip(*self._edges_at(node, out), strict=True) if rel in rels]
 
-    def among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+    def among(self, nodes: Iterable[str]) -> Iterator[tuple[str, str, str]]:
         """``(source, target, type)`` of every relationship between ``nodes`` (those absent
         or merged into another left out), in no particular order: read from the
         relationships out of ``nodes`` alone, no adjacency dict or attribute object made (a
@@ -382,9 +384,12 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         out = self._out.edges_of_many(inside)
         found = np.sort(out[np.isin(self._dst[out], inside)])
         ids, names = self._p.ids, self._p.rel_names
-        return [(ids[s], ids[d], names[r]) for s, d, r in zip(
-            self._src[found].tolist(), self._dst[found].tolist(), self._rel[found].tolist(),
-            strict=True)]
+        # made a part at a time: a reader that counts them holds none (2M at 5,400 cells)
+        for at in range(0, len(found), _PART):
+            part = found[at:at + _PART]
+            yield from zip(map(ids.__getitem__, self._src[part].tolist()),
+                           map(ids.__getitem__, self._dst[part].tolist()),
+                           map(names.__getitem__, self._rel[part].tolist()), strict=True)
 
     def types(self) -> dict[str, str]:
         """Node id -> type, of every node."""
@@ -528,16 +533,24 @@ def neighbours_by_rel(graph: nx.MultiDiGraph, node: str, out: bool) -> dict[str,
     return by_rel
 
 
-def edges_among(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
-    """``(source, target, type)`` of every relationship between ``nodes``, sorted. On an
-    :class:`EvidenceGraph` one pass over its arrays: a map's nodes' adjacency, built as dicts
-    of attribute objects to be filtered, was a third of the cell map at 600 cells."""
+def edges_within(graph: nx.MultiDiGraph, nodes: Iterable[str]
+                 ) -> Iterator[tuple[str, str, str]]:
+    """``(source, target, type)`` of every relationship between ``nodes``, in no particular
+    order, made one at a time as they are read (a map that counts them holds none: the
+    aggregated cell map's were 2M at 5,400 cells). On an :class:`EvidenceGraph` from the
+    relationships out of ``nodes`` alone, no adjacency dict or attribute object made."""
     if _packed(graph):
-        among: list[tuple[str, str, str]] = graph.among(nodes)
-        return sorted(among)
+        yield from graph.among(nodes)
+        return
     wanted = set(nodes)  # faster than a subgraph view, which re-checks membership each step
-    return sorted((src, dst, rel) for src in wanted if src in graph
-                  for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
+    yield from ((src, dst, rel) for src in wanted if src in graph
+                for _, dst, rel in graph.out_edges(src, keys=True) if dst in wanted)
+
+
+def edges_among(graph: nx.MultiDiGraph, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+    """:func:`edges_within`, sorted: a map's nodes' adjacency, built as dicts of attribute
+    objects to be filtered, was a third of the cell map at 600 cells."""
+    return sorted(edges_within(graph, nodes))
 
 
 class PairPositions(NamedTuple):

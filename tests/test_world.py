@@ -34,7 +34,17 @@ from ringmap.viz.timeline import (
     cell_timeline,
     write_timeline,
 )
-from ringmap.viz.world import OUTLINES, WORLD_HALF_WIDTH, equal_earth, outlines, victim_map
+from ringmap.viz.world import (
+    _SHADES,
+    OUTLINES,
+    WORLD_HALF_WIDTH,
+    _shade,
+    _shade_legend,
+    equal_earth,
+    outlines,
+    shade_breaks,
+    victim_map,
+)
 
 _VICTIMS = re.compile(r"\n([\d,]+) victims?\b")
 
@@ -86,6 +96,20 @@ def test_victim_map_draws_outlines_shaded_by_victims(offender: EmbeddedStore) ->
     for node in spec.nodes:  # every marker on the canvas the fit shows
         assert node.x is not None and node.y is not None
         assert left <= node.x <= right and top <= node.y <= bottom, node.label
+
+
+def test_issue_16_countries_of_a_national_case_are_told_apart_by_shade() -> None:
+    """issue 16: at 5,400 cells every country had thousands of victims, all one shade of
+    "100 or more"; the classes now follow the country with the most victims."""
+    assert shade_breaks(99) == (1, 3, 10, 30, 100)  # a small case's classes, as before
+    breaks = shade_breaks(4_000)
+    assert breaks == (1, 100, 300, 1_000, 3_000)
+    assert [_shade(n, breaks) for n in (40, 150, 400, 1_500, 4_000)] == list(_SHADES)
+    assert [e.label for e in _shade_legend(4_000)] == [
+        "1–99 victims", "100–299 victims", "300–999 victims", "1,000–2,999 victims",
+        "3,000 or more victims"]
+    assert [e.label for e in _shade_legend(12)] == ["1–2 victims", "3–9 victims",
+                                                    "10–29 victims"]
 
 
 def test_victims_of_unknown_country_are_counted_not_dropped(offender: EmbeddedStore) -> None:

@@ -94,9 +94,8 @@ def name_of(cell_id: str) -> str:
     return "Offender" if cell_id == OFFENDER else f"Cell {cell_id}"
 
 
-#: shades of countries by victims (ColorBrewer Blues), and the lower bound of each class
+#: shades of countries by victims (ColorBrewer Blues), lightest first
 _SHADES = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
-_BREAKS = (1, 3, 10, 30, 100)
 _UNKNOWN = "#8c8c8c"
 _MARKER = "#1f4e79"
 #: a white halo keeps labels readable over outlines and arcs
@@ -185,18 +184,41 @@ class _Inset:
                 self.lat0 - (y - self.cy) / self.k)
 
 
-def _shade(victims: int) -> str:
-    index = sum(1 for b in _BREAKS if victims >= b) - 1
-    return _SHADES[min(index, len(_SHADES) - 1)]
+def shade_breaks(most: int) -> tuple[int, ...]:
+    """The lower bound of each shade's class when the country with the most victims has
+    ``most``: 1, then four steps of the series 3, 10, 30, 100, 300, 1,000, ..., the last the
+    largest one at most ``most`` but never under 100. A small case's classes are 1, 3, 10, 30
+    and 100; a national case's countries, each with thousands of victims, are still told apart
+    instead of all being "100 or more".
+
+    >>> shade_breaks(0), shade_breaks(299)
+    ((1, 3, 10, 30, 100), (1, 3, 10, 30, 100))
+    >>> shade_breaks(300), shade_breaks(5_000)
+    ((1, 10, 30, 100, 300), (1, 100, 300, 1000, 3000))
+    """
+    step = 4  # the series' steps are 10 ** (i // 2), times 3 when i is odd: 100 is step 4
+    while _series(step + 1) <= most:
+        step += 1
+    return (1, *(_series(i) for i in range(step - 3, step + 1)))
+
+
+def _series(step: int) -> int:
+    power: int = 10 ** (step // 2)
+    return power * (3 if step % 2 else 1)
+
+
+def _shade(victims: int, breaks: tuple[int, ...]) -> str:
+    return _SHADES[sum(1 for b in breaks if victims >= b) - 1]
 
 
 def _shade_legend(most: int) -> list[LegendEntry]:
     entries = []
-    for i, low in enumerate(_BREAKS):
+    breaks = shade_breaks(most)
+    for i, low in enumerate(breaks):
         if low > most:
             break
-        high = _BREAKS[i + 1] - 1 if i + 1 < len(_BREAKS) else None
-        span = (str(low) if high == low else f"{low}–{high}" if high else f"{low} or more")
+        high = breaks[i + 1] - 1 if i + 1 < len(breaks) else None
+        span = (f"{low:,}" if high == low else f"{low:,}–{high:,}" if high else f"{low:,} or more")
         entries.append(LegendEntry("■", _SHADES[i], f"{span} victim{'' if span == '1' else 's'}"))
     return entries
 
@@ -717,7 +739,8 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
              for code in per_country}
 
     canvas = _Canvas({}, {}, [])
-    shades = {code: _shade(n) for code, n in per_country.items() if code in table}
+    breaks = shade_breaks(max((n for c, n in per_country.items() if c in table), default=0))
+    shades = {code: _shade(n, breaks) for code, n in per_country.items() if code in table}
     for outline in outlines():
         fill = shades.get(outline.code or "", _LAND)
         canvas.shapes.append(Shape(

@@ -81,6 +81,8 @@ def map_cells(session: Session, out: Path, cells: tuple[str, ...], detailed: boo
 
     The overview draws each cell as a group with its cell id: its agents, the identifiers
     tying two or more of them or bridging cells, and shared infrastructure once, apart.
+    Above 40 cells it is drawn per raid city: one node per city for its cells, lines
+    between cities whose cells share identifiers, and a search box that finds any cell id.
     In detail every account, identifier and raid site of a cell is drawn, with the evidence
     behind each edge.
 

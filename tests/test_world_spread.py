@@ -279,8 +279,8 @@ def test_issue_16_hundreds_of_cells_make_a_readable_map(tmp_path: Path) -> None:
     found = [name for names in spec.finds.values() for name in names]
     assert sorted(found) == sorted(f"Cell {r.cell_id}" for r in records)
     busiest = next(n for n in cities if n.label == "City 0 · 149 cells")
-    assert f"… and {149 - world._LISTED} more cells: search a cell id" in busiest.title
-    assert busiest.title.count("\nCell C") == world._LISTED
+    assert f"… and {149 - world.LISTED} more cells: search a cell id" in busiest.title
+    assert busiest.title.count("\nCell C") == world.LISTED
     assert "149 raid sites: City 0 call centre 4; City 0 call centre 8;" in busiest.title
     # each city tied to the dot where its sites are, drawn under the markers
     assert sorted(spec.strokes) == sorted((f"spot:{n.id}", n.id) for n in cities)

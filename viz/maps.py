@@ -36,6 +36,7 @@ from ringmap.graphs.sameas import sightings_many
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy, victim_context
 from ringmap.viz.aggregate import DEFAULT_BUDGET, PHYSICS_LIMIT, collapse, layout_positions
+from ringmap.viz.cities import city_map
 from ringmap.viz.overview import OVERVIEW_LIMIT, overview_map
 from ringmap.viz.reach import CellReach, cell_of, reach_cells, select_cells
 from ringmap.viz.render import (
@@ -48,7 +49,7 @@ from ringmap.viz.render import (
 )
 from ringmap.viz.render import clip as _clip
 from ringmap.viz.style import NEUTRAL, cell_colour, type_legend, type_style
-from ringmap.viz.world import victim_map
+from ringmap.viz.world import MOST_CELLS, victim_map
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -258,7 +259,9 @@ def cell_map(
     budget
         Most nodes a detailed map draws individually; above it each cell becomes one
         super-node with its infrastructure counted per type (and the map says so in a
-        banner). The overview falls back to the same above ``OVERVIEW_LIMIT`` nodes.
+        banner). The overview falls back to the same above ``OVERVIEW_LIMIT`` nodes. Above
+        :data:`~ringmap.viz.world.MOST_CELLS` cells the overview, and a detailed map over
+        the budget, are drawn per raid city instead (:mod:`ringmap.viz.cities`).
     reveal
         Show victims' identities instead of pseudonyms.
     graph
@@ -288,6 +291,8 @@ def cell_map(
     title = (f"Cell {records[0].cell_id}" if cells is not None and len(records) == 1
              else f"Cells of run {run_id}")
     if cells is None and not detailed:
+        if len(records) > MOST_CELLS:
+            return _by_city(store, graph, records, reaches, privacy, title)
         run = store.analysis_runs("cells")[-1]  # the run select_cells read
         spec = overview_map(graph, run, records, reaches, privacy,
                             f"Overview of the cells of run {run_id}", OVERVIEW_LIMIT)
@@ -303,9 +308,11 @@ def cells_detail_map(store: Store, graph: nx.MultiDiGraph, records: list[CellRec
     """``records`` in detail (see :func:`cell_map`), from their ``reaches`` and the
     ``privacy`` a caller drawing many cells computed once: only the cells' footprints and
     their sightings are read."""
+    shown = {n for r in reaches for n in r.footprint | r.sites}
+    if len(shown) > budget and len(records) > MOST_CELLS:
+        return _by_city(store, graph, records, reaches, privacy, title)
     order = {c.cell_id: i for i, c in enumerate(records)}
     drawer = _Drawer(store, graph, privacy, cell_of(records), order)
-    shown = {n for r in reaches for n in r.footprint | r.sites}
     legend = [_cells_legend(records, order)]
     if len(shown) <= budget:
         nodes, edges = _detailed(drawer, shown)
@@ -315,6 +322,15 @@ def cells_detail_map(store: Store, graph: nx.MultiDiGraph, records: list[CellRec
             "Hover a node or edge for its properties, evidence and sources.",
             "Agents and accounts are coloured by cell."]))
     return _place(_cell_overview(drawer, reaches, shown, budget, title, legend))
+
+
+def _by_city(store: Store, graph: nx.MultiDiGraph, records: list[CellRecord],
+             reaches: list[CellReach], privacy: Privacy, title: str) -> MapSpec:
+    """More than :data:`~ringmap.viz.world.MOST_CELLS` cells, too many for a node (or a
+    group) each: drawn per raid city (:mod:`ringmap.viz.cities`)."""
+    run = store.analysis_runs("cells")[-1]  # the run select_cells read
+    return city_map(graph, records, reaches, privacy, f"{title}, per raid city",
+                    run.infrastructure)
 
 
 def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], budget: int,

@@ -33,8 +33,8 @@ from ringmap.errors import ExportError
 from ringmap.tabular import terminal_safe
 
 __all__ = ["LABEL_THRESHOLD", "LegendEntry", "LegendSection", "MapEdge", "MapGroup", "MapNode",
-           "MapSpec", "Shape", "clip", "counted", "place", "read_payload", "render_map",
-           "script_json", "shown"]
+           "MapSpec", "Shape", "clip", "counted", "natural", "place", "read_payload",
+           "render_map", "script_json", "shown"]
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -70,6 +70,15 @@ def clip(text: str, limit: int) -> str:
     """
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def natural(text: str) -> list[str | int]:
+    """A sort key for names with numbers in them: "call centre 2" before "call centre 10".
+
+    >>> sorted(["office 10", "office 2", "annex"], key=natural)
+    ['annex', 'office 2', 'office 10']
+    """
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

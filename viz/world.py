@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,13 +56,14 @@ from ringmap.viz.render import (
     Shape,
     clip,
     counted,
+    natural,
     place,
 )
 from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
-__all__ = ["MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth", "name_of",
-           "outlines", "victim_map"]
+__all__ = ["LISTED", "MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth",
+           "listed", "name_of", "outlines", "victim_map"]
 
 OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
 #: half the width of the world on the map, in canvas units (vis-network's font sizes are in
@@ -531,8 +531,7 @@ def _site_blocks(graph: nx.MultiDiGraph, site_geo: Mapping[str, tuple[float, flo
     blocks = []
     for group in cities.values():
         # "call centre 2" before "call centre 10"
-        group.sort(key=lambda s: ([int(t) if t.isdigit() else t for t in
-                                   re.split(r"(\d+)", privacy.label(s, graph.nodes[s]))], s))
+        group.sort(key=lambda s: (natural(privacy.label(s, graph.nodes[s])), s))
         points = [project(*site_geo[s]) for s in group]
         at = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
         shown = [_site_node(graph, site, site_geo[site], privacy) for site in group]
@@ -951,7 +950,7 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
     that work there (a cell with sites in several cities at the one with most of them),
     arcs from it to the countries of its cells' victims with their figures added; cells with
     no known raid site one marker apart. The marker's tooltip names the city's cells by
-    victims (the first :data:`_LISTED`, the rest counted) and the search box finds every
+    victims (the first :data:`LISTED`, the rest counted) and the search box finds every
     one of them there. A city whose raid sites no cell works at keeps its sites as drawn."""
     graph, privacy = d.graph, d.privacy
     block_of = {site: b for b in blocks for site in b.sites}
@@ -993,11 +992,11 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
             d.inside.append(city.key)
         d.canvas.radius[city.key] = min(8 + 1.5 * math.sqrt(len(city.cells)), 24.0)
         events = [e for c in city.cells for e in d.events_of[c]]
-        listed = "\n".join(f"{name_of(c)} · {counted(victims(c), 'victim')} · "
+        by_victims = "\n".join(f"{name_of(c)} · {counted(victims(c), 'victim')} · "
                            f"USD {d.figures_of[c].money.usd:,.0f}"
-                           for c in city.cells[:_LISTED])
-        more = len(city.cells) - _LISTED
-        sites = "" if block is None else "\n" + _listed(
+                           for c in city.cells[:LISTED])
+        more = len(city.cells) - LISTED
+        sites = "" if block is None else "\n" + listed(
             [privacy.label(s, graph.nodes[s]) for s in block.sites], "raid site")
         d.nodes[city.key] = MapNode(
             city.key, clip(f"{city.name} · {counted(len(city.cells), 'cell')}", _LABEL_CHARS),
@@ -1006,7 +1005,7 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
             title=privacy.text(
                 f"{city.name}: {counted(len(city.cells), 'cell')}, "
                 f"{counted(city.victims, 'victim')}, USD {city.usd:,.0f}{sites}\n"
-                f"Cells by victims (victims, USD received):\n{listed}"
+                f"Cells by victims (victims, USD received):\n{by_victims}"
                 + (f"\n… and {counted(more, 'more cell')}: search a cell id" if more > 0 else "")
                 + "\n(figures from the cells' reports, added: a victim of two cells counts "
                   "twice)"))
@@ -1020,17 +1019,17 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
 
 #: cells (and raid sites) a city marker's tooltip, and the legend, list by name; the rest
 #: are counted, and the search box finds them
-_LISTED = 20
+LISTED = 20
 
 
-def _listed(names: Sequence[str], noun: str) -> str:
-    """``names`` counted, the first :data:`_LISTED` of them named.
+def listed(names: Sequence[str], noun: str) -> str:
+    """``names`` counted, the first :data:`LISTED` of them named.
 
-    >>> _listed(["a", "b"], "raid site")
+    >>> listed(["a", "b"], "raid site")
     '2 raid sites: a; b'
     """
-    more = len(names) - _LISTED
-    return (f"{counted(len(names), noun)}: " + "; ".join(names[:_LISTED])
+    more = len(names) - LISTED
+    return (f"{counted(len(names), noun)}: " + "; ".join(names[:LISTED])
             + (f"; … and {more:,} more" if more > 0 else ""))
 
 
@@ -1053,15 +1052,15 @@ def _city_legend(cities: list[_City], figures_of: Mapping[str, Figures]
     top = sorted(city_of, key=lambda c: (-figures_of[c].victims, c))
     cells = [LegendEntry("●", city_of[c].colour, clip(
         f"{c} · {figures_of[c].victims:,} · USD {figures_of[c].money.usd:,.0f} · "
-        f"{city_of[c].name}", 60)) for c in top[:_LISTED]]
-    if len(top) > _LISTED:
-        cells.append(LegendEntry("…", _UNKNOWN, f"and {counted(len(top) - _LISTED, 'more cell')}"
+        f"{city_of[c].name}", 60)) for c in top[:LISTED]]
+    if len(top) > LISTED:
+        cells.append(LegendEntry("…", _UNKNOWN, f"and {counted(len(top) - LISTED, 'more cell')}"
                                                 ": search a cell id"))
     places = [LegendEntry("●", city.colour, clip(
         f"{city.name} · {counted(len(city.cells), 'cell')} · {city.victims:,}", 60))
-        for city in cities[:_LISTED]]
-    if len(cities) > _LISTED:
-        rest = counted(len(cities) - _LISTED, "more city", "more cities")
+        for city in cities[:LISTED]]
+    if len(cities) > LISTED:
+        rest = counted(len(cities) - LISTED, "more city", "more cities")
         places.append(LegendEntry("…", _UNKNOWN, f"and {rest}"))
     return [
         LegendSection("Raid cities (cells, victims)", places),

@@ -51,6 +51,7 @@ _PAIRS_SHOWN = 5  # most tied pairs of cells named in a line's tooltip
 _LARGEST = 10  # largest cells in the legend (the most tied: LISTED)
 _STEP = 360.0  # canvas units between neighbouring cities on the circle: a label's width
 _LINE = "#5a5a5a"
+_FAINT, _DARK = 0xc8, 0x2e  # grey of the line of fewest and of most shared identifiers
 _MORE = "#8c8c8c"
 _FONT = {"size": 22, "strokeWidth": 3, "strokeColor": "#ffffff"}
 
@@ -139,6 +140,17 @@ class _Cell:
     ties: int
     """Identifiers it shares with other cells."""
     figures: Figures
+
+
+def _grey(share: float) -> str:
+    """The colour of a line of ``share`` of the most shared identifiers: faint to dark, so
+    that in a case where every city is tied to every other the strong ties stand out.
+
+    >>> _grey(0.0), _grey(1.0)
+    ('#c8c8c8', '#2e2e2e')
+    """
+    level = round(_FAINT + (_DARK - _FAINT) * share)
+    return f"#{level:02x}{level:02x}{level:02x}"
 
 
 def _agents(graph: nx.MultiDiGraph, reach: CellReach, record: CellRecord) -> int:
@@ -251,14 +263,16 @@ class _Drawing:
         top = sorted(cells.items(), key=lambda x: (-x[1], x[0]))
         lines = [f"{self.cities[a].name} — {self.cities[b].name}: "
                  f"{counted(total, 'shared identifier')}",
-                 f"between {counted(len(cells), 'pair')} of cells, one in each",
+                 f"between {counted(len(cells), 'pair')} of cells, one in each "
+                 f"(the first in {self.cities[a].name})",
                  ", ".join(f"{n:,} × {kind}" for kind, n in sorted(kinds.items())),
                  "most tied pairs:"]
         lines.extend(f"  {x} – {y}: {n:,}" for (x, y), n in top[:_PAIRS_SHOWN])
         if len(top) > _PAIRS_SHOWN:
             lines.append(f"  … and {counted(len(top) - _PAIRS_SHOWN, 'more pair')}")
         return MapEdge(f"city{a}", f"city{b}", title=self.privacy.text("\n".join(lines)),
-                       width=1 + 11 * total / widest, color=_LINE, arrows=False)
+                       width=1 + 11 * total / widest, color=_grey(total / widest),
+                       arrows=False)
 
     def legend(self) -> list[LegendSection]:
         places = [LegendEntry("●", cell_colour(i), clip(

@@ -7,13 +7,15 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from ringmap.graphs.schema import SCHEMA
 
 _loads = json.JSONDecoder().decode
 
-__all__ = ["WIDENED", "datetime_props", "decode_many", "decode_props", "encode_props",
+__all__ = ["WIDENED", "Texts", "datetime_props", "decode_many", "decode_props", "encode_props",
            "merge_props"]
 
 
@@ -140,6 +142,46 @@ def decode_many(type_names: Sequence[str], texts: Sequence[str]) -> list[dict[st
         found += _loads("[" + ",".join(texts[start:start + _BULK]) + "]")
     return [_typed(type_name, props) if datetime_props(type_name) else props
             for type_name, props in zip(type_names, found, strict=True)]
+
+
+class Texts(Sequence[str]):
+    """Texts held as UTF-8 in one buffer, text ``i`` the ``sizes[i]`` bytes from
+    ``starts[i]``: the property texts of a whole case, millions of a few dozen bytes each,
+    weighed twice their bytes as string objects (issue 16).
+
+    >>> texts = Texts(bytearray(b'{}{"a":1}'), np.array([0, 2]), np.array([2, 7]))
+    >>> texts[1], texts.take(np.array([1, 0]))[:]
+    ('{"a":1}', ['{"a":1}', '{}'])
+    """
+
+    __slots__ = ("_buffer", "_sizes", "_starts")
+
+    def __init__(self, buffer: bytes | bytearray, starts: np.ndarray, sizes: np.ndarray
+                 ) -> None:
+        self._buffer = buffer
+        self._starts = starts
+        self._sizes = sizes
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            buffer = self._buffer
+            return [buffer[s:s + n].decode() for s, n in zip(
+                self._starts[i].tolist(), self._sizes[i].tolist(), strict=True)]
+        start = int(self._starts[i])
+        return self._buffer[start:start + int(self._sizes[i])].decode()
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def take(self, at: np.ndarray) -> Texts:
+        """The texts at the positions ``at``, in their order (the buffer shared, not copied)."""
+        return Texts(self._buffer, self._starts[at], self._sizes[at])
 
 
 _EARLIEST = "first_seen"

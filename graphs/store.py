@@ -24,6 +24,7 @@ import networkx as nx
 import numpy as np
 
 from ringmap.errors import ConfigError, StoreError
+from ringmap.graphs.codec import Texts
 from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -102,8 +103,8 @@ class PackedGraph:
     dst: np.ndarray
     rel: np.ndarray
     rel_names: tuple[str, ...]
-    node_raw: list[Any]
-    edge_raw: list[Any]
+    node_raw: Sequence[Any]
+    edge_raw: Sequence[Any]
     same_as: list[Edge]
     decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]]
     """Type names and raw properties -> the properties (copies the caller may change)."""
@@ -113,24 +114,30 @@ class PackedGraph:
 
     @classmethod
     def assemble(
-        cls, ids: list[str], types: list[str], node_raw: list[Any], rel_types: list[str],
-        src: np.ndarray, dst: np.ndarray, edge_raw: list[Any], same_as: list[Edge],
+        cls, ids: list[str], types: list[str], node_raw: Sequence[Any], rel_types: list[str],
+        src: np.ndarray, dst: np.ndarray, edge_raw: Sequence[Any], same_as: list[Edge],
         decode: Callable[[Sequence[str], Sequence[Any]], list[dict[str, Any]]],
         keys: np.ndarray | None = None,
     ) -> PackedGraph:
         """Pack nodes (``ids`` in order) and relationships (``src``/``dst`` as positions in
         ``ids``, -1 for an end that was filtered out: such relationships are dropped;
-        ``keys`` the store's key of each, if it has them)."""
+        ``keys`` the store's key of each, if it has them; ``edge_raw`` a list, or
+        :class:`~ringmap.graphs.codec.Texts`)."""
         type_names, node_type = _codes(types)
         kept = np.flatnonzero((src >= 0) & (dst >= 0))
         rel_names, rel = _codes(rel_types)
         rel, src, dst = rel[kept], src[kept], dst[kept]
-        order = np.lexsort((dst, src, rel))
+        # by (type, source, target) as one key, stably: a fifth of the time of sorting by
+        # the three in turn (the key fits 64 bits up to some 500M nodes)
+        n = max(len(ids), 1)
+        order = np.argsort((rel.astype(np.int64) * n + src) * n + dst, kind="stable")
+        taken = kept[order]
         return cls(ids=ids, node_type=node_type, type_names=type_names,
                    src=src[order].astype(np.int32), dst=dst[order].astype(np.int32),
                    rel=rel[order], rel_names=rel_names, node_raw=node_raw,
-                   edge_raw=[edge_raw[i] for i in kept[order].tolist()], same_as=same_as,
-                   decode=decode, keys=None if keys is None else keys[kept[order]])
+                   edge_raw=(edge_raw.take(taken) if isinstance(edge_raw, Texts)
+                             else [edge_raw[i] for i in taken.tolist()]),
+                   same_as=same_as, decode=decode, keys=None if keys is None else keys[taken])
 
     def node_props(self, i: int) -> dict[str, Any]:
         """The properties of node ``i``."""

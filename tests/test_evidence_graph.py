@@ -199,3 +199,36 @@ def test_issue_16_a_tie_reached_two_ways_explains_itself_alike_in_every_process(
                            text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}
                            ).stdout for seed in (0, 6, 9, 10, 13)}  # both orders on 3.11
     assert len(vias) == 1, vias
+
+
+def test_issue_16_packed_read_keeps_id_order_and_texts_whatever_the_row_order(
+        tmp_path: Path) -> None:
+    # the packed read takes the ids in id order from their index and the rest in the
+    # table's row order, the property texts as bytes in one buffer: nodes stored in another
+    # order than their ids', and texts beyond ASCII, come back as the store gives them
+    from ringmap.graphs.embedded import EmbeddedStore
+
+    store = EmbeddedStore(tmp_path / "case.db")
+    case = CaseBuilder()
+    persons = [case.node("Person", person_id=f"P-{i:02d}", name=f"Peña {chr(0x4e00 + i)} {i}",
+                         role="suspect") for i in range(30, 0, -1)]  # rows against id order
+    phone = case.node("Phone", number="+63 917 555 0101")
+    accounts = [case.node("Account", platform="facebook", handle=f"ñ.{i}") for i in range(9)]
+    for person, account in zip(persons, accounts, strict=False):
+        case.link("USES", person, phone)
+        case.link("USES", person, account)
+    for i, account in enumerate(accounts[1:]):
+        case.link("CONTACTED", account, accounts[0], first_seen=f"2014-01-0{i + 1}", count=i)
+    case.ingest(store, tmp_path / "evidence")
+    expected_nodes = [(n.id, n.type, n.props) for n in store.nodes()]
+    expected_edges = [(e.type, e.src, e.dst, e.props) for e in store.edges()]
+    assert sorted(persons) != persons  # stored against their ids' order
+    for types in (None, ["Person"]):
+        packed = store.packed(types)
+        wanted = [n for n in expected_nodes if types is None or n[1] in types]
+        assert [(packed.ids[i], packed.type_names[packed.node_type[i]], packed.node_props(i))
+                for i in range(len(packed.ids))] == wanted
+    packed = store.packed()
+    assert [(packed.rel_names[packed.rel[j]], packed.ids[packed.src[j]],
+             packed.ids[packed.dst[j]], packed.edge_props(j))
+            for j in range(len(packed.rel))] == expected_edges

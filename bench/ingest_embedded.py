@@ -5,17 +5,18 @@ End to end, as ``ringmap run`` does it: read ``case.yaml`` and the mappings, has
 every file, normalise and load every row, write the quarantine, commit. The case is generated
 once with ``ringmap synth`` (kept in ``--case`` for later runs); the store is always new.
 
-Each engine ingests in a child process of its own (this file with ``--measure``): today's from
-this checkout, the previous one from the tree of ``--previous`` (a git revision, default main
-before issue 14's engine) exported with ``git archive``; ``--rounds`` rounds alternate the two.
-Each child reports wall-clock and CPU seconds (its own and its engine worker's, where the
-engine ran in a worker process beside the store: :func:`ringmap.ingest.run.ingest_files`'s
-``parallel``), the CPU split into the engine's (reading and normalising, timed around each
-batch it produces, or the worker's whole CPU) and the store's (the rest), the CPU of
-reading the files once more without the engine (the readers' part of the engine's), and its
-peak resident memory (and its worker's). On a shared machine the wall clock mostly measures the
-other processes: the rate that counts is rows per CPU second, best round of each engine; the
-wall rate (rows per second) is shown beside it, as the worker exists to cut the wall time.
+Each engine ingests in a child process of its own (this file with ``--measure``): today's from this
+checkout, the previous one from the tree of ``--previous`` (a git revision, default ``main``: a
+branch's engine against the one landed) exported with ``git archive``; ``--rounds`` rounds
+alternate the two. Each child reports wall-clock and CPU seconds (its own and its engine worker's,
+where the engine ran in a worker process beside the store:
+:func:`ringmap.ingest.run.ingest_files`'s ``parallel``), the CPU split into the engine's (reading
+and normalising, timed around each batch it produces, or the worker's whole CPU) and the store's
+(the rest), the CPU of reading the files once more without the engine (the readers' part of the
+engine's), and its peak resident memory (and its worker's). On a shared machine the wall clock
+mostly measures the other processes: the rate that counts is rows per CPU second, best round of
+each engine; the wall rate (rows per second) is shown beside it, as the worker exists to cut the
+wall time.
 
 Both engines must give the same store byte for byte and the same row accounting
 (:func:`ringmap.testing.store_fingerprint`, the report's counts): the run fails otherwise.
@@ -56,8 +57,9 @@ from ringmap.ingest.mapping import Mapping
 #: Evidence rows a synthetic cell yields at the default victims per cell (measured).
 _ROWS_PER_CELL = 450
 _TARGET_ROWS_PER_CPU_S = 50_000
-#: main before issue 14's engine: the previous engine
-_PREVIOUS = "c8a8ba2"
+#: the engine landed: a branch's engine is measured against it (on main itself, pass the
+#: revision before the change measured)
+_PREVIOUS = "main"
 _ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -103,6 +103,10 @@ def test_issue_16_every_cell_is_found_and_listed_up_to_a_count() -> None:
         f"and {len(records) - LISTED} more cells: search a cell id")
     assert tied[0].startswith("C0000 · 1 shared · ")
     assert len(legend["Largest cells (members, city)"]) == 10
+    pairs = legend["Most tied pairs of cells (identifiers they share)"]
+    assert pairs[:2] == ["C0000 – C0001 · 1 · Naga City", "C0002 – C0003 · 1 · Iriga City – "
+                                                          "Malolos"]
+    assert len(pairs) == 10
     # nothing drawn over another: one city per spot on the circle, the page runs no physics
     assert len({(n.x, n.y) for n in spec.nodes}) == len(spec.nodes) and not spec.physics
 

@@ -48,12 +48,12 @@ __all__ = ["City", "cities", "city_map", "shared"]
 _NO_SITE = ""
 _LABEL_CHARS = 40
 _PAIRS_SHOWN = 5  # most tied pairs of cells named in a line's tooltip
-_LARGEST = 10  # largest cells in the legend (the most tied: LISTED)
-_STEP = 360.0  # canvas units between neighbouring cities on the circle: a label's width
+_LARGEST = 10  # largest cells, and most tied pairs, in the legend (most tied: LISTED)
+_STEP = 400.0  # canvas units between neighbouring cities on the circle: a label's width
 _LINE = "#5a5a5a"
 _FAINT, _DARK = 0xc8, 0x2e  # grey of the line of fewest and of most shared identifiers
 _MORE = "#8c8c8c"
-_FONT = {"size": 22, "strokeWidth": 3, "strokeColor": "#ffffff"}
+_FONT = {"size": 26, "strokeWidth": 3, "strokeColor": "#ffffff"}
 
 
 def shared(footprints: Mapping[str, Collection[str]], set_aside: Collection[str]
@@ -212,6 +212,11 @@ class _Drawing:
         found = self.cells[cell]
         return -found.ties, -found.members, cell
 
+    def city_pair(self, a: str, b: str) -> str:
+        """Where cells ``a`` and ``b`` are: one city, or two."""
+        here, there = (self.cities[self.cells[c].city].name for c in (a, b))
+        return here if here == there else f"{here} – {there}"
+
     def city_label(self, i: int) -> str:
         city = self.cities[i]
         return clip(f"{city.name} · {counted(len(city.cells), 'cell')}", _LABEL_CHARS)
@@ -294,10 +299,16 @@ class _Drawing:
         if len(tied) > LISTED:
             rest = counted(len(tied) - LISTED, "more cell")
             most_tied.append(LegendEntry("…", _MORE, f"and {rest}: search a cell id"))
+        # the pairs of cells most tied, in one city or two: perhaps one organisation
+        pairs = sorted(((n, pair) for found in self.pairs.values()
+                        for pair, n in found.items()), key=lambda x: (-x[0], x[1]))
         return [
             LegendSection("Raid cities (cells, agents)", places),
             LegendSection(f"Most tied cells of {len(tied):,} (identifiers shared with other "
                           "cells, city)", most_tied),
+            LegendSection("Most tied pairs of cells (identifiers they share)", [
+                LegendEntry("—", _LINE, clip(f"{a} – {b} · {n:,} · {self.city_pair(a, b)}", 60))
+                for n, (a, b) in pairs[:_LARGEST]]),
             LegendSection("Largest cells (members, city)",
                           [entry(c, counted(self.cells[c].members, "member"))
                            for c in largest[:_LARGEST]]),

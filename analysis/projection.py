@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import Literal, NamedTuple
 
 import igraph as ig
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "AgentGraph",
     "Attachment",
+    "Incidence",
     "ProjectionSettings",
     "Reliability",
     "add_ties",
@@ -163,6 +165,133 @@ class Attachment(NamedTuple):
     via: tuple[str, ...]
 
 
+class _Held(NamedTuple):
+    """An :class:`Attachment` while the projection is built: the evidence edges on the way
+    as relationship keys (:class:`_Keys`), not their ids."""
+
+    reliability: float
+    via: tuple[int, ...]
+
+
+class Incidence(Mapping[str, Mapping[int, Attachment]]):
+    """Identifier id -> the units holding it, in the order met -> how (an
+    :class:`Attachment`), in the order the identifiers were met.
+
+    Held as arrays: per identifier a run of attachments (``start``), each a unit, a
+    reliability and a run of relationship keys that ``spell`` makes into relationship ids
+    when an attachment is read. As a dict of attachments per identifier, each with its
+    evidence path as text, they were 666 MB at 5,400 cells (issue 16).
+    """
+
+    def __init__(self, idents: list[str], start: np.ndarray, units: np.ndarray,
+                 reliability: np.ndarray, path_start: np.ndarray, path: np.ndarray,
+                 spell: Callable[[int], str]) -> None:
+        self.idents = idents
+        self.start = start
+        """Where each identifier's attachments start, and where the last one's end."""
+        self.units = units
+        self.reliability = reliability
+        self._at = {ident: i for i, ident in enumerate(idents)}
+        self._path_start = path_start
+        self._path = path
+        self._spell = spell
+
+    @classmethod
+    def pack(cls, held: Mapping[str, Mapping[int, _Held]], spell: Callable[[int], str]
+             ) -> Incidence:
+        """The attachments ``held`` as the builder made them, packed."""
+        made = list(chain.from_iterable(holders.values() for holders in held.values()))
+        paths = list(map(itemgetter(1), made))
+        return cls(list(held), _starts(map(len, held.values())),
+                   np.fromiter(chain.from_iterable(held.values()), dtype=np.int64,
+                               count=len(made)),
+                   np.fromiter(map(itemgetter(0), made), dtype=np.float64, count=len(made)),
+                   _starts(map(len, paths)),
+                   np.fromiter(chain.from_iterable(paths), dtype=np.int64), spell)
+
+    def __getitem__(self, ident: str) -> _Holders:
+        i = self._at[ident]
+        return _Holders(self, int(self.start[i]), int(self.start[i + 1]))
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.idents)
+
+    def __len__(self) -> int:
+        return len(self.idents)
+
+    def counts(self) -> np.ndarray:
+        """How many units hold each identifier, in identifier order."""
+        found: np.ndarray = np.diff(self.start)
+        return found
+
+    def held_by(self, unit: int) -> Iterator[tuple[str, Attachment]]:
+        """The identifiers ``unit`` holds, in their order, each with its attachment (found
+        in the arrays, not by asking every identifier for the unit)."""
+        at = np.flatnonzero(self.units == unit)
+        for a, i in zip(at.tolist(), (np.searchsorted(self.start, at, side="right") - 1
+                                      ).tolist(), strict=True):
+            yield self.idents[i], self.attachment(a)
+
+    def attachment(self, at: int) -> Attachment:
+        """Attachment ``at`` (a position in :attr:`units`)."""
+        path = self._path[self._path_start[at]:self._path_start[at + 1]].tolist()
+        return Attachment(float(self.reliability[at]), tuple(map(self._spell, path)))
+
+
+class _Holders(Mapping[int, Attachment]):
+    """One identifier's holders (:class:`Incidence`), attachments ``lo`` to ``hi``."""
+
+    __slots__ = ("_hi", "_incidence", "_lo")
+
+    def __init__(self, incidence: Incidence, lo: int, hi: int) -> None:
+        self._incidence = incidence
+        self._lo = lo
+        self._hi = hi
+
+    def __getitem__(self, unit: int) -> Attachment:
+        found = np.flatnonzero(self._incidence.units[self._lo:self._hi] == unit)
+        if not len(found):
+            raise KeyError(unit)
+        return self._incidence.attachment(self._lo + int(found[0]))
+
+    def __iter__(self) -> Iterator[int]:
+        units: list[int] = self._incidence.units[self._lo:self._hi].tolist()
+        return iter(units)
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+
+class _Keys:
+    """Relationships on evidence paths as one int each, of their type's place in
+    :data:`_PROJECTED_RELS` and their ends' positions among ``ids``; called with a key, the
+    relationship's id."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = ids
+        self.n = max(len(ids), 1)
+
+    def of(self, rel: str, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """The keys of the relationships ``rel`` from ``src`` to ``dst`` (positions)."""
+        found: np.ndarray = (_PROJECTED_RELS.index(rel) * self.n + src.astype(np.int64)) \
+            * self.n + dst
+        return found
+
+    def __call__(self, key: int) -> str:
+        rel, ends = divmod(key, self.n * self.n)
+        src, dst = divmod(ends, self.n)
+        return edge_id(_PROJECTED_RELS[rel], self.ids[src], self.ids[dst])
+
+
+def _starts(counts: Iterable[int]) -> np.ndarray:
+    """Where each of runs of ``counts`` starts, and where the last ends."""
+    found: np.ndarray = np.cumsum(np.fromiter(chain((0,), counts), dtype=np.int64))
+    return found
+
+
 _NONE = np.empty(0, dtype=np.int64)
 #: attachments made from one slice of a batch's arrays (see _Builder._attach_batch)
 _PART = 1 << 16
@@ -203,9 +332,10 @@ class _Batch:
     relationship ``src -> dst`` attaches its identifier end to the units its owner end
     stands for."""
 
-    def __init__(self, placed: PairPositions) -> None:
+    def __init__(self, placed: PairPositions, keys: Callable[[str, np.ndarray, np.ndarray],
+                                                             np.ndarray]) -> None:
         self.type_of = placed.type_of
-        self.rels: list[str] = []
+        self.keys = keys
         self.kinds: list[str] = list(placed.type_names)
         """Kind names: the type names, then the kinds given to :meth:`add`."""
         self._parts: list[tuple[np.ndarray, ...]] = []
@@ -221,16 +351,14 @@ class _Batch:
             if kind not in self.kinds:
                 self.kinds.append(kind)
             kinds = np.full(len(ident), self.kinds.index(kind), dtype=np.int16)
-        self.rels.append(rel)
         # compact columns: millions of attachments are sorted and walked from them
-        self._parts.append((ident.astype(np.int32), owner, values, src.astype(np.int32),
-                            dst.astype(np.int32),
-                            np.full(len(ident), len(self.rels) - 1, dtype=np.int8), kinds))
+        self._parts.append((ident.astype(np.int32), owner, values, self.keys(rel, src, dst),
+                            kinds))
 
     def columns(self, owned: _Owners) -> tuple[np.ndarray, ...]:
         """Per attachment, in order, one per unit each owner stands for (in its order): the
-        identifier, the unit, the reliability, the relationship's ends, its type (in
-        :attr:`rels`) and the kind (in :attr:`kinds`)."""
+        identifier, the unit, the reliability, the relationship's key and the kind (in
+        :attr:`kinds`)."""
         owner = np.concatenate([part[1] for part in self._parts])
         count = owned.count[owner]
         each = np.repeat(np.arange(len(count)), count)
@@ -238,7 +366,7 @@ class _Batch:
         unit = owned.units[owned.start[owner][each] + within].astype(np.int32)
         del owner, count, within
         return (self._column(0, each), unit, self._column(2, each),
-                *(self._column(c, each) for c in range(3, 7)))
+                self._column(3, each), self._column(4, each))
 
     def _column(self, c: int, each: np.ndarray) -> np.ndarray:
         found: np.ndarray = np.concatenate([part[c] for part in self._parts])[each]
@@ -259,7 +387,7 @@ class AgentGraph:
     """Accounts collapsed into each unit (a suspect's own accounts)."""
     shared_accounts: dict[str, list[str]]
     """Accounts used by several suspects: account -> its user units."""
-    incidence: dict[str, dict[int, Attachment]]
+    incidence: Incidence
     """Identifier id -> the units holding it (including infrastructure)."""
     kinds: dict[str, str]
     """Identifier id -> kind (a schema type, ``victim``, ``mule`` or ``contact``)."""
@@ -276,12 +404,16 @@ class AgentGraph:
         return {u: i for i, u in enumerate(self.units)}
 
     def holdings(self) -> dict[int, list[str]]:
-        """Vertex id -> identifiers it holds (the inverse of :attr:`incidence`)."""
-        held: dict[int, list[str]] = defaultdict(list)
-        for ident, holders in self.incidence.items():
-            for unit in holders:
-                held[unit].append(ident)
-        return held
+        """Vertex id -> identifiers it holds (the inverse of :attr:`incidence`): the vertices
+        in the order first met among the holders, each one's identifiers in their order."""
+        idents, units = self.incidence.idents, self.incidence.units
+        owner = np.repeat(np.arange(len(idents)), self.incidence.counts())
+        # by unit, each one's in identifier order
+        held = [idents[i] for i in owner[np.argsort(units, kind="stable")].tolist()]
+        distinct, first, count = np.unique(units, return_index=True, return_counts=True)
+        unit_at, ends, sizes = distinct.tolist(), np.cumsum(count).tolist(), count.tolist()
+        return {unit_at[k]: held[ends[k] - sizes[k]:ends[k]]
+                for k in np.argsort(first).tolist()}  # the units in the order first met
 
 
 class _Builder:
@@ -306,6 +438,7 @@ class _Builder:
         # the relationships as positions of their ends, and the reliability of each: pairs
         # of ids are made only for the relationships walked one by one, when walked
         self.placed = pair_positions(evidence, _PROJECTED_RELS)
+        self.keys = _Keys(self.placed.ids)
         self.rel_of = _pair_reliability(evidence, self.placed, reliability)
         self.units: list[str] = []
         self.index: dict[str, int] = {}
@@ -313,7 +446,7 @@ class _Builder:
         self.accounts: dict[str, list[str]] = defaultdict(list)
         self.shared_accounts: dict[str, list[str]] = {}
         self.victim_of: dict[str, str] = {}  # victim-side node -> victim key
-        self.incidence: dict[str, dict[int, Attachment]] = {}
+        self.incidence: dict[str, dict[int, _Held]] = {}
         self.kinds: dict[str, str] = {}
 
     # -- units ---------------------------------------------------------------------------
@@ -328,10 +461,12 @@ class _Builder:
         for person in sorted(p for p, r in self.role.items() if r == Role.SUSPECT):
             self.owners[person] = [self._unit(person)]
         users: dict[str, list[str]] = defaultdict(list)
-        for person, item in self._pairs_of("USES"):
+        uses: dict[tuple[str, str], int] = {}  # the key of each suspect's use of an account
+        for person, item, key in self._keyed("USES"):
             role = self.role.get(person)
             if role == Role.SUSPECT and self.types.get(item) == "Account":
                 users[item].append(person)
+                uses[person, item] = key
             elif role == Role.VICTIM:
                 self.victim_of[item] = person
         for account, persons in sorted(users.items()):
@@ -344,7 +479,7 @@ class _Builder:
         for account, persons in self.shared_accounts.items():
             for person in persons:
                 self._attach(account, "Account", self.owners[person][0], 1.0,
-                             (edge_id("USES", person, account),))
+                             (uses[person, account],))
         acting = self._acting_accounts()
         for account in sorted(acting - self.owners.keys() - self.victim_of.keys()):
             self.owners[account] = [self._unit(account)]
@@ -376,16 +511,16 @@ class _Builder:
         return {a for a in acting if self.types.get(a) == "Account"}
 
     # -- attachments ---------------------------------------------------------------------
-    def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[str, ...]) -> None:
+    def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[int, ...]) -> None:
         self._attach_all(ident, kind, (unit,), rel, via)
 
     def _attach_all(
-        self, ident: str, kind: str, units: Iterable[int], rel: float, via: tuple[str, ...]
+        self, ident: str, kind: str, units: Iterable[int], rel: float, via: tuple[int, ...]
     ) -> None:
         # ``ident`` held by each of ``units`` (the stronger attachment kept), the identifier's
         # kind and holders looked up once for them all: 340k attachments at 600 cells
-        holders: dict[int, Attachment] | None = None
-        attachment = Attachment(rel, via)
+        holders: dict[int, _Held] | None = None
+        attachment = _Held(rel, via)
         for unit in units:
             if holders is None:
                 self.kinds[ident] = self.weak.get(ident, kind)
@@ -402,7 +537,7 @@ class _Builder:
         owned = _Owners(self.owners, placed)
         holdable = np.isin(placed.type_of, [placed.type_names.index(t) for t in
                                             AGENT_IDENTIFIERS if t in placed.type_names])
-        batch = _Batch(placed)
+        batch = _Batch(placed, self.keys.of)
         for rel in _DIRECT_RELS:
             src, dst = self._ends(rel)
             at = np.flatnonzero((owned.count[src] > 0) & holdable[dst])
@@ -420,16 +555,14 @@ class _Builder:
         (of equals, the first), identifiers and each one's holders come in the order first
         met, and an identifier is of the kind of its last attachment."""
         ids, incidence, kinds, weak = self.placed.ids, self.incidence, self.kinds, self.weak
-        ident, unit, value, src, dst, rel, kind = batch.columns(owned)
+        ident, unit, value, via, kind = batch.columns(owned)
         # identifiers attached before the batch (a shared account's) take theirs one by one
         before = np.isin(ident, [i for i in np.unique(ident).tolist() if ids[i] in incidence])
         for at in _parts(np.flatnonzero(before)):
-            for i, u, v, s, d, r, k in zip(ident[at].tolist(), unit[at].tolist(),
-                                           _shared_floats(value[at]), src[at].tolist(),
-                                           dst[at].tolist(), rel[at].tolist(),
-                                           kind[at].tolist(), strict=True):
-                self._attach(ids[i], batch.kinds[k], u, v,
-                             (edge_id(batch.rels[r], ids[s], ids[d]),))
+            for i, u, v, e, k in zip(ident[at].tolist(), unit[at].tolist(),
+                                     _shared_floats(value[at]), via[at].tolist(),
+                                     kind[at].tolist(), strict=True):
+                self._attach(ids[i], batch.kinds[k], u, v, (e,))
         new = np.flatnonzero(~before)
         if not len(new):
             return
@@ -456,40 +589,35 @@ class _Builder:
         # the holders keyed by one int object per unit, not one per attachment
         unit_of = list(range(len(self.units)))
         for at in _parts(order):
-            for i, u, v, s, d, r in zip(ident[at].tolist(), unit[at].tolist(),
-                                        _shared_floats(value[at]), src[at].tolist(),
-                                        dst[at].tolist(), rel[at].tolist(), strict=True):
+            for i, u, v, e in zip(ident[at].tolist(), unit[at].tolist(),
+                                  _shared_floats(value[at]), via[at].tolist(), strict=True):
                 if i != current:
                     current, node = i, ids[i]
                     holders = incidence[node] = {}
                     kinds[node] = weak.get(node, batch.kinds[int(kind[last[i]])])
-                holders[unit_of[u]] = Attachment(v, (edge_id(batch.rels[r], ids[s], ids[d]),))
+                holders[unit_of[u]] = _Held(v, (e,))
 
     def _exhibits(self) -> None:
         """An item seized from a suspect is theirs; it places them where it was seized."""
-        items: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for (exhibit, item), rel in self._graded("EXHIBIT_OF"):
-            items[exhibit].append((item, rel))
-        places: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for (exhibit, place), rel in self._graded("SEIZED_AT"):
-            places[exhibit].append((place, rel))
-        for (exhibit, person), seized_rel in self._graded("SEIZED_FROM"):
+        items: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+        for (exhibit, item, key), rel in self._graded("EXHIBIT_OF"):
+            items[exhibit].append((item, rel, key))
+        places: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+        for (exhibit, place, key), rel in self._graded("SEIZED_AT"):
+            places[exhibit].append((place, rel, key))
+        for (exhibit, person, seized), seized_rel in self._graded("SEIZED_FROM"):
             units = self.owners.get(person)
             if not units:
                 continue
-            seized = edge_id("SEIZED_FROM", exhibit, person)
-            for item, rel in items[exhibit]:
-                eid = edge_id("EXHIBIT_OF", exhibit, item)
+            for item, rel, key in items[exhibit]:
                 self._attach_all(item, self.types.get(item, ""), units, min(seized_rel, rel),
-                                 (seized, eid))
-            for place, rel in places[exhibit]:
-                eid = edge_id("SEIZED_AT", exhibit, place)
-                self._attach_all(place, "Location", units, min(seized_rel, rel), (seized, eid))
+                                 (seized, key))
+            for place, rel, key in places[exhibit]:
+                self._attach_all(place, "Location", units, min(seized_rel, rel), (seized, key))
         # an item seized at a place puts its holders there, one step removed
-        for (exhibit, place), rel in self._graded("SEIZED_AT"):
-            eid = edge_id("SEIZED_AT", exhibit, place)
-            for item, _ in items[exhibit]:
-                self._propagate(item, place, "Location", eid, rel)
+        for (exhibit, place, key), rel in self._graded("SEIZED_AT"):
+            for item, _, _ in items[exhibit]:
+                self._propagate(item, place, "Location", key, rel)
 
     def _ends(self, rel: str) -> tuple[np.ndarray, np.ndarray]:
         """The positions of the sources and targets of one relationship type."""
@@ -505,11 +633,18 @@ class _Builder:
         """The reliability of each relationship of one type, in the order of its pairs."""
         return self.rel_of.get(rel, _NO_VALUES)
 
-    def _graded(self, rel: str) -> Iterator[tuple[tuple[str, str], float]]:
-        """The (source, target) pairs of one relationship type with their reliability."""
-        return zip(self._pairs_of(rel), _shared_floats(self._values(rel)), strict=True)
+    def _keyed(self, rel: str) -> Iterator[tuple[str, str, int]]:
+        """The (source, target) pairs of one relationship type, each with its key."""
+        ids = self.placed.ids
+        src, dst = self._ends(rel)
+        return zip(map(ids.__getitem__, src.tolist()), map(ids.__getitem__, dst.tolist()),
+                   self.keys.of(rel, src, dst).tolist(), strict=True)
 
-    def _propagate(self, source: str, target: str, kind: str, eid: str, rel: float) -> None:
+    def _graded(self, rel: str) -> Iterator[tuple[tuple[str, str, int], float]]:
+        """The (source, target, key) of one relationship type with their reliability."""
+        return zip(self._keyed(rel), _shared_floats(self._values(rel)), strict=True)
+
+    def _propagate(self, source: str, target: str, kind: str, eid: int, rel: float) -> None:
         holders = self.incidence.get(source)
         if not holders:
             return
@@ -519,14 +654,14 @@ class _Builder:
 
     def chains(self) -> None:
         """Identifiers reached through another identifier (SIM in a device, number of a SIM)."""
-        pending: list[tuple[str, str, str, float]] = []
+        pending: list[tuple[str, str, int, float]] = []
         for rel in _CHAIN_RELS:
-            for (src, dst), rel_ in self._graded(rel):
+            for (src, dst, key), rel_ in self._graded(rel):
                 if self.owners.get(src):
                     continue  # an agent's own link, already direct
                 if self.types.get(src) in AGENT_IDENTIFIERS and self.types.get(dst) in \
                         AGENT_IDENTIFIERS:
-                    pending.append((src, dst, edge_id(rel, src, dst), rel_))
+                    pending.append((src, dst, key, rel_))
         # take a snapshot so that one step never chains into the next (each identifier's
         # holders copied once, not once per chain relationship it is in)
         snapshot = {i: dict(self.incidence[i]) for i in dict.fromkeys(
@@ -540,9 +675,9 @@ class _Builder:
                 for unit, att in holders.items():
                     self._attach(b, self.types[b], unit, att.reliability * factor,
                                  (*att.via, eid))
-        for (report, named), rel_ in self._graded("NAMES"):
+        for (report, named, key), rel_ in self._graded("NAMES"):
             if self.types.get(named) in AGENT_IDENTIFIERS and named in self.incidence:
-                self._propagate(named, report, "Report", edge_id("NAMES", report, named), rel_)
+                self._propagate(named, report, "Report", key, rel_)
 
     def _agent_side(self, node: str) -> list[int]:
         units = self.owners.get(node)
@@ -553,38 +688,36 @@ class _Builder:
             return list(holders)
         return []
 
-    def contacts(self) -> dict[str, dict[int, Attachment]]:
+    def contacts(self) -> dict[str, dict[int, _Held]]:
         """Victims each agent contacted (and agents contacting each other)."""
         victims: set[str] = set()
-        for (src, dst), rel in self._graded("CONTACTED"):
-            eid = edge_id("CONTACTED", src, dst)
+        for (src, dst, key), rel in self._graded("CONTACTED"):
             a, b = self._agent_side(src), self._agent_side(dst)
-            if a and b:
-                self._attach_all(eid, "contact", {*a, *b}, rel, (eid,))
+            if a and b:  # the contact itself is what they share
+                self._attach_all(edge_id("CONTACTED", src, dst), "contact", {*a, *b}, rel,
+                                 (key,))
                 continue
             agents, other = (a, dst) if a else (b, src)
             if agents:
                 victim = self.victim_of.get(other, other)
                 victims.add(victim)
-                self._attach_all(victim, "victim", agents, rel, (eid,))
+                self._attach_all(victim, "victim", agents, rel, (key,))
         return {v: self.incidence[v] for v in victims}
 
-    def money(self, victims: Mapping[str, Mapping[int, Attachment]]) -> None:
+    def money(self, victims: Mapping[str, Mapping[int, _Held]]) -> None:
         """Cards and wallets victims paid into belong with the agents who contacted them."""
-        payer: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for (person, payment), rel in self._graded("PAID"):
-            payer[payment].append((person, rel))
-        for (payment, card), to_rel in self._graded("PAID_TO"):
+        payer: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+        for (person, payment, key), rel in self._graded("PAID"):
+            payer[payment].append((person, rel, key))
+        for (payment, card, paid_to), to_rel in self._graded("PAID_TO"):
             kind = self.types.get(card, "")
-            paid_to = edge_id("PAID_TO", payment, card)
-            for person, paid_rel in payer.get(payment, ()):
-                paid = edge_id("PAID", person, payment)
+            for person, paid_rel, paid in payer.get(payment, ()):
                 for unit, att in victims.get(person, {}).items():
                     rel = min(att.reliability, paid_rel, to_rel)
                     self._attach(card, kind, unit, rel, (*att.via, paid, paid_to))
-        for (person, card), rel in self._graded("HOLDS"):
+        for (person, card, key), rel in self._graded("HOLDS"):
             if self.role.get(person) == Role.MULE and card in self.incidence:
-                self._propagate(card, person, "mule", edge_id("HOLDS", person, card), rel)
+                self._propagate(card, person, "mule", key, rel)
 
 
 def _pair_reliability(evidence: nx.MultiDiGraph, placed: PairPositions,
@@ -608,7 +741,7 @@ def _pair_reliability(evidence: nx.MultiDiGraph, placed: PairPositions,
 
 
 def _pairs(
-    incidence: Mapping[str, Mapping[int, Attachment]], kinds: Mapping[str, str], n_units: int,
+    incidence: Incidence, kinds: Mapping[str, str], n_units: int,
     settings: ProjectionSettings,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Tie weights summed over shared identifiers, expanded in bulk per holder count.
@@ -619,25 +752,19 @@ def _pairs(
     not a Python loop per pair. Returns the ``(pairs, 2)`` vertex ids, their weights and the
     infrastructure.
     """
-    share_cap = settings.share_cap(n_units)
-    groups: dict[int, tuple[list[list[int]], list[list[float]], list[float]]] = {}
-    infrastructure: dict[str, int] = {}
-    for ident, holders in incidence.items():
-        k = len(holders)
-        if k < 2:
-            continue
-        if k > share_cap:
-            infrastructure[ident] = k
-            continue
-        units, rels, bases = groups.setdefault(k, ([], [], []))
-        units.append(list(holders))
-        rels.append([a.reliability for a in holders.values()])
-        bases.append(settings.weight(kinds[ident]) * settings.hub_factor(k))
+    infrastructure = _infrastructure(incidence, n_units, settings)
+    counts = incidence.counts()
+    tied = np.flatnonzero((counts >= 2) & (counts <= settings.share_cap(n_units)))
+    # by holder count, the counts in the order first met, each one's identifiers in order
+    sizes, first_met = np.unique(counts[tied], return_index=True)
     keys: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    for k, (units, rels, bases) in groups.items():
-        holder = np.asarray(units, dtype=np.int64)
-        rel = np.asarray(rels, dtype=np.float64)
+    for k in sizes[np.argsort(first_met)].tolist():
+        group = tied[counts[tied] == k]
+        at = incidence.start[group][:, None] + np.arange(k)  # their attachments
+        holder, rel = incidence.units[at], incidence.reliability[at]
+        bases = [settings.weight(kinds[incidence.idents[i]]) * settings.hub_factor(k)
+                 for i in group.tolist()]
         first, second = np.triu_indices(k, 1)
         u, v = holder[:, first], holder[:, second]
         low, high = np.minimum(u, v), np.maximum(u, v)
@@ -651,11 +778,12 @@ def _pairs(
     return np.stack([pair_keys // n_units, pair_keys % n_units], axis=1), summed, infrastructure
 
 
-def _infrastructure(incidence: Mapping[str, Mapping[int, Attachment]], n_units: int,
-                    settings: ProjectionSettings) -> dict[str, int]:
+def _infrastructure(incidence: Incidence, n_units: int, settings: ProjectionSettings
+                    ) -> dict[str, int]:
     """Identifiers above the infrastructure threshold -> their holder counts."""
-    cap = settings.share_cap(n_units)
-    return {ident: len(holders) for ident, holders in incidence.items() if len(holders) > cap}
+    counts = incidence.counts()
+    return {incidence.idents[i]: int(counts[i]) for i in
+            np.flatnonzero(counts > settings.share_cap(n_units)).tolist()}
 
 
 def add_ties(agents: AgentGraph) -> None:
@@ -702,7 +830,8 @@ def project_agents(
     builder.direct()
     builder.chains()
     builder.money(builder.contacts())
-    units, incidence, kinds = builder.units, builder.incidence, builder.kinds
+    units, kinds = builder.units, builder.kinds
+    incidence = Incidence.pack(builder.incidence, builder.keys)
     accounts = {k: sorted(v) for k, v in builder.accounts.items()}
     shared_accounts = builder.shared_accounts
     # let go of the builder's pairs, reliabilities and node types before the ties are

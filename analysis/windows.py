@@ -326,9 +326,8 @@ def _ties(agent: str, cell: CellOverTime, result: CellsResult,
     me = index.get(agent)
     others = {index[a] for a in cell.agents if a != agent and a in index}
     ties: dict[str, Tie] = {}
-    for ident, holders in agents.incidence.items():
-        mine = holders.get(me) if me is not None else None
-        if mine is None or others.isdisjoint(holders):
+    for ident, mine in agents.incidence.held_by(me) if me is not None else ():
+        if others.isdisjoint(agents.incidence[ident]):
             continue
         for eid in mine.via:
             rel, _, ends = eid.partition(":")

@@ -15,7 +15,12 @@ import networkx as nx
 import pytest
 
 from ringmap.analysis.cells import edge_reliability
-from ringmap.analysis.projection import AgentGraph, ProjectionSettings, project_agents
+from ringmap.analysis.projection import (
+    AgentGraph,
+    Incidence,
+    ProjectionSettings,
+    project_agents,
+)
 from ringmap.graphs.evidence import (
     EvidenceGraph,
     adjacent,
@@ -27,6 +32,7 @@ from ringmap.graphs.evidence import (
     pairs_by_rel,
     relationships_at,
 )
+from ringmap.graphs.model import edge_id
 from ringmap.graphs.sameas import merge
 from ringmap.graphs.store import Store
 from ringmap.testing import CaseBuilder
@@ -152,23 +158,33 @@ def test_issue_16_evidence_graph_is_read_only(tmp_path: Path) -> None:
     assert "Person:x" in copy and "Person:x" not in evidence
 
 
-def test_issue_16_equal_reliabilities_share_one_float(tmp_path: Path) -> None:
-    # each relationship's reliability was a float of its own, held on in the projection's
-    # attachments: millions of equal floats at 5,400 cells
+def test_issue_16_attachments_are_held_as_arrays(tmp_path: Path) -> None:
+    # the projection's attachments were a dict per identifier of Attachment tuples, each
+    # with its evidence path as text: 666 MB at 5,400 cells; they are arrays now, the
+    # attachments and their paths' relationship ids made when read
     from ringmap.graphs.embedded import EmbeddedStore
 
     store = _merged_case(EmbeddedStore(tmp_path / "case.db"), tmp_path)
     evidence = store.evidence()
     reliability, _grading = edge_reliability(store, evidence)
     agents = project_agents(evidence, reliability=reliability)
-    by_rel: dict[str, list[float]] = {}
-    for held in agents.incidence.values():
-        for a in held.values():
-            if len(a.via) == 1:  # one relationship's own reliability
-                by_rel.setdefault(a.via[0].partition(":")[0], []).append(a.reliability)
-    assert sum(len(values) for values in by_rel.values()) > 100
-    for values in by_rel.values():
-        assert len({id(v) for v in values}) == len(set(values))
+    incidence = agents.incidence
+    assert isinstance(incidence, Incidence)
+    assert len(incidence.units) == len(incidence.reliability) == sum(
+        len(held) for held in incidence.values()) > 100
+    paths = [a.via for held in incidence.values() for a in held.values()]
+    assert {len(path) for path in paths} == {1, 2, 3, 4}  # a mule: contact, paid, paid to, holds
+    relationships = {edge_id(rel, src, dst) for src, dst, rel in evidence.edges(keys=True)}
+    assert {eid for path in paths for eid in path} <= relationships
+    # read from the arrays by unit as the dict of dicts answered: holdings, in the order met
+    held: dict[int, list[str]] = {}
+    for ident, holders in incidence.items():
+        for unit in holders:
+            held.setdefault(unit, []).append(ident)
+    assert list(agents.holdings().items()) == list(held.items())
+    for unit in range(len(agents.units)):
+        assert [(i, incidence[i][unit]) for i in held.get(unit, [])] == list(
+            incidence.held_by(unit))
 
 
 _VIA = """

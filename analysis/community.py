@@ -219,9 +219,13 @@ class Components:
         weights = np.asarray(_weights(graph) or [1.0] * len(edges), dtype=np.float64)
         self.total = float(weights.sum())
         """``m``: the whole graph's tie weight."""
-        # vertices grouped by component, in node-id order inside each
-        order = np.asarray(sorted(range(n), key=lambda v: (component[v], keys[v])),
-                           dtype=np.int64)
+        # vertices grouped by component, in node-id order inside each: the ids ranked by
+        # one sort of strings, then sorted with their components as arrays (a sort by pairs
+        # of a numpy int and an id took 8 times its share of the detection at 5,400 cells
+        # as at 600, issue 16)
+        rank = np.empty(n, dtype=np.int64)
+        rank[sorted(range(n), key=keys.__getitem__)] = np.arange(n)
+        order = np.lexsort((rank, component))
         local = np.empty(n, dtype=np.int64)
         sizes = np.bincount(component, minlength=int(component.max(initial=-1)) + 1)
         starts = np.concatenate([[0], np.cumsum(sizes)])

@@ -13,6 +13,7 @@ that more than one load stated, and not written again when nothing changed.
 from __future__ import annotations
 
 import fcntl
+import heapq
 import json
 import os
 import sqlite3
@@ -43,6 +44,7 @@ from ringmap.graphs.model import (
     Retraction,
     Seen,
     Sighting,
+    built,
     edge_id,
     utcnow,
 )
@@ -646,8 +648,7 @@ class EmbeddedStore(Store):
         """Each item's first ``first`` sightings (all if None) and how many it has in all."""
         # a few statements per batch of items, not four per item: explaining a run of
         # 20,000 agents reads the provenance of some 100,000 relationships
-        seen = {item: (sightings[:first], len(sightings)) for item, sightings
-                in self._sightings(list(dict.fromkeys(item_ids))).items()}
+        seen = self._sightings(list(dict.fromkeys(item_ids)), first)
         wanted: dict[int, set[int]] = {}
         for sightings, _ in seen.values():
             for file_id, row in sightings:
@@ -660,8 +661,10 @@ class EmbeddedStore(Store):
             found = made.get((file_id, row))
             if found is None:
                 load = self._file(file_id)
-                # built from this store's own ledger: no need to validate again
-                found = made[file_id, row] = Provenance.model_construct(
+                # built from this store's own ledger: no need to validate again (and
+                # model_construct took as long as the rest of a cell map's provenance)
+                found = made[file_id, row] = built(
+                    Provenance,
                     source_file=load.source_file, sha256=load.sha256, row=row,
                     ref=refs[file_id].get(row), run_id=load.run_id,
                     ingested_at=load.ingested_at, grading=load.grading)
@@ -670,20 +673,21 @@ class EmbeddedStore(Store):
         return {item: ([sighting(*seen_at) for seen_at in sightings], count)
                 for item, (sightings, count) in seen.items()}
 
-    def _sightings(self, items: list[str]) -> dict[str, list[tuple[int, int]]]:
-        """Item id -> its sightings (file id, row), ordered; items never seen left out."""
+    def _sightings(self, items: list[str], first: int | None
+                   ) -> dict[str, tuple[list[tuple[int, int]], int]]:
+        """Item id -> its first ``first`` sightings (file id, row), ordered (all if None), and
+        how many it has in all; items never seen left out."""
         nodes: dict[str, int] = dict(self._by_keys(_NODE_KEYS, items))
         ends = [[*_edge_ends(item), item] for item in items if item not in nodes]
         edges: dict[int, str] = {eid: item for eid, item in self._by_keys(
             _EDGE_KEYS, [e for e in ends if e[0] is not None])}
-        found: dict[str, set[tuple[int, int]]] = {}
+        found: dict[str, list[tuple[int, str]]] = {}
         for sql, keys in ((_NODE_SIGHTINGS, {nid: item for item, nid in nodes.items()}),
                           (_EDGE_SIGHTINGS, edges)):
             for key, file_id, rows in self._by_keys(sql, list(keys)):
                 if rows:
-                    found.setdefault(keys[key], set()).update(
-                        (file_id, int(row)) for row in rows.split(","))
-        return {item: sorted(found[item]) for item in items if item in found}
+                    found.setdefault(keys[key], []).append((file_id, rows))
+        return {item: _first_rows(found[item], first) for item in items if item in found}
 
     def _file(self, file_id: int) -> FileLoad:
         load = self._files.get(file_id)
@@ -1049,6 +1053,25 @@ K = TypeVar("K", str, tuple[str, int, int])
 
 _TEMPORAL_RELS = frozenset(name for name, rel in SCHEMA.relationships.items()
                            if "first_seen" in rel.properties)
+
+
+def _first_rows(packed: list[tuple[int, str]], first: int | None
+                ) -> tuple[list[tuple[int, int]], int]:
+    """The first ``first`` (all if None) of the rows that saw an item, as (file id, row) in
+    order, and how many there are, from its sightings as stored: one entry per file, its rows
+    packed as they were loaded (:func:`_pack`, not in order). Only the rows of the files
+    shown become numbers, to pick the first; the others are counted: a map shows three
+    sightings of each item, and a pair for every sighting of a hub, all sorted, was most of
+    a raid package's provenance (issue 16)."""
+    heads: list[tuple[int, int]] = []
+    count = 0
+    for file_id, rows in sorted(packed):
+        distinct = set(rows.split(","))  # as stored by _pack: one text per number
+        count += len(distinct)
+        wanted = len(distinct) if first is None else first - len(heads)
+        if wanted > 0:
+            heads += [(file_id, row) for row in heapq.nsmallest(wanted, map(int, distinct))]
+    return heads, count
 
 
 def _pack(rows: list[int]) -> str:

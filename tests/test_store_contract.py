@@ -292,6 +292,25 @@ def test_provenance_many_matches_one_by_one(any_store: Store) -> None:
     assert first == {item: (rows[:1], len(rows)) for item, rows in many.items()}
 
 
+def test_issue_16_first_sightings_are_those_in_order_whatever_order_rows_came_in(
+        any_store: Store) -> None:
+    """issue 16: a map shows the first three sightings of an item and how many there are in
+    all, without making every sighting of a hub; the rows that saw it are kept as they came
+    (several batches and files, out of order, a row twice), and the first are still those of
+    the ordered list, the count that of the distinct sightings."""
+    node = Node("Phone:+639171234567", "Phone", {"number": "+639171234567"})
+    for sha, source, batches in (("b" * 64, "later.csv", [[40, 2, 31], [15, 9, 2]]),
+                                 ("a" * 64, "first.csv", [[12, 3], [7]])):
+        any_store.load_file(_load(sha, source), [
+            Batch([node], [], [Sighting(node.id, row) for row in rows], last_row=last)
+            for last, rows in enumerate(batches, start=100)])
+    every = any_store.provenance_many([node.id])[node.id]
+    assert len(every) == 8 and len({(p.source_file, p.row) for p in every}) == 8
+    for first in (1, 3, 5, 6, 9):
+        assert any_store.provenance_first([node.id], first) == {
+            node.id: (every[:first], len(every))}
+
+
 @pytest.mark.parametrize(("node", "why"), [
     (Node("PaymentCard:4111111111111111", "PaymentCard", {"card_hash": "4111111111111111"}),
      "PaymentCard key is not a keyed hash"),

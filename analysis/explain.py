@@ -217,7 +217,7 @@ def explain_members(
             k = len(holders)
             weight = 0.0 if ident in agents.infrastructure else (
                 settings.projection.weight(kind) * settings.projection.hub_factor(k)
-                * (shared - 1) * holders[v].reliability)
+                * (shared - 1) * holders.reliability(v))
             ties.append((weight, ident, k, shared))
         ties.sort(key=lambda t: (-t[0], t[1]))
         unit = agents.units[v]

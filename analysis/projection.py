@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "AgentGraph",
     "Attachment",
+    "Holders",
     "Incidence",
     "ProjectionSettings",
     "Reliability",
@@ -195,6 +196,7 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
         self._path_start = path_start
         self._path = path
         self._spell = spell
+        self._hubs: dict[int, dict[int, int]] = {}
 
     @classmethod
     def pack(cls, held: Mapping[str, Mapping[int, _Held]], spell: Callable[[int], str]
@@ -209,9 +211,9 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
                    _starts(map(len, paths)),
                    np.fromiter(chain.from_iterable(paths), dtype=np.int64), spell)
 
-    def __getitem__(self, ident: str) -> _Holders:
+    def __getitem__(self, ident: str) -> Holders:
         i = self._at[ident]
-        return _Holders(self, int(self.start[i]), int(self.start[i + 1]))
+        return Holders(self, i, int(self.start[i]), int(self.start[i + 1]))
 
     def __contains__(self, ident: object) -> bool:
         return ident in self._at
@@ -235,27 +237,50 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
                                       ).tolist(), strict=True):
             yield self.idents[i], self.attachment(a)
 
+    def position(self, i: int, unit: int) -> int | None:
+        """Where identifier ``i``'s attachment to ``unit`` is in :attr:`units`, if any. A
+        hub's holders are indexed the first time (each of its thousands of holders looked
+        up in turn, as explanations do, searched them all each time)."""
+        lo, hi = int(self.start[i]), int(self.start[i + 1])
+        if hi - lo <= _SEARCHED:
+            found = np.flatnonzero(self.units[lo:hi] == unit)
+            return lo + int(found[0]) if len(found) else None
+        where = self._hubs.get(i)
+        if where is None:
+            where = self._hubs[i] = {u: lo + j for j, u in
+                                     enumerate(self.units[lo:hi].tolist())}
+        return where.get(unit)
+
     def attachment(self, at: int) -> Attachment:
         """Attachment ``at`` (a position in :attr:`units`)."""
         path = self._path[self._path_start[at]:self._path_start[at + 1]].tolist()
         return Attachment(float(self.reliability[at]), tuple(map(self._spell, path)))
 
 
-class _Holders(Mapping[int, Attachment]):
-    """One identifier's holders (:class:`Incidence`), attachments ``lo`` to ``hi``."""
+class Holders(Mapping[int, Attachment]):
+    """The holders of identifier ``i`` of an :class:`Incidence`, its attachments ``lo`` to
+    ``hi``."""
 
-    __slots__ = ("_hi", "_incidence", "_lo")
+    __slots__ = ("_hi", "_i", "_incidence", "_lo")
 
-    def __init__(self, incidence: Incidence, lo: int, hi: int) -> None:
+    def __init__(self, incidence: Incidence, i: int, lo: int, hi: int) -> None:
         self._incidence = incidence
+        self._i = i
         self._lo = lo
         self._hi = hi
 
     def __getitem__(self, unit: int) -> Attachment:
-        found = np.flatnonzero(self._incidence.units[self._lo:self._hi] == unit)
-        if not len(found):
+        return self._incidence.attachment(self._at(unit))
+
+    def reliability(self, unit: int) -> float:
+        """``self[unit].reliability``, without spelling its evidence path."""
+        return float(self._incidence.reliability[self._at(unit)])
+
+    def _at(self, unit: int) -> int:
+        at = self._incidence.position(self._i, unit)
+        if at is None:
             raise KeyError(unit)
-        return self._incidence.attachment(self._lo + int(found[0]))
+        return at
 
     def __iter__(self) -> Iterator[int]:
         units: list[int] = self._incidence.units[self._lo:self._hi].tolist()
@@ -292,6 +317,8 @@ def _starts(counts: Iterable[int]) -> np.ndarray:
     return found
 
 
+#: holders searched for a unit; an identifier with more is indexed (:meth:`Incidence.position`)
+_SEARCHED = 64
 _NONE = np.empty(0, dtype=np.int64)
 #: attachments made from one slice of a batch's arrays (see _Builder._attach_batch)
 _PART = 1 << 16

@@ -240,3 +240,28 @@ def test_a_report_naming_many_is_read_beside_its_pairs(tmp_path: Path,
 
 def _no_neighbourhood(*_args: object) -> None:
     raise AssertionError("the projection built a node's neighbourhood")
+
+
+def test_issue_16_a_hubs_holders_are_found_by_unit() -> None:
+    # explanations look up each holder of an identifier in turn: a hub's thousands of
+    # holders were searched in full for each (their square at 5,400 cells); an identifier
+    # held by many is indexed once, and answers as one held by few
+    g = nx.MultiDiGraph()
+    g.add_node("IPAddress:1", type="IPAddress")
+    g.add_node("Device:1", type="Device")
+    for i in range(100):
+        person = f"Person:{i:03d}"
+        g.add_node(person, type="Person", role="suspect")
+        g.add_edge(person, "IPAddress:1", key="USES", type="USES")
+        if i < 3:
+            g.add_edge(person, "Device:1", key="USES", type="USES")
+    agents = project_agents(g, ProjectionSettings(infra_max_agents=200))
+    for ident, many in (("IPAddress:1", 100), ("Device:1", 3)):
+        holders = agents.incidence[ident]
+        assert len(holders) == many
+        for unit in reversed(list(holders)):
+            person = agents.units[unit]
+            assert holders[unit] == Attachment(1.0, (edge_id("USES", person, ident),))
+            assert holders.reliability(unit) == 1.0
+        with pytest.raises(KeyError):
+            holders[len(agents.units)]

@@ -204,6 +204,7 @@ def test_issue_16_timeline_png_shows_each_kind_in_its_panel_colour(tmp_path: Pat
     png = write_timeline(line, tmp_path / "a.png")
     with Image.open(png) as image:
         assert image.size == (1100, 704)
+        assert image.mode == "RGB"  # opaque: no alpha to encode (issue 16)
         colours = {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20) or []}
     assert {(0x00, 0x72, 0xb2), (0x8a, 0x6d, 0x00), (0xe8, 0xee, 0xf6)} <= colours
     assert not {(0xcc, 0x79, 0xa7), (0xd5, 0x5e, 0x00)} & colours  # no report, no arrest

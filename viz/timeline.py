@@ -38,7 +38,6 @@ from typing import Any
 
 import matplotlib
 import matplotlib.dates
-import matplotlib.image
 import networkx as nx
 import numpy as np
 from matplotlib.backend_bases import GraphicsContextBase
@@ -52,6 +51,7 @@ from matplotlib.patches import Patch
 from matplotlib.path import Path as Outline
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
+from PIL import Image
 
 from ringmap.analysis.fx import FxTable
 from ringmap.analysis.victims import Paid, cell_side
@@ -460,12 +460,15 @@ class _Raster:
                 bitmap, left + (x64 >> 6), height - top - (y64 >> 6) + bitmap.shape[0], 0, gc)
 
     def png(self) -> bytes:
-        """The picture as PNG, encoded as matplotlib's ``savefig`` encodes it."""
+        """The picture as PNG: RGB (the picture is opaque; its alpha was a quarter of the
+        data to encode), at zlib level 3 (at level 6, as matplotlib's ``savefig`` encodes
+        it, the encoding was the largest part of a raid package's timeline: 10.6 vs 18.8 ms
+        a picture, 38.4 vs 36.7 KiB, issue 16). No text chunk, so the same picture is the
+        same bytes under any matplotlib."""
         buffer = io.BytesIO()
-        # no "Software" entry: the same picture is the same bytes under any matplotlib
-        matplotlib.image.imsave(buffer, self.renderer.buffer_rgba(), format="png",
-                                origin="upper", dpi=_DPI,
-                                metadata={"Software": None})  # type: ignore[dict-item]
+        picture = Image.frombuffer("RGBA", (self.width, self.height),
+                                   self.renderer.buffer_rgba(), "raw", "RGBA", 0, 1)
+        picture.convert("RGB").save(buffer, "png", dpi=(_DPI, _DPI), compress_level=3)
         return buffer.getvalue()
 
 

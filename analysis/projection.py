@@ -197,6 +197,8 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
         self._path = path
         self._spell = spell
         self._hubs: dict[int, dict[int, int]] = {}
+        # read one at a time as Python ints: a numpy scalar each was a tenth of explaining
+        self._bounds = start.data
 
     @classmethod
     def pack(cls, held: Mapping[str, Mapping[int, _Held]], spell: Callable[[int], str]
@@ -213,7 +215,7 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
 
     def __getitem__(self, ident: str) -> Holders:
         i = self._at[ident]
-        return Holders(self, i, int(self.start[i]), int(self.start[i + 1]))
+        return Holders(self, i, self._bounds[i], self._bounds[i + 1])
 
     def __contains__(self, ident: object) -> bool:
         return ident in self._at
@@ -241,7 +243,7 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
         """Where identifier ``i``'s attachment to ``unit`` is in :attr:`units`, if any. A
         hub's holders are indexed the first time (each of its thousands of holders looked
         up in turn, as explanations do, searched them all each time)."""
-        lo, hi = int(self.start[i]), int(self.start[i + 1])
+        lo, hi = self._bounds[i], self._bounds[i + 1]
         if hi - lo <= _SEARCHED:
             found = np.flatnonzero(self.units[lo:hi] == unit)
             return lo + int(found[0]) if len(found) else None

@@ -758,25 +758,65 @@ class Neo4jStore(Store):
         return _sightings(self._read(statement, **params))
 
     def provenance_many(self, item_ids: Iterable[str]) -> dict[str, list[Provenance]]:
+        found = self._provenance(item_ids, cypher.PROVENANCE_NODES, cypher.PROVENANCE_EDGES)
+        return {item: _sightings(records) for item, records in found.items()}
+
+    def provenance_first(self, item_ids: Iterable[str], first: int
+                         ) -> dict[str, tuple[list[Provenance], int]]:
+        # only the sightings shown cross the wire, and each reference block once, kept only
+        # for the rows shown
+        found = self._provenance(item_ids, cypher.PROVENANCE_NODES_FIRST,
+                                 cypher.PROVENANCE_EDGES_FIRST, first=first)
+        wanted: dict[int, set[int]] = defaultdict(set)
+        for records in found.values():
+            for record in records:
+                wanted[record["seq"]].update(record["rows"])
+        refs = self._row_refs(wanted)
+        return {item: (_sightings(records, refs), int(records[0]["total"]))
+                for item, records in found.items()}
+
+    def _row_refs(self, wanted: Mapping[int, set[int]]) -> dict[tuple[int, int], str]:
+        """The references of the ``wanted`` rows (by file seq), read block by block as they
+        arrive."""
+        def work(tx: ManagedTransaction) -> dict[tuple[int, int], str]:
+            out: dict[tuple[int, int], str] = {}
+            asked = [{"seq": seq, "row": row} for seq, rows in sorted(wanted.items())
+                     for row in sorted(rows)]
+            for block in tx.run(cypher.ROW_REFS, wanted=asked):
+                seq, rows = block["seq"], wanted[block["seq"]]
+                out.update(((seq, row), ref) for row, ref in zip(block["rows"], block["refs"],
+                                                                  strict=True) if row in rows)
+            return out
+
+        if not wanted:
+            return {}
+        with self._errors(), self.session() as session:
+            return session.execute_read(work)
+
+    def _provenance(self, item_ids: Iterable[str], by_label: Mapping[str, str],
+                    by_pair: Mapping[tuple[str, str, str], str], **params: Any
+                    ) -> dict[str, list[neo4j.Record]]:
+        """The rows (one per item and file) of ``by_label``'s statements for the nodes among
+        ``item_ids`` and of ``by_pair``'s for the relationships, by item."""
         nodes: dict[str, list[str]] = defaultdict(list)
         edges: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
         for item in dict.fromkeys(item_ids):
             prefix, _, rest = item.partition(":")
-            if prefix in cypher.PROVENANCE_NODES:
+            if prefix in by_label:
                 nodes[prefix].append(item)
                 continue
             src, arrow, dst = rest.partition("->")
             key = (prefix, _label(src) or "?", _label(dst) or "?")
-            if arrow and key in cypher.PROVENANCE_EDGES:
+            if arrow and key in by_pair:
                 edges[key].append({"src": src, "dst": dst})
         found: dict[str, list[neo4j.Record]] = defaultdict(list)
         for label, ids in nodes.items():
-            for record in self._read(cypher.PROVENANCE_NODES[label], ids=ids):
+            for record in self._read(by_label[label], ids=ids, **params):
                 found[record["item"]].append(record)
         for key, pairs in edges.items():
-            for record in self._read(cypher.PROVENANCE_EDGES[key], pairs=pairs):
+            for record in self._read(by_pair[key], pairs=pairs, **params):
                 found[edge_id(key[0], record["src"], record["dst"])].append(record)
-        return {item: _sightings(records) for item, records in found.items()}
+        return found
 
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
         ids: dict[str, list[str]] = defaultdict(list)
@@ -1002,15 +1042,18 @@ def _ledger(record: neo4j.Record) -> FileLoad:
         update={"complete": bool(record["complete"]), "last_row": int(record["last_row"])})
 
 
-def _sightings(found: Iterable[neo4j.Record]) -> list[Provenance]:
-    """Provenance rows from the per-file records the provenance statements return."""
+def _sightings(found: Iterable[neo4j.Record],
+               refs: Mapping[tuple[int, int], str] | None = None) -> list[Provenance]:
+    """Provenance rows from the per-file records the provenance statements return, their
+    references from ``refs`` (file seq, row) when given, else from the records' blocks."""
     out: list[Provenance] = []
     for record in sorted(found, key=lambda r: r["seq"]):
-        load = _file_record(record["record"])
-        refs = {row: ref for rows, texts in zip(record["ref_rows"], record["refs"], strict=True)
-                for row, ref in zip(rows, texts, strict=True)}
+        load, seq = _file_record(record["record"]), record["seq"]
+        of = refs if refs is not None else {
+            (seq, row): ref for rows, texts in zip(record["ref_rows"], record["refs"], strict=True)
+            for row, ref in zip(rows, texts, strict=True)}
         out.extend(Provenance(source_file=load.source_file, sha256=load.sha256, row=row,
-                              ref=refs.get(row), run_id=load.run_id,
+                              ref=of.get((seq, row)), run_id=load.run_id,
                               ingested_at=load.ingested_at, grading=load.grading)
                    for row in sorted(record["rows"]))
     return out

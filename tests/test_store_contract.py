@@ -311,6 +311,21 @@ def test_issue_16_first_sightings_are_those_in_order_whatever_order_rows_came_in
             node.id: (every[:first], len(every))}
 
 
+@pytest.mark.parametrize("first", [1, 3])
+def test_provenance_first_across_files(any_store: Store, first: int) -> None:
+    """issue 14: the Neo4j store read every sighting and every row reference of each item to
+    show its first ones; it now reads only those, by file then row, with the total."""
+    any_store.load_file(_load(), [_batch()])
+    any_store.load_file(_load("b" * 64, "more.csv"), [_batch()])
+    items = ["Account:facebook/maria", "USES:Person:AG-1->Account:facebook/maria",
+             "Phone:+639171234567", "Person:nobody"]
+    many = any_store.provenance_many(items)
+    assert len(many["Account:facebook/maria"]) == 4
+    found = any_store.provenance_first(items, first)
+    assert found == {item: (rows[:first], len(rows)) for item, rows in many.items()}
+    assert found["Account:facebook/maria"][0][0].ref == "EX-1"
+
+
 @pytest.mark.parametrize(("node", "why"), [
     (Node("PaymentCard:4111111111111111", "PaymentCard", {"card_hash": "4111111111111111"}),
      "PaymentCard key is not a keyed hash"),

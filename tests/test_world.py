@@ -214,34 +214,6 @@ def test_issue_16_timeline_png_shows_each_kind_in_its_panel_colour(tmp_path: Pat
         assert drawn.read_bytes().startswith(b"\x89PNG")
 
 
-def test_issue_16_timeline_text_is_what_matplotlib_draws(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
-    """issue 16: a timeline's text is drawn from glyph bitmaps rendered once per 64th of a
-    pixel; at any position, repeated or not, it is the picture ``RendererAgg.draw_text``
-    draws, pixel for pixel (so the packages' PNGs are unchanged)."""
-    texts = [("Cell C01\ncontacts 03 Mar 2014 – 02 Apr 2014 · 2 contacts", 10),
-             ("Jan 2014", 8), ("paid (USD)", 8), ("1,250", 8), ("shaded: first to last", 7),
-             (f"{BIDI} {SCRIPT}", 8)]
-    positions = [(37.0, 50.0), (37.25, 50.5), (101.015625, 333.3), (37.0 + 64, 50.0 + 7),
-                 (250.49, 612.77), (37.25, 50.5)]
-
-    def drawn() -> bytes:
-        out = timeline._Raster((4, 6.4))
-        for (text, size), (x, y) in itertools.product(texts, positions):
-            out.text(text, x, y, size, ha="center", va="center")
-        return bytes(out.renderer.buffer_rgba())
-
-    cached = drawn()
-    assert timeline._glyph.cache_info().hits > timeline._glyph.cache_info().misses
-
-    def draw_text(raster: Any, gc: Any, x: float, y: float, line: str, size: float) -> None:
-        prop = timeline._Raster._font(size)[0]
-        raster.renderer.draw_text(gc, x, y, line, prop, 0)
-
-    monkeypatch.setattr(timeline._Raster, "_glyphs", draw_text)
-    assert cached == drawn()
-
-
 def test_run_summary_shows_the_timelines(tmp_path: Path) -> None:
     """issue 13: summary.md had no time at all."""
     case = offender_case().write(tmp_path / "case")

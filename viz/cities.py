@@ -38,10 +38,9 @@ from ringmap.viz.render import (
     MapSpec,
     clip,
     counted,
-    natural,
 )
 from ringmap.viz.style import cell_colour, type_style
-from ringmap.viz.world import LISTED, MOST_CELLS, listed, name_of
+from ringmap.viz.world import LISTED, MOST_CELLS, home, listed, name_of, site_order
 
 __all__ = ["City", "cities", "city_map", "shared"]
 
@@ -120,11 +119,10 @@ def cities(graph: nx.MultiDiGraph, reaches: Iterable[CellReach], privacy: Privac
                                   privacy.text(str(attrs.get("region") or "")))
             if site not in found[key].sites:
                 found[key].sites.append(site)
-        home = min(held, key=lambda k: (-held[k], k)) if held else _NO_SITE
-        found.setdefault(home, City(_NO_SITE, "No known raid site")).cells.append(reach.cell_id)
+        found.setdefault(home(held, _NO_SITE), City(_NO_SITE, "No known raid site")
+                         ).cells.append(reach.cell_id)
     for city in found.values():
-        # "call centre 2" before "call centre 10"
-        city.sites.sort(key=lambda s: (natural(privacy.label(s, graph.nodes[s])), s))
+        city.sites.sort(key=site_order(graph, privacy))
     return sorted(found.values(), key=lambda c: (c.key == _NO_SITE, -len(c.cells), c.name,
                                                  c.key))
 

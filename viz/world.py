@@ -63,7 +63,7 @@ from ringmap.viz.style import cell_colour, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
 __all__ = ["LISTED", "MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth",
-           "listed", "name_of", "outlines", "victim_map"]
+           "home", "listed", "name_of", "outlines", "site_order", "victim_map"]
 
 OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
 #: half the width of the world on the map, in canvas units (vis-network's font sizes are in
@@ -513,6 +513,22 @@ class _Block:
         return dict.fromkeys(self.sites, self.nodes[0].id)
 
 
+def site_order(graph: nx.MultiDiGraph, privacy: Privacy) -> Callable[[str], tuple[Any, ...]]:
+    """The sort key of raid sites: their labels as shown, in natural order ("call centre 2"
+    before "call centre 10"), then their ids."""
+    return lambda site: (natural(privacy.label(site, graph.nodes[site])), site)
+
+
+def home(held: Counter[str], none: str) -> str:
+    """Where a cell works, of the places ``held`` counts its raid sites in: the one with most
+    of them (of equals, the first by key); ``none`` for a cell with no known site.
+
+    >>> home(Counter({"b": 2, "a": 2, "c": 1}), ""), home(Counter(), "none")
+    ('a', 'none')
+    """
+    return min(held, key=lambda k: (-held[k], k)) if held else none
+
+
 def _site_blocks(graph: nx.MultiDiGraph, site_geo: Mapping[str, tuple[float, float]],
                  project: Callable[[float, float], tuple[float, float]], privacy: Privacy
                  ) -> list[_Block]:
@@ -530,8 +546,7 @@ def _site_blocks(graph: nx.MultiDiGraph, site_geo: Mapping[str, tuple[float, flo
                else ("", f"{lon:.3f}", f"{lat:.3f}")].append(site)
     blocks = []
     for group in cities.values():
-        # "call centre 2" before "call centre 10"
-        group.sort(key=lambda s: (natural(privacy.label(s, graph.nodes[s])), s))
+        group.sort(key=site_order(graph, privacy))
         points = [project(*site_geo[s]) for s in group]
         at = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
         shown = [_site_node(graph, site, site_geo[site], privacy) for site in group]
@@ -957,7 +972,7 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
     members: dict[str, list[str]] = defaultdict(list)  # block key ("" for none) -> cells
     for r in reaches:
         held = Counter(block_of[s].key for s in r.sites if s in block_of)
-        members[min(held, key=lambda k: (-held[k], k)) if held else ""].append(r.cell_id)
+        members[home(held, "")].append(r.cell_id)
 
     def victims(cell: str) -> int:
         return int(d.figures_of[cell].victims)

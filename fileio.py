@@ -163,13 +163,20 @@ def temporary_suffix() -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A zombie has ended and writes no more: where
+    nothing reaps a killed writer's orphans (a container whose first process never waits),
+    it keeps its pid for good."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc to ask (or it ended this instant: the next start sees it)
         return True
-    return True
+    return stat.rpartition(b")")[2].split()[:1] not in ([b"Z"], [b"X"])
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -61,6 +62,23 @@ def test_a_live_writers_temporary_is_kept(tmp_path: Path) -> None:
     remove_stale_temporaries(tmp_path)
     assert live.exists() and not dead.exists()
     assert other.exists()  # pid 1 lives
+
+
+def test_issue_12_a_zombie_writers_temporary_is_removed(tmp_path: Path) -> None:
+    """A killed package worker stays a zombie where nothing reaps it (a container whose first
+    process never waits: CI's kill trials left two staging folders so); it writes no more."""
+    from ringmap.fileio import remove_stale_temporaries
+
+    child = subprocess.Popen([sys.executable, "-c", ""])  # ends, and is not waited for
+    stat = Path(f"/proc/{child.pid}/stat")
+    while stat.read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+        time.sleep(0.01)
+    zombie = tmp_path / f".cell-C001.x1y2.{child.pid}.tmp"
+    zombie.mkdir()
+    (zombie / "roster.csv").write_text("")
+    remove_stale_temporaries(tmp_path)
+    child.wait()
+    assert not zombie.exists()
 
 
 def test_issue_12_an_invalid_case_leaves_no_case_file(tmp_path: Path) -> None:

@@ -26,6 +26,16 @@ from ringmap.viz.world import LISTED
 
 pytestmark = pytest.mark.browser
 
+#: Cities whose label is not outside the circle, where no line runs: above the dot on the
+#: circle's upper half, below it elsewhere (in canvas units, the label as drawn).
+LABELS_CROSSING_DOTS = """(() => {
+  const net = window.ringmapNetwork;
+  return net.body.nodeIndices.map(id => net.body.nodes[id]).filter(n => {
+    const box = n.labelModule.size, top = box.top + (n.options.font.vadjust || 0);
+    return n.y < 0 ? top + box.height > n.y - n.options.size : top < n.y + n.options.size;
+  }).map(n => n.options.label);
+})()"""
+
 
 def test_issue_16_a_cell_map_per_raid_city_is_readable_and_finds_every_cell(
         browser: Any, tmp_path: Path) -> None:
@@ -35,6 +45,7 @@ def test_issue_16_a_cell_map_per_raid_city_is_readable_and_finds_every_cell(
     with open_map(browser, html) as page:
         page.page.screenshot(path=str(artifact_dir(tmp_path) / "cells-per-city.png"))
         assert page.js(OUTSIDE_VIEW) == []
+        assert page.js(LABELS_CROSSING_DOTS) == []
         banner = page.js("document.getElementById('rm-banner').textContent")
         assert banner.startswith(f"{len(records)} cells, more than 40 one map shows readably")
         tip = page.hover("Baliwag · 23 cells")

@@ -53,6 +53,9 @@ _LINE = "#5a5a5a"
 _FAINT, _DARK = 0xc8, 0x2e  # grey of the line of fewest and of most shared identifiers
 _MORE = "#8c8c8c"
 _FONT = {"size": 26, "strokeWidth": 3, "strokeColor": "#ffffff"}
+#: how far (canvas units) a label moves up to stand above its dot, beyond the dot's width:
+#: vis-network hangs a dot's label 17 below it, one line of ``_FONT`` is 26 high, 6 apart
+_LABEL_GAP = 17 + 26 + 6
 
 
 def shared(footprints: Mapping[str, Collection[str]], set_aside: Collection[str]
@@ -170,6 +173,16 @@ def _positions(found: list[City]) -> list[tuple[float, float]]:
     return at
 
 
+def _label_font(at: tuple[float, float], size: float) -> dict[str, object]:
+    """The label of a city at ``at`` drawn ``size`` wide: on the upper half of the circle
+    above its dot, elsewhere below, so outside the circle, where no line runs.
+
+    >>> _label_font((0.0, -400.0), 10.0)["vadjust"], "vadjust" in _label_font((400.0, 0), 10)
+    (-69.0, False)
+    """
+    return {**_FONT, "vadjust": -(2 * size + _LABEL_GAP)} if at[1] < -1 else _FONT
+
+
 class _Drawing:
     """The cells, cities and ties of a map drawn per raid city, and the text about them."""
 
@@ -255,9 +268,10 @@ class _Drawing:
         if len(city.cells) > LISTED:
             lines.append(f"… and {counted(len(city.cells) - LISTED, 'more cell')}: "
                          "search a cell id")
+        size = 10 + 22 * math.sqrt(len(cells) / most)
         return MapNode(f"city{i}", self.city_label(i), title=self.privacy.text("\n".join(lines)),
-                       color=cell_colour(i), font=_FONT, x=at[0], y=at[1], fixed=True,
-                       size=10 + 22 * math.sqrt(len(cells) / most))
+                       color=cell_colour(i), font=_label_font(at, size), x=at[0], y=at[1],
+                       fixed=True, size=size)
 
     def tie_edge(self, pair: tuple[int, int], widest: int) -> MapEdge:
         a, b = pair

@@ -56,7 +56,7 @@ import networkx as nx
 import phonenumbers
 
 from ringmap.errors import ConfigError
-from ringmap.graphs.evidence import node_types, nodes_of_type, pairs_by_rel
+from ringmap.graphs.evidence import node_types, node_values, pairs_by_rel
 from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
@@ -299,7 +299,7 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
 
 def _roles(graph: nx.MultiDiGraph) -> dict[str, Any]:
     """Person -> its role (None if it has none): read once for both victims and suspects."""
-    return {n: a.get("role") for n, a in nodes_of_type(graph, "Person")}
+    return dict(node_values(graph, "Person", "role"))
 
 
 def _victim_pairs(graph: nx.MultiDiGraph) -> dict[str, list[tuple[str, str]]]:

@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
+from ringmap.analysis import projection
 from ringmap.analysis.cells import edge_reliability
 from ringmap.analysis.projection import (
     AgentGraph,
@@ -24,10 +25,12 @@ from ringmap.analysis.projection import (
 from ringmap.graphs.evidence import (
     EvidenceGraph,
     adjacent,
+    edge_values,
     edges_among,
     edges_by_rel,
     neighbours_by_rel,
     node_types,
+    node_values,
     nodes_of_type,
     pairs_by_rel,
     relationships_at,
@@ -78,6 +81,10 @@ def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
                    edges_by_rel(graph, ("CONTACTED", "USES", "SAME_AS", "NONE")).items()},
         "pairs": pairs_by_rel(graph), "types": node_types(graph),
         "persons": [(n, dict(a)) for n, a in nodes_of_type(graph, "Person")],
+        # one property of every node or relationship of a type, decoded in bulk (issue 16)
+        "roles": list(node_values(graph, "Person", "role", "")),
+        "values": [edge_values(graph, rel, key) for rel, key in (
+            ("CONTACTED", "count"), ("USES", "first_seen"), ("NAMES", "role"))],
         # a reach's and a map's reads (issue 16: from the arrays, no attribute objects)
         "adjacent": [(n, adjacent(graph, n, out=True), adjacent(graph, n, out=False))
                      for n in graph],
@@ -128,6 +135,17 @@ def test_issue_16_agent_projection_from_arrays_is_the_networkx_one(
         dicts = project_agents(store.project(), settings, reliability)
         assert _ties(arrays) == _ties(dicts)
     assert arrays.infrastructure  # hubs set aside alike
+
+
+def test_issue_16_attachments_made_a_part_at_a_time_are_made_alike(
+        any_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the direct attachments are made from the arrays a part of some identifiers' runs at a
+    # time, a run never cut: parts of a few attachments give what one part gives
+    store = _merged_case(any_store, tmp_path)
+    reliability, _ = edge_reliability(store)
+    whole = _ties(project_agents(store.evidence(), reliability=reliability))
+    monkeypatch.setattr(projection, "_PART", 3)
+    assert _ties(project_agents(store.evidence(), reliability=reliability)) == whole
 
 
 def test_issue_16_edges_among_a_few_nodes_read_from_their_own_relationships(

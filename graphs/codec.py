@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, overload
@@ -15,8 +16,8 @@ from ringmap.graphs.schema import SCHEMA
 
 _loads = json.JSONDecoder().decode
 
-__all__ = ["WIDENED", "Texts", "datetime_props", "decode_many", "decode_props", "encode_props",
-           "merge_props"]
+__all__ = ["WIDENED", "Columns", "Texts", "datetime_props", "decode_many", "decode_props",
+           "encode_props", "merge_props", "scan_columns"]
 
 
 def _default(value: Any) -> Any:
@@ -182,6 +183,38 @@ class Texts(Sequence[str]):
     def take(self, at: np.ndarray) -> Texts:
         """The texts at the positions ``at``, in their order (the buffer shared, not copied)."""
         return Texts(self._buffer, self._starts[at], self._sizes[at])
+
+
+#: what :func:`scan_columns` reads: integer columns, names, texts
+Columns = tuple[list[np.ndarray], list[str], Texts]
+
+
+def scan_columns(rows: Iterable[tuple[Any, ...]], ints: int) -> Columns:
+    """Rows of ``ints`` integers (1 or 3), a name and a text as UTF-8 bytes, as columns:
+    the integers as arrays, the names one string object per distinct name, the texts in one
+    buffer (a string object per text weighed twice its bytes): how a store reads a whole
+    case's items (:meth:`~ringmap.graphs.store.Store.packed`). One loop per shape of row: a
+    loop over each row's values took a third of the read of the whole case (issue 16).
+
+    >>> (ids,), names, texts = scan_columns([(7, "Phone", b"{}"), (9, "Phone", b'{"a":1}')], 1)
+    >>> ids.tolist(), names, texts[:]
+    ([7, 9], ['Phone', 'Phone'], ['{}', '{"a":1}'])
+    """
+    numbers = [array("q") for _ in range(ints)]
+    names: list[str] = []
+    sizes, buffer, distinct = array("q"), bytearray(), dict[str, str]()
+    name, size, text, one = names.append, sizes.append, buffer.extend, distinct.setdefault
+    first = numbers[0].append
+    if ints == 1:
+        for a, n, t in rows:
+            first(a), name(one(n, n)), size(len(t)), text(t)
+    else:
+        second, third = numbers[1].append, numbers[2].append
+        for a, b, c, n, t in rows:
+            first(a), second(b), third(c), name(one(n, n)), size(len(t)), text(t)
+    lengths = np.frombuffer(sizes, dtype=np.int64)
+    return ([np.frombuffer(column, dtype=np.int64) for column in numbers], names,
+            Texts(buffer, np.cumsum(lengths) - lengths, lengths.astype(np.int32)))
 
 
 _EARLIEST = "first_seen"

@@ -31,6 +31,7 @@ from functools import cache
 from typing import Literal
 
 from ringmap.errors import SchemaError
+from ringmap.graphs.codec import datetime_props
 from ringmap.graphs.schema import SCHEMA
 from ringmap.privacy import CONTACTABLE
 
@@ -47,6 +48,7 @@ __all__ = [
     "DELETE_ROW_REFS",
     "DELETE_SAME_AS",
     "EDGES",
+    "EDGE_FILES",
     "EDGE_SIGHTINGS",
     "EVIDENCE_LABELS",
     "FILE_BEGIN",
@@ -63,6 +65,8 @@ __all__ = [
     "MULTI_STATED_NODES",
     "NEIGHBOURS",
     "NODES",
+    "PACKED_EDGES",
+    "PACKED_NODES",
     "PROVENANCE_EDGE",
     "PROVENANCE_EDGES",
     "PROVENANCE_EDGES_FIRST",
@@ -265,6 +269,57 @@ EDGES: dict[str, str] = {
     rel: f"MATCH (s)-[e:`{rel}`]->(d) RETURN s.id AS src, d.id AS dst, {_EDGE_PROPS} AS props"
     for rel in RELATIONSHIP_TYPES
 }
+
+# The packed read (Store.packed): the database's own ids (``id()``, deprecated in Cypher 25
+# but Cypher 5's: an ``elementId`` is a text of some 40 bytes, an ``id`` a small integer), the
+# schema's datetimes as ISO text (the driver makes a Python object of each temporal value
+# through some twenty calls: four fifths of the read's CPU at 600 cells), and the rows
+# collected into pages by database id (a record per row cost the driver some 15 us each)
+_PAGE = 20_000  #: rows per page of the packed read (grouped by database id, so at most)
+
+
+def _packed_props(v: str, type_name: str) -> str:
+    """:data:`_PROPS` of ``v``, a ``type_name``, its datetimes as text."""
+    times = ", ".join(f"'{name}'" for name in sorted(datetime_props(type_name)))
+    value = (f"CASE WHEN k IN [{times}] THEN toString({v}[k]) ELSE {v}[k] END" if times
+             else f"{v}[k]")
+    return (f"[k IN keys({v}) WHERE k <> 'id' AND k <> '{SIGHTINGS}' AND k <> '{STATEMENTS}' "
+            f"| [k, {value}]]")
+
+
+def _pages(pattern: str, v: str, type_name: str, columns: list[str]) -> str:
+    """The items ``v`` (of ``type_name``) that ``pattern`` matches, in pages by the first of
+    ``columns`` (``expression AS name``): each column's list and the properties' list."""
+    names = [column.rpartition(" AS ")[2] for column in columns] + ["prop"]
+    return (f"MATCH {pattern} WITH {', '.join(columns)}, {_packed_props(v, type_name)} AS prop "
+            f"WITH {names[0]} / {_PAGE} AS page, "
+            + ", ".join(f"collect({name}) AS {name}s" for name in names)
+            + " RETURN " + ", ".join(f"{name}s" for name in names))
+
+
+#: per label: every node of it, pages of its database ids, ids and properties
+PACKED_NODES: dict[str, str] = {
+    label: _pages(f"(n:`{label}`)", "n", label, ["id(n) AS nid", "n.id AS id"])
+    for label in EVIDENCE_LABELS
+}
+
+#: per type: every relationship of it, pages of its database ids, those of its ends and its
+#: properties
+PACKED_EDGES: dict[str, str] = {
+    rel: _pages(f"(s)-[e:`{rel}`]->(d)", "e", rel,
+                ["id(e) AS eid", "id(s) AS src", "id(d) AS dst"])
+    for rel in RELATIONSHIP_TYPES
+}
+
+#: the relationships of the types ``$types`` by the files that saw them: each distinct list
+#: of file numbers (in the order their rows were first seen) with the database ids of its
+#: relationships; a few records where one per relationship cost the driver some 15 us each
+EDGE_FILES = f"""
+MATCH ()-[e]->() WHERE type(e) IN $types
+WITH id(e) AS eid, reduce(seqs = [], seen IN coalesce(e.{SIGHTINGS}, []) |
+  CASE WHEN seen / 4294967296 IN seqs THEN seqs ELSE seqs + [seen / 4294967296] END) AS files
+RETURN files, collect(eid) AS eids
+"""
 
 #: per label: relationships touching the node either way, with the node at the other end
 NEIGHBOURS: dict[str, str] = {

@@ -28,7 +28,7 @@ import numpy as np
 
 from ringmap.errors import NotFound, StoreBusy, StoreError, StoreUnavailable
 from ringmap.fileio import make_dirs, open_private
-from ringmap.graphs.codec import Texts, decode_many, decode_props, encode_props, merge_props
+from ringmap.graphs.codec import decode_many, decode_props, encode_props, merge_props, scan_columns
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -51,7 +51,7 @@ from ringmap.graphs.model import (
 from ringmap.graphs.sameas import SAME_AS
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.statements import Stated, shown_props
-from ringmap.graphs.store import PackedGraph, Store
+from ringmap.graphs.store import PackedGraph, Store, looked_up
 from ringmap.queries.twins import TWINS
 
 if TYPE_CHECKING:
@@ -179,29 +179,6 @@ _SCAN_CACHE_KIB = -8192
 #: the page cache while a cell run is saved: its explanations' provenance is read a part at a
 #: time as the cells are written (see ``save_cells``), each page about once
 _SAVE_CACHE_KIB = -8192
-
-
-def _scan(rows: Iterable[tuple[Any, ...]], ints: int
-          ) -> tuple[list[np.ndarray], list[str], Texts]:
-    """Rows of ``ints`` integers (1 or 3), a name and a text read as UTF-8 bytes, as columns:
-    the integers as arrays, the names one string object per distinct name, the texts in one
-    buffer (a string object per text weighed twice its bytes). One loop per shape of row: a
-    loop over each row's values took a third of the read of the whole case (issue 16)."""
-    numbers = [array("q") for _ in range(ints)]
-    names: list[str] = []
-    sizes, buffer, distinct = array("q"), bytearray(), dict[str, str]()
-    name, size, text, one = names.append, sizes.append, buffer.extend, distinct.setdefault
-    first = numbers[0].append
-    if ints == 1:
-        for a, n, t in rows:
-            first(a), name(one(n, n)), size(len(t)), text(t)
-    else:
-        second, third = numbers[1].append, numbers[2].append
-        for a, b, c, n, t in rows:
-            first(a), second(b), third(c), name(one(n, n)), size(len(t)), text(t)
-    lengths = np.frombuffer(sizes, dtype=np.int64)
-    return ([np.frombuffer(column, dtype=np.int64) for column in numbers], names,
-            Texts(buffer, np.cumsum(lengths) - lengths, lengths.astype(np.int32)))
 
 
 class EmbeddedStore(Store):
@@ -581,13 +558,13 @@ class EmbeddedStore(Store):
             nid_of, id_of = nids.append, ids.append
             for nid, node in self._db.execute(by_id + " ORDER BY id", params):
                 nid_of(nid), id_of(node)
-            (scanned,), types, node_props = _scan(self._db.execute(scan, params), 1)
+            (scanned,), types, node_props = scan_columns(self._db.execute(scan, params), 1)
             sql, params = ("SELECT eid, src, dst, type, CAST(props AS BLOB) FROM edges "
                            "WHERE type != ?", [SAME_AS])
             if rel_types is not None:
                 sql += f" AND type IN ({','.join('?' * len(rel_types))})"
                 params += rel_types
-            (eid, src, dst), rel_types_, edge_props = _scan(self._db.execute(sql, params), 3)
+            (eid, src, dst), rel_types_, edge_props = scan_columns(self._db.execute(sql, params), 3)
             same_as = list(self.edges([SAME_AS]))
         nid = np.frombuffer(nids, dtype=np.int64)
         end_of = np.full(1 + max(int(a.max(initial=0)) for a in (nid, src, dst)), -1,
@@ -753,12 +730,8 @@ class EmbeddedStore(Store):
                 sets.append(frozenset(gradings[int(f)] for f in files.split(",")))
             eids.append(eid)
             codes.append(code)
-        seen = np.frombuffer(eids, dtype=np.int64)
-        if not len(seen):
-            return np.full(len(packed.keys), -1, dtype=np.int32), sets
-        where = np.minimum(np.searchsorted(seen, packed.keys), len(seen) - 1)
-        found = np.where(seen[where] == packed.keys,
-                         np.frombuffer(codes, dtype=np.int32)[where], -1)
+        found = looked_up(np.frombuffer(eids, dtype=np.int64),
+                          np.frombuffer(codes, dtype=np.int32), packed.keys)
         return found.astype(np.int32), sets
 
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:

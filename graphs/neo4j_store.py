@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import neo4j
+import numpy as np
 from neo4j import GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
@@ -44,7 +46,15 @@ from neo4j.exceptions import (
 
 from ringmap.errors import NotFound, QueryTimeout, SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
-from ringmap.graphs.codec import datetime_props, decode_props, encode_props, merge_props
+from ringmap.graphs.codec import (
+    Columns,
+    datetime_props,
+    decode_many,
+    decode_props,
+    encode_props,
+    merge_props,
+    scan_columns,
+)
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -60,9 +70,10 @@ from ringmap.graphs.model import (
     Retraction,
     edge_id,
 )
+from ringmap.graphs.sameas import SAME_AS
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.statements import Stated, shown_props
-from ringmap.graphs.store import Store
+from ringmap.graphs.store import PackedGraph, Store, looked_up
 
 if TYPE_CHECKING:
     from ringmap.graphs.neo4j_bulk import BulkLoad
@@ -191,6 +202,32 @@ def _native(value: Any) -> Any:
 
 def _props(pairs: list[list[Any]]) -> Props:
     return {key: _native(value) for key, value in pairs}
+
+
+def _text(pairs: list[list[Any]]) -> bytes:
+    """Properties as the packed read has them (datetimes as ISO text) as the embedded store's
+    JSON text, which :func:`~ringmap.graphs.codec.decode_many` parses as it parses that."""
+    return encode_props(dict(pairs)).encode() if pairs else b"{}"
+
+
+def _node_rows(tx: ManagedTransaction, labels: list[str], ids: list[str]
+               ) -> Iterator[tuple[int, str, bytes]]:
+    """The nodes of ``labels`` as :func:`~ringmap.graphs.codec.scan_columns` reads them, a
+    page at a time; their ids appended to ``ids``."""
+    keep = ids.extend
+    for label in labels:
+        for nids, page, props in tx.run(cypher.PACKED_NODES[label]):
+            keep(page)
+            yield from zip(nids, repeat(label), map(_text, props))
+
+
+def _edge_rows(tx: ManagedTransaction, rels: list[str]
+               ) -> Iterator[tuple[int, int, int, str, bytes]]:
+    """The relationships of ``rels`` as :func:`~ringmap.graphs.codec.scan_columns` reads
+    them, a page at a time."""
+    for rel in rels:
+        for eids, srcs, dsts, props in tx.run(cypher.PACKED_EDGES[rel]):
+            yield from zip(eids, srcs, dsts, repeat(rel), map(_text, props))
 
 
 class _Payload:
@@ -731,6 +768,33 @@ class Neo4jStore(Store):
         found.sort(key=lambda e: (e.type, e.src, e.dst))
         return iter(found)
 
+    def _packed(self, node_types: list[str] | None, rel_types: list[str] | None
+                ) -> PackedGraph:
+        # the database's integer ids and the properties as JSON text in one buffer, straight
+        # into columns (as the embedded store reads its tables): no Node or Edge made, no end
+        # looked up by its id as text, no property parsed until someone asks
+        labels = _wanted(node_types, cypher.EVIDENCE_LABELS)
+        rels = [r for r in _wanted(rel_types, cypher.RELATIONSHIP_TYPES) if r != SAME_AS]
+
+        def work(tx: ManagedTransaction) -> tuple[list[str], Columns, Columns]:
+            ids: list[str] = []
+            nodes = scan_columns(_node_rows(tx, labels, ids), 1)
+            return ids, nodes, scan_columns(_edge_rows(tx, rels), 3)
+
+        with self._errors(), self.session() as session:
+            ids, ((nid,), types, node_props), ((eid, src, dst), rel_names, edge_props) = (
+                session.execute_read(work))
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        position = np.empty(len(ids), dtype=np.int64)  # read -> position in id order
+        position[order] = np.arange(len(ids))
+        by_nid = np.argsort(nid)
+        nids, at = nid[by_nid], position[by_nid]
+        return PackedGraph.assemble(
+            [ids[i] for i in order.tolist()], [types[i] for i in order.tolist()],
+            node_props.take(order), rel_names, looked_up(nids, at, src),
+            looked_up(nids, at, dst), edge_props, list(self.edges([SAME_AS])), decode_many,
+            eid)
+
     def neighbours(
         self, node_id: str, rel_types: Iterable[str] | None = None
     ) -> list[tuple[Edge, Node]]:
@@ -863,6 +927,37 @@ class Neo4jStore(Store):
                 out[edge_id(rel, found["src"], found["dst"])] = frozenset(
                     gradings[seq] for seq in seqs if seq in gradings)
         return out
+
+    def packed_gradings(self, packed: PackedGraph
+                        ) -> tuple[np.ndarray, list[frozenset[Grading]]]:
+        if packed.keys is None:
+            return super().packed_gradings(packed)
+
+        def work(tx: ManagedTransaction) -> tuple[array[int], array[int],
+                                                  list[frozenset[Grading]]]:
+            gradings = {int(r["seq"]): _file_record(r["record"]).grading
+                        for r in tx.run(cypher.FILE_GRADINGS)}
+            # by database id, without the ends' ids: one set per distinct set of files
+            sets: list[frozenset[Grading]] = []
+            at: dict[frozenset[int], int] = {}
+            eids, codes = array("q"), array("i")
+            for files, ids in tx.run(cypher.EDGE_FILES, types=list(packed.rel_names)):
+                seqs = frozenset(files)
+                code = at.get(seqs)
+                if code is None:
+                    code = at[seqs] = len(sets)
+                    sets.append(frozenset(gradings[f] for f in seqs if f in gradings))
+                eids.extend(ids)
+                codes.extend(repeat(code, len(ids)))
+            return eids, codes, sets
+
+        with self._errors(), self.session() as session:
+            eids, codes, sets = session.execute_read(work)
+        read = np.frombuffer(eids, dtype=np.int64)
+        by_eid = np.argsort(read)
+        found = looked_up(read[by_eid], np.frombuffer(codes, dtype=np.int32)[by_eid],
+                          packed.keys)
+        return found.astype(np.int32), sets
 
     def counts(self) -> Counts:
         with self._errors(), self.session() as session:

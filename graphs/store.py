@@ -51,7 +51,7 @@ from ringmap.privacy import key_problem
 if TYPE_CHECKING:
     from ringmap.queries.catalog import QuerySpec
 
-__all__ = ["DEFAULT_STORE", "PackedGraph", "Store", "StoreChoice", "open_store"]
+__all__ = ["DEFAULT_STORE", "PackedGraph", "Store", "StoreChoice", "looked_up", "open_store"]
 
 DEFAULT_STORE = "ringmap.db"
 
@@ -76,6 +76,20 @@ def _codes(names: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
     distinct = tuple(sorted(dict.fromkeys(names)))
     at = {name: i for i, name in enumerate(distinct)}
     return distinct, np.fromiter(map(at.__getitem__, names), dtype=np.int32, count=len(names))
+
+
+def looked_up(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each of ``wanted``, ``values[i]`` where it is ``keys[i]`` (``keys`` sorted), -1
+    where it is none of them: a store's own keys of its items to what it read by them.
+
+    >>> looked_up(np.array([2, 5, 9]), np.array([0, 1, 2]), np.array([9, 3, 2])).tolist()
+    [2, -1, 0]
+    """
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=values.dtype)
+    where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found: np.ndarray = np.where(keys[where] == wanted, values[where], -1)
+    return found
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,8 @@ from ringmap.graphs.model import (
     Tie,
     edge_id,
 )
-from ringmap.graphs.store import Store
+from ringmap.graphs.sameas import merge
+from ringmap.graphs.store import PackedGraph, Store
 from ringmap.tests.reports import a_report
 
 StoreFactory = Callable[[], Store]
@@ -276,6 +277,41 @@ def test_issue16_packed_gradings_are_edge_gradings_aligned_with_the_packed_edges
                  codes.tolist(), strict=True)}
     assert found == {eid: by_id.get(eid, frozenset()) for eid in found}
     assert set(by_id) <= set(found) and {Grading.parse("E5")} in sets
+
+
+def _plain(packed: PackedGraph) -> tuple[object, ...]:
+    """Everything a packed graph says, as plain values (properties in name order: Neo4j
+    keeps them in the order they were written)."""
+    return (packed.ids, [packed.type_names[t] for t in packed.node_type.tolist()],
+            [sorted(packed.node_props(i).items()) for i in range(len(packed.ids))],
+            [(packed.rel_names[r], s, d) for r, s, d in zip(
+                packed.rel.tolist(), packed.src.tolist(), packed.dst.tolist(), strict=True)],
+            [sorted(packed.edge_props(j).items()) for j in range(len(packed.src))],
+            [(link.type, link.src, link.dst) for link in packed.same_as])
+
+
+@pytest.mark.parametrize(("node_types", "rel_types"), [
+    (None, None), (["Person", "Account"], ["USES", "CONTACTED", "SAME_AS"])])
+def test_issue_14_the_packed_read_is_the_nodes_and_relationships_as_arrays(
+        any_store: Store, node_types: list[str] | None, rel_types: list[str] | None) -> None:
+    """issue 14: a store's own packed read (Neo4j's by database ids, the embedded store's by
+    row ids) gives what its nodes and relationships read one by one give, value for value
+    and type for type."""
+    _graded(any_store)
+    device = Node("Device:SN:ABC123", "Device", {"device_id": "SN:ABC123", "kind": "laptop",
+                                                "aliases": {"b", "a"}, "note": "é\n\u2028"})
+    other = Node("Person:AG-2", "Person", {"person_id": "AG-2", "role": "suspect",
+                                           "birth_year": 1990, "score": 0.5})
+    uses = Edge("USES", other.id, device.id)
+    any_store.load_file(_load("e" * 64, "more.csv"), [Batch(
+        [device, other], [uses], [Sighting(device.id, 1), Sighting(uses.id, 1)],
+        last_row=1)])
+    merge(any_store, "Person:AG-1", other.id, "same passport")
+    packed = any_store.packed(node_types, rel_types)
+    assert len(packed.src) > 0 and packed.same_as
+    generic = Store._packed(any_store, None if node_types is None else sorted(node_types),
+                            None if rel_types is None else sorted(set(rel_types) - {"SAME_AS"}))
+    assert repr(_plain(packed)) == repr(_plain(generic))
 
 
 def test_provenance_many_matches_one_by_one(any_store: Store) -> None:

@@ -24,6 +24,7 @@ from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.package import MANIFEST, SIGNATURE, export_cell, export_cells, verify_package
 from ringmap.viz.reach import INFRA_RELS, reach_cells, select_cells
 from ringmap.viz.render import MapNode, MapSpec, render_map
+from ringmap.viz.timeline import cell_timeline, timeline_png
 
 
 def test_packages_read_the_run_and_decide_the_victim_side_once(
@@ -157,6 +158,27 @@ def test_issue_16_workers_are_forked_afresh_every_few_packages(
     assert len(one) > 2 and len(pools) == (len(one) + 1) // 2
     assert [(p.cell_id, p.rows) for p in two] == [(p.cell_id, p.rows) for p in one]
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
+
+
+def test_issue_16_forked_workers_draw_timelines_with_fonts_of_their_own(
+        strikeback: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # d868c80 cached each label's glyph layout, with the FreeType faces that laid it out, in
+    # the process that drew it: package workers forked from a process that had drawn a
+    # timeline (in CI, an earlier test's) drew new glyphs with their parent's faces, whose
+    # font file they share with it and with each other (one file offset), and failed with
+    # FT_Load_Glyph 'invalid outline' or drew other pixels
+    graph = strikeback.evidence()
+    _, records = select_cells(strikeback, None)
+    lines = [cell_timeline(graph, r.members, r.payments, title=f"Cell {r.cell_id}")
+             for r in reach_cells(graph, records)]
+    timeline_png(lines[0])  # this process's glyphs: some of those the workers draw
+    monkeypatch.setattr(package, "_PER_WORKER", 1)  # a fresh fork for every package
+    # three times: whether a worker reads where another moved the shared offset is a race
+    written = [export_cells(strikeback, tmp_path / str(attempt), graph=graph, workers=2)
+               for attempt in range(3)]
+    expected = [timeline_png(line) for line in lines]
+    for packages in written:
+        assert [(p.path / "timeline.png").read_bytes() for p in packages] == expected
 
 
 def test_issue_16_export_without_a_graph_reads_the_evidence_arrays(

@@ -8,7 +8,9 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +214,59 @@ def test_issue_16_timeline_png_shows_each_kind_in_its_panel_colour(tmp_path: Pat
     for name, events in (("empty", []), ("unconverted", [Event("payment", date(2014, 3, 3))])):
         drawn = write_timeline(Timeline("Cell C2", events), tmp_path / f"{name}.png")
         assert drawn.read_bytes().startswith(b"\x89PNG")
+
+
+#: labels as a timeline draws them, and text of other scripts (its fallback fonts)
+_TEXTS = [("Cell C01\ncontacts 03 Mar 2014 – 02 Apr 2014 · 2 contacts", 10),
+          ("Jan 2014", 8), ("paid (USD)", 8), ("1,250", 8), ("shaded: first to last", 7),
+          (f"{BIDI} {SCRIPT}", 8)]
+
+
+def _texts_at(shift: float) -> bytes:
+    """:data:`_TEXTS` drawn ``shift`` pixels right and up of where they were drawn before."""
+    out = timeline._Raster((4, 6.4))
+    for k, (text, size) in enumerate(_TEXTS):
+        out.text(text, 37.0 + shift, 50.0 + 90 * k + shift, size)
+    return bytes(out.renderer.buffer_rgba())
+
+
+def test_issue_16_forked_processes_draw_text_with_fonts_of_their_own() -> None:
+    """issue 16: glyph layouts held the FreeType faces that made them; two processes forked
+    from one that had drawn text drew new glyphs with its faces, reading one font file at
+    one shared offset, and failed with FT_Load_Glyph 'invalid outline' or 'too many hints'
+    (6 of 6 runs with d868c80's cache)."""
+    _texts_at(0.0)  # this process's glyphs
+    shifts = [i / 64 for i in range(1, 64)]  # each glyph at 63 new 64ths of a pixel
+    with ProcessPoolExecutor(2, get_context("fork")) as pool:
+        drawn = list(pool.map(_texts_at, shifts))
+    assert drawn == [_texts_at(shift) for shift in shifts]
+
+
+def test_issue_16_timeline_text_is_what_matplotlib_draws(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """issue 16: a timeline's text is drawn from glyph bitmaps rendered once per 64th of a
+    pixel; at any position, repeated or not, it is the picture ``RendererAgg.draw_text``
+    draws, pixel for pixel (so the packages' PNGs are unchanged)."""
+    positions = [(37.0, 50.0), (37.25, 50.5), (101.015625, 333.3), (37.0 + 64, 50.0 + 7),
+                 (250.49, 612.77), (37.25, 50.5)]
+
+    def drawn() -> bytes:
+        out = timeline._Raster((4, 6.4))
+        for (text, size), (x, y) in itertools.product(_TEXTS, positions):
+            out.text(text, x, y, size, ha="center", va="center")
+        return bytes(out.renderer.buffer_rgba())
+
+    before = timeline._own_glyphs().bitmap.cache_info()
+    cached = drawn()
+    after = timeline._own_glyphs().bitmap.cache_info()
+    assert after.hits - before.hits > after.misses - before.misses
+
+    def draw_text(raster: Any, gc: Any, x: float, y: float, line: str, size: float) -> None:
+        prop = timeline._Raster._font(size)[0]
+        raster.renderer.draw_text(gc, x, y, line, prop, 0)
+
+    monkeypatch.setattr(timeline._Raster, "_glyphs", draw_text)
+    assert cached == drawn()
 
 
 def test_run_summary_shows_the_timelines(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,10 +43,11 @@ import matplotlib.dates
 import networkx as nx
 import numpy as np
 from matplotlib.backend_bases import GraphicsContextBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager, get_font
+from matplotlib.ft2font import RenderMode
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as Outline
@@ -320,6 +323,65 @@ def _measuring() -> Any:
     return _agg(1, 1)
 
 
+#: a glyph drawn upright: FreeType's 16.16 fixed-point identity matrix
+_UPRIGHT = np.array([[0x10000, 0], [0, 0x10000]])
+
+
+def _glyph_run(text: str, size: float) -> tuple[tuple[Any, int, float, float], ...]:
+    """The glyphs of one line of ``text`` in the font of ``size`` points as matplotlib's Agg
+    renderer (3.11) lays them out: each glyph's font, index and offset in pixels from the
+    line's origin (its fonts and hinting, :func:`get_hinting_flag`, as rcParams has them)."""
+    font = get_font(fontManager._find_fonts_by_props(_Raster._font(size)[0]))
+    font.clear()
+    font.set_size(size, _DPI)
+    return tuple((item.ft_object, item.glyph_index, item.x, item.y)
+                 for item in font._layout(text, flags=get_hinting_flag()))  # type: ignore[no-untyped-call]
+
+
+def _glyph(font: Any, size: float, index: int, x64: int, y64: int
+           ) -> tuple[np.ndarray[Any, np.dtype[np.uint8]], int, int]:
+    """The antialiased bitmap of glyph ``index`` of ``font`` at ``size`` points, placed at
+    (``x64``, ``y64``) 64ths of a pixel (0-63: FreeType's 26.6 positions modulo a whole
+    pixel), and its left and top edges in whole pixels. The same glyph at a position a whole
+    number of pixels away is the same bitmap moved by that many pixels, since FreeType moves
+    the hinted outline before rasterising it: a picture's few hundred glyphs are rendered once
+    per fraction, not once per draw (the rendering was a fifth of a raid package's timeline)."""
+    font.set_size(size, _DPI)
+    font._set_transform(_UPRIGHT, [x64, y64])
+    bitmap = font._render_glyph(index, get_hinting_flag(),  # type: ignore[no-untyped-call]
+                                RenderMode.NORMAL)
+    return np.array(bitmap.buffer), bitmap.left, bitmap.top
+
+
+class _Glyphs:
+    """The glyph layouts (:func:`_glyph_run`) and bitmaps (:func:`_glyph`) one process drew,
+    kept for its next pictures."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        # tick labels and panel names recur in every cell
+        self.run = functools.lru_cache(maxsize=4096)(_glyph_run)
+        # at most some 7 MB: 440 bytes a bitmap
+        self.bitmap = functools.lru_cache(maxsize=16384)(_glyph)
+
+
+#: each thread's :class:`_Glyphs` (matplotlib keeps a thread's faces to itself, too)
+_drawn = threading.local()
+
+
+def _own_glyphs() -> _Glyphs:
+    """The glyphs this thread of this process drew: a process forked from one that drew some
+    starts afresh. A layout holds the FreeType faces that made it, and a face cannot cross a
+    fork (its font file's offset is shared with the parent and every other child): package
+    workers drawing new glyphs with faces their parent had cached failed with FT_Load_Glyph
+    'invalid outline' (issue 16; matplotlib empties its own cache of faces in a forked
+    child)."""
+    glyphs: _Glyphs | None = getattr(_drawn, "glyphs", None)
+    if glyphs is None or glyphs.pid != os.getpid():
+        glyphs = _drawn.glyphs = _Glyphs()
+    return glyphs
+
+
 class _Raster:
     """Matplotlib's Agg rasteriser (its fonts, antialiasing and pixel snapping) driven
     directly: the panels' PNG is a few dozen shapes and labels, and the artist layer with its
@@ -393,7 +455,7 @@ class _Raster:
     def text(self, text: str, x: float, y: float, size: float, ha: str = "left",
              va: str = "baseline", colour: str = "black") -> Bbox:
         """Draw ``text`` (lines centred on each other) aligned at (x, y); return its box."""
-        prop, *_, gap = self._font(size)
+        *_, gap = self._font(size)
         lines = text.split("\n")
         gap = gap if len(lines) > 1 else 0.0
         metrics = [self.measure(line, size) for line in lines]
@@ -408,11 +470,23 @@ class _Raster:
         baseline = top
         for line, (w, a, d) in zip(lines, sized, strict=True):
             baseline -= a
-            self.renderer.draw_text(gc, left + (width - w) / 2, self.height - baseline, line,
-                                    prop, 0)
+            self._glyphs(gc, left + (width - w) / 2, self.height - baseline, line, size)
             baseline -= d
         gc.restore()
         return Bbox.from_extents(left, top - height, left + width, top)
+
+    def _glyphs(self, gc: GraphicsContextBase, x: float, y: float, line: str, size: float
+                ) -> None:
+        """Draw one line of text with its baseline's origin at (x, y), y counted down from the
+        top: what ``RendererAgg.draw_text`` (matplotlib 3.11) draws, pixel for pixel, with the
+        same arithmetic, each glyph's bitmap from :func:`_glyph`."""
+        height, glyphs = self.height, _own_glyphs()
+        for font, index, dx, dy in glyphs.run(line, size):
+            x64, y64 = round(0x40 * (x + dx)), round(0x40 * (height - y + dy))
+            bitmap, left, top = glyphs.bitmap(font, size, index, x64 & 0x3F, y64 & 0x3F)
+            # draw_text_image's y is downwards and the bitmap's bottom edge
+            self.renderer._renderer.draw_text_image(
+                bitmap, left + (x64 >> 6), height - top - (y64 >> 6) + bitmap.shape[0], 0, gc)
 
     def png(self) -> bytes:
         """The picture as PNG: RGB (the picture is opaque; its alpha was a quarter of the

@@ -142,6 +142,28 @@ def test_sim_in_a_shared_device_reaches_its_holders() -> None:
     assert _weight(agents, "Person:a", "Person:b") == pytest.approx(3.0 * 0.5 * 2)
 
 
+def test_issue_16_agents_and_chains_found_over_the_arrays() -> None:
+    # issue 16: acting accounts and identifier chains are found by position over the arrays;
+    # who acts and what is reached are as before: an account a victim contacted, one a report
+    # names (not as a victim's), a SIM reached through its number, an account's own number
+    # never chained, and the report naming that SIM reached one step further
+    g = _graph(("Person:v", "USES", "Account:fb/victim"),
+               ("Account:fb/victim", "CONTACTED", "Account:fb/called"),
+               ("Report:r/1", "NAMES", "Account:fb/named"),
+               ("Person:a", "USES", "Phone:+1"), ("SimCard:9", "HAS_NUMBER", "Phone:+1"),
+               ("Account:fb/called", "REGISTERED_TO", "Phone:+1"),
+               ("Report:r/2", "NAMES", "SimCard:9"), v="victim", a="suspect")
+    agents = project_agents(g)
+    assert agents.units == ["Person:a", "Account:fb/called", "Account:fb/named"]
+    assert list(agents.incidence) == ["Phone:+1", "Report:r/1", "SimCard:9", "Report:r/2",
+                                      "Person:v"]
+    assert agents.incidence["SimCard:9"][1] == Attachment(0.5, (
+        "REGISTERED_TO:Account:fb/called->Phone:+1", "HAS_NUMBER:SimCard:9->Phone:+1"))
+    assert agents.incidence["Report:r/2"][0] == Attachment(0.25, (
+        "USES:Person:a->Phone:+1", "HAS_NUMBER:SimCard:9->Phone:+1",
+        "NAMES:Report:r/2->SimCard:9"))
+
+
 def test_issue_16_direct_ties_in_bulk_keep_the_strongest_first_met() -> None:
     # issue 16: an agent's direct identifiers are attached in bulk (3.1M attachments at
     # 5,400 cells), as one by one: the strongest way kept, of equal ones the first, the

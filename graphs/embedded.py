@@ -327,8 +327,12 @@ class EmbeddedStore(Store):
         # what a new item's row needs besides (a node's id, a relationship's ends)
         node_state: dict[int, tuple[str, dict[str, Any]]] = {}
         node_rows: dict[int, tuple[str, str]] = {}
+        # the batch's node ids, looked up below instead of the case's: a relationship's ends
+        # and the sightings are nearly always the batch's own nodes, and a small map stays in
+        # the CPU's cache where one of every node of a large case does not (issue 16)
+        batch_ids: dict[str, int] = {}
         for node in batch.nodes:
-            nid = nids.get(node.id) or node_of(node.id)  # (ids start at 1)
+            nid = batch_ids[node.id] = nids.get(node.id) or node_of(node.id)  # (ids start at 1)
             stated = node_state.get(nid)
             if stated is None:
                 node_state[nid] = (node.type, _stated(node.props))
@@ -341,7 +345,8 @@ class EmbeddedStore(Store):
         edge_keys: dict[tuple[str, str, str], int] = {}
         for edge in batch.edges:
             type_ = edge.type
-            key = (type_, nids[edge.src], nids[edge.dst])
+            key = (type_, batch_ids.get(edge.src) or nids[edge.src],
+                   batch_ids.get(edge.dst) or nids[edge.dst])
             eid = eids.get(key) or edge_of(key)
             edge_keys[type_, edge.src, edge.dst] = eid
             stated = edge_state.get(eid)
@@ -356,7 +361,8 @@ class EmbeddedStore(Store):
             seen = _grouped(seen, nids)
         # the rows that saw each item, packed as stored (most items are seen on one row)
         try:
-            node_seen = {nids[item]: _pack(rows) for item, rows in seen.nodes.items()}
+            node_seen = {batch_ids.get(item) or nids[item]: _pack(rows)
+                         for item, rows in seen.nodes.items()}
             edge_seen = {edge_keys[key]: _pack(rows) for key, rows in seen.edges.items()}
         except KeyError as exc:
             item = exc.args[0]

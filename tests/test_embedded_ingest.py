@@ -12,6 +12,7 @@ from typing import Any
 
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Seen
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
 from ringmap.testing import store_fingerprint
@@ -86,3 +87,26 @@ def test_issue_16_an_ingest_lets_go_of_its_id_cache(tmp_path: Path) -> None:
         ingest_files(store, case, run_id="again", quarantine_dir=tmp_path / "q")
         assert store._ids is None
         assert store.counts() == first
+
+
+def test_issue_16_a_batch_joins_nodes_of_its_own_and_of_earlier_batches(tmp_path: Path) -> None:
+    # the store looks a relationship's ends and the sightings up among the batch's own nodes
+    # first, then among the case's: an end stored by an earlier batch or load is found too
+    agent = Node("Person:AG-1", "Person", {"person_id": "AG-1", "role": "suspect"})
+    account = Node("Account:line/maria", "Account", {"platform": "line", "handle": "maria"})
+    phone = Node("Phone:+639171234567", "Phone", {"number": "+639171234567"})
+    uses = Edge("USES", agent.id, account.id)
+    registered = Edge("REGISTERED_TO", account.id, phone.id)
+    first = Batch([agent, account], [uses], Seen({agent.id: [1], account.id: [1]},
+                                                 {("USES", agent.id, account.id): [1]}, {}), 1)
+    # the account comes from the batch before, the phone is the batch's own
+    second = Batch([phone], [registered], Seen(
+        {phone.id: [2]}, {("REGISTERED_TO", account.id, phone.id): [2]}, {2: "R-2"}), 2)
+    load = FileLoad(sha256="a" * 64, source_file="x.csv", mapping="x", mapping_digest="d",
+                    run_id="r", grading=Grading.parse("B2"), read=2, loaded=2)
+    with EmbeddedStore(tmp_path / "case.db") as store:
+        store.load_file(load, [first, second])
+        assert sorted((e.type, e.src, e.dst) for e in store.edges()) == [
+            ("REGISTERED_TO", account.id, phone.id), ("USES", agent.id, account.id)]
+        assert [(p.row, p.ref) for p in store.provenance(phone.id)] == [(2, "R-2")]
+        assert [p.row for p in store.provenance(account.id)] == [1]

@@ -58,6 +58,7 @@ __all__ = [
     "FILE_LOADS",
     "FILE_RECORDS",
     "GET_NODE",
+    "GET_NODES",
     "INGEST_RUNS",
     "LEDGER_STEP",
     "MEMBER_OF",
@@ -255,6 +256,13 @@ def sight_edges(type_name: str, source: str, target: str, restate: bool) -> str:
 #: per label: the node with this id
 GET_NODE: dict[str, str] = {
     label: f"MATCH (n:`{label}` {{id: $id}}) RETURN n.id AS id, {_NODE_PROPS} AS props"
+    for label in EVIDENCE_LABELS
+}
+
+#: per label: the nodes with the ids ``$ids``
+GET_NODES: dict[str, str] = {
+    label: (f"UNWIND $ids AS i MATCH (n:`{label}` {{id: i}}) "
+            f"RETURN n.id AS id, {_NODE_PROPS} AS props")
     for label in EVIDENCE_LABELS
 }
 

@@ -752,6 +752,26 @@ class Neo4jStore(Store):
         rows = self._read(cypher.GET_NODE[label], id=node_id)
         return Node(node_id, label, _props(rows[0]["props"])) if rows else None
 
+    def _get_many(self, node_ids: list[str]) -> dict[str, Node]:
+        # one statement per label for all its ids: a round trip per node was a fifth of
+        # `cells --members` at 600 cells (a get per member of every cell)
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for node_id in node_ids:
+            label = _label(node_id)
+            if label is not None:
+                by_label[label].append(node_id)
+
+        def work(tx: ManagedTransaction) -> dict[str, Node]:
+            return {r["id"]: Node(r["id"], label, _props(r["props"]))
+                    for label, ids in by_label.items()
+                    for r in tx.run(cypher.GET_NODES[label], ids=ids)}
+
+        if not by_label:
+            return {}
+        with self._errors(), self.session() as session:
+            found = session.execute_read(work)
+        return {node_id: found[node_id] for node_id in node_ids if node_id in found}
+
     def nodes(self, types: Iterable[str] | None = None) -> Iterator[Node]:
         found: list[Node] = []
         for label in _wanted(types, cypher.EVIDENCE_LABELS):

@@ -528,7 +528,12 @@ class Store(ABC):
 
     @final
     def get_many(self, node_ids: Iterable[str]) -> dict[str, Node]:
-        """The nodes among ``node_ids`` that exist, by id."""
+        """The nodes among ``node_ids`` that exist, by id, in the order asked."""
+        return self._get_many(list(dict.fromkeys(node_ids)))
+
+    def _get_many(self, node_ids: list[str]) -> dict[str, Node]:
+        """:meth:`get_many` of distinct ``node_ids``; a store that reads many nodes in one
+        pass overrides it."""
         found: dict[str, Node] = {}
         for node_id in node_ids:
             node = self.get(node_id)

@@ -279,6 +279,18 @@ def test_issue16_packed_gradings_are_edge_gradings_aligned_with_the_packed_edges
     assert set(by_id) <= set(found) and {Grading.parse("E5")} in sets
 
 
+def test_issue_14_get_many_reads_what_get_reads(any_store: Store) -> None:
+    """issue 14: many nodes read at once (Neo4j: one statement per label, not a round trip
+    per node) are those read one by one, in the order asked, each once."""
+    any_store.load_file(_load(), [_batch()])
+    asked = ["Phone:+639171234567", "Person:nobody", "Account:facebook/maria", "not an id",
+             "Person:AG-1", "Phone:+639171234567", HOSTILE]
+    found = any_store.get_many(asked)
+    assert list(found) == ["Phone:+639171234567", "Account:facebook/maria", "Person:AG-1"]
+    assert found == {node_id: any_store.get(node_id) for node_id in found}
+    assert any_store.get_many([]) == {}
+
+
 def _plain(packed: PackedGraph) -> tuple[object, ...]:
     """Everything a packed graph says, as plain values (properties in name order: Neo4j
     keeps them in the order they were written)."""

@@ -323,8 +323,10 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         if rels is None:
             return order
         names = self._p.rel_names
-        return order[np.isin(self._rel[order], [names.index(r) for r in set(rels)
-                                                 if r in names])]
+        wanted = np.zeros(len(names), dtype=bool)  # by type code, read once per relationship
+        wanted[[names.index(r) for r in set(rels) if r in names]] = True
+        found: np.ndarray = order[wanted[self._rel[order]]]
+        return found
 
     def positions(self, rels: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Relationship type (of ``rels``) -> the packed positions of its sources and its

@@ -43,8 +43,7 @@ from ringmap.viz.package import export_cells
 from ringmap.viz.reach import reach_cells
 from ringmap.viz.timeline import (
     TIMELINE_COLUMNS,
-    case_timeline,
-    cell_timelines,
+    run_timelines,
     timeline_row,
     write_cells_timeline,
     write_timeline,
@@ -142,7 +141,7 @@ def run_case(
     # found once: what each cell reached, for every map, timeline and package
     reaches = reach_cells(evidence, records)
     # drawn once: the summary, the timeline pictures and the victims map's time filter
-    lines = [case_timeline(evidence), *cell_timelines(evidence, records, reaches=reaches)]
+    lines = run_timelines(evidence, records, reaches=reaches)
     summary.timeline = [timeline_row(line) for line in lines]
     # the cells just saved, not read back: a second copy was the run's peak memory
     latest = (summary.cells_run, records) if summary.cells_run and records else None

@@ -77,6 +77,7 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
     from ringmap.ingest.case import load_case
     from ringmap.ingest.run import check_files, ingest_files
     from ringmap.privacy import Privacy
+    from ringmap.viz import timeline
     from ringmap.viz.maps import cell_map, write_cell_map, write_victim_map
     from ringmap.viz.package import export_cells
     from ringmap.viz.reach import reach_cells
@@ -117,9 +118,12 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
         state["latest"], state["cells"] = (state["run_id"], records), records
         if "reaches" in inspect.signature(cell_map).parameters:
             state["reaches"] = reach_cells(graph, records)
-        lines = [case_timeline(graph), *cell_timelines(graph, records,
-                                                       **_taken(cell_timelines, state,
-                                                                "reaches"))]
+        if hasattr(timeline, "run_timelines"):  # every contact decoded once for all of them
+            lines = timeline.run_timelines(graph, records, reaches=state.get("reaches"))
+        else:
+            lines = [case_timeline(graph), *cell_timelines(graph, records,
+                                                           **_taken(cell_timelines, state,
+                                                                    "reaches"))]
         if "timelines" in inspect.signature(victim_map).parameters:
             state["timelines"] = (lines[0], {r.cell_id: line for r, line in
                                              zip(records, lines[1:], strict=True)})

@@ -135,11 +135,11 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
         write_cells_timeline(lines[1:], work / "timeline-cells.svg")
 
     def packages() -> None:
-        # as ringmap run: the saved cells handed to the packages where the tree takes them
-        held = "latest" in inspect.signature(export_cells).parameters
-        saved: dict[str, Any] = {"latest": (state["run_id"], state["records"])} if held else {}
+        # as ringmap run: the saved cells, their reach and the privacy policy of the maps
+        # handed to the packages where the tree takes them
         state["packages"] = len(export_cells(store, work / "packages", graph=state["graph"],
-                                             **saved))
+                                             **_taken(export_cells, state, "latest", "reaches",
+                                                      "privacy")))
 
     steps: dict[str, Callable[[], None]] = {
         "ingest": ingest, "projection": projection, "detection": detection,

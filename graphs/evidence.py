@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import networkx as nx
@@ -238,6 +239,14 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         """The packed position of ``node``; ``None`` when absent or merged into another."""
         i = self._at.get(node)
         return i if i is not None and self._shown[i] else None
+
+    def positions_of(self, nodes: Iterable[str]) -> np.ndarray:
+        """:meth:`position` of each of ``nodes``, -1 for ``None``: looked up in bulk (a
+        Python call per node grew three times as fast as the case, issue 16)."""
+        found = np.fromiter(map(self._at.get, nodes, repeat(-1)), dtype=np.int64)
+        known = np.flatnonzero(found >= 0)
+        found[known[~self._shown[found[known]]]] = -1
+        return found
 
     def type_of(self, i: int) -> str:
         """The type of the node at packed position ``i``."""
@@ -651,6 +660,8 @@ class PairPositions(NamedTuple):
     """The type of the node at each position, as its index in ``type_names``."""
     position: Callable[[str], int | None]
     """The position of a node id (``None``: none, or merged into another)."""
+    positions_of: Callable[[Iterable[str]], np.ndarray]
+    """The positions of node ids, -1 for ``None``."""
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
     """Relationship type -> the positions of its sources and of its targets, in the order of
     :func:`pairs_by_rel`; types with none are left out."""
@@ -672,7 +683,7 @@ def pair_positions(graph: nx.MultiDiGraph, rels: Iterable[str]) -> PairPositions
     if _packed(graph):
         packed = graph.packed
         return PairPositions(packed.ids, packed.type_names, packed.node_type, graph.position,
-                             graph.positions(wanted))
+                             graph.positions_of, graph.positions(wanted))
     ids = list(graph)
     at = {node: i for i, node in enumerate(ids)}
     types = [attrs.get("type", "") for _node, attrs in graph.nodes(data=True)]
@@ -680,6 +691,7 @@ def pair_positions(graph: nx.MultiDiGraph, rels: Iterable[str]) -> PairPositions
     code = {name: i for i, name in enumerate(names)}
     return PairPositions(
         ids, names, np.array([code[t] for t in types], dtype=np.int64), at.get,
+        lambda nodes: np.fromiter(map(at.get, nodes, repeat(-1)), dtype=np.int64),
         {rel: (np.array([at[s] for s, _ in found], dtype=np.int64),
                np.array([at[d] for _, d in found], dtype=np.int64))
          for rel, found in pairs_by_rel(graph, wanted).items()})

@@ -287,3 +287,30 @@ def test_issue_16_a_hubs_holders_are_found_by_unit() -> None:
             assert holders.reliability(unit) == 1.0
         with pytest.raises(KeyError):
             holders[len(agents.units)]
+
+
+def test_issue_16_agents_read_by_position_as_by_id(tmp_path: Path) -> None:
+    # issue 16: who uses which account, who acts, and the kind of each identifier reached are
+    # read by position over the packed arrays (node ids looked up in bulk, -1 for a node
+    # merged into another), not per relationship by id: the same agents, attachments and
+    # kinds as from the networkx graph, merged persons of either role included
+    case = planted_case(3, seed=5)
+    store = EmbeddedStore(tmp_path / "case.db")
+    case.builder.ingest(store, tmp_path / "evidence")
+    persons = {n.id: n.props.get("role") for n in store.nodes(["Person"])}
+    for role in ("suspect", "victim"):
+        first, second = [p for p, r in persons.items() if r == role][:2]
+        merge(store, first, second, "same passport")
+    evidence = store.evidence()
+    assert evidence.packed is not None
+    merged = next(iter(evidence.graph["same_as"]))
+    at = evidence.positions_of([merged, "Person:nobody", *list(evidence)[:2]])
+    assert at.tolist() == [-1, -1, *(evidence.position(n) for n in list(evidence)[:2])]
+    packed, expected = project_agents(evidence), project_agents(store.project())
+    assert packed.units == expected.units
+    assert (packed.accounts, packed.shared_accounts) == (expected.accounts,
+                                                         expected.shared_accounts)
+    assert list(packed.kinds.items()) == list(expected.kinds.items())
+    assert {"victim", "Device", "SimCard"} <= set(packed.kinds.values())
+    assert list(packed.incidence) == list(expected.incidence)
+    assert packed.incidence == expected.incidence

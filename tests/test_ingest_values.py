@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ringmap import privacy
 from ringmap.graphs.schema import SCHEMA, node_id
 from ringmap.ingest.engine import (
     CompiledMapping,
@@ -123,6 +124,12 @@ def test_card_numbers_are_hashed_and_never_quoted() -> None:
         compiled.row(["4111 1111 1111 1112"])
     assert "1112" not in caught.value.reason and "4111" not in caught.value.reason
     assert mask_card_field("4111-1111-1111-1112") == "411111******1112"
+
+
+@given(st.text(max_size=40) | st.text(alphabet="0123456789٣４²⁵ -./:+abcX", max_size=40))
+def test_issue_16_key_digits_counted_as_str_isdigit_counts_them(text: str) -> None:
+    # key_problem counts an ASCII key's digits in C before its cache: the same count
+    assert privacy._digit_count(text) == sum(map(str.isdigit, text))
 
 
 @given(type_name=st.sampled_from(sorted(SCHEMA.entities)),

@@ -51,7 +51,7 @@ from ringmap.graphs.model import (
 from ringmap.graphs.sameas import SAME_AS
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.statements import Stated, shown_props
-from ringmap.graphs.store import PackedGraph, Store, looked_up
+from ringmap.graphs.store import PackedGraph, Store, graded_keys
 from ringmap.queries.twins import TWINS
 
 if TYPE_CHECKING:
@@ -163,6 +163,12 @@ _NODE_SIGHTINGS = ("SELECT nid, file_id, rows FROM node_src "
                    "WHERE nid IN (SELECT value FROM json_each(?))")
 _EDGE_SIGHTINGS = ("SELECT eid, file_id, rows FROM edge_src "
                    "WHERE eid IN (SELECT value FROM json_each(?))")
+#: the relationships by the files that saw them: each distinct list of files with the row
+#: ids of its relationships (a few rows, not one per relationship)
+_EDGES_BY_FILES = """
+SELECT files, json_group_array(eid) FROM (
+  SELECT GROUP_CONCAT(file_id) AS files, eid FROM edge_src GROUP BY eid) GROUP BY files
+"""
 _ROW_REFS = ("SELECT row, ref FROM row_refs "
              "WHERE file_id=? AND row IN (SELECT value FROM json_each(?))")
 
@@ -712,7 +718,7 @@ class EmbeddedStore(Store):
         def graded(files: str) -> frozenset[Grading]:
             found = sets.get(files)
             if found is None:
-                found = sets[files] = frozenset(gradings[int(f)] for f in files.split(","))
+                found = sets[files] = frozenset(gradings[f] for f in _file_ids(files))
             return found
 
         return {edge_id(type_, src, dst): graded(files) for type_, src, dst, files in rows}
@@ -723,22 +729,10 @@ class EmbeddedStore(Store):
             return super().packed_gradings(packed)
         gradings = {file_id: FileLoad.model_validate_json(record).grading
                     for file_id, record in self._db.execute("SELECT file_id, record FROM files")}
-        # by row id, without the joins that spell each relationship's id: the files of each
-        # relationship, one set per distinct list of files, as edge_gradings shares them
-        sets: list[frozenset[Grading]] = []
-        at: dict[str, int] = {}
-        eids, codes = array("q"), array("i")
-        for eid, files in self._db.execute("SELECT eid, GROUP_CONCAT(file_id) FROM edge_src "
-                                           "GROUP BY eid ORDER BY eid"):
-            code = at.get(files)
-            if code is None:
-                code = at[files] = len(sets)
-                sets.append(frozenset(gradings[int(f)] for f in files.split(",")))
-            eids.append(eid)
-            codes.append(code)
-        found = looked_up(np.frombuffer(eids, dtype=np.int64),
-                          np.frombuffer(codes, dtype=np.int32), packed.keys)
-        return found.astype(np.int32), sets
+        # by row id, without the joins that spell each relationship's id
+        rows = self._db.execute(_EDGES_BY_FILES)
+        return graded_keys(((files, json.loads(eids)) for files, eids in rows), _file_ids,
+                           gradings, packed.keys)
 
     def stated_many(self, item_ids: Iterable[str]) -> dict[str, list[Stated]]:
         found: dict[str, list[Stated]] = {}
@@ -982,6 +976,11 @@ _EDGES = _Table(
           "AND (:every OR m.type IN (SELECT value FROM json_each(:types)))",
 )
 _CHUNK = 50_000  # keys per json_each list
+
+
+def _file_ids(files: str) -> list[int]:
+    """The file ids of a ``GROUP_CONCAT(file_id)``."""
+    return [int(f) for f in files.split(",")]
 
 
 def _edge_ends(edge_id: str) -> tuple[str, str, str] | tuple[None, None, None]:

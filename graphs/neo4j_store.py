@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,7 +72,7 @@ from ringmap.graphs.model import (
 from ringmap.graphs.sameas import SAME_AS
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.statements import Stated, shown_props
-from ringmap.graphs.store import PackedGraph, Store, looked_up
+from ringmap.graphs.store import PackedGraph, Store, graded_keys, looked_up
 
 if TYPE_CHECKING:
     from ringmap.graphs.neo4j_bulk import BulkLoad
@@ -85,6 +84,9 @@ __all__ = ["DEFAULT_BATCH_ROWS", "Neo4jStore", "require_version"]
 DEFAULT_BATCH_ROWS = 10_000
 #: records per ``UNWIND`` statement inside a transaction
 _UNWIND_ROWS = 20_000
+#: database ids per read of the relationships' files (:meth:`Neo4jStore.packed_gradings`):
+#: what the server groups at once
+_ID_RANGE = 100_000
 _ROW_BITS = 32  # a sighting packs ``file_seq << 32 | row`` into one integer
 _ROW_MASK = (1 << _ROW_BITS) - 1
 
@@ -950,34 +952,22 @@ class Neo4jStore(Store):
 
     def packed_gradings(self, packed: PackedGraph
                         ) -> tuple[np.ndarray, list[frozenset[Grading]]]:
-        if packed.keys is None:
+        keys = packed.keys
+        if keys is None:
             return super().packed_gradings(packed)
 
-        def work(tx: ManagedTransaction) -> tuple[array[int], array[int],
-                                                  list[frozenset[Grading]]]:
+        def work(tx: ManagedTransaction) -> tuple[np.ndarray, list[frozenset[Grading]]]:
             gradings = {int(r["seq"]): _file_record(r["record"]).grading
                         for r in tx.run(cypher.FILE_GRADINGS)}
-            # by database id, without the ends' ids: one set per distinct set of files
-            sets: list[frozenset[Grading]] = []
-            at: dict[frozenset[int], int] = {}
-            eids, codes = array("q"), array("i")
-            for files, ids in tx.run(cypher.EDGE_FILES, types=list(packed.rel_names)):
-                seqs = frozenset(files)
-                code = at.get(seqs)
-                if code is None:
-                    code = at[seqs] = len(sets)
-                    sets.append(frozenset(gradings[f] for f in seqs if f in gradings))
-                eids.extend(ids)
-                codes.extend(repeat(code, len(ids)))
-            return eids, codes, sets
+            # by database id, without the ends' ids, a range of ids at a time
+            types = list(packed.rel_names)
+            first = range(int(keys.min()), int(keys.max()) + 1, _ID_RANGE) if len(keys) else ()
+            groups = ((frozenset(files), ids) for start in first for files, ids in tx.run(
+                cypher.EDGE_FILES, types=types, first=start, last=start + _ID_RANGE - 1))
+            return graded_keys(groups, iter, gradings, keys)
 
         with self._errors(), self.session() as session:
-            eids, codes, sets = session.execute_read(work)
-        read = np.frombuffer(eids, dtype=np.int64)
-        by_eid = np.argsort(read)
-        found = looked_up(read[by_eid], np.frombuffer(codes, dtype=np.int32)[by_eid],
-                          packed.keys)
-        return found.astype(np.int32), sets
+            return session.execute_read(work)
 
     def counts(self) -> Counts:
         with self._errors(), self.session() as session:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self, final
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, final
 
 import networkx as nx
 import numpy as np
@@ -51,9 +53,11 @@ from ringmap.privacy import key_problem
 if TYPE_CHECKING:
     from ringmap.queries.catalog import QuerySpec
 
-__all__ = ["DEFAULT_STORE", "PackedGraph", "Store", "StoreChoice", "looked_up", "open_store"]
+__all__ = ["DEFAULT_STORE", "PackedGraph", "Store", "StoreChoice", "graded_keys", "looked_up",
+           "open_store"]
 
 DEFAULT_STORE = "ringmap.db"
+H = TypeVar("H", bound=Hashable)
 
 
 def _refuse_card_keys(batch: Batch) -> Batch:
@@ -90,6 +94,37 @@ def looked_up(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.nd
     where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     found: np.ndarray = np.where(keys[where] == wanted, values[where], -1)
     return found
+
+
+def graded_keys(groups: Iterable[tuple[H, Sequence[int]]], files: Callable[[H], Iterable[int]],
+                gradings: Mapping[int, Grading], keys: np.ndarray
+                ) -> tuple[np.ndarray, list[frozenset[Grading]]]:
+    """What :meth:`Store.packed_gradings` answers, from what a store read by its own keys of
+    its relationships: ``groups`` of (the files that saw them, as the store spells them; their
+    keys), one set of ``gradings`` (by file number) per distinct spelling (a case has a few;
+    ``files`` reads one as file numbers), aligned with ``keys``: the index of each one's set,
+    -1 where no group holds it.
+
+    >>> codes, sets = graded_keys([("1", [7]), ("1,2", [3, 9])], lambda f: map(int, f.split(",")),
+    ...                           {1: Grading.parse("A1"), 2: Grading.parse("C3")},
+    ...                           np.array([9, 7, 5]))
+    >>> codes.tolist(), [sorted(g.grade for g in s) for s in sets]
+    ([1, 0, -1], [['A1'], ['A1', 'C3']])
+    """
+    sets: list[frozenset[Grading]] = []
+    at: dict[H, int] = {}
+    read, codes = array("q"), array("i")
+    for spelled, found in groups:
+        code = at.get(spelled)
+        if code is None:
+            code = at[spelled] = len(sets)
+            sets.append(frozenset(gradings[f] for f in files(spelled) if f in gradings))
+        read.extend(found)
+        codes.extend(repeat(code, len(found)))
+    eids = np.frombuffer(read, dtype=np.int64)
+    order = np.argsort(eids)
+    aligned = looked_up(eids[order], np.frombuffer(codes, dtype=np.int32)[order], keys)
+    return aligned.astype(np.int32), sets
 
 
 @dataclass(frozen=True, eq=False)

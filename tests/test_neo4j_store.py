@@ -20,6 +20,7 @@ from neo4j.exceptions import TransientError
 
 from ringmap.cli import cli
 from ringmap.errors import SchemaError, StoreError, StoreUnavailable
+from ringmap.graphs import neo4j_store
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -144,6 +145,26 @@ def test_values_round_trip_like_the_embedded_store(neo4j: Neo4jStore, tmp_path: 
         assert got[a.id]["note"] == "2014-05-02" and got[a.id]["tags"] == ["b", "a"]
         assert got[b.id]["first_seen"].tzinfo is None
 
+
+
+def test_issue_14_gradings_are_read_a_range_of_ids_at_a_time(
+    neo4j: Neo4jStore, synth_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 14: the files of every relationship are grouped by the server a range of
+    database ids at a time (at national size one group by files of the whole case held some
+    1 GB of its heap); the gradings read so are those read in one range."""
+    ingest_files(neo4j, load_case(synth_case), quarantine_dir=tmp_path / "q")
+    packed = neo4j.packed()
+
+    def resolved() -> list[frozenset[Grading]]:
+        codes, sets = neo4j.packed_gradings(packed)
+        return [sets[c] if c >= 0 else frozenset() for c in codes.tolist()]
+
+    whole = resolved()
+    assert packed.keys is not None and int(packed.keys.max()) > 50
+    assert len(set(whole)) > 1 and frozenset() not in whole
+    monkeypatch.setattr(neo4j_store, "_ID_RANGE", 7)
+    assert resolved() == whole
 
 # -- hostile input --------------------------------------------------------------------------------
 

@@ -169,9 +169,13 @@ def test_detection_runs_each_resolution_and_seed_once(case: Planted) -> None:
 
 
 def _weighted(n: int, p: float, seed: int, prefix: str) -> tuple[ig.Graph, list[str]]:
-    """A random graph of integer tie weights (their sums are exact) and its node ids."""
+    """A random graph of integer tie weights (their sums are exact) and its node ids, the
+    same for the same ``seed`` (``ig.Graph.Erdos_Renyi`` draws from igraph's generator, which
+    :func:`detect` leaves as Python's unseeded ``random``: a test's graph was another each run)."""
     rng = np.random.default_rng(seed)
-    g = ig.Graph.Erdos_Renyi(n=n, p=p)
+    low, high = np.triu_indices(n, k=1)
+    drawn = rng.random(len(low)) < p
+    g = ig.Graph(n=n, edges=np.column_stack([low[drawn], high[drawn]]).tolist())
     g.es["weight"] = rng.integers(1, 5, g.ecount()).astype(float).tolist()
     return g, [f"{prefix}{v:03d}" for v in range(n)]
 

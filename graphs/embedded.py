@@ -246,10 +246,15 @@ class EmbeddedStore(Store):
             self._db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
 
     def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = "SELECT value FROM meta WHERE key='schema_version'"
+        row = self._db.execute(version).fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
+            # a new case file; another process may be making it at this very moment (two
+            # ingests started at once): whichever writes the version first, both read it
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                             (SCHEMA_VERSION,))
+            row = self._db.execute(version).fetchone()
+        if row[0] != SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"case file {self.path} has store schema {row[0]}, this ringmap needs "
                 f"{SCHEMA_VERSION}: ingest its evidence into a new case file")

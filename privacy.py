@@ -53,10 +53,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
+import numpy as np
 import phonenumbers
 
 from ringmap.errors import ConfigError
-from ringmap.graphs.evidence import node_types, node_values, pairs_by_rel
+from ringmap.graphs.evidence import node_values, pair_positions
 from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
@@ -309,57 +310,61 @@ def likely_victims(graph: nx.MultiDiGraph) -> set[str]:
     >>> sorted(likely_victims(g))
     ['Account:fb/who']
     """
-    return _likely_victims(graph, _roles(graph), _victim_pairs(graph))
+    return _Side(graph).likely()
 
 
-def _roles(graph: nx.MultiDiGraph) -> dict[str, Any]:
-    """Person -> its role (None if it has none): read once for both victims and suspects."""
-    return dict(node_values(graph, "Person", "role"))
+class _Side:
+    """What decides the victim side, as arrays by node position (:func:`pair_positions`),
+    made in one pass over the relationships that decide it: the sets of ids, the dict of
+    every node's type and a set of owners per identifier were 3.4 CPU-s of an export of a
+    5,400-cell case, and grew 1.5 times as fast as the case (issue 16)."""
 
+    def __init__(self, graph: nx.MultiDiGraph) -> None:
+        found = pair_positions(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
+        self.ids = found.ids
+        n = len(found.ids)
+        self.victim, suspect = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        for node, role in node_values(graph, "Person", "role"):
+            at = found.position(node)
+            if at is not None and role in (VICTIM, Role.SUSPECT):
+                (self.victim if role == VICTIM else suspect)[at] = True
 
-def _victim_pairs(graph: nx.MultiDiGraph) -> dict[str, list[tuple[str, str]]]:
-    """The relationships that decide the victim side (read once for all of it)."""
-    return pairs_by_rel(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
+        self.owner, self.owned_item = found.ends(OWNERSHIP)
+        by_person = found.of_types("Person")[self.owner]
+        owned, agents, acting = (np.zeros(n, dtype=bool) for _ in range(3))
+        owned[self.owned_item[by_person]] = True
+        agents[self.owned_item[by_person & suspect[self.owner]]] = True
+        acting[found.ends(ACTING)[0]] = True
+        src, dst = found.ends(("CONTACTED",))
+        near, far = np.concatenate((src, dst)), np.concatenate((dst, src))
+        # accounts holding identifiers of their own: an agent's way of working, not a victim's
+        hit = (~owned[far] & found.of_types(*CONTACTABLE)[far] & ~acting[far]
+               & (agents[near] | (~owned[near] & acting[near])))
+        self.likely_at = np.zeros(n, dtype=bool)
+        self.likely_at[far[hit]] = True
 
+    def named(self, at: np.ndarray) -> set[str]:
+        """The ids of the nodes marked in ``at``."""
+        ids = self.ids
+        return {ids[i] for i in np.flatnonzero(at).tolist()}
 
-def _likely_victims(graph: nx.MultiDiGraph, roles: Mapping[str, Any],
-                    pairs: Mapping[str, list[tuple[str, str]]]) -> set[str]:
-    """:func:`likely_victims`, the persons' ``roles`` and :func:`_victim_pairs` given."""
-    types = node_types(graph)
-    suspects = {n for n, role in roles.items() if role == Role.SUSPECT}
-    owned: set[str] = set()
-    agents: set[str] = set()
-    for rel in OWNERSHIP:
-        for src, dst in pairs.get(rel, ()):
-            if types.get(src) == "Person":
-                owned.add(dst)
-                if src in suspects:
-                    agents.add(dst)
-    # accounts holding identifiers of their own: an agent's way of working, not a victim's
-    acting = {src for rel in ACTING for src, _dst in pairs.get(rel, ())}
-    found: set[str] = set()
-    for src, dst in pairs.get("CONTACTED", ()):
-        for near, far in ((src, dst), (dst, src)):
-            if far in owned or types.get(far) not in CONTACTABLE:
-                continue
-            if (near in agents or (near not in owned and near in acting)) \
-                    and far not in acting:
-                found.add(far)
-    return found
+    def likely(self) -> set[str]:
+        """:func:`likely_victims`."""
+        return self.named(self.likely_at)
+
+    def whole(self) -> set[str]:
+        """:func:`victim_side`: victims, what victims alone own, likely victims."""
+        n = len(self.victim)
+        has_owner, other_owner = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        has_owner[self.owned_item] = True
+        other_owner[self.owned_item[~self.victim[self.owner]]] = True
+        return self.named(self.victim | (has_owner & ~other_owner) | self.likely_at)
 
 
 def victim_side(graph: nx.MultiDiGraph) -> set[str]:
     """Victim persons, identifiers owned (:data:`OWNERSHIP`) by victims and by no other
     person, and :func:`likely_victims`: the nodes shown under a pseudonym."""
-    roles = _roles(graph)
-    victims = {n for n, role in roles.items() if role == VICTIM}
-    owners: dict[str, set[str]] = {}
-    pairs = _victim_pairs(graph)
-    for rel in OWNERSHIP:
-        for src, dst in pairs.get(rel, ()):
-            owners.setdefault(dst, set()).add(src)
-    return (victims | {item for item, who in owners.items() if who <= victims}
-            | _likely_victims(graph, roles, pairs))
+    return _Side(graph).whole()
 
 
 def victim_context(store: Store, graph: nx.MultiDiGraph, frontier: Iterable[str]

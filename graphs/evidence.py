@@ -666,6 +666,18 @@ class PairPositions(NamedTuple):
     """Relationship type -> the positions of its sources and of its targets, in the order of
     :func:`pairs_by_rel`; types with none are left out."""
 
+    def of_types(self, *kinds: str) -> np.ndarray:
+        """Whether the node at each position is of one of ``kinds``."""
+        return np.isin(self.type_of, [i for i, t in enumerate(self.type_names) if t in kinds])
+
+    def ends(self, rels: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the sources and of the targets of the relationships of ``rels``,
+        type after type in that order."""
+        found = [self.pairs[r] for r in rels if r in self.pairs]
+        empty = np.zeros(0, dtype=np.int64)
+        return (np.concatenate([s for s, _ in found] or [empty]),
+                np.concatenate([d for _, d in found] or [empty]))
+
 
 def pair_positions(graph: nx.MultiDiGraph, rels: Iterable[str]) -> PairPositions:
     """The relationships of ``rels`` as arrays of positions (:class:`PairPositions`). On an

@@ -84,24 +84,18 @@ class _Near:
         self.ids, self.position = found.ids, found.position
         n = len(found.ids)
 
-        def of_types(*kinds: str) -> np.ndarray:
-            return np.isin(found.type_of, [i for i, t in enumerate(found.type_names)
-                                           if t in kinds])
-
         def ends(rels: Iterable[str], both: bool) -> tuple[np.ndarray, np.ndarray]:
             """The near and far ends of the relationships of ``rels`` (each also the other
             way round when ``both``)."""
-            pairs = [found.pairs[r] for r in sorted(rels) if r in found.pairs]
-            src = np.concatenate([s for s, _ in pairs] or [np.zeros(0, np.int64)])
-            dst = np.concatenate([d for _, d in pairs] or [np.zeros(0, np.int64)])
+            src, dst = found.ends(sorted(rels))
             if not both:
                 return src, dst
             return np.concatenate((src, dst)), np.concatenate((dst, src))
 
         # identifier neighbours by INFRA_RELS (either direction), accounts among them apart
         near, far = ends(INFRA_RELS, both=True)
-        identifier = of_types(*SCHEMA.identifier_types)[far]
-        account = of_types("Account")[far]
+        identifier = found.of_types(*SCHEMA.identifier_types)[far]
+        account = found.of_types("Account")[far]
         self.infra = _Index(near[identifier & ~account], far[identifier & ~account], n)
         self.infra_accounts = _Index(near[identifier & account], far[identifier & account], n)
         # exhibits seized from (or of) a node; raid sites of a person; where an item was seized
@@ -109,7 +103,7 @@ class _Near:
         self.exhibits = _Index(of, exhibit, n)
         self.seized_at = _Index(*ends({"SEIZED_AT"}, both=True), n)
         near, far = ends(_SITE_RELS, both=True)
-        person = of_types("Person")[near]
+        person = found.of_types("Person")[near]
         self.person_sites = _Index(near[person], far[person], n)
 
     def at(self, members: Iterable[str]) -> np.ndarray:

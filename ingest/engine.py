@@ -1025,7 +1025,10 @@ class BatchBuilder:
             self._nodes[nid] = [Node(nid, type_, {}), [], None]
 
     def batch(self, last_row: int) -> Batch:
-        """The batch built so far (covering rows up to ``last_row``); the next starts empty."""
+        """The batch built so far (covering rows up to ``last_row``); the next starts empty.
+
+        Its sightings list the relationships in the batch's order (the engine's worker ships
+        their rows beside them so, :func:`ringmap.ingest.run._packed`)."""
         nodes, edges = self._nodes, self._edges
         seen = Seen({nid: node[1] for nid, node in nodes.items() if node[1]},
                     {key: edge[1] for key, edge in edges.items()}, self._refs)

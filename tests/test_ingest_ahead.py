@@ -5,6 +5,7 @@ engine running in the storing process, fails the same way, and leaves nothing ha
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -19,8 +20,9 @@ import pytest
 import ringmap.ingest.run as run
 from ringmap.errors import InputError
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Grading
+from ringmap.graphs.model import Grading, Seen
 from ringmap.ingest.case import load_case
+from ringmap.ingest.engine import BatchBuilder
 from ringmap.ingest.ftm import FtmFormat
 from ringmap.ingest.run import CheckedTask, check_files, ingest_files
 from ringmap.synth import SynthParams, generate
@@ -166,3 +168,24 @@ def test_issue14_the_worker_is_used_where_it_pays_and_can_apply(noisy_case: Path
     assert run._forking(tasks, True)
     assert not run._forking([*tasks, tasks[0]], True)  # a file twice: the second waits
     assert not run._forking(tasks, False)
+
+
+def test_issue_14_a_batch_shipped_as_columns_is_rebuilt_as_it_was() -> None:
+    # the worker ships a batch's items as columns, their rows beside them: the store's
+    # process gets the same nodes, relationships, sightings (an end seen on no row
+    # included) and references, in the same order
+    builder = BatchBuilder()
+    builder.add(3, "ref-3", [("A:1", "Account", {"handle": "x"}, 0), ("P:2", "Phone", {}, 0)],
+                [("USES", "A:1", "P:2", {"n": 1}, 0)])
+    builder.add(5, None, [("A:1", "Account", {"handle": "y"}, 0)],
+                [("USES", "A:1", "P:2", {}, 0), ("CONTACTED", "A:1", "A:9", {}, 0)])
+    builder.end("A:9", "Account")
+    batch = builder.batch(5)
+    again = run._unpacked(pickle.loads(pickle.dumps(run._packed(batch))))
+    assert (again.nodes, again.edges, again.last_row) == (batch.nodes, batch.edges, 5)
+    seen, was = again.sightings, batch.sightings
+    assert isinstance(seen, Seen) and isinstance(was, Seen)
+    assert list(seen.nodes.items()) == list(was.nodes.items()) == [("A:1", [3, 5]),
+                                                                   ("P:2", [3])]
+    assert list(seen.edges.items()) == list(was.edges.items())
+    assert seen.refs == was.refs == {3: "ref-3"}

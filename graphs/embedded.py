@@ -182,6 +182,9 @@ _PAGE_BYTES = 16384
 #: scan of the whole case, read once, runs with a small one (see ``_packed``)
 _CACHE_KIB = -262144
 _SCAN_CACHE_KIB = -8192
+#: how much of the case file a connection that reads through a memory map maps (SQLite caps
+#: it, at 2 GiB in the usual builds; the rest is read as before)
+_MAP_BYTES = 1 << 40
 #: the page cache while a cell run is saved: its explanations' provenance is read a part at a
 #: time as the cells are written (see ``save_cells``), each page about once
 _SAVE_CACHE_KIB = -8192
@@ -261,6 +264,14 @@ class EmbeddedStore(Store):
 
     def close(self) -> None:
         self._db.close()
+
+    def read_mapped(self) -> None:
+        """Read the case file through a memory map from now on: pages straight from the
+        operating system's cache, not copied into this connection's own page cache, which
+        starts empty. For a short-lived connection that reads a few thousand scattered
+        pages, as a raid package worker's does (issue 16: a cell's sightings read 4.7-5.3
+        instead of 6.5-6.8 ms at 5,400 cells)."""
+        self._db.execute(f"PRAGMA mmap_size={_MAP_BYTES}")
 
     def describe(self) -> str:
         return f"embedded:{self.path}"

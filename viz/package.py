@@ -575,12 +575,14 @@ def _export_forked(job: _Job, cells: list[tuple[CellRecord, CellReach, Path]],
 
 def _start_worker() -> None:
     """In a forked worker: read the case on a connection of its own (an SQLite connection
-    must not cross a fork)."""
+    must not cross a fork), through a memory map."""
     global _forked
     assert _forked is not None
     job, cells = _forked
     assert isinstance(job.store, EmbeddedStore)  # _export_forked forks for these alone
-    _forked = (replace(job, store=EmbeddedStore(job.store.path, create=False)), cells)
+    store = EmbeddedStore(job.store.path, create=False)
+    store.read_mapped()  # a fresh worker's own page cache would start empty
+    _forked = (replace(job, store=store), cells)
 
 
 def _export_nth(index: int) -> PackageResult:

@@ -487,9 +487,7 @@ class _Builder:
         # of ids are made only for the relationships walked one by one, when walked
         self.placed = pair_positions(evidence, _PROJECTED_RELS)
         # whether the node at each position is of a type agents hold
-        self.holdable = np.isin(self.placed.type_of, [
-            self.placed.type_names.index(t) for t in AGENT_IDENTIFIERS
-            if t in self.placed.type_names])
+        self.holdable = self.placed.of_types(*AGENT_IDENTIFIERS)
         self.keys = _Keys(self.placed.ids)
         self.rel_of = _pair_reliability(evidence, self.placed, reliability)
         self.units: list[str] = []
@@ -523,7 +521,7 @@ class _Builder:
         users: dict[str, list[str]] = defaultdict(list)
         uses: dict[tuple[str, str], int] = {}  # the key of each suspect's use of an account
         for person, item, key in self._keyed("USES", np.flatnonzero(
-                self._marked(suspects)[person_at] & self._of_type("Account")[item_at])):
+                self._marked(suspects)[person_at] & self.placed.of_types("Account")[item_at])):
             users[item].append(person)
             uses[person, item] = key
         for account, persons in sorted(users.items()):
@@ -568,7 +566,7 @@ class _Builder:
         src, dst = self._ends("CONTACTED")
         acting[src[victim[dst]]] = True
         acting[dst[victim[src] & ~victim[dst]]] = True
-        found: np.ndarray = acting & self._of_type("Account")
+        found: np.ndarray = acting & self.placed.of_types("Account")
         return found
 
     def _marked(self, nodes: Iterable[str]) -> np.ndarray:
@@ -577,13 +575,6 @@ class _Builder:
         at = self.placed.positions_of(nodes)
         marked[at[at >= 0]] = True
         return marked
-
-    def _of_type(self, type_: str) -> np.ndarray:
-        """Whether the node at each position is of type ``type_``."""
-        names = self.placed.type_names
-        found: np.ndarray = self.placed.type_of == (names.index(type_) if type_ in names
-                                                    else -1)
-        return found
 
     def _kinds(self, at: np.ndarray) -> list[str]:
         """The type names of the nodes at positions ``at``."""
@@ -785,7 +776,7 @@ class _Builder:
     def contacts(self) -> dict[str, dict[int, _Held]]:
         """Victims each agent contacted (and agents contacting each other)."""
         victims: set[str] = set()
-        phone = self._of_type("Phone")
+        phone = self.placed.of_types("Phone")
         for (src, dst, key), rel in self._graded("CONTACTED"):
             a, b = self._agent_side(src, phone), self._agent_side(dst, phone)
             if a and b:  # the contact itself is what they share

@@ -141,3 +141,14 @@ def test_issue_16_maps_of_most_cells_or_fewer_are_as_before(
         assert 1 < len(spec.nodes) < 8 and spec.banner is not None
     # a detailed map within the budget stays detailed however many cells
     assert maps.cell_map(strikeback, graph=graph, detailed=True).banner is None
+
+
+def test_city_labels_hide_the_lines_under_their_letters() -> None:
+    # San Pablo's label on the 5,400-cell map was crossed by the ties of its neighbours: each
+    # label has a halo 0.4 of its size wide, on a box where vis-network draws it in place (the
+    # box would not follow a label moved above its dot)
+    spec, _, _ = draw(5 * (LISTED + 3))
+    fonts = [node.font or {} for node in spec.nodes if node.label]
+    assert fonts and all(f["strokeWidth"] >= 0.4 * f["size"] - 0.05 for f in fonts)
+    assert all(("background" in f) != ("vadjust" in f) for f in fonts)
+    assert {"background" in f for f in fonts} == {True, False}  # some above, some below

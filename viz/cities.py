@@ -39,7 +39,7 @@ from ringmap.viz.render import (
     clip,
     counted,
 )
-from ringmap.viz.style import cell_colour, type_style
+from ringmap.viz.style import cell_colour, over_lines, type_style
 from ringmap.viz.world import LISTED, MOST_CELLS, home, listed, name_of, site_order
 
 __all__ = ["City", "cities", "city_map", "shared"]
@@ -52,7 +52,7 @@ _STEP = 400.0  # canvas units between neighbouring cities on the circle: a label
 _LINE = "#5a5a5a"
 _FAINT, _DARK = 0xc8, 0x2e  # grey of the line of fewest and of most shared identifiers
 _MORE = "#8c8c8c"
-_FONT = {"size": 26, "strokeWidth": 3, "strokeColor": "#ffffff"}
+_FONT = over_lines(26)
 #: how far (canvas units) a label moves up to stand above its dot, beyond the dot's width:
 #: vis-network hangs a dot's label 17 below it, one line of ``_FONT`` is 26 high, 6 apart
 _LABEL_GAP = 17 + 26 + 6
@@ -175,12 +175,17 @@ def _positions(found: list[City]) -> list[tuple[float, float]]:
 
 def _label_font(at: tuple[float, float], size: float) -> dict[str, object]:
     """The label of a city at ``at`` drawn ``size`` wide: on the upper half of the circle
-    above its dot, elsewhere below, so outside the circle, where no line runs.
+    above its dot (on its halo alone: the box would stay below), elsewhere below: outside the
+    circle, but for the cities at its sides, whose labels the lines pass under.
 
-    >>> _label_font((0.0, -400.0), 10.0)["vadjust"], "vadjust" in _label_font((400.0, 0), 10)
-    (-69.0, False)
+    >>> above = _label_font((0.0, -400.0), 10.0)
+    >>> above["vadjust"], "background" in above, "vadjust" in _label_font((400.0, 0), 10)
+    (-69.0, False, False)
     """
-    return {**_FONT, "vadjust": -(2 * size + _LABEL_GAP)} if at[1] < -1 else _FONT
+    if at[1] >= -1:
+        return _FONT
+    above = {key: value for key, value in _FONT.items() if key != "background"}
+    return {**above, "vadjust": -(2 * size + _LABEL_GAP)}
 
 
 class _Drawing:

@@ -7,13 +7,32 @@ from dataclasses import dataclass
 from ringmap.viz.palette import PALETTE_SIZE, generate
 from ringmap.viz.render import LegendEntry
 
-__all__ = ["CELL_COLOURS", "NEUTRAL", "TYPE_STYLES", "TypeStyle", "cell_colour", "type_legend",
-           "type_style"]
+__all__ = ["CELL_COLOURS", "NEUTRAL", "TYPE_STYLES", "TypeStyle", "cell_colour", "over_lines",
+           "type_legend", "type_style"]
 
 #: Distinct colours for cells, for normal and colour-blind eyes (:mod:`ringmap.viz.palette`),
 #: cycled when there are more cells; maps write the cell id beside its colour.
 CELL_COLOURS = generate(PALETTE_SIZE)
 NEUTRAL = "#b0b0b0"
+#: the box behind a label drawn where lines run: at case size dozens of arcs or ties pass a
+#: city's or a country's label, and a halo of 3 pixels left it crossed out; the box hides the
+#: lines under the text and lets them show faintly through
+_LABEL_BOX = "rgba(255,255,255,0.8)"
+_HALO_SHARE = 0.4  # of the font's size: a halo as wide covers a line under the letters
+
+
+def over_lines(size: float) -> dict[str, object]:
+    """vis-network options of a label of ``size`` drawn over lines: a wide white halo around
+    the letters, on a box that the lines pass under. vis-network draws the box where the label
+    would be without ``vadjust`` (visjs/vis-network#2118): a label moved by it keeps the halo
+    and drops the box.
+
+    >>> over_lines(10) == {"size": 10, "strokeWidth": 4.0, "strokeColor": "#ffffff",
+    ...                    "background": "rgba(255,255,255,0.8)"}
+    True
+    """
+    return {"size": size, "strokeWidth": round(size * _HALO_SHARE, 1), "strokeColor": "#ffffff",
+            "background": _LABEL_BOX}
 
 
 @dataclass(frozen=True, slots=True)

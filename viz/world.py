@@ -59,7 +59,7 @@ from ringmap.viz.render import (
     natural,
     place,
 )
-from ringmap.viz.style import cell_colour, type_style
+from ringmap.viz.style import cell_colour, over_lines, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
 __all__ = ["LISTED", "MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth",
@@ -98,11 +98,11 @@ def name_of(cell_id: str) -> str:
 _SHADES = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 _UNKNOWN = "#8c8c8c"
 _MARKER = "#1f4e79"
-#: a white halo keeps labels readable over outlines and arcs
-_HALO = {"size": 11, "strokeWidth": 3, "strokeColor": "#ffffff"}
+#: a halo on a box keeps labels readable over outlines and arcs
+_HALO = over_lines(11)
 #: labels of a map drawn per raid city: its whole-map view is zoomed out on a tall inset, and
 #: fewer labels can be larger, drawn where 11-unit ones would be under the page's threshold
-_BIG_HALO = _HALO | {"size": 15}
+_BIG_HALO = over_lines(15)
 
 
 def _theta_terms(lat: float) -> tuple[float, float, float]:

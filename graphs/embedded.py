@@ -18,9 +18,10 @@ import json
 import os
 import sqlite3
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -32,6 +33,7 @@ from ringmap.graphs.codec import decode_many, decode_props, encode_props, merge_
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
+    BatchColumns,
     CellRecord,
     Counts,
     Edge,
@@ -304,7 +306,10 @@ class EmbeddedStore(Store):
             (sha256, mapping_digest)).fetchone()
         return FileLoad.model_validate_json(row[0]) if row else None
 
-    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def _load(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
+        return self._load_file(load, batches)  # columns as they are
+
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
         db = self._db
         self._files.clear()
         self._first_new, self._stated_here = None, {"n": {}, "e": {}}
@@ -322,7 +327,12 @@ class EmbeddedStore(Store):
             file_id = cur.lastrowid
             assert file_id is not None
             for batch in batches:
-                self._write_batch(file_id, batch)
+                if self._first_new is None:  # ids from here on are new to the case
+                    self._first_new = self._id_cache().next_ids()
+                if isinstance(batch, BatchColumns):
+                    self._write_batch(file_id, batch, {})
+                else:
+                    self._write_batch(file_id, *self._columns(batch))
             done = load.model_copy(update={"complete": True})
             db.execute("UPDATE files SET record=? WHERE file_id=?",
                        (done.model_dump_json(), file_id))
@@ -340,126 +350,132 @@ class EmbeddedStore(Store):
             self._ids = _IdCache(self._db)
         return self._ids
 
-    def _write_batch(self, file_id: int, batch: Batch) -> None:
-        ids = self._id_cache()
-        if self._first_new is None:
-            self._first_new = ids.next_ids()
-        node_of, edge_of, nids, eids = ids.node, ids.edge, ids.nids, ids.eids
-        # per item: its type and the properties this batch states (its rows merged), and
-        # what a new item's row needs besides (a node's id, a relationship's ends)
-        node_state: dict[int, tuple[str, dict[str, Any]]] = {}
-        node_rows: dict[int, tuple[str, str]] = {}
-        # the batch's node ids, looked up below instead of the case's: a relationship's ends
-        # and the sightings are nearly always the batch's own nodes, and a small map stays in
-        # the CPU's cache where one of every node of a large case does not (issue 16)
-        batch_ids: dict[str, int] = {}
+    def _columns(self, batch: Batch) -> tuple[BatchColumns, dict[str, list[int]]]:
+        """A batch of any producer as the engine makes them (:class:`BatchColumns`): its
+        items merged (a node by id, a relationship by type and ends, the first one's type,
+        later properties merged in) and its sightings grouped; beside it the rows of nodes
+        its rows saw but it does not state (nodes of earlier batches)."""
+        nodes: dict[str, Node] = {}
         for node in batch.nodes:
-            nid = batch_ids[node.id] = nids.get(node.id) or node_of(node.id)  # (ids start at 1)
-            stated = node_state.get(nid)
-            if stated is None:
-                node_state[nid] = (node.type, _stated(node.props))
-                node_rows[nid] = (node.id, node.type)
+            had = nodes.get(node.id)
+            if had is None:
+                nodes[node.id] = Node(node.id, node.type, _stated(node.props))
             else:  # (a copy: the first node's properties may be the caller's)
-                node_state[nid] = (stated[0], merge_props(dict(stated[1]), node.props))
-
-        edge_state: dict[int, tuple[str, dict[str, Any]]] = {}
-        edge_rows: dict[int, tuple[str, int, int]] = {}
-        edge_keys: dict[tuple[str, str, str], int] = {}
+                had.props = merge_props(dict(had.props), node.props)
+        edges: dict[tuple[str, str, str], Edge] = {}
         for edge in batch.edges:
-            type_ = edge.type
-            key = (type_, batch_ids.get(edge.src) or nids[edge.src],
-                   batch_ids.get(edge.dst) or nids[edge.dst])
-            eid = eids.get(key) or edge_of(key)
-            edge_keys[type_, edge.src, edge.dst] = eid
-            stated = edge_state.get(eid)
-            if stated is None:
-                edge_state[eid] = (type_, _stated(edge.props))
-                edge_rows[eid] = key
+            key = (edge.type, edge.src, edge.dst)
+            was = edges.get(key)
+            if was is None:
+                edges[key] = Edge(*key, _stated(edge.props))
             else:
-                edge_state[eid] = (stated[0], merge_props(dict(stated[1]), edge.props))
-
+                was.props = merge_props(dict(was.props), edge.props)
+        ids = self._id_cache()
+        known, node_of = ids.nids.get, ids.node
+        for nid in nodes:  # ids in the batch's order, before sightings are told apart by them
+            known(nid) or node_of(nid)
         seen = batch.sightings
         if not isinstance(seen, Seen):
-            seen = _grouped(seen, nids)
-        # the rows that saw each item, packed as stored (most items are seen on one row)
-        try:
-            node_seen = {batch_ids.get(item) or nids[item]: _pack(rows)
-                         for item, rows in seen.nodes.items()}
-            edge_seen = {edge_keys[key]: _pack(rows) for key, rows in seen.edges.items()}
-        except KeyError as exc:
-            item = exc.args[0]
-            raise StoreError("sighting of unknown item "
-                             f"{edge_id(*item) if type(item) is tuple else item!r}") from None
-        refs = seen.refs
+            seen = _grouped(seen, ids.nids)
+        unknown = [edge_id(*key) for key in seen.edges.keys() - edges.keys()]
+        unknown += [item for item in seen.nodes.keys() - nodes.keys() if known(item) is None]
+        if unknown:
+            raise StoreError(f"sighting of unknown item {min(unknown)!r}")
+        return (BatchColumns.of(Batch(list(nodes.values()), list(edges.values()), Seen(
+            seen.nodes, {key: seen.edges.get(key) or [] for key in edges}, seen.refs),
+            batch.last_row)),
+            {item: rows for item, rows in seen.nodes.items() if item not in nodes})
 
-        fresh_nodes = self._state(_NODES, file_id, node_state, node_seen, node_rows)
+    def _write_batch(self, file_id: int, batch: BatchColumns,
+                     seen_only: Mapping[str, list[int]]) -> None:
+        """Write a batch, column by column; ``seen_only``: rows of nodes it does not state."""
+        ids = self._id_cache()
+        nids, known, node_of = ids.nids, ids.nids.get, ids.node
+        node_keys = [known(nid) or node_of(nid) for nid in batch.ids]  # (ids start at 1)
+        # the batch's node ids, looked up below instead of the case's: a relationship's ends
+        # are nearly always the batch's own nodes, and a small map stays in the CPU's cache
+        # where one of every node of a large case does not (issue 16)
+        here = dict(zip(batch.ids, node_keys, strict=True)).get
+        ends = list(zip(batch.rel_types, [here(end) or nids[end] for end in batch.sources],
+                        [here(end) or nids[end] for end in batch.targets], strict=True))
+        found, edge_of = ids.eids.get, ids.edge
+        edge_keys = [found(key) or edge_of(key) for key in ends]
+        also = [(nids[item], _pack(rows)) for item, rows in seen_only.items()]
+
+        fresh_nodes = self._state(_NODES, file_id, node_keys, batch.types, batch.node_props,
+                                  batch.node_rows, list(zip(batch.ids, batch.types, strict=True)),
+                                  also)
         self._db.executemany(
             "INSERT INTO nodes (nid, id, type, props) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET props = json_patch(nodes.props, excluded.props)",
             fresh_nodes)
-        fresh_edges = self._state(_EDGES, file_id, edge_state, edge_seen, edge_rows)
+        fresh_edges = self._state(_EDGES, file_id, edge_keys, batch.rel_types, batch.rel_props,
+                                  batch.rel_rows, ends, [])
         self._db.executemany(
             "INSERT INTO edges (eid, type, src, dst, props) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (type, src, dst) DO UPDATE SET "
             "props = json_patch(edges.props, excluded.props)", fresh_edges)
         self._db.executemany("INSERT OR REPLACE INTO row_refs VALUES (?, ?, ?)",
-                             [(file_id, row, ref) for row, ref in refs.items()])
+                             zip(repeat(file_id), batch.refs.keys(), batch.refs.values()))
 
-    def _state(self, table: _Table, file_id: int, state: dict[int, tuple[str, dict[str, Any]]],
-               seen: dict[int, str], rows: dict[int, tuple[Any, ...]]
+    def _state(self, table: _Table, file_id: int, keys: list[int], types: list[str],
+               given: list[dict[str, Any]], seen: Sequence[list[int] | None],
+               rows: list[tuple[Any, ...]], also: list[tuple[int, str]]
                ) -> list[tuple[Any, ...]]:
-        """Record this load's statements of a batch's items of one kind (with the rows that
-        saw them, packed), update the shown values of items other loads stated too, and
-        return the rows to write of the items only this load stated whose shown value
-        changed: key, the item's ``rows`` entry (a node's id and type, a relationship's type
-        and ends), properties."""
+        """Record this load's statements of a batch's items of one kind (columns: each
+        item's key, type, properties, the rows that saw it and its ``rows`` entry, a node's
+        id and type or a relationship's type and ends; ``also``: items seen, not stated,
+        with their rows packed), update the shown values of items other loads stated too,
+        and return the rows to write of the items only this load stated whose shown value
+        changed: key, ``rows`` entry, properties."""
         db, ids, tag = self._db, self._id_cache(), table.tag
         here, agreeing = self._stated_here[tag], ids.agreeing[tag]
         assert self._first_new is not None
         first_new = self._first_new[tag]
+        props = list(map(_stated, given))
         if tag == "e":  # a temporal relationship this load stated already widens its span
-            widen = [k for k, (type_, props) in state.items()
-                     if props and k in here and type_ in _TEMPORAL_RELS]
-            for k, text in self._by_keys(table.stated_by_file, widen, file_id):
-                type_, props = state[k]
-                state[k] = (type_, merge_props(decode_props(type_, text), props))
+            widen = {k: i for i, (k, type_, p) in enumerate(zip(keys, types, props, strict=True))
+                     if p and k in here and type_ in _TEMPORAL_RELS}
+            for k, text in self._by_keys(table.stated_by_file, list(widen), file_id):
+                i = widen[k]
+                props[i] = merge_props(decode_props(types[i], text), props[i])
         digests: dict[int, int] = {}
+        check: dict[int, int] = {}  # key: its position
         fresh: list[tuple[Any, ...]] = []
-        check: list[int] = []
         statements: list[tuple[int, int, str, str]] = []
-        seen_rows = seen.get
         # nearly every statement is new to the load and must be written: its text is made
         # once and its hash is the digest (a text is hashed in C, and only once)
-        for k, (_type, props) in state.items():
-            text = encode_props(props)
+        texts = list(map(encode_props, props))
+        for i, (k, text, rows_seen) in enumerate(zip(keys, texts, map(_pack, seen),
+                                                     strict=True)):
             digest = hash(text)
             if here.get(k) == digest:  # the same statement again: rows only
-                statements.append((k, file_id, seen_rows(k, ""), "{}"))
+                statements.append((k, file_id, rows_seen, "{}"))
             else:
                 here[k] = digest
-                statements.append((k, file_id, seen_rows(k, ""), text))
+                statements.append((k, file_id, rows_seen, text))
             if agreeing.get(k) == digest:
                 continue  # these values are shown already
             if k >= first_new:  # only this load states it: its statement is shown
                 agreeing[k] = digest
-                fresh.append((k, *rows[k], text))
+                fresh.append((k, *rows[i], text))
             else:
                 digests[k] = digest
-                check.append(k)
+                check[k] = i
         # items seen but not stated here (their statement is the empty one)
-        statements += [(k, file_id, seen[k], "{}") for k in seen.keys() - state.keys()]
+        statements += [(k, file_id, rows_seen, "{}") for k, rows_seen in also]
         statements.sort()
         db.executemany(table.state, statements)
 
         restate: list[int] = []
-        for k, text in self._by_keys(table.shown, check):
-            type_, props = state[k]
-            if _within(props, decode_props(type_, text)):
+        for k, text in self._by_keys(table.shown, list(check)):
+            i = check[k]
+            if _within(props[i], decode_props(types[i], text)):
                 agreeing[k] = digests[k]
             else:
                 restate.append(k)
         for k, shown in self._shown(table, restate).items():
-            if _within(state[k][1], shown):
+            if _within(props[check[k]], shown):
                 agreeing[k] = digests[k]
             else:
                 agreeing.pop(k, None)
@@ -1068,8 +1084,11 @@ def _first_rows(packed: list[tuple[int, str]], first: int | None
     return heads, count
 
 
-def _pack(rows: list[int]) -> str:
-    """The rows that saw an item as stored (most items are seen on one row of a batch)."""
+def _pack(rows: list[int] | None) -> str:
+    """The rows that saw an item as stored (most items are seen on one row of a batch; an
+    end of a relationship on none)."""
+    if not rows:
+        return ""
     return str(rows[0]) if len(rows) == 1 else ",".join(map(str, rows))
 
 

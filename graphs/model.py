@@ -29,6 +29,7 @@ from ringmap.errors import StoreError
 __all__ = [
     "AnalysisRun",
     "Batch",
+    "BatchColumns",
     "Bridge",
     "Broker",
     "CellMember",
@@ -194,6 +195,61 @@ class Batch:
     edges: list[Edge]
     sightings: Sequence[Sighting]  # a Seen when the ingest engine made the batch
     last_row: int
+
+
+@dataclass(slots=True)
+class BatchColumns:
+    """A batch the ingest engine made (:class:`Batch` with a :class:`Seen`), as columns of
+    plain values: each node once, with its id, type, properties and the rows that saw it
+    (``None``: an end seen on no row); each relationship once, with its type, ends,
+    properties and rows; the rows' references. What the engine's worker process sends and
+    the embedded store writes column by column (issue 14), without an object per item.
+
+    >>> seen = Seen({"A:1": [3]}, {("USES", "A:1", "P:2"): [3]}, {3: "EX-3"})
+    >>> batch = Batch([Node("A:1", "Account"), Node("P:2", "Phone")],
+    ...               [Edge("USES", "A:1", "P:2")], seen, 3)
+    >>> columns = BatchColumns.of(batch)
+    >>> columns.ids, columns.node_rows, columns.rel_rows
+    (['A:1', 'P:2'], [[3], None], [[3]])
+    >>> again = columns.batch()
+    >>> (again.nodes, again.edges, list(again.sightings)) == (batch.nodes, batch.edges, list(seen))
+    True
+    """
+
+    ids: list[str]
+    types: list[str]
+    node_props: list[Props]
+    node_rows: list[list[int] | None]
+    rel_types: list[str]
+    sources: list[str]
+    targets: list[str]
+    rel_props: list[Props]
+    rel_rows: list[list[int]]
+    refs: dict[int, str]
+    last_row: int
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchColumns:
+        """The columns of a batch the engine made: its sightings a :class:`Seen` listing its
+        relationships' rows in the order of its relationships."""
+        seen = batch.sightings
+        if not isinstance(seen, Seen):
+            raise TypeError("only a batch whose sightings are grouped (Seen) has columns")
+        nodes, edges = batch.nodes, batch.edges
+        ids = [n.id for n in nodes]
+        return cls(ids, [n.type for n in nodes], [n.props for n in nodes],
+                   list(map(seen.nodes.get, ids)), [e.type for e in edges],
+                   [e.src for e in edges], [e.dst for e in edges], [e.props for e in edges],
+                   list(seen.edges.values()), seen.refs, batch.last_row)
+
+    def batch(self) -> Batch:
+        """The batch again, with a node, relationship and :class:`Seen` as :meth:`of` read."""
+        keys = zip(self.rel_types, self.sources, self.targets, strict=True)
+        return Batch(list(map(Node, self.ids, self.types, self.node_props)),
+                     list(map(Edge, self.rel_types, self.sources, self.targets, self.rel_props)),
+                     Seen({nid: rows for nid, rows in zip(self.ids, self.node_rows, strict=True)
+                           if rows}, dict(zip(keys, self.rel_rows, strict=True)), self.refs),
+                     self.last_row)
 
 
 GradingScheme = Literal["admiralty", "uk_3x5x2"]

@@ -31,6 +31,7 @@ from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
+    BatchColumns,
     CellRecord,
     Conflict,
     Counts,
@@ -60,14 +61,22 @@ DEFAULT_STORE = "ringmap.db"
 H = TypeVar("H", bound=Hashable)
 
 
-def _refuse_card_keys(batch: Batch) -> Batch:
+def _refuse_card_keys(batch: Batch | BatchColumns) -> Batch | BatchColumns:
     """``batch`` itself; :class:`StoreError` if a node key holds a card number (a defence
     behind the ingest engine, which rejects such rows before they get here)."""
-    for node in batch.nodes:
-        problem = key_problem(node.type, node.id)
+    if isinstance(batch, BatchColumns):
+        keys: Iterable[tuple[str, str]] = zip(batch.types, batch.ids, strict=True)
+    else:
+        keys = ((node.type, node.id) for node in batch.nodes)
+    for type_, node_id in keys:
+        problem = key_problem(type_, node_id)
         if problem is not None:
             raise StoreError(f"refused to store {problem}")
     return batch
+
+
+def _whole(batch: Batch | BatchColumns) -> Batch:
+    return batch.batch() if isinstance(batch, BatchColumns) else batch
 
 
 def _as_given(_types: Sequence[str], props: Sequence[Any]) -> list[dict[str, Any]]:
@@ -277,7 +286,7 @@ class Store(ABC):
         """The ledger record of this file+mapping, complete or resumable, if any."""
 
     @final
-    def load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def load_file(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
         """Merge the batches and record ``load`` (marked complete) in the ledger.
 
         Nodes merge by id, relationships by (type, src, dst); every sighting adds a provenance
@@ -295,7 +304,13 @@ class Store(ABC):
             of the file is stored then.
         """
         with self.writing("ingest"):
-            return self._load_file(load, map(_refuse_card_keys, batches))
+            return self._load(load, map(_refuse_card_keys, batches))
+
+    def _load(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
+        """:meth:`_load_file` of batches some of which may be columns (the engine's worker
+        sends them so), made whole first; a store that writes columns as they are takes
+        them here."""
+        return self._load_file(load, map(_whole, batches))
 
     @abstractmethod
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:

@@ -10,9 +10,12 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ringmap.errors import StoreError
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Seen
+from ringmap.graphs.model import Batch, BatchColumns, Edge, FileLoad, Grading, Node, Seen, Sighting
 from ringmap.ingest.case import load_case
 from ringmap.ingest.run import ingest_files
 from ringmap.testing import store_fingerprint
@@ -110,3 +113,57 @@ def test_issue_16_a_batch_joins_nodes_of_its_own_and_of_earlier_batches(tmp_path
             ("REGISTERED_TO", account.id, phone.id), ("USES", agent.id, account.id)]
         assert [(p.row, p.ref) for p in store.provenance(phone.id)] == [(2, "R-2")]
         assert [p.row for p in store.provenance(account.id)] == [1]
+
+
+def _batches_of_two_producers() -> tuple[list[Batch], list[Batch | BatchColumns]]:
+    """The same two batches as a producer other than the engine gives them (an item twice,
+    sightings one by one, a node of the first batch seen again on the second) and as the
+    engine's worker sends them (columns: each item once, its rows beside it)."""
+    agent = {"person_id": "AG-1", "role": "suspect"}
+    account = Node("Account:line/maria", "Account", {"platform": "line", "handle": "maria"})
+    seen = datetime(2014, 5, 1, 5, 42, tzinfo=UTC)
+    logins = [Edge("LOGGED_IN_FROM", account.id, "IPAddress:10.0.0.1",
+                   {"first_seen": seen + timedelta(hours=h), "last_seen": seen
+                    + timedelta(hours=h)}) for h in (2, 0)]
+    address = Node("IPAddress:10.0.0.1", "IPAddress", {"address": "10.0.0.1"})
+    plain = [
+        Batch([Node("Person:AG-1", "Person", agent), account, address,
+               Node("Person:AG-1", "Person", {"name": "A", "role": None})],
+              [Edge("USES", "Person:AG-1", account.id), logins[0]],
+              [Sighting("Person:AG-1", 1, "EX-1"), Sighting(account.id, 1, "EX-1"),
+               Sighting("USES:Person:AG-1->Account:line/maria", 1, "EX-1"),
+               Sighting(address.id, 2), Sighting(logins[0].id, 2), Sighting("Person:AG-1", 2)],
+              2),
+        Batch([], [logins[1]], [Sighting(account.id, 3), Sighting(logins[1].id, 3)], 3)]
+    columns: list[Batch | BatchColumns] = [
+        BatchColumns(["Person:AG-1", account.id, address.id], ["Person", "Account", "IPAddress"],
+                     [{**agent, "name": "A"}, account.props, address.props], [[1, 2], [1], [2]],
+                     ["USES", "LOGGED_IN_FROM"], ["Person:AG-1", account.id],
+                     [account.id, address.id], [{}, logins[0].props], [[1], [2]], {1: "EX-1"},
+                     2),
+        BatchColumns([account.id, address.id], ["Account", "IPAddress"], [{}, {}], [[3], None],
+                     ["LOGGED_IN_FROM"], [account.id], [address.id], [logins[1].props], [[3]],
+                     {}, 3)]
+    return plain, columns
+
+
+def test_issue_14_columns_store_as_a_batch_of_any_producer(tmp_path: Path) -> None:
+    # the embedded store writes the engine's columns as they are, and reads any other
+    # producer's batch into columns first: the same case either way
+    load = FileLoad(sha256="a" * 64, source_file="x.csv", mapping="x", mapping_digest="d",
+                    run_id="r", grading=Grading.parse("B2"), read=3, loaded=3)
+    plain, columns = _batches_of_two_producers()
+    with EmbeddedStore(tmp_path / "plain.db") as store:
+        store.load_file(load, plain)
+    with EmbeddedStore(tmp_path / "columns.db") as store:
+        store.load_file(load, columns)
+    assert store_fingerprint(tmp_path / "plain.db") == store_fingerprint(tmp_path / "columns.db")
+
+
+def test_issue_14_a_sighting_of_an_unknown_item_is_refused(tmp_path: Path) -> None:
+    load = FileLoad(sha256="a" * 64, source_file="x.csv", mapping="x", mapping_digest="d",
+                    run_id="r", grading=Grading.parse("B2"), read=1, loaded=1)
+    for item in ("Phone:+639171234567", "USES:Person:AG-1->Account:line/maria"):
+        with EmbeddedStore(tmp_path / "case.db") as store, pytest.raises(
+                StoreError, match="sighting of unknown item"):
+            store.load_file(load, [Batch([], [], [Sighting(item, 1)], 1)])

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, FileLoad, Grading
+from ringmap.graphs.model import Batch, BatchColumns, FileLoad, Grading
 from ringmap.graphs.store import Store
 from ringmap.ingest.mapping import load_mapping, parse_mapping
 from ringmap.ingest.run import IngestTask, ingest_files
@@ -288,10 +288,10 @@ class _Resuming(EmbeddedStore):
                         mapping_digest=mapping_digest, run_id="killed",
                         grading=Grading(), last_row=self.last_row, loaded=1)
 
-    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
-        def keep() -> Iterator[Batch]:
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
+        def keep() -> Iterator[Batch | BatchColumns]:
             for batch in batches:
-                self.batches.append(batch)
+                self.batches.append(batch if isinstance(batch, Batch) else batch.batch())
                 yield batch
         return super()._load_file(load, keep())
 

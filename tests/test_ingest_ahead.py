@@ -20,7 +20,7 @@ import pytest
 import ringmap.ingest.run as run
 from ringmap.errors import InputError
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Grading, Seen
+from ringmap.graphs.model import BatchColumns, Grading, Seen
 from ringmap.ingest.case import load_case
 from ringmap.ingest.engine import BatchBuilder
 from ringmap.ingest.ftm import FtmFormat
@@ -181,7 +181,7 @@ def test_issue_14_a_batch_shipped_as_columns_is_rebuilt_as_it_was() -> None:
                 [("USES", "A:1", "P:2", {}, 0), ("CONTACTED", "A:1", "A:9", {}, 0)])
     builder.end("A:9", "Account")
     batch = builder.batch(5)
-    again = run._unpacked(pickle.loads(pickle.dumps(run._packed(batch))))
+    again = pickle.loads(pickle.dumps(BatchColumns.of(batch))).batch()
     assert (again.nodes, again.edges, again.last_row) == (batch.nodes, batch.edges, 5)
     seen, was = again.sightings, batch.sightings
     assert isinstance(seen, Seen) and isinstance(was, Seen)

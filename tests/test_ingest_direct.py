@@ -16,7 +16,7 @@ import pytest
 
 from ringmap.graphs.codec import encode_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch, FileLoad, Grading, Node, Seen, Sighting
+from ringmap.graphs.model import Batch, BatchColumns, FileLoad, Grading, Node, Seen, Sighting
 from ringmap.ingest.case import load_case
 from ringmap.ingest.mapping import Mapping
 from ringmap.ingest.run import ingest_files
@@ -29,9 +29,9 @@ EXAMPLE = ROOT / "examples" / "strikeback"
 class _Ungrouped(EmbeddedStore):
     """An embedded store given every batch's sightings one by one, as other producers do."""
 
-    def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
-        return super()._load_file(load, (replace(b, sightings=list(b.sightings))
-                                         for b in batches))
+    def _load_file(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
+        whole = (b if isinstance(b, Batch) else b.batch() for b in batches)
+        return super()._load_file(load, (replace(b, sightings=list(b.sightings)) for b in whole))
 
 
 def _fingerprint(store_type: type[EmbeddedStore], work: Path) -> dict[str, str]:

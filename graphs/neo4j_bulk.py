@@ -3,8 +3,10 @@
 A case loaded into an *empty* database need not go through Cypher at all. The evidence of every
 file is merged here, in Python, exactly as the batched loader merges it (nodes by id,
 relationships by type and ends, one statement per load, the values shown from the best-graded
-load, sightings in row order); the result is written as the importer's CSV files (one per label
-and per relationship type and end labels, a typed header, ids in one id space per label);
+load, sightings in row order), without holding the case: each batch's items go to runs on disk
+(sorted by id, in a private temporary folder) that are merged item by item into the importer's
+CSV files (one per label and per relationship type and end labels, a typed header, ids in one
+id space per label, items in the order they came);
 ``tools/neo4j-dev/neo4j-dev import`` stops the local server, builds its ``neo4j`` database with
 ``neo4j-admin database import full`` and starts it again on the same port; then the
 constraints and indexes are created and the ledger (files, row references, runs) is written
@@ -24,22 +26,26 @@ Examples
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
+import pickle
+import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from ringmap.errors import ConfigError, SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import encode_props, merge_props
-from ringmap.graphs.model import Batch, FileLoad, IngestRun
+from ringmap.graphs.model import Batch, FileLoad, IngestRun, Seen, edge_id
 from ringmap.graphs.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -72,29 +78,29 @@ CREATE (:RowRefs {file_seq: r.file_seq, last_row: r.last_row, first_row: r.first
 _FILE_COUNTER = "CREATE (:RingmapCounter {name: 'file', value: $value})"
 
 
-@dataclass(slots=True)
-class _Item:
-    """A node or relationship of the case: its type, each load's statement, its sightings."""
-
-    type: str
-    stated: dict[int, Props]
-    sightings: list[int] = field(default_factory=list)
-    src: str = ""
-    dst: str = ""
-
-
 class BulkLoad:
-    """The loads of one new case, merged in memory until :meth:`write` hands them to the
-    importer; stands in for the store's writes while :func:`bulk_loading` runs."""
+    """The loads of one new case, spilled to sorted runs in ``folder`` until :meth:`write`
+    merges them into the importer's files; stands in for the store's writes while
+    :func:`bulk_loading` runs.
 
-    def __init__(self, batch_rows: int) -> None:
+    Python holds a batch, a run being sorted and the merge's buffers, never the whole case:
+    each batch's nodes and relationships go to a run (sorted by id when it is full), and
+    :meth:`write` merges the runs by id, applies the merge rule to each item's records (in
+    the order they came) and puts each item's row in a bucket by where the item came first,
+    so that the import files list items in that order.
+    """
+
+    def __init__(self, batch_rows: int, folder: Path) -> None:
         self.batch_rows = batch_rows
+        self.folder = folder
         self.loads: dict[str, tuple[int, FileLoad]] = {}  # by ledger key: number, record
-        self.nodes: dict[str, _Item] = {}
-        self.edges: dict[str, _Item] = {}
         self.row_refs: list[Props] = []
         self.runs: dict[str, IngestRun] = {}
         self.rows = 0
+        self._nodes = _Runs(folder, "nodes")
+        self._edges = _Runs(folder, "edges")
+        self._order = 0  # records so far: where each item came first
+        self._ends: set[str] = set()  # relationship ends not among their batch's nodes
 
     def file_load(self, fid: str) -> FileLoad | None:
         """The record of a file loaded earlier in this case (listed twice), if any."""
@@ -108,11 +114,10 @@ class BulkLoad:
     def load_file(self, fid: str, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         """Merge one file's batches, as the batched loader's transactions would."""
         seq = len(self.loads) + 1
-        base = seq << _ROW_BITS
         committed = last = 0
         refs: dict[int, str] = {}
         for batch in batches:
-            self._merge(seq, base, batch, refs)
+            self._spill(seq, batch, refs)
             last = batch.last_row
             # the references go in chunks where the batched loader's transactions end, so
             # that provenance reads the same few rows either way
@@ -128,37 +133,53 @@ class BulkLoad:
         self.rows += done.read
         return done
 
-    def _merge(self, seq: int, base: int, batch: Batch, refs: dict[int, str]) -> None:
-        nodes, edges = self.nodes, self.edges
+    def _spill(self, seq: int, batch: Batch, refs: dict[int, str]) -> None:
+        """One record per node and relationship of the batch, the first of each item with
+        the rows that saw it here."""
+        node_rows, edge_rows = _grouped(batch, refs)
+        order = self._order
+        records = self._nodes.records
+        named: set[str] = set()
         for node in batch.nodes:
             if node.type not in SCHEMA.entities:
                 raise SchemaError(f"unknown entity type {node.type!r}")
-            item = nodes.get(node.id)
-            if item is None:
-                nodes[node.id] = _Item(node.type, {seq: dict(node.props)})
-            elif (mine := item.stated.get(seq)) is None:
-                item.stated[seq] = dict(node.props)
-            else:
-                merge_props(mine, node.props)
+            nid = node.id
+            rows = None if nid in named else node_rows.get(nid)
+            named.add(nid)
+            records.append((nid, order, seq, node.type, node.props, rows, "", ""))
+            order += 1
+        if not node_rows.keys() <= named:
+            raise StoreError(f"sighting of an item not in its batch: "
+                             f"{min(node_rows.keys() - named)!r}")
+        ends = self._ends
+        records = self._edges.records
+        keys: dict[str, tuple[str, str, str]] = {}  # id -> type and ends
+        found = 0
         for edge in batch.edges:
             if edge.type not in SCHEMA.relationships:
                 raise SchemaError(f"unknown relationship type {edge.type!r}")
-            key = edge.id
-            item = edges.get(key)
-            if item is None:
-                edges[key] = _Item(edge.type, {seq: dict(edge.props)}, src=edge.src,
-                                   dst=edge.dst)
-            elif (mine := item.stated.get(seq)) is None:
-                item.stated[seq] = dict(edge.props)
-            else:
-                merge_props(mine, edge.props)
-        for sighting in batch.sightings:
-            item = nodes.get(sighting.item) or edges.get(sighting.item)
-            if item is None or seq not in item.stated:
-                raise StoreError(f"sighting of an item not in its batch: {sighting.item!r}")
-            item.sightings.append(base | sighting.row)
-            if sighting.ref:
-                refs[sighting.row] = sighting.ref
+            src, dst = edge.src, edge.dst
+            key, triple = edge_id(edge.type, src, dst), (edge.type, src, dst)
+            known = keys.get(key)
+            if known is None:
+                keys[key] = triple
+            # an id's first record carries its rows (another triple of the same id its own)
+            rows = None if known == triple else edge_rows.get(triple)
+            if rows is not None:
+                found += 1
+            records.append((key, order, seq, edge.type, edge.props, rows, src, dst))
+            order += 1
+            if src not in named:
+                ends.add(src)
+            if dst not in named:
+                ends.add(dst)
+        if found != len(edge_rows):
+            stray = min(edge_id(*key) for key in
+                        edge_rows.keys() - {(e.type, e.src, e.dst) for e in batch.edges})
+            raise StoreError(f"sighting of an item not in its batch: {stray!r}")
+        self._order = order
+        self._nodes.check()
+        self._edges.check()
 
     def _refs(self, seq: int, first: int, last: int, refs: Mapping[int, str]) -> None:
         if refs:
@@ -172,31 +193,133 @@ class BulkLoad:
         from ringmap.graphs.neo4j_store import _label
 
         loads = {seq: record for seq, record in self.loads.values()}
-        files = _Files(folder)
-        for node_id, item in self.nodes.items():
-            values, kinds = _shown(item, loads)
-            files.add("nodes", item.type, (item.type,), node_id, "", values, kinds, item)
-        for item in self.edges.values():
-            source, target = _label(item.src), _label(item.dst)
-            rel = SCHEMA.relationship(item.type)
+        files = _Files(folder, _Buckets(self.folder, self._order))
+        ends = self._ends
+        for node_id, records in self._nodes.merged():
+            type_name, stated, sightings, order = _fold(records)
+            ends.discard(node_id)
+            files.add(order, ("nodes", type_name, (type_name,)), node_id, None,
+                      _shown(type_name, stated, loads), stated, sightings)
+        for _key, records in self._edges.merged():
+            type_name, stated, sightings, order = _fold(records)
+            src, dst = records[0][6], records[0][7]
+            source, target = _label(src), _label(dst)
+            rel = SCHEMA.relationship(type_name)
             if source is None or target is None or not rel.allows(source, target):
-                raise SchemaError(f"{item.type} may not go from {item.src} to {item.dst}")
-            missing = [end for end in (item.src, item.dst) if end not in self.nodes]
+                raise SchemaError(f"{type_name} may not go from {src} to {dst}")
+            missing = [end for end in (src, dst) if end in ends]
             if missing:
-                raise StoreError(f"relationship {item.type} from {item.src} to {item.dst} "
+                raise StoreError(f"relationship {type_name} from {src} to {dst} "
                                  f"joins a node that does not exist: {missing[0]}")
-            values, kinds = _shown(item, loads)
-            files.add("relationships", item.type, (source, target), item.src, item.dst,
-                      values, kinds, item)
+            files.add(order, ("relationships", type_name, (source, target)), src, dst,
+                      _shown(type_name, stated, loads), stated, sightings)
         return files.close()
 
 
-def _shown(item: _Item, loads: Mapping[int, FileLoad]) -> tuple[Props, dict[str, str]]:
+#: a spilled record: item id, where it came, load number, type, properties, rows that saw
+#: it in its batch (or ``None``), and for a relationship its source and target ids
+_Record = tuple[str, int, int, str, Props, list[int] | None, str, str]
+#: records a run holds before it is sorted and written
+_RUN_RECORDS = 200_000
+#: records per pickled frame of a run or bucket file (what a reader holds of each)
+_FRAME = 512
+#: buckets an item's row goes into by where it came first (each read back whole)
+_BUCKETS = 64
+
+
+class _Runs:
+    """The records of one kind (nodes or relationships), spilled in runs sorted by id."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder, self.name = folder, name
+        self.records: list[_Record] = []
+        self.paths: list[Path] = []
+
+    def check(self) -> None:
+        """Spill the records when a run is full."""
+        if len(self.records) >= _RUN_RECORDS:
+            self.spill()
+
+    def spill(self) -> None:
+        if self.records:
+            self.records.sort(key=itemgetter(0))  # stable: an item's records stay in order
+            path = self.folder / f"{self.name}-{len(self.paths)}.run"
+            with path.open("wb") as out:
+                _dump(out, self.records)
+            self.paths.append(path)
+            self.records = []
+
+    def merged(self) -> Iterator[tuple[str, list[_Record]]]:
+        """Each item's id and records, in the order they came, the items by id."""
+        self.spill()
+        runs = heapq.merge(*(_frames(path) for path in self.paths), key=itemgetter(0))
+        for item, records in groupby(runs, key=itemgetter(0)):
+            yield item, list(records)
+
+
+def _grouped(batch: Batch, refs: dict[int, str]
+             ) -> tuple[dict[str, list[int]], dict[tuple[str, str, str], list[int]]]:
+    """The rows that saw each node and relationship (by type and ends) of the batch, each
+    in row order, as the ingest engine groups them; the rows' references go into ``refs``."""
+    sightings = batch.sightings
+    if isinstance(sightings, Seen):
+        sighted = set().union(*sightings.nodes.values(), *sightings.edges.values())
+        refs.update((row, ref) for row, ref in sightings.refs.items() if ref and row in sighted)
+        return sightings.nodes, sightings.edges
+    by_item: dict[str, list[int]] = defaultdict(list)
+    for sighting in sightings:
+        by_item[sighting.item].append(sighting.row)
+        if sighting.ref:
+            refs[sighting.row] = sighting.ref
+    nodes = {node.id: by_item.pop(node.id) for node in batch.nodes if node.id in by_item}
+    edges = {(edge.type, edge.src, edge.dst): by_item.pop(edge.id)
+             for edge in batch.edges if edge.id in by_item}
+    if by_item:
+        raise StoreError(f"sighting of an item not in its batch: {min(by_item)!r}")
+    return nodes, edges
+
+
+def _dump(out: BinaryIO, records: list[Any]) -> None:
+    for start in range(0, len(records), _FRAME):
+        pickle.dump(records[start:start + _FRAME], out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _frames(path: Path) -> Iterator[Any]:
+    """The records of a file written by :func:`_dump`, in order."""
+    with path.open("rb") as stream:
+        while True:
+            try:
+                frame = pickle.load(stream)
+            except EOFError:
+                return
+            yield from frame
+
+
+def _fold(records: list[_Record]) -> tuple[str, dict[int, Props], list[int], int]:
+    """An item's type, each load's statement and its sightings from its records, as the
+    batched loader merges them; where it came first."""
+    stated: dict[int, Props] = {}
+    sightings: list[int] = []
+    for _id, _order, seq, _type_name, props, rows, _src, _dst in records:
+        mine = stated.get(seq)
+        if mine is None:
+            stated[seq] = dict(props)
+        else:
+            merge_props(mine, props)
+        if rows:
+            base = seq << _ROW_BITS
+            sightings += [base | row for row in rows]
+    first = records[0]
+    return first[3], stated, sightings, first[1]
+
+
+def _shown(type_name: str, stated: dict[int, Props],
+           loads: Mapping[int, FileLoad]) -> tuple[Props, dict[str, str]]:
     """The values an item shows (as the batched loader sets them) and the import type of
     each datetime among them."""
     from ringmap.graphs.neo4j_store import _shown, _to_neo
 
-    values, extra, shape = _to_neo(item.type, _shown(item.stated, loads))
+    values, extra, shape = _to_neo(type_name, _shown(stated, loads))
     kinds = {name: _KIND[kind] for name, kind in shape if kind != "v"}
     return {**values, **extra}, kinds
 
@@ -237,81 +360,173 @@ def _cell(value: Any) -> str:
     return repr(value)
 
 
-class _Files:
-    """The import files being written: one per kind, type and ends (and, where one property
-    takes values of several types, per combination of those types)."""
+#: an item's row on its way to an import file: where it came first, its file (kind, type
+#: and ends) and shape (by number), and its fields: ids, its values in its shape's order,
+#: sightings, statements and an empty field (what a column it lacks reads)
+_Row = tuple[int, int, int, tuple[str, ...]]
+#: an item's property names with each value's importer type and datetime kind (or "")
+_Shape = tuple[tuple[str, str, str], ...]
+_Key = tuple[str, str, tuple[str, ...]]
+_Pick = Callable[[tuple[str, ...]], tuple[str, ...]]
 
-    def __init__(self, folder: Path) -> None:
+
+class _Buckets:
+    """Rows put aside by where their item came first (one file per range), read back in
+    that order, one bucket in memory at a time."""
+
+    def __init__(self, folder: Path, count: int) -> None:
         self.folder = folder
-        # (kind, type, ends) -> rows of (start id, end id, values, item)
-        self.rows: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, str, Props, _Item]]]
-        self.rows = defaultdict(list)
-        self.types: dict[tuple[str, str, tuple[str, ...]], dict[str, set[str]]]
-        self.types = defaultdict(lambda: defaultdict(set))
+        self.span = max(1, -(-count // _BUCKETS))
+        self.frames: dict[int, list[_Row]] = defaultdict(list)
+        self.files: dict[int, BinaryIO] = {}
 
-    def add(self, kind: str, type_name: str, ends: tuple[str, ...], start: str, end: str,
-            values: Props, kinds: Mapping[str, str], item: _Item) -> None:
-        key = (kind, type_name, ends)
-        self.rows[key].append((start, end, values, item))
-        seen = self.types[key]
-        for name, value in values.items():
-            seen[name].add(kinds.get(name) or _type(value))
+    def __enter__(self) -> _Buckets:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for out in self.files.values():
+            out.close()
+
+    def add(self, row: _Row) -> None:
+        bucket = row[0] // self.span
+        frame = self.frames[bucket]
+        frame.append(row)
+        if len(frame) >= _FRAME:
+            self._flush(bucket)
+
+    def _flush(self, bucket: int) -> None:
+        out = self.files.get(bucket)
+        if out is None:
+            out = self.files[bucket] = self._path(bucket).open("wb")
+        _dump(out, self.frames.pop(bucket))
+
+    def _path(self, bucket: int) -> Path:
+        return self.folder / f"bucket-{bucket}.run"
+
+    def rows(self) -> Iterator[_Row]:
+        """Every row, by where its item came first."""
+        for bucket in list(self.frames):
+            self._flush(bucket)
+        for out in self.files.values():
+            out.close()
+        for bucket in sorted(self.files):
+            path = self._path(bucket)
+            rows: list[_Row] = list(_frames(path))
+            path.unlink()
+            rows.sort(key=itemgetter(0))
+            yield from rows
+
+
+class _Files:
+    """The import files: one per kind, type and ends (and, where one property takes values
+    of several types, per combination of those types), each listing its items in the order
+    they came first."""
+
+    def __init__(self, folder: Path, buckets: _Buckets) -> None:
+        self.folder = folder
+        self.buckets = buckets
+        self.keys: dict[_Key, int] = {}
+        self.shapes: list[dict[_Shape, int]] = []  # by key number
+
+    def add(self, order: int, key: _Key, start: str, end: str | None,
+            shown: tuple[Props, dict[str, str]], stated: dict[int, Props],
+            sightings: list[int]) -> None:
+        values, kinds = shown
+        number = self.keys.get(key)
+        if number is None:
+            number = self.keys[key] = len(self.shapes)
+            self.shapes.append({})
+        shapes = self.shapes[number]
+        shape = tuple((name, _type(value), kinds.get(name, "")) for name, value in values.items())
+        found = shapes.get(shape)
+        if found is None:
+            found = shapes[shape] = len(shapes)
+        ids = _cell(start) if end is None else f"{_cell(start)},{_cell(end)}"
+        self.buckets.add((order, number, found,
+                          (ids, *map(_cell, values.values()),
+                           '"' + _ARRAY.join(map(str, sightings)) + '"',
+                           _cell([f"{seq} {encode_props(props)}"
+                                  for seq, props in sorted(stated.items())]), "")))
 
     def close(self) -> list[str]:
         options: list[str] = []
-        multiline: list[str] = []
-        for n, (key, rows) in enumerate(sorted(self.rows.items())):
-            kind, type_name, ends = key
-            types = self.types[key]
-            mixed = sorted(name for name, found in types.items() if len(found) > 1)
-            groups: dict[tuple[tuple[str, str], ...], list[tuple[str, str, Props, _Item]]]
-            groups = defaultdict(list)
-            for row in rows:
-                values = row[2]
-                groups[tuple((m, _type(values[m])) for m in mixed if m in values)].append(row)
-            for g, (signature, members) in enumerate(sorted(groups.items())):
-                fixed = dict(signature)
-                columns = sorted({name for _s, _e, values, _i in members for name in values})
-                header = [f"{c}:{fixed.get(c) or next(iter(types[c]))}" for c in columns]
-                path = self.folder / f"{kind}-{n}-{g}.csv"
-                broken = _write(path, kind, ends, header, columns, members)
-                options.append(f"--{kind}={type_name}={path}")
-                if broken:
-                    multiline.append(str(path))
+        files: list[_File] = []
+        by_shape: dict[tuple[int, int], tuple[_File, _Pick]] = {}
+        with ExitStack() as stack:
+            for n, key in enumerate(sorted(self.keys)):
+                kind, type_name, ends = key
+                number = self.keys[key]
+                shapes = self.shapes[number]
+                types: dict[str, set[str]] = defaultdict(set)
+                for shape in shapes:
+                    for name, found, datetime_kind in shape:
+                        types[name].add(datetime_kind or found)
+                mixed = sorted(name for name, found in types.items() if len(found) > 1)
+                groups: dict[tuple[tuple[str, str], ...], list[_Shape]] = defaultdict(list)
+                for shape in shapes:
+                    typed = {name: found for name, found, _kind in shape}
+                    groups[tuple((m, typed[m]) for m in mixed if m in typed)].append(shape)
+                for g, signature in enumerate(sorted(groups)):
+                    fixed = dict(signature)
+                    members = groups[signature]
+                    columns = sorted({name for shape in members for name, _f, _k in shape})
+                    header = [f"{c}:{fixed.get(c) or next(iter(types[c]))}" for c in columns]
+                    path = self.folder / f"{kind}-{n}-{g}.csv"
+                    file = stack.enter_context(_File(path, kind, ends, header))
+                    files.append(file)
+                    options.append(f"--{kind}={type_name}={path}")
+                    for shape in members:
+                        by_shape[number, shapes[shape]] = (file, _picker(shape, columns))
+            for _order, number, shape_number, fields in self.buckets.rows():
+                file, pick = by_shape[number, shape_number]
+                file.add(",".join(pick(fields)))
+        multiline = [str(file.path) for file in files if file.broken]
         if multiline:
             options += ["--multiline-fields-format=v2",
                         "--multiline-fields=" + ",".join(multiline)]
         return [*options, f"--array-delimiter=U+{ord(_ARRAY):04X}"]
 
 
-def _write(path: Path, kind: str, ends: tuple[str, ...], header: list[str],
-           columns: list[str], rows: list[tuple[str, str, Props, _Item]]) -> bool:
-    """Write one import file; whether a field holds a line break."""
-    if kind == "nodes":
-        head = [f"id:ID({ends[0]})"]
-    else:
-        head = [f":START_ID({ends[0]})", f":END_ID({ends[1]})"]
-    head += [*header, f"{cypher.SIGHTINGS}:long[]", f"{cypher.STATEMENTS}:string[]"]
-    broken = False
-    with path.open("w", encoding="utf-8", newline="") as out:
-        out.write(",".join(head) + "\n")
-        lines = []
-        for start, end, values, item in rows:
-            fields = [_cell(start)] if kind == "nodes" else [_cell(start), _cell(end)]
-            fields += ["" if (v := values.get(c)) is None else _cell(v) for c in columns]
-            fields.append('"' + _ARRAY.join(map(str, item.sightings)) + '"')
-            fields.append(_cell([f"{seq} {encode_props(props)}"
-                                 for seq, props in sorted(item.stated.items())]))
-            line = ",".join(fields)
-            if not broken and ("\n" in line or "\r" in line):
-                broken = True
-            lines.append(line)
-            if len(lines) >= 10_000:
-                out.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            out.write("\n".join(lines) + "\n")
-    return broken
+def _picker(shape: _Shape, columns: list[str]) -> _Pick:
+    """What picks a row's fields (ids, a value per column or an empty field, sightings,
+    statements) out of the fields its item brought (ids, its values in ``shape``'s order,
+    sightings, statements, an empty one)."""
+    at = {name: n for n, (name, _type, _kind) in enumerate(shape, start=1)}
+    empty = len(shape) + 3
+    return itemgetter(0, *[at.get(c, empty) for c in columns], empty - 2, empty - 1)
+
+
+class _File:
+    """One import file being written: its header, then its rows as they come."""
+
+    def __init__(self, path: Path, kind: str, ends: tuple[str, ...], header: list[str]
+                 ) -> None:
+        if kind == "nodes":
+            head = [f"id:ID({ends[0]})"]
+        else:
+            head = [f":START_ID({ends[0]})", f":END_ID({ends[1]})"]
+        head += [*header, f"{cypher.SIGHTINGS}:long[]", f"{cypher.STATEMENTS}:string[]"]
+        self.path = path
+        self.broken = False  # whether a field holds a line break
+        self.lines: list[str] = []
+        self.out = path.open("w", encoding="utf-8", newline="")
+        self.out.write(",".join(head) + "\n")
+
+    def __enter__(self) -> _File:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.out:
+            if self.lines:
+                self.out.write("\n".join(self.lines) + "\n")
+
+    def add(self, line: str) -> None:
+        if not self.broken and ("\n" in line or "\r" in line):
+            self.broken = True
+        self.lines.append(line)
+        if len(self.lines) >= 10_000:
+            self.out.write("\n".join(self.lines) + "\n")
+            self.lines = []
 
 
 # -- choosing and running the bulk path ------------------------------------------------------
@@ -364,20 +579,26 @@ def bulk_loading(store: Neo4jStore, wanted: bool | None, size: int) -> Iterator[
             raise ConfigError(f"--bulk: {reason}")
         yield False
         return
-    bulk = BulkLoad(store.batch_size)
-    store._bulk = bulk
-    try:
-        yield True
-    finally:
-        store._bulk = None
-    finish(store, bulk)
-
-
-def finish(store: Neo4jStore, bulk: BulkLoad) -> None:
-    """Import what ``bulk`` holds, then write the schema, the ledger and the runs."""
+    # the runs and the import files go in a private folder (0700), removed however the
+    # block ends (Ctrl-C included)
     with tempfile.TemporaryDirectory(prefix="ringmap-bulk-") as folder:
-        options = bulk.write(Path(folder))
-        _import(store, options)
+        runs = Path(folder) / "runs"
+        runs.mkdir(mode=0o700)
+        bulk = BulkLoad(store.batch_size, runs)
+        store._bulk = bulk
+        try:
+            yield True
+        finally:
+            store._bulk = None
+        finish(store, bulk, Path(folder))
+
+
+def finish(store: Neo4jStore, bulk: BulkLoad, folder: Path) -> None:
+    """Import what ``bulk`` holds (its files written into ``folder``), then write the
+    schema, the ledger and the runs."""
+    options = bulk.write(folder)
+    shutil.rmtree(bulk.folder)  # the runs are merged: give their room to the importer
+    _import(store, options)
     store.reconnect()
     files = [{"fid": fid, "seq": seq, "sha256": done.sha256,
               "mapping_digest": done.mapping_digest, "record": done.model_dump_json(),

@@ -1,0 +1,193 @@
+"""issue 14: the bulk path spills its merge to sorted runs and writes the importer's files
+the in-memory merge wrote (captured from 096a69e), and leaves no run behind."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from ringmap.errors import StoreError
+from ringmap.graphs import neo4j_bulk
+from ringmap.graphs.codec import merge_props
+from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Seen, Sighting
+from ringmap.graphs.neo4j_bulk import BulkLoad, bulk_loading
+from ringmap.graphs.neo4j_store import Neo4jStore
+
+EXPECTED = Path(__file__).parent / "fixtures" / "neo4j_bulk" / "spill-expected.json"
+T0 = datetime(2014, 5, 1, tzinfo=UTC)
+#: the files of the case: name, grading, day loaded (the third ties the first's grading:
+#: the newer shows)
+FILES = (("platform.csv", "B2", 1), ("chats.csv", "A1", 2), ("extraction.csv", "B2", 3))
+BATCHES = 3
+ROWS = 10  # a batch's rows
+
+
+def _account(i: int) -> str:
+    return f"Account:facebook/agent.{i}"
+
+
+def _row(f: int, row: int) -> tuple[list[Node], list[Edge]]:
+    """What row ``row`` of file ``f`` sees: two accounts that contacted each other and the
+    first one's phone; their values differ from file to file."""
+    i, j, p = (row * 7 + f) % 9, (row * 7 + f + 1) % 9, (row + f) % 4
+    phone = f"Phone:+6391700000{p}"
+    first: dict[str, Any] = {"platform": "facebook", "handle": f"agent.{i}",
+                             "display": f"Agent {i} ({FILES[f][0]})" if row % 3 else None}
+    if f == 1:
+        first["score"] = row if i % 2 else f"s{row}"  # a property of two types
+    if f == 1 and row == 13:
+        first["note"] = "two\nlines, \"quoted\""
+    nodes = [Node(_account(i), "Account", first),
+             Node(_account(j), "Account", {"platform": "facebook", "handle": f"agent.{j}"}),
+             Node(phone, "Phone", {"number": phone.partition(":")[2]})]
+    seen = T0 + timedelta(days=row, hours=f)
+    edges = [Edge("CONTACTED", _account(i), _account(j),
+                  {"first_seen": seen, "last_seen": seen + timedelta(hours=row % 4),
+                   "count": row % 5 + 1, "channel": "sms" if f else "call"}),
+             Edge("REGISTERED_TO", _account(i), phone, {})]
+    return nodes, edges
+
+
+def _batch(f: int, b: int) -> Batch:
+    """Batch ``b`` of file ``f``: as the ingest engine groups it (each item once, its rows
+    in a :class:`Seen`) in the first two files, a sighting per item and row in the third."""
+    rows = range(b * ROWS + 1, (b + 1) * ROWS + 1)
+    if f == 2:
+        nodes: list[Node] = []
+        edges: list[Edge] = []
+        sightings = []
+        for row in rows:
+            row_nodes, row_edges = _row(f, row)
+            nodes += row_nodes
+            edges += row_edges
+            ids = [node.id for node in row_nodes] + [edge.id for edge in row_edges]
+            sightings += [Sighting(item, row, f"EX-{row}" if row % 2 else None) for item in ids]
+        if b == BATCHES - 1:  # a relationship to a node of an earlier batch only
+            late = Edge("REGISTERED_TO", _account(8), "Phone:+63917000009", {})
+            edges.append(late)
+            sightings.append(Sighting(late.id, rows[-1], None))
+        else:
+            nodes.append(Node("Phone:+63917000009", "Phone", {"number": "+63917000009"}))
+        return Batch(nodes, edges, sightings, last_row=rows[-1])
+    merged: dict[str, tuple[Node, list[int]]] = {}
+    links: dict[tuple[str, str, str], tuple[Edge, list[int]]] = {}
+    for row in rows:
+        row_nodes, row_edges = _row(f, row)
+        for node in row_nodes:
+            known = merged.setdefault(node.id, (Node(node.id, node.type, {}), []))
+            merge_props(known[0].props, node.props)
+            known[1].append(row)
+        for edge in row_edges:
+            key = (edge.type, edge.src, edge.dst)
+            link = links.setdefault(key, (Edge(*key, {}), []))
+            merge_props(link[0].props, edge.props)
+            link[1].append(row)
+    seen = Seen({nid: rows for nid, (_n, rows) in merged.items()},
+                {key: rows for key, (_e, rows) in links.items()},
+                {row: f"EX-{f}-{row}" for row in rows if row % 3})
+    return Batch([node for node, _r in merged.values()], [edge for edge, _r in links.values()],
+                 seen, last_row=rows[-1])
+
+
+def _batches(f: int) -> Iterator[Batch]:
+    for b in range(BATCHES):
+        yield _batch(f, b)
+
+
+def feed(bulk: Any) -> None:
+    """Load the case's files into ``bulk`` (a :class:`BulkLoad`, of 096a69e or now)."""
+    for f, (name, grade, day) in enumerate(FILES):
+        load = FileLoad(sha256=name.encode().hex().ljust(64, "0")[:64], source_file=name,
+                        mapping="m", mapping_digest="d1", run_id="run-1",
+                        grading=Grading.parse(grade),
+                        ingested_at=datetime(2026, 1, day, tzinfo=UTC), read=BATCHES * ROWS)
+        bulk.load_file(f"file-{f}", load, _batches(f))
+
+
+def written(bulk: Any, folder: Path) -> dict[str, Any]:
+    """The import files ``bulk`` writes into ``folder`` and the importer's options."""
+    options = [o.replace(str(folder), "{folder}") for o in bulk.write(folder)]
+    return {"options": options, "row_refs": bulk.row_refs,
+            "files": {p.name: p.read_text(encoding="utf-8")
+                      for p in sorted(folder.glob("*.csv"))}}
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
+    """Several loads of the same ids across batches and files, gradings that differ and tie,
+    sightings in row order, a relationship seen in every file, a property of two types, a
+    line break: the files are 096a69e's byte for byte, in one run or in many small ones."""
+    if small:  # many runs, frames and buckets
+        monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
+        monkeypatch.setattr(neo4j_bulk, "_FRAME", 3)
+        monkeypatch.setattr(neo4j_bulk, "_BUCKETS", 5)
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    runs.mkdir()
+    out.mkdir()
+    bulk = BulkLoad(ROWS * 2, runs)
+    feed(bulk)
+    if small:
+        assert len(list(runs.glob("*.run"))) > 10
+    assert written(bulk, out) == json.loads(EXPECTED.read_text(encoding="utf-8"))
+
+
+def test_issue_14_a_relationship_to_no_node_is_refused(tmp_path: Path) -> None:
+    bulk = BulkLoad(ROWS, tmp_path)
+    lost = Edge("REGISTERED_TO", _account(1), "Phone:+63917000077", {})
+    bulk.load_file("file-0", FileLoad(sha256="0" * 64, source_file="x.csv", mapping="m",
+                                      mapping_digest="d1", run_id="run-1",
+                                      grading=Grading.parse("B2")),
+                   [Batch([Node(_account(1), "Account", {"handle": "agent.1"})], [lost],
+                          [Sighting(lost.id, 1)], last_row=1)])
+    with pytest.raises(StoreError, match="joins a node that does not exist: "
+                                         r"Phone:\+63917000077$"):
+        bulk.write(tmp_path)
+
+
+class _Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fault", [_Boom, KeyboardInterrupt])
+@pytest.mark.parametrize("where", ["load", "write"])
+def test_issue_14_no_run_file_is_left_after_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: type[BaseException],
+        where: str) -> None:
+    """An error (or Ctrl-C) while the files load or while the runs merge into the import
+    files removes the private folder of runs and import files; the import never runs."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
+    monkeypatch.setattr(neo4j_bulk, "_refusal", lambda store: None)
+    monkeypatch.setattr(neo4j_bulk, "_import", lambda store, options: pytest.fail("imported"))
+    seen: list[Path] = []
+    shown = neo4j_bulk._shown
+
+    def failing(*args: Any) -> Any:
+        runs = next(tmp_path.glob("ringmap-bulk-*/runs"))
+        seen.append(runs)
+        assert runs.stat().st_mode & 0o777 == 0o700
+        assert list(runs.glob("*.run"))
+        if len(seen) == 40:
+            raise fault
+        return shown(*args)
+
+    monkeypatch.setattr(neo4j_bulk, "_shown", failing)
+    store = cast(Neo4jStore, SimpleNamespace(batch_size=ROWS, _bulk=None))
+    with pytest.raises(fault), bulk_loading(store, True, 0) as bulk:
+        assert bulk
+        assert store._bulk is not None
+        feed(store._bulk)
+        if where == "load":
+            assert list(next(tmp_path.glob("ringmap-bulk-*/runs")).glob("*.run"))
+            raise fault
+    assert store._bulk is None
+    assert len(seen) == (40 if where == "write" else 0)
+    assert list(tmp_path.iterdir()) == []

@@ -36,7 +36,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -195,12 +195,13 @@ class BulkLoad:
         loads = {seq: record for seq, record in self.loads.values()}
         files = _Files(folder, _Buckets(self.folder, self._order))
         ends = self._ends
-        for node_id, records in self._nodes.merged():
-            type_name, stated, sightings, order = _fold(records)
+        for node_id, group in self._nodes.merged():
+            type_name, stated, sightings, order = _fold(list(group))
             ends.discard(node_id)
             files.add(order, ("nodes", type_name, (type_name,)), node_id, None,
                       _shown(type_name, stated, loads), stated, sightings)
-        for _key, records in self._edges.merged():
+        for _key, group in self._edges.merged():
+            records = list(group)
             type_name, stated, sightings, order = _fold(records)
             src, dst = records[0][6], records[0][7]
             source, target = _label(src), _label(dst)
@@ -249,12 +250,11 @@ class _Runs:
             self.paths.append(path)
             self.records = []
 
-    def merged(self) -> Iterator[tuple[str, list[_Record]]]:
+    def merged(self) -> Iterator[tuple[str, Iterator[_Record]]]:
         """Each item's id and records, in the order they came, the items by id."""
         self.spill()
-        runs = heapq.merge(*(_frames(path) for path in self.paths), key=itemgetter(0))
-        for item, records in groupby(runs, key=itemgetter(0)):
-            yield item, list(records)
+        runs = heapq.merge(*map(_records, self.paths), key=itemgetter(0))
+        return groupby(runs, key=itemgetter(0))
 
 
 def _grouped(batch: Batch, refs: dict[int, str]
@@ -284,20 +284,28 @@ def _dump(out: BinaryIO, records: list[Any]) -> None:
         pickle.dump(records[start:start + _FRAME], out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _frames(path: Path) -> Iterator[Any]:
+def _records(path: Path) -> Iterator[Any]:
     """The records of a file written by :func:`_dump`, in order."""
+    return chain.from_iterable(_frames(path))
+
+
+def _frames(path: Path) -> Iterator[list[Any]]:
     with path.open("rb") as stream:
         while True:
             try:
-                frame = pickle.load(stream)
+                yield pickle.load(stream)
             except EOFError:
                 return
-            yield from frame
 
 
 def _fold(records: list[_Record]) -> tuple[str, dict[int, Props], list[int], int]:
     """An item's type, each load's statement and its sightings from its records, as the
     batched loader merges them; where it came first."""
+    first = records[0]
+    if len(records) == 1:  # most items: one batch saw them
+        seq, rows = first[2], first[5]
+        base = seq << _ROW_BITS
+        return first[3], {seq: first[4]}, [base | row for row in rows or ()], first[1]
     stated: dict[int, Props] = {}
     sightings: list[int] = []
     for _id, _order, seq, _type_name, props, rows, _src, _dst in records:
@@ -309,7 +317,6 @@ def _fold(records: list[_Record]) -> tuple[str, dict[int, Props], list[int], int
         if rows:
             base = seq << _ROW_BITS
             sightings += [base | row for row in rows]
-    first = records[0]
     return first[3], stated, sightings, first[1]
 
 
@@ -411,7 +418,7 @@ class _Buckets:
             out.close()
         for bucket in sorted(self.files):
             path = self._path(bucket)
-            rows: list[_Row] = list(_frames(path))
+            rows: list[_Row] = list(_records(path))
             path.unlink()
             rows.sort(key=itemgetter(0))
             yield from rows
@@ -426,7 +433,10 @@ class _Files:
         self.folder = folder
         self.buckets = buckets
         self.keys: dict[_Key, int] = {}
-        self.shapes: list[dict[_Shape, int]] = []  # by key number
+        # by key number: each shape's number by its names, value classes and datetime kinds
+        # (what decides its importer types), and each numbered shape
+        self.found: list[dict[tuple[tuple[str, ...], tuple[Any, ...], tuple[Any, ...]], int]] = []
+        self.shapes: list[list[_Shape]] = []
 
     def add(self, order: int, key: _Key, start: str, end: str | None,
             shown: tuple[Props, dict[str, str]], stated: dict[int, Props],
@@ -435,18 +445,23 @@ class _Files:
         number = self.keys.get(key)
         if number is None:
             number = self.keys[key] = len(self.shapes)
-            self.shapes.append({})
-        shapes = self.shapes[number]
-        shape = tuple((name, _type(value), kinds.get(name, "")) for name, value in values.items())
-        found = shapes.get(shape)
-        if found is None:
-            found = shapes[shape] = len(shapes)
-        ids = _cell(start) if end is None else f"{_cell(start)},{_cell(end)}"
-        self.buckets.add((order, number, found,
-                          (ids, *map(_cell, values.values()),
-                           '"' + _ARRAY.join(map(str, sightings)) + '"',
-                           _cell([f"{seq} {encode_props(props)}"
-                                  for seq, props in sorted(stated.items())]), "")))
+            self.found.append({})
+            self.shapes.append([])
+        classes: tuple[Any, ...] = tuple(map(type, values.values()))
+        if list in classes:  # a list's importer type is its items'
+            classes = tuple(map(_type, values.values()))
+        found = self.found[number]
+        seen = (tuple(values), classes, tuple(kinds.items()))
+        shape = found.get(seen)
+        if shape is None:
+            shape = found[seen] = len(found)
+            self.shapes[number].append(tuple((name, _type(value), kinds.get(name, ""))
+                                             for name, value in values.items()))
+        self.buckets.add((order, number, shape,
+                          (_cell(start) if end is None else f"{_cell(start)},{_cell(end)}",
+                           *['"' + v.replace('"', '""') + '"' if type(v) is str else _cell(v)
+                             for v in values.values()],
+                           f'"{_ARRAY.join(map(str, sightings))}"', _statements(stated), "")))
 
     def close(self) -> list[str]:
         options: list[str] = []
@@ -462,21 +477,24 @@ class _Files:
                     for name, found, datetime_kind in shape:
                         types[name].add(datetime_kind or found)
                 mixed = sorted(name for name, found in types.items() if len(found) > 1)
-                groups: dict[tuple[tuple[str, str], ...], list[_Shape]] = defaultdict(list)
-                for shape in shapes:
+                groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
+                for shape_number, shape in enumerate(shapes):
                     typed = {name: found for name, found, _kind in shape}
-                    groups[tuple((m, typed[m]) for m in mixed if m in typed)].append(shape)
+                    signature = tuple((m, typed[m]) for m in mixed if m in typed)
+                    groups[signature].append(shape_number)
                 for g, signature in enumerate(sorted(groups)):
                     fixed = dict(signature)
                     members = groups[signature]
-                    columns = sorted({name for shape in members for name, _f, _k in shape})
+                    columns = sorted({name for shape_number in members
+                                      for name, _f, _k in shapes[shape_number]})
                     header = [f"{c}:{fixed.get(c) or next(iter(types[c]))}" for c in columns]
                     path = self.folder / f"{kind}-{n}-{g}.csv"
                     file = stack.enter_context(_File(path, kind, ends, header))
                     files.append(file)
                     options.append(f"--{kind}={type_name}={path}")
-                    for shape in members:
-                        by_shape[number, shapes[shape]] = (file, _picker(shape, columns))
+                    for shape_number in members:
+                        by_shape[number, shape_number] = (file, _picker(shapes[shape_number],
+                                                                        columns))
             for _order, number, shape_number, fields in self.buckets.rows():
                 file, pick = by_shape[number, shape_number]
                 file.add(",".join(pick(fields)))
@@ -485,6 +503,14 @@ class _Files:
             options += ["--multiline-fields-format=v2",
                         "--multiline-fields=" + ",".join(multiline)]
         return [*options, f"--array-delimiter=U+{ord(_ARRAY):04X}"]
+
+
+def _statements(stated: dict[int, Props]) -> str:
+    """The field of an item's statements: each load's number and properties."""
+    if len(stated) > 1:
+        return _cell([f"{seq} {encode_props(props)}" for seq, props in sorted(stated.items())])
+    ((seq, props),) = stated.items()
+    return _cell(f"{seq} {encode_props(props)}")  # JSON: never the array delimiter raw
 
 
 def _picker(shape: _Shape, columns: list[str]) -> _Pick:

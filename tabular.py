@@ -20,7 +20,7 @@ import json
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +34,7 @@ __all__ = [
     "json_text",
     "neutralise",
     "render",
+    "render_pieces",
     "terminal_safe",
     "to_jsonable",
     "write_csv",
@@ -298,13 +299,45 @@ def render(
     AG-9  posed as a nurse
           from Cebu
     """
-    materialised, cols = _shown(rows, columns)
-    if fmt == "json":
-        return json_text(materialised)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        _write_csv_rows(buffer, materialised, cols)
-        return buffer.getvalue().rstrip("\n")
-    if not materialised:
+    if fmt != "table":
+        materialised = list(rows)
+        return "".join(render_pieces(materialised, fmt, _columns(materialised, columns)))
+    shown, cols = _shown(rows, columns)
+    if not shown:
         return "(no rows)"
-    return _table(materialised, cols, width)
+    return _table(shown, cols, width)
+
+
+def render_pieces(rows: Iterable[Mapping[str, Any]], fmt: Literal["json", "csv"],
+                  columns: Sequence[str]) -> Iterator[str]:
+    """:func:`render` of ``rows`` as JSON or CSV, a row at a time: the pieces join to the
+    same text, and only one row is held at once (``columns`` as :func:`render` would find
+    them, since the rows are not all seen first).
+
+    >>> list(render_pieces([{"a": 1}, {"a": "=x"}], "csv", ["a"]))
+    ['a', '\\n1', "\\n'=x"]
+    >>> "".join(render_pieces([{"a": 1}], "json", ["a"])) == render([{"a": 1}], "json")
+    True
+    """
+    shown = ({c: mask_value(to_jsonable(r.get(c)), c) for c in columns} for r in rows)
+    if fmt == "json":
+        # a row as json.dumps indents an item of a list: each of its lines two spaces in
+        # (a line break inside a string is escaped, never one of these)
+        start = "[\n  "
+        for row in shown:
+            yield start + json_text(row).replace("\n", "\n  ")
+            start = ",\n  "
+        yield "[]" if start == "[\n  " else "\n]"
+        return
+    buffer = io.StringIO()
+    writer = CsvWriter(buffer)
+
+    def line(cells: Iterable[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()[:-1]  # a row's own line break (one inside it is quoted)
+
+    yield line(columns)
+    for row in shown:
+        yield "\n" + line(row[c] for c in columns)

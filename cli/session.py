@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -18,12 +18,20 @@ from ringmap.errors import ConfigError
 from ringmap.graphs.store import Store, StoreChoice
 from ringmap.perf import Progress
 from ringmap.privacy import mask_value
-from ringmap.tabular import Format, json_text, render, terminal_safe, to_jsonable
+from ringmap.tabular import (
+    Format,
+    json_text,
+    render,
+    render_pieces,
+    terminal_safe,
+    to_jsonable,
+)
 
 __all__ = [
     "Session",
     "bulk_option",
     "emit",
+    "emit_pieces",
     "emit_sections",
     "format_option",
     "pass_session",
@@ -192,6 +200,15 @@ def emit(
 ) -> None:
     """Print rows in the chosen format (a table fitted to the terminal, if any)."""
     click.echo(_for_terminal(render(rows, fmt, columns, table_width()), fmt))
+
+
+def emit_pieces(rows: Iterable[Mapping[str, Any]], fmt: Literal["json", "csv"],
+                columns: Sequence[str]) -> None:
+    """Print rows as :func:`emit` does, a row at a time as they are made (the same text):
+    for output too large to hold, such as every member of every cell."""
+    for piece in render_pieces(rows, fmt, columns):
+        click.echo(_for_terminal(piece, fmt), nl=False)
+    click.echo("")
 
 
 def _for_terminal(text: str, fmt: Format) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "ANALYSIS_RUNS",
     "AWAIT_INDEXES",
     "CELLS",
+    "CELLS_BY_ID",
     "COUNT_NODES",
     "COUNT_RELS",
     "CREATE_ANALYSIS_RUN",
@@ -616,6 +617,12 @@ CREATE (c:Cell {run_id: $run_id, cell_id: r.cell_id, size: r.size,
 ANALYSIS_RUNS = "MATCH (a:AnalysisRun {kind: $kind}) RETURN a.record AS record ORDER BY a.seq"
 
 CELLS = "MATCH (c:Cell {run_id: $run_id}) RETURN c.cell_id AS cell_id, c.record AS record"
+#: the cells of a run among a list of ids, each found by the (run_id, cell_id) constraint
+CELLS_BY_ID = """
+UNWIND $cell_ids AS id
+MATCH (c:Cell {run_id: $run_id, cell_id: id})
+RETURN c.cell_id AS cell_id, c.record AS record
+"""
 
 #: empty the database in chunks (tests and ``ringmap`` maintenance only)
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"

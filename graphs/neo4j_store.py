@@ -1026,12 +1026,16 @@ class Neo4jStore(Store):
         return [AnalysisRun.model_validate_json(r["record"]) for r in
                 self._read(cypher.ANALYSIS_RUNS, kind=kind)]
 
-    def load_cells(self, run_id: str, *, explanations: bool = True) -> list[CellRecord]:
+    def load_cells(self, run_id: str, *, explanations: bool = True,
+                   cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
         read = CellRecord.model_validate_json if explanations else CellRecord.unexplained
+        wanted = None if cell_ids is None else list(dict.fromkeys(cell_ids))
 
         def work(tx: ManagedTransaction) -> list[CellRecord]:
+            found = (tx.run(cypher.CELLS, run_id=run_id) if wanted is None
+                     else tx.run(cypher.CELLS_BY_ID, run_id=run_id, cell_ids=wanted))
             # each record read as it arrives: the texts of a large run are never all held
-            return [read(r["record"]) for r in tx.run(cypher.CELLS, run_id=run_id)]
+            return [read(r["record"]) for r in found]
 
         with self._errors(), self.session() as session:
             return sorted(session.execute_read(work), key=lambda c: c.cell_id)

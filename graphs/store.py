@@ -479,12 +479,15 @@ class Store(ABC):
         """Analysis runs of a kind, oldest first."""
 
     @abstractmethod
-    def load_cells(self, run_id: str, *, explanations: bool = True) -> list[CellRecord]:
-        """The cells of one analysis run, ordered by cell id.
+    def load_cells(self, run_id: str, *, explanations: bool = True,
+                   cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
+        """The cells of one analysis run, ordered by cell id; with ``cell_ids``, only those
+        of them that the run has.
 
         Without ``explanations`` every member's explanation is left empty and never built: a
         large run's explanations are most of its saved records (at 5,400 cells about 3.7 GB
-        as objects), and maps, timelines and packages show none.
+        as objects), and maps, timelines and packages show none. Whoever needs them for every
+        cell reads them a few cells at a time by ``cell_ids``.
         """
 
     # -- named queries ---------------------------------------------------------------------

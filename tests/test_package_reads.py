@@ -33,7 +33,7 @@ def test_packages_read_the_run_and_decide_the_victim_side_once(
     calls = {"load_cells": 0, "victim_side": 0}
     load_cells, victim_side = EmbeddedStore.load_cells, privacy.victim_side
 
-    def counted_load(self: EmbeddedStore, run_id: str, **options: bool) -> Any:
+    def counted_load(self: EmbeddedStore, run_id: str, **options: Any) -> Any:
         calls["load_cells"] += 1
         return load_cells(self, run_id, **options)
 

@@ -192,6 +192,27 @@ def test_issue_16_cells_read_back_without_explanations(any_store: Store) -> None
     assert latest is not None and latest[1] == bare
 
 
+def test_issue_14_cells_read_by_their_ids(any_store: Store) -> None:
+    """issue 14: `cells --members` reads every member's explanation a few cells at a time,
+    not the whole run at once (0.26 GB at 600 cells)."""
+    tie = Tie(kind="Phone", identifier="Phone:+639171234567", label=HOSTILE, weight=1.0,
+              shared_by=2, in_cell=2)
+    cells = [CellRecord(cell_id=f"C{n:02d}", members=[
+        CellMember(node_id=f"Person:AG-{n}", confidence=1.0, explanation=[tie])])
+        for n in range(4)]
+    any_store.save_cells(AnalysisRun(run_id="cells-1", params={}), cells)
+    any_store.save_cells(AnalysisRun(run_id="cells-2", params={}), cells[:1])
+    # in cell order, each once, only those of the run
+    assert any_store.load_cells("cells-1", cell_ids=["C03", "C01", "C09", "C03"]) == [
+        cells[1], cells[3]]
+    assert any_store.load_cells("cells-2", cell_ids=["C01"]) == []
+    assert any_store.load_cells("cells-1", cell_ids=[]) == []
+    bare = cells[2].model_copy(update={"members": [
+        m.model_copy(update={"explanation": []}) for m in cells[2].members]})
+    assert any_store.load_cells("cells-1", explanations=False, cell_ids=iter(["C02"])) == [
+        bare]
+
+
 def test_issue16_cells_saved_as_they_are_made_and_their_run_after_them(
         any_store: Store) -> None:
     run = AnalysisRun(run_id="cells-1", params={}, summary={})

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ringmap.cli import cli
 from ringmap.cli.queries import catalog_rows
 from ringmap.cli.session import emit, table_width
-from ringmap.tabular import render
+from ringmap.privacy import mask_value
+from ringmap.tabular import json_text, render, render_pieces, to_jsonable, write_csv
 
 LONG = ("Account:skype/live:mika.santos71744 -USES-> Person:AG-00009 -WORKS_AT-> "
         "Location:RS-BCL-001 (Naga City call centre 1)")
@@ -107,3 +110,21 @@ def test_issue_9_query_list_shows_whole_descriptions() -> None:
     for row in catalog_rows():
         for value in row.values():
             assert " ".join(str(value).split()) in result.stdout
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+_VALUES = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), _TEXT,
+                    st.lists(_TEXT, max_size=3), st.dictionaries(_TEXT, _TEXT, max_size=2))
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "card", "="]), _VALUES), max_size=4))
+def test_issue_14_rows_printed_a_row_at_a_time_read_the_same(rows: list[dict[str, Any]]
+                                                             ) -> None:
+    """issue 14: `cells --members` prints its rows a cell at a time; the pieces join to the
+    text printed at once (escapes, masking, neutralised CSV cells and all)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or ["a"]
+    shown = [{c: mask_value(to_jsonable(row.get(c)), c) for c in columns} for row in rows]
+    assert "".join(render_pieces(rows, "json", columns)) == json_text(shown)
+    buffer = io.StringIO()
+    write_csv(buffer, rows, columns)
+    assert "".join(render_pieces(rows, "csv", columns)) == buffer.getvalue().rstrip("\n")

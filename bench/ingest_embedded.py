@@ -50,7 +50,7 @@ from typing import Any
 import ringmap.ingest.engine as engine
 import ringmap.ingest.run as run
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import Batch
+from ringmap.graphs.model import BatchColumns
 from ringmap.ingest.case import load_case
 from ringmap.ingest.mapping import Mapping
 
@@ -102,7 +102,7 @@ class _EngineClock:
     def __exit__(self, *_exc: object) -> None:
         engine.load_batches = self._inner
 
-    def _timed(self, *args: Any, **kwargs: Any) -> Iterator[Batch]:
+    def _timed(self, *args: Any, **kwargs: Any) -> Iterator[BatchColumns]:
         batches = self._inner(*args, **kwargs)
         while True:
             started = time.process_time()

@@ -51,7 +51,7 @@ import ringmap.ingest.run as run
 from ringmap.bench._common import BENCH_SECRET, server_cpu
 from ringmap.bench.ingest_embedded import _baseline_tree, _case
 from ringmap.graphs.codec import encode_props
-from ringmap.graphs.model import Batch, Edge, FileLoad, Node
+from ringmap.graphs.model import Edge, FileLoad, Node
 from ringmap.graphs.neo4j_store import Neo4jStore
 from ringmap.graphs.schema import SCHEMA
 from ringmap.ingest.case import load_case
@@ -208,8 +208,8 @@ def _naive(store: Neo4jStore, case: Path, rows: int, tmp: Path, clock: _Clock) -
         quarantine = Quarantine(tmp / "naive-quarantine.csv", table.columns)
         batches = load_batches(table.rows, compile_mapping(mapping, table.index, None), load,
                                quarantine, batch_size=500)
-        batch: Batch
-        for batch in batches:
+        for columns in batches:
+            batch = columns.batch()
             seen: dict[str, list[int]] = {}
             for sighting in batch.sightings:
                 seen.setdefault(sighting.item, []).append(1 << 32 | sighting.row)

@@ -21,7 +21,8 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import compress, repeat
+from operator import ne
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -423,7 +424,7 @@ class EmbeddedStore(Store):
                              zip(repeat(file_id), batch.refs.keys(), batch.refs.values()))
 
     def _state(self, table: _Table, file_id: int, keys: list[int], types: list[str],
-               given: list[dict[str, Any]], seen: Sequence[list[int] | None],
+               given: list[dict[str, Any]], seen: Sequence[list[int]],
                rows: list[tuple[Any, ...]], also: list[tuple[int, str]]
                ) -> list[tuple[Any, ...]]:
         """Record this load's statements of a batch's items of one kind (columns: each
@@ -443,47 +444,42 @@ class EmbeddedStore(Store):
             for k, text in self._by_keys(table.stated_by_file, list(widen), file_id):
                 i = widen[k]
                 props[i] = merge_props(decode_props(types[i], text), props[i])
-        digests: dict[int, int] = {}
-        check: dict[int, int] = {}  # key: its position
-        fresh: list[tuple[Any, ...]] = []
-        statements: list[tuple[int, int, str, str]] = []
         # nearly every statement is new to the load and must be written: its text is made
-        # once and its hash is the digest (a text is hashed in C, and only once)
+        # once and its hash is the digest (a text is hashed in C, and only once); a column
+        # at a time (a batch states an item once)
         texts = list(map(encode_props, props))
-        for i, (k, text, rows_seen) in enumerate(zip(keys, texts, map(_pack, seen),
-                                                     strict=True)):
-            digest = hash(text)
-            if here.get(k) == digest:  # the same statement again: rows only
-                statements.append((k, file_id, rows_seen, "{}"))
-            else:
-                here[k] = digest
-                statements.append((k, file_id, rows_seen, text))
-            if agreeing.get(k) == digest:
-                continue  # these values are shown already
-            if k >= first_new:  # only this load states it: its statement is shown
-                agreeing[k] = digest
-                fresh.append((k, *rows[i], text))
-            else:
-                digests[k] = digest
-                check[k] = i
+        digests = list(map(hash, texts))
+        said = list(map(here.get, keys))  # what the load's earlier batches stated
+        here.update(zip(keys, digests, strict=True))
+        statements = list(zip(keys, repeat(file_id), map(_pack, seen), [
+            "{}" if was == digest else text  # the same statement again: rows only
+            for was, digest, text in zip(said, digests, texts, strict=True)]))
         # items seen but not stated here (their statement is the empty one)
         statements += [(k, file_id, rows_seen, "{}") for k, rows_seen in also]
         statements.sort()
         db.executemany(table.state, statements)
 
+        # the items whose values shown may change (those that agree are shown already):
+        # stated by this load alone, its statement is shown; by others too, checked
+        changed = list(compress(range(len(keys)), map(ne, map(agreeing.get, keys), digests)))
+        alone = [i for i in changed if keys[i] >= first_new]
+        agreeing.update({keys[i]: digests[i] for i in alone})
+        check = {keys[i]: i for i in changed if keys[i] < first_new}  # key: its position
+
         restate: list[int] = []
         for k, text in self._by_keys(table.shown, list(check)):
             i = check[k]
             if _within(props[i], decode_props(types[i], text)):
-                agreeing[k] = digests[k]
+                agreeing[k] = digests[i]
             else:
                 restate.append(k)
         for k, shown in self._shown(table, restate).items():
-            if _within(props[check[k]], shown):
-                agreeing[k] = digests[k]
+            i = check[k]
+            if _within(props[i], shown):
+                agreeing[k] = digests[i]
             else:
                 agreeing.pop(k, None)
-        return fresh
+        return [(keys[i], *rows[i], texts[i]) for i in alone]
 
     def _shown(self, table: _Table, keys: list[int]) -> dict[int, dict[str, Any]]:
         """Recompute and write the shown values of these items from their statements;
@@ -1091,7 +1087,7 @@ def _first_rows(packed: list[tuple[int, str]], first: int | None
     return heads, count
 
 
-def _pack(rows: list[int] | None) -> str:
+def _pack(rows: list[int]) -> str:
     """The rows that saw an item as stored (most items are seen on one row of a batch; an
     end of a relationship on none)."""
     if not rows:

@@ -201,7 +201,7 @@ class Batch:
 class BatchColumns:
     """A batch the ingest engine made (:class:`Batch` with a :class:`Seen`), as columns of
     plain values: each node once, with its id, type, properties and the rows that saw it
-    (``None``: an end seen on no row); each relationship once, with its type, ends,
+    (none: an end seen on no row); each relationship once, with its type, ends,
     properties and rows; the rows' references. What the engine's worker process sends and
     the embedded store writes column by column (issue 14), without an object per item.
 
@@ -210,7 +210,7 @@ class BatchColumns:
     ...               [Edge("USES", "A:1", "P:2")], seen, 3)
     >>> columns = BatchColumns.of(batch)
     >>> columns.ids, columns.node_rows, columns.rel_rows
-    (['A:1', 'P:2'], [[3], None], [[3]])
+    (['A:1', 'P:2'], [[3], []], [[3]])
     >>> again = columns.batch()
     >>> (again.nodes, again.edges, list(again.sightings)) == (batch.nodes, batch.edges, list(seen))
     True
@@ -219,7 +219,7 @@ class BatchColumns:
     ids: list[str]
     types: list[str]
     node_props: list[Props]
-    node_rows: list[list[int] | None]
+    node_rows: list[list[int]]
     rel_types: list[str]
     sources: list[str]
     targets: list[str]
@@ -236,9 +236,9 @@ class BatchColumns:
         if not isinstance(seen, Seen):
             raise TypeError("only a batch whose sightings are grouped (Seen) has columns")
         nodes, edges = batch.nodes, batch.edges
-        ids = [n.id for n in nodes]
+        ids, rows_of = [n.id for n in nodes], seen.nodes.get
         return cls(ids, [n.type for n in nodes], [n.props for n in nodes],
-                   list(map(seen.nodes.get, ids)), [e.type for e in edges],
+                   [rows_of(i) or [] for i in ids], [e.type for e in edges],
                    [e.src for e in edges], [e.dst for e in edges], [e.props for e in edges],
                    list(seen.edges.values()), seen.refs, batch.last_row)
 

@@ -10,8 +10,9 @@ timezone-aware UTC :class:`~datetime.datetime` (naive input is taken as UTC; the
 them as ISO 8601 and give back the same ``datetime``).
 
 Every row read is counted once: ``read = loaded + duplicate + rejected``; rejected rows go to the
-quarantine with their reason. A file is loaded in :class:`~ringmap.graphs.model.Batch`\\ es whose
-``last_row`` lets a store that commits per batch resume exactly after a kill.
+quarantine with their reason. A file is loaded in batches
+(:class:`~ringmap.graphs.model.BatchColumns`) whose ``last_row`` lets a store that commits per
+batch resume exactly after a kill.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ringmap.errors import NormalisationError
 from ringmap.fileio import make_dirs, open_private, remove_stale_temporaries, temporary_suffix
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.identify import KINDS, Identified, identify
-from ringmap.graphs.model import Batch, Edge, FileLoad, Node, Seen
+from ringmap.graphs.model import BatchColumns, FileLoad
 from ringmap.graphs.normalise import NORMALISERS, Context, card_fields, masked_card_fields
 from ringmap.graphs.schema import SCHEMA, PropertySpec, node_id
 from ringmap.graphs.tokens import operation_keys
@@ -912,7 +913,7 @@ def load_batches(
     resume_row: int = 0,
     on_progress: Callable[[], None] | None = None,
     skip_log: Quarantine | None = None,
-) -> Iterator[Batch]:
+) -> Iterator[BatchColumns]:
     """The file's batches; ``load``'s counts and ``last_row`` are kept current before each.
 
     Rows up to ``resume_row`` (committed by an earlier, killed run) are read and counted again,
@@ -976,7 +977,9 @@ def load_batches(
 class BatchBuilder:
     """Accepted rows merged into the batch being built, as the stores merge sightings
     (:func:`~ringmap.graphs.codec.merge_props`: later values overwrite, contact spans widen),
-    and the rows that saw each item gathered per item (:class:`~ringmap.graphs.model.Seen`).
+    and the rows that saw each item gathered per item; the batch comes out as columns
+    (:class:`~ringmap.graphs.model.BatchColumns`), as the embedded store writes it and the
+    engine's worker sends it, without a node or relationship object per item.
 
     The properties merged last into each item are remembered: the same remembered properties
     again (a subscriber on each of its logins) change nothing, so merging them is skipped.
@@ -985,7 +988,8 @@ class BatchBuilder:
     __slots__ = ("_edges", "_nodes", "_refs", "sightings")
 
     def __init__(self) -> None:
-        # per item: the item, the rows that saw it, the properties merged into it last
+        # per item: (a node's type,) its properties, the rows that saw it, the properties
+        # merged into it last
         self._nodes: dict[str, list[Any]] = {}
         self._edges: dict[tuple[str, str, str], list[Any]] = {}
         self._refs: dict[int, str] = {}
@@ -999,21 +1003,21 @@ class BatchBuilder:
         for nid, type_, props, _hash in row_nodes:
             node = nodes.get(nid)
             if node is None:  # ``props`` is remembered: copy
-                nodes[nid] = [Node(nid, type_, dict(props)), [row_no], props]
+                nodes[nid] = [type_, dict(props), [row_no], props]
             else:
-                node[1].append(row_no)
-                if props and node[2] is not props:
-                    merge_props(node[0].props, props)
-                    node[2] = props
+                node[2].append(row_no)
+                if props and node[3] is not props:
+                    merge_props(node[1], props)
+                    node[3] = props
         for type_, src, dst, props, _hash in row_edges:
             key = (type_, src, dst)
             edge = edges.get(key)
             if edge is None:
-                edges[key] = [Edge(type_, src, dst, dict(props)), [row_no], props]
+                edges[key] = [dict(props), [row_no], props]
             else:
                 edge[1].append(row_no)
                 if props and edge[2] is not props:
-                    merge_props(edge[0].props, props)
+                    merge_props(edge[0], props)
                     edge[2] = props
         if ref:
             self._refs[row_no] = ref
@@ -1022,17 +1026,19 @@ class BatchBuilder:
     def end(self, nid: str, type_: str) -> None:
         """A relationship's end seen on no row of the batch (the store needs it there)."""
         if nid not in self._nodes:
-            self._nodes[nid] = [Node(nid, type_, {}), [], None]
+            self._nodes[nid] = [type_, {}, [], None]
 
-    def batch(self, last_row: int) -> Batch:
-        """The batch built so far (covering rows up to ``last_row``); the next starts empty.
-
-        Its sightings list the relationships in the batch's order (the engine's worker ships
-        their rows beside them so, :func:`ringmap.ingest.run._packed`)."""
-        nodes, edges = self._nodes, self._edges
-        seen = Seen({nid: node[1] for nid, node in nodes.items() if node[1]},
-                    {key: edge[1] for key, edge in edges.items()}, self._refs)
-        done = Batch([node[0] for node in nodes.values()], [edge[0] for edge in edges.values()],
-                     seen, last_row)
+    def batch(self, last_row: int) -> BatchColumns:
+        """The batch built so far (covering rows up to ``last_row``); the next starts empty."""
+        nodes, edges = self._nodes.values(), self._edges.values()
+        keys = self._edges.keys()
+        done = BatchColumns(
+            list(self._nodes), list(map(_FIRST, nodes)), list(map(_SECOND, nodes)),
+            list(map(_THIRD, nodes)), list(map(_FIRST, keys)), list(map(_SECOND, keys)),
+            list(map(_THIRD, keys)), list(map(_FIRST, edges)), list(map(_SECOND, edges)),
+            self._refs, last_row)
         self._nodes, self._edges, self._refs, self.sightings = {}, {}, {}, 0
         return done
+
+
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)

@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ringmap.errors import NormalisationError
 from ringmap.graphs import ftm as forms
 from ringmap.graphs.identify import identify
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node
+from ringmap.graphs.model import BatchColumns, Edge, FileLoad, Grading, Node
 from ringmap.graphs.normalise import (
     NORMALISERS,
     Context,
@@ -642,7 +642,7 @@ def _refs(path: Path, model: Model, reader: _Reader, limits: ReadLimits) -> dict
 def ftm_batches(path: Path, fmt: FtmFormat, load: FileLoad, key: bytes,
                 quarantine: Quarantine, skip_log: Quarantine, *, batch_size: int,
                 resume_row: int = 0, on_progress: Callable[[int], None] | None = None,
-                ) -> Iterator[Batch]:
+                ) -> Iterator[BatchColumns]:
     """The batches of an FtM file; ``load``'s counts kept current as in
     :func:`ringmap.ingest.engine.load_batches` (lines up to ``resume_row`` are counted again
     but not sent)."""

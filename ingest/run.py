@@ -313,7 +313,7 @@ def _ingest_one(store: Store, checked: CheckedTask, run_id: str, quarantine_dir:
 
 @contextmanager
 def _engine_of(job: _Job, batch_size: int, progress: Progress | None, key: bytes | None
-               ) -> Iterator[tuple[Iterator[Batch], Quarantine, Quarantine]]:
+               ) -> Iterator[tuple[Iterator[BatchColumns], Quarantine, Quarantine]]:
     """The engine reading ``job``'s file: its batches (``job.load`` kept current), its
     quarantine and its skip log, with the file open and its progress reported."""
     checked, mapping, name = job.checked, job.checked.mapping, job.quarantine
@@ -539,7 +539,7 @@ def _serve(jobs: list[_Job], batch_size: int, key: bytes | None, out: mp.Queue[b
             load = job.load
             with _engine_of(job, batch_size, announced, key) as (batches, quarantine, skip_log):
                 for batch in batches:
-                    send(("batch", _account(load), BatchColumns.of(batch)))
+                    send(("batch", _account(load), batch))
                 send(("end", _account(load), _sealed(quarantine), _sealed(skip_log)))
     except BaseException as exc:  # told to the store's process, which raises it
         send(("error", _portable(exc)))

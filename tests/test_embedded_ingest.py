@@ -141,7 +141,7 @@ def _batches_of_two_producers() -> tuple[list[Batch], list[Batch | BatchColumns]
                      ["USES", "LOGGED_IN_FROM"], ["Person:AG-1", account.id],
                      [account.id, address.id], [{}, logins[0].props], [[1], [2]], {1: "EX-1"},
                      2),
-        BatchColumns([account.id, address.id], ["Account", "IPAddress"], [{}, {}], [[3], None],
+        BatchColumns([account.id, address.id], ["Account", "IPAddress"], [{}, {}], [[3], []],
                      ["LOGGED_IN_FROM"], [account.id], [address.id], [logins[1].props], [[3]],
                      {}, 3)]
     return plain, columns

@@ -20,7 +20,7 @@ import pytest
 import ringmap.ingest.run as run
 from ringmap.errors import InputError
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import BatchColumns, Grading, Seen
+from ringmap.graphs.model import BatchColumns, Edge, Grading, Node, Seen
 from ringmap.ingest.case import load_case
 from ringmap.ingest.engine import BatchBuilder
 from ringmap.ingest.ftm import FtmFormat
@@ -180,12 +180,17 @@ def test_issue_14_a_batch_shipped_as_columns_is_rebuilt_as_it_was() -> None:
     builder.add(5, None, [("A:1", "Account", {"handle": "y"}, 0)],
                 [("USES", "A:1", "P:2", {}, 0), ("CONTACTED", "A:1", "A:9", {}, 0)])
     builder.end("A:9", "Account")
-    batch = builder.batch(5)
-    again = pickle.loads(pickle.dumps(BatchColumns.of(batch))).batch()
-    assert (again.nodes, again.edges, again.last_row) == (batch.nodes, batch.edges, 5)
-    seen, was = again.sightings, batch.sightings
-    assert isinstance(seen, Seen) and isinstance(was, Seen)
-    assert list(seen.nodes.items()) == list(was.nodes.items()) == [("A:1", [3, 5]),
-                                                                   ("P:2", [3])]
-    assert list(seen.edges.items()) == list(was.edges.items())
-    assert seen.refs == was.refs == {3: "ref-3"}
+    columns = builder.batch(5)
+    assert pickle.loads(pickle.dumps(columns)) == columns
+    batch = columns.batch()
+    assert BatchColumns.of(batch) == columns
+    assert (batch.nodes, batch.edges, batch.last_row) == (
+        [Node("A:1", "Account", {"handle": "y"}), Node("P:2", "Phone"),
+         Node("A:9", "Account")],
+        [Edge("USES", "A:1", "P:2", {"n": 1}), Edge("CONTACTED", "A:1", "A:9")], 5)
+    seen = batch.sightings
+    assert isinstance(seen, Seen)
+    assert list(seen.nodes.items()) == [("A:1", [3, 5]), ("P:2", [3])]
+    assert list(seen.edges.items()) == [(("USES", "A:1", "P:2"), [3, 5]),
+                                        (("CONTACTED", "A:1", "A:9"), [5])]
+    assert seen.refs == {3: "ref-3"}

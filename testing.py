@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import networkx as nx
+import numpy as np
 import yaml
 
 from ringmap.analysis.cells import detect_cells
@@ -52,19 +53,19 @@ from ringmap.analysis.explain import write_cells
 from ringmap.analysis.windows import PlantedMove
 from ringmap.graphs.codec import merge_props
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, CellReport, edge_id
+from ringmap.graphs.evidence import EvidenceGraph
+from ringmap.graphs.model import AnalysisRun, CellMember, CellRecord, CellReport, Edge, edge_id
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.secrets import load_key
-from ringmap.graphs.store import Store
+from ringmap.graphs.store import PackedGraph, Store
 from ringmap.ingest.case import load_case
 from ringmap.ingest.engine import CompiledMapping, RowRejected, compile_mapping
 from ringmap.ingest.mapping import CARD_NUMBER, parse_mapping
 from ringmap.ingest.run import check_files, ingest_files
 from ringmap.synth import SynthParams, generate
 
-__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "planted_moves",
-           "store_fingerprint",
-           "synth_case"]
+__all__ = ["CaseBuilder", "Seen", "SynthCase", "Value", "ingest_case", "packed_graph",
+           "planted_moves", "store_fingerprint", "synth_case"]
 
 Value = str | int | float | bool | datetime
 """A property value as a test writes it; it reaches the store as ingest reads its text."""
@@ -485,3 +486,25 @@ def planted_moves(case_dir: Path) -> list[PlantedMove]:
     with path.open(encoding="utf-8", newline="") as handle:
         return [PlantedMove(r["node_id"], r["from_cell"], r["to_cell"],
                             date.fromisoformat(r["moved"])) for r in csv.DictReader(handle)]
+
+
+def packed_graph(graph: nx.MultiDiGraph, same_as: list[tuple[str, str]] | None = None
+                 ) -> EvidenceGraph:
+    """``graph`` (every node with a ``type``) as an evidence graph of packed arrays, with the
+    ``same_as`` links (source, target) between its nodes collapsed as a store's are.
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_node("Person:a", type="Person"); g.add_node("Person:b", type="Person")
+    >>> sorted(packed_graph(g, [("Person:b", "Person:a")]))
+    ['Person:a']
+    """
+    ids = sorted(graph)
+    at = {n: i for i, n in enumerate(ids)}
+    edges = sorted(graph.edges(keys=True))
+    return EvidenceGraph(PackedGraph.assemble(
+        ids, [graph.nodes[n]["type"] for n in ids],
+        [{k: v for k, v in graph.nodes[n].items() if k != "type"} for n in ids],
+        [r for _, _, r in edges], np.array([at[s] for s, _, _ in edges], dtype=np.int64),
+        np.array([at[d] for _, d, _ in edges], dtype=np.int64), [{} for _ in edges],
+        [Edge("SAME_AS", s, d, {}) for s, d in same_as or ()],
+        lambda _types, props: [dict(p) for p in props]))

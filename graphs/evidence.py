@@ -44,7 +44,7 @@ from ringmap.graphs.sameas import SameAsGroups, group_role
 if TYPE_CHECKING:  # the store hands its packed graph over: no import at run time
     from ringmap.graphs.store import PackedGraph
 
-__all__ = ["EvidenceGraph", "PairPositions", "adjacent", "edge_values", "edges_among",
+__all__ = ["EvidenceGraph", "FarEnds", "PairPositions", "adjacent", "edge_values", "edges_among",
            "edges_by_rel", "edges_within", "neighbours_by_rel", "node_types", "node_values",
            "nodes_of_type", "packed_of", "pair_positions", "pairs_by_rel", "relationships_at",
            "runs"]
@@ -494,6 +494,32 @@ class _Csr:
         """The relationships at each of ``nodes`` (positions), one node's after another's."""
         found: np.ndarray = self.order[runs(self.start, nodes)]
         return found
+
+
+class FarEnds:
+    """Each node's far ends of some relationships, by node position (a CSR).
+
+    >>> ends = FarEnds(np.array([0, 2, 0]), np.array([1, 0, 2]), 3)
+    >>> ends.of(np.array([0, 2])).tolist()
+    [1, 2, 0]
+    >>> [a.tolist() for a in ends.pairs(np.array([2, 1, 0]))]
+    [[0, 2, 2], [0, 1, 2]]
+    """
+
+    def __init__(self, near: np.ndarray, far: np.ndarray, n: int) -> None:
+        order = np.argsort(near, kind="stable")
+        self.far = far[order]
+        self.start = np.searchsorted(near[order], np.arange(n + 1))
+
+    def of(self, nodes: np.ndarray) -> np.ndarray:
+        """The far ends of the nodes at positions ``nodes`` (repeats kept)."""
+        found: np.ndarray = self.far[runs(self.start, nodes)]
+        return found
+
+    def pairs(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`of`, each far end with the index in ``nodes`` of its near end."""
+        counts = self.start[nodes + 1] - self.start[nodes]
+        return np.repeat(np.arange(len(nodes)), counts), self.of(nodes)
 
 
 def runs(start: np.ndarray, nodes: np.ndarray) -> np.ndarray:

@@ -4,13 +4,11 @@ networkx graph and on an evidence graph of packed arrays alike."""
 from __future__ import annotations
 
 import networkx as nx
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ringmap.graphs.evidence import EvidenceGraph
-from ringmap.graphs.store import PackedGraph
 from ringmap.privacy import ACTING, CONTACTABLE, OWNERSHIP, likely_victims, victim_side
+from ringmap.testing import packed_graph
 
 #: few nodes, so that random links meet the cases the rule tells apart
 _NODES = [("Person:a", "suspect"), ("Person:b", "victim"), ("Person:c", "victim"),
@@ -38,19 +36,6 @@ def _rule(graph: nx.MultiDiGraph) -> tuple[set[str], set[str]]:
     return victims | {d for d, who in owners.items() if who <= victims} | likely, likely
 
 
-def _packed(graph: nx.MultiDiGraph) -> EvidenceGraph:
-    """``graph`` as an evidence graph of packed arrays."""
-    ids = sorted(graph)
-    at = {n: i for i, n in enumerate(ids)}
-    edges = sorted(graph.edges(keys=True))
-    return EvidenceGraph(PackedGraph.assemble(
-        ids, [graph.nodes[n]["type"] for n in ids],
-        [{k: v for k, v in graph.nodes[n].items() if k != "type"} for n in ids],
-        [r for _, _, r in edges], np.array([at[s] for s, _, _ in edges], dtype=np.int64),
-        np.array([at[d] for _, d, _ in edges], dtype=np.int64), [{} for _ in edges], [],
-        lambda _types, props: [dict(p) for p in props]))
-
-
 @settings(max_examples=400)
 @given(st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_RELS),
                           st.sampled_from(_NODES)), max_size=20))
@@ -63,5 +48,5 @@ def test_issue_16_victim_side_on_arrays_is_the_rule(
         graph.add_edge(src, dst, key=rel, type=rel)
     side, likely = _rule(graph)
     assert (victim_side(graph), likely_victims(graph)) == (side, likely)
-    packed = _packed(graph)
+    packed = packed_graph(graph)
     assert (victim_side(packed), likely_victims(packed)) == (side, likely)

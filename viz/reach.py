@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 import networkx as nx
 import numpy as np
@@ -30,7 +31,7 @@ from ringmap.analysis.fx import FxTable
 from ringmap.analysis.report import country_label, money_received
 from ringmap.analysis.victims import Paid, Reached, reached_by_cell
 from ringmap.errors import NotFound
-from ringmap.graphs.evidence import adjacent, pair_positions, runs
+from ringmap.graphs.evidence import FarEnds, adjacent, pair_positions
 from ringmap.graphs.model import CellRecord, Money
 from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
@@ -81,7 +82,7 @@ class _Near:
 
     def __init__(self, graph: nx.MultiDiGraph) -> None:
         found = pair_positions(graph, INFRA_RELS | _EXHIBIT_RELS | _SITE_RELS | {"SEIZED_AT"})
-        self.ids, self.position = found.ids, found.position
+        self.ids, self.position, self.positions_of = found.ids, found.position, found.positions_of
         n = len(found.ids)
 
         def ends(rels: Iterable[str], both: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -96,15 +97,23 @@ class _Near:
         near, far = ends(INFRA_RELS, both=True)
         identifier = found.of_types(*SCHEMA.identifier_types)[far]
         account = found.of_types("Account")[far]
-        self.infra = _Index(near[identifier & ~account], far[identifier & ~account], n)
-        self.infra_accounts = _Index(near[identifier & account], far[identifier & account], n)
+        self.infra = FarEnds(near[identifier & ~account], far[identifier & ~account], n)
+        self.infra_accounts = FarEnds(near[identifier & account], far[identifier & account], n)
         # exhibits seized from (or of) a node; raid sites of a person; where an item was seized
         exhibit, of = ends(_EXHIBIT_RELS, both=False)
-        self.exhibits = _Index(of, exhibit, n)
-        self.seized_at = _Index(*ends({"SEIZED_AT"}, both=True), n)
+        self.exhibits = FarEnds(of, exhibit, n)
+        self.seized_at = FarEnds(*ends({"SEIZED_AT"}, both=True), n)
         near, far = ends(_SITE_RELS, both=True)
         person = found.of_types("Person")[near]
-        self.person_sites = _Index(near[person], far[person], n)
+        self.person_sites = FarEnds(near[person], far[person], n)
+
+    def members(self, cell: CellRecord) -> tuple[list[str], np.ndarray]:
+        """Those of the cell's members the graph holds, in the cell's order, and their
+        positions (looked up in bulk: a test per member grew faster than the case)."""
+        ids = [m.node_id for m in cell.members]
+        at = self.positions_of(ids)
+        held = at >= 0
+        return list(compress(ids, held.tolist())), at[held]
 
     def at(self, members: Iterable[str]) -> np.ndarray:
         """The positions of those of ``members`` the graph holds."""
@@ -124,20 +133,6 @@ class _Near:
     def footprint(self, members: Iterable[str]) -> set[str]:
         """Members plus the identifiers around them (see the module docstring)."""
         return self.named(self.footprint_at(self.at(members)))
-
-
-class _Index:
-    """Each node's far ends of some relationships, by node position (a CSR)."""
-
-    def __init__(self, near: np.ndarray, far: np.ndarray, n: int) -> None:
-        order = np.argsort(near, kind="stable")
-        self.far = far[order]
-        self.start = np.searchsorted(near[order], np.arange(n + 1))
-
-    def of(self, nodes: np.ndarray) -> np.ndarray:
-        """The far ends of the nodes at positions ``nodes`` (repeats kept)."""
-        found: np.ndarray = self.far[runs(self.start, nodes)]
-        return found
 
 
 def cell_of(cells: Iterable[CellRecord]) -> dict[str, str]:
@@ -179,17 +174,14 @@ class CellReach:
         return {cur: round(total, 2) for cur, total in sorted(totals.items())}
 
 
-def _members(graph: nx.MultiDiGraph, cell: CellRecord) -> list[str]:
-    return [m.node_id for m in cell.members if m.node_id in graph]
-
-
 def reach_cells(graph: nx.MultiDiGraph, cells: Sequence[CellRecord],
                 run: Sequence[CellRecord] | None = None) -> list[CellReach]:
     """The reach of each of ``cells``; cards and wallets go to one cell each among the cells
     of ``run`` (default: ``cells``), as in the cell report."""
-    hits = reached_by_cell(graph, {c.cell_id: _members(graph, c) for c in run or cells})
     near = _Near(graph)
-    return [reach(graph, c, hits[c.cell_id], near) for c in cells]
+    members = {c.cell_id: near.members(c) for c in run or cells}  # looked up once
+    hits = reached_by_cell(graph, {cell: ids for cell, (ids, _) in members.items()})
+    return [_reach(c, members[c.cell_id], hits[c.cell_id], near) for c in cells]
 
 
 def reach(graph: nx.MultiDiGraph, cell: CellRecord, hit: Reached,
@@ -198,11 +190,16 @@ def reach(graph: nx.MultiDiGraph, cell: CellRecord, hit: Reached,
     ``hit`` is what it reached among its run's cells (see :func:`reach_cells`), ``near`` the
     graph's index if a caller reaching many cells built it once."""
     near = _Near(graph) if near is None else near
-    members = _members(graph, cell)
-    found = near.footprint_at(near.at(members))
+    return _reach(cell, near.members(cell), hit, near)
+
+
+def _reach(cell: CellRecord, members: tuple[list[str], np.ndarray], hit: Reached,
+           near: _Near) -> CellReach:
+    """:func:`reach` of the cell's ``members`` (:meth:`_Near.members`)."""
+    found = near.footprint_at(members[1])
     exhibits = near.exhibits.of(found)
     sites = np.concatenate((near.person_sites.of(found), near.seized_at.of(exhibits)))
-    return CellReach(cell.cell_id, members, near.named(found), set(hit.victims),
+    return CellReach(cell.cell_id, members[0], near.named(found), set(hit.victims),
                      list(hit.payments), set(hit.cards), sites=near.named(sites),
                      exhibits=near.named(exhibits))
 

@@ -17,6 +17,7 @@ import networkx as nx
 import pytest
 
 from ringmap import privacy
+from ringmap.errors import NotFound
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.schema import SCHEMA
 from ringmap.privacy import Privacy
@@ -46,6 +47,27 @@ def test_packages_read_the_run_and_decide_the_victim_side_once(
     written = export_cells(strikeback, tmp_path / "packages", graph=strikeback.project())
     assert len(written) > 2
     assert calls == {"load_cells": 1, "victim_side": 1}
+
+
+def test_issue_16_one_package_reads_the_run_once(
+        strikeback: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each read of a run validates every cell's report (~2.5 ms a cell): export cell read
+    # the run twice, once for its cell and once for the run's cards
+    calls: list[str] = []
+    load_cells = EmbeddedStore.load_cells
+
+    def counted_load(self: EmbeddedStore, run_id: str, **options: Any) -> Any:
+        calls.append(run_id)
+        return load_cells(self, run_id, **options)
+
+    monkeypatch.setattr(EmbeddedStore, "load_cells", counted_load)
+    run_id, records = select_cells(strikeback, None)
+    calls.clear()
+    written = export_cell(strikeback, records[1].cell_id, tmp_path / "one")
+    assert (written.cell_id, calls) == (records[1].cell_id, [run_id])
+    with pytest.raises(NotFound, match=f"^no cell C999 in the latest cell run {run_id} "):
+        export_cell(strikeback, "C999", tmp_path / "none")
+    assert not (tmp_path / "none").exists()
 
 
 def _walked_reach(graph: nx.MultiDiGraph, members: list[str]) -> tuple[set[str], set[str],

@@ -84,7 +84,15 @@ from ringmap.tabular import write_csv
 from ringmap.viz.brief import Brief, render_brief
 from ringmap.viz.maps import cells_detail_map
 from ringmap.viz.raid import arrest_rows, raid_sites, seize_rows
-from ringmap.viz.reach import CellReach, cell_of, figures, linked, reach_cells, select_cells
+from ringmap.viz.reach import (
+    CellReach,
+    cell_of,
+    figures,
+    linked,
+    named_cells,
+    reach_cells,
+    select_cells,
+)
 from ringmap.viz.render import render_map
 from ringmap.viz.timeline import cell_timeline, timeline_png
 
@@ -484,8 +492,8 @@ def export_cell(store: Store, cell_id: str, out: Path, *, reveal: bool = False,
     Python dicts took 0.17 GB more, at 2.6M rows some 6 GB).
     """
     require_reason(reveal, reason)
-    run_id, records = select_cells(store, [cell_id])
-    _, run = select_cells(store, None)  # money goes to one cell among all of the run's
+    run_id, run = select_cells(store, None)  # money goes to one cell among all of the run's
+    records = named_cells(run_id, run, [cell_id])
     key = load_signing_key()
     graph = store.evidence() if graph is None else graph
     found = reach_cells(graph, records, run)[0]

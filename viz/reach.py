@@ -37,7 +37,7 @@ from ringmap.graphs.schema import SCHEMA
 from ringmap.graphs.store import Store
 
 __all__ = ["INFRA_RELS", "CellReach", "Figures", "cell_of", "figures", "footprint", "linked",
-           "reach", "reach_cells", "select_cells"]
+           "named_cells", "reach", "reach_cells", "select_cells"]
 
 #: Relationships that tie infrastructure to the people and accounts that use it.
 INFRA_RELS = frozenset({"USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
@@ -228,8 +228,9 @@ def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figur
 
 
 def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
-    """The latest cell run's id and its cells (only those named, in that order), without
-    their explanations: no map, timeline or package shows them."""
+    """The latest cell run's id and its cells (only those named, in that order, see
+    :func:`named_cells`), without their explanations: no map, timeline or package shows
+    them."""
     latest = store.latest_cells(explanations=False)
     if latest is None:
         raise NotFound("no cells in this case yet: run cell detection first")
@@ -237,13 +238,19 @@ def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[Ce
     if not records:
         raise NotFound(f"the latest cell run {run.run_id} found no cells (no two agents tied "
                        "closely enough; see ringmap cells)")
-    if only is not None:
-        wanted = list(dict.fromkeys(only))
-        known = {c.cell_id: c for c in records}
-        missing = [c for c in wanted if c not in known]
-        if missing:
-            raise NotFound(f"no cell {', '.join(missing)} in the latest cell run {run.run_id} "
-                           f"(cells: {', '.join(sorted(known)[:10])}"
-                           f"{', …' if len(known) > 10 else ''})")
-        records = [known[c] for c in wanted]
-    return run.run_id, records
+    return run.run_id, records if only is None else named_cells(run.run_id, records, only)
+
+
+def named_cells(run_id: str, records: Sequence[CellRecord], only: Iterable[str]
+                ) -> list[CellRecord]:
+    """Those of the cells ``records`` of the run ``run_id`` that ``only`` names, in that order
+    (a caller that needs the whole run too reads it once: each read validates every cell's
+    report, some 2.5 ms a cell)."""
+    wanted = list(dict.fromkeys(only))
+    known = {c.cell_id: c for c in records}
+    missing = [c for c in wanted if c not in known]
+    if missing:
+        raise NotFound(f"no cell {', '.join(missing)} in the latest cell run {run_id} "
+                       f"(cells: {', '.join(sorted(known)[:10])}"
+                       f"{', …' if len(known) > 10 else ''})")
+    return [known[c] for c in wanted]

@@ -51,7 +51,7 @@ from ringmap.privacy import Privacy, is_victim, mask_value, require_reason, vict
 from ringmap.signing import fingerprint, load_signing_key
 from ringmap.tabular import write_csv
 from ringmap.viz.package import write_package
-from ringmap.viz.reach import cell_of, linked, reach_cells, select_cells
+from ringmap.viz.reach import cell_of, linked, named_cells, reach_cells, select_cells
 from ringmap.viz.render import MapSpec, render_map
 from ringmap.viz.timeline import case_timeline, write_timeline
 from ringmap.viz.world import OFFENDER, victim_map
@@ -98,8 +98,8 @@ def scope_of(store: Store, graph: nx.MultiDiGraph, *, cell: str | None = None,
     if cell is not None and offender is not None:
         raise ConfigError("give --cell or --offender, not both")
     if cell is not None:
-        _, records = select_cells(store, [cell])
-        _, run = select_cells(store, None)  # cards go to one cell among all of the run's
+        run_id, run = select_cells(store, None)  # cards go to one cell among all of the run's
+        records = named_cells(run_id, run, [cell])
         found = reach_cells(graph, records, run)[0]
         return Scope(f"cell {cell}", frozenset(cell_side(graph, found.members)),
                      frozenset(found.victims), tuple(found.payments), _unreported(records))

@@ -323,6 +323,41 @@ def test_cells_are_visible_in_the_graph(neo4j: Neo4jStore) -> None:
         neo4j.save_cells(AnalysisRun(run_id="cells-1"), cells)
 
 
+def test_issue_14_cells_written_a_part_at_a_time_all_or_nothing(
+        neo4j: Neo4jStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 14: a cell run's write-back held every record (explanations and all) to send
+    them in one statement; it sends them a few cells at a time, in one transaction."""
+    neo4j.load_file(_load(), [_rows(1, 7)])
+    monkeypatch.setattr(neo4j_store, "_CELLS_WRITTEN", 2)
+    made: list[str] = []
+    sent: list[list[str]] = []
+    create_cells = neo4j_store._create_cells
+
+    def counted(tx: Any, run_id: str, cells: list[CellRecord]) -> None:
+        sent.append([c.cell_id for c in cells])
+        assert made[-1] == cells[-1].cell_id  # sent before the next cell is made
+        create_cells(tx, run_id, cells)
+
+    def cells(fail: bool = False) -> Iterator[CellRecord]:
+        for n in range(1, 6):
+            if fail and n == 4:
+                raise KeyboardInterrupt
+            made.append(f"C{n:02d}")
+            yield CellRecord(cell_id=made[-1], members=[
+                CellMember(node_id=f"Person:AG-{n}", confidence=1.0)])
+
+    monkeypatch.setattr(neo4j_store, "_create_cells", counted)
+    with pytest.raises(KeyboardInterrupt):
+        neo4j.save_cells(AnalysisRun(run_id="cells-0"), cells(fail=True))
+    assert neo4j.analysis_runs() == [] and neo4j.query("MATCH (c:Cell) RETURN c") == []
+    made.clear()
+    sent.clear()
+    neo4j.save_cells(AnalysisRun(run_id="cells-1"), cells())
+    assert sent == [["C01", "C02"], ["C03", "C04"], ["C05"]]
+    assert [c.cell_id for c in neo4j.load_cells("cells-1")] == made
+    assert len(neo4j.query("MATCH ()-[m:MEMBER_OF]->(:Cell) RETURN m")) == 5
+
+
 # -- connecting: one line, no password --------------------------------------------------------
 
 

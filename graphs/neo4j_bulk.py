@@ -36,7 +36,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from itertools import chain, groupby
+from itertools import chain, groupby, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from ringmap.errors import ConfigError, SchemaError, StoreError, StoreUnavailable
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import encode_props, merge_props
-from ringmap.graphs.model import Batch, FileLoad, IngestRun, Seen, edge_id
+from ringmap.graphs.model import Batch, BatchColumns, FileLoad, IngestRun, Seen, edge_id
 from ringmap.graphs.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -111,13 +111,15 @@ class BulkLoad:
         """Keep the run's latest record for the ledger."""
         self.runs[run.run_id] = run.model_copy()
 
-    def load_file(self, fid: str, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
+    def load_file(self, fid: str, load: FileLoad,
+                  batches: Iterable[Batch | BatchColumns]) -> FileLoad:
         """Merge one file's batches, as the batched loader's transactions would."""
         seq = len(self.loads) + 1
         committed = last = 0
         refs: dict[int, str] = {}
         for batch in batches:
-            self._spill(seq, batch, refs)
+            self._spill(seq, batch if isinstance(batch, BatchColumns) else _columns(batch),
+                        refs)
             last = batch.last_row
             # the references go in chunks where the batched loader's transactions end, so
             # that provenance reads the same few rows either way
@@ -133,51 +135,30 @@ class BulkLoad:
         self.rows += done.read
         return done
 
-    def _spill(self, seq: int, batch: Batch, refs: dict[int, str]) -> None:
-        """One record per node and relationship of the batch, the first of each item with
-        the rows that saw it here."""
-        node_rows, edge_rows = _grouped(batch, refs)
-        order = self._order
-        records = self._nodes.records
-        named: set[str] = set()
-        for node in batch.nodes:
-            if node.type not in SCHEMA.entities:
-                raise SchemaError(f"unknown entity type {node.type!r}")
-            nid = node.id
-            rows = None if nid in named else node_rows.get(nid)
-            named.add(nid)
-            records.append((nid, order, seq, node.type, node.props, rows, "", ""))
-            order += 1
-        if not node_rows.keys() <= named:
-            raise StoreError(f"sighting of an item not in its batch: "
-                             f"{min(node_rows.keys() - named)!r}")
-        ends = self._ends
-        records = self._edges.records
-        keys: dict[str, tuple[str, str, str]] = {}  # id -> type and ends
-        found = 0
-        for edge in batch.edges:
-            if edge.type not in SCHEMA.relationships:
-                raise SchemaError(f"unknown relationship type {edge.type!r}")
-            src, dst = edge.src, edge.dst
-            key, triple = edge_id(edge.type, src, dst), (edge.type, src, dst)
-            known = keys.get(key)
-            if known is None:
-                keys[key] = triple
-            # an id's first record carries its rows (another triple of the same id its own)
-            rows = None if known == triple else edge_rows.get(triple)
-            if rows is not None:
-                found += 1
-            records.append((key, order, seq, edge.type, edge.props, rows, src, dst))
-            order += 1
-            if src not in named:
-                ends.add(src)
-            if dst not in named:
-                ends.add(dst)
-        if found != len(edge_rows):
-            stray = min(edge_id(*key) for key in
-                        edge_rows.keys() - {(e.type, e.src, e.dst) for e in batch.edges})
-            raise StoreError(f"sighting of an item not in its batch: {stray!r}")
-        self._order = order
+    def _spill(self, seq: int, batch: BatchColumns, refs: dict[int, str]) -> None:
+        """One record per node and relationship of the batch (with the rows that saw it),
+        and the references of the rows that saw one."""
+        types, rel_types = batch.types, batch.rel_types
+        if not SCHEMA.entities.keys() >= set(types):
+            bad = next(t for t in types if t not in SCHEMA.entities)
+            raise SchemaError(f"unknown entity type {bad!r}")
+        if not SCHEMA.relationships.keys() >= set(rel_types):
+            bad = next(t for t in rel_types if t not in SCHEMA.relationships)
+            raise SchemaError(f"unknown relationship type {bad!r}")
+        sighted = set().union(*filter(None, batch.node_rows), *batch.rel_rows)
+        refs.update((row, ref) for row, ref in batch.refs.items() if ref and row in sighted)
+        order, nodes, edges = self._order, len(types), len(rel_types)
+        self._nodes.records.extend(zip(
+            batch.ids, range(order, order + nodes), repeat(seq), types, batch.node_props,
+            batch.node_rows, repeat(""), repeat("")))
+        order += nodes
+        sources, targets = batch.sources, batch.targets
+        self._edges.records.extend(zip(
+            map(edge_id, rel_types, sources, targets), range(order, order + edges), repeat(seq),
+            rel_types, batch.rel_props, batch.rel_rows, sources, targets))
+        self._order = order + edges
+        named = set(batch.ids)
+        self._ends.update(set(sources) - named, set(targets) - named)
         self._nodes.check()
         self._edges.check()
 
@@ -218,12 +199,13 @@ class BulkLoad:
 
 
 #: a spilled record: item id, where it came, load number, type, properties, rows that saw
-#: it in its batch (or ``None``), and for a relationship its source and target ids
-_Record = tuple[str, int, int, str, Props, list[int] | None, str, str]
-#: records a run holds before it is sorted and written
-_RUN_RECORDS = 200_000
-#: records per pickled frame of a run or bucket file (what a reader holds of each)
-_FRAME = 512
+#: it in its batch (none: an end seen on no row), and for a relationship its source and target ids
+_Record = tuple[str, int, int, str, Props, list[int], str, str]
+#: records a run of each kind holds before it is sorted and written (about 30 MB)
+_RUN_RECORDS = 50_000
+#: records per pickled frame of a run or bucket file (what the merge holds of each run: at
+#: 10M rows some 200 runs of each kind)
+_FRAME = 256
 #: buckets an item's row goes into by where it came first (each read back whole)
 _BUCKETS = 64
 
@@ -257,26 +239,26 @@ class _Runs:
         return groupby(runs, key=itemgetter(0))
 
 
-def _grouped(batch: Batch, refs: dict[int, str]
-             ) -> tuple[dict[str, list[int]], dict[tuple[str, str, str], list[int]]]:
-    """The rows that saw each node and relationship (by type and ends) of the batch, each
-    in row order, as the ingest engine groups them; the rows' references go into ``refs``."""
-    sightings = batch.sightings
-    if isinstance(sightings, Seen):
-        sighted = set().union(*sightings.nodes.values(), *sightings.edges.values())
-        refs.update((row, ref) for row, ref in sightings.refs.items() if ref and row in sighted)
-        return sightings.nodes, sightings.edges
-    by_item: dict[str, list[int]] = defaultdict(list)
-    for sighting in sightings:
-        by_item[sighting.item].append(sighting.row)
+def _columns(batch: Batch) -> BatchColumns:
+    """A batch of another producer as the ingest engine's columns; with a sighting per item
+    and row (not grouped), an item listed twice has its rows on its first listing."""
+    if isinstance(batch.sightings, Seen):
+        return BatchColumns.of(batch)
+    rows: dict[str, list[int]] = defaultdict(list)
+    refs: dict[int, str] = {}
+    for sighting in batch.sightings:
+        rows[sighting.item].append(sighting.row)
         if sighting.ref:
             refs[sighting.row] = sighting.ref
-    nodes = {node.id: by_item.pop(node.id) for node in batch.nodes if node.id in by_item}
-    edges = {(edge.type, edge.src, edge.dst): by_item.pop(edge.id)
-             for edge in batch.edges if edge.id in by_item}
-    if by_item:
-        raise StoreError(f"sighting of an item not in its batch: {min(by_item)!r}")
-    return nodes, edges
+    nodes, edges = batch.nodes, batch.edges
+    ids = [node.id for node in nodes]
+    node_rows = [rows.pop(nid, []) for nid in ids]
+    rel_rows = [rows.pop(edge.id, []) for edge in edges]
+    if rows:
+        raise StoreError(f"sighting of an item not in its batch: {min(rows)!r}")
+    return BatchColumns(ids, [n.type for n in nodes], [n.props for n in nodes], node_rows,
+                        [e.type for e in edges], [e.src for e in edges], [e.dst for e in edges],
+                        [e.props for e in edges], rel_rows, refs, batch.last_row)
 
 
 def _dump(out: BinaryIO, records: list[Any]) -> None:

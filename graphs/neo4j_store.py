@@ -57,6 +57,7 @@ from ringmap.graphs.codec import (
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
+    BatchColumns,
     CellRecord,
     Counts,
     Edge,
@@ -573,10 +574,14 @@ class Neo4jStore(Store):
         rows = self._read(cypher.FILE_BY_KEY, fid=_file_key(sha256, mapping_digest))
         return _ledger(rows[0]) if rows else None
 
+    def _load(self, load: FileLoad, batches: Iterable[Batch | BatchColumns]) -> FileLoad:
+        if self._bulk is not None:  # the bulk path spills the engine's columns as they are
+            return self._bulk.load_file(_file_key(load.sha256, load.mapping_digest), load,
+                                        batches)
+        return super()._load(load, batches)
+
     def _load_file(self, load: FileLoad, batches: Iterable[Batch]) -> FileLoad:
         fid = _file_key(load.sha256, load.mapping_digest)
-        if self._bulk is not None:
-            return self._bulk.load_file(fid, load, batches)
         begun = self._write(lambda tx: tx.run(
             cypher.FILE_BEGIN, fid=fid, sha256=load.sha256, mapping_digest=load.mapping_digest,
             record=load.model_copy(update={"complete": False}).model_dump_json()).single(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +16,16 @@ import pytest
 from ringmap.errors import StoreError
 from ringmap.graphs import neo4j_bulk
 from ringmap.graphs.codec import merge_props
-from ringmap.graphs.model import Batch, Edge, FileLoad, Grading, Node, Seen, Sighting
+from ringmap.graphs.model import (
+    Batch,
+    BatchColumns,
+    Edge,
+    FileLoad,
+    Grading,
+    Node,
+    Seen,
+    Sighting,
+)
 from ringmap.graphs.neo4j_bulk import BulkLoad, bulk_loading
 from ringmap.graphs.neo4j_store import Neo4jStore
 
@@ -101,14 +110,18 @@ def _batches(f: int) -> Iterator[Batch]:
         yield _batch(f, b)
 
 
-def feed(bulk: Any) -> None:
-    """Load the case's files into ``bulk`` (a :class:`BulkLoad`, of 096a69e or now)."""
+def feed(bulk: Any, columns: bool = False) -> None:
+    """Load the case's files into ``bulk`` (a :class:`BulkLoad`, of 096a69e or now); with
+    ``columns``, the grouped batches as the engine's worker sends them (columns)."""
     for f, (name, grade, day) in enumerate(FILES):
         load = FileLoad(sha256=name.encode().hex().ljust(64, "0")[:64], source_file=name,
                         mapping="m", mapping_digest="d1", run_id="run-1",
                         grading=Grading.parse(grade),
                         ingested_at=datetime(2026, 1, day, tzinfo=UTC), read=BATCHES * ROWS)
-        bulk.load_file(f"file-{f}", load, _batches(f))
+        batches: Iterable[Batch | BatchColumns] = _batches(f)
+        if columns and f < 2:
+            batches = map(BatchColumns.of, _batches(f))
+        bulk.load_file(f"file-{f}", load, batches)
 
 
 def written(bulk: Any, folder: Path) -> dict[str, Any]:
@@ -124,7 +137,8 @@ def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
     """Several loads of the same ids across batches and files, gradings that differ and tie,
     sightings in row order, a relationship seen in every file, a property of two types, a
-    line break: the files are 096a69e's byte for byte, in one run or in many small ones."""
+    line break: the files are 096a69e's byte for byte, in one run or in many small ones (and
+    with the engine's batches as the columns its worker sends)."""
     if small:  # many runs, frames and buckets
         monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
         monkeypatch.setattr(neo4j_bulk, "_FRAME", 3)
@@ -133,7 +147,7 @@ def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
     runs.mkdir()
     out.mkdir()
     bulk = BulkLoad(ROWS * 2, runs)
-    feed(bulk)
+    feed(bulk, columns=small)
     if small:
         assert len(list(runs.glob("*.run"))) > 10
     assert written(bulk, out) == json.loads(EXPECTED.read_text(encoding="utf-8"))

@@ -186,6 +186,34 @@ def test_victim_map_labels_sit_on_a_box_the_arcs_pass_under(store: EmbeddedStore
         assert font["strokeWidth"] >= 0.4 * font["size"] - 0.05, node.id
 
 
+def test_a_cell_too_large_to_read_folds_addresses_one_account_alone_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # at 5,400 cells a cell's raid map drew 463 nodes, 285 of them IP addresses one account
+    # logged in from: the addresses only one node is linked to fold into it, the shared stay
+    case = CaseBuilder()
+    accounts = [case.account("facebook", f"ag{i}.fake") for i in range(2)]
+    shared = case.node("IPAddress", address="203.0.113.1")
+    lone = [case.node("IPAddress", address=f"198.51.100.{i}") for i in range(12)]
+    for account in accounts:
+        case.link("LOGGED_IN_FROM", account, shared)
+    for address in lone:
+        case.link("LOGGED_IN_FROM", accounts[0], address)
+    case.cell("C1", dict.fromkeys(accounts, 0.9))
+    with case.ingest(EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence") as store:
+        assert len(cell_map(store, ["C1"]).nodes) == 15  # small enough: every node drawn
+        monkeypatch.setattr(maps, "_READABLE", 10)
+        spec = cell_map(store, ["C1"])
+    labels = {n.label: n for n in spec.nodes}
+    assert set(labels) == {"ag0.fake", "ag1.fake", "203.0.113.1"}
+    tip = labels["ag0.fake"].title.splitlines()[-1]
+    assert tip.startswith("IP addresses only it is linked to (12): 198.51.100.0, 198.51.100.1")
+    assert tip.endswith("… and 2 more")
+    assert "IP addresses only" not in labels["ag1.fake"].title
+    assert spec.banner is not None and ("12 of the 13 IP addresses, each linked to one node "
+                                        "alone, are folded into it (1 node: ") in spec.banner
+    assert len(spec.edges) == 2
+
+
 def test_entity_map_pseudonymises_victims_unless_revealed(store: EmbeddedStore) -> None:
     spec = entity_map(store, "Account:facebook/ag1.fake", hops=2)
     text = json.dumps([(n.label, n.title) for n in spec.nodes])

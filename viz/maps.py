@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -45,6 +45,7 @@ from ringmap.viz.render import (
     MapEdge,
     MapNode,
     MapSpec,
+    counted,
     render_map,
 )
 from ringmap.viz.render import clip as _clip
@@ -69,6 +70,11 @@ _LABEL_CHARS = 40
 _VALUE_CHARS = 160
 _PROVENANCE_LINES = 3
 _DEGREE = 6.0  # canvas units per degree of latitude/longitude on the victims map
+#: cells drawn in detail with more nodes than this fold each IP address that one node alone
+#: is linked to into that node (its tooltip lists them): at 5,400 cells a cell's raid map drew
+#: 463 nodes, 285 of them addresses one account logged in from, and could not be read
+_READABLE = 200
+_FOLDED_LISTED = 10  # addresses a tooltip names, then a count
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +211,54 @@ def _place(spec: MapSpec, seed: int = 7) -> MapSpec:
     return spec
 
 
-def _detailed(drawer: _Drawer, nodes: Iterable[str]) -> tuple[list[MapNode], list[MapEdge]]:
+def _detailed(drawer: _Drawer, nodes: Iterable[str],
+              folded: Mapping[str, list[str]] | None = None
+              ) -> tuple[list[MapNode], list[MapEdge]]:
+    """``nodes`` and the relationships among them; each node of ``folded`` also names, in
+    its tooltip, the IP addresses folded into it."""
     wanted = sorted(nodes)
     within = edges_among(drawer.graph, wanted)
     drawer.read_ahead([*wanted, *(edge_id(r, s, d) for s, d, r in within)])
     drawn = [drawer.node(n) for n in wanted]
+    for node, drawing in zip(wanted, drawn, strict=True):
+        if folded and node in folded:
+            drawing.title += "\n" + _folded_text(drawer, folded[node])
     edges = [drawer.edge(s, d, r) for s, d, r in within]
     return drawn, edges
+
+
+def _lone_addresses(graph: nx.MultiDiGraph, shown: Iterable[str]) -> dict[str, list[str]]:
+    """The IP addresses among ``shown`` that one other node of them alone is linked to, by
+    that node, in id order.
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_nodes_from(["Account:a", "Account:b"], type="Account")
+    >>> g.add_nodes_from(["IPAddress:1", "IPAddress:2"], type="IPAddress")
+    >>> g.add_edges_from([("Account:a", "IPAddress:1", "LOGGED_IN_FROM"),
+    ...                   ("Account:a", "IPAddress:2", "LOGGED_IN_FROM"),
+    ...                   ("Account:b", "IPAddress:2", "LOGGED_IN_FROM")])
+    [...]
+    >>> _lone_addresses(g, list(g))
+    {'Account:a': ['IPAddress:1']}
+    """
+    ends: dict[str, set[str]] = defaultdict(set)
+    for src, dst, _ in edges_within(graph, shown):
+        ends[src].add(dst)
+        ends[dst].add(src)
+    lone: dict[str, list[str]] = {}
+    for node in sorted(ends):
+        if graph.nodes[node].get("type") == "IPAddress" and len(ends[node]) == 1:
+            (holder,) = ends[node]
+            if graph.nodes[holder].get("type") != "IPAddress":
+                lone.setdefault(holder, []).append(node)
+    return lone
+
+
+def _folded_text(drawer: _Drawer, addresses: list[str]) -> str:
+    named = ", ".join(drawer.label(a) for a in addresses[:_FOLDED_LISTED])
+    more = len(addresses) - _FOLDED_LISTED
+    return _clip(f"IP addresses only it is linked to ({len(addresses):,}): {named}"
+                 + (f" … and {more:,} more" if more > 0 else ""), 2 * _VALUE_CHARS)
 
 
 def _group_edges(collapsed_edges: Mapping[tuple[str, str], Counter[str]],
@@ -315,13 +362,28 @@ def cells_detail_map(store: Store, graph: nx.MultiDiGraph, records: list[CellRec
     drawer = _Drawer(store, graph, privacy, cell_of(records), order)
     legend = [_cells_legend(records, order)]
     if len(shown) <= budget:
-        nodes, edges = _detailed(drawer, shown)
+        folded = _lone_addresses(graph, shown) if len(shown) > _READABLE else {}
+        hidden = {a for found in folded.values() for a in found}
+        drawn = shown - hidden
+        nodes, edges = _detailed(drawer, drawn, folded)
         legend.append(LegendSection("Entities", type_legend(
-            {str(graph.nodes[n].get("type")) for n in shown})))
+            {str(graph.nodes[n].get("type")) for n in drawn})))
         return _place(MapSpec(title, nodes, edges, legend, notes=[
             "Hover a node or edge for its properties, evidence and sources.",
-            "Agents and accounts are coloured by cell."]))
+            "Agents and accounts are coloured by cell."], banner=_folded_banner(
+                graph, shown, hidden, len(folded))))
     return _place(_cell_overview(drawer, reaches, shown, budget, title, legend))
+
+
+def _folded_banner(graph: nx.MultiDiGraph, shown: set[str], hidden: set[str],
+                   holders: int) -> str | None:
+    if not hidden:
+        return None
+    addresses = sum(1 for n in shown if graph.nodes[n].get("type") == "IPAddress")
+    return (f"{len(shown):,} nodes are more than a map shows readably: {len(hidden):,} of "
+            f"the {addresses:,} IP addresses, each linked to one node alone, are folded into "
+            f"it ({counted(holders, 'node')}: hover one for its addresses); the "
+            f"{addresses - len(hidden):,} linked to two or more are drawn.")
 
 
 def _by_city(store: Store, graph: nx.MultiDiGraph, records: list[CellRecord],

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from ringmap.errors import ConfigError, SchemaError, StoreError, StoreUnavailable
+from ringmap.fileio import remove_stale_temporaries, temporary_suffix
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import encode_props, merge_props
 from ringmap.graphs.model import Batch, BatchColumns, FileLoad, IngestRun, Seen, edge_id
@@ -568,6 +569,17 @@ def _refusal(store: Neo4jStore) -> str | None:
     return None
 
 
+def _workspace() -> tempfile.TemporaryDirectory[str]:
+    """A private folder (0700) for the runs and the import files, in ``bulk`` (0700) of the
+    launcher's state folder and named by this process's id: a load killed outright (SIGKILL,
+    a power cut) leaves its folder, gigabytes at national size, and the next bulk load
+    removes it (never a live load's)."""
+    parent = _state_dir() / "bulk"
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_stale_temporaries(parent)
+    return tempfile.TemporaryDirectory(prefix=".load-", suffix=temporary_suffix(), dir=parent)
+
+
 @contextmanager
 def bulk_loading(store: Neo4jStore, wanted: bool | None, size: int) -> Iterator[bool]:
     """Take the bulk path for the loads inside the block when it applies; yields whether.
@@ -589,7 +601,7 @@ def bulk_loading(store: Neo4jStore, wanted: bool | None, size: int) -> Iterator[
         return
     # the runs and the import files go in a private folder (0700), removed however the
     # block ends (Ctrl-C included)
-    with tempfile.TemporaryDirectory(prefix="ringmap-bulk-") as folder:
+    with _workspace() as folder:
         runs = Path(folder) / "runs"
         runs.mkdir(mode=0o700)
         bulk = BulkLoad(store.batch_size, runs)

@@ -4,7 +4,6 @@ the in-memory merge wrote (captured from 096a69e), and leaves no run behind."""
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 
+from ringmap import fileio
 from ringmap.errors import StoreError
 from ringmap.graphs import neo4j_bulk
 from ringmap.graphs.codec import merge_props
@@ -177,7 +177,7 @@ def test_issue_14_no_run_file_is_left_after_a_failure(
         where: str) -> None:
     """An error (or Ctrl-C) while the files load or while the runs merge into the import
     files removes the private folder of runs and import files; the import never runs."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("RINGMAP_NEO4J_HOME", str(tmp_path))
     monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
     monkeypatch.setattr(neo4j_bulk, "_refusal", lambda store: None)
     monkeypatch.setattr(neo4j_bulk, "_import", lambda store, options: pytest.fail("imported"))
@@ -185,7 +185,7 @@ def test_issue_14_no_run_file_is_left_after_a_failure(
     shown = neo4j_bulk._shown
 
     def failing(*args: Any) -> Any:
-        runs = next(tmp_path.glob("ringmap-bulk-*/runs"))
+        runs = next(tmp_path.glob("bulk/.load-*/runs"))
         seen.append(runs)
         assert runs.stat().st_mode & 0o777 == 0o700
         assert list(runs.glob("*.run"))
@@ -200,8 +200,31 @@ def test_issue_14_no_run_file_is_left_after_a_failure(
         assert store._bulk is not None
         feed(store._bulk)
         if where == "load":
-            assert list(next(tmp_path.glob("ringmap-bulk-*/runs")).glob("*.run"))
+            assert list(next(tmp_path.glob("bulk/.load-*/runs")).glob("*.run"))
             raise fault
     assert store._bulk is None
     assert len(seen) == (40 if where == "write" else 0)
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "bulk").iterdir()) == []
+
+
+def test_issue_14_a_killed_bulk_load_leaves_no_folder_for_long(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load killed outright (SIGKILL) cannot remove its folder of runs and import files:
+    the next bulk load removes it, and keeps a live load's."""
+    monkeypatch.setenv("RINGMAP_NEO4J_HOME", str(tmp_path))
+    monkeypatch.setattr(neo4j_bulk, "_refusal", lambda store: None)
+    monkeypatch.setattr(neo4j_bulk, "finish", lambda store, bulk, folder: None)
+    (tmp_path / "bulk").mkdir(mode=0o700)
+    killed = tmp_path / "bulk" / ".load-x1y2z3ab.999999999.tmp"  # no such process
+    live = tmp_path / "bulk" / f".load-a1b2c3d4{fileio.temporary_suffix()}"
+    for folder in (killed, live):
+        (folder / "runs").mkdir(parents=True)
+        (folder / "runs" / "nodes-0.run").write_bytes(b"\x80")
+    store = cast(Neo4jStore, SimpleNamespace(batch_size=ROWS, _bulk=None))
+    with bulk_loading(store, True, 0) as bulk:
+        assert bulk and not killed.exists() and live.exists()
+        mine = store._bulk
+        assert mine is not None and mine.folder.parent.name.endswith(
+            fileio.temporary_suffix())
+        assert mine.folder.parent.stat().st_mode & 0o777 == 0o700
+    assert sorted((tmp_path / "bulk").iterdir()) == [live]

@@ -214,6 +214,17 @@ def test_a_cell_too_large_to_read_folds_addresses_one_account_alone_used(
     assert len(spec.edges) == 2
 
 
+def test_a_cell_map_draws_the_exhibits_that_tie_its_raid_sites(store: EmbeddedStore) -> None:
+    # a raid site where only a seized exhibit ties the cell stood alone on its raid map (two
+    # of cell C0065's three sites at 5,400 cells): the exhibits are drawn, with their links
+    spec = cell_map(store, ["C2"])
+    labels = {n.id: n.label for n in spec.nodes}
+    ends = {(labels[e.src], labels[e.dst]) for e in spec.edges}
+    assert ("EX-2", "Taguig <img src=x onerror=window.__x=1>") in ends  # SEIZED_AT
+    assert ("EX-2", "Maria Santos") in ends  # SEIZED_FROM
+    assert "EX-1" not in labels.values()  # cell C1's
+
+
 def test_entity_map_pseudonymises_victims_unless_revealed(store: EmbeddedStore) -> None:
     spec = entity_map(store, "Account:facebook/ag1.fake", hops=2)
     text = json.dumps([(n.label, n.title) for n in spec.nodes])

@@ -349,13 +349,19 @@ def cell_map(
     return cells_detail_map(store, graph, records, reaches, privacy, title, budget)
 
 
+def _drawn(reach: CellReach) -> set[str]:
+    """What a cell's map draws: its footprint, its raid sites and the exhibits that tie the
+    sites to it (without them a site where only an exhibit ties the cell stood alone)."""
+    return reach.footprint | reach.sites | reach.exhibits
+
+
 def cells_detail_map(store: Store, graph: nx.MultiDiGraph, records: list[CellRecord],
                      reaches: list[CellReach], privacy: Privacy, title: str,
                      budget: int = DEFAULT_BUDGET) -> MapSpec:
     """``records`` in detail (see :func:`cell_map`), from their ``reaches`` and the
     ``privacy`` a caller drawing many cells computed once: only the cells' footprints and
     their sightings are read."""
-    shown = {n for r in reaches for n in r.footprint | r.sites}
+    shown = {n for r in reaches for n in _drawn(r)}
     if len(shown) > budget and len(records) > MOST_CELLS:
         return _by_city(store, graph, records, reaches, privacy, title)
     order = {c.cell_id: i for i, c in enumerate(records)}
@@ -405,7 +411,7 @@ def _cell_overview(drawer: _Drawer, reaches: list[CellReach], shown: set[str], b
     first: dict[str, str] = {}
     several: set[str] = set()
     for r in reaches:
-        for n in r.footprint | r.sites:
+        for n in _drawn(r):
             held = first.setdefault(n, r.cell_id)
             if held != r.cell_id:
                 several.add(n)

@@ -235,12 +235,20 @@ class BatchColumns:
         seen = batch.sightings
         if not isinstance(seen, Seen):
             raise TypeError("only a batch whose sightings are grouped (Seen) has columns")
+        rows_of = seen.nodes.get
+        return cls.with_rows(batch, [rows_of(n.id) or [] for n in batch.nodes],
+                             list(seen.edges.values()), seen.refs)
+
+    @classmethod
+    def with_rows(cls, batch: Batch, node_rows: list[list[int]], rel_rows: list[list[int]],
+                  refs: dict[int, str]) -> BatchColumns:
+        """The columns of ``batch``'s nodes and relationships, with the rows that saw each
+        (in the order of its nodes and of its relationships) and the rows' references."""
         nodes, edges = batch.nodes, batch.edges
-        ids, rows_of = [n.id for n in nodes], seen.nodes.get
-        return cls(ids, [n.type for n in nodes], [n.props for n in nodes],
-                   [rows_of(i) or [] for i in ids], [e.type for e in edges],
-                   [e.src for e in edges], [e.dst for e in edges], [e.props for e in edges],
-                   list(seen.edges.values()), seen.refs, batch.last_row)
+        return cls([n.id for n in nodes], [n.type for n in nodes], [n.props for n in nodes],
+                   node_rows, [e.type for e in edges], [e.src for e in edges],
+                   [e.dst for e in edges], [e.props for e in edges], rel_rows, refs,
+                   batch.last_row)
 
     def batch(self) -> Batch:
         """The batch again, with a node, relationship and :class:`Seen` as :meth:`of` read."""

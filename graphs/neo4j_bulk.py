@@ -251,15 +251,11 @@ def _columns(batch: Batch) -> BatchColumns:
         rows[sighting.item].append(sighting.row)
         if sighting.ref:
             refs[sighting.row] = sighting.ref
-    nodes, edges = batch.nodes, batch.edges
-    ids = [node.id for node in nodes]
-    node_rows = [rows.pop(nid, []) for nid in ids]
-    rel_rows = [rows.pop(edge.id, []) for edge in edges]
+    node_rows = [rows.pop(node.id, []) for node in batch.nodes]
+    rel_rows = [rows.pop(edge.id, []) for edge in batch.edges]
     if rows:
         raise StoreError(f"sighting of an item not in its batch: {min(rows)!r}")
-    return BatchColumns(ids, [n.type for n in nodes], [n.props for n in nodes], node_rows,
-                        [e.type for e in edges], [e.src for e in edges], [e.dst for e in edges],
-                        [e.props for e in edges], rel_rows, refs, batch.last_row)
+    return BatchColumns.with_rows(batch, node_rows, rel_rows, refs)
 
 
 def _dump(out: BinaryIO, records: list[Any]) -> None:

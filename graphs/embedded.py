@@ -851,12 +851,13 @@ class EmbeddedStore(Store):
         return [AnalysisRun.model_validate_json(r[0]) for r in self._db.execute(
             "SELECT record FROM analysis_runs WHERE kind=? ORDER BY seq", (kind,))]
 
-    def load_cells(self, run_id: str, *, explanations: bool = True,
+    def load_cells(self, run_id: str, *, explanations: bool = True, reports: bool = True,
                    cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
         where, params = ((_OF_RUN, (run_id,)) if cell_ids is None
                          else (_OF_IDS, (run_id, json.dumps(list(cell_ids)))))
-        return [CellRecord.model_validate_json(r[0]) for r in self._db.execute(
-            (_CELLS if explanations else _CELLS_UNEXPLAINED).format(where), params)]
+        read = CellRecord.model_validate_json if reports else CellRecord.sketched
+        return [read(r[0]) for r in self._db.execute(
+            (_CELLS if explanations and reports else _CELLS_UNEXPLAINED).format(where), params)]
 
     # -- named queries ---------------------------------------------------------------------
     def named_rows(

@@ -1041,9 +1041,10 @@ class Neo4jStore(Store):
         return [AnalysisRun.model_validate_json(r["record"]) for r in
                 self._read(cypher.ANALYSIS_RUNS, kind=kind)]
 
-    def load_cells(self, run_id: str, *, explanations: bool = True,
+    def load_cells(self, run_id: str, *, explanations: bool = True, reports: bool = True,
                    cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
-        read = CellRecord.model_validate_json if explanations else CellRecord.unexplained
+        read = (CellRecord.sketched if not reports else
+                CellRecord.model_validate_json if explanations else CellRecord.unexplained)
         wanted = None if cell_ids is None else list(dict.fromkeys(cell_ids))
 
         def work(tx: ManagedTransaction) -> list[CellRecord]:

@@ -479,7 +479,7 @@ class Store(ABC):
         """Analysis runs of a kind, oldest first."""
 
     @abstractmethod
-    def load_cells(self, run_id: str, *, explanations: bool = True,
+    def load_cells(self, run_id: str, *, explanations: bool = True, reports: bool = True,
                    cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
         """The cells of one analysis run, ordered by cell id; with ``cell_ids``, only those
         of them that the run has.
@@ -487,7 +487,10 @@ class Store(ABC):
         Without ``explanations`` every member's explanation is left empty and never built: a
         large run's explanations are most of its saved records (at 5,400 cells about 3.7 GB
         as objects), and maps, timelines and packages show none. Whoever needs them for every
-        cell reads them a few cells at a time by ``cell_ids``.
+        cell reads them a few cells at a time by ``cell_ids``. Without ``reports`` (and
+        without explanations) each cell is read as :meth:`CellRecord.sketched`: its report's
+        figures instead of the report, all that the overview and victims maps draw (whole
+        reports were about 0.23 MB a cell as objects).
         """
 
     # -- named queries ---------------------------------------------------------------------
@@ -595,14 +598,15 @@ class Store(ABC):
         return found
 
     @final
-    def latest_cells(self, *, explanations: bool = True
+    def latest_cells(self, *, explanations: bool = True, reports: bool = True
                      ) -> tuple[AnalysisRun, list[CellRecord]] | None:
-        """The most recent cell-detection run and its cells (``explanations`` as for
-        :meth:`load_cells`), if any."""
+        """The most recent cell-detection run and its cells (``explanations`` and ``reports``
+        as for :meth:`load_cells`), if any."""
         runs = self.analysis_runs("cells")
         if not runs:
             return None
-        return runs[-1], self.load_cells(runs[-1].run_id, explanations=explanations)
+        return runs[-1], self.load_cells(runs[-1].run_id, explanations=explanations,
+                                         reports=reports)
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,29 @@ def test_issue_16_cells_read_back_without_explanations(any_store: Store) -> None
     assert latest is not None and latest[1] == bare
 
 
+def test_issue_16_cells_read_back_with_only_the_figures_maps_draw(any_store: Store) -> None:
+    """issue 16: the overview and victims maps read each cell's figures, not its report
+    (whole reports were 0.14 GB of the maps' 0.48 GB at 600 cells on Neo4j)."""
+    report = a_report(persons=["Person:AG-9"], victims=3, victims_by_country={"GB": 2, "US": 1})
+    cells = [CellRecord(cell_id="C01", members=[CellMember(
+        node_id="Person:AG-9", confidence=0.5, explanation=[Tie(
+            kind="Phone", identifier="Phone:+639171234567", label=HOSTILE, weight=1.0,
+            shared_by=2, in_cell=2)])], summary=report),
+        CellRecord(cell_id="C02", members=[CellMember(node_id="Person:AG-2", confidence=1.0)])]
+    any_store.save_cells(AnalysisRun(run_id="cells-1", params={}), cells)
+    sketched = any_store.load_cells("cells-1", explanations=False, reports=False)
+    assert [(c.cell_id, c.members, c.summary) for c in sketched] == [
+        ("C01", [CellMember(node_id="Person:AG-9", confidence=0.5)], None),
+        ("C02", cells[1].members, None)]
+    figures = sketched[0].figures
+    assert figures is not None and sketched[1].figures is None
+    assert (figures.agents, figures.victims, figures.victims_by_country, figures.money) == (
+        report.agents, report.victims, report.victims_by_country, report.money)
+    assert "figures" not in sketched[0].model_dump()  # a view of the report, never saved
+    latest = any_store.latest_cells(explanations=False, reports=False)
+    assert latest is not None and latest[1] == sketched
+
+
 def test_issue_14_cells_read_by_their_ids(any_store: Store) -> None:
     """issue 14: `cells --members` reads every member's explanation a few cells at a time,
     not the whole run at once (0.26 GB at 600 cells)."""

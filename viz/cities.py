@@ -155,8 +155,9 @@ def _grey(share: float) -> str:
 
 
 def _agents(graph: nx.MultiDiGraph, reach: CellReach, record: CellRecord) -> int:
-    if record.summary is not None:
-        return record.summary.agents
+    report = record.summary or record.figures
+    if report is not None:
+        return report.agents
     return sum(1 for m in reach.members if graph.nodes[m].get("type") == "Person")
 
 

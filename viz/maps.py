@@ -330,7 +330,8 @@ def cell_map(
     if latest is not None and cells is None:
         run_id, records = latest
     else:
-        (run_id, records), reaches = select_cells(store, cells), None
+        # the figures of each cell's report, not the report: a map draws no more of it
+        (run_id, records), reaches = select_cells(store, cells, reports=False), None
     # read from the packed arrays, not built as Python dicts (6 GB at 2.6M rows)
     graph = store.evidence() if graph is None else graph
     reaches = reach_cells(graph, records) if reaches is None else reaches
@@ -521,7 +522,7 @@ def entity_map(
         raise ConfigError("the node budget must be at least 1")
     centre = resolve(store, key)
     context, distance, truncated = _neighbourhood(store, centre, hops, 20 * budget)
-    latest = store.latest_cells(explanations=False)
+    latest = store.latest_cells(explanations=False, reports=False)
     records = latest[1] if latest is not None else []
     order = {c.cell_id: i for i, c in enumerate(records)}
     drawer = _Drawer(store, context, Privacy.for_graph(context, reveal=reveal),

@@ -215,9 +215,9 @@ class Figures:
 
 
 def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figures:
-    """The cell report's figures; for a cell saved without a report, the same counted from
-    ``graph``."""
-    report = cell.summary
+    """The cell report's figures (of its report, or as read without it: ``figures``); for a
+    cell saved without a report, the same counted from ``graph``."""
+    report = cell.summary or cell.figures
     if report is not None:
         return Figures(report.victims, report.victims_by_country, report.money, "cell report")
     counted: dict[str, int] = defaultdict(int)
@@ -227,11 +227,12 @@ def figures(graph: nx.MultiDiGraph, found: CellReach, cell: CellRecord) -> Figur
                    money_received(graph, found.payments, FxTable.load()), "traced evidence")
 
 
-def select_cells(store: Store, only: Iterable[str] | None) -> tuple[str, list[CellRecord]]:
+def select_cells(store: Store, only: Iterable[str] | None, *, reports: bool = True
+                 ) -> tuple[str, list[CellRecord]]:
     """The latest cell run's id and its cells (only those named, in that order, see
     :func:`named_cells`), without their explanations: no map, timeline or package shows
-    them."""
-    latest = store.latest_cells(explanations=False)
+    them; without ``reports``, with only their figures (see :meth:`Store.load_cells`)."""
+    latest = store.latest_cells(explanations=False, reports=reports)
     if latest is None:
         raise NotFound("no cells in this case yet: run cell detection first")
     run, records = latest

@@ -736,7 +736,7 @@ def victim_map(store: Store, *, graph: nx.MultiDiGraph | None = None,
     graph = store.evidence() if graph is None else graph
     table, _ = country_table()
     if cells is None:
-        latest = store.latest_cells(explanations=False)
+        latest = store.latest_cells(explanations=False, reports=False)  # figures drawn
         cells, reaches = (latest[1] if latest is not None else []), None
     records: list[CellRecord] = cells
     order = {c.cell_id: i for i, c in enumerate(records)}

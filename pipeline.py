@@ -185,11 +185,12 @@ def _cells(store: Store, settings: CellSettings, evidence: nx.MultiDiGraph, engi
     except AnalysisError as exc:
         summary.cells_note = exc.one_line()
         return []
-    saved = write_cells(store, result, privacy=privacy)
+    # kept for the maps, timelines and packages that follow
+    saved = write_cells(store, result, privacy=privacy, keep=True)
     rows = saved.rows()
     summary.cells_run = saved.run.run_id
-    summary.cells = rows[: len(saved.records)]
-    summary.unassigned_agents = rows[len(saved.records):]
+    summary.cells = rows[: len(saved.cells)]
+    summary.unassigned_agents = rows[len(saved.cells):]
     summary.unassigned = len(result.unassigned)
     summary.infrastructure = saved.run.summary["infrastructure"]
     if not saved.records:

@@ -4,8 +4,8 @@
 the provenance rows (file, row, reference, grading) that saw it, read through an
 :class:`EvidenceReader` within a budget of store lookups. :func:`write_cells` explains every
 cell of a :class:`~ringmap.analysis.cells.CellsResult`, builds each cell's report
-(:mod:`ringmap.analysis.report`) and saves the run with its parameters through
-``Store.save_cells``, where ``ringmap cell``, maps, exports and queries read it.
+(:mod:`ringmap.analysis.report`) as its part is saved, and saves the run with its parameters
+through ``Store.save_cells``, where ``ringmap cell``, maps, exports and queries read it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import networkx as nx
 from ringmap.analysis.cells import Cell, CellsResult
 from ringmap.analysis.report import (
     Labels,
+    Reporter,
     UnassignedAgent,
-    build_reports,
     cell_rows,
     disputed_roles,
     holdings_by_cell,
@@ -243,42 +243,46 @@ _PART = 5_000
 
 @dataclass(frozen=True)
 class SavedCells:
-    """A detection run as saved: the run, its cells with their reports but without their
-    explanations (the store has them, :meth:`Store.load_cells`: a large run's explanations
-    are never all held at once), the agents in no cell."""
+    """A detection run as saved: the run, each cell's row (:func:`cell_rows`), the agents in
+    no cell, and the cells with their reports but without their explanations only when the
+    caller kept them (``keep``: the store has them all, :meth:`Store.load_cells`; a large
+    run's reports, like its explanations, are never all held unless asked for)."""
 
     run: AnalysisRun
-    records: list[CellRecord]
+    cells: list[dict[str, Any]]
     unassigned: list[UnassignedAgent]
+    records: list[CellRecord]
+    """The cells as saved, without their explanations, if kept; else empty."""
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per cell, then one per agent in no cell (:data:`CELL_COLUMNS`)."""
-        return ([cell_rows(r.cell_id, r.summary) for r in self.records]
-                + [unassigned_row(a) for a in self.unassigned])
+        return [*self.cells, *(unassigned_row(a) for a in self.unassigned)]
 
 
 def write_cells(store: Store, result: CellsResult, run_id: str | None = None,
-                privacy: Privacy | None = None) -> SavedCells:
-    """Explain, report and save a detection run; returns it as saved.
+                privacy: Privacy | None = None, *, keep: bool = False) -> SavedCells:
+    """Explain, report and save a detection run; returns it as saved, its cells' records
+    only if ``keep`` (see :class:`SavedCells`).
 
     ``privacy`` is :meth:`Privacy.for_graph` of the run's evidence graph if the caller made
     it already, as ``ringmap run`` does once for its cells, maps and packages (at 5,400 cells
     it takes about 20 s).
     """
     with paused_gc():
-        return _write_cells(store, result, run_id, privacy)
+        return _write_cells(store, result, run_id, privacy, keep)
 
 
 def _write_cells(store: Store, result: CellsResult, run_id: str | None,
-                 privacy: Privacy | None) -> SavedCells:
+                 privacy: Privacy | None, keep: bool) -> SavedCells:
     # the one privacy rule: likely victims (contacted accounts of no known user) included
     privacy = Privacy.for_graph(result.agents.evidence) if privacy is None else privacy
     # counted and labelled once for both the reports and the explanations
     labels = Labels(privacy, result.agents.evidence)
     holdings = holdings_by_cell(result)
     held = result.agents.holdings()
-    reports = build_reports(result, privacy, disputed=disputed_roles(store, privacy),
-                            labels=labels, holdings=holdings, units_held=held)
+    # each cell's report made as its part is saved: all of them at once grew with the case
+    reporter = Reporter(result, privacy, disputed=disputed_roles(store, privacy),
+                        labels=labels, holdings=holdings, units_held=held)
     evidence = EvidenceReader(store, privacy, result.settings.evidence_per_tie,
                               result.settings.evidence_lookups, graph=result.agents.evidence)
     created = utcnow()
@@ -302,29 +306,35 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None,
             "seconds": result.timings,
         },
     )
-    kept: list[CellRecord] = []  # as returned: without their explanations
+    rows: list[dict[str, Any]] = []  # each cell's row, as returned
+    kept: list[CellRecord] = []  # as returned if asked for: without their explanations
 
     def explained() -> Iterator[CellRecord]:
-        """The cells with their explanations, a part at a time, as the store saves them."""
-        part: list[tuple[Cell, dict[str, list[dict[str, Any]]]]] = []
+        """The cells with their explanations and reports, a part at a time, as the store
+        saves them."""
+        part: list[tuple[int, dict[str, list[dict[str, Any]]]]] = []
         evidence.deferring()
         for i, cell in enumerate(result.cells):
-            part.append((cell, explain_members(result, cell, evidence, held,
-                                               holdings[0].get(i, {}), labels)))
+            part.append((i, explain_members(result, cell, evidence, held,
+                                            holdings[0].get(i, {}), labels)))
             if len(evidence.deferred or ()) < _PART and i + 1 < len(result.cells):
                 continue
             evidence.resolve()  # the ties' rows are filled in only now: build the ties after
-            for done, why in part:
+            for index, why in part:
+                done = result.cells[index]
+                report = reporter.cell(index)
+                rows.append(cell_rows(done.cell_id, report))
                 members = sorted(done.members.items())
-                kept.append(CellRecord(
-                    cell_id=done.cell_id,
-                    members=[built(CellMember, node_id=m, confidence=float(c), explanation=[])
-                             for m, c in members],
-                    summary=reports.cells[done.cell_id]))
-                yield kept[-1].model_copy(update={"members": [
+                if keep:
+                    kept.append(CellRecord(
+                        cell_id=done.cell_id,
+                        members=[built(CellMember, node_id=m, confidence=float(c),
+                                       explanation=[]) for m, c in members],
+                        summary=report))
+                yield CellRecord(cell_id=done.cell_id, members=[
                     built(CellMember, node_id=m, confidence=float(c),
                           explanation=[built(Tie, **t) for t in why.get(m, [])])
-                    for m, c in members]})
+                    for m, c in members], summary=report)
             part = []
             evidence.deferring()
         evidence.deferred = None
@@ -333,4 +343,4 @@ def _write_cells(store: Store, result: CellsResult, run_id: str | None,
                                    if evidence.exhausted else "complete")
 
     store.save_cells(run, explained())
-    return SavedCells(run, kept, reports.unassigned)
+    return SavedCells(run, rows, reporter.unassigned(), kept)

@@ -53,9 +53,9 @@ from ringmap.graphs.model import (
 from ringmap.graphs.store import Store
 from ringmap.privacy import Privacy
 
-__all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Labels", "Reports", "UnassignedAgent",
-           "build_reports", "cell_rows", "country_label", "disputed_roles", "holdings_by_cell",
-           "money_received", "unassigned_row"]
+__all__ = ["CELL_COLUMNS", "UNKNOWN_COUNTRY", "Labels", "Reporter", "Reports",
+           "UnassignedAgent", "build_reports", "cell_rows", "country_label", "disputed_roles",
+           "holdings_by_cell", "money_received", "unassigned_row"]
 
 _INFRA_KINDS = ("Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
                 "FinancialAccount", "IdDocument")
@@ -336,6 +336,67 @@ def _agent_side(result: CellsResult) -> frozenset[str]:
                       *(a for accounts in agents.accounts.values() for a in accounts)})
 
 
+class Reporter:
+    """What the reports of a run's cells share, worked out once; each cell's report made when
+    asked (:meth:`cell`), so that a caller saving them as it goes never holds them all (at
+    national size every report of a run at once is gigabytes, issue 14).
+
+    Parameters are those of :func:`build_reports`.
+    """
+
+    def __init__(
+        self, result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
+        disputed: Mapping[str, DisputedRole] | None = None, labels: Labels | None = None,
+        holdings: tuple[dict[int, dict[str, int]], dict[str, list[str]]] | None = None,
+        units_held: Mapping[int, list[str]] | None = None,
+    ) -> None:
+        self.result = result
+        self.fx = fx or FxTable.load()
+        self.disputed = disputed or {}
+        evidence = result.agents.evidence
+        self.labels = Labels(privacy, evidence) if labels is None else labels
+        self.links = Links(evidence)  # the cells and the agents in none read each node once
+        # a victim's or payer's country, looked up once for the whole run
+        self.country = cache(partial(country_label, evidence, links=self.links))
+        self.everyone = _agent_side(result)
+        self.brokers = _brokers(result)
+        self.held, self.spread = holdings_by_cell(result) if holdings is None else holdings
+        self.outsiders = _outsiders(
+            result, self.labels, self.held,
+            result.agents.holdings() if units_held is None else units_held)
+        self.hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells},
+                                    self.everyone, self.links)
+
+    def cell(self, index: int) -> CellReport:
+        """The report of the run's cell ``index``, made once: what it reached is let go once
+        its report has it (issue 16)."""
+        cell = self.result.cells[index]
+        return _cell_report(
+            self.result, cell, self.labels, self.country, self.held[index], self.spread,
+            self.hits.pop(cell.cell_id), self.brokers[index], self.outsiders[index], self.fx,
+            [self.disputed[m] for m in sorted(cell.members) if m in self.disputed])
+
+    def unassigned(self) -> list[UnassignedAgent]:
+        """The agents in no cell, by node id, each with the cells it is tied to."""
+        result, evidence = self.result, self.result.agents.evidence
+        tied: dict[str, list[str]] = defaultdict(list)
+        for i, cell in enumerate(result.cells):  # as each cell's report lists them
+            for outsider in self.outsiders.get(i, ()):
+                tied[outsider.node].append(cell.cell_id)
+        unassigned = []
+        for v, unit in enumerate(result.agents.units):
+            if result.membership[v] >= 0:
+                continue
+            accounts = result.agents.accounts.get(unit, [])
+            hit = reached(evidence, [unit, *accounts], self.everyone, self.links)
+            unassigned.append(UnassignedAgent(
+                node=unit, accounts=accounts, victims=len(hit.victims),
+                victims_by_country=_by_country(self.country, hit.victims),
+                money=money_received(evidence, hit.payments, self.fx, self.country),
+                tied_to=tied[unit]))
+        return sorted(unassigned, key=lambda a: a.node)
+
+
 def build_reports(
     result: CellsResult, privacy: Privacy, fx: FxTable | None = None,
     disputed: Mapping[str, DisputedRole] | None = None, labels: Labels | None = None,
@@ -348,44 +409,12 @@ def build_reports(
 
     ``labels`` (of ``result``'s evidence graph, by ``privacy``), ``holdings``
     (:func:`holdings_by_cell`) and ``units_held`` (:meth:`AgentGraph.holdings`) are passed in
-    by a caller that uses them too.
+    by a caller that uses them too. A caller that saves the reports as they are made uses
+    :class:`Reporter` instead.
     """
-    fx = fx or FxTable.load()
-    disputed = disputed or {}
-    evidence = result.agents.evidence
-    labels = Labels(privacy, evidence) if labels is None else labels
-    links = Links(evidence)  # the cells and the agents in none read each node once
-    # a victim's or payer's country, looked up once for the whole run
-    country = cache(partial(country_label, evidence, links=links))
-    everyone = _agent_side(result)
-    brokers = _brokers(result)
-    held, spread = holdings_by_cell(result) if holdings is None else holdings
-    outsiders = _outsiders(result, labels, held,
-                           result.agents.holdings() if units_held is None else units_held)
-    hits = reached_by_cell(evidence, {c.cell_id: c.members for c in result.cells}, everyone,
-                           links)
-    # what a cell reached is let go once its report has it: the run's reaches and its
-    # reports are not held at once (issue 16)
-    cells = {cell.cell_id: _cell_report(
-        result, cell, labels, country, held[i], spread, hits.pop(cell.cell_id), brokers[i],
-        outsiders[i], fx,
-        [disputed[m] for m in sorted(cell.members) if m in disputed])
-        for i, cell in enumerate(result.cells)}
-    tied: dict[str, list[str]] = defaultdict(list)
-    for cell_id, report in cells.items():
-        for outsider in report.unassigned:
-            tied[outsider.node].append(cell_id)
-    unassigned = []
-    for v, unit in enumerate(result.agents.units):
-        if result.membership[v] >= 0:
-            continue
-        accounts = result.agents.accounts.get(unit, [])
-        hit = reached(evidence, [unit, *accounts], everyone, links)
-        unassigned.append(UnassignedAgent(
-            node=unit, accounts=accounts, victims=len(hit.victims),
-            victims_by_country=_by_country(country, hit.victims),
-            money=money_received(evidence, hit.payments, fx, country), tied_to=tied[unit]))
-    return Reports(cells, sorted(unassigned, key=lambda a: a.node))
+    reporter = Reporter(result, privacy, fx, disputed, labels, holdings, units_held)
+    cells = {cell.cell_id: reporter.cell(i) for i, cell in enumerate(result.cells)}
+    return Reports(cells, reporter.unassigned())
 
 
 def disputed_roles(store: Store, privacy: Privacy) -> dict[str, DisputedRole]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import chain, repeat
 from typing import Any
@@ -111,13 +111,13 @@ def cells_command(
         result = (detect_cells_gds(store, settings, ties=ties) if chosen == "gds"
                   else detect_cells(store, settings))
         saved = write_cells(store, result)
-        counts.update({"cells": len(saved.records), "units": len(result.agents.units),
+        counts.update({"cells": len(saved.cells), "units": len(result.agents.units),
                        "unassigned": len(result.unassigned)})
         if members:  # printed a cell at a time as its members are read
-            _emit_members(store, saved, fmt)
+            _emit_members(store, saved, (m for c in result.cells for m in c.members), fmt)
     if not members:
         emit(saved.rows(), fmt, CELL_COLUMNS)
-    click.echo(f"run {saved.run.run_id}: {len(saved.records)} cells, "
+    click.echo(f"run {saved.run.run_id}: {len(saved.cells)} cells, "
                f"{len(result.unassigned)} unassigned, "
                f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
 
@@ -179,17 +179,18 @@ def _role(record: CellRecord, member: str, type_: str | None) -> str:
 _CELLS_READ = 50
 
 
-def _every_member(store: Store, saved: SavedCells
+def _every_member(store: Store, saved: SavedCells, members: Iterable[str]
                   ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Each saved cell's id and its members' rows (:data:`_MEMBERS_COLUMNS`), ids as exports
     show them, in cell order: read a few cells at a time, since every member's explanation of
-    a large run is more than the rest of the run together (0.26 GB at 600 cells)."""
-    ids = [m.node_id for r in saved.records for m in r.members]
+    a large run is more than the rest of the run together (0.26 GB at 600 cells), and every
+    cell's report grows with the run as well. ``members`` are those of every cell."""
     # the victim side asked once for every member: once per cell it was 84% of the time of
     # `cells --members` (600 cells: 600 queries, each as slow as the one for all of them)
-    privacy = Privacy(victims=store.victim_side(ids))
-    for start in range(0, len(saved.records), _CELLS_READ):
-        part = [r.cell_id for r in saved.records[start:start + _CELLS_READ]]
+    privacy = Privacy(victims=store.victim_side(members))
+    cell_ids = [row["cell"] for row in saved.cells]
+    for start in range(0, len(cell_ids), _CELLS_READ):
+        part = cell_ids[start:start + _CELLS_READ]
         found = {r.cell_id: r for r in store.load_cells(saved.run.run_id, cell_ids=part)}
         for cell_id in part:  # as saved: the run's cells were written just now
             record = found[cell_id]
@@ -198,17 +199,18 @@ def _every_member(store: Store, saved: SavedCells
                             for row in _member_rows(store, record, privacy)]
 
 
-def _emit_members(store: Store, saved: SavedCells, fmt: Format) -> None:
+def _emit_members(store: Store, saved: SavedCells, members: Iterable[str], fmt: Format
+                  ) -> None:
     """Print ``saved``'s rows with their members (JSON) or every member's row (``fmt``
     csv), a cell at a time (:func:`_every_member`)."""
-    listed = _every_member(store, saved)
+    listed = _every_member(store, saved, members)
     if fmt == "csv":
         emit_pieces(({"cell": cell, **row} for cell, rows in listed for row in rows), fmt,
                     ["cell", *_MEMBERS_COLUMNS])
         return
     rows = saved.rows()  # every cell's row in cell order, then the agents in no cell
-    members = chain((found for _cell, found in listed), repeat([]))
-    emit_pieces(({**row, "members": next(members)} for row in rows), "json",
+    each = chain((found for _cell, found in listed), repeat([]))
+    emit_pieces(({**row, "members": next(each)} for row in rows), "json",
                 list(dict.fromkeys(key for row in rows for key in (*row, "members"))))
 
 

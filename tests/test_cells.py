@@ -313,7 +313,7 @@ def stored(tmp_path: Path) -> EmbeddedStore:
 
 def test_write_back_round_trip_with_explanations(stored: EmbeddedStore, tmp_path: Path) -> None:
     result = detect_cells(stored, FAST)
-    saved_cells = write_cells(stored, result)
+    saved_cells = write_cells(stored, result, keep=True)
     run, records = saved_cells.run, saved_cells.records
     latest = stored.latest_cells()
     assert latest is not None

@@ -129,7 +129,7 @@ def test_cells_treat_a_merged_pair_as_one_agent(tmp_path: Path) -> None:
     assert [sorted(c.members) for c in together.cells] == [sorted([ids["a"], ids["c"], ids["d"]])]
     # the raid package lists the group once, with every reference it holds
     saved = write_cells(store, together)
-    export_cell(store, saved.records[0].cell_id, tmp_path / "package")
+    export_cell(store, saved.cells[0]["cell"], tmp_path / "package")
     with (tmp_path / "package" / "persons.csv").open(encoding="utf-8", newline="") as handle:
         persons = {r["id"]: r for r in csv.DictReader(handle)}
     assert ids["b"] not in persons and persons[ids["a"]]["same_as"] == ids["b"]

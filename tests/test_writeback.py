@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from ringmap.analysis import explain
 from ringmap.analysis.cells import CellSettings, detect_cells
 from ringmap.analysis.explain import write_cells
+from ringmap.analysis.report import Reporter, cell_rows
 from ringmap.graphs.embedded import EmbeddedStore
-from ringmap.graphs.model import EvidenceRow, Tie, built
+from ringmap.graphs.model import AnalysisRun, CellRecord, CellReport, EvidenceRow, Tie, built
 from ringmap.privacy import Privacy
 from ringmap.tests.cells_synth import planted_case
 from ringmap.tests.test_package_reads import _files
@@ -54,9 +56,9 @@ def test_issue16_a_run_explained_and_saved_in_parts_is_saved_as_in_one(
         EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
     for lookups in (5, 10_000):  # the lookup budget spent part-way, and never
         result = detect_cells(store, CellSettings(runs=1, evidence_lookups=lookups))
-        whole = write_cells(store, result, run_id=f"whole-{lookups}")
+        whole = write_cells(store, result, run_id=f"whole-{lookups}", keep=True)
         monkeypatch.setattr(explain, "_PART", 1)  # a part per cell
-        parts = write_cells(store, result, run_id=f"parts-{lookups}")
+        parts = write_cells(store, result, run_id=f"parts-{lookups}", keep=True)
         monkeypatch.undo()
         assert len(whole.records) > 1
         assert [r.model_dump_json() for r in store.load_cells(whole.run.run_id)] == [
@@ -71,7 +73,7 @@ def test_issue16_packages_of_the_cells_handed_back_are_those_of_the_cells_read_b
     # reading every cell back with its explanations was most of what packages added
     store = planted_case(3, seed=4, noise=0.2).builder.ingest(
         EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
-    saved = write_cells(store, detect_cells(store, CellSettings(runs=1)))
+    saved = write_cells(store, detect_cells(store, CellSettings(runs=1)), keep=True)
     graph = store.evidence()
     read_back = export_cells(store, tmp_path / "read", graph=graph, workers=1)
 
@@ -83,3 +85,40 @@ def test_issue16_packages_of_the_cells_handed_back_are_those_of_the_cells_read_b
                           latest=(saved.run.run_id, saved.records))
     assert [(p.cell_id, p.rows) for p in handed] == [(p.cell_id, p.rows) for p in read_back]
     assert _files(tmp_path / "held") == _files(tmp_path / "read")
+
+
+def test_issue_14_each_report_is_made_as_its_part_is_saved_and_none_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 14: every cell's report was built before the first was saved, and every one
+    kept for the caller, gigabytes at national size; now a part's reports are made as it is
+    saved and `ringmap cells` keeps only each cell's row."""
+    store = planted_case(3, seed=4, noise=0.2).builder.ingest(
+        EmbeddedStore(tmp_path / "case.db"), tmp_path / "evidence")
+    result = detect_cells(store, CellSettings(runs=1))
+    made: list[str] = []
+    report = Reporter.cell
+
+    def cell(self: Reporter, index: int) -> CellReport:
+        made.append(result.cells[index].cell_id)
+        return report(self, index)
+
+    monkeypatch.setattr(Reporter, "cell", cell)
+    saving = EmbeddedStore.save_cells
+    made_when_saved: list[list[str]] = []
+
+    def save_cells(self: EmbeddedStore, run: AnalysisRun, cells: Iterable[CellRecord]
+                   ) -> None:
+        def counted() -> Iterator[CellRecord]:
+            for cell in cells:
+                made_when_saved.append(list(made))
+                yield cell
+        saving(self, run, counted())
+
+    monkeypatch.setattr(EmbeddedStore, "save_cells", save_cells)
+    monkeypatch.setattr(explain, "_PART", 1)  # a part per cell
+    saved = write_cells(store, result)
+    ids = [c.cell_id for c in result.cells]
+    assert len(ids) > 1 and made_when_saved == [ids[: n + 1] for n in range(len(ids))]
+    assert saved.records == []
+    assert saved.cells == [cell_rows(r.cell_id, r.summary)
+                           for r in store.load_cells(saved.run.run_id, explanations=False)]

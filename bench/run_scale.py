@@ -106,9 +106,13 @@ def child(case: Path, work: Path, until: str = STAGES[-1]) -> None:
     def write_back() -> None:
         # as ringmap run: the privacy policy made once, for the cells and the cell map, where
         # the tree takes it
+        # and the cells saved kept for the maps and packages, where the tree keeps them only
+        # when asked
         if "privacy" in inspect.signature(write_cells).parameters:
             state["privacy"] = Privacy.for_graph(state["graph"])
-        saved = write_cells(store, state["result"], **_taken(write_cells, state, "privacy"))
+        state["keep"] = True
+        saved = write_cells(store, state["result"],
+                            **_taken(write_cells, state, "privacy", "keep"))
         state["records"], state["run_id"] = saved.records, saved.run.run_id
 
     def maps() -> None:

@@ -57,7 +57,7 @@ import numpy as np
 import phonenumbers
 
 from ringmap.errors import ConfigError
-from ringmap.graphs.evidence import node_values, pair_positions
+from ringmap.graphs.evidence import pair_positions
 from ringmap.graphs.normalise import luhn_valid, mask_pan
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
@@ -323,12 +323,8 @@ class _Side:
         found = pair_positions(graph, (*OWNERSHIP, "CONTACTED", *ACTING))
         self.ids = found.ids
         n = len(found.ids)
-        self.victim, suspect = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-        for node, role in node_values(graph, "Person", "role"):
-            at = found.position(node)
-            if at is not None and role in (VICTIM, Role.SUSPECT):
-                (self.victim if role == VICTIM else suspect)[at] = True
-
+        self.victim = found.having("Person", "role", {VICTIM})
+        suspect = found.having("Person", "role", {Role.SUSPECT})
         self.owner, self.owned_item = found.ends(OWNERSHIP)
         by_person = found.of_types("Person")[self.owner]
         owned, agents, acting = (np.zeros(n, dtype=bool) for _ in range(3))

@@ -54,7 +54,6 @@ from ringmap.graphs.evidence import (
     FarEnds,
     adjacent,
     neighbours_by_rel,
-    node_values,
     pair_positions,
 )
 from ringmap.graphs.schema import Role
@@ -188,10 +187,7 @@ class _Arrays:
         self.ids, self.positions_of, n = found.ids, found.positions_of, len(found.ids)
         self.person, self.account = found.of_types("Person"), found.of_types("Account")
         self.contactable, self.money = found.of_types(*_CONTACTABLE), found.of_types(*_MONEY)
-        self.victim = np.zeros(n, dtype=bool)
-        victims = self.positions_of(node for node, role in node_values(graph, "Person", "role")
-                                    if role == Role.VICTIM)
-        self.victim[victims[victims >= 0]] = True
+        self.victim = found.having("Person", "role", {Role.VICTIM})
 
         def ends(rel: str, out: bool) -> FarEnds:
             src, dst = found.ends((rel,))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from ringmap.analysis import projection
@@ -32,6 +33,7 @@ from ringmap.graphs.evidence import (
     node_types,
     node_values,
     nodes_of_type,
+    pair_positions,
     pairs_by_rel,
     relationships_at,
 )
@@ -83,6 +85,11 @@ def _reads(graph: nx.MultiDiGraph) -> dict[str, Any]:
         "persons": [(n, dict(a)) for n, a in nodes_of_type(graph, "Person")],
         # one property of every node or relationship of a type, decoded in bulk (issue 16)
         "roles": list(node_values(graph, "Person", "role", "")),
+        # read once per graph by the victim side and the reach of cells (issue 16)
+        "having": [sorted(found.ids[i] for i in np.flatnonzero(
+            found.having("Person", "role", roles)).tolist())
+            for found in [pair_positions(graph, ())]
+            for roles in ({"victim"}, {"suspect", "mule"}, {None}, set())],
         "values": [edge_values(graph, rel, key) for rel, key in (
             ("CONTACTED", "count"), ("USES", "first_seen"), ("NAMES", "role"))],
         # a reach's and a map's reads (issue 16: from the arrays, no attribute objects)
@@ -162,6 +169,33 @@ def test_issue_16_edges_among_a_few_nodes_read_from_their_own_relationships(
     assert any(edges_among(projected, p) for p in picks)
     for pick in picks:
         assert edges_among(evidence, pick) == edges_among(projected, pick), pick
+
+
+def test_issue_16_persons_roles_decoded_once_for_the_victim_side_and_the_reach(
+        tmp_path: Path) -> None:
+    # an export reads every person's role for its privacy policy and again for the reach
+    # of the run's cells: 1.1 CPU-s each at 5,400 cells; the graph decodes them once
+    from dataclasses import replace
+
+    from ringmap.analysis.victims import reached_by_cell
+    from ringmap.graphs.embedded import EmbeddedStore
+    from ringmap.privacy import Privacy
+
+    store = _merged_case(EmbeddedStore(tmp_path / "case.db"), tmp_path)
+    packed = store.packed()
+    decoded: list[str] = []
+
+    def counted(types: Any, raw: Any) -> list[dict[str, Any]]:
+        decoded.extend(types)
+        return packed.decode(types, raw)
+
+    roles = list(node_values(EvidenceGraph(replace(packed, decode=counted)), "Person", "role"))
+    once, decoded[:] = decoded.count("Person"), []
+    evidence = EvidenceGraph(replace(packed, decode=counted))
+    privacy = Privacy.for_graph(evidence)
+    reached_by_cell(evidence, {"C1": [n for n, role in roles if role == "suspect"][:5]})
+    assert decoded.count("Person") == once  # the roles read once, for both
+    assert privacy == Privacy.for_graph(store.evidence())
 
 
 def test_issue_16_evidence_graph_is_read_only(tmp_path: Path) -> None:

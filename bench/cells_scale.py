@@ -22,6 +22,9 @@ Columns:
 - ``keyplayers``: strength, betweenness and PageRank of every member in its cell;
 - ``cpu``: CPU time of this process for projection + detection + key players (the Neo4j
   server's CPU is not in it);
+- ``server_cpu``: the tools/neo4j-dev server's CPU time over the same span, where a GDS engine
+  does its work (its pid file in ``RINGMAP_NEO4J_HOME``; 0 when unknown; the ``python`` row:
+  the idle server's);
 - ``rss_load_mb`` / ``rss_peak_mb``: resident memory of this process after loading and at
   the end;
 - ``ari``: agreement of a GDS engine's cells with the Python engine's (goal >= 0.99).
@@ -67,6 +70,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     from ringmap.analysis.cells import CellSettings, edge_reliability, find_cells
     from ringmap.analysis.gds import Ties, detection, key_players
     from ringmap.analysis.keyplayers import centralities
+    from ringmap.bench._common import server_cpu
     from ringmap.graphs.embedded import EmbeddedStore
     from ringmap.graphs.store import open_store
 
@@ -77,7 +81,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
         reliability, _grading = edge_reliability(store)
         loaded = time.perf_counter()
     rss_load = _rss_mb()
-    cpu = time.process_time()
+    cpu, served = time.process_time(), server_cpu()
     if engine.startswith("gds"):
         ties: Ties = "python" if engine == "gds-py" else "database"
         with open_store(neo4j_uri=os.environ["NEO4J_URI"]) as server:
@@ -91,7 +95,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
         for cell in result.cells:
             centralities(result.agents.graph, cell.units)
     ranked = time.perf_counter() - clock
-    cpu = time.process_time() - cpu
+    cpu, served = time.process_time() - cpu, server_cpu() - served
     labels.write_text(json.dumps(result.membership))
     seconds = result.timings
     return {
@@ -105,7 +109,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
         "detection_s": round(seconds["resolution"] + seconds["consensus"], 2),
         "keyplayers_s": round(ranked, 2),
         "total_s": round(sum(seconds.values()) + ranked, 2),
-        "cpu_s": round(cpu, 2),
+        "cpu_s": round(cpu, 2), "server_cpu_s": round(served, 2),
         "rss_load_mb": rss_load, "rss_peak_mb": _rss_mb(),
     }
 
@@ -167,7 +171,8 @@ def main() -> int:
             rows.append(row)
     _common.emit(rows, ["cells", "engine", "links", "units", "ties", "cells_found", "load_s",
                         "projection_s", "engine_s", "detection_s", "keyplayers_s", "total_s",
-                        "cpu_s", "rss_load_mb", "rss_peak_mb", "ari", "load_avg"], args.json)
+                        "cpu_s", "server_cpu_s", "rss_load_mb", "rss_peak_mb", "ari",
+                        "load_avg"], args.json)
     big = [r for r in rows if r["links"] >= GOAL_LINKS]
     slow = any(r["projection_s"] + r["engine_s"] + r["detection_s"] > GOAL_SECONDS for r in big)
     apart = any(r.get("ari", 1.0) < GOAL_ARI for r in rows)

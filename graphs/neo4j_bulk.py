@@ -30,6 +30,7 @@ import heapq
 import math
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import tempfile
@@ -149,19 +150,16 @@ class BulkLoad:
         sighted = set().union(*filter(None, batch.node_rows), *batch.rel_rows)
         refs.update((row, ref) for row, ref in batch.refs.items() if ref and row in sighted)
         order, nodes, edges = self._order, len(types), len(rel_types)
-        self._nodes.records.extend(zip(
-            batch.ids, range(order, order + nodes), repeat(seq), types, batch.node_props,
-            batch.node_rows, repeat(""), repeat("")))
+        self._nodes.add(batch.ids, range(order, order + nodes), repeat(seq, nodes), types,
+                        batch.node_props, batch.node_rows)
         order += nodes
         sources, targets = batch.sources, batch.targets
-        self._edges.records.extend(zip(
-            map(edge_id, rel_types, sources, targets), range(order, order + edges), repeat(seq),
-            rel_types, batch.rel_props, batch.rel_rows, sources, targets))
+        self._edges.add(map(edge_id, rel_types, sources, targets), range(order, order + edges),
+                        repeat(seq, edges), rel_types, batch.rel_props, batch.rel_rows,
+                        sources, targets)
         self._order = order + edges
         named = set(batch.ids)
         self._ends.update(set(sources) - named, set(targets) - named)
-        self._nodes.check()
-        self._edges.check()
 
     def _refs(self, seq: int, first: int, last: int, refs: Mapping[int, str]) -> None:
         if refs:
@@ -172,15 +170,18 @@ class BulkLoad:
     # -- import files ----------------------------------------------------------------------
     def write(self, folder: Path) -> list[str]:
         """Write the import files into ``folder``; the importer's options that read them."""
+        loads = {seq: record for seq, record in self.loads.values()}
+        with _Buckets(self.folder, self._order) as buckets:
+            return self._write(_Files(folder, buckets), loads)
+
+    def _write(self, files: _Files, loads: Mapping[int, FileLoad]) -> list[str]:
         from ringmap.graphs.neo4j_store import _label
 
-        loads = {seq: record for seq, record in self.loads.values()}
-        files = _Files(folder, _Buckets(self.folder, self._order))
         ends = self._ends
         for node_id, group in self._nodes.merged():
             type_name, stated, sightings, order = _fold(list(group))
             ends.discard(node_id)
-            files.add(order, ("nodes", type_name, (type_name,)), node_id, None,
+            files.add(order, ("nodes", type_name, (type_name,)), (_cell(node_id),),
                       _shown(type_name, stated, loads), stated, sightings)
         for _key, group in self._edges.merged():
             records = list(group)
@@ -194,50 +195,59 @@ class BulkLoad:
             if missing:
                 raise StoreError(f"relationship {type_name} from {src} to {dst} "
                                  f"joins a node that does not exist: {missing[0]}")
-            files.add(order, ("relationships", type_name, (source, target)), src, dst,
-                      _shown(type_name, stated, loads), stated, sightings)
+            files.add(order, ("relationships", type_name, (source, target)),
+                      (_cell(src), _cell(dst)), _shown(type_name, stated, loads), stated,
+                      sightings)
         return files.close()
 
 
 #: a spilled record: item id, where it came, load number, type, properties, rows that saw
-#: it in its batch (none: an end seen on no row), and for a relationship its source and target ids
-_Record = tuple[str, int, int, str, Props, list[int], str, str]
+#: it in its batch (none: an end seen on no row), and for a relationship its source and
+#: target ids
+_Record = tuple[Any, ...]
 #: records a run of each kind holds before it is sorted and written (about 30 MB)
 _RUN_RECORDS = 50_000
-#: records per pickled frame of a run or bucket file (what the merge holds of each run: at
-#: 10M rows some 200 runs of each kind)
-_FRAME = 256
+#: records per frame of a run or bucket file, pickled as columns (what the merge holds of
+#: each run: at 10M rows some 200 runs of each kind)
+_FRAME = 512
 #: buckets an item's row goes into by where it came first (each read back whole)
 _BUCKETS = 64
-
-
 class _Runs:
-    """The records of one kind (nodes or relationships), spilled in runs sorted by id."""
+    """The records of one kind (nodes or relationships) as columns, spilled in runs sorted
+    by id."""
 
     def __init__(self, folder: Path, name: str) -> None:
         self.folder, self.name = folder, name
-        self.records: list[_Record] = []
+        self.columns: list[list[Any]] = []
         self.paths: list[Path] = []
 
-    def check(self) -> None:
-        """Spill the records when a run is full."""
-        if len(self.records) >= _RUN_RECORDS:
+    def add(self, *columns: Iterable[Any]) -> None:
+        """Take a batch's records, a column each; spill them when a run is full."""
+        if not self.columns:
+            self.columns = [[] for _column in columns]
+        for mine, more in zip(self.columns, columns, strict=True):
+            mine.extend(more)
+        if len(self.columns[0]) >= _RUN_RECORDS:
             self.spill()
 
     def spill(self) -> None:
-        if self.records:
-            self.records.sort(key=itemgetter(0))  # stable: an item's records stay in order
+        if self.columns and self.columns[0]:
+            ids = self.columns[0]
+            by_id = sorted(range(len(ids)), key=ids.__getitem__)  # stable: records in order
             path = self.folder / f"{self.name}-{len(self.paths)}.run"
             with path.open("wb") as out:
-                _dump(out, self.records)
+                for start in range(0, len(by_id), _FRAME):
+                    picked = by_id[start:start + _FRAME]
+                    _dump(out, [list(map(column.__getitem__, picked))
+                                for column in self.columns])
             self.paths.append(path)
-            self.records = []
+            self.columns = []
 
     def merged(self) -> Iterator[tuple[str, Iterator[_Record]]]:
         """Each item's id and records, in the order they came, the items by id."""
         self.spill()
-        runs = heapq.merge(*map(_records, self.paths), key=itemgetter(0))
-        return groupby(runs, key=itemgetter(0))
+        # (id, where it came) orders the records: the properties are never compared
+        return groupby(heapq.merge(*map(_records, self.paths)), key=itemgetter(0))
 
 
 def _columns(batch: Batch) -> BatchColumns:
@@ -258,17 +268,18 @@ def _columns(batch: Batch) -> BatchColumns:
     return BatchColumns.with_rows(batch, node_rows, rel_rows, refs)
 
 
-def _dump(out: BinaryIO, records: list[Any]) -> None:
-    for start in range(0, len(records), _FRAME):
-        pickle.dump(records[start:start + _FRAME], out, protocol=pickle.HIGHEST_PROTOCOL)
+def _dump(out: BinaryIO, frame: list[Any]) -> None:
+    """Write one frame: the columns of some records."""
+    pickle.dump(frame, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _records(path: Path) -> Iterator[Any]:
-    """The records of a file written by :func:`_dump`, in order."""
-    return chain.from_iterable(_frames(path))
+def _records(path: Path) -> Iterator[_Record]:
+    """The records of a run, in order."""
+    return chain.from_iterable(zip(*frame, strict=True) for frame in _frames(path))
 
 
 def _frames(path: Path) -> Iterator[list[Any]]:
+    """The frames of a file written by :func:`_dump`, in order."""
     with path.open("rb") as stream:
         while True:
             try:
@@ -287,7 +298,7 @@ def _fold(records: list[_Record]) -> tuple[str, dict[int, Props], list[int], int
         return first[3], {seq: first[4]}, [base | row for row in rows or ()], first[1]
     stated: dict[int, Props] = {}
     sightings: list[int] = []
-    for _id, _order, seq, _type_name, props, rows, _src, _dst in records:
+    for _id, _order, seq, _type_name, props, rows, *_ends in records:
         mine = stated.get(seq)
         if mine is None:
             stated[seq] = dict(props)
@@ -300,14 +311,15 @@ def _fold(records: list[_Record]) -> tuple[str, dict[int, Props], list[int], int
 
 
 def _shown(type_name: str, stated: dict[int, Props],
-           loads: Mapping[int, FileLoad]) -> tuple[Props, dict[str, str]]:
-    """The values an item shows (as the batched loader sets them) and the import type of
-    each datetime among them."""
+           loads: Mapping[int, FileLoad]) -> tuple[Props, cypher.Shape]:
+    """The values an item shows (as the batched loader sets them) and the value kind of
+    each of its schema properties (see :func:`ringmap.graphs.neo4j_store._to_neo`)."""
     from ringmap.graphs.neo4j_store import _shown, _to_neo
 
-    values, extra, shape = _to_neo(type_name, _shown(stated, loads))
-    kinds = {name: _KIND[kind] for name, kind in shape if kind != "v"}
-    return {**values, **extra}, kinds
+    # one load's statement: the values it states (``_to_neo`` leaves the nulls out)
+    props = next(iter(stated.values())) if len(stated) == 1 else _shown(stated, loads)
+    values, extra, shape = _to_neo(type_name, props)
+    return ({**values, **extra} if extra else values), shape
 
 
 _KIND = {"v": "", "dt": "datetime", "ldt": "localdatetime"}
@@ -346,24 +358,25 @@ def _cell(value: Any) -> str:
     return repr(value)
 
 
-#: an item's row on its way to an import file: where it came first, its file (kind, type
-#: and ends) and shape (by number), and its fields: ids, its values in its shape's order,
-#: sightings, statements and an empty field (what a column it lacks reads)
-_Row = tuple[int, int, int, tuple[str, ...]]
+#: an item's fields on their way to an import file: its ids, its values in its shape's
+#: order, sightings and statements; joined into its line where its values are all written
+#: quoted or as one token (:func:`_split` finds them again)
+_Fields = tuple[str, ...]
+_Row = str | _Fields
 #: an item's property names with each value's importer type and datetime kind (or "")
 _Shape = tuple[tuple[str, str, str], ...]
 _Key = tuple[str, str, tuple[str, ...]]
-_Pick = Callable[[tuple[str, ...]], tuple[str, ...]]
+_Pick = Callable[[_Fields], _Fields]
 
 
 class _Buckets:
-    """Rows put aside by where their item came first (one file per range), read back in
-    that order, one bucket in memory at a time."""
+    """Rows (an item's form and fields) put aside by where their item came first (one file
+    per range, frames of columns), read back in that order, one bucket in memory at a time."""
 
     def __init__(self, folder: Path, count: int) -> None:
         self.folder = folder
         self.span = max(1, -(-count // _BUCKETS))
-        self.frames: dict[int, list[_Row]] = defaultdict(list)
+        self.frames: dict[int, tuple[list[int], list[int], list[_Row]]] = {}
         self.files: dict[int, BinaryIO] = {}
 
     def __enter__(self) -> _Buckets:
@@ -373,34 +386,46 @@ class _Buckets:
         for out in self.files.values():
             out.close()
 
-    def add(self, row: _Row) -> None:
-        bucket = row[0] // self.span
-        frame = self.frames[bucket]
-        frame.append(row)
-        if len(frame) >= _FRAME:
+    def add(self, order: int, form: int, fields: _Row) -> None:
+        bucket = order // self.span
+        frame = self.frames.get(bucket)
+        if frame is None:
+            frame = self.frames[bucket] = ([], [], [])
+        orders, forms, rows = frame
+        orders.append(order)
+        forms.append(form)
+        rows.append(fields)
+        if len(orders) >= _FRAME:
             self._flush(bucket)
 
     def _flush(self, bucket: int) -> None:
         out = self.files.get(bucket)
         if out is None:
             out = self.files[bucket] = self._path(bucket).open("wb")
-        _dump(out, self.frames.pop(bucket))
+        _dump(out, list(self.frames.pop(bucket)))
 
     def _path(self, bucket: int) -> Path:
         return self.folder / f"bucket-{bucket}.run"
 
-    def rows(self) -> Iterator[_Row]:
-        """Every row, by where its item came first."""
+    def rows(self) -> Iterator[tuple[int, _Row]]:
+        """Every row's form and fields, by where its item came first."""
         for bucket in list(self.frames):
             self._flush(bucket)
         for out in self.files.values():
             out.close()
         for bucket in sorted(self.files):
             path = self._path(bucket)
-            rows: list[_Row] = list(_records(path))
+            orders: list[int] = []
+            forms: list[int] = []
+            rows: list[_Row] = []
+            for frame_orders, frame_forms, frame_rows in _frames(path):
+                orders += frame_orders
+                forms += frame_forms
+                rows += frame_rows
             path.unlink()
-            rows.sort(key=itemgetter(0))
-            yield from rows
+            by_order = sorted(range(len(orders)), key=orders.__getitem__)
+            yield from zip(map(forms.__getitem__, by_order), map(rows.__getitem__, by_order),
+                            strict=True)
 
 
 class _Files:
@@ -411,72 +436,88 @@ class _Files:
     def __init__(self, folder: Path, buckets: _Buckets) -> None:
         self.folder = folder
         self.buckets = buckets
-        self.keys: dict[_Key, int] = {}
-        # by key number: each shape's number by its names, value classes and datetime kinds
-        # (what decides its importer types), and each numbered shape
-        self.found: list[dict[tuple[tuple[str, ...], tuple[Any, ...], tuple[Any, ...]], int]] = []
-        self.shapes: list[list[_Shape]] = []
+        self.keys: dict[_Key, int] = {}  # each file key's number
+        # each form's number by its file key and its names, value classes and value kinds
+        # (what decides its importer types); each form's key number and shape (by name),
+        # what sorts its values by name and whether its rows go joined
+        self.found: dict[tuple[_Key, tuple[str, ...], tuple[Any, ...], cypher.Shape], int] = {}
+        self.forms: list[tuple[int, _Shape]] = []
+        self.layouts: list[tuple[Callable[[list[str]], tuple[str, ...]] | None, bool]] = []
 
-    def add(self, order: int, key: _Key, start: str, end: str | None,
-            shown: tuple[Props, dict[str, str]], stated: dict[int, Props],
+    def add(self, order: int, key: _Key, ids: tuple[str, ...],
+            shown: tuple[Props, cypher.Shape], stated: dict[int, Props],
             sightings: list[int]) -> None:
         values, kinds = shown
-        number = self.keys.get(key)
-        if number is None:
-            number = self.keys[key] = len(self.shapes)
-            self.found.append({})
-            self.shapes.append([])
         classes: tuple[Any, ...] = tuple(map(type, values.values()))
         if list in classes:  # a list's importer type is its items'
             classes = tuple(map(_type, values.values()))
-        found = self.found[number]
-        seen = (tuple(values), classes, tuple(kinds.items()))
-        shape = found.get(seen)
-        if shape is None:
-            shape = found[seen] = len(found)
-            self.shapes[number].append(tuple((name, _type(value), kinds.get(name, ""))
-                                             for name, value in values.items()))
-        self.buckets.add((order, number, shape,
-                          (_cell(start) if end is None else f"{_cell(start)},{_cell(end)}",
-                           *['"' + v.replace('"', '""') + '"' if type(v) is str else _cell(v)
-                             for v in values.values()],
-                           f'"{_ARRAY.join(map(str, sightings))}"', _statements(stated), "")))
+        seen = (key, tuple(values), classes, kinds)
+        form = self.found.get(seen)
+        if form is None:
+            form = self.found[seen] = self._form(key, values, kinds, classes)
+        cells = ['"' + v.replace('"', '""') + '"' if type(v) is str else _cell(v)
+                 for v in values.values()]
+        by_name, joined = self.layouts[form]
+        fields = (*ids, *(cells if by_name is None else by_name(cells)),
+                  f'"{_ARRAY.join(map(str, sightings))}"', _statements(stated))
+        self.buckets.add(order, form, ",".join(fields) if joined else fields)
+
+    def _form(self, key: _Key, values: Props, kinds: cypher.Shape,
+              classes: tuple[Any, ...]) -> int:
+        """Number a new form of the file ``key``: its shape, its values' order by name, and
+        whether its values are all written quoted or as one token (its rows go joined)."""
+        datetimes = {name: _KIND[kind] for name, kind in kinds}
+        shape = [(name, _type(value), datetimes.get(name, "")) for name, value in values.items()]
+        by_name = sorted(range(len(shape)), key=lambda n: shape[n][0])
+        self.forms.append((self.keys.setdefault(key, len(self.keys)),
+                           tuple(shape[n] for n in by_name)))
+        self.layouts.append((None if by_name == sorted(by_name) else itemgetter(*by_name),
+                             _PLAIN.issuperset(classes)))
+        return len(self.forms) - 1
 
     def close(self) -> list[str]:
         options: list[str] = []
         files: list[_File] = []
-        by_shape: dict[tuple[int, int], tuple[_File, _Pick]] = {}
+        by_key: list[list[tuple[int, _Shape]]] = [[] for _key in self.keys]
+        for form, (number, shape) in enumerate(self.forms):
+            by_key[number].append((form, shape))
+        by_form: dict[int, tuple[_File, _Pick, bool]] = {}
         with ExitStack() as stack:
             for n, key in enumerate(sorted(self.keys)):
                 kind, type_name, ends = key
-                number = self.keys[key]
-                shapes = self.shapes[number]
+                forms = by_key[self.keys[key]]
                 types: dict[str, set[str]] = defaultdict(set)
-                for shape in shapes:
+                for _form, shape in forms:
                     for name, found, datetime_kind in shape:
                         types[name].add(datetime_kind or found)
                 mixed = sorted(name for name, found in types.items() if len(found) > 1)
-                groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
-                for shape_number, shape in enumerate(shapes):
+                groups: dict[tuple[tuple[str, str], ...], list[tuple[int, _Shape]]]
+                groups = defaultdict(list)
+                for form, shape in forms:
                     typed = {name: found for name, found, _kind in shape}
-                    signature = tuple((m, typed[m]) for m in mixed if m in typed)
-                    groups[signature].append(shape_number)
+                    groups[tuple((m, typed[m]) for m in mixed if m in typed)].append(
+                        (form, shape))
                 for g, signature in enumerate(sorted(groups)):
                     fixed = dict(signature)
                     members = groups[signature]
-                    columns = sorted({name for shape_number in members
-                                      for name, _f, _k in shapes[shape_number]})
+                    columns = sorted({name for _form, shape in members
+                                      for name, _f, _k in shape})
                     header = [f"{c}:{fixed.get(c) or next(iter(types[c]))}" for c in columns]
                     path = self.folder / f"{kind}-{n}-{g}.csv"
                     file = stack.enter_context(_File(path, kind, ends, header))
                     files.append(file)
                     options.append(f"--{kind}={type_name}={path}")
-                    for shape_number in members:
-                        by_shape[number, shape_number] = (file, _picker(shapes[shape_number],
-                                                                        columns))
-            for _order, number, shape_number, fields in self.buckets.rows():
-                file, pick = by_shape[number, shape_number]
-                file.add(",".join(pick(fields)))
+                    for form, shape in members:
+                        # whether its rows go joined, with every column of the file
+                        whole = self.layouts[form][1] and [f[0] for f in shape] == columns
+                        by_form[form] = (file, _picker(shape, columns, len(ends)), whole)
+            for form, row in self.buckets.rows():
+                file, pick, whole = by_form[form]
+                if whole and isinstance(row, str):
+                    file.add(row)
+                else:
+                    fields = _split(row) if isinstance(row, str) else row
+                    file.add(",".join(pick((*fields, ""))))
         multiline = [str(file.path) for file in files if file.broken]
         if multiline:
             options += ["--multiline-fields-format=v2",
@@ -492,13 +533,29 @@ def _statements(stated: dict[int, Props]) -> str:
     return _cell(f"{seq} {encode_props(props)}")  # JSON: never the array delimiter raw
 
 
-def _picker(shape: _Shape, columns: list[str]) -> _Pick:
+def _picker(shape: _Shape, columns: list[str], ids: int) -> _Pick:
     """What picks a row's fields (ids, a value per column or an empty field, sightings,
-    statements) out of the fields its item brought (ids, its values in ``shape``'s order,
-    sightings, statements, an empty one)."""
-    at = {name: n for n, (name, _type, _kind) in enumerate(shape, start=1)}
-    empty = len(shape) + 3
-    return itemgetter(0, *[at.get(c, empty) for c in columns], empty - 2, empty - 1)
+    statements) out of the fields its item brought (``ids`` ids, its values in ``shape``'s
+    order, sightings, statements, an empty one)."""
+    at = {name: n for n, (name, _type, _kind) in enumerate(shape, start=ids)}
+    empty = ids + len(shape) + 2
+    picks = [*range(1, ids), *[at.get(c, empty) for c in columns], empty - 2, empty - 1]
+    return itemgetter(0, *picks)
+
+
+#: value classes written quoted (texts) or as one token without a comma or a quote
+_PLAIN = frozenset({str, bool, int, float})
+#: a field of a joined row, quoted (quotes doubled) or one token, and its comma
+_FIELD = re.compile(r'("(?:[^"]|"")*"|[^,"]*),')
+
+
+def _split(line: str) -> list[str]:
+    """The fields of a row :class:`_Files` joined.
+
+    >>> _split('"a,""b",1,true,"x"')
+    ['"a,""b"', '1', 'true', '"x"']
+    """
+    return _FIELD.findall(line + ",")
 
 
 class _File:

@@ -31,7 +31,6 @@ import math
 import os
 import pickle
 import re
-import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
@@ -96,7 +95,7 @@ class BulkLoad:
         self.batch_rows = batch_rows
         self.folder = folder
         self.loads: dict[str, tuple[int, FileLoad]] = {}  # by ledger key: number, record
-        self.row_refs: list[Props] = []
+        self.row_refs = _RowRefs(folder / "row-refs.part")
         self.runs: dict[str, IngestRun] = {}
         self.rows = 0
         self._nodes = _Runs(folder, "nodes")
@@ -164,15 +163,18 @@ class BulkLoad:
     def _refs(self, seq: int, first: int, last: int, refs: Mapping[int, str]) -> None:
         if refs:
             rows = sorted(refs)
-            self.row_refs.append({"file_seq": seq, "first_row": first, "last_row": last,
-                                  "rows": rows, "refs": [refs[r] for r in rows]})
+            self.row_refs.add({"file_seq": seq, "first_row": first, "last_row": last,
+                               "rows": rows, "refs": [refs[r] for r in rows]})
 
     # -- import files ----------------------------------------------------------------------
     def write(self, folder: Path) -> list[str]:
         """Write the import files into ``folder``; the importer's options that read them."""
         loads = {seq: record for seq, record in self.loads.values()}
         with _Buckets(self.folder, self._order) as buckets:
-            return self._write(_Files(folder, buckets), loads)
+            options = self._write(_Files(folder, buckets), loads)
+        for path in chain(self._nodes.paths, self._edges.paths):  # merged: room for the import
+            path.unlink()
+        return options
 
     def _write(self, files: _Files, loads: Mapping[int, FileLoad]) -> list[str]:
         from ringmap.graphs.neo4j_store import _label
@@ -212,6 +214,40 @@ _RUN_RECORDS = 50_000
 _FRAME = 512
 #: buckets an item's row goes into by where it came first (each read back whole)
 _BUCKETS = 64
+#: row references the ledger's statements take at a time (and the load holds)
+_REFS_PART = 20_000
+
+
+class _RowRefs:
+    """The ledger's row references (a chunk per batched loader's transaction), kept on disk
+    in parts: at 2,400 cells 258,000 references took 28.5 MB as Python objects (some 250 MB
+    at 10M rows), a part some 2 MB."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.part: list[Props] = []
+        self.size = 0  # references in the part
+
+    def add(self, chunk: Props) -> None:
+        self.part.append(chunk)
+        self.size += len(chunk["rows"])
+        if self.size >= _REFS_PART:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.part:
+            with self.path.open("ab") as out:
+                _dump(out, self.part)
+            self.part, self.size = [], 0
+
+    def parts(self) -> Iterator[list[Props]]:
+        """The chunks in parts of some :data:`_REFS_PART` references, in order (each call
+        reads them again: a retried transaction writes them all)."""
+        self._flush()
+        if self.path.exists():
+            yield from _frames(self.path)
+
+
 class _Runs:
     """The records of one kind (nodes or relationships) as columns, spilled in runs sorted
     by id."""
@@ -269,7 +305,7 @@ def _columns(batch: Batch) -> BatchColumns:
 
 
 def _dump(out: BinaryIO, frame: list[Any]) -> None:
-    """Write one frame: the columns of some records."""
+    """Write one frame (the columns of some records, or a part of the row references)."""
     pickle.dump(frame, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -670,7 +706,6 @@ def finish(store: Neo4jStore, bulk: BulkLoad, folder: Path) -> None:
     """Import what ``bulk`` holds (its files written into ``folder``), then write the
     schema, the ledger and the runs."""
     options = bulk.write(folder)
-    shutil.rmtree(bulk.folder)  # the runs are merged: give their room to the importer
     _import(store, options)
     store.reconnect()
     files = [{"fid": fid, "seq": seq, "sha256": done.sha256,
@@ -679,7 +714,8 @@ def finish(store: Neo4jStore, bulk: BulkLoad, folder: Path) -> None:
 
     def work(tx: Any) -> None:
         tx.run(_CREATE_FILES, rows=files).consume()
-        tx.run(_CREATE_ROW_REFS, rows=bulk.row_refs).consume()
+        for part in bulk.row_refs.parts():
+            tx.run(_CREATE_ROW_REFS, rows=part).consume()
         if files:
             tx.run(_FILE_COUNTER, value=len(files)).consume()
 

@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ringmap import fileio
 from ringmap.errors import StoreError
@@ -127,7 +129,9 @@ def feed(bulk: Any, columns: bool = False) -> None:
 def written(bulk: Any, folder: Path) -> dict[str, Any]:
     """The import files ``bulk`` writes into ``folder`` and the importer's options."""
     options = [o.replace(str(folder), "{folder}") for o in bulk.write(folder)]
-    return {"options": options, "row_refs": bulk.row_refs,
+    row_refs = bulk.row_refs if isinstance(bulk.row_refs, list) else [
+        chunk for part in bulk.row_refs.parts() for chunk in part]
+    return {"options": options, "row_refs": row_refs,
             "files": {p.name: p.read_text(encoding="utf-8")
                       for p in sorted(folder.glob("*.csv"))}}
 
@@ -139,10 +143,11 @@ def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
     sightings in row order, a relationship seen in every file, a property of two types, a
     line break: the files are 096a69e's byte for byte, in one run or in many small ones (and
     with the engine's batches as the columns its worker sends)."""
-    if small:  # many runs, frames and buckets
+    if small:  # many runs, frames, buckets and parts of the row references
         monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
         monkeypatch.setattr(neo4j_bulk, "_FRAME", 3)
         monkeypatch.setattr(neo4j_bulk, "_BUCKETS", 5)
+        monkeypatch.setattr(neo4j_bulk, "_REFS_PART", 4)
     runs, out = tmp_path / "runs", tmp_path / "out"
     runs.mkdir()
     out.mkdir()
@@ -151,6 +156,56 @@ def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
     if small:
         assert len(list(runs.glob("*.run"))) > 10
     assert written(bulk, out) == json.loads(EXPECTED.read_text(encoding="utf-8"))
+    assert not list(runs.glob("*.run"))  # merged runs make room for the import
+
+
+class _Tx:
+    """A transaction that records the row references each statement creates."""
+
+    def __init__(self, parts: list[list[Any]]) -> None:
+        self.parts = parts
+
+    def run(self, statement: str, **params: Any) -> SimpleNamespace:
+        if statement == neo4j_bulk._CREATE_ROW_REFS:
+            self.parts.append(params["rows"])
+        return SimpleNamespace(consume=lambda: None)
+
+
+def test_issue_14_the_ledger_row_references_are_written_in_parts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load holds the row references of one part (some _REFS_PART references), not the
+    case's; the ledger's transaction creates them a part per statement, all of them again
+    when the driver retries it."""
+    monkeypatch.setattr(neo4j_bulk, "_REFS_PART", 4)
+    monkeypatch.setattr(neo4j_bulk, "_import", lambda store, options: None)
+    bulk = BulkLoad(ROWS * 2, tmp_path)
+    feed(bulk)
+    held = sum(len(chunk["rows"]) for chunk in bulk.row_refs.part)
+    assert held < 4 + ROWS * 2
+    attempts: list[list[list[Any]]] = []
+
+    def write(work: Any) -> None:
+        for _attempt in range(2):  # the driver retries a transaction that failed
+            attempts.append([])
+            work(_Tx(attempts[-1]))
+
+    store = SimpleNamespace(_write=write, reconnect=lambda: None, record_run=lambda run: None)
+    (tmp_path / "out").mkdir()
+    neo4j_bulk.finish(cast(Neo4jStore, store), bulk, tmp_path / "out")
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))["row_refs"]
+    first, again = attempts
+    assert len(first) > 2 and first == again
+    assert [chunk for part in first for chunk in part] == expected
+    assert all(sum(len(chunk["rows"]) for chunk in part) < 4 + ROWS * 2 for part in first)
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(), st.floats(), st.booleans())))
+def test_issue_14_a_joined_row_splits_into_its_fields(values: list[Any]) -> None:
+    """A row kept joined in its bucket (ids, values that are texts, numbers or booleans,
+    sightings, statements) splits again into exactly its fields, commas, quotes and line
+    breaks in texts included."""
+    fields = ['"Account:x"', *map(neo4j_bulk._cell, values), '"1\x1f2"', '"1 {""a"":1}"']
+    assert neo4j_bulk._split(",".join(fields)) == fields
 
 
 def test_issue_14_a_relationship_to_no_node_is_refused(tmp_path: Path) -> None:

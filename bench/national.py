@@ -20,8 +20,10 @@ ingest engine's worker and the importer's JVM; ``children_cpu_s`` alone), the se
 seconds (read from the neo4j-dev pid file; for ``load``, which restarts the server, those of
 the server it started: its start, the constraints and indexes, the ledger) and the peak memory
 of the Python process (``ru_maxrss`` of the process alone, so the importer's JVM is not
-counted in it). Goals on this machine: load to overview in <= 30 minutes, <= 4 GB in any
-Python process.
+counted in it) and of its largest child (``children_gb``: for ``load`` the larger of the
+ingest engine's worker, a Python process, and the importer's JVM; watch the worker's own with
+``ps`` when the two are close). Goals on this machine: load to overview in <= 30 minutes,
+<= 4 GB in any Python process.
 
 Needs a ``tools/neo4j-dev`` server with OpenGDS (``NEO4J_URI``, ``NEO4J_PASSWORD``,
 ``RINGMAP_NEO4J_HOME``) and an empty database, or ``--wipe`` to empty it first; at national
@@ -117,7 +119,8 @@ def child(stage: str, case: Path, out: Path, cells: int, seed: int) -> None:
         wall_s=round(time.perf_counter() - wall, 2),
         cpu_s=round(own - cpu + waited - children, 2), children_cpu_s=round(waited - children, 2),
         server_cpu_s=None if stage == "synth" else round(server_cpu() - server, 2),
-        python_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3))
+        python_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
+        children_gb=round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 3))
     print(json.dumps({"stage": stage, **figures}), file=sys.stderr, flush=True)
 
 
@@ -174,13 +177,15 @@ def main() -> None:
              "children_cpu_s": round(sum(r["children_cpu_s"] for r in timed), 2),
              "server_cpu_s": round(sum(r["server_cpu_s"] or 0.0 for r in timed), 2),
              "python_gb": max((r["python_gb"] for r in rows), default=0.0),
+             "children_gb": max((r["children_gb"] for r in rows), default=0.0),
              "rows": next((r["rows"] for r in rows if r.get("rows")), None),
              "load_average": round(os.getloadavg()[0], 1)}
     total["goals"] = ", ".join([
         "time ok" if total["wall_s"] <= GOAL_S else "TIME OVER",
         "memory ok" if total["python_gb"] <= GOAL_GB else "MEMORY OVER"])
     _common.emit([*rows, total], ["stage", "rows", "wall_s", "cpu_s", "children_cpu_s",
-                                  "server_cpu_s", "python_gb", "cells_found", "goals"], args.json)
+                                  "server_cpu_s", "python_gb", "children_gb", "cells_found",
+                                  "goals"], args.json)
 
 
 if __name__ == "__main__":

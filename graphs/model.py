@@ -685,10 +685,7 @@ class CellRecord(BaseModel):
         ...                        ).members
         [CellMember(node_id='Person:a', confidence=1.0, explanation=[])]
         """
-        data = json.loads(text)
-        for member in data.get("members", ()):
-            member.pop("explanation", None)
-        return cls.model_validate(data)
+        return cls.model_validate(_unexplained(text))
 
     @classmethod
     def sketched(cls, text: str) -> CellRecord:
@@ -703,7 +700,14 @@ class CellRecord(BaseModel):
         >>> record.summary is None, record.figures.agents
         (True, 1)
         """
-        data = json.loads(text)
-        for member in data.get("members", ()):
-            member.pop("explanation", None)
+        data = _unexplained(text)
         return cls.model_validate({**data, "summary": None, "figures": data.get("summary")})
+
+
+def _unexplained(text: str) -> dict[str, Any]:
+    """A saved record's JSON ``text`` as data, its members' explanations dropped before any
+    object is made of them."""
+    data: dict[str, Any] = json.loads(text)
+    for member in data.get("members", ()):
+        member.pop("explanation", None)
+    return data

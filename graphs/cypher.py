@@ -21,7 +21,8 @@ Graph layout (what analysts see in Neo4j Browser or Bloom):
   ``(:IngestRun {run_id, started, record})`` an ingest run;
 - ``(:AnalysisRun {run_id, kind, seq, record})``, ``(:Cell {run_id, cell_id, size,
   summary_json, record})`` and ``(member)-[:MEMBER_OF {run_id, confidence}]->(:Cell)`` are
-  analysts' assessments, kept apart from the evidence.
+  analysts' assessments, kept apart from the evidence; ``(:CellRunWriting {run_id, token,
+  started, beat})`` marks a cell run whose cells are being written (its run node not yet).
 """
 
 from __future__ import annotations
@@ -38,19 +39,23 @@ from ringmap.privacy import CONTACTABLE
 __all__ = [
     "ANALYSIS_RUNS",
     "AWAIT_INDEXES",
+    "BEAT_CELL_RUN",
+    "BEGIN_CELL_RUN",
     "CELLS",
     "CELLS_BY_ID",
     "COUNT_NODES",
     "COUNT_RELS",
-    "CREATE_ANALYSIS_RUN",
     "CREATE_CELLS",
     "DELETE_EDGES",
     "DELETE_NODES",
     "DELETE_ROW_REFS",
     "DELETE_SAME_AS",
+    "DELETE_UNFINISHED_CELLS",
+    "DOOM_STALE_CELL_RUNS",
     "EDGES",
     "EDGE_FILES",
     "EDGE_SIGHTINGS",
+    "END_CELL_RUN",
     "EVIDENCE_LABELS",
     "FILE_BEGIN",
     "FILE_BY_KEY",
@@ -58,6 +63,7 @@ __all__ = [
     "FILE_GRADINGS",
     "FILE_LOADS",
     "FILE_RECORDS",
+    "FINISH_CELL_RUN",
     "GET_NODE",
     "GET_NODES",
     "INGEST_RUNS",
@@ -127,6 +133,8 @@ _INTERNAL_SCHEMA = [
     "FOR (n:IngestRun) REQUIRE n.run_id IS UNIQUE",
     "CREATE CONSTRAINT ringmap_analysisrun_id IF NOT EXISTS "
     "FOR (n:AnalysisRun) REQUIRE n.run_id IS UNIQUE",
+    "CREATE CONSTRAINT ringmap_cellrunwriting_id IF NOT EXISTS "
+    "FOR (n:CellRunWriting) REQUIRE n.run_id IS UNIQUE",
     "CREATE CONSTRAINT ringmap_cell_key IF NOT EXISTS "
     "FOR (n:Cell) REQUIRE (n.run_id, n.cell_id) IS UNIQUE",
     "CREATE CONSTRAINT ringmap_counter_key IF NOT EXISTS "
@@ -602,11 +610,54 @@ SET r.started = $started, r.record = $record
 INGEST_RUNS = "MATCH (r:IngestRun) RETURN r.record AS record"
 
 # -- assessments -----------------------------------------------------------------------------
-CREATE_ANALYSIS_RUN = """
+# a cell run's write-back (:mod:`ringmap.graphs.neo4j_cells`): a marker while its cells are
+# written in parts, the run node in its place at the end; a dead writer's cells removed
+#: the marker of a new write-back, unless the run exists (a second writer of the same run id
+#: meets the marker's constraint)
+BEGIN_CELL_RUN = """
+OPTIONAL MATCH (a:AnalysisRun {run_id: $run_id})
+WITH a WHERE a IS NULL
+CREATE (w:CellRunWriting {run_id: $run_id, token: $token, started: datetime(),
+                          beat: datetime()})
+RETURN w.run_id AS run_id
+"""
+
+#: first statement of a part's transaction: the writer is alive (no row: it was doomed)
+BEAT_CELL_RUN = """
+MATCH (w:CellRunWriting {run_id: $run_id, token: $token})
+WHERE w.doomed IS NULL
+SET w.beat = datetime()
+RETURN w.run_id AS run_id
+"""
+
+#: the run node in place of its marker (no row: the writer was doomed)
+FINISH_CELL_RUN = """
+MATCH (w:CellRunWriting {run_id: $run_id, token: $token})
+WHERE w.doomed IS NULL
+DELETE w
 MERGE (c:RingmapCounter {name: 'analysis'})
 SET c.value = coalesce(c.value, 0) + 1
 CREATE (a:AnalysisRun {run_id: $run_id, kind: $kind, seq: c.value, record: $record})
+RETURN a.run_id AS run_id
 """
+
+#: the markers of dead writers (no beat for ``$stale`` seconds, or doomed before), doomed
+DOOM_STALE_CELL_RUNS = """
+MATCH (w:CellRunWriting)
+WHERE w.doomed OR w.beat < datetime() - duration({seconds: $stale})
+SET w.doomed = true
+RETURN w.run_id AS run_id, w.token AS token
+"""
+
+#: the cells of a run without its run node and their ``MEMBER_OF``, a few hundred a
+#: transaction (an auto-commit statement)
+DELETE_UNFINISHED_CELLS = """
+MATCH (c:Cell {run_id: $run_id})
+WHERE NOT EXISTS { MATCH (:AnalysisRun {run_id: $run_id}) }
+CALL (c) { DETACH DELETE c } IN TRANSACTIONS OF 200 ROWS
+"""
+
+END_CELL_RUN = "MATCH (w:CellRunWriting {run_id: $run_id, token: $token}) DELETE w"
 
 CREATE_CELLS = """
 UNWIND $rows AS r
@@ -616,9 +667,15 @@ CREATE (c:Cell {run_id: $run_id, cell_id: r.cell_id, size: r.size,
 
 ANALYSIS_RUNS = "MATCH (a:AnalysisRun {kind: $kind}) RETURN a.record AS record ORDER BY a.seq"
 
-CELLS = "MATCH (c:Cell {run_id: $run_id}) RETURN c.cell_id AS cell_id, c.record AS record"
+#: the cells of a run (none before its run node is written: its cells come first)
+CELLS = """
+MATCH (:AnalysisRun {run_id: $run_id})
+MATCH (c:Cell {run_id: $run_id})
+RETURN c.cell_id AS cell_id, c.record AS record
+"""
 #: the cells of a run among a list of ids, each found by the (run_id, cell_id) constraint
 CELLS_BY_ID = """
+MATCH (:AnalysisRun {run_id: $run_id})
 UNWIND $cell_ids AS id
 MATCH (c:Cell {run_id: $run_id, cell_id: id})
 RETURN c.cell_id AS cell_id, c.record AS record

@@ -44,7 +44,7 @@ from neo4j.exceptions import (
 )
 
 from ringmap.errors import NotFound, QueryTimeout, SchemaError, StoreError, StoreUnavailable
-from ringmap.graphs import cypher
+from ringmap.graphs import cypher, neo4j_cells
 from ringmap.graphs.codec import (
     Columns,
     datetime_props,
@@ -366,27 +366,6 @@ def _shown(stated: dict[int, Props], loads: Mapping[int, FileLoad]) -> Props:
     if len(stated) == 1:
         return {k: v for k, v in next(iter(stated.values())).items() if v is not None}
     return shown_props((loads[seq], seq, found) for seq, found in stated.items())
-
-
-#: cells a statement of a cell run's write-back creates, with their members' links
-_CELLS_WRITTEN = 100
-
-
-def _create_cells(tx: neo4j.Transaction, run_id: str, cells: list[CellRecord]) -> None:
-    """Create ``cells`` of run ``run_id`` and link their members that are in the graph."""
-    members: dict[str, list[Props]] = defaultdict(list)
-    for cell in cells:
-        for member in cell.members:
-            label = _label(member.node_id)
-            if label is not None:
-                members[label].append({"node_id": member.node_id, "cell_id": cell.cell_id,
-                                       "confidence": member.confidence})
-    tx.run(cypher.CREATE_CELLS, run_id=run_id, rows=[
-        {"cell_id": cell.cell_id, "size": len(cell.members), "record": cell.model_dump_json(),
-         "summary_json": cell.summary.model_dump_json() if cell.summary else "{}"}
-        for cell in cells]).consume()
-    for label, rows in members.items():
-        tx.run(cypher.MEMBER_OF[label], run_id=run_id, rows=rows).consume()
 
 
 class Neo4jStore(Store):
@@ -1025,17 +1004,9 @@ class Neo4jStore(Store):
         self._write(work)
 
     def save_cells(self, run: AnalysisRun, cells: Iterable[CellRecord]) -> None:
-        # one transaction written a part at a time as the cells come: a managed one, which
-        # a retry replays, held every cell's record at once (600 cells: 48 MB of text, and
-        # as much again as the Bolt message), so a failure here is not retried
-        made = iter(cells)
-        with self._errors(), self.session() as session, session.begin_transaction() as tx:
-            while part := list(islice(made, _CELLS_WRITTEN)):
-                _create_cells(tx, run.run_id, part)
-            # the run last: its summary may have been completed while its cells were made
-            tx.run(cypher.CREATE_ANALYSIS_RUN, run_id=run.run_id, kind=run.kind,
-                   record=run.model_dump_json()).consume()
-            tx.commit()
+        # in parts, each its own transaction, the run node last (one transaction for a whole
+        # run outgrew an 8 GB heap at 21,100 cells): ringmap.graphs.neo4j_cells
+        neo4j_cells.save_cells(self, run, cells)
 
     def analysis_runs(self, kind: str = "cells") -> list[AnalysisRun]:
         return [AnalysisRun.model_validate_json(r["record"]) for r in

@@ -20,7 +20,7 @@ from neo4j.exceptions import TransientError
 
 from ringmap.cli import cli
 from ringmap.errors import SchemaError, StoreError, StoreUnavailable
-from ringmap.graphs import neo4j_store
+from ringmap.graphs import neo4j_cells, neo4j_store
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.model import (
     AnalysisRun,
@@ -323,39 +323,141 @@ def test_cells_are_visible_in_the_graph(neo4j: Neo4jStore) -> None:
         neo4j.save_cells(AnalysisRun(run_id="cells-1"), cells)
 
 
-def test_issue_14_cells_written_a_part_at_a_time_all_or_nothing(
-        neo4j: Neo4jStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """issue 14: a cell run's write-back held every record (explanations and all) to send
-    them in one statement; it sends them a few cells at a time, in one transaction."""
+def _cells(n: int, fail_at: int | None = None, *, hook: Callable[[int], None] | None = None
+           ) -> Iterator[CellRecord]:
+    """Cells ``C01``.. of one member each (``Person:AG-k``, in the graph of ``_rows``); the
+    third is large; the ``fail_at``-th raises KeyboardInterrupt; ``hook`` is told each
+    number before its cell."""
+    for k in range(1, n + 1):
+        if hook is not None:
+            hook(k)
+        if k == fail_at:
+            raise KeyboardInterrupt
+        yield CellRecord(cell_id=f"C{k:02d}", members=[
+            CellMember(node_id=f"Person:AG-{k % 7}", confidence=1.0, explanation=[Tie(
+                kind="Account", identifier=f"Account:telegram/a{k}",
+                label=HOSTILE * (100 if k == 3 else 1), shared_by=2, in_cell=2)])],
+            summary=a_report(persons=[SCRIPT]))
+
+
+def _left(store: Neo4jStore) -> dict[str, int]:
+    """What a write-back left in the graph: cells, their links, runs and markers."""
+    return {what: store.query(f"MATCH {pattern} RETURN count(*) AS n")[0]["n"]
+            for what, pattern in [("cells", "(c:Cell)"), ("links", "()-[:MEMBER_OF]->()"),
+                                  ("runs", "(a:AnalysisRun)"),
+                                  ("markers", "(w:CellRunWriting)")]}
+
+
+@pytest.fixture
+def parts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The cell ids of each part a write-back commits, parts capped at two small cells'
+    bytes."""
+    size = len(next(_cells(1)).model_dump_json()) + len(a_report(persons=[SCRIPT])
+                                                        .model_dump_json())
+    monkeypatch.setattr(neo4j_cells, "PART_BYTES", 2 * size)
+    committed: list[list[str]] = []
+    write_part = neo4j_cells._write_part
+
+    def recorded(tx: Any, run_id: str, token: str, part: Any) -> None:
+        write_part(tx, run_id, token, part)
+        committed.append([c["cell_id"] for c in part.cells])
+
+    monkeypatch.setattr(neo4j_cells, "_write_part", recorded)
+    return committed
+
+
+def test_issue_14_cells_written_in_parts_read_back_whole(
+        neo4j: Neo4jStore, parts: list[list[str]]) -> None:
+    """issue 14: a cell run was written in one transaction, which at 21,100 cells outgrew an
+    8 GB heap; it commits in parts capped by their bytes, and readers see the run only once
+    its run node is written, last."""
     neo4j.load_file(_load(), [_rows(1, 7)])
-    monkeypatch.setattr(neo4j_store, "_CELLS_WRITTEN", 2)
-    made: list[str] = []
-    sent: list[list[str]] = []
-    create_cells = neo4j_store._create_cells
+    seen: list[tuple[list[str], list[CellRecord], dict[str, int]]] = []
 
-    def counted(tx: Any, run_id: str, cells: list[CellRecord]) -> None:
-        sent.append([c.cell_id for c in cells])
-        assert made[-1] == cells[-1].cell_id  # sent before the next cell is made
-        create_cells(tx, run_id, cells)
+    def reading(k: int) -> None:  # what readers see between parts
+        seen.append(([r.run_id for r in neo4j.analysis_runs()], neo4j.load_cells("cells-1"),
+                     _left(neo4j)))
 
-    def cells(fail: bool = False) -> Iterator[CellRecord]:
-        for n in range(1, 6):
-            if fail and n == 4:
-                raise KeyboardInterrupt
-            made.append(f"C{n:02d}")
-            yield CellRecord(cell_id=made[-1], members=[
-                CellMember(node_id=f"Person:AG-{n}", confidence=1.0)])
+    cells = list(_cells(5))
+    neo4j.save_cells(AnalysisRun(run_id="cells-1"), _cells(5, hook=reading))
+    assert parts == [["C01", "C02"], ["C03"], ["C04", "C05"]]  # the third fills one alone
+    assert all(runs == [] and read == [] for runs, read, _ in seen)
+    assert seen[3][2] == {"cells": 3, "links": 3, "runs": 0, "markers": 1}  # 2 parts in
+    assert neo4j.load_cells("cells-1") == cells
+    assert [r.run_id for r in neo4j.analysis_runs()] == ["cells-1"]
+    assert _left(neo4j) == {"cells": 5, "links": 5, "runs": 1, "markers": 0}
 
-    monkeypatch.setattr(neo4j_store, "_create_cells", counted)
+
+def test_issue_14_failed_write_back_leaves_nothing(
+        neo4j: Neo4jStore, parts: list[list[str]]) -> None:
+    """issue 14: a write-back that fails after some parts committed (the cells cannot be
+    made, the server refuses a part) removes its cells and links before the error goes on."""
+    neo4j.load_file(_load(), [_rows(1, 7)])
     with pytest.raises(KeyboardInterrupt):
-        neo4j.save_cells(AnalysisRun(run_id="cells-0"), cells(fail=True))
-    assert neo4j.analysis_runs() == [] and neo4j.query("MATCH (c:Cell) RETURN c") == []
-    made.clear()
-    sent.clear()
-    neo4j.save_cells(AnalysisRun(run_id="cells-1"), cells())
-    assert sent == [["C01", "C02"], ["C03", "C04"], ["C05"]]
-    assert [c.cell_id for c in neo4j.load_cells("cells-1")] == made
-    assert len(neo4j.query("MATCH ()-[m:MEMBER_OF]->(:Cell) RETURN m")) == 5
+        neo4j.save_cells(AnalysisRun(run_id="cells-0"), _cells(5, fail_at=4))
+    assert parts == [["C01", "C02"], ["C03"]]
+    assert _left(neo4j) == {"cells": 0, "links": 0, "runs": 0, "markers": 0}
+
+    def twice() -> Iterator[CellRecord]:  # the server refuses the second part
+        yield from _cells(3)
+        yield from _cells(1)
+
+    parts.clear()
+    with pytest.raises(StoreError, match=r"^Neo4j at \S+ refused the write: ") as caught:
+        neo4j.save_cells(AnalysisRun(run_id="cells-0"), twice())
+    assert "\n" not in str(caught.value)
+    assert parts == [["C01", "C02"], ["C03"]]
+    assert _left(neo4j) == {"cells": 0, "links": 0, "runs": 0, "markers": 0}
+    neo4j.save_cells(AnalysisRun(run_id="cells-0"), _cells(2))  # the run id is free again
+    with pytest.raises(StoreError, match="refused the write: cell run cells-0 exists"):
+        neo4j.save_cells(AnalysisRun(run_id="cells-0"), _cells(1))
+    assert _left(neo4j) == {"cells": 2, "links": 2, "runs": 1, "markers": 0}
+    assert neo4j.load_cells("cells-0") == list(_cells(2))
+
+
+def _age(store: Neo4jStore, run_id: str, minutes: int) -> None:
+    store.write("MATCH (w:CellRunWriting {run_id: $run_id}) "
+                "SET w.beat = datetime() - duration({minutes: $minutes})",
+                {"run_id": run_id, "minutes": minutes})
+
+
+def test_issue_14_stale_partial_run_removed_at_next_save_fresh_one_kept(
+        neo4j: Neo4jStore, parts: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 14: a write-back whose process died leaves its cells and its marker; the next
+    write-back removes them once the marker is stale, never those of a live writer."""
+    neo4j.load_file(_load(), [_rows(1, 7)])
+    monkeypatch.setattr(neo4j_cells, "_remove", lambda *args: None)  # as if killed
+    for run_id in ["dead", "alive"]:
+        with pytest.raises(KeyboardInterrupt):
+            neo4j.save_cells(AnalysisRun(run_id=run_id), _cells(3, fail_at=3))
+    monkeypatch.undo()
+    assert _left(neo4j) == {"cells": 4, "links": 4, "runs": 0, "markers": 2}
+    _age(neo4j, "dead", neo4j_cells.STALE_S // 60 + 1)
+    _age(neo4j, "alive", neo4j_cells.STALE_S // 60 - 1)
+    neo4j.save_cells(AnalysisRun(run_id="cells-1"), _cells(1))
+    assert [r.run_id for r in neo4j.analysis_runs()] == ["cells-1"]
+    assert neo4j.load_cells("alive") == []  # a run without its run node is not read
+    assert neo4j.query("MATCH (c:Cell) RETURN c.run_id AS run, count(*) AS n ORDER BY run") == [
+        {"run": "alive", "n": 2}, {"run": "cells-1", "n": 1}]
+    assert [r["run"] for r in neo4j.query(
+        "MATCH (w:CellRunWriting) RETURN w.run_id AS run")] == ["alive"]
+
+
+def test_issue_14_writer_taken_for_dead_stops_and_removes_its_cells(
+        neo4j: Neo4jStore, parts: list[list[str]]) -> None:
+    """issue 14: were a live writer ever taken for dead (no part for the stale time), its
+    next part finds its marker doomed: it stops, and its run is never written half."""
+    neo4j.load_file(_load(), [_rows(1, 7)])
+
+    def another_process(k: int) -> None:
+        if k == 4:
+            _age(neo4j, "slow", neo4j_cells.STALE_S // 60 + 1)
+            assert neo4j_cells.remove_stale(neo4j) == ["slow"]
+
+    with pytest.raises(StoreError, match="cell run slow was taken for dead"):
+        neo4j.save_cells(AnalysisRun(run_id="slow"), _cells(5, hook=another_process))
+    assert parts == [["C01", "C02"], ["C03"]]
+    assert _left(neo4j) == {"cells": 0, "links": 0, "runs": 0, "markers": 0}
 
 
 # -- connecting: one line, no password --------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ringmap.errors import StoreError
+from ringmap.graphs import neo4j_cells
 from ringmap.graphs.model import (
     AnalysisRun,
     Batch,
@@ -252,6 +253,23 @@ def test_issue16_cells_saved_as_they_are_made_and_their_run_after_them(
     latest = any_store.latest_cells()
     assert latest is not None
     assert latest[0].summary == {"evidence": "complete"} and latest[1] == made
+
+
+def test_issue_14_a_run_written_in_parts_reads_back_as_written(
+        any_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 14: Neo4j writes a run's cells in parts (here a few KB each), the embedded store
+    in one transaction; both read back the very records written, members linked."""
+    monkeypatch.setattr(neo4j_cells, "PART_BYTES", 4096)
+    cells = [CellRecord(cell_id=f"C{n:03d}", members=[
+        CellMember(node_id=f"Person:AG-{n}-{m}", confidence=(m + 1) / 7, explanation=[Tie(
+            kind="Phone", identifier=f"Phone:+6391712{n:05d}", label=HOSTILE + "\u00e9" * n,
+            weight=0.1 + 0.2, shared_by=2, in_cell=2)] * (n % 3)) for m in range(n % 5 + 1)],
+        summary=a_report(persons=[f"Person:AG-{n}-0"]) if n % 4 else None)
+        for n in range(40)]
+    run = AnalysisRun(run_id="cells-1", params={"seed": 1}, summary={"evidence": "complete"})
+    any_store.save_cells(run, iter(cells))
+    assert any_store.analysis_runs() == [run]
+    assert any_store.load_cells("cells-1") == cells
 
 
 def test_repeated_contacts_widen_their_time_span(any_store: Store) -> None:

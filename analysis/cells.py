@@ -41,7 +41,6 @@ from ringmap.analysis.community import (
     remembering,
     scan_resolution,
 )
-from ringmap.analysis.keyplayers import Centrality
 from ringmap.analysis.projection import (
     AgentGraph,
     ProjectionSettings,
@@ -134,9 +133,6 @@ class CellsResult:
     number of cells their agents lie in."""
     engine: str = "python"
     """Where the partitions were computed: ``python`` (igraph/networkx) or ``gds`` (Neo4j)."""
-    key_players: dict[int, Centrality] | None = None
-    """Each assigned vertex's standing in its cell when the engine computed it; ``None``:
-    the reports compute it (:func:`~ringmap.analysis.keyplayers.centralities`)."""
 
     def infrastructure_reason(self, ident: str) -> str:
         """Why ``ident`` is infrastructure, in words for the run summary."""

@@ -1,8 +1,8 @@
-"""Cells inside Neo4j with OpenGDS: Leiden, PageRank and betweenness on the agent graph.
+"""Cells inside Neo4j with OpenGDS: Leiden on the agent graph.
 
 The GDS engine runs the partitions of a cell run (the resolution scan and every consensus
-seed) and the key players of each cell in the Neo4j server, with the Graph Data Science
-library (OpenGDS 2.x), instead of igraph in this process. The weighted agent ties are built
+seed) in the Neo4j server, with the Graph Data Science library (OpenGDS 2.x), instead of
+igraph in this process. The weighted agent ties are built
 here by :func:`~ringmap.analysis.projection.project_agents` and sent into a GDS in-memory
 graph, or, with ``ties="database"``, built in the database from its evidence by the same rules
 (:mod:`ringmap.analysis.gds_ties`) straight into that graph; either way they come back only as
@@ -11,12 +11,16 @@ partitions is shared with the Python engine (:mod:`ringmap.analysis.cells`): the
 resolution, the consensus, the cell ids and their order, the explanations, the reports and the
 write-back, so both engines save runs of one shape.
 
-GDS Leiden is not igraph's Leiden: on the same ties and seeds the two may split a borderline
-agent differently (``bench/cells_scale.py`` measures their agreement as ARI). igraph runs each
-connected component on its own (:class:`~ringmap.analysis.community.Components`); GDS runs the
-whole graph in one call, which optimises the same modularity (no community spans two
-components), so a component's cells there may change with evidence added elsewhere. Each in-memory
-graph is named for its run and dropped when the run ends, also on failure.
+The key players of each cell (strength, betweenness, PageRank) are computed here too, by
+igraph on the cell's own subgraph (:func:`~ringmap.analysis.keyplayers.centralities`, in the
+reports), not by GDS. GDS betweenness costs each source vertex the size of its whole graph,
+so one GDS graph of every cell grew with the square of the cells (17.2 minutes of server time
+at 21,100 cells). Packed into GDS graphs of at most K vertices (one round trip each) it grows
+with the cells, but each graph costs about 0.3 s of server CPU whatever its size: at 5,400
+cells (140,697 agents) K = 16,000 took 18.6 s of server CPU and 7.2 s here, K = 4,000 24.6 s
+and 7.7 s, against igraph's 2.3 s here in all. The scores are those GDS gave: strength and
+PageRank to 1e-12, betweenness too but where two shortest paths are as long up to rounding
+(igraph counts both, GDS one).
 
 Examples
 --------
@@ -39,13 +43,12 @@ import networkx as nx
 from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
 from ringmap.analysis.community import Detector, Method
 from ringmap.analysis.gds_ties import computed_ties
-from ringmap.analysis.keyplayers import Centrality
 from ringmap.analysis.projection import AgentGraph, add_ties
 from ringmap.errors import AnalysisError, ConfigError, StoreError
 from ringmap.graphs.store import Store
 
 __all__ = ["Engine", "GdsGraph", "Ties", "choose_engine", "detect_cells_gds", "detection",
-           "gds_version", "key_players"]
+           "gds_version"]
 
 Engine = Literal["gds", "python"]
 #: where the GDS engine's ties are computed: in the database, or by the Python projection
@@ -54,12 +57,11 @@ Ties = Literal["database", "python"]
 GDS_VERSION = "RETURN gds.version() AS version"
 
 # The ties as a GDS graph: agent-graph vertex ids are the node ids (GDS keeps them as the
-# original ids its streams return); undirected, each tie once. ``distance`` is what
-# betweenness walks: a strong tie is a short one.
+# original ids its streams return); undirected, each tie once.
 PROJECT_TIES = """
 UNWIND range(0, size($src) - 1) AS i
 WITH gds.graph.project($graph, $src[i], $dst[i],
-       {relationshipProperties: {weight: $weight[i], distance: 1.0 / $weight[i]}},
+       {relationshipProperties: {weight: $weight[i]}},
        {undirectedRelationshipTypes: ['*']}) AS projected
 RETURN projected.nodeCount AS nodes, projected.relationshipCount AS ties
 """
@@ -72,23 +74,6 @@ CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $ru
                                randomSeed: $runs[run][1], concurrency: $concurrency})
 YIELD nodeId, communityId
 RETURN run, collect([nodeId, communityId]) AS labels
-"""
-# each member's strength, betweenness (a strong tie is a short one) and PageRank, in one
-# round trip: on a loaded server each call costs about a second whatever the graph's size
-KEY_PLAYERS = """
-CALL gds.degree.stream($graph, {relationshipWeightProperty: 'weight',
-                                concurrency: $concurrency})
-YIELD nodeId, score
-WITH collect([nodeId, score]) AS strength
-CALL gds.betweenness.stream($graph, {relationshipWeightProperty: 'distance',
-                                     concurrency: $concurrency})
-YIELD nodeId, score
-WITH strength, collect([nodeId, score]) AS between
-CALL gds.pageRank.stream($graph, {relationshipWeightProperty: 'weight', dampingFactor: 0.85,
-                                  maxIterations: 1000, tolerance: 1e-12,
-                                  concurrency: $concurrency})
-YIELD nodeId, score
-RETURN strength, between, collect([nodeId, score]) AS rank
 """
 
 #: threads of each GDS algorithm: the server's share of this two-core machine
@@ -146,14 +131,10 @@ class GdsGraph:
 
     @classmethod
     @contextmanager
-    def projected(cls, store: Store, graph: ig.Graph,
-                  edges: Sequence[int] | None = None) -> Iterator[GdsGraph]:
-        """``graph``'s ties (only the ``edges`` ids, when given) as a GDS graph, dropped
-        on leaving."""
+    def projected(cls, store: Store, graph: ig.Graph) -> Iterator[GdsGraph]:
+        """``graph``'s ties as a GDS graph, dropped on leaving."""
         pairs: list[tuple[int, int]] = graph.get_edgelist()
         weights: list[float] = graph.es["weight"] if pairs else []
-        if edges is not None:
-            pairs, weights = [pairs[e] for e in edges], [weights[e] for e in edges]
         made = cls(store, f"ringmap-{uuid.uuid4().hex}", graph.vcount())
         if pairs:
             store.query(PROJECT_TIES, {"graph": made.name, "src": [s for s, _ in pairs],
@@ -163,17 +144,6 @@ class GdsGraph:
         finally:
             if pairs:
                 store.query(DROP_GRAPH, {"graph": made.name})
-
-    def key_players(self) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
-        """Vertex id -> strength, betweenness and PageRank on this graph, in one round
-        trip."""
-        row = self.store.query(KEY_PLAYERS, {"graph": self.name,
-                                             "concurrency": CONCURRENCY})[0]
-
-        def scores(name: str) -> dict[int, float]:
-            return {int(v): float(score) for v, score in row[name]}
-
-        return scores("strength"), scores("between"), scores("rank")
 
     def leiden(self, runs: Sequence[tuple[float, int]]) -> list[list[int]]:
         """A Leiden partition per (modularity resolution, seed) of ``runs``, all in one round
@@ -236,33 +206,6 @@ def _computed(store: Store, agents: AgentGraph) -> Iterator[GdsGraph]:
         yield GdsGraph(store, computed.graph, len(agents.units))
 
 
-def key_players(store: Store, result: CellsResult) -> dict[int, Centrality]:
-    """Strength, normalised betweenness and PageRank of every assigned vertex in its cell,
-    computed by GDS on the ties inside cells (what
-    :func:`~ringmap.analysis.keyplayers.centralities` computes per cell).
-
-    Cells are disconnected from each other in that graph, so one run per algorithm covers
-    them all: PageRank is normalised within each cell (it sums to 1 there, as on the cell's
-    own subgraph) and betweenness over the cell's pairs.
-    """
-    graph, membership = result.agents.graph, result.membership
-    inside = [e.index for e in graph.es
-              if membership[e.source] >= 0 and membership[e.source] == membership[e.target]]
-    if not inside:  # no cells
-        return {}
-    with GdsGraph.projected(store, graph, inside) as projected:
-        strength, between, rank = projected.key_players()
-    out: dict[int, Centrality] = {}
-    for cell in result.cells:
-        n = len(cell.units)
-        total = sum(rank.get(v, 0.0) for v in cell.units)
-        scale = (n - 1) * (n - 2) / 2.0 if n > 2 else 1.0  # the pairs between the others
-        for v in cell.units:
-            out[v] = Centrality(strength.get(v, 0.0), between.get(v, 0.0) / scale,
-                                rank[v] / total if total else 1.0 / n)
-    return out
-
-
 def detect_cells_gds(store: Store, settings: CellSettings | None = None,
                      evidence: nx.MultiDiGraph | None = None, ties: Ties = "python"
                      ) -> CellsResult:
@@ -279,6 +222,5 @@ def detect_cells_gds(store: Store, settings: CellSettings | None = None,
     choose_engine("gds", settings.method, gds=gds_version(store))
     result = detect_cells(store, settings, evidence, detection=detection(store, ties))
     result.engine = "gds"
-    result.key_players = key_players(store, result)
     return result
 

@@ -219,7 +219,7 @@ TIES = (
     # grouped by a key, so that no ties project no graph (and return no row)
     "CALL (ties) { UNWIND ties AS t WITH t, true AS tied "
     "RETURN tied, gds.graph.project($graph, t[0], t[1], "
-    "{relationshipProperties: {weight: t[2], distance: 1.0 / t[2]}}, "
+    "{relationshipProperties: {weight: t[2]}}, "
     "{undirectedRelationshipTypes: ['*']}) AS projected } "
     "RETURN ties"
 )

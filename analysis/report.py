@@ -266,8 +266,7 @@ def _cell_report(
     agents = result.agents
     evidence = agents.evidence
     types = {m: evidence.nodes[m].get("type") if m in evidence else None for m in cell.members}
-    scores = (centralities(agents.graph, cell.units) if result.key_players is None
-              else {v: result.key_players[v] for v in cell.units})
+    scores = centralities(agents.graph, cell.units)
     ranked = sorted(scores, key=lambda v: (-scores[v].pagerank, agents.units[v]))
     confidences = list(cell.members.values())
     # the identifiers held, by kind (in the order held): one pass, not one per kind listed

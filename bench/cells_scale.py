@@ -6,7 +6,7 @@ Each case is a ``ringmap synth`` case ingested into an embedded store (both kept
 subprocess so that its peak resident memory (``ru_maxrss``) is its own. Engines:
 
 - ``python``: igraph here (the ties by :func:`~ringmap.analysis.projection.project_agents`);
-- ``gds-py``: GDS Leiden and key players in Neo4j on the ties built here and sent there;
+- ``gds-py``: GDS Leiden in Neo4j on the ties built here and sent there;
 - ``gds-db``: the ties built inside Neo4j from the case's evidence
   (:mod:`ringmap.analysis.gds_ties`), only with ``--load-neo4j``, which wipes the
   ``NEO4J_URI`` database and loads each case into it first (not timed).
@@ -19,7 +19,8 @@ Columns:
 - ``engine``: GDS only, the ties into a GDS in-memory graph (``gds-py``: built here and sent;
   ``gds-db``: built in the database);
 - ``detection``: resolution scan, consensus runs and cell assembly (GDS: Leiden in Neo4j);
-- ``keyplayers``: strength, betweenness and PageRank of every member in its cell;
+- ``keyplayers``: strength, betweenness and PageRank of every member in its cell, by igraph
+  on the cell's subgraph with every engine (:mod:`ringmap.analysis.gds` says why);
 - ``cpu``: CPU time of this process for projection + detection + key players (the Neo4j
   server's CPU is not in it);
 - ``server_cpu``: the tools/neo4j-dev server's CPU time over the same span, where a GDS engine
@@ -68,7 +69,7 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
     """Load, project, detect and score key players on one stored case with one engine (run in
     its own process); the cell of every agent-graph vertex goes to ``labels``."""
     from ringmap.analysis.cells import CellSettings, edge_reliability, find_cells
-    from ringmap.analysis.gds import Ties, detection, key_players
+    from ringmap.analysis.gds import Ties, detection
     from ringmap.analysis.keyplayers import centralities
     from ringmap.bench._common import server_cpu
     from ringmap.graphs.embedded import EmbeddedStore
@@ -87,13 +88,11 @@ def measure(db: Path, engine: str, labels: Path) -> dict[str, Any]:
         with open_store(neo4j_uri=os.environ["NEO4J_URI"]) as server:
             result = find_cells(evidence, settings, reliability,
                                 detection=detection(server, ties=ties))
-            clock = time.perf_counter()
-            key_players(server, result)
     else:
         result = find_cells(evidence, settings, reliability)
-        clock = time.perf_counter()
-        for cell in result.cells:
-            centralities(result.agents.graph, cell.units)
+    clock = time.perf_counter()
+    for cell in result.cells:
+        centralities(result.agents.graph, cell.units)
     ranked = time.perf_counter() - clock
     cpu, served = time.process_time() - cpu, server_cpu() - served
     labels.write_text(json.dumps(result.membership))

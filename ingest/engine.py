@@ -50,6 +50,7 @@ from ringmap.ingest.mapping import (
 )
 from ringmap.ingest.mapping import Mapping as MappingSpec
 from ringmap.ingest.readers import Row
+from ringmap.ingest.signatures import Signatures
 from ringmap.privacy import key_problem, mask_card_field, mask_card_numbers
 from ringmap.tabular import CsvWriter
 
@@ -921,7 +922,7 @@ def load_batches(
     Optional entities and relationships skipped on rows that are not rejected are counted in
     ``load.skipped`` (per entity, per reason) and listed, one line each, in ``skip_log``.
     """
-    seen: set[int] = set()
+    seen = Signatures()
     read = loaded = duplicate = rejected = 0
     skipped: dict[str, dict[str, int]] = {}
     builder = BatchBuilder()

@@ -172,7 +172,7 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         self._shown = self._head == np.arange(n)
         self.visible = np.flatnonzero(self._shown)
         self._src, self._dst, self._first, self._more, behind, self._own = self._collapse()
-        self._rel = packed.rel[self._first]
+        self._rel = packed.rel[self._first] if self._groups else packed.rel
         self._out = _Csr(self._src, self._dst, n)
         self._in = _Csr(self._dst, self._src, n)
         self._node = _Nodes(self)
@@ -189,11 +189,14 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
         one is first (its own), the further packed relationships merged into some, in
         merge order, the store ids behind each relationship a same-as move touched, and how
         many come first that are the store's own (the rest were made by moves: no
-        relationship of the store has their id)."""
+        relationship of the store has their id). Positions and indices as 32-bit integers,
+        the packed arrays themselves where no group moves any: 64-bit copies of them were a
+        fifth of the evidence graph (issue 16)."""
         packed, head = self._p, self._head
-        src, dst = packed.src.astype(np.int64), packed.dst.astype(np.int64)
         if not self._groups:
-            return src, dst, np.arange(len(src)), {}, {}, len(src)
+            m = len(packed.src)
+            return packed.src, packed.dst, np.arange(m, dtype=np.int32), {}, {}, m
+        src, dst = packed.src.astype(np.int64), packed.dst.astype(np.int64)
         moved = ~self._shown
         kept = np.flatnonzero(~(moved[src] | moved[dst]))
         # a moved relationship lands on a group's head: only the kept ones there can meet it
@@ -233,7 +236,8 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
             ends_src.append(np.array([a[0] for a in added], dtype=np.int64))
             ends_dst.append(np.array([a[1] for a in added], dtype=np.int64))
             first.append(np.array([a[2] for a in added], dtype=np.int64))
-        return (np.concatenate(ends_src), np.concatenate(ends_dst), np.concatenate(first),
+        return (np.concatenate(ends_src).astype(np.int32),
+                np.concatenate(ends_dst).astype(np.int32), np.concatenate(first).astype(np.int32),
                 more, {k: sorted(set(v)) for k, v in behind.items()}, len(kept))
 
     # -- reads -------------------------------------------------------------------------------
@@ -342,7 +346,8 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
     def positions(self, rels: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Relationship type (of ``rels``) -> the packed positions of its sources and its
         targets, in the order of :meth:`pairs`."""
-        return {rel: (self._src[at], self._dst[at]) for rel, at in self._per_rel(rels).items()}
+        return {rel: (self._src[at].astype(np.int64), self._dst[at].astype(np.int64))
+                for rel, at in self._per_rel(rels).items()}
 
     def pair_values(self, per_packed: np.ndarray, default: float,
                     rels: Iterable[str]) -> dict[str, np.ndarray]:
@@ -494,10 +499,11 @@ class EvidenceGraph(nx.MultiDiGraph):  # type: ignore[misc]  # networkx has no t
 class _Csr:
     """Relationships (indices = insertion order) grouped by their ``near`` end, in the order
     networkx iterates a MultiDiGraph's adjacency: by node, then the other end in order of
-    first insertion, then insertion order."""
+    first insertion, then insertion order; the order held as 32-bit indices."""
 
     def __init__(self, near: np.ndarray, far: np.ndarray, n: int) -> None:
         m = len(near)
+        near = near.astype(np.int64)  # the keys below outgrow 32 bits
         # two stable sorts of one key each (insertion order kept among equals), half the
         # time of finding each pair's first by np.unique and sorting by three keys (issue 16)
         pair = near * (n + 1) + far
@@ -506,7 +512,7 @@ class _Csr:
         starts = np.flatnonzero(np.r_[m > 0, pair[1:] != pair[:-1]])
         first = np.empty(m, dtype=np.int64)  # each relationship's pair's first relationship
         first[by_pair] = np.repeat(by_pair[starts], np.diff(np.r_[starts, m]))
-        self.order = np.argsort(near * max(m, 1) + first, kind="stable")
+        self.order = np.argsort(near * max(m, 1) + first, kind="stable").astype(np.int32)
         self.start = np.searchsorted(near[self.order], np.arange(n + 1))
 
     def edges_of(self, i: int) -> list[int]:

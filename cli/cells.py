@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -107,19 +108,45 @@ def cells_command(
         return
     with session.audited("cells") as counts:
         store = session.store()
-        chosen = choose_engine(engine, settings.method, gds=gds_version(store))
-        result = (detect_cells_gds(store, settings, ties=ties) if chosen == "gds"
-                  else detect_cells(store, settings))
-        saved = write_cells(store, result)
-        counts.update({"cells": len(saved.cells), "units": len(result.agents.units),
-                       "unassigned": len(result.unassigned)})
+        saved, found = _saved_run(store, settings, engine, ties)
+        counts.update({"cells": len(saved.cells), "units": found.units,
+                       "unassigned": found.unassigned})
         if members:  # printed a cell at a time as its members are read
-            _emit_members(store, saved, (m for c in result.cells for m in c.members), fmt)
+            _emit_members(store, saved, found.members, fmt)
     if not members:
         emit(saved.rows(), fmt, CELL_COLUMNS)
     click.echo(f"run {saved.run.run_id}: {len(saved.cells)} cells, "
-               f"{len(result.unassigned)} unassigned, "
-               f"{len(result.agents.infrastructure)} infrastructure identifiers", err=True)
+               f"{found.unassigned} unassigned, "
+               f"{found.infrastructure} infrastructure identifiers", err=True)
+
+
+class _Found(NamedTuple):
+    """What ``ringmap cells`` prints of a detection once it is saved."""
+
+    members: list[str]
+    """The members of every cell, cell after cell."""
+    units: int
+    unassigned: int
+    infrastructure: int
+
+
+def _saved_run(store: Store, settings: CellSettings, engine: str | None, ties: Ties
+               ) -> tuple[SavedCells, _Found]:
+    """Detect the cells, save them as a run, and keep only what is printed of the
+    detection: its evidence graph and agent projection are let go before every member's row
+    is read (they were held to the end, under the members' rows and explanations read back:
+    issue 16)."""
+    chosen = choose_engine(engine, settings.method, gds=gds_version(store))
+    result = (detect_cells_gds(store, settings, ties=ties) if chosen == "gds"
+              else detect_cells(store, settings))
+    saved = write_cells(store, result)
+    found = _Found([m for c in result.cells for m in c.members], len(result.agents.units),
+                   len(result.unassigned), len(result.agents.infrastructure))
+    # the evidence graph refers to itself (networkx's cached views of a graph): it goes with
+    # a collection, not with the last reference to it
+    del result
+    gc.collect()
+    return saved, found
 
 
 def _find_cell(store: Store, cell_id: str, run_id: str | None) -> tuple[AnalysisRun, CellRecord]:

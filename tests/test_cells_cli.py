@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from collections.abc import Iterable
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from ringmap.analysis.projection import AgentGraph
 from ringmap.cli import cells as cells_cli
 from ringmap.cli import cli
 from ringmap.graphs.embedded import EmbeddedStore
+from ringmap.graphs.evidence import EvidenceGraph
 from ringmap.graphs.model import CellRecord
 from ringmap.tabular import write_csv
 from ringmap.tests.cells_synth import planted_case
@@ -100,6 +103,24 @@ def test_issue_14_cells_members_asks_the_victim_side_once(
     assert code == 0 and len(json.loads(out)) == 3
     assert len(asked) == 1
 
+
+
+def test_issue_16_cells_members_read_after_the_evidence_graph_is_let_go(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 16 (issue 14's 4 GB): `cells --members` held the detection's evidence graph and
+    agent projection while it read every member's row back, at the peak of the 600-cell run;
+    they are let go once the run is saved."""
+    alive: list[int] = []
+    load_cells = EmbeddedStore.load_cells
+
+    def counted(store: EmbeddedStore, run_id: str, **options: Any) -> list[CellRecord]:
+        alive.append(sum(isinstance(o, (EvidenceGraph, AgentGraph)) for o in gc.get_objects()))
+        return load_cells(store, run_id, **options)
+
+    monkeypatch.setattr(EmbeddedStore, "load_cells", counted)
+    code, out, _ = _run("--store", db, "cells", "--runs", "1", "--members", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 3
+    assert alive == [0]
 
 def test_issue_14_cells_members_read_a_few_cells_at_a_time(
         db: str, monkeypatch: pytest.MonkeyPatch) -> None:

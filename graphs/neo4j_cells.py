@@ -52,7 +52,10 @@ __all__ = ["BEAT_S", "CELLS_WRITTEN", "PART_BYTES", "STALE_S", "remove_stale", "
 #: at most this many cells a part (a part's members' links are sent a statement per label) ...
 CELLS_WRITTEN = 100
 #: ... and about this many bytes of their records (UTF-8): the server holds a part's records
-#: in its transaction memory until it commits, and the writer holds them as the rows it sends
+#: in its transaction memory until it commits, and the writer holds them as the rows it sends.
+#: At 2,400 cells (180 MB of records) the largest transaction was 47 MB of heap by the
+#: server's estimate (1.2 GB for the whole run in one); 2 MB parts 14 MB, 32 MB parts 92 MB,
+#: the write-back's time the same within the noise
 PART_BYTES = 8 << 20
 #: a part open this long is committed with the next cell, whatever its size: the marker's beat
 BEAT_S = 60.0

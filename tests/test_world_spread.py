@@ -301,3 +301,32 @@ def test_issue_16_a_city_with_no_cell_keeps_its_sites_and_cells_with_none_are_ap
     assert "Idle office" in labels and "No known raid site · 1 cell" in labels
     assert spec.finds["city:"] == ["Cell C99999"]
     assert _overlapping(spec) == []
+
+
+def test_issue_16_the_victims_map_puts_each_cell_in_the_city_the_cell_map_does(
+        tmp_path: Path) -> None:
+    """A cell with as many raid sites in two cities went, on the victims map, to the city
+    whose first site id came first, and on the cell map to the first city by name: at
+    21,100 cells the two maps gave one city 1,307 and 1,642 cells."""
+    from ringmap.privacy import Privacy
+    from ringmap.tests.cities_case import tied_case
+    from ringmap.viz.cities import cities
+    from ringmap.viz.reach import reach_cells
+
+    graph, records = tied_case(world.MOST_CELLS + 20)
+    spots: dict[str, tuple[float, float]] = {}
+    for _node, attrs in graph.nodes(data=True):  # each city's offices at one spot
+        if attrs["type"] == "Location":
+            lat, lon = spots.setdefault(attrs["city"], (13.0 + len(spots) / 2, 121.0))
+            attrs.update(lat=lat, lon=lon)
+    for i, record in enumerate(records):  # a victim each, so every cell is on the map
+        victim = f"Person:V{i:04d}"
+        graph.add_node(victim, type="Person", name=f"Victim {i}", role="victim",
+                       country="GB")
+        graph.add_edge(record.members[0].node_id, victim, key="CONTACTED", type="CONTACTED")
+    spec = world.victim_map(EmbeddedStore(tmp_path / "case.db"), graph=graph, cells=records)
+    on_victims_map = sorted(sorted(spec.finds[n.id]) for n in spec.nodes
+                            if n.id.startswith("city:"))
+    on_cell_map = sorted(sorted(f"Cell {cell}" for cell in c.cells)
+                         for c in cities(graph, reach_cells(graph, records), Privacy()) if c.cells)
+    assert len(on_cell_map) == 5 and on_victims_map == on_cell_map

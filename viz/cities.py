@@ -40,7 +40,15 @@ from ringmap.viz.render import (
     counted,
 )
 from ringmap.viz.style import cell_colour, over_lines, type_style
-from ringmap.viz.world import LISTED, MOST_CELLS, home, listed, name_of, site_order
+from ringmap.viz.world import (
+    LISTED,
+    MOST_CELLS,
+    city_key,
+    home,
+    listed,
+    name_of,
+    site_order,
+)
 
 __all__ = ["City", "cities", "city_map", "shared"]
 
@@ -86,13 +94,6 @@ class City:
     cells: list[str] = field(default_factory=list)
 
 
-def _city_key(graph: nx.MultiDiGraph, site: str) -> str:
-    attrs = graph.nodes[site]
-    if attrs.get("city"):
-        return f"city\x00{attrs['city']}\x00{attrs.get('region') or ''}"
-    return f"site\x00{site}"
-
-
 def cities(graph: nx.MultiDiGraph, reaches: Iterable[CellReach], privacy: Privacy
            ) -> list[City]:
     """The cities of ``reaches``' raid sites, each with its sites (by label) and the cells
@@ -113,7 +114,7 @@ def cities(graph: nx.MultiDiGraph, reaches: Iterable[CellReach], privacy: Privac
     for reach in reaches:
         held: Counter[str] = Counter()
         for site in reach.sites:
-            key = _city_key(graph, site)
+            key = city_key(graph, site)
             held[key] += 1
             if key not in found:
                 attrs = graph.nodes[site]

@@ -62,8 +62,8 @@ from ringmap.viz.render import (
 from ringmap.viz.style import cell_colour, over_lines, type_style
 from ringmap.viz.timeline import Event, Timeline, case_timeline, cell_timeline
 
-__all__ = ["LISTED", "MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "equal_earth",
-           "home", "listed", "name_of", "outlines", "site_order", "victim_map"]
+__all__ = ["LISTED", "MOST_CELLS", "OFFENDER", "OUTLINES", "WORLD_HALF_WIDTH", "city_key",
+           "equal_earth", "home", "listed", "name_of", "outlines", "site_order", "victim_map"]
 
 OUTLINES = Path(__file__).parent / "data" / "world-110m.json"
 #: half the width of the world on the map, in canvas units (vis-network's font sizes are in
@@ -519,6 +519,16 @@ def site_order(graph: nx.MultiDiGraph, privacy: Privacy) -> Callable[[str], tupl
     return lambda site: (natural(privacy.label(site, graph.nodes[site])), site)
 
 
+def city_key(graph: nx.MultiDiGraph, site: str) -> str:
+    """The city of the raid site ``site`` as :func:`home` breaks ties by: its city and region,
+    or the site itself where it has no city (the cell map and the victims map place a cell
+    with as many sites in two cities in the same one)."""
+    attrs = graph.nodes[site]
+    if attrs.get("city"):
+        return f"city\x00{attrs['city']}\x00{attrs.get('region') or ''}"
+    return f"site\x00{site}"
+
+
 def home(held: Counter[str], none: str) -> str:
     """Where a cell works, of the places ``held`` counts its raid sites in: the one with most
     of them (of equals, the first by key); ``none`` for a cell with no known site.
@@ -969,10 +979,13 @@ def _draw_cities(d: _Drawing, reaches: list[CellReach], blocks: list[_Block]) ->
     one of them there. A city whose raid sites no cell works at keeps its sites as drawn."""
     graph, privacy = d.graph, d.privacy
     block_of = {site: b for b in blocks for site in b.sites}
+    # a block's city as the cell map names it, which breaks a tie between cities
+    city_of = {b.key: city_key(graph, b.sites[0]) for b in blocks}
+    block_at = {city: key for key, city in city_of.items()}
     members: dict[str, list[str]] = defaultdict(list)  # block key ("" for none) -> cells
     for r in reaches:
-        held = Counter(block_of[s].key for s in r.sites if s in block_of)
-        members[home(held, "")].append(r.cell_id)
+        held = Counter(city_of[block_of[s].key] for s in r.sites if s in block_of)
+        members[block_at.get(home(held, ""), "")].append(r.cell_id)
 
     def victims(cell: str) -> int:
         return int(d.figures_of[cell].victims)

@@ -58,7 +58,7 @@ import phonenumbers
 
 from ringmap.errors import ConfigError
 from ringmap.graphs.evidence import pair_positions
-from ringmap.graphs.normalise import luhn_valid, mask_pan
+from ringmap.graphs.normalise import luhn_valid, mask_pan, parse_phone
 from ringmap.graphs.schema import SCHEMA, Role
 from ringmap.graphs.secrets import keyed_hash, load_key
 
@@ -98,7 +98,7 @@ def _ascii(digits: str) -> str:
 def _phone_number(digits: str) -> bool:
     """Whether ``digits`` are a valid international phone number once given their ``+``."""
     try:
-        return bool(phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None)))
+        return bool(phonenumbers.is_valid_number(parse_phone("+" + digits, None)))
     except phonenumbers.NumberParseException:
         return False
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import re
+import traceback
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ __all__ = [
     "luhn_valid",
     "mask_pan",
     "masked_card_fields",
+    "parse_phone",
 ]
 
 
@@ -219,12 +221,28 @@ _PHONE_PUNCTUATION = re.compile(r"[ \-./()]")
 _PLAIN_NUMBER = re.compile(r"\+?\d{3,}")
 
 
+def parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber:
+    """:func:`phonenumbers.parse`, whose failure leaves no reference cycle behind.
+
+    For a number of no known country code phonenumbers keeps the exception it caught in a
+    local of the frame that raises the one it gives: a cycle through that traceback, which
+    holds every frame under it (the ingest engine's generator, with its file's signatures
+    and memos) until the cyclic collector runs, and ingest pauses it (issue 14). The frames
+    of the traceback are cleared before the failure goes on, so it is freed as it is handled.
+    """
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        traceback.clear_frames(exc.__traceback__)
+        raise
+
+
 @lru_cache(maxsize=1 << 18)
 def _read_number(text: str, region: str) -> tuple[str | None, str]:
     """``(E.164, "")`` of a number without punctuation read in ``region``, or ``(None,
     why not)``."""
     try:
-        parsed = phonenumbers.parse(text, region)
+        parsed = parse_phone(text, region)
     except phonenumbers.NumberParseException as exc:
         return None, _NOT_PARSED.get(exc.error_type, "not a number")
     possible = phonenumbers.is_possible_number_with_reason(parsed)

@@ -319,12 +319,12 @@ def _engine_of(job: _Job, batch_size: int, progress: Progress | None, key: bytes
     quarantine and its skip log, with the file open and its progress reported; what it held
     is freed when the block ends.
 
-    Ingest pauses the cyclic collector (:func:`~ringmap.perf.paused_gc`), and a phone number
-    phonenumbers fails to parse leaves a cycle (it keeps the caught exception in a local,
-    its traceback holding its frame) that holds every frame under it: the engine's, with
-    the file's duplicate signatures, memos and compiled mapping. Only a collection frees
-    them, so one runs after each file (issue 14: the worker process kept every file's
-    engine, at 10M rows 2 GB).
+    Ingest pauses the cyclic collector (:func:`~ringmap.perf.paused_gc`), and a cycle that
+    holds a frame under the engine's holds every frame under it: the engine's, with the
+    file's duplicate signatures, memos and compiled mapping (issue 14: the worker process
+    kept every file's engine, at 10M rows 2 GB, through phonenumbers' failures, which
+    :func:`~ringmap.graphs.normalise.parse_phone` now clears). A reader's own cycles (an
+    XLSX workbook's) and any such are collected after each file.
     """
     try:
         with _reading(job, batch_size, progress, key) as found:
@@ -538,6 +538,10 @@ class _Worker:
 def _serve(jobs: list[_Job], batch_size: int, key: bytes | None, out: mp.Queue[bytes],
            parent: int) -> None:
     """The worker: every job's messages (:data:`_Message`), in order."""
+    # what the fork inherited is left out of the collection after each file (_engine_of):
+    # some 100,000 objects of the store's process, walked again at every file (0.1-0.2
+    # CPU-s each at 600 cells), none of them the engine's
+    gc.freeze()
 
     def send(message: _Message) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)

@@ -31,20 +31,18 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from itertools import chain, pairwise
-from operator import itemgetter
-from typing import Literal, NamedTuple
+from itertools import chain
+from typing import Literal, NamedTuple, cast
 
 import igraph as ig
 import networkx as nx
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
 
 from ringmap.graphs.evidence import (
     PairPositions,
     edge_values,
-    node_values,
     nodes_of_type,
     packed_of,
     pair_positions,
@@ -167,19 +165,6 @@ class Attachment(NamedTuple):
     via: tuple[str, ...]
 
 
-class _Held(NamedTuple):
-    """An :class:`Attachment` while the projection is built: the evidence edges on the way
-    as relationship keys (:class:`_Keys`), not their ids."""
-
-    reliability: float
-    via: tuple[int, ...]
-
-
-#: a :class:`_Held` from its (reliability, via) pair, with no Python frame (tuple's own
-#: constructor, as the named tuple's ``__new__`` calls it)
-_held: Callable[[tuple[float, tuple[int, ...]]], _Held] = partial(tuple.__new__, _Held)
-
-
 class Incidence(Mapping[str, Mapping[int, Attachment]]):
     """Identifier id -> the units holding it, in the order met -> how (an
     :class:`Attachment`), in the order the identifiers were met.
@@ -205,19 +190,6 @@ class Incidence(Mapping[str, Mapping[int, Attachment]]):
         self._hubs: dict[int, dict[int, int]] = {}
         # read one at a time as Python ints: a numpy scalar each was a tenth of explaining
         self._bounds = start.data
-
-    @classmethod
-    def pack(cls, held: Mapping[str, Mapping[int, _Held]], spell: Callable[[int], str]
-             ) -> Incidence:
-        """The attachments ``held`` as the builder made them, packed."""
-        made = list(chain.from_iterable(holders.values() for holders in held.values()))
-        paths = list(map(itemgetter(1), made))
-        return cls(list(held), _starts(map(len, held.values())),
-                   np.fromiter(chain.from_iterable(held.values()), dtype=np.int64,
-                               count=len(made)),
-                   np.fromiter(map(itemgetter(0), made), dtype=np.float64, count=len(made)),
-                   _starts(map(len, paths)),
-                   np.fromiter(chain.from_iterable(paths), dtype=np.int64), spell)
 
     def __getitem__(self, ident: str) -> Holders:
         i = self._at[ident]
@@ -319,40 +291,12 @@ class _Keys:
         return edge_id(_PROJECTED_RELS[rel], self.ids[src], self.ids[dst])
 
 
-def _starts(counts: Iterable[int]) -> np.ndarray:
-    """Where each of runs of ``counts`` starts, and where the last ends."""
-    found: np.ndarray = np.cumsum(np.fromiter(chain((0,), counts), dtype=np.int64))
-    return found
-
-
 #: holders searched for a unit; an identifier with more is indexed (:meth:`Incidence.position`)
 _SEARCHED = 64
 _NONE = np.empty(0, dtype=np.int64)
-#: attachments made from one slice of a batch's arrays (see _Builder._attach_batch)
+#: attachments made one by one (contacts) before they are added to the log as arrays
 _PART = 1 << 16
 _NO_VALUES = np.empty(0, dtype=np.float64)
-
-
-def _parts(at: np.ndarray) -> Iterator[np.ndarray]:
-    """``at`` a part at a time: as Python lists, whole columns of millions of values
-    weighed more than the attachments made from them."""
-    for lo in range(0, len(at), _PART):
-        yield at[lo:lo + _PART]
-
-
-def _spans(bounds: np.ndarray) -> Iterator[tuple[int, int]]:
-    """Runs ``a`` to ``b`` of runs that start at ``bounds`` (and end at the next), about
-    :data:`_PART` items at a time, a run never cut.
-
-    >>> list(_spans(np.array([0, 3, 60_000, 70_001, 70_002])))
-    [(0, 2), (2, 4)]
-    """
-    a, last = 0, len(bounds) - 1
-    while a < last:
-        b = min(last, max(a + 1, int(np.searchsorted(bounds, bounds[a] + _PART,
-                                                     side="right")) - 1))
-        yield a, b
-        a = b
 
 
 def _shared_floats(values: np.ndarray) -> list[float]:
@@ -376,18 +320,23 @@ class _Owners:
         self.start[at] = np.cumsum(sizes) - sizes
         self.units = np.fromiter(chain.from_iterable(owners.values()), dtype=np.int64)
 
+    def of(self, node: int) -> list[int]:
+        """The units the node at position ``node`` stands for."""
+        start = int(self.start[node])
+        found: list[int] = self.units[start:start + int(self.count[node])].tolist()
+        return found
+
 
 class _Batch:
-    """Attachments to make in bulk, in order (:meth:`_Builder._attach_batch`): each
-    relationship ``src -> dst`` attaches its identifier end to the units its owner end
-    stands for."""
+    """Attachments to make in bulk, in order: each relationship ``src -> dst`` attaches its
+    identifier end to the units its owner end stands for."""
 
     def __init__(self, placed: PairPositions, keys: Callable[[str, np.ndarray, np.ndarray],
-                                                             np.ndarray]) -> None:
+                                                             np.ndarray],
+                 kind: Callable[[str], int]) -> None:
         self.type_of = placed.type_of
         self.keys = keys
-        self.kinds: list[str] = list(placed.type_names)
-        """Kind names: the type names, then the kinds given to :meth:`add`."""
+        self.kind = kind
         self._parts: list[tuple[np.ndarray, ...]] = []
 
     def add(self, rel: str, src: np.ndarray, dst: np.ndarray, values: np.ndarray, *,
@@ -395,20 +344,16 @@ class _Batch:
         """Relationships of type ``rel``, in order; the kind of their identifiers is
         ``kind``, or their type."""
         ident, owner = (dst, src) if owner_is_src else (src, dst)
-        if kind is None:
-            kinds = self.type_of[ident].astype(np.int16)
-        else:
-            if kind not in self.kinds:
-                self.kinds.append(kind)
-            kinds = np.full(len(ident), self.kinds.index(kind), dtype=np.int16)
+        kinds = (self.type_of[ident] if kind is None else np.full(len(ident), self.kind(kind))
+                 ).astype(np.int16)
         # compact columns: millions of attachments are sorted and walked from them
-        self._parts.append((ident.astype(np.int32), owner, values, self.keys(rel, src, dst),
-                            kinds))
+        self._parts.append((ident.astype(np.int32), owner, values, kinds,
+                            self.keys(rel, src, dst)))
 
     def columns(self, owned: _Owners) -> tuple[np.ndarray, ...]:
         """Per attachment, in order, one per unit each owner stands for (in its order): the
-        identifier, the unit, the reliability, the relationship's key and the kind (in
-        :attr:`kinds`)."""
+        identifier, the unit, the reliability, the kind and the relationship's key (the
+        columns of :meth:`_Log.add`)."""
         owner = np.concatenate([part[1] for part in self._parts])
         count = owned.count[owner]
         each = np.repeat(np.arange(len(count)), count)
@@ -421,6 +366,156 @@ class _Batch:
     def _column(self, c: int, each: np.ndarray) -> np.ndarray:
         found: np.ndarray = np.concatenate([part[c] for part in self._parts])[each]
         return found
+
+
+#: a row of :meth:`_Log.add_rows`: identifier, unit, reliability, kind, key, second key
+_Row = tuple[int, int, float, int, int, int]
+
+
+class _Log:
+    """Every attachment of a unit to an identifier, in the order made, as arrays.
+
+    Each is an identifier (a node's position, or past the nodes one that is no node: a
+    contact between agents, :meth:`code`), a unit, a reliability, a kind (in :attr:`kinds`)
+    and an evidence path: the attachment it extends (-1: none) and one or two relationship
+    keys after that one's path (-1: no second). Per identifier and unit the strongest
+    attachment counts, of equals the first made; the identifiers and each one's holders come
+    in the order first met; an identifier is of the kind of its last attachment: as when
+    each replaced the one before in a dict of holders per identifier, whose tuples of
+    reliability and path were some 170 bytes an attachment, +830 MiB at 5,400 cells and
+    never given back (issue 16).
+    """
+
+    def __init__(self, nodes: int, kinds: Sequence[str]) -> None:
+        self.nodes = nodes
+        self.kinds = list(kinds)
+        """Kind names: the type names, then the kinds given to :meth:`kind`."""
+        self.named: dict[str, int] = {}
+        """Identifiers that are no node -> their codes, from ``nodes`` on."""
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    def kind(self, name: str) -> int:
+        """The code of kind ``name``."""
+        if name not in self.kinds:
+            self.kinds.append(name)
+        return self.kinds.index(name)
+
+    def code(self, name: str) -> int:
+        """The code of ``name``, an identifier that is no node."""
+        return self.named.setdefault(name, self.nodes + len(self.named))
+
+    def add(self, ident: ArrayLike, unit: ArrayLike, rel: ArrayLike, kind: ArrayLike,
+            key: ArrayLike, key2: ArrayLike = -1, parent: ArrayLike = -1) -> None:
+        """Attachments, in order (a kind, second key or parent given once is each's)."""
+        n = len(np.asarray(ident))
+        if n:
+            self._parts.append(
+                (np.asarray(ident, dtype=np.int32), np.asarray(unit, dtype=np.int32),
+                 *(np.broadcast_to(np.asarray(c, dtype=t), (n,)) for c, t in (
+                     (rel, np.float64), (kind, np.int16), (key, np.int64),
+                     (key2, np.int64), (parent, np.int64)))))
+
+    def add_rows(self, rows: Sequence[_Row]) -> None:
+        """Attachments as rows, in order."""
+        if rows:
+            self.add(*zip(*rows, strict=True))
+
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        """Identifier, unit, reliability, kind, key, second key and parent of every
+        attachment so far, as one array each."""
+        if len(self._parts) != 1:
+            empty = (np.empty(0, dtype=t) for t in (np.int32, np.int32, np.float64, np.int16,
+                                                      np.int64, np.int64, np.int64))
+            self._parts = [tuple(np.concatenate(c) for c in zip(*self._parts, strict=True))
+                           if self._parts else tuple(empty)]
+        return self._parts[0]
+
+    def held(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The units and reliabilities of attachments ``at``."""
+        _ident, unit, rel, *_ = self._columns()
+        return unit[at], rel[at]
+
+    def _kept(self, of: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Of the attachments ``of`` (in order), per identifier and unit, by identifier:
+        the identifier, the attachment kept, and the first and last made."""
+        ident, unit, rel, *_ = self._columns()
+        if not len(of):
+            return (_NONE,) * 4
+        pair = ident[of].astype(np.int64) * (int(unit.max()) + 1) + unit[of]
+        # a stable sort: of equally strong attachments the first made comes first
+        by = np.lexsort((-rel[of], pair))
+        pair, by = pair[by], of[by]
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        kept = by[starts]
+        return (ident[kept], kept, np.minimum.reduceat(by, starts),
+                np.maximum.reduceat(by, starts))
+
+    def reach(self, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The holders each of ``sources`` (identifier codes) has now, source after source,
+        each one's in the order met: for each, which source (its place in ``sources``) and
+        the attachment kept."""
+        wanted = np.zeros(self.nodes + len(self.named), dtype=bool)
+        wanted[sources] = True
+        held, kept, met, _last = self._kept(np.flatnonzero(wanted[self._columns()[0]]))
+        if not len(held):
+            return _NONE, _NONE
+        by = np.lexsort((met, held))
+        held, kept = held[by], kept[by]
+        codes, first, count = np.unique(held, return_index=True, return_counts=True)
+        at = np.minimum(np.searchsorted(codes, sources), len(codes) - 1)
+        many = np.where(codes[at] == sources, count[at], 0)
+        which = np.repeat(np.arange(len(sources)), many)
+        within = np.arange(len(which)) - np.repeat(np.cumsum(many) - many, many)
+        return which, kept[first[at[which]] + within]
+
+    def incidence(self, ids: Sequence[str], spell: Callable[[int], str],
+                  weak: Mapping[str, str]) -> tuple[Incidence, dict[str, str]]:
+        """The attachments kept, as an :class:`Incidence`, and each identifier's kind (or
+        its ``weak`` one), in the order first met; the log is emptied."""
+        ident, unit, rel, kind, *_ = self._columns()
+        held, kept, met, last = self._kept(np.arange(len(ident)))
+        runs = np.flatnonzero(np.r_[True, held[1:] != held[:-1]]) if len(held) else _NONE
+        sizes = np.diff(np.r_[runs, len(held)])
+        first = np.minimum.reduceat(met, runs) if len(runs) else _NONE
+        # the holders by when their identifier was first met, each one's by when it was
+        kept = kept[np.lexsort((met, np.repeat(first, sizes)))]
+        by = np.argsort(first)
+        named = list(self.named)
+        idents = [ids[c] if c < self.nodes else named[c - self.nodes]
+                  for c in held[runs[by]].tolist()]
+        kinds = kind[np.maximum.reduceat(last, runs)[by]].tolist() if len(runs) else []
+        path_start, path = self._paths(kept)
+        incidence = Incidence(idents, np.r_[0, np.cumsum(sizes[by])],
+                              unit[kept].astype(np.int64), rel[kept], path_start, path, spell)
+        self._parts = []
+        return incidence, {i: weak.get(i, self.kinds[k]) for i, k in zip(idents, kinds,
+                                                                          strict=True)}
+
+    def _paths(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The evidence paths of attachments ``at``: where each starts and ends among the
+        keys, and the keys; each spelt from its end back, through the attachments it
+        extends."""
+        *_, key, key2, parent = self._columns()
+        length = np.zeros(len(at), dtype=np.int64)
+        live, step = np.arange(len(at)), at
+        while len(live):
+            length[live] += 1 + (key2[step] >= 0)
+            step = parent[step]
+            live, step = live[step >= 0], step[step >= 0]
+        start = np.r_[0, np.cumsum(length)]
+        path = np.empty(int(start[-1]), dtype=np.int64)
+        end = start[1:].copy()
+        live, step = np.arange(len(at)), at
+        while len(live):
+            two = key2[step] >= 0
+            last = end[live] - 1
+            path[last[two]] = key2[step[two]]
+            last -= two
+            path[last] = key[step]
+            end[live] = last
+            step = parent[step]
+            live, step = live[step >= 0], step[step >= 0]
+        return start, path
 
 
 @dataclass
@@ -477,15 +572,17 @@ class _Builder:
     ) -> None:
         self.g = evidence
         self.settings = settings
-        # types and pairs straight from the arrays of a store's evidence graph: only
-        # persons' and cards' properties are read
-        self.role = dict(node_values(evidence, "Person", "role", ""))
         # identifiers weighed as a kind of their own
         self.weak = {node: "masked_card" for node, attrs in
                      nodes_of_type(evidence, "PaymentCard") if attrs.get("partial")}
         # the relationships as positions of their ends, and the reliability of each: pairs
         # of ids are made only for the relationships walked one by one, when walked
         self.placed = pair_positions(evidence, _PROJECTED_RELS)
+        # persons' roles as the evidence graph decoded them, once for every reader of the
+        # run (the victim side reads them too)
+        self.suspect, self.victim, self.mule = (
+            self.placed.having("Person", "role", {role})
+            for role in (Role.SUSPECT, Role.VICTIM, Role.MULE))
         # whether the node at each position is of a type agents hold
         self.holdable = self.placed.of_types(*AGENT_IDENTIFIERS)
         self.keys = _Keys(self.placed.ids)
@@ -496,8 +593,7 @@ class _Builder:
         self.accounts: dict[str, list[str]] = defaultdict(list)
         self.shared_accounts: dict[str, list[str]] = {}
         self.victim_of: dict[str, str] = {}  # victim-side node -> victim key
-        self.incidence: dict[str, dict[int, _Held]] = {}
-        self.kinds: dict[str, str] = {}
+        self.log = _Log(len(self.placed.ids), self.placed.type_names)
 
     # -- units ---------------------------------------------------------------------------
     def _unit(self, node: str) -> int:
@@ -508,20 +604,20 @@ class _Builder:
         return idx
 
     def collect_units(self) -> None:
-        suspects = sorted(p for p, r in self.role.items() if r == Role.SUSPECT)
+        ids = self.placed.ids
+        suspects = sorted(map(ids.__getitem__, np.flatnonzero(self.suspect).tolist()))
         for person in suspects:
             self.owners[person] = [self._unit(person)]
         # by position over the arrays: only suspects' uses of accounts walked one by one (a
         # test per use, most of them victims', grew three times as fast as the case, issue 16)
-        ids, (person_at, item_at) = self.placed.ids, self._ends("USES")
-        victims = np.flatnonzero(self._marked(
-            p for p, r in self.role.items() if r == Role.VICTIM)[person_at])
+        person_at, item_at = self._ends("USES")
+        victims = np.flatnonzero(self.victim[person_at])
         self.victim_of.update(zip(map(ids.__getitem__, item_at[victims].tolist()),
                                   map(ids.__getitem__, person_at[victims].tolist()), strict=True))
         users: dict[str, list[str]] = defaultdict(list)
         uses: dict[tuple[str, str], int] = {}  # the key of each suspect's use of an account
         for person, item, key in self._keyed("USES", np.flatnonzero(
-                self._marked(suspects)[person_at] & self.placed.of_types("Account")[item_at])):
+                self.suspect[person_at] & self.placed.of_types("Account")[item_at])):
             users[item].append(person)
             uses[person, item] = key
         for account, persons in sorted(users.items()):
@@ -531,10 +627,11 @@ class _Builder:
             else:
                 self.shared_accounts[account] = persons
             self.owners[account] = [self.owners[p][0] for p in persons]
-        for account, persons in self.shared_accounts.items():
-            for person in persons:
-                self._attach(account, "Account", self.owners[person][0], 1.0,
-                             (uses[person, account],))
+        shared = [(account, person) for account, persons in self.shared_accounts.items()
+                  for person in persons]
+        self.log.add(self.placed.positions_of(a for a, _ in shared),
+                     [self.owners[p][0] for _, p in shared], 1.0, self.log.kind("Account"),
+                     [uses[p, a] for a, p in shared])
         acting = self._acting_accounts() & ~self._marked(self.owners) \
             & ~self._marked(self.victim_of)
         for account in sorted(map(ids.__getitem__, np.flatnonzero(acting).tolist())):
@@ -576,36 +673,12 @@ class _Builder:
         marked[at[at >= 0]] = True
         return marked
 
-    def _kinds(self, at: np.ndarray) -> list[str]:
-        """The type names of the nodes at positions ``at``."""
-        return list(map(self.placed.type_names.__getitem__, self.placed.type_of[at].tolist()))
-
     # -- attachments ---------------------------------------------------------------------
-    def _attach(self, ident: str, kind: str, unit: int, rel: float, via: tuple[int, ...]) -> None:
-        self._attach_all(ident, kind, (unit,), rel, via)
-
-    def _attach_all(
-        self, ident: str, kind: str, units: Iterable[int], rel: float, via: tuple[int, ...]
-    ) -> None:
-        # ``ident`` held by each of ``units`` (the stronger attachment kept), the identifier's
-        # kind and holders looked up once for them all: 340k attachments at 600 cells
-        holders: dict[int, _Held] | None = None
-        attachment = _Held(rel, via)
-        for unit in units:
-            if holders is None:
-                self.kinds[ident] = self.weak.get(ident, kind)
-                holders = self.incidence.get(ident)
-                if holders is None:
-                    holders = self.incidence[ident] = {}
-            known = holders.get(unit)
-            if known is None or known.reliability < rel:
-                holders[unit] = attachment
-
     def direct(self) -> None:
         """Identifiers an agent (or its account) is linked to by one relationship."""
         placed = self.placed
         owned = _Owners(self.owners, placed)
-        batch = _Batch(placed, self.keys.of)
+        batch = _Batch(placed, self.keys.of, self.log.kind)
         for rel in _DIRECT_RELS:
             src, dst = self._ends(rel)
             at = np.flatnonzero((owned.count[src] > 0) & self.holdable[dst])
@@ -614,90 +687,34 @@ class _Builder:
         at = np.flatnonzero(owned.count[named] > 0)
         batch.add("NAMES", report[at], named[at], self._values("NAMES")[at],
                   owner_is_src=False, kind="Report")
-        self._attach_batch(batch, owned)
-        self._exhibits()
+        self.log.add(*batch.columns(owned))
+        self._exhibits(owned)
 
-    def _attach_batch(self, batch: _Batch, owned: _Owners) -> None:
-        """:meth:`_attach_all` of every attachment of ``batch``, in its order, in bulk (3.1M
-        attachments at 5,400 cells): per identifier and unit the stronger attachment is kept
-        (of equals, the first), identifiers and each one's holders come in the order first
-        met, and an identifier is of the kind of its last attachment."""
-        ids, incidence, kinds, weak = self.placed.ids, self.incidence, self.kinds, self.weak
-        ident, unit, value, via, kind = batch.columns(owned)
-        # identifiers attached before the batch (a shared account's) take theirs one by one;
-        # found from those few, not by asking of every identifier of the batch (its growth
-        # was 13 times the rows' from 600 to 5,400 cells, issue 16)
-        before = np.isin(ident, [i for i in map(self.placed.position, incidence)
-                                 if i is not None])
-        for at in _parts(np.flatnonzero(before)):
-            for i, u, v, e, k in zip(ident[at].tolist(), unit[at].tolist(),
-                                     _shared_floats(value[at]), via[at].tolist(),
-                                     kind[at].tolist(), strict=True):
-                self._attach(ids[i], batch.kinds[k], u, v, (e,))
-        new = np.flatnonzero(~before)
-        if not len(new):
-            return
-        # per (identifier, unit): the strongest attachment, the first of equals, and when the
-        # two first met; per identifier: when first met, and its last attachment
-        n = len(self.units)
-        key = ident[new].astype(np.int64) * n + unit[new]
-        # a stable sort: equals stay in the order met
-        by = new[np.lexsort((-value[new], key))]
-        del key
-        grouped = ident[by].astype(np.int64) * n + unit[by]
-        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-        del grouped
-        best, met = by[starts], np.minimum.reduceat(by, starts)
-        del by, starts
-        # by identifier in one pass each, not two sorts of every attachment (issue 16)
-        first = np.full(int(ident.max()) + 1, len(ident), dtype=np.int64)
-        np.minimum.at(first, ident[new], new)
-        last = np.full_like(first, -1)
-        np.maximum.at(last, ident[new], new)
-        order = best[np.lexsort((met, first[ident[best]]))]
-        del best, met, first
-        # each identifier's holders made as one dict from its run of attachments, the
-        # attachments by map and zip: a Python statement per attachment was the part of
-        # the projection that grew fastest with the case (3.1M at 5,400 cells, issue 16)
-        starts = np.flatnonzero(np.r_[True, np.diff(ident[order]) != 0])
-        bounds = np.r_[starts, len(order)]
-        # the holders keyed by one int object per unit, not one per attachment
-        unit_of = list(range(len(self.units))).__getitem__
-        for a, b in _spans(bounds):
-            lo, hi = int(bounds[a]), int(bounds[b])
-            at = order[lo:hi]
-            holders = list(map(unit_of, unit[at].tolist()))
-            made = list(map(_held, zip(_shared_floats(value[at]), zip(via[at].tolist()),
-                                       strict=True)))
-            cuts = (bounds[a:b + 1] - lo).tolist()
-            for i, (start, end) in zip(ident[order[starts[a:b]]].tolist(), pairwise(cuts),
-                                       strict=True):
-                node = ids[i]
-                incidence[node] = dict(zip(holders[start:end], made[start:end], strict=True))
-                kinds[node] = weak.get(node, batch.kinds[int(kind[last[i]])])
-
-    def _exhibits(self) -> None:
+    def _exhibits(self, owned: _Owners) -> None:
         """An item seized from a suspect is theirs; it places them where it was seized."""
-        items: dict[str, list[tuple[str, str, float, int]]] = defaultdict(list)
-        for ((exhibit, item, key), rel), kind in zip(
-                self._graded("EXHIBIT_OF"), self._kinds(self._ends("EXHIBIT_OF")[1]),
-                strict=True):
-            items[exhibit].append((item, kind, rel, key))
-        places: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
-        for (exhibit, place, key), rel in self._graded("SEIZED_AT"):
-            places[exhibit].append((place, rel, key))
-        for (exhibit, person, seized), seized_rel in self._graded("SEIZED_FROM"):
-            units = self.owners.get(person)
-            if not units:
-                continue
-            for item, kind, rel, key in items[exhibit]:
-                self._attach_all(item, kind, units, min(seized_rel, rel), (seized, key))
-            for place, rel, key in places[exhibit]:
-                self._attach_all(place, "Location", units, min(seized_rel, rel), (seized, key))
+        type_of = self.placed.type_of.tolist()
+        location = self.log.kind("Location")
+        items: dict[int, list[tuple[int, int, float, int]]] = defaultdict(list)
+        for exhibit, item, key, rel in self._positioned("EXHIBIT_OF"):
+            items[exhibit].append((item, type_of[item], rel, key))
+        places: dict[int, list[tuple[int, int, float, int]]] = defaultdict(list)
+        for exhibit, place, key, rel in self._positioned("SEIZED_AT"):
+            places[exhibit].append((place, location, rel, key))
+        made: list[_Row] = []
+        for exhibit, person, seized, seized_rel in self._positioned("SEIZED_FROM"):
+            units = owned.of(person)
+            for item, kind, rel, key in chain(items[exhibit], places[exhibit]):
+                made += [(item, unit, min(seized_rel, rel), kind, seized, key)
+                         for unit in units]
+        self.log.add_rows(made)
         # an item seized at a place puts its holders there, one step removed
-        for (exhibit, place, key), rel in self._graded("SEIZED_AT"):
-            for item, _, _, _ in items[exhibit]:
-                self._propagate(item, place, "Location", key, rel)
+        seized_at, place_at = self._ends("SEIZED_AT")
+        at = [(row, item) for row, exhibit in enumerate(seized_at.tolist())
+              for item, *_ in items[exhibit]]
+        rows = np.array([row for row, _ in at], dtype=np.int64)
+        self._propagate(np.array([item for _, item in at], dtype=np.int64), place_at[rows],
+                        location, self.keys.of("SEIZED_AT", seized_at, place_at)[rows],
+                        self._values("SEIZED_AT")[rows])
 
     def _ends(self, rel: str) -> tuple[np.ndarray, np.ndarray]:
         """The positions of the sources and targets of one relationship type."""
@@ -718,92 +735,110 @@ class _Builder:
         return zip(map(ids.__getitem__, src.tolist()), map(ids.__getitem__, dst.tolist()),
                    self.keys.of(rel, src, dst).tolist(), strict=True)
 
-    def _graded(self, rel: str, at: np.ndarray | None = None
-                ) -> Iterator[tuple[tuple[str, str, int], float]]:
-        """The (source, target, key) of one relationship type (those ``at``, or all) with
-        their reliability."""
-        values = self._values(rel)
-        return zip(self._keyed(rel, at), _shared_floats(values if at is None else values[at]),
-                   strict=True)
+    def _positioned(self, rel: str) -> Iterator[tuple[int, int, int, float]]:
+        """The (source, target) positions of one relationship type, each with its key and
+        reliability."""
+        src, dst = self._ends(rel)
+        return zip(src.tolist(), dst.tolist(), self.keys.of(rel, src, dst).tolist(),
+                   _shared_floats(self._values(rel)), strict=True)
 
-    def _propagate(self, source: str, target: str, kind: str, eid: int, rel: float) -> None:
-        holders = self.incidence.get(source)
-        if not holders:
-            return
+    def _propagate(self, source: np.ndarray, target: np.ndarray, kind: ArrayLike,
+                   key: np.ndarray, rel: np.ndarray) -> None:
+        """Each holder each of ``source`` has now holds its ``target`` too, one step removed
+        (in order, of source after source): weaker by the indirect factor and ``rel``, the
+        evidence path one ``key`` longer."""
+        which, kept = self.log.reach(source)
+        unit, strength = self.log.held(kept)
         factor = self.settings.indirect_factor * rel
-        for unit, att in list(holders.items()):
-            self._attach(target, kind, unit, att.reliability * factor, (*att.via, eid))
+        self.log.add(target[which], unit, strength * factor[which],
+                     np.broadcast_to(kind, len(target))[which], key[which], parent=kept)
 
     def chains(self) -> None:
         """Identifiers reached through another identifier (SIM in a device, number of a SIM)."""
-        pending: list[tuple[str, str, int, float, str, str]] = []
         # the relationships between identifiers found over the arrays, an agent's own links
         # (already direct) left out: most of them (an account registered to a number)
         owned, holdable = self._marked(self.owners), self.holdable
+        found: list[tuple[np.ndarray, ...]] = [(_NONE, _NONE, _NONE, _NO_VALUES)]
         for rel in _CHAIN_RELS:
             sources, targets = self._ends(rel)
             at = np.flatnonzero(~owned[sources] & holdable[sources] & holdable[targets])
-            pending += [(s, d, key, rel_, of_s, of_d) for ((s, d, key), rel_), of_s, of_d in zip(
-                self._graded(rel, at), self._kinds(sources[at]), self._kinds(targets[at]),
-                strict=True)]
-        # take a snapshot so that one step never chains into the next (each identifier's
-        # holders copied once, not once per chain relationship it is in)
-        snapshot = {i: dict(self.incidence[i]) for i in dict.fromkeys(
-            i for s, d, *_ in pending for i in (s, d)) if i in self.incidence}
-        for src, dst, eid, rel_, of_src, of_dst in pending:
-            for a, b, kind in ((src, dst, of_dst), (dst, src, of_src)):
-                holders = snapshot.get(a)
-                if not holders:
-                    continue
-                factor = self.settings.indirect_factor * rel_
-                for unit, att in holders.items():
-                    self._attach(b, kind, unit, att.reliability * factor,
-                                 (*att.via, eid))
-        at = np.flatnonzero(holdable[self._ends("NAMES")[1]])
-        for (report, named, key), rel_ in self._graded("NAMES", at):
-            if named in self.incidence:
-                self._propagate(named, report, "Report", key, rel_)
+            found.append((sources[at], targets[at],
+                          self.keys.of(rel, sources[at], targets[at]), self._values(rel)[at]))
+        src, dst, key, value = (np.concatenate(c) for c in zip(*found, strict=True))
+        # each both ways, from the holders before any: one step never chains into the next
+        there = np.column_stack((dst, src)).ravel()
+        self._propagate(np.column_stack((src, dst)).ravel(), there, self.placed.type_of[there],
+                        np.repeat(key, 2), np.repeat(value, 2))
+        report, named = self._ends("NAMES")
+        at = np.flatnonzero(self.holdable[named])
+        self._propagate(named[at], report[at], self.log.kind("Report"),
+                        self.keys.of("NAMES", report[at], named[at]), self._values("NAMES")[at])
 
-    def _agent_side(self, node: str, phone: np.ndarray) -> list[int]:
-        units = self.owners.get(node)
-        if units:
-            return units
-        holders = self.incidence.get(node)
-        if holders and phone[self.placed.position(node)]:
-            return list(holders)
-        return []
-
-    def contacts(self) -> dict[str, dict[int, _Held]]:
-        """Victims each agent contacted (and agents contacting each other)."""
-        victims: set[str] = set()
-        phone = self.placed.of_types("Phone")
-        for (src, dst, key), rel in self._graded("CONTACTED"):
-            a, b = self._agent_side(src, phone), self._agent_side(dst, phone)
+    def contacts(self) -> np.ndarray:
+        """Victims each agent contacted (and agents contacting each other): the victims'
+        positions."""
+        placed, log, owners, victim_of = self.placed, self.log, self.owners, self.victim_of
+        position = cast(Callable[[str], int], placed.position)  # victims are nodes
+        src, dst = self._ends("CONTACTED")
+        ends = np.unique(np.concatenate((src, dst)))
+        numbers = ends[placed.of_types("Phone")[ends]]
+        # a number's holders are on the agent side: those it has, and those it is a victim
+        # of here, in the order met (a number no agent holds becomes one's on contact)
+        side: dict[str, dict[int, None]] = {}
+        number_ids = list(map(placed.ids.__getitem__, numbers.tolist()))
+        which, kept = log.reach(numbers)
+        for i, unit in zip(which.tolist(), log.held(kept)[0].tolist(), strict=True):
+            side.setdefault(number_ids[i], {})[unit] = None
+        numbered = set(number_ids)
+        contact, victim_kind = log.kind("contact"), log.kind("victim")
+        victims: dict[int, None] = {}
+        made: list[_Row] = []
+        for (s, d, key), rel in self._graded("CONTACTED"):
+            a, b = owners.get(s) or list(side.get(s, ())), owners.get(d) or list(side.get(d, ()))
             if a and b:  # the contact itself is what they share
-                self._attach_all(edge_id("CONTACTED", src, dst), "contact", {*a, *b}, rel,
-                                 (key,))
-                continue
-            agents, other = (a, dst) if a else (b, src)
-            if agents:
-                victim = self.victim_of.get(other, other)
-                victims.add(victim)
-                self._attach_all(victim, "victim", agents, rel, (key,))
-        return {v: self.incidence[v] for v in victims}
+                code = log.code(edge_id("CONTACTED", s, d))
+                made += [(code, unit, rel, contact, key, -1) for unit in {*a, *b}]
+            else:
+                agents, other = (a, d) if a else (b, s)
+                if not agents:
+                    continue
+                victim = victim_of.get(other, other)
+                code = position(victim)
+                victims[code] = None
+                made += [(code, unit, rel, victim_kind, key, -1) for unit in agents]
+                if victim in numbered:
+                    side.setdefault(victim, {}).update(dict.fromkeys(agents))
+            if len(made) >= _PART:
+                log.add_rows(made)
+                made = []
+        log.add_rows(made)
+        return np.fromiter(victims, dtype=np.int64, count=len(victims))
 
-    def money(self, victims: Mapping[str, Mapping[int, _Held]]) -> None:
+    def _graded(self, rel: str) -> Iterator[tuple[tuple[str, str, int], float]]:
+        """The (source, target, key) of one relationship type with their reliability."""
+        return zip(self._keyed(rel), _shared_floats(self._values(rel)), strict=True)
+
+    def money(self, victims: np.ndarray) -> None:
         """Cards and wallets victims paid into belong with the agents who contacted them."""
-        payer: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
-        for (person, payment, key), rel in self._graded("PAID"):
-            payer[payment].append((person, rel, key))
-        for ((payment, card, paid_to), to_rel), kind in zip(
-                self._graded("PAID_TO"), self._kinds(self._ends("PAID_TO")[1]), strict=True):
-            for person, paid_rel, paid in payer.get(payment, ()):
-                for unit, att in victims.get(person, {}).items():
-                    rel = min(att.reliability, paid_rel, to_rel)
-                    self._attach(card, kind, unit, rel, (*att.via, paid, paid_to))
-        for (person, card, key), rel in self._graded("HOLDS"):
-            if self.role.get(person) == Role.MULE and card in self.incidence:
-                self._propagate(card, person, "mule", key, rel)
+        victim = np.zeros(len(self.placed.ids), dtype=bool)
+        victim[victims] = True
+        payer: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
+        for payer_at, payment, key, rel in self._positioned("PAID"):
+            if victim[payer_at]:
+                payer[payment].append((payer_at, rel, key))
+        paid = [(paying, card_at, min(paid_rel, to_rel), paid_key, paid_to)
+                for payment, card_at, paid_to, to_rel in self._positioned("PAID_TO")
+                for paying, paid_rel, paid_key in payer.get(payment, ())]
+        person, card, cap, keys, keys2 = (np.array(c) for c in zip(*paid, strict=True)) \
+            if paid else (_NONE, _NONE, _NO_VALUES, _NONE, _NONE)
+        which, kept = self.log.reach(person)
+        unit, strength = self.log.held(kept)
+        self.log.add(card[which], unit, np.minimum(strength, cap[which]),
+                     self.placed.type_of[card[which]], keys[which], keys2[which], kept)
+        holder, card = self._ends("HOLDS")
+        at = np.flatnonzero(self.mule[holder])
+        self._propagate(card[at], holder[at], self.log.kind("mule"),
+                        self.keys.of("HOLDS", holder[at], card[at]), self._values("HOLDS")[at])
 
 
 def _pair_reliability(evidence: nx.MultiDiGraph, placed: PairPositions,
@@ -916,8 +951,8 @@ def project_agents(
     builder.direct()
     builder.chains()
     builder.money(builder.contacts())
-    units, kinds = builder.units, builder.kinds
-    incidence = Incidence.pack(builder.incidence, builder.keys)
+    units = builder.units
+    incidence, kinds = builder.log.incidence(builder.placed.ids, builder.keys, builder.weak)
     accounts = {k: sorted(v) for k, v in builder.accounts.items()}
     shared_accounts = builder.shared_accounts
     # let go of the builder's pairs, reliabilities and node types before the ties are

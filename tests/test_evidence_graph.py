@@ -146,8 +146,8 @@ def test_issue_16_agent_projection_from_arrays_is_the_networkx_one(
 
 def test_issue_16_attachments_made_a_part_at_a_time_are_made_alike(
         any_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the direct attachments are made from the arrays a part of some identifiers' runs at a
-    # time, a run never cut: parts of a few attachments give what one part gives
+    # the contacts' attachments are made one by one and added to the arrays a part at a
+    # time: parts of a few attachments give what one part gives
     store = _merged_case(any_store, tmp_path)
     reliability, _ = edge_reliability(store)
     whole = _ties(project_agents(store.evidence(), reliability=reliability))
@@ -174,7 +174,8 @@ def test_issue_16_edges_among_a_few_nodes_read_from_their_own_relationships(
 def test_issue_16_persons_roles_decoded_once_for_the_victim_side_and_the_reach(
         tmp_path: Path) -> None:
     # an export reads every person's role for its privacy policy and again for the reach
-    # of the run's cells: 1.1 CPU-s each at 5,400 cells; the graph decodes them once
+    # of the run's cells: 1.1 CPU-s each at 5,400 cells; the graph decodes them once, and
+    # the agent projection reads them from there too (ringmap run decoded them twice)
     from dataclasses import replace
 
     from ringmap.analysis.victims import reached_by_cell
@@ -194,7 +195,9 @@ def test_issue_16_persons_roles_decoded_once_for_the_victim_side_and_the_reach(
     evidence = EvidenceGraph(replace(packed, decode=counted))
     privacy = Privacy.for_graph(evidence)
     reached_by_cell(evidence, {"C1": [n for n, role in roles if role == "suspect"][:5]})
-    assert decoded.count("Person") == once  # the roles read once, for both
+    agents = project_agents(evidence)
+    assert decoded.count("Person") == once  # the roles read once, for all three
+    assert agents.units == project_agents(store.evidence()).units
     assert privacy == Privacy.for_graph(store.evidence())
 
 

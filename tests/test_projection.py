@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import networkx as nx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ringmap.analysis.cells import CellSettings, find_cells
-from ringmap.analysis.projection import Attachment, ProjectionSettings, project_agents
+from ringmap.analysis.projection import (
+    AgentGraph,
+    Attachment,
+    ProjectionSettings,
+    project_agents,
+)
 from ringmap.graphs.embedded import EmbeddedStore
 from ringmap.graphs.evidence import EvidenceGraph
-from ringmap.graphs.model import edge_id
+from ringmap.graphs.model import Edge, edge_id
 from ringmap.graphs.sameas import SAME_AS, collapse, merge
 from ringmap.graphs.store import Store
 from ringmap.testing import CaseBuilder
@@ -314,3 +322,179 @@ def test_issue_16_agents_read_by_position_as_by_id(tmp_path: Path) -> None:
     assert {"victim", "Device", "SimCard"} <= set(packed.kinds.values())
     assert list(packed.incidence) == list(expected.incidence)
     assert packed.incidence == expected.incidence
+
+
+# -- issue 16: the attachments built as arrays, against the dict of holders they replaced -------
+
+_TYPES = ("Person", "Account", "Phone", "SimCard", "Device", "Email", "IPAddress",
+          "PaymentCard", "FinancialAccount", "IdDocument", "Location", "Report", "Exhibit",
+          "Payment")
+#: relationships of the schema the projection reads, by the types of their ends
+_SHAPES = (("USES", "Person", "Account"), ("USES", "Person", "Phone"),
+           ("USES", "Person", "Device"), ("USES", "Person", "SimCard"),
+           ("HOLDS", "Person", "PaymentCard"), ("HOLDS", "Person", "FinancialAccount"),
+           ("HOLDS", "Person", "IdDocument"), ("REGISTERED_TO", "Account", "Phone"),
+           ("REGISTERED_TO", "Account", "Email"), ("REGISTERED_TO", "FinancialAccount", "Phone"),
+           ("LOGGED_IN_FROM", "Account", "IPAddress"), ("LOGGED_IN_ON", "Account", "Device"),
+           ("LOGGED_IN_ON", "Email", "Device"), ("SIM_IN", "SimCard", "Device"),
+           ("HAS_NUMBER", "SimCard", "Phone"), ("CONTACTED", "Account", "Account"),
+           ("CONTACTED", "Phone", "Phone"), ("CONTACTED", "Account", "Phone"),
+           ("PAID", "Person", "Payment"), ("PAID_TO", "Payment", "PaymentCard"),
+           ("PAID_TO", "Payment", "FinancialAccount"), ("SEIZED_AT", "Exhibit", "Location"),
+           ("SEIZED_FROM", "Exhibit", "Person"), ("EXHIBIT_OF", "Exhibit", "Device"),
+           ("EXHIBIT_OF", "Exhibit", "SimCard"), ("EXHIBIT_OF", "Exhibit", "Phone"),
+           ("WORKS_AT", "Person", "Location"), ("ARRESTED_AT", "Person", "Location"),
+           ("NAMES", "Report", "Account"), ("NAMES", "Report", "Person"),
+           ("NAMES", "Report", "Phone"), ("NAMES", "Report", "PaymentCard"))
+_ROLES = ("suspect", "suspect", "suspect", "victim", "victim", "mule", "other")
+
+
+@st.composite
+def _evidence(draw: st.DrawFn) -> tuple[nx.MultiDiGraph, dict[str, float]]:
+    """A small evidence graph of the schema's shapes (a few nodes of each type, so that
+    identifiers are shared, hubs form and numbers are contacted), same-as groups collapsed,
+    and a reliability for some relationships (equal ones too)."""
+    g = nx.MultiDiGraph()
+    size = draw(st.integers(2, 4))
+    for t in _TYPES:
+        for i in range(size):
+            node = f"{t}:{i}"
+            g.add_node(node, type=t)
+            if t == "Person":
+                g.nodes[node]["role"] = draw(st.sampled_from(_ROLES))
+            if t == "PaymentCard" and draw(st.booleans()):
+                g.nodes[node]["partial"] = True
+    reliability: dict[str, float] = {}
+    for rel, src, dst in draw(st.lists(st.sampled_from(_SHAPES), min_size=20, max_size=80)):
+        s, d = f"{src}:{draw(st.integers(0, size - 1))}", f"{dst}:{draw(st.integers(0, size - 1))}"
+        when = draw(st.sampled_from(["", "2014-03-01T10:00:00Z"]))  # blank times too
+        g.add_edge(s, d, key=rel, type=rel, first_seen=when)
+        if rel == "NAMES":
+            g.edges[s, d, rel]["role"] = draw(st.sampled_from(["victim", "suspect", ""]))
+        grade = draw(st.sampled_from([None, 0.25, 0.5, 1.0]))
+        if grade is not None:
+            reliability[edge_id(rel, s, d)] = grade
+    links = [Edge(SAME_AS, f"{t}:{a}", f"{t}:{b}") for t, a, b in draw(st.lists(st.tuples(
+        st.sampled_from(["Person", "Account", "Phone", "Device"]), st.integers(0, size - 1),
+        st.integers(0, size - 1)), max_size=3)) if a != b]
+    return collapse(g, links), reliability
+
+
+def _reference(g: nx.MultiDiGraph, agents: AgentGraph, reliability: Mapping[str, float],
+               settings: ProjectionSettings) -> tuple[dict[str, dict[int, Attachment]],
+                                                       dict[str, str]]:
+    """The attachments and kinds as the projection made them one at a time before issue 16:
+    a dict of holders per identifier, each attachment replaced only by a stronger one, the
+    identifier of the kind of its last (its units and accounts taken from ``agents``)."""
+    index = agents.index
+    owners = {u: [i] for i, u in enumerate(agents.units)}
+    owners |= {a: [index[p]] for p, accounts in agents.accounts.items() for a in accounts}
+    owners |= {a: [index[p] for p in ps] for a, ps in agents.shared_accounts.items()}
+    kind_of = {n: a["type"] for n, a in g.nodes(data=True)}
+    weak = {n for n, a in g.nodes(data=True) if a.get("partial")}
+    role = {n: a.get("role") for n, a in g.nodes(data=True) if a["type"] == "Person"}
+    held = {"Phone", "SimCard", "Device", "Email", "IPAddress", "PaymentCard",
+            "FinancialAccount", "IdDocument", "Location"}
+
+    def edges(rel: str) -> list[tuple[str, str, float, str]]:
+        return [(s, d, reliability.get(edge_id(rel, s, d), 1.0), edge_id(rel, s, d))
+                for s, d, k in g.edges(keys=True) if k == rel]
+
+    incidence: dict[str, dict[int, Attachment]] = {}
+    kinds: dict[str, str] = {}
+
+    def attach(ident: str, kind: str, units: Iterable[int], rel: float,
+               via: tuple[str, ...]) -> None:
+        for unit in units:
+            kinds[ident] = "masked_card" if ident in weak else kind
+            holders = incidence.setdefault(ident, {})
+            if unit not in holders or holders[unit].reliability < rel:
+                holders[unit] = Attachment(rel, via)
+
+    def propagate(source: str, target: str, kind: str, eid: str, rel: float) -> None:
+        for unit, att in list(incidence.get(source, {}).items()):
+            attach(target, kind, [unit], att.reliability * (settings.indirect_factor * rel),
+                   (*att.via, eid))
+
+    for account, persons in agents.shared_accounts.items():
+        for p in persons:
+            attach(account, "Account", [index[p]], 1.0, (edge_id("USES", p, account),))
+    for rel in ("USES", "HOLDS", "REGISTERED_TO", "LOGGED_IN_FROM", "LOGGED_IN_ON",
+                "WORKS_AT", "ARRESTED_AT"):
+        for s, d, r, eid in edges(rel):
+            if s in owners and kind_of[d] in held:
+                attach(d, kind_of[d], owners[s], r, (eid,))
+    for report, named, r, eid in edges("NAMES"):
+        if named in owners:
+            attach(report, "Report", owners[named], r, (eid,))
+    items = [(e, i, r, eid) for e, i, r, eid in edges("EXHIBIT_OF")]
+    places = [(e, p, r, eid) for e, p, r, eid in edges("SEIZED_AT")]
+    for exhibit, person, seized_rel, seized in edges("SEIZED_FROM"):
+        for e, node, r, eid in [*items, *places]:
+            if e == exhibit and person in owners:
+                attach(node, kind_of[node], owners[person], min(seized_rel, r), (seized, eid))
+    for exhibit, place, r, eid in places:
+        for e, item, _r, _eid in items:
+            if e == exhibit:
+                propagate(item, place, "Location", eid, r)
+    pending = [(s, d, r, eid) for rel in ("HAS_NUMBER", "REGISTERED_TO", "SIM_IN")
+               for s, d, r, eid in edges(rel)
+               if s not in owners and kind_of[s] in held and kind_of[d] in held]
+    snapshot = {i: dict(h) for i, h in incidence.items()}
+    for s, d, r, eid in pending:
+        for a, b in ((s, d), (d, s)):
+            for unit, att in snapshot.get(a, {}).items():
+                attach(b, kind_of[b], [unit], att.reliability * (settings.indirect_factor * r),
+                       (*att.via, eid))
+    for report, named, r, eid in edges("NAMES"):
+        if kind_of[named] in held:
+            propagate(named, report, "Report", eid, r)
+    victim_of = {d: s for s, d, _r, _e in edges("USES") if role.get(s) == "victim"}
+    for _s, d, k, props in g.edges(keys=True, data=True):
+        if k == "NAMES" and props.get("role") == "victim":
+            victim_of.setdefault(d, d)
+
+    def side(node: str) -> list[int]:
+        if node in owners:
+            return owners[node]
+        return list(incidence.get(node, ())) if kind_of[node] == "Phone" else []
+
+    victims = set()
+    for s, d, r, eid in edges("CONTACTED"):
+        here, there = side(s), side(d)
+        if here and there:
+            attach(eid, "contact", {*here, *there}, r, (eid,))
+        elif here or there:
+            victim = victim_of.get(d if here else s, d if here else s)
+            victims.add(victim)
+            attach(victim, "victim", here or there, r, (eid,))
+    for payment, card, to_rel, paid_to in edges("PAID_TO"):
+        for person, pay, paid_rel, paid in edges("PAID"):
+            if pay == payment and person in victims:
+                for unit, att in list(incidence[person].items()):
+                    attach(card, kind_of[card], [unit], min(att.reliability, paid_rel, to_rel),
+                           (*att.via, paid, paid_to))
+    for person, card, r, eid in edges("HOLDS"):
+        if role.get(person) == "mule":
+            propagate(card, person, "mule", eid, r)
+    return incidence, kinds
+
+
+@given(_evidence(), st.sampled_from([2, 3, 30]))
+def test_issue_16_attachments_as_arrays_are_the_dict_of_holders(
+        case: tuple[nx.MultiDiGraph, dict[str, float]], infra: int) -> None:
+    # issue 16: the attachments are built into arrays as they are read and grouped by
+    # identifier with stable sorts; the identifiers, their holders, the strongest way of each
+    # (of equals the first), its evidence path and each identifier's kind are as the dict of
+    # holders made them, one attachment at a time, same-as groups, hubs and contacted numbers
+    # included
+    g, reliability = case
+    settings = ProjectionSettings(infra_max_agents=infra)
+    agents = project_agents(g, settings, reliability)
+    suspects = sorted(n for n, a in g.nodes(data=True) if a.get("role") == "suspect")
+    assert agents.units[:len(suspects)] == suspects
+    incidence, kinds = _reference(g, agents, reliability, settings)
+    assert [(i, list(h.items())) for i, h in agents.incidence.items()] == [
+        (i, list(h.items())) for i, h in incidence.items()]
+    assert list(agents.kinds.items()) == list(kinds.items())
+    assert agents.infrastructure == {i: len(h) for i, h in incidence.items() if len(h) > infra}

@@ -477,9 +477,12 @@ class _Log:
         runs = np.flatnonzero(np.r_[True, held[1:] != held[:-1]]) if len(held) else _NONE
         sizes = np.diff(np.r_[runs, len(held)])
         first = np.minimum.reduceat(met, runs) if len(runs) else _NONE
-        # the holders by when their identifier was first met, each one's by when it was
-        kept = kept[np.lexsort((met, np.repeat(first, sizes)))]
         by = np.argsort(first)
+        # the holders by when their identifier was first met, each one's by when it was: one
+        # sort of distinct keys (half the time of two stable sorts, 2.5M at 5,400 cells)
+        rank = np.empty_like(by)
+        rank[by] = np.arange(len(by))
+        kept = kept[np.argsort(np.repeat(rank, sizes) * len(ident) + met)]
         named = list(self.named)
         idents = [ids[c] if c < self.nodes else named[c - self.nodes]
                   for c in held[runs[by]].tolist()]

@@ -17,7 +17,7 @@ from ringmap.graphs.schema import SCHEMA
 _loads = json.JSONDecoder().decode
 
 __all__ = ["WIDENED", "Columns", "Texts", "datetime_props", "decode_many", "decode_props",
-           "encode_props", "merge_props", "scan_columns"]
+           "encode_props", "iso", "merge_props", "scan_columns"]
 
 
 def _default(value: Any) -> Any:
@@ -93,6 +93,19 @@ def _iso(value: datetime) -> str:
         _ISO.clear()
     text = _ISO[value] = f'"{value.isoformat()}"'
     return text
+
+
+def iso(value: datetime) -> str:
+    """``value.isoformat()``, a UTC one kept for :func:`encode_props`: the Neo4j stores
+    write an item's datetimes as values and again in its statement (the two were a tenth
+    of the CPU of the bulk path's relationships' import files at 600 cells).
+
+    >>> iso(datetime(2014, 5, 1, 5, 42, tzinfo=UTC)), iso(datetime(2014, 5, 1))
+    ('2014-05-01T05:42:00+00:00', '2014-05-01T00:00:00')
+    """
+    if value.tzinfo is UTC and type(value) is datetime:
+        return (_ISO.get(value) or _iso(value))[1:-1]
+    return value.isoformat()
 
 
 _encode = json.JSONEncoder(default=_default, sort_keys=True, ensure_ascii=False,

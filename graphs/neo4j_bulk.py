@@ -34,14 +34,15 @@ import pickle
 import re
 import subprocess
 import tempfile
-from collections import defaultdict
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from itertools import chain, groupby, repeat
 from multiprocessing.connection import Connection
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ringmap.errors import ConfigError, SchemaError, StoreError, StoreUnavailable
@@ -49,10 +50,9 @@ from ringmap.fileio import remove_stale_temporaries, temporary_suffix
 from ringmap.graphs import cypher
 from ringmap.graphs.codec import encode_props, merge_props
 from ringmap.graphs.model import Batch, BatchColumns, FileLoad, IngestRun, Seen, edge_id
+from ringmap.graphs.neo4j_store import Neo4jStore, _label, _to_neo
+from ringmap.graphs.neo4j_store import _shown as _stated_shown
 from ringmap.graphs.schema import SCHEMA
-
-if TYPE_CHECKING:
-    from ringmap.graphs.neo4j_store import Neo4jStore
 
 __all__ = ["AUTO_MIN_BYTES", "LAUNCHER", "BulkLoad", "bulk_loading"]
 
@@ -102,9 +102,10 @@ class BulkLoad:
         self.runs: dict[str, IngestRun] = {}
         self.rows = 0
         self._nodes = _Runs(folder, "nodes")
-        self._edges = _Runs(folder, "edges")
+        self._edges = _Runs(folder, "edges", typed=True)
         self._order = 0  # records so far: where each item came first
         self._ends: set[str] = set()  # relationship ends not among their batch's nodes
+        self._types: Counter[str] = Counter()  # relationship records by type
 
     def file_load(self, fid: str) -> FileLoad | None:
         """The record of a file loaded earlier in this case (listed twice), if any."""
@@ -160,6 +161,7 @@ class BulkLoad:
                         repeat(seq, edges), rel_types, batch.rel_props, batch.rel_rows,
                         sources, targets)
         self._order = order + edges
+        self._types.update(rel_types)
         named = set(batch.ids)
         self._ends.update(set(sources) - named, set(targets) - named)
 
@@ -173,30 +175,34 @@ class BulkLoad:
     def write(self, folder: Path) -> list[str]:
         """Write the import files into ``folder``; the importer's options that read them.
 
-        The relationships' files are written in a process of their own (forked) while this
-        one writes the nodes': one core did both, at 10M rows for 9.5 minutes. A relationship
-        whose end was in none of its batch's nodes is checked once both are done: no node
-        came to that end, the load is refused.
+        A process of its own (forked) writes the relationships' files while this one writes
+        the nodes'; then both take the relationship types left one at a time, the most
+        records first, so that they end together (one core wrote it all at 10M rows for 9.5
+        minutes; nodes here and relationships beside, at 2,400 cells 22 and 38 CPU-s). A
+        relationship whose end was in none of its batch's nodes is checked once both are
+        done: no node came to that end, the load is refused.
         """
         loads = {seq: record for seq, record in self.loads.values()}
         self._edges.spill()  # here: the runs it leaves are removed below
-        with _aside(lambda: self._write_edges(folder, loads)) as edges:
-            nodes = self._write_nodes(folder, loads)
-            relationships, joining = edges()
-        for type_name, src, dst, ends in joining:
+        types = _Shared(sorted(self._types, key=lambda name: (-self._types[name], name)))
+        with _aside(lambda: self._write_edges(folder, loads, types, "beside")) as beside:
+            written = self._write_nodes(folder, loads)
+            mine, joining = self._write_edges(folder, loads, types, "here")
+            more, joined = beside()
+        for type_name, src, dst, ends in chain(joined, joining):
             missing = [end for end in ends if end in self._ends]
             if missing:
                 raise StoreError(f"relationship {type_name} from {src} to {dst} "
                                  f"joins a node that does not exist: {missing[0]}")
         for path in chain(self._nodes.paths, self._edges.paths):  # merged: room for the import
             path.unlink()
-        return _options(folder, nodes, relationships)
+        return _options(folder, [*written, *mine, *more])
 
     def _write_nodes(self, folder: Path, loads: Mapping[int, FileLoad]) -> list[_Written]:
         """The nodes' files; each node's id leaves the ends no node came to."""
         ends = self._ends
         with _Buckets(self.folder, self._order, "nodes") as buckets:
-            files = _Files(folder, buckets)
+            files = _Files(folder, buckets, "nodes")
             for node_id, group in self._nodes.merged():
                 type_name, stated, sightings, order = _fold(list(group))
                 ends.discard(node_id)
@@ -204,17 +210,18 @@ class BulkLoad:
                           _shown(type_name, stated, loads), stated, sightings)
             return files.close()
 
-    def _write_edges(self, folder: Path, loads: Mapping[int, FileLoad]
-                     ) -> tuple[list[_Written], list[tuple[str, str, str, list[str]]]]:
-        """The relationships' files, numbered from 0 (:func:`_options` numbers them after
-        the nodes'), and the relationships with an end in none of their batch's nodes."""
-        from ringmap.graphs.neo4j_store import _label
-
+    def _write_edges(self, folder: Path, loads: Mapping[int, FileLoad], types: _Shared,
+                     part: str) -> tuple[list[_Written], list[_Joining]]:
+        """The files of the relationships of the types this process takes from ``types``,
+        named by ``part`` (:func:`_options` numbers them after the nodes'), and the
+        relationships among them with an end in none of their batch's nodes (after
+        :meth:`_write_nodes`, an end no node came to)."""
         ends = self._ends
-        joining: list[tuple[str, str, str, list[str]]] = []
-        with _Buckets(self.folder, self._order, "relationships") as buckets:
-            files = _Files(folder, buckets)
-            for _key, group in self._edges.merged():
+        joining: list[_Joining] = []
+        name = f"relationships.{part}"
+        with _Buckets(self.folder, self._order, name) as buckets:
+            files = _Files(folder, buckets, name)
+            for _key, group in chain.from_iterable(map(self._edges.merged, types)):
                 records = list(group)
                 type_name, stated, sightings, order = _fold(records)
                 src, dst = records[0][6], records[0][7]
@@ -244,6 +251,24 @@ _FRAME = 512
 _BUCKETS = 64
 #: row references the ledger's statements take at a time (and the load holds)
 _REFS_PART = 20_000
+
+
+class _Shared:
+    """Names this process and the one forked beside it take one at a time, in order, each
+    name once (a counter in shared memory)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.taken = mp.Value("i", 0)
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            with self.taken.get_lock():
+                at = self.taken.value
+                self.taken.value = at + 1
+            if at >= len(self.names):
+                return
+            yield self.names[at]
 
 
 class _RowRefs:
@@ -278,12 +303,14 @@ class _RowRefs:
 
 class _Runs:
     """The records of one kind (nodes or relationships) as columns, spilled in runs sorted
-    by id."""
+    by id; ``typed``: a relationship's id starts with its type (:func:`edge_id`), and each
+    run keeps each type's records in frames of their own, found by type."""
 
-    def __init__(self, folder: Path, name: str) -> None:
-        self.folder, self.name = folder, name
+    def __init__(self, folder: Path, name: str, typed: bool = False) -> None:
+        self.folder, self.name, self.typed = folder, name, typed
         self.columns: list[list[Any]] = []
         self.paths: list[Path] = []
+        self.spans: list[dict[str, tuple[int, int]]] = []  # per run: each type's bytes
 
     def add(self, *columns: Iterable[Any]) -> None:
         """Take a batch's records, a column each; spill them when a run is full."""
@@ -299,19 +326,34 @@ class _Runs:
             ids = self.columns[0]
             by_id = sorted(range(len(ids)), key=ids.__getitem__)  # stable: records in order
             path = self.folder / f"{self.name}-{len(self.paths)}.run"
+            names = [""]  # where each type's records start, in the order of their ids
+            starts = [0]
+            if self.typed:
+                names = sorted(set(self.columns[3]), key=lambda name: f"{name}:")
+                starts = [bisect_left(by_id, f"{name}:", key=ids.__getitem__)
+                          for name in names]
+            spans: dict[str, tuple[int, int]] = {}
             with path.open("wb") as out:
-                for start in range(0, len(by_id), _FRAME):
-                    picked = by_id[start:start + _FRAME]
-                    _dump(out, [list(map(column.__getitem__, picked))
-                                for column in self.columns])
+                for name, first, end in zip(names, starts, [*starts[1:], len(by_id)],
+                                            strict=True):
+                    begin = out.tell()
+                    for start in range(first, end, _FRAME):
+                        picked = by_id[start:min(start + _FRAME, end)]
+                        _dump(out, [list(map(column.__getitem__, picked))
+                                    for column in self.columns])
+                    spans[name] = (begin, out.tell())
             self.paths.append(path)
+            self.spans.append(spans)
             self.columns = []
 
-    def merged(self) -> Iterator[tuple[str, Iterator[_Record]]]:
-        """Each item's id and records, in the order they came, the items by id."""
+    def merged(self, type_name: str = "") -> Iterator[tuple[str, Iterator[_Record]]]:
+        """Each item's id and records, in the order they came, the items by id (of one type
+        where the runs are ``typed``)."""
         self.spill()
         # (id, where it came) orders the records: the properties are never compared
-        return groupby(heapq.merge(*map(_records, self.paths)), key=itemgetter(0))
+        return groupby(heapq.merge(*[_records(path, *spans[type_name]) for path, spans
+                                     in zip(self.paths, self.spans, strict=True)
+                                     if type_name in spans]), key=itemgetter(0))
 
 
 def _columns(batch: Batch) -> BatchColumns:
@@ -337,15 +379,17 @@ def _dump(out: BinaryIO, frame: list[Any]) -> None:
     pickle.dump(frame, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _records(path: Path) -> Iterator[_Record]:
-    """The records of a run, in order."""
-    return chain.from_iterable(zip(*frame, strict=True) for frame in _frames(path))
+def _records(path: Path, begin: int, end: int) -> Iterator[_Record]:
+    """The records of a run's frames from byte ``begin`` to ``end``, in order."""
+    return chain.from_iterable(zip(*frame, strict=True) for frame in _frames(path, begin, end))
 
 
-def _frames(path: Path) -> Iterator[list[Any]]:
-    """The frames of a file written by :func:`_dump`, in order."""
+def _frames(path: Path, begin: int = 0, end: int | None = None) -> Iterator[list[Any]]:
+    """The frames of a file written by :func:`_dump` (from byte ``begin`` to ``end``, or
+    to its end), in order."""
     with path.open("rb") as stream:
-        while True:
+        stream.seek(begin)
+        while end is None or stream.tell() < end:
             try:
                 yield pickle.load(stream)
             except EOFError:
@@ -378,10 +422,8 @@ def _shown(type_name: str, stated: dict[int, Props],
            loads: Mapping[int, FileLoad]) -> tuple[Props, cypher.Shape]:
     """The values an item shows (as the batched loader sets them) and the value kind of
     each of its schema properties (see :func:`ringmap.graphs.neo4j_store._to_neo`)."""
-    from ringmap.graphs.neo4j_store import _shown, _to_neo
-
     # one load's statement: the values it states (``_to_neo`` leaves the nulls out)
-    props = next(iter(stated.values())) if len(stated) == 1 else _shown(stated, loads)
+    props = next(iter(stated.values())) if len(stated) == 1 else _stated_shown(stated, loads)
     values, extra, shape = _to_neo(type_name, props)
     return ({**values, **extra} if extra else values), shape
 
@@ -542,8 +584,8 @@ class _Files:
     of several types, per combination of those types), each listing its items in the order
     they came first."""
 
-    def __init__(self, folder: Path, buckets: _Buckets) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, buckets: _Buckets, name: str) -> None:
+        self.folder, self.name = folder, name  # the files' names start with ``name``
         self.buckets = buckets
         self.keys: dict[_Key, int] = {}  # each file key's number
         # each form's number by its file key and its names, value classes and value kinds
@@ -585,16 +627,16 @@ class _Files:
         return len(self.forms) - 1
 
     def close(self) -> list[_Written]:
-        """Write the files; each one's kind, type, numbers and whether a value in it holds
-        a line break."""
-        files: list[tuple[str, str, int, int, _File]] = []
+        """Write the files; each one's key, group, path and whether a value in it holds a
+        line break."""
+        files: list[tuple[_Key, int, _File]] = []
         by_key: list[list[tuple[int, _Shape]]] = [[] for _key in self.keys]
         for form, (number, shape) in enumerate(self.forms):
             by_key[number].append((form, shape))
         by_form: dict[int, tuple[_File, _Pick, bool]] = {}
         with ExitStack() as stack:
             for n, key in enumerate(sorted(self.keys)):
-                kind, type_name, ends = key
+                kind, _type_name, ends = key
                 forms = by_key[self.keys[key]]
                 types: dict[str, set[str]] = defaultdict(set)
                 for _form, shape in forms:
@@ -613,9 +655,9 @@ class _Files:
                     columns = sorted({name for _form, shape in members
                                       for name, _f, _k in shape})
                     header = [f"{c}:{fixed.get(c) or next(iter(types[c]))}" for c in columns]
-                    path = _path(self.folder, kind, n, g)
+                    path = _path(self.folder, self.name, n, g)
                     file = stack.enter_context(_File(path, kind, ends, header))
-                    files.append((kind, type_name, n, g, file))
+                    files.append((key, g, file))
                     for form, shape in members:
                         # whether its rows go joined, with every column of the file
                         whole = self.layouts[form][1] and [f[0] for f in shape] == columns
@@ -627,34 +669,34 @@ class _Files:
                 else:
                     fields = _split(row) if isinstance(row, str) else row
                     file.add(",".join(pick((*fields, ""))))
-        return [(kind, type_name, n, g, file.broken) for kind, type_name, n, g, file in files]
+        return [(key, g, file.path, file.broken) for key, g, file in files]
 
 
-#: an import file written: its kind, type, numbers (key, group) and whether a value in it
+#: an import file written: its key, group (of value types), path and whether a value in it
 #: holds a line break
-_Written = tuple[str, str, int, int, bool]
+_Written = tuple[_Key, int, Path, bool]
+#: a relationship with an end in none of its batch's nodes: its type, ends and those ends
+_Joining = tuple[str, str, str, list[str]]
 
 
-def _path(folder: Path, kind: str, key: int, group: int) -> Path:
-    return folder / f"{kind}-{key}-{group}.csv"
+def _path(folder: Path, name: str, key: int, group: int) -> Path:
+    return folder / f"{name}-{key}-{group}.csv"
 
 
-def _options(folder: Path, nodes: list[_Written], relationships: list[_Written]
-             ) -> list[str]:
-    """The importer's options that read the files: the relationships' numbered after the
-    nodes' (renamed: they were numbered from 0 apart), the files a line break is in read as
-    multi-line."""
-    after = len({key for _kind, _type, key, _group, _broken in nodes})
-    # the highest first: never onto a file not moved yet
-    for kind, _type, key, group, _broken in sorted(relationships, key=itemgetter(2, 3),
-                                                   reverse=True):
-        _path(folder, kind, key, group).rename(_path(folder, kind, key + after, group))
-    renamed = [(kind, type_name, key + after, group, broken)
-               for kind, type_name, key, group, broken in relationships]
-    written = [(kind, type_name, _path(folder, kind, key, group), broken)
-               for kind, type_name, key, group, broken in chain(nodes, renamed)]
-    options = [f"--{kind}={type_name}={path}" for kind, type_name, path, _broken in written]
-    multiline = [str(path) for _kind, _type, path, broken in written if broken]
+def _options(folder: Path, written: list[_Written]) -> list[str]:
+    """The importer's options that read the files, numbered by key (the nodes' first) and
+    renamed so (each part of them numbered its own from 0, under its own name); the files
+    a line break is in read as multi-line."""
+    numbers = {key: n for n, key in enumerate(sorted({key for key, *_rest in written}))}
+    options: list[str] = []
+    multiline: list[str] = []
+    for key, group, path, broken in sorted(written, key=lambda w: (numbers[w[0]], w[1])):
+        kind, type_name, _ends = key
+        named = _path(folder, kind, numbers[key], group)
+        path.rename(named)
+        options.append(f"--{kind}={type_name}={named}")
+        if broken:
+            multiline.append(str(named))
     if multiline:
         options += ["--multiline-fields-format=v2", "--multiline-fields=" + ",".join(multiline)]
     return [*options, f"--array-delimiter=U+{ord(_ARRAY):04X}"]

@@ -51,6 +51,7 @@ from ringmap.graphs.codec import (
     decode_many,
     decode_props,
     encode_props,
+    iso,
     merge_props,
     scan_columns,
 )
@@ -174,7 +175,7 @@ def _to_neo(type_name: str, props: Mapping[str, Any]) -> tuple[Props, Props, cyp
         if isinstance(value, datetime):
             if key in datetimes:
                 kind = "ldt" if value.tzinfo is None else "dt"
-            value = value.isoformat()
+            value = iso(value)
         elif isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, tuple):

@@ -4,6 +4,7 @@ the in-memory merge wrote (captured from 096a69e), and leaves no run behind."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,13 +138,29 @@ def written(bulk: Any, folder: Path) -> dict[str, Any]:
                       for p in sorted(folder.glob("*.csv"))}}
 
 
+def _types_to(monkeypatch: pytest.MonkeyPatch, here: bool) -> None:
+    """Every relationship type goes to the loading process (``here``) or to the one forked
+    beside it, never to the other."""
+    loading, taking = os.getpid(), neo4j_bulk._Shared.__iter__
+
+    def only(shared: neo4j_bulk._Shared) -> Iterator[str]:
+        if (os.getpid() == loading) == here:
+            yield from taking(shared)
+
+    monkeypatch.setattr(neo4j_bulk._Shared, "__iter__", only)
+
+
+@pytest.mark.parametrize("types", ["shared", "here", "beside"])
 @pytest.mark.parametrize("small", [False, True])
 def test_issue_14_spilled_merge_writes_the_files_of_the_in_memory_merge(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool, types: str) -> None:
     """Several loads of the same ids across batches and files, gradings that differ and tie,
     sightings in row order, a relationship seen in every file, a property of two types, a
     line break: the files are 096a69e's byte for byte, in one run or in many small ones (and
-    with the engine's batches as the columns its worker sends)."""
+    with the engine's batches as the columns its worker sends), whichever process writes
+    which relationship type."""
+    if types != "shared":
+        _types_to(monkeypatch, types == "here")
     if small:  # many runs, frames, buckets and parts of the row references
         monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
         monkeypatch.setattr(neo4j_bulk, "_FRAME", 3)
@@ -226,14 +243,29 @@ class _Boom(Exception):
     pass
 
 
+def test_issue_14_the_two_processes_take_each_relationship_type_once() -> None:
+    """The relationship types go one at a time to the loading process or to the one beside
+    it, each to one of them."""
+    names = [f"TYPE_{n:03d}" for n in range(200)]
+    shared = neo4j_bulk._Shared(names)
+    with neo4j_bulk._aside(lambda: list(shared)) as beside:
+        mine = list(shared)
+        theirs = beside()
+    assert sorted(mine + theirs) == sorted(names)
+    assert mine == sorted(mine) and theirs == sorted(theirs)  # in the order given
+
+
 @pytest.mark.parametrize("fault", [_Boom, KeyboardInterrupt])
-@pytest.mark.parametrize("where", ["load", "nodes", "relationships"])
+@pytest.mark.parametrize("where", ["load", "nodes", "relationships here",
+                                   "relationships beside"])
 def test_issue_14_no_run_file_is_left_after_a_failure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: type[BaseException],
         where: str) -> None:
     """An error (or Ctrl-C) while the files load or while the runs merge into the import
-    files (the nodes' here, the relationships' in the process beside: its error is raised
-    here) removes the private folder of runs and import files; the import never runs."""
+    files (the nodes' here, the relationships' here or in the process beside: its error is
+    raised here) removes the private folder of runs and import files; the import never
+    runs."""
+    _types_to(monkeypatch, where == "relationships here")
     monkeypatch.setenv("RINGMAP_NEO4J_HOME", str(tmp_path))
     monkeypatch.setattr(neo4j_bulk, "_RUN_RECORDS", 7)
     monkeypatch.setattr(neo4j_bulk, "_refusal", lambda store: None)
@@ -245,7 +277,7 @@ def test_issue_14_no_run_file_is_left_after_a_failure(
         runs = next(tmp_path.glob("bulk/.load-*/runs"))
         assert runs.stat().st_mode & 0o777 == 0o700
         assert list(runs.glob("*.run"))
-        if (type_name in SCHEMA.relationships) == (where == "relationships"):
+        if (type_name in SCHEMA.relationships) == where.startswith("relationships"):
             seen.append(type_name)
             if len(seen) == 3:
                 raise fault
@@ -261,7 +293,7 @@ def test_issue_14_no_run_file_is_left_after_a_failure(
             assert list(next(tmp_path.glob("bulk/.load-*/runs")).glob("*.run"))
             raise fault
     assert store._bulk is None
-    assert len(seen) == (3 if where == "nodes" else 0)  # the relationships' fail beside
+    assert len(seen) == (0 if where in ("load", "relationships beside") else 3)
     assert list((tmp_path / "bulk").iterdir()) == []
 
 

@@ -52,9 +52,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,10 @@ PUBLIC_KEY = "signing-key.pub"
 TIMELINE = "timeline.png"
 PACKAGE_FORMAT = "ringmap-raid-package/2"
 _CHUNK = 1 << 20
+#: files of a package synced to disk at once: a raid package's 17 synced one after another
+#: took 90-110 ms of each package's wall time while the disk was busy, 8 at once 10-15 ms
+#: (a journal commit serves every sync waiting for it)
+_SYNCING = 8
 #: properties no roster lists: a card's operation tokens go into match packages only
 _UNLISTED = frozenset({"match_tokens"})
 
@@ -383,6 +388,13 @@ def _manifest(folder: Path, signed_by: str, kind: str) -> bytes:
                        indent=2) + "\n").encode()
 
 
+def _made_durable(path: Path, mode: int) -> None:
+    """Give the file ``path`` the permissions ``mode`` and sync it to disk."""
+    with path.open("rb") as handle:
+        os.fchmod(handle.fileno(), mode)
+        os.fsync(handle.fileno())
+
+
 def write_package(target: Path, files: Callable[[Path], None], key: Ed25519PrivateKey,
                   kind: str = PACKAGE_FORMAT) -> None:
     """Write a package (``files`` fills the folder it is given) into a temporary folder
@@ -405,10 +417,10 @@ def write_package(target: Path, files: Callable[[Path], None], key: Ed25519Priva
         (staging / SIGNATURE).write_text(base64.b64encode(key.sign(manifest)).decode() + "\n",
                                          encoding="ascii")
         mode = 0o666 & ~private_umask()  # private whatever the process's umask
-        for path in staging.iterdir():
-            with path.open("rb") as handle:
-                os.fchmod(handle.fileno(), mode)
-                os.fsync(handle.fileno())
+        with ThreadPoolExecutor(_SYNCING) as syncing:
+            # at once: one after another, each fsync waited for a journal commit of its own
+            for _ in syncing.map(partial(_made_durable, mode=mode), list(staging.iterdir())):
+                pass
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(staging, target)

@@ -573,14 +573,16 @@ def _export_forked(job: _Job, cells: list[tuple[CellRecord, CellReach, Path]],
                    processes: int) -> list[PackageResult]:
     """The packages of ``cells`` written by ``processes`` forked workers, in ``cells``' order,
     each worker writing :data:`_PER_WORKER` of them before a fresh fork of this process takes
-    its place."""
+    its place. The first is written here: what every package fills once per process (the
+    map's compiled template, the fonts found and text measured for the timeline, ...) is
+    then inherited by each fresh worker instead of made again in it."""
     global _forked
+    written = [_export(job, *cells[0])]
     _forked = (job, cells)
     gc.freeze()  # the collector would touch, and so copy, every object the workers inherit
     batch = processes * _PER_WORKER
-    written: list[PackageResult] = []
     try:
-        for start in range(0, len(cells), batch):
+        for start in range(1, len(cells), batch):
             with ProcessPoolExecutor(processes, get_context(_FORK), _start_worker) as pool:
                 written += pool.map(_export_nth, range(start, min(start + batch, len(cells))))
         return written

@@ -37,8 +37,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Literal
 
-import igraph as ig
 import networkx as nx
+import numpy as np
 
 from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
 from ringmap.analysis.community import Detector, Method
@@ -56,24 +56,36 @@ Ties = Literal["database", "python"]
 
 GDS_VERSION = "RETURN gds.version() AS version"
 
-# The ties as a GDS graph: agent-graph vertex ids are the node ids (GDS keeps them as the
-# original ids its streams return); undirected, each tie once.
+# The ties as a GDS graph, sent in parts: each part's ties wait in the database as three
+# arrays on a scratch node of the run (a statement's parameters travel whole, so one
+# statement of every tie held them all here: 182 B a tie as Python lists and packed, about
+# 1 GB at national size), then one statement projects every part in order. Agent-graph
+# vertex ids are the node ids (GDS keeps them as the original ids its streams return);
+# undirected, each tie once.
+TIES_PART = ("CREATE (:RingmapTmpTies {run: $run, part: $part, src: $src, dst: $dst, "
+             "weight: $weight})")
 PROJECT_TIES = """
-UNWIND range(0, size($src) - 1) AS i
-WITH gds.graph.project($graph, $src[i], $dst[i],
-       {relationshipProperties: {weight: $weight[i]}},
+MATCH (t:RingmapTmpTies) WHERE t.run = $run
+WITH t ORDER BY t.part
+WITH t.src AS src, t.dst AS dst, t.weight AS weight
+UNWIND range(0, size(src) - 1) AS i
+WITH gds.graph.project($graph, src[i], dst[i],
+       {relationshipProperties: {weight: weight[i]}},
        {undirectedRelationshipTypes: ['*']}) AS projected
 RETURN projected.nodeCount AS nodes, projected.relationshipCount AS ties
 """
+TIES_CLEANUP = "MATCH (t:RingmapTmpTies) WHERE t.run = $run DELETE t"
+#: ties a part: about 117 B each here while a part is sent (58 MB), 15 B each as sent
+TIES_PER_PART = 500_000
 DROP_GRAPH = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"
 SAME_AS = "RETURN EXISTS { ()-[:SAME_AS]->() } AS found"
-# every (resolution, seed) of a scan or a consensus in one round trip
+# one (resolution, seed): the labels as two lists, not a pair each (about 140 B a vertex as
+# Python objects, for every run of a scan or consensus at once when they came in one statement)
 LEIDEN = """
-UNWIND range(0, size($runs) - 1) AS run
-CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $runs[run][0],
-                               randomSeed: $runs[run][1], concurrency: $concurrency})
+CALL gds.leiden.stream($graph, {relationshipWeightProperty: 'weight', gamma: $gamma,
+                               randomSeed: $seed, concurrency: $concurrency})
 YIELD nodeId, communityId
-RETURN run, collect([nodeId, communityId]) AS labels
+RETURN collect(nodeId) AS nodes, collect(communityId) AS labels
 """
 
 #: threads of each GDS algorithm: the server's share of this two-core machine
@@ -131,30 +143,44 @@ class GdsGraph:
 
     @classmethod
     @contextmanager
-    def projected(cls, store: Store, graph: ig.Graph) -> Iterator[GdsGraph]:
-        """``graph``'s ties as a GDS graph, dropped on leaving."""
-        pairs: list[tuple[int, int]] = graph.get_edgelist()
-        weights: list[float] = graph.es["weight"] if pairs else []
+    def projected(cls, store: Store, agents: AgentGraph,
+                  per_part: int = TIES_PER_PART) -> Iterator[GdsGraph]:
+        """``agents``' ties as a GDS graph, dropped on leaving; sent ``per_part`` ties at a
+        time (:data:`TIES_PER_PART`), so that only one part of them is ever copied here."""
+        graph = agents.graph
+        ties = graph.ecount()
         made = cls(store, f"ringmap-{uuid.uuid4().hex}", graph.vcount())
-        if pairs:
-            store.query(PROJECT_TIES, {"graph": made.name, "src": [s for s, _ in pairs],
-                                       "dst": [t for _, t in pairs], "weight": weights})
+        if ties:
+            ends = (agents.ends if agents.ends is not None
+                    else np.asarray(graph.get_edgelist(), dtype=np.int64)).reshape(-1, 2)
+            run = made.name
+            try:
+                for part, start in enumerate(range(0, ties, per_part)):
+                    stop = min(start + per_part, ties)
+                    store.write(TIES_PART, {
+                        "run": run, "part": part, "src": ends[start:stop, 0].tolist(),
+                        "dst": ends[start:stop, 1].tolist(),
+                        "weight": graph.es[start:stop]["weight"]})
+                store.query(PROJECT_TIES, {"graph": made.name, "run": run})
+            finally:
+                store.write(TIES_CLEANUP, {"run": run})
         try:
             yield made
         finally:
-            if pairs:
+            if ties:
                 store.query(DROP_GRAPH, {"graph": made.name})
 
     def leiden(self, runs: Sequence[tuple[float, int]]) -> list[list[int]]:
-        """A Leiden partition per (modularity resolution, seed) of ``runs``, all in one round
-        trip (a label per vertex; a vertex without ties is alone)."""
-        # vertices GDS never saw: each on its own
-        out = [list(range(self.n, 2 * self.n)) for _ in runs]
-        for row in self.store.query(LEIDEN, {"graph": self.name, "concurrency": CONCURRENCY,
-                                             "runs": [[r, s] for r, s in runs]}):
-            labels = out[int(row["run"])]
-            for v, label in row["labels"]:
-                labels[int(v)] = int(label)
+        """A Leiden partition per (modularity resolution, seed) of ``runs``, a round trip
+        each (a label per vertex; a vertex without ties is alone)."""
+        out = []
+        for resolution, seed in runs:
+            # vertices GDS never saw: each on its own
+            labels = np.arange(self.n, 2 * self.n, dtype=np.int64)
+            for row in self.store.query(LEIDEN, {"graph": self.name, "gamma": resolution,
+                                                 "seed": seed, "concurrency": CONCURRENCY}):
+                labels[np.asarray(row["nodes"], dtype=np.int64)] = row["labels"]
+            out.append(labels.tolist())
         return out
 
 
@@ -178,7 +204,7 @@ def detection(store: Store, ties: Ties = "python") -> Detection:
     def opened(agents: AgentGraph) -> Iterator[Detector]:
         if ties == "python" or store.query(SAME_AS)[0]["found"]:
             add_ties(agents)
-            opening: AbstractContextManager[GdsGraph] = GdsGraph.projected(store, agents.graph)
+            opening: AbstractContextManager[GdsGraph] = GdsGraph.projected(store, agents)
         else:
             opening = _computed(store, agents)
         with opening as projected:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import igraph as ig
+import numpy as np
 
 __all__ = ["Centrality", "centralities", "participation", "ties_by_cell"]
 
@@ -67,21 +68,40 @@ def centralities(graph: ig.Graph, vertices: Sequence[int]) -> dict[int, Centrali
             for i, v in enumerate(order)}
 
 
-def ties_by_cell(graph: ig.Graph, membership: Sequence[int]) -> list[dict[int, float]]:
-    """For each vertex, its total tie weight into each cell (label -> weight)."""
+#: ties read from the graph at a time: as Python objects (a pair and its weight, about 130 B
+#: a tie) only a part of them is ever made
+_TIES_READ = 1 << 16
+
+
+def ties_by_cell(graph: ig.Graph, membership: Sequence[int], ends: np.ndarray | None = None
+                 ) -> list[dict[int, float]]:
+    """For each vertex, its total tie weight into each cell (label -> weight).
+
+    ``ends`` are the graph's ties as ``(ties, 2)`` vertex ids in edge order where the caller
+    holds them (:attr:`~ringmap.analysis.projection.AgentGraph.ends`): read a part at a time,
+    where ``graph.get_edgelist()`` makes a tuple and two ints of every tie at once (about
+    1 GB at national size), each weight summed in the same order.
+    """
     ties: list[dict[int, float]] = [defaultdict(float) for _ in range(graph.vcount())]
-    if graph.ecount() == 0:
+    count = graph.ecount()
+    if count == 0:
         return ties
-    for (u, v), w in zip(graph.get_edgelist(), graph.es["weight"], strict=True):
-        ties[u][membership[v]] += w
-        ties[v][membership[u]] += w
+    pairs = np.asarray(graph.get_edgelist(), dtype=np.int64) if ends is None else ends
+    for start in range(0, count, _TIES_READ):
+        stop = min(start + _TIES_READ, count)
+        for (u, v), w in zip(pairs[start:stop].tolist(), graph.es[start:stop]["weight"],
+                             strict=True):
+            ties[u][membership[v]] += w
+            ties[v][membership[u]] += w
     return ties
 
 
-def participation(graph: ig.Graph, membership: Sequence[int]) -> list[float]:
-    """The participation coefficient of every vertex (0: all ties in one cell)."""
+def participation(graph: ig.Graph, membership: Sequence[int],
+                  ties: Sequence[dict[int, float]] | None = None) -> list[float]:
+    """The participation coefficient of every vertex (0: all ties in one cell); ``ties`` are
+    :func:`ties_by_cell` of them when the caller has them."""
     out: list[float] = []
-    for by_cell in ties_by_cell(graph, membership):
+    for by_cell in ties_by_cell(graph, membership) if ties is None else ties:
         total = sum(by_cell.values())
         out.append(1.0 - sum((w / total) ** 2 for w in by_cell.values()) if total else 0.0)
     return out

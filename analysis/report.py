@@ -188,8 +188,9 @@ def _listing(result: CellsResult, labels: Labels, held: Mapping[str, int], of_ki
 def _brokers(result: CellsResult) -> dict[int, list[Broker]]:
     """Per cell: agents of any cell with strong ties into it and into others."""
     graph, membership = result.agents.graph, result.membership
-    ties = ties_by_cell(graph, membership)
-    coefficient = participation(graph, membership)
+    # the ties read once (for the participation too), a part at a time
+    ties = ties_by_cell(graph, membership, result.agents.ends)
+    coefficient = participation(graph, membership, ties)
     ids = [c.cell_id for c in result.cells]
     out: dict[int, list[Broker]] = defaultdict(list)
     for v, by_cell in enumerate(ties):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
 
-from ringmap.analysis import gds_ties
+from ringmap.analysis import gds, gds_ties
 from ringmap.analysis.cells import (
     CellSettings,
     CellsResult,
@@ -16,10 +17,15 @@ from ringmap.analysis.cells import (
     edge_reliability,
     find_cells,
 )
-from ringmap.analysis.gds import choose_engine, detect_cells_gds, gds_version
+from ringmap.analysis.gds import GdsGraph, choose_engine, detect_cells_gds, gds_version
 from ringmap.analysis.gds_ties import computed_ties, file_reliability
 from ringmap.analysis.keyplayers import centralities
-from ringmap.analysis.projection import ProjectionSettings, project_agents
+from ringmap.analysis.projection import (
+    AgentGraph,
+    ProjectionSettings,
+    add_ties,
+    project_agents,
+)
 from ringmap.analysis.quality import adjusted_rand_index
 from ringmap.analysis.report import build_reports
 from ringmap.cli import cli
@@ -263,3 +269,70 @@ def test_ties_built_in_neo4j_leave_nothing_behind_on_failure(
     with pytest.raises(StoreError, match="by zero"), computed_ties(store, ProjectionSettings()):
         pass
     assert [r["n"] for r in store.query(_SCRATCH)] == [0, 0]
+
+
+class _Recording:
+    """The two calls :class:`GdsGraph` makes of a store, recorded; a part fails if asked."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail_at = fail_at
+
+    def write(self, statement: str, params: dict[str, Any]) -> None:
+        if statement == gds.TIES_PART and params["part"] == self.fail_at:
+            raise StoreError("refused")
+        self.calls.append((statement, params))
+
+    def query(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.calls.append((statement, params))
+        return []
+
+
+def _tied(ties: int) -> AgentGraph:
+    agents = project_agents(planted_case(3, seed=2).graph, ties=False)
+    add_ties(agents)
+    assert agents.graph.ecount() == ties
+    return agents
+
+
+def test_issue_14_ties_go_to_gds_a_part_at_a_time() -> None:
+    """issue 14: the ties are sent in parts of at most ``per_part`` (every tie in one
+    statement's parameters held them all as Python lists, about 110 B a tie), in edge order,
+    the scratch parts removed after the projection, and also when a part is refused."""
+    agents = _tied(122)
+    store = _Recording()
+    with GdsGraph.projected(cast(Store, store), agents, per_part=7) as projected:
+        parts = [p for s, p in store.calls if s == gds.TIES_PART]
+        assert [len(p["src"]) for p in parts] == [7] * 17 + [3]
+        assert [p["part"] for p in parts] == list(range(18))
+        assert [(a, b) for p in parts for a, b in zip(p["src"], p["dst"], strict=True)] == (
+            agents.graph.get_edgelist())
+        assert [w for p in parts for w in p["weight"]] == agents.graph.es["weight"]
+        assert {p["run"] for p in parts} == {projected.name}
+        assert [s for s, _ in store.calls[len(parts):]] == [gds.PROJECT_TIES,
+                                                             gds.TIES_CLEANUP]
+    assert store.calls[-1] == (gds.DROP_GRAPH, {"graph": projected.name})
+    failing = _Recording(fail_at=2)
+    with pytest.raises(StoreError), GdsGraph.projected(cast(Store, failing), agents,
+                                                      per_part=7):
+        pass
+    assert [s for s, _ in failing.calls] == [gds.TIES_PART, gds.TIES_PART, gds.TIES_CLEANUP]
+
+
+def test_issue_14_ties_in_parts_make_the_same_gds_graph(
+    neo4j_store_factory: StoreFactory,
+) -> None:
+    """issue 14: the ties sent in parts of 5 give the partitions of one part, and no scratch
+    part is left in the database."""
+    store = neo4j_store_factory()
+    _require_gds(store)
+    agents = _tied(122)
+    runs = [(0.3, 1), (1.0, 7)]
+    with GdsGraph.projected(store, agents, per_part=len(agents.units) ** 2) as whole:
+        one = whole.leiden(runs)
+    with GdsGraph.projected(store, agents, per_part=5) as parted:
+        assert store.query("MATCH (t:RingmapTmpTies) RETURN count(t) AS n") == [{"n": 0}]
+        assert store.query("CALL gds.graph.list($g) YIELD relationshipCount RETURN "
+                           "relationshipCount AS n", {"g": parted.name}) == [{"n": 2 * 122}]
+        assert parted.leiden(runs) == one
+    assert store.query(_SCRATCH)[1] == {"n": 0}

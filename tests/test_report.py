@@ -12,9 +12,10 @@ import networkx as nx
 import pytest
 from pydantic import BaseModel
 
+from ringmap.analysis import keyplayers
 from ringmap.analysis.cells import CellSettings, find_cells
 from ringmap.analysis.fx import FxTable
-from ringmap.analysis.keyplayers import centralities, participation
+from ringmap.analysis.keyplayers import centralities, participation, ties_by_cell
 from ringmap.analysis.projection import ProjectionSettings
 from ringmap.analysis.report import Labels, build_reports, holdings_by_cell, money_received
 from ringmap.analysis.victims import Links, Paid, reached, reached_by_cell, victim_country
@@ -103,6 +104,23 @@ def test_key_players_and_participation() -> None:
     bridge.es["weight"] = 1.0
     assert participation(bridge, [0, 0, 1, 1]) == [0.0, 0.5, 0.5, 0.0]
 
+
+
+def test_issue_14_ties_by_cell_read_in_parts_from_the_held_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """issue 14: a vertex's ties into each cell, read from the projection's tie arrays a few
+    ties at a time (the whole edge list as Python tuples was about 1 GB at national size),
+    are the sums of the whole edge list, summed in the same order (each cell's weight equal,
+    not close) and listed in the same order."""
+    result = find_cells(planted_case(6, seed=3, noise=0.1).graph, CellSettings(runs=2))
+    graph, membership, ends = result.agents.graph, result.membership, result.agents.ends
+    assert ends is not None and graph.ecount() > 50
+    whole = ties_by_cell(graph, membership)
+    monkeypatch.setattr(keyplayers, "_TIES_READ", 7)
+    parted = ties_by_cell(graph, membership, ends)
+    assert [list(t.items()) for t in parted] == [list(t.items()) for t in whole]
+    assert participation(graph, membership, parted) == participation(graph, membership)
 
 def test_reports_of_a_planted_case() -> None:
     case = planted_case(4, seed=2, noise=0.0)

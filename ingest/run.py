@@ -324,13 +324,16 @@ def _engine_of(job: _Job, batch_size: int, progress: Progress | None, key: bytes
     file's duplicate signatures, memos and compiled mapping (issue 14: the worker process
     kept every file's engine, at 10M rows 2 GB, through phonenumbers' failures, which
     :func:`~ringmap.graphs.normalise.parse_phone` now clears). A reader's own cycles (an
-    XLSX workbook's) and any such are collected after each file.
+    XLSX workbook's) and any such are collected after each file: the youngest generation
+    only, where the collector paused leaves every object made since it paused, the file's
+    among them. A full collection walked the whole process each time: the forked worker's
+    inheritance (1.4 of its 19 CPU-s at 600 cells), a test session's every object.
     """
     try:
         with _reading(job, batch_size, progress, key) as found:
             yield found
     finally:
-        gc.collect()
+        gc.collect(0)
 
 
 @contextmanager
@@ -538,10 +541,6 @@ class _Worker:
 def _serve(jobs: list[_Job], batch_size: int, key: bytes | None, out: mp.Queue[bytes],
            parent: int) -> None:
     """The worker: every job's messages (:data:`_Message`), in order."""
-    # what the fork inherited is left out of the collection after each file (_engine_of):
-    # some 100,000 objects of the store's process, walked again at every file (0.1-0.2
-    # CPU-s each at 600 cells), none of them the engine's
-    gc.freeze()
 
     def send(message: _Message) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)

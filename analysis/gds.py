@@ -41,7 +41,7 @@ import networkx as nx
 import numpy as np
 
 from ringmap.analysis.cells import CellSettings, CellsResult, Detection, detect_cells
-from ringmap.analysis.community import Detector, Method
+from ringmap.analysis.community import Detector, Method, tie_ends
 from ringmap.analysis.gds_ties import computed_ties
 from ringmap.analysis.projection import AgentGraph, add_ties
 from ringmap.errors import AnalysisError, ConfigError, StoreError
@@ -151,8 +151,7 @@ class GdsGraph:
         ties = graph.ecount()
         made = cls(store, f"ringmap-{uuid.uuid4().hex}", graph.vcount())
         if ties:
-            ends = (agents.ends if agents.ends is not None
-                    else np.asarray(graph.get_edgelist(), dtype=np.int64)).reshape(-1, 2)
+            ends = tie_ends(graph, agents.ends)
             run = made.name
             try:
                 for part, start in enumerate(range(0, ties, per_part)):

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import igraph as ig
 import numpy as np
 
+from ringmap.analysis.community import tie_ends
+
 __all__ = ["Centrality", "centralities", "participation", "ties_by_cell"]
 
 
@@ -86,7 +88,7 @@ def ties_by_cell(graph: ig.Graph, membership: Sequence[int], ends: np.ndarray | 
     count = graph.ecount()
     if count == 0:
         return ties
-    pairs = np.asarray(graph.get_edgelist(), dtype=np.int64) if ends is None else ends
+    pairs = tie_ends(graph, ends)
     for start in range(0, count, _TIES_READ):
         stop = min(start + _TIES_READ, count)
         for (u, v), w in zip(pairs[start:stop].tolist(), graph.es[start:stop]["weight"],

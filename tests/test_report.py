@@ -105,7 +105,6 @@ def test_key_players_and_participation() -> None:
     assert participation(bridge, [0, 0, 1, 1]) == [0.0, 0.5, 0.5, 0.0]
 
 
-
 def test_issue_14_ties_by_cell_read_in_parts_from_the_held_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -121,6 +120,7 @@ def test_issue_14_ties_by_cell_read_in_parts_from_the_held_ends(
     parted = ties_by_cell(graph, membership, ends)
     assert [list(t.items()) for t in parted] == [list(t.items()) for t in whole]
     assert participation(graph, membership, parted) == participation(graph, membership)
+
 
 def test_reports_of_a_planted_case() -> None:
     case = planted_case(4, seed=2, noise=0.0)
